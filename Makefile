@@ -66,6 +66,18 @@ lint: deps ## ESLint and Prettier.
 format: deps
 	npx prettier --write .
 
+# ---------------------------------------------------------------- generated files
+
+.PHONY: manifests
+manifests: deps ## Generate crds/ from the zod schemas in src/api/v1alpha1.
+	$(RUN_TS) hack/generate-crds.ts
+
+.PHONY: verify
+verify: manifests ## Regenerate and fail when the committed generated files are stale.
+	@if [ -n "$$(git status --porcelain -- crds)" ]; then \
+	  git --no-pager diff -- crds; git status --short -- crds; \
+	  echo "crds/ is stale: run 'make manifests' and commit the result"; exit 1; fi
+
 # ---------------------------------------------------------------- tests
 
 .PHONY: test
@@ -103,6 +115,10 @@ run: deps ## Run the controller against $KUBECONFIG.
 .PHONY: demo
 demo: control-plane-binaries ## Start a control plane, install kube-inspector and show what it reports.
 	$(RUN_TS) hack/demo.ts
+
+.PHONY: bench
+bench: deps ## Run the benchmarks in bench/ and print their numbers.
+	@for f in bench/*.bench.ts; do echo "== $$f"; $(RUN_TS) --expose-gc $$f; done
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

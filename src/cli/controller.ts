@@ -50,7 +50,12 @@ export async function runController(args: string[]): Promise<number> {
 
   if (values.once) return 0;
 
-  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]);
+  // Signal listeners do not keep Node's event loop alive; this timer does until a signal arrives.
+  const alive = setInterval(() => {}, 1 << 30);
+  const [signal] = (await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')])) as [
+    NodeJS.Signals,
+  ];
+  clearInterval(alive);
   log.info({ signal }, 'shutting down');
   return 0;
 }

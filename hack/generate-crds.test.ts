@@ -1,0 +1,29 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { KINDS } from '../src/api/v1alpha1/index.ts';
+import { crdDirectory, generateCrdFiles } from './generate-crds.ts';
+
+describe('generate-crds', () => {
+  const files = generateCrdFiles();
+
+  it('writes one CRD per kind', () => {
+    expect(files.size).toBe(KINDS.length);
+    for (const text of files.values()) {
+      expect(parse(text)).toMatchObject({ kind: 'CustomResourceDefinition' });
+    }
+  });
+
+  it('matches the committed crds/ (run make manifests when this fails)', () => {
+    const committed = readdirSync(crdDirectory()).filter((f) => f.endsWith('.yaml'));
+    expect(committed.sort()).toEqual([...files.keys()].sort());
+    for (const [name, text] of files) {
+      expect(readFileSync(join(crdDirectory(), name), 'utf8'), name).toBe(text);
+    }
+  });
+
+  it('is deterministic', () => {
+    expect(generateCrdFiles()).toEqual(files);
+  });
+});

@@ -1,0 +1,151 @@
+// Helpers of the API tests: install the generated CRDs, write objects of our
+// kinds through the API, and read the message of a refusal.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { GROUP, VERSION, kindInfo } from '../../src/api/v1alpha1/index.ts';
+import { kubectl } from './helpers.ts';
+
+export const repoRoot = join(import.meta.dirname, '..', '..');
+export const crdDir = join(repoRoot, 'crds');
+
+/** Installs (or updates) every CRD of crds/ by server-side apply and waits until they are served. */
+export async function installCrds(): Promise<string[]> {
+  const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
+  await kubectl('apply', '--server-side', '--force-conflicts', '-f', crdDir);
+  const names = files.map((f) =>
+    f.replace(/^kubeinspector\.io_(.*)\.yaml$/, '$1.kubeinspector.io'),
+  );
+  await kubectl(
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    ...names.map((n) => `crd/${n}`),
+  );
+  return names;
+}
+
+type Body = Record<string, unknown>;
+
+function path(kind: string): { plural: string; namespaced: boolean } {
+  const info = kindInfo(kind);
+  return { plural: info.plural, namespaced: info.scope === 'Namespaced' };
+}
+
+/** Creates an object of one of our kinds with strict field validation. */
+export async function createObject(
+  kc: KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  spec: Body | undefined,
+): Promise<Body> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const { plural, namespaced } = path(kind);
+  const body: Body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind,
+    metadata: namespaced ? { name, namespace } : { name },
+    ...(spec ? { spec } : {}),
+  };
+  const common = { group: GROUP, version: VERSION, plural, body, fieldValidation: 'Strict' };
+  return (await (namespaced
+    ? api.createNamespacedCustomObject({ ...common, namespace })
+    : api.createClusterCustomObject(common))) as Body;
+}
+
+/** Replaces the status of an existing object through the status subresource. */
+export async function writeStatus(
+  kc: KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  status: Body,
+): Promise<Body> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const { plural, namespaced } = path(kind);
+  const common = { group: GROUP, version: VERSION, plural, name };
+  const current = (await (namespaced
+    ? api.getNamespacedCustomObject({ ...common, namespace })
+    : api.getClusterCustomObject(common))) as Body;
+  const body = { ...current, status };
+  return (await (namespaced
+    ? api.replaceNamespacedCustomObjectStatus({
+        ...common,
+        namespace,
+        body,
+        fieldValidation: 'Strict',
+      })
+    : api.replaceClusterCustomObjectStatus({
+        ...common,
+        body,
+        fieldValidation: 'Strict',
+      }))) as Body;
+}
+
+/** Replaces the spec of an existing object. */
+export async function writeSpec(
+  kc: KubeConfig,
+  kind: string,
+  namespace: string,
+  name: string,
+  spec: Body,
+): Promise<Body> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const { plural, namespaced } = path(kind);
+  const common = { group: GROUP, version: VERSION, plural, name };
+  const current = (await (namespaced
+    ? api.getNamespacedCustomObject({ ...common, namespace })
+    : api.getClusterCustomObject(common))) as Body;
+  const body = { ...current, spec };
+  return (await (namespaced
+    ? api.replaceNamespacedCustomObject({ ...common, namespace, body, fieldValidation: 'Strict' })
+    : api.replaceClusterCustomObject({ ...common, body, fieldValidation: 'Strict' }))) as Body;
+}
+
+/** Deletes a cluster-scoped object of ours; missing is fine. */
+export async function deleteClusterObject(
+  kc: KubeConfig,
+  kind: string,
+  name: string,
+): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  try {
+    await api.deleteClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: path(kind).plural,
+      name,
+    });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 404) throw err;
+  }
+}
+
+/** The HTTP status and the Status message of a refused request. */
+export function refusal(err: unknown): { code: number | undefined; message: string } {
+  const e = err as { code?: unknown; body?: unknown; message?: unknown };
+  const code = typeof e.code === 'number' ? e.code : undefined;
+  let message = typeof e.message === 'string' ? e.message : String(err);
+  if (typeof e.body === 'string') {
+    try {
+      const parsed = JSON.parse(e.body) as { message?: unknown };
+      if (typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      message = e.body;
+    }
+  }
+  return { code, message };
+}
+
+/** Runs fn and returns how it was refused; fails when it was accepted. */
+export async function refused(
+  fn: () => Promise<unknown>,
+): Promise<{ code: number | undefined; message: string }> {
+  try {
+    await fn();
+  } catch (err) {
+    return refusal(err);
+  }
+  throw new Error('the API server accepted the object');
+}

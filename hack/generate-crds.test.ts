@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { crdFileName, customResourceDefinition } from '../src/api/crd.ts';
 import { KINDS } from '../src/api/v1alpha1/index.ts';
 import { crdDirectory, generateCrdFiles } from './generate-crds.ts';
 
@@ -20,6 +21,13 @@ describe('generate-crds', () => {
     expect(committed.sort()).toEqual([...files.keys()].sort());
     for (const [name, text] of files) {
       expect(readFileSync(join(crdDirectory(), name), 'utf8'), name).toBe(text);
+    }
+  });
+
+  it('reads back as the same CRD under YAML 1.1, as the API server reads it', () => {
+    for (const info of KINDS) {
+      const text = files.get(crdFileName(info)) ?? '';
+      expect(parse(text, { version: '1.1' })).toEqual(customResourceDefinition(info));
     }
   });
 

@@ -20,7 +20,8 @@ export function generateCrdFiles(): Map<string, string> {
     problems.push(
       ...lintRoot(root).map((p) => `${info.kind}${p.startsWith('<root>') ? p.slice(6) : p}`),
     );
-    files.set(crdFileName(info), HEADER + stringify(crd, { lineWidth: 0 }));
+    // YAML 1.1 quoting: the API server reads YAML 1.1, where a plain YES or NO is a boolean.
+    files.set(crdFileName(info), HEADER + stringify(crd, { lineWidth: 0, version: '1.1' }));
   }
   if (problems.length > 0) {
     throw new Error(`schemas are not structural:\n  ${problems.join('\n  ')}`);

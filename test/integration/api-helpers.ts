@@ -2,7 +2,7 @@
 // kinds through the API, and read the message of a refusal.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION, kindInfo } from '../../src/api/v1alpha1/index.ts';
 import { kubectl } from './helpers.ts';
 
@@ -103,7 +103,7 @@ export async function writeSpec(
     : api.replaceClusterCustomObject({ ...common, body, fieldValidation: 'Strict' }))) as Body;
 }
 
-/** Deletes a cluster-scoped object of ours; missing is fine. */
+/** Deletes a cluster-scoped object of ours, or a Namespace; missing is fine. */
 export async function deleteClusterObject(
   kc: KubeConfig,
   kind: string,
@@ -111,6 +111,10 @@ export async function deleteClusterObject(
 ): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
   try {
+    if (kind === 'Namespace') {
+      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name });
+      return;
+    }
     await api.deleteClusterCustomObject({
       group: GROUP,
       version: VERSION,
@@ -148,4 +152,51 @@ export async function refused(
     return refusal(err);
   }
   throw new Error('the API server accepted the object');
+}
+
+export const examplesDir = join(repoRoot, 'examples');
+
+/** Every YAML file of examples/, relative to it, the scenario last. */
+export function exampleFiles(): string[] {
+  return [
+    ...readdirSync(examplesDir).filter((f) => f.endsWith('.yaml')),
+    ...readdirSync(join(examplesDir, 'scenario'))
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .map((f) => join('scenario', f)),
+  ];
+}
+
+export interface Rewritten {
+  /** The documents, moved into one namespace and renamed where cluster-scoped. */
+  documents: Body[];
+  /** Cluster-scoped objects that the rewrite created names for: [kind, name]. */
+  clusterObjects: [string, string][];
+}
+
+/**
+ * Makes an example safe to apply to the shared control plane: namespaced
+ * objects move into `namespace` (a Namespace object is renamed to it),
+ * cluster-scoped objects of ours get `suffix` appended to their names (so
+ * `default` does not become the configuration of other tests).
+ */
+export function rewriteExample(documents: Body[], namespace: string, suffix: string): Rewritten {
+  const out: Body[] = [];
+  const clusterObjects: [string, string][] = [];
+  for (const doc of documents) {
+    const kind = String(doc.kind);
+    const metadata = { ...(doc.metadata as Body) };
+    const ours = String(doc.apiVersion).startsWith(`${GROUP}/`);
+    if (kind === 'Namespace') {
+      metadata.name = namespace;
+      clusterObjects.push([kind, namespace]);
+    } else if (ours && kindInfo(kind).scope === 'Cluster') {
+      metadata.name = `${String(metadata.name)}-${suffix}`;
+      clusterObjects.push([kind, String(metadata.name)]);
+    } else {
+      metadata.namespace = namespace;
+    }
+    out.push({ ...doc, metadata });
+  }
+  return { documents: out, clusterObjects };
 }

@@ -48,7 +48,11 @@ export const VALID_PARTS: Record<
   AssessmentTarget: { spec: {} },
   AssessmentTemplate: { spec: template },
   AssessmentRun: { spec: { templateRef: { name: 'weekly' } } },
-  Finding: { spec: {}, status: { severity: 'HIGH', status: 'ACTIVE' } },
+  Finding: {
+    spec: {},
+    // YES and NO are booleans in YAML 1.1: the CRD must quote them.
+    status: { severity: 'HIGH', status: 'ACTIVE', fixAvailable: 'NO', exploitAvailable: 'YES' },
+  },
   SuppressionRule: {
     spec: {
       filterCriteria: { severity: [{ comparison: 'EQUALS', value: 'LOW' }] },

@@ -2,20 +2,34 @@
 // schema: names, scope, printer columns. The CRD generator and the docs read
 // this table.
 import type { z } from 'zod';
-import { AssessmentRunSpecSchema, AssessmentRunStatusSchema } from './assessment-run.ts';
-import { AssessmentTargetSpecSchema, AssessmentTargetStatusSchema } from './assessment-target.ts';
 import {
+  AssessmentRunSchema,
+  AssessmentRunSpecSchema,
+  AssessmentRunStatusSchema,
+} from './assessment-run.ts';
+import {
+  AssessmentTargetSchema,
+  AssessmentTargetSpecSchema,
+  AssessmentTargetStatusSchema,
+} from './assessment-target.ts';
+import {
+  AssessmentTemplateSchema,
   AssessmentTemplateSpecSchema,
   AssessmentTemplateStatusSchema,
 } from './assessment-template.ts';
-import { CoveredResourceStatusSchema } from './covered-resource.ts';
-import { FindingSpecSchema, FindingStatusSchema } from './finding.ts';
-import { NodeInventoryStatusSchema } from './node-inventory.ts';
+import { CoveredResourceSchema, CoveredResourceStatusSchema } from './covered-resource.ts';
+import { FindingSchema, FindingSpecSchema, FindingStatusSchema } from './finding.ts';
+import { NodeInventorySchema, NodeInventoryStatusSchema } from './node-inventory.ts';
 import {
+  ScanConfigurationSchema,
   ScanConfigurationSpecSchema,
   ScanConfigurationStatusSchema,
 } from './scan-configuration.ts';
-import { SuppressionRuleSpecSchema, SuppressionRuleStatusSchema } from './suppression-rule.ts';
+import {
+  SuppressionRuleSchema,
+  SuppressionRuleSpecSchema,
+  SuppressionRuleStatusSchema,
+} from './suppression-rule.ts';
 
 /** `kubectl get inspector` lists every kind. */
 export const CATEGORY = 'inspector';
@@ -36,6 +50,8 @@ export interface KindInfo {
   scope: 'Cluster' | 'Namespaced';
   /** What the kind is for: the CRD's description and the first line of its docs page. */
   description: string;
+  /** The whole object: apiVersion, kind, metadata, spec and status. */
+  object: z.ZodType;
   spec?: z.ZodType;
   /** True when spec must be present. */
   specRequired: boolean;
@@ -59,6 +75,7 @@ const age: PrinterColumn = {
 export const KINDS: readonly KindInfo[] = [
   {
     kind: 'ScanConfiguration',
+    object: ScanConfigurationSchema,
     plural: 'scanconfigurations',
     singular: 'scanconfiguration',
     shortNames: ['scancfg'],
@@ -93,6 +110,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'CoveredResource',
+    object: CoveredResourceSchema,
     plural: 'coveredresources',
     singular: 'coveredresource',
     shortNames: ['coverage', 'cov'],
@@ -151,6 +169,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'NodeInventory',
+    object: NodeInventorySchema,
     plural: 'nodeinventories',
     singular: 'nodeinventory',
     shortNames: ['ninv'],
@@ -196,6 +215,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'AssessmentTarget',
+    object: AssessmentTargetSchema,
     plural: 'assessmenttargets',
     singular: 'assessmenttarget',
     shortNames: ['atarget'],
@@ -230,6 +250,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'AssessmentTemplate',
+    object: AssessmentTemplateSchema,
     plural: 'assessmenttemplates',
     singular: 'assessmenttemplate',
     shortNames: ['atemplate'],
@@ -269,6 +290,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'AssessmentRun',
+    object: AssessmentRunSchema,
     plural: 'assessmentruns',
     singular: 'assessmentrun',
     shortNames: ['arun'],
@@ -314,6 +336,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'Finding',
+    object: FindingSchema,
     plural: 'findings',
     singular: 'finding',
     shortNames: ['fnd'],
@@ -363,6 +386,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'SuppressionRule',
+    object: SuppressionRuleSchema,
     plural: 'suppressionrules',
     singular: 'suppressionrule',
     shortNames: ['suppression'],

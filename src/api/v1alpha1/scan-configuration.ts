@@ -77,7 +77,7 @@ const days = (what: string, def: number, max: number) =>
 export const RepositoryRuleSchema = z
   .object({
     filter: boundedString(256, 1).describe(
-      'Glob over `registry/repository` (for example `docker.io/library/*` or `*/prod/**`); `*` stays within one path segment, `**` crosses segments.',
+      'Glob over `registry/repository` (for example `registry.example/library/*` or `*/prod/**`); `*` stays within one path segment, `**` crosses segments.',
     ),
     frequency: z
       .enum(SCAN_FREQUENCIES)

@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { crdFileName, customResourceDefinition } from '../src/api/crd.ts';
 import { KINDS } from '../src/api/v1alpha1/index.ts';
-import { crdDirectory, generateCrdFiles } from './generate-crds.ts';
+import {
+  crdDirectory,
+  generateCrdFiles,
+  generateReference,
+  referencePath,
+} from './generate-crds.ts';
 
 describe('generate-crds', () => {
   const files = generateCrdFiles();
@@ -29,6 +34,12 @@ describe('generate-crds', () => {
       const text = files.get(crdFileName(info)) ?? '';
       expect(parse(text, { version: '1.1' })).toEqual(customResourceDefinition(info));
     }
+  });
+
+  it('matches the committed docs/api/reference.md (run make manifests when this fails)', async () => {
+    const reference = await generateReference();
+    expect(reference).toContain('- `status.packages[].fixedInVersion` (string; length 0..1024):');
+    expect(readFileSync(referencePath(), 'utf8')).toBe(reference);
   });
 
   it('is deterministic', () => {

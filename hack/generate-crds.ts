@@ -1,10 +1,12 @@
 // Generates crds/ from the zod schemas in src/api/v1alpha1 (`make manifests`).
 // Fails when a schema is not structural. `--check` compares instead of
 // writing and exits 1 when crds/ is stale.
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { format, resolveConfig } from 'prettier';
 import { stringify } from 'yaml';
 import { crdFileName, customResourceDefinition, lintRoot } from '../src/api/crd.ts';
+import { renderReference } from '../src/api/reference.ts';
 import { KINDS } from '../src/api/v1alpha1/kinds.ts';
 
 const HEADER =
@@ -29,16 +31,28 @@ export function generateCrdFiles(): Map<string, string> {
   return files;
 }
 
+/** The generated field reference, docs/api/reference.md, formatted as prettier would. */
+export async function generateReference(): Promise<string> {
+  const options = (await resolveConfig(referencePath())) ?? {};
+  return format(renderReference(KINDS), { ...options, parser: 'markdown' });
+}
+
+export function referencePath(): string {
+  return join(import.meta.dirname, '..', 'docs', 'api', 'reference.md');
+}
+
 export function crdDirectory(): string {
   return join(import.meta.dirname, '..', 'crds');
 }
 
-function main(args: string[]): number {
+async function main(args: string[]): Promise<number> {
   const dir = crdDirectory();
   const files = generateCrdFiles();
   const existing = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  const reference = await generateReference();
   if (args.includes('--check')) {
     const stale = [
+      ...(readFileSync(referencePath(), 'utf8') === reference ? [] : ['docs/api/reference.md']),
       ...[...files]
         .filter(
           ([name, text]) =>
@@ -55,8 +69,10 @@ function main(args: string[]): number {
   }
   for (const name of existing) if (!files.has(name)) rmSync(join(dir, name));
   for (const [name, text] of files) writeFileSync(join(dir, name), text);
-  console.log(`wrote ${files.size} files to crds/`);
+  mkdirSync(dirname(referencePath()), { recursive: true });
+  writeFileSync(referencePath(), reference);
+  console.log(`wrote ${files.size} files to crds/ and docs/api/reference.md`);
   return 0;
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

@@ -372,3 +372,18 @@ export function findingAttributes(description: string) {
     ],
   ).describe(description);
 }
+
+// ---------------------------------------------------------------- condition types
+
+/** Condition types used by every kind (see docs/api/index.md). */
+export const CONDITION_TYPES = {
+  /** The object is fully processed and its status is current. */
+  Ready: 'Ready',
+  /** Work is in progress. */
+  Reconciling: 'Reconciling',
+  /** Nothing more happens until someone changes something; the message says what. */
+  Stalled: 'Stalled',
+} as const;
+
+/** Reason of Ready=False on a ScanConfiguration not named `default`. */
+export const REASON_IGNORED = 'Ignored';

@@ -43,6 +43,3 @@ export function mutate(
   else if (at < out.length) out.splice(at, 1);
   return out;
 }
-
-/** Runs a command synchronously and returns its standard output, failing loudly otherwise. */
-export { execFileSync } from 'node:child_process';

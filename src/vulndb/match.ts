@@ -1,0 +1,280 @@
+/**
+ * Matching installed packages against the database.
+ *
+ * For each package: look it up under the names its ecosystem's advisories use (source package,
+ * origin, ...) in its own release's ecosystem only; evaluate each entry's ranges in the
+ * ecosystem's version order (OSV semantics: sorted events, `introduced` opens, `fixed` closes at
+ * the fix, `last_affected` closes after it, `limit` bounds from above) or its explicit
+ * `versions` list; then collapse advisories that name each other (ids and aliases) into one
+ * finding per package carrying all ids.
+ */
+import type { CompiledRange, IndexedEntry, VulnDatabase } from './database.ts';
+import { advisoryNames, type InstalledPackage } from './ecosystem.ts';
+import type { Enrichment } from './enrichment.ts';
+import {
+  assess,
+  severityRank,
+  type Assessment,
+  type CvssScore,
+  type SeverityLevel,
+} from './scoring.ts';
+import {
+  baseEcosystem,
+  normalizeGoVersion,
+  semverOrder,
+  versionOrderFor,
+  type VersionOrder,
+} from './version/index.ts';
+
+export type FixAvailable = 'YES' | 'NO' | 'PARTIAL';
+
+export interface PackageFinding {
+  /** The finding's vulnerability id: a CVE when one is known, else the first record id. */
+  id: string;
+  /** Every other id of the collapsed advisories (record ids and their aliases), sorted. */
+  aliases: string[];
+  /** Ids of the OSV records that matched. */
+  records: string[];
+  package: InstalledPackage;
+  installedVersion: string;
+  /** The smallest fixed version above the installed one, when any advisory names one. */
+  fixedVersion: string | undefined;
+  /** YES: every matching advisory has a fix above the installed version; NO: none; PARTIAL: some. */
+  fixAvailable: FixAvailable;
+  severity: SeverityLevel;
+  /** The vector the severity comes from. */
+  cvss: CvssScore | undefined;
+  /** Every valid vector of the matching advisories. */
+  scores: CvssScore[];
+  /** Vectors that failed validation (reported, not scored). */
+  invalidVectors: { id: string; vector: string; error: string }[];
+  summary: string;
+  references: string[];
+  /** EPSS probability (0..1), when an EPSS file was given and knows one of the CVEs. */
+  epss: number | undefined;
+  /** YES when one of the CVEs is in the known-exploited list. */
+  exploitAvailable: 'YES' | 'NO';
+}
+
+interface EntryMatch {
+  entry: IndexedEntry;
+  /** Fixed versions above the installed version, from the ranges that matched. */
+  fixes: string[];
+}
+
+function installedFor(base: string, version: string): string {
+  return base === 'Go' ? normalizeGoVersion(version) : version.trim();
+}
+
+/** Evaluates one compiled range: affected or not, and the fixes above `v` in that range. */
+export function evaluateRange(
+  range: CompiledRange,
+  v: string,
+): { affected: boolean; fixes: string[] } {
+  const { order } = range;
+  if (!order.valid(v)) return { affected: false, fixes: [] };
+  let affected = false;
+  for (const e of range.events) {
+    if (e.kind === 'introduced') {
+      if (e.version === '0' || order.compare(v, e.version) >= 0) affected = true;
+    } else if (e.kind === 'fixed') {
+      if (order.compare(v, e.version) >= 0) affected = false;
+    } else if (e.kind === 'last_affected') {
+      if (order.compare(v, e.version) > 0) affected = false;
+    }
+  }
+  if (affected && range.limits.length > 0 && !range.limits.some((l) => order.compare(v, l) < 0)) {
+    affected = false;
+  }
+  if (!affected) return { affected, fixes: [] };
+  const fixes = range.events
+    .filter((e) => e.kind === 'fixed' && order.compare(e.version, v) > 0)
+    .map((e) => e.version);
+  return { affected, fixes };
+}
+
+function matchEntry(entry: IndexedEntry, v: string): EntryMatch | undefined {
+  let matched = false;
+  const fixes: string[] = [];
+  for (const range of entry.ranges) {
+    const r = evaluateRange(range, v);
+    if (r.affected) {
+      matched = true;
+      fixes.push(...r.fixes);
+    }
+  }
+  if (!matched && entry.versions.length > 0) {
+    const order = entry.order;
+    matched = entry.versions.some((x) =>
+      order !== undefined && order.valid(x) && order.valid(v) ? order.compare(x, v) === 0 : x === v,
+    );
+  }
+  return matched ? { entry, fixes } : undefined;
+}
+
+/** Groups matches whose advisories share an id or alias (union-find over ids). */
+function collapse(matches: EntryMatch[]): EntryMatch[][] {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let r = x;
+    while (parent.get(r) !== r) r = parent.get(r) ?? r;
+    parent.set(x, r);
+    return r;
+  };
+  const union = (a: string, b: string): void => {
+    if (!parent.has(a)) parent.set(a, a);
+    if (!parent.has(b)) parent.set(b, b);
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
+  };
+  for (const m of matches) {
+    const { id, aliases, upstream } = m.entry.advisory;
+    union(id, id);
+    for (const alias of aliases) union(id, alias);
+    // A record derived from exactly one upstream id is that vulnerability seen by a
+    // distribution; one derived from several (a DSA fixing five CVEs) joins none of them.
+    if (upstream.length === 1) union(id, upstream[0]!);
+  }
+  const groups = new Map<string, EntryMatch[]>();
+  for (const m of matches) {
+    const root = find(m.entry.advisory.id);
+    const g = groups.get(root);
+    if (g === undefined) groups.set(root, [m]);
+    else g.push(m);
+  }
+  return [...groups.values()];
+}
+
+function primaryId(recordIds: string[], allIds: string[]): string {
+  const cve = (ids: string[]): string | undefined =>
+    ids.filter((i) => i.startsWith('CVE-')).sort()[0];
+  return cve(recordIds) ?? cve(allIds) ?? [...recordIds].sort()[0]!;
+}
+
+function smallest(order: VersionOrder, versions: string[]): string | undefined {
+  let best: string | undefined;
+  for (const v of versions) if (best === undefined || order.compare(v, best) < 0) best = v;
+  return best;
+}
+
+function strongest(assessments: Assessment[]): Assessment | undefined {
+  let best: Assessment | undefined;
+  for (const a of assessments) {
+    if (best === undefined) {
+      best = a;
+      continue;
+    }
+    const d = severityRank(a.severity) - severityRank(best.severity);
+    if (d > 0 || (d === 0 && (a.cvss?.baseScore ?? -1) > (best.cvss?.baseScore ?? -1))) best = a;
+  }
+  return best;
+}
+
+function toFinding(
+  pkg: InstalledPackage,
+  group: EntryMatch[],
+  order: VersionOrder,
+  enrichment: Enrichment | undefined,
+): PackageFinding {
+  const sorted = [...group].sort((a, b) => (a.entry.advisory.id < b.entry.advisory.id ? -1 : 1));
+  const records = [...new Set(sorted.map((m) => m.entry.advisory.id))];
+  const allIds = [
+    ...new Set(
+      sorted.flatMap((m) => {
+        const a = m.entry.advisory;
+        return [a.id, ...a.aliases, ...(a.upstream.length === 1 ? a.upstream : [])];
+      }),
+    ),
+  ];
+  const id = primaryId(records, allIds);
+  const withFix = sorted.filter((m) => m.fixes.length > 0).length;
+  const fixAvailable: FixAvailable =
+    withFix === 0 ? 'NO' : withFix === sorted.length ? 'YES' : 'PARTIAL';
+  const assessments = sorted.map((m) => ({
+    id: m.entry.advisory.id,
+    a: assess(m.entry.advisory, m.entry.affected),
+  }));
+  const best = strongest(assessments.map((x) => x.a));
+  const scores = new Map<string, CvssScore>();
+  for (const { a } of assessments) for (const s of a.scores) scores.set(s.vector, s);
+  const first =
+    sorted.find((m) => m.entry.advisory.summary !== '')?.entry.advisory ??
+    sorted[0]!.entry.advisory;
+  const enriched = enrichment?.lookup(allIds);
+  return {
+    id,
+    aliases: allIds.filter((x) => x !== id).sort(),
+    records,
+    package: pkg,
+    installedVersion: pkg.version,
+    fixedVersion: smallest(
+      order,
+      sorted.flatMap((m) => m.fixes),
+    ),
+    fixAvailable,
+    severity: best?.severity ?? 'UNTRIAGED',
+    cvss: best?.cvss,
+    scores: [...scores.values()],
+    invalidVectors: assessments.flatMap(({ id: rid, a }) =>
+      a.invalidVectors.map((iv) => ({ id: rid, ...iv })),
+    ),
+    summary: first.summary !== '' ? first.summary : (first.details.split('\n')[0] ?? ''),
+    references: [...new Set(sorted.flatMap((m) => m.entry.advisory.references))].slice(0, 20),
+    epss: enriched?.epss,
+    exploitAvailable: enriched?.knownExploited === true ? 'YES' : 'NO',
+  };
+}
+
+/** All findings for one installed package, one per collapsed vulnerability. */
+export function matchPackage(
+  db: VulnDatabase,
+  pkg: InstalledPackage,
+  enrichment?: Enrichment,
+): PackageFinding[] {
+  const base = baseEcosystem(pkg.ecosystem);
+  const v = installedFor(base, pkg.version);
+  const seen = new Set<IndexedEntry>();
+  const matches: EntryMatch[] = [];
+  for (const name of advisoryNames(pkg)) {
+    for (const entry of db.lookup(pkg.ecosystem, name)) {
+      if (seen.has(entry)) continue;
+      seen.add(entry);
+      const m = matchEntry(entry, v);
+      if (m !== undefined) matches.push(m);
+    }
+  }
+  if (matches.length === 0) return [];
+  const order = versionOrderFor(pkg.ecosystem) ?? semverOrder;
+  return collapse(matches).map((g) => toFinding(pkg, g, order, enrichment));
+}
+
+export interface MatchSummary {
+  findings: PackageFinding[];
+  packages: number;
+  /** Packages whose ecosystem has no version order (only `versions` lists could match them). */
+  unsupportedEcosystem: number;
+}
+
+/** Matches many packages; findings sorted by severity (highest first), then id and package. */
+export function matchPackages(
+  db: VulnDatabase,
+  packages: Iterable<InstalledPackage>,
+  enrichment?: Enrichment,
+): MatchSummary {
+  const findings: PackageFinding[] = [];
+  let count = 0;
+  let unsupportedEcosystem = 0;
+  for (const pkg of packages) {
+    count++;
+    if (versionOrderFor(pkg.ecosystem) === undefined) unsupportedEcosystem++;
+    findings.push(...matchPackage(db, pkg, enrichment));
+  }
+  findings.sort(
+    (a, b) =>
+      severityRank(b.severity) - severityRank(a.severity) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+      (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : 0),
+  );
+  return { findings, packages: count, unsupportedEcosystem };
+}

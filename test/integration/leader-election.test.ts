@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_RENEW_DEADLINE_MS,
   DEFAULT_RETRY_PERIOD_MS,
   JITTER_FACTOR,
   LeaderElector,
@@ -164,6 +165,50 @@ describe('leader election on a coordination.k8s.io Lease', () => {
     expect(released.holderIdentity ?? '').toBe('');
     expect(released.leaseDurationSeconds).toBe(1);
     expect(await registry.metrics()).toContain('leader_election_master_status{name="lone"} 0');
+  });
+
+  it('a leader whose Lease is taken from it stops its work within the renew deadline', async () => {
+    const api = kc.makeApiClient(CoordinationV1Api);
+    const registry = new Registry();
+    let workSignal: AbortSignal | undefined;
+    const stopped: number[] = [];
+    const elector = new LeaderElector({
+      client: api,
+      namespace,
+      name: 'stolen',
+      identity: 'victim_0001',
+      registry,
+      logger: pino({ level: 'silent' }),
+      callbacks: {
+        onStartedLeading: (signal) => {
+          workSignal = signal;
+        },
+        onStoppedLeading: () => stopped.push(Date.now()),
+      },
+    });
+    const outcome = elector.run(new AbortController().signal);
+    await eventually('the candidate to lead', () =>
+      Promise.resolve(elector.isLeader() || undefined),
+    );
+
+    // Someone else writes the Lease (an operator, or a candidate that judged it expired).
+    const lease = await api.readNamespacedLease({ name: 'stolen', namespace });
+    const stolenAt = Date.now();
+    await api.replaceNamespacedLease({
+      name: 'stolen',
+      namespace,
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'thief_0001' } },
+    });
+
+    await expect(outcome).resolves.toBe('lost');
+    const lostAfter = (stopped[0] ?? Infinity) - stolenAt;
+    expect(workSignal?.aborted).toBe(true);
+    expect(elector.isLeader()).toBe(false);
+    // It gave up no later than the renew deadline after its last renewal.
+    expect(lostAfter).toBeLessThan(DEFAULT_RENEW_DEADLINE_MS + DEFAULT_RETRY_PERIOD_MS + slack);
+    expect(await registry.metrics()).toContain('leader_election_master_status{name="stolen"} 0');
+    // It did not release or overwrite the new holder's Lease.
+    expect((await leaseSpec(namespace, 'stolen')).holderIdentity).toBe('thief_0001');
   });
 
   it('two processes elect exactly one leader, and when it is SIGKILLed the other takes over once the lease expires', async () => {

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { versionInfo } from '../version.ts';
 import { runController } from './controller.ts';
+import { runScan } from './scan-sbom.ts';
 
 interface Command {
   summary: string;
@@ -12,6 +13,10 @@ const commands: Record<string, Command> = {
   controller: {
     summary: 'Run the kube-inspector controller against a cluster.',
     run: runController,
+  },
+  scan: {
+    summary: 'Scan an SBOM against an OSV vulnerability database (scan sbom).',
+    run: runScan,
   },
   version: {
     summary: 'Print the version.',

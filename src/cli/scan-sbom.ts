@@ -1,0 +1,263 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import {
+  loadLocal,
+  makeEnrichment,
+  matchPackages,
+  parseEpssCsv,
+  parseKevJson,
+  readSbom,
+  RemoteDatabase,
+  severityOrder,
+  severityRank,
+  type Enrichment,
+  type PackageFinding,
+  type SeverityLevel,
+  type VulnDatabase,
+} from '../vulndb/index.ts';
+
+const help = `Usage: kube-inspector scan sbom <file> --db <dir|zip|url> [options]
+
+Matches the packages of a CycloneDX (1.4-1.6) or SPDX 2.3 JSON SBOM against an OSV
+vulnerability database and reports the findings.
+
+Options:
+  --db SOURCE                 OSV database: a directory of *.json, a zip, or an http(s) URL
+  --format table|json         output format (default table)
+  --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH,
+                              MEDIUM, LOW, INFORMATIONAL or UNTRIAGED (default UNTRIAGED:
+                              any finding)
+  --epss FILE                 EPSS scores (CSV: cve,epss,percentile)
+  --kev FILE                  known-exploited vulnerabilities (KEV JSON)
+  -h, --help                  show this help
+
+Exit codes: 0 nothing at or above the threshold, 1 something is, 2 bad usage or input.`;
+
+/** A usage or input error: exit code 2 with its message. */
+class InputError extends Error {}
+
+async function openDatabase(source: string): Promise<VulnDatabase> {
+  if (/^https?:\/\//i.test(source)) {
+    const remote = new RemoteDatabase({ url: source, timeoutMs: 120_000 });
+    await remote.refresh();
+    const db = remote.current;
+    if (db === undefined)
+      throw new InputError(`--db ${source}: ${remote.status.lastError ?? 'not loaded'}`);
+    return db;
+  }
+  try {
+    return await loadLocal(source);
+  } catch (err) {
+    throw new InputError(`--db ${source}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new InputError(`${what} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function loadEnrichment(
+  epss: string | undefined,
+  kev: string | undefined,
+): Promise<Enrichment | undefined> {
+  if (epss === undefined && kev === undefined) return undefined;
+  const scores =
+    epss === undefined ? undefined : parseEpssCsv(await readText(epss, '--epss')).scores;
+  let known: Set<string> | undefined;
+  if (kev !== undefined) {
+    try {
+      known = parseKevJson(await readText(kev, '--kev'));
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`--kev ${kev}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return makeEnrichment({
+    ...(scores && { epss: scores }),
+    ...(known && { knownExploited: known }),
+  });
+}
+
+/** The JSON form of one finding; documented in docs/vulnerability-database.md. */
+export function findingJson(f: PackageFinding): Record<string, unknown> {
+  return {
+    id: f.id,
+    aliases: f.aliases,
+    records: f.records,
+    purl: f.package.purl ?? null,
+    package: {
+      name: f.package.name,
+      sourceName: f.package.sourceName ?? null,
+      ecosystem: f.package.ecosystem,
+    },
+    installedVersion: f.installedVersion,
+    fixedVersion: f.fixedVersion ?? null,
+    fixAvailable: f.fixAvailable,
+    severity: f.severity,
+    cvss:
+      f.cvss === undefined
+        ? null
+        : { version: f.cvss.version, vector: f.cvss.vector, baseScore: f.cvss.baseScore },
+    scores: f.scores.map((s) => ({ version: s.version, vector: s.vector, baseScore: s.baseScore })),
+    invalidVectors: f.invalidVectors,
+    epss: f.epss ?? null,
+    exploitAvailable: f.exploitAvailable,
+    summary: f.summary,
+    references: f.references,
+  };
+}
+
+function table(findings: PackageFinding[]): string {
+  const header = ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'ECOSYSTEM'];
+  const rows = findings.map((f) => [
+    f.severity,
+    f.id,
+    f.package.name,
+    f.installedVersion,
+    f.fixedVersion ?? (f.fixAvailable === 'NO' ? '(none)' : ''),
+    f.package.ecosystem,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows]
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+function parseThreshold(value: string | undefined): SeverityLevel {
+  if (value === undefined) return 'UNTRIAGED';
+  const v = value.toUpperCase();
+  const level = severityOrder.find((s) => s === v);
+  if (level === undefined) {
+    throw new InputError(
+      `--severity-threshold ${value}: expected one of ${[...severityOrder].reverse().join(', ')}`,
+    );
+  }
+  return level;
+}
+
+async function scanSbom(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        db: { type: 'string' },
+        format: { type: 'string', default: 'table' },
+        'severity-threshold': { type: 'string' },
+        epss: { type: 'string' },
+        kev: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new InputError('expected exactly one SBOM file');
+  const file = positionals[0]!;
+  if (values.db === undefined) throw new InputError('--db is required');
+  if (values.format !== 'table' && values.format !== 'json') {
+    throw new InputError(`--format ${values.format}: expected table or json`);
+  }
+  const threshold = parseThreshold(values['severity-threshold']);
+
+  const text = await readText(file, 'SBOM');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(
+      `SBOM ${file}: not JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  let sbom;
+  try {
+    sbom = readSbom(doc);
+  } catch (err) {
+    throw new InputError(`SBOM ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const enrichment = await loadEnrichment(values.epss, values.kev);
+  const db = await openDatabase(values.db);
+  const started = performance.now();
+  const { findings } = matchPackages(db, sbom.packages, enrichment);
+  const matchSeconds = (performance.now() - started) / 1000;
+  const failing = findings.filter((f) => severityRank(f.severity) >= severityRank(threshold));
+
+  const { stats } = db;
+  if (values.format === 'json') {
+    console.log(
+      JSON.stringify(
+        {
+          sbom: { file, format: sbom.format, specVersion: sbom.specVersion },
+          database: {
+            source: stats.source,
+            records: stats.records,
+            malformed: stats.malformed,
+            withdrawn: stats.withdrawn,
+            errors: stats.errors,
+          },
+          packages: sbom.packages.length,
+          skipped: sbom.skipped,
+          severityThreshold: threshold,
+          findings: findings.map(findingJson),
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    if (findings.length > 0) console.log(table(findings));
+    const counts = severityOrder
+      .slice()
+      .reverse()
+      .map((s) => [s, findings.filter((f) => f.severity === s).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([s, n]) => `${n} ${s}`);
+    console.log(
+      `${findings.length} findings${counts.length > 0 ? ` (${counts.join(', ')})` : ''} in ` +
+        `${sbom.packages.length} packages; ${sbom.skipped.length} components skipped; ` +
+        `${failing.length} at or above ${threshold}`,
+    );
+  }
+  console.error(
+    `database ${stats.source}: ${stats.records} records, ${stats.malformed} malformed skipped, ` +
+      `loaded in ${stats.loadSeconds.toFixed(2)}s; matched in ${matchSeconds.toFixed(3)}s`,
+  );
+  for (const e of stats.errors.slice(0, 3)) console.error(`  malformed: ${e.source}: ${e.message}`);
+  return failing.length > 0 ? 1 : 0;
+}
+
+const scanHelp = `Usage: kube-inspector scan <target> [options]
+
+Targets:
+  sbom   match the packages of an SBOM file against an OSV database
+
+Run \`kube-inspector scan sbom --help\` for its options.`;
+
+/** `kube-inspector scan <target>`: exit 0/1 by threshold, 2 on bad usage or unreadable input. */
+export async function runScan(args: string[]): Promise<number> {
+  const [target, ...rest] = args;
+  try {
+    if (target === 'sbom') return await scanSbom(rest);
+    if (target === undefined || target === '--help' || target === '-h') {
+      console.log(scanHelp);
+      return target === undefined ? 2 : 0;
+    }
+    throw new InputError(`unknown scan target "${target}"\n\n${scanHelp}`);
+  } catch (err) {
+    if (err instanceof InputError) {
+      console.error(`kube-inspector scan: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}

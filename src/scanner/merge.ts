@@ -14,6 +14,8 @@ export interface MergeInput {
   analysis: Pick<LayerAnalysis, 'files' | 'removed' | 'opaqueDirs'>;
 }
 
+const OS_TYPES: ReadonlySet<string> = new Set(['deb', 'apk', 'rpm']);
+
 function key(p: RawPackage): string {
   return `${p.type}\0${p.namespace ?? ''}\0${p.name}\0${p.version}\0${p.arch ?? ''}`;
 }
@@ -68,7 +70,10 @@ export function mergeLayers(layers: readonly MergeInput[]): {
   }
 
   const packages: Package[] = [];
-  const paths = [...view.keys()].sort();
+  // OS package databases first, then language packages, each by path.
+  const rank = (path: string): number =>
+    view.get(path)!.some((e) => e.file.packages?.some((p) => OS_TYPES.has(p.type))) ? 0 : 1;
+  const paths = [...view.keys()].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   for (const path of paths) {
     for (const { layer, file } of view.get(path)!) {
       for (const raw of file.packages ?? []) {

@@ -1,0 +1,373 @@
+/**
+ * `kube-inspector scan image <ref>` and `kube-inspector scan rootfs <dir>`: the image scanner
+ * as a CI tool. Prints the inventory (and, with --db, the vulnerabilities) as a table, JSON,
+ * CycloneDX 1.6 or SPDX 2.3; exits 0 when nothing is at or above the severity threshold, 1
+ * when something is, 2 on bad usage or when the target cannot be scanned.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parsePlatform, RegistryClient, type Platform } from '../registry/client.ts';
+import { parseDockerConfig, type CredentialStore } from '../registry/credentials.ts';
+import { LayerCache } from '../scanner/cache.ts';
+import { scanImage } from '../scanner/image.ts';
+import { scanRootfs } from '../scanner/rootfs.ts';
+import { toCycloneDx, toSpdx, type SbomVulnerability } from '../scanner/sbom.ts';
+import { DEFAULT_LIMITS, type Inventory, type Package, type ScanLimits } from '../scanner/types.ts';
+import { version } from '../version.ts';
+import { ecosystemForOs, type InstalledPackage } from '../vulndb/ecosystem.ts';
+import { loadLocal } from '../vulndb/loader.ts';
+import { matchPackages, type PackageFinding } from '../vulndb/match.ts';
+import { RemoteDatabase } from '../vulndb/remote.ts';
+import { severityOrder, severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
+
+const FORMATS = ['table', 'json', 'cyclonedx', 'spdx'] as const;
+type Format = (typeof FORMATS)[number];
+
+const help = (
+  target: 'image' | 'rootfs',
+): string => `Usage: kube-inspector scan ${target} ${target === 'image' ? '<reference>' : '<directory>'} [options]
+
+${
+  target === 'image'
+    ? 'Reads an image straight from its registry (no container engine, nothing unpacked to disk),\nlists its OS and language packages'
+    : 'Walks an unpacked root filesystem, lists its OS and language packages'
+}, and with --db matches them against an OSV database.
+
+Options:
+  --db SOURCE                 OSV database: a directory of *.json, a zip, or an http(s) URL
+  --format FORMAT             table, json, cyclonedx (1.6) or spdx (2.3) (default table)
+  --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH, MEDIUM,
+                              LOW, INFORMATIONAL or UNTRIAGED (default UNTRIAGED: any finding)
+${
+  target === 'image'
+    ? `  --platform OS/ARCH[/VAR]    platform to pick from a multi-platform image (default linux/amd64)
+  --insecure-registry HOST    reach HOST[:PORT] over plain HTTP (repeatable)
+  --docker-config FILE        credentials (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
+  --ca-file FILE              extra PEM certificates to trust for registries
+  --cache-dir DIR             keep per-layer results here (safe to delete)
+  --max-image-size BYTES      largest compressed image scanned (default ${DEFAULT_LIMITS.maxCompressedBytes})
+`
+    : ''
+}  --timeout SECONDS           give up after this long (default ${DEFAULT_LIMITS.timeoutMs / 1000})
+  -h, --help                  show this help
+
+Exit codes: 0 nothing at or above the threshold, 1 something is, 2 bad usage or not scannable.`;
+
+/** A usage or input error: exit code 2 with its message. */
+class InputError extends Error {}
+
+function parseThreshold(value: string | undefined): SeverityLevel {
+  if (value === undefined) return 'UNTRIAGED';
+  const level = severityOrder.find((s) => s === value.toUpperCase());
+  if (level === undefined) {
+    throw new InputError(
+      `--severity-threshold ${value}: expected one of ${[...severityOrder].reverse().join(', ')}`,
+    );
+  }
+  return level;
+}
+
+const LANGUAGE_ECOSYSTEMS: Readonly<Record<string, string>> = {
+  npm: 'npm',
+  pypi: 'PyPI',
+  golang: 'Go',
+  maven: 'Maven',
+};
+
+/** The scanner's packages in the terms the vulnerability database matches. */
+export function installedPackages(inv: Inventory): InstalledPackage[] {
+  const osEco =
+    inv.os === undefined
+      ? undefined
+      : ecosystemForOs({ id: inv.os.family, versionId: inv.os.version });
+  const out: InstalledPackage[] = [];
+  for (const p of inv.packages) {
+    const ecosystem = LANGUAGE_ECOSYSTEMS[p.type] ?? osEco;
+    if (ecosystem === undefined) continue;
+    out.push({
+      ecosystem,
+      name: p.type === 'maven' && p.namespace !== undefined ? `${p.namespace}:${p.name}` : p.name,
+      sourceName: p.sourceName,
+      version: p.version,
+      purl: p.purl,
+    });
+  }
+  return out;
+}
+
+async function openDatabase(source: string) {
+  if (/^https?:\/\//i.test(source)) {
+    const remote = new RemoteDatabase({ url: source, timeoutMs: 120_000 });
+    await remote.refresh();
+    const db = remote.current;
+    if (db === undefined)
+      throw new InputError(`--db ${source}: ${remote.status.lastError ?? 'not loaded'}`);
+    return db;
+  }
+  try {
+    return await loadLocal(source);
+  } catch (err) {
+    throw new InputError(`--db ${source}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+function shortDigest(d: string | undefined): string {
+  return d === undefined ? '' : d.slice(7, 19);
+}
+
+function renderTable(inv: Inventory, findings: PackageFinding[] | undefined): string {
+  const lines: string[] = [];
+  const os =
+    inv.os === undefined
+      ? 'unknown OS'
+      : `${inv.os.prettyName ?? inv.os.name}${inv.os.supported ? '' : ' (not supported)'}`;
+  if (inv.image !== undefined) {
+    lines.push(`${inv.target}  ${inv.image.digest}  ${inv.image.platform}  ${os}`);
+  } else {
+    lines.push(`${inv.target}  ${os}`);
+  }
+  if (inv.runtimes.length > 0)
+    lines.push(`runtimes: ${inv.runtimes.map((r) => `${r.name} ${r.version}`).join(', ')}`);
+  lines.push('');
+  if (findings === undefined) {
+    const rows = [['TYPE', 'NAME', 'VERSION', 'SOURCE', 'LAYER', 'PATH']];
+    for (const p of inv.packages) {
+      rows.push([
+        p.type,
+        p.type === 'maven' && p.namespace !== undefined ? `${p.namespace}:${p.name}` : p.name,
+        p.version,
+        p.sourceName !== undefined && p.sourceName !== p.name ? p.sourceName : '',
+        shortDigest(p.layerDigest),
+        p.filePath,
+      ]);
+    }
+    if (rows.length > 1) lines.push(table(rows));
+  } else if (findings.length > 0) {
+    const rows = [['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'ECOSYSTEM']];
+    for (const f of findings) {
+      rows.push([
+        f.severity,
+        f.id,
+        f.package.name,
+        f.installedVersion,
+        f.fixedVersion ?? (f.fixAvailable === 'NO' ? '(none)' : ''),
+        f.package.ecosystem,
+      ]);
+    }
+    lines.push(table(rows));
+  }
+  return lines.join('\n');
+}
+
+function byType(pkgs: readonly Package[]): string {
+  const counts = new Map<string, number>();
+  for (const p of pkgs) counts.set(p.type, (counts.get(p.type) ?? 0) + 1);
+  return [...counts].map(([t, n]) => `${n} ${t}`).join(', ') || 'none';
+}
+
+async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        db: { type: 'string' },
+        format: { type: 'string', default: 'table' },
+        'severity-threshold': { type: 'string' },
+        platform: { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true, default: [] },
+        'docker-config': { type: 'string' },
+        'ca-file': { type: 'string' },
+        'cache-dir': { type: 'string' },
+        'max-image-size': { type: 'string' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(help(target));
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new InputError(
+      `expected exactly one ${target === 'image' ? 'image reference' : 'directory'}`,
+    );
+  }
+  const subject = positionals[0]!;
+  const format = FORMATS.find((f) => f === values.format);
+  if (format === undefined)
+    throw new InputError(`--format ${values.format}: expected ${FORMATS.join(', ')}`);
+  const threshold = parseThreshold(values['severity-threshold']);
+  const limits: Partial<ScanLimits> = {};
+  if (values.timeout !== undefined) {
+    const s = Number(values.timeout);
+    if (!Number.isFinite(s) || s <= 0)
+      throw new InputError(`--timeout ${values.timeout}: expected seconds`);
+    limits.timeoutMs = s * 1000;
+  }
+  if (values['max-image-size'] !== undefined) {
+    const n = Number(values['max-image-size']);
+    if (!Number.isSafeInteger(n) || n <= 0)
+      throw new InputError(`--max-image-size ${values['max-image-size']}: expected bytes`);
+    limits.maxCompressedBytes = n;
+  }
+  let platform: Platform | undefined;
+  if (values.platform !== undefined) {
+    try {
+      platform = parsePlatform(values.platform);
+    } catch (err) {
+      throw new InputError(err instanceof Error ? err.message : String(err));
+    }
+  }
+  // Open the database first: a bad --db is a usage error, found before any download.
+  const db = values.db === undefined ? undefined : await openDatabase(values.db);
+
+  let outcome;
+  if (target === 'image') {
+    const credentials: CredentialStore[] = [];
+    const configPath =
+      values['docker-config'] ??
+      [
+        process.env.DOCKER_CONFIG && join(process.env.DOCKER_CONFIG, 'config.json'),
+        join(homedir(), '.docker/config.json'),
+      ].find((p): p is string => typeof p === 'string' && existsSync(p));
+    if (configPath !== undefined) {
+      try {
+        credentials.push(parseDockerConfig(await readFile(configPath, 'utf8')));
+      } catch (err) {
+        throw new InputError(
+          `docker config ${configPath}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    let caBundle: string | undefined;
+    if (values['ca-file'] !== undefined) {
+      try {
+        caBundle = await readFile(values['ca-file'], 'utf8');
+      } catch (err) {
+        throw new InputError(
+          `--ca-file ${values['ca-file']}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
+    const client = new RegistryClient({
+      credentials,
+      insecureRegistries: values['insecure-registry'],
+      userAgent: `kube-inspector/${version}`,
+      ...(caBundle === undefined ? {} : { caBundle }),
+    });
+    try {
+      outcome = await scanImage(subject, {
+        client,
+        limits,
+        ...(platform === undefined ? {} : { platform }),
+        ...(values['cache-dir'] === undefined
+          ? {}
+          : { cache: new LayerCache(values['cache-dir'], { ...DEFAULT_LIMITS, ...limits }) }),
+      });
+    } finally {
+      await client.close();
+    }
+  } else {
+    outcome = await scanRootfs(subject, { limits });
+  }
+  if (outcome.status === 'failed') {
+    console.error(`kube-inspector scan ${target}: ${outcome.reason}: ${outcome.message}`);
+    return 2;
+  }
+  const inv = outcome.inventory;
+  const findings =
+    db === undefined ? undefined : matchPackages(db, installedPackages(inv)).findings;
+  const failing = (findings ?? []).filter(
+    (f) => severityRank(f.severity) >= severityRank(threshold),
+  );
+  print(format, inv, findings);
+  for (const w of inv.warnings.slice(0, 5)) console.error(`warning: ${w}`);
+  console.error(
+    `${inv.packages.length} packages (${byType(inv.packages)}) in ${(inv.stats.durationMs / 1000).toFixed(2)}s; ` +
+      `${inv.stats.bytesDownloaded} bytes downloaded, ${inv.stats.uncompressedBytes} read, ${inv.stats.entries} entries` +
+      (findings === undefined
+        ? ''
+        : `; ${findings.length} findings, ${failing.length} at or above ${threshold}`),
+  );
+  return failing.length > 0 ? 1 : 0;
+}
+
+function print(format: Format, inv: Inventory, findings: PackageFinding[] | undefined): void {
+  const vulns: SbomVulnerability[] = (findings ?? []).flatMap((f) =>
+    f.package.purl === undefined
+      ? []
+      : [
+          {
+            id: f.id,
+            purl: f.package.purl,
+            severity: f.severity,
+            description: f.summary,
+            ...(f.fixedVersion === undefined ? {} : { fixedVersion: f.fixedVersion }),
+            ...(f.cvss === undefined
+              ? {}
+              : {
+                  cvss: {
+                    version: f.cvss.version,
+                    vector: f.cvss.vector,
+                    baseScore: f.cvss.baseScore,
+                  },
+                }),
+          },
+        ],
+  );
+  switch (format) {
+    case 'table':
+      console.log(renderTable(inv, findings));
+      return;
+    case 'json':
+      console.log(
+        JSON.stringify(
+          findings === undefined ? { inventory: inv } : { inventory: inv, findings },
+          null,
+          2,
+        ),
+      );
+      return;
+    case 'cyclonedx':
+      console.log(JSON.stringify(toCycloneDx(inv, vulns, { toolVersion: version }), null, 2));
+      return;
+    case 'spdx':
+      console.log(JSON.stringify(toSpdx(inv, { toolVersion: version }), null, 2));
+      return;
+  }
+}
+
+/** Runs `scan image …` or `scan rootfs …` (args start after the target word). */
+export async function runScanTarget(target: 'image' | 'rootfs', args: string[]): Promise<number> {
+  try {
+    return await run(target, args);
+  } catch (err) {
+    if (err instanceof InputError) {
+      console.error(`kube-inspector scan ${target}: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+/** The scan targets this file serves, for the `scan` command's dispatcher. */
+export const scanTargets = {
+  image: (args: string[]) => runScanTarget('image', args),
+  rootfs: (args: string[]) => runScanTarget('rootfs', args),
+} as const;

@@ -1,0 +1,141 @@
+/**
+ * Scans an unpacked root filesystem (a directory) with the same analyzers as images: files are
+ * found by walking the tree without following symlinks, read under the same caps.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, opendir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Analyzer } from './analyzers/analyzer.ts';
+import { ANALYZERS } from './analyzers/index.ts';
+import type { FileResult } from './layer.ts';
+import { mergeLayers } from './merge.ts';
+import {
+  DEFAULT_LIMITS,
+  ScanError,
+  type Inventory,
+  type ScanLimits,
+  type ScanOutcome,
+} from './types.ts';
+import { failureOutcome } from './image.ts';
+
+export interface RootfsScanOptions {
+  limits?: Partial<ScanLimits>;
+  analyzers?: readonly Analyzer[];
+  signal?: AbortSignal;
+}
+
+export async function scanRootfs(
+  dir: string,
+  options: RootfsScanOptions = {},
+): Promise<ScanOutcome> {
+  const limits: ScanLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const signal = AbortSignal.any([
+    AbortSignal.timeout(limits.timeoutMs),
+    ...(options.signal ? [options.signal] : []),
+  ]);
+  const analyzers = options.analyzers ?? ANALYZERS;
+  const started = performance.now();
+  const files: FileResult[] = [];
+  const warnings: string[] = [];
+  let entries = 0;
+  let bytes = 0;
+  try {
+    const top = await lstat(dir);
+    if (!top.isDirectory()) throw new ScanError('INTERNAL_ERROR', `${dir} is not a directory`);
+    const stack: string[] = [''];
+    while (stack.length > 0) {
+      signal.throwIfAborted();
+      const rel = stack.pop()!;
+      const handle = await opendir(join(dir, rel)).catch((err: unknown) => {
+        warnings.push(`${rel || '.'}: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
+      if (handle === undefined) continue;
+      for await (const ent of handle) {
+        entries++;
+        if (entries > limits.maxEntries) {
+          throw new ScanError(
+            'IMAGE_SIZE_EXCEEDED',
+            `${dir} has more than ${limits.maxEntries} files (limit on entries)`,
+          );
+        }
+        const path = rel === '' ? ent.name : `${rel}/${ent.name}`;
+        if (ent.isDirectory()) {
+          stack.push(path);
+          continue;
+        }
+        if (!ent.isFile()) continue;
+        const st = await lstat(join(dir, path)).catch(() => undefined);
+        if (st === undefined) continue;
+        const facts = { path, size: st.size, mode: st.mode };
+        const buffering = analyzers.filter((a) => a.analyze !== undefined && a.matches(facts));
+        const streaming = analyzers.filter((a) => a.stream !== undefined && a.matches(facts));
+        if (buffering.length === 0 && streaming.length === 0) continue;
+        const add = (
+          analyzer: string,
+          r: Awaited<ReturnType<NonNullable<Analyzer['analyze']>>> | undefined,
+        ): void => {
+          if (r === undefined) return;
+          if (r.warnings !== undefined) warnings.push(...r.warnings);
+          const file: FileResult = { path, analyzer };
+          if (r.packages !== undefined && r.packages.length > 0) file.packages = r.packages;
+          if (r.osRelease !== undefined) file.osRelease = r.osRelease;
+          if (file.packages !== undefined || file.osRelease !== undefined) files.push(file);
+        };
+        if (buffering.length > 0) {
+          const cap = Math.min(
+            ...buffering.map((a) => a.maxBytes?.(limits) ?? limits.maxFileBytes),
+          );
+          if (st.size > cap) {
+            warnings.push(`${path}: ${st.size} bytes is over the ${cap}-byte cap; skipped`);
+          } else {
+            const data = await readFile(join(dir, path));
+            bytes += data.length;
+            for (const a of buffering) add(a.name, await a.analyze!(data, facts, limits));
+          }
+        }
+        for (const a of streaming) {
+          const sa = a.stream!(facts);
+          const stream = createReadStream(join(dir, path), { highWaterMark: 1 << 20 });
+          for await (const chunk of stream) {
+            bytes += (chunk as Buffer).length;
+            if (!sa.write(chunk as Buffer)) {
+              stream.destroy();
+              break;
+            }
+          }
+          add(a.name, sa.end());
+        }
+      }
+    }
+    const merged = mergeLayers([{ analysis: { files, removed: [], opaqueDirs: [] } }]);
+    if ((merged.os === undefined || !merged.os.supported) && merged.packages.length === 0) {
+      throw new ScanError('UNSUPPORTED_OS', `${dir}: no supported OS and no packages found`);
+    }
+    const inventory: Inventory = {
+      kind: 'rootfs',
+      target: dir,
+      packages: merged.packages,
+      runtimes: [],
+      layers: [],
+      warnings,
+      stats: {
+        durationMs: Math.round(performance.now() - started),
+        bytesDownloaded: 0,
+        uncompressedBytes: bytes,
+        entries,
+      },
+    };
+    if (merged.os !== undefined) inventory.os = merged.os;
+    return { status: 'inventory', inventory };
+  } catch (err) {
+    if (err instanceof Error && err.name === 'TimeoutError')
+      return failureOutcome(err, limits.timeoutMs);
+    if (err instanceof ScanError) return failureOutcome(err, limits.timeoutMs);
+    return {
+      status: 'failed',
+      reason: 'INTERNAL_ERROR',
+      message: `${dir}: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
+}

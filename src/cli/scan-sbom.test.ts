@@ -228,4 +228,19 @@ describe('kube-inspector scan sbom', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/bad\.json: not JSON/);
   });
+
+  it('lists its targets on scan --help and exits 2 without a target', async () => {
+    const helpRun = await cli(['scan', '--help']);
+    expect(helpRun.code).toBe(0);
+    expect(helpRun.stdout).toMatch(/^Targets: .*\bsbom\b/m);
+    const bare = await cli(['scan']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/missing scan target/);
+  });
+
+  it('prints its options on scan sbom --help', async () => {
+    const { code, stdout } = await cli(['scan', 'sbom', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: kube-inspector scan sbom <file> --db <dir\|zip\|url>/m);
+  });
 });

@@ -236,28 +236,54 @@ async function scanSbom(args: string[]): Promise<number> {
   return failing.length > 0 ? 1 : 0;
 }
 
-const scanHelp = `Usage: kube-inspector scan <target> [options]
+/** One `scan` target: gets the arguments after the target word, returns the exit code. */
+export type ScanTarget = (args: string[]) => Promise<number>;
 
-Targets:
-  sbom   match the packages of an SBOM file against an OSV database
+function scanHelp(targets: Record<string, ScanTarget>): string {
+  return [
+    'Usage: kube-inspector scan <target> [options]',
+    '',
+    `Targets: ${Object.keys(targets).sort().join(', ')}`,
+    '',
+    'Run `kube-inspector scan <target> --help` for the options of a target.',
+  ].join('\n');
+}
 
-Run \`kube-inspector scan sbom --help\` for its options.`;
-
-/** `kube-inspector scan <target>`: exit 0/1 by threshold, 2 on bad usage or unreadable input. */
-export async function runScan(args: string[]): Promise<number> {
-  const [target, ...rest] = args;
+/** Runs `scan sbom …` (args start after the target word). */
+export async function runScanSbom(args: string[]): Promise<number> {
   try {
-    if (target === 'sbom') return await scanSbom(rest);
-    if (target === undefined || target === '--help' || target === '-h') {
-      console.log(scanHelp);
-      return target === undefined ? 2 : 0;
-    }
-    throw new InputError(`unknown scan target "${target}"\n\n${scanHelp}`);
+    return await scanSbom(args);
   } catch (err) {
     if (err instanceof InputError) {
-      console.error(`kube-inspector scan: ${err.message}`);
+      console.error(`kube-inspector scan sbom: ${err.message}`);
       return 2;
     }
     throw err;
   }
 }
+
+/**
+ * The `scan` command: dispatches to its targets (`sbom` here; other files add `image`,
+ * `rootfs`, ... by passing their runners). Exit 2 for a missing or unknown target.
+ */
+export function scanCommand(
+  targets: Record<string, ScanTarget>,
+): (args: string[]) => Promise<number> {
+  return async (args) => {
+    const [target, ...rest] = args;
+    if (target === '--help' || target === '-h') {
+      console.log(scanHelp(targets));
+      return 0;
+    }
+    const run = target === undefined ? undefined : targets[target];
+    if (run === undefined) {
+      const what = target === undefined ? 'missing scan target' : `unknown scan target "${target}"`;
+      console.error(`kube-inspector scan: ${what}\n\n${scanHelp(targets)}`);
+      return 2;
+    }
+    return run(rest);
+  };
+}
+
+/** `kube-inspector scan <target>` with the targets this file knows. */
+export const runScan = scanCommand({ sbom: runScanSbom });

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { versionInfo } from '../version.ts';
 import { runController } from './controller.ts';
+import { scanTargets } from './scan-image.ts';
 import { runScan } from './scan-sbom.ts';
 
 interface Command {
@@ -15,8 +16,11 @@ const commands: Record<string, Command> = {
     run: runController,
   },
   scan: {
-    summary: 'Scan an SBOM against an OSV vulnerability database (scan sbom).',
-    run: runScan,
+    summary: 'Scan an image, a root filesystem or an SBOM (scan image|rootfs|sbom).',
+    run: (args) =>
+      args[0] === 'image' || args[0] === 'rootfs'
+        ? scanTargets[args[0]](args.slice(1))
+        : runScan(args),
   },
   version: {
     summary: 'Print the version.',

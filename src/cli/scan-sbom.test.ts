@@ -48,7 +48,7 @@ interface JsonReport {
   database: { records: number; malformed: number };
 }
 
-describe('kube-inspector scan sbom', () => {
+describe('kube-inspector scan sbom', { timeout: 60_000 }, () => {
   it('prints a table of findings and exits 1 when any finding is at or above the default threshold', async () => {
     const { code, stdout, stderr } = await cli(['scan', 'sbom', cyclonedx, '--db', db]);
     expect(code).toBe(1);

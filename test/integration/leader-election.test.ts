@@ -113,7 +113,7 @@ describe('leader election on a coordination.k8s.io Lease', () => {
     namespace = await createNamespace(kc, 'leader-election');
   });
 
-  it('a lone candidate creates the Lease with MicroTime timestamps, leads, and releases it on shutdown', async () => {
+  it('a lone candidate creates the Lease with MicroTime timestamps, renews it past another writer's change, and releases it on shutdown', async () => {
     const registry = new Registry();
     const led: string[] = [];
     let workSignal: AbortSignal | undefined;
@@ -156,6 +156,22 @@ describe('leader election on a coordination.k8s.io Lease', () => {
     });
     expect(renewed.acquireTime).toBe(spec.acquireTime);
     expect(renewed.holderIdentity).toBe('lone-candidate_0001');
+
+    // Another writer changes the Lease (a label): the optimistic renew fails on
+    // its stale resourceVersion, and the slow path re-reads and renews.
+    await kubectl('label', 'lease', '-n', namespace, 'lone', 'touched=yes');
+    await eventually('a slow-path renewal', async () =>
+      (await registry.metrics()).includes('leader_election_slowpath_total{name="lone"} 1')
+        ? true
+        : undefined,
+    );
+    expect(elector.isLeader()).toBe(true);
+    const afterSlowPath = await eventually('a renewal after the label', async () => {
+      const now = await leaseSpec(namespace, 'lone');
+      return now.renewTime !== renewed.renewTime ? now : undefined;
+    });
+    expect(afterSlowPath.holderIdentity).toBe('lone-candidate_0001');
+    expect(afterSlowPath.leaseTransitions).toBe(0);
 
     shutdown.abort();
     await expect(outcome).resolves.toBe('stepped-down');

@@ -113,7 +113,7 @@ describe('leader election on a coordination.k8s.io Lease', () => {
     namespace = await createNamespace(kc, 'leader-election');
   });
 
-  it('a lone candidate creates the Lease with MicroTime timestamps, renews it past another writer's change, and releases it on shutdown', async () => {
+  it('a lone candidate creates the Lease with MicroTime timestamps, renews it past a change by another writer, and releases it on shutdown', async () => {
     const registry = new Registry();
     const led: string[] = [];
     let workSignal: AbortSignal | undefined;

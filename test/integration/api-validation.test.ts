@@ -100,7 +100,18 @@ describe('the API server accepts', () => {
         expect(created.spec).toMatchObject({ durationSeconds: 3600, concurrencyPolicy: 'Forbid' });
       }
       if (kind === 'ScanConfiguration') {
-        expect(created.spec).toMatchObject({ exclusionLabel: 'kubeinspector.io/exclude' });
+        expect(created.spec).toMatchObject({
+          activation: { scanTypes: ['Node', 'Image', 'Workload'] },
+          exclusionLabel: 'kubeinspector.io/exclude',
+          node: { staleInventoryDays: 7, packageLimit: 5000, collectionTimeLimitSeconds: 900 },
+          image: {
+            rescanDuration: 'DAYS_90',
+            pullDateRescanDuration: 'DAYS_14',
+            maxImageSize: '10Gi',
+          },
+          workload: { eligibilityDays: 90 },
+          findingRetention: { closedDays: 30, resourceGoneDays: 3, reopenWindowDays: 7 },
+        });
       }
       await cleanup(kind, name);
     });

@@ -104,7 +104,7 @@ export const ScanConfigurationSpecSchema = z
           .default(['Node', 'Image', 'Workload'])
           .describe('Active scan types: Node, Image and/or Workload. Default all three.'),
       })
-      .optional()
+      .prefault({})
       .describe('What is scanned: which namespaces and which scan types are active.'),
     exclusionLabel: z
       .string()
@@ -162,7 +162,7 @@ export const ScanConfigurationSpecSchema = z
             'How long a node may be NotReady (or Unknown) before it counts as stopped (RESOURCE_STOPPED). Default 300.',
           ),
       })
-      .optional()
+      .prefault({})
       .describe('Node (host) scanning settings.'),
     image: z
       .object({
@@ -200,7 +200,7 @@ export const ScanConfigurationSpecSchema = z
             'Largest image (sum of compressed layers) that is scanned, as a quantity; larger images report IMAGE_SIZE_EXCEEDED. Default 10Gi.',
           ),
       })
-      .optional()
+      .prefault({})
       .describe('Container image scanning settings.'),
     workload: z
       .object({
@@ -210,7 +210,7 @@ export const ScanConfigurationSpecSchema = z
           3650,
         ),
       })
-      .optional()
+      .prefault({})
       .describe('Workload scanning settings.'),
     findingRetention: z
       .object({
@@ -229,7 +229,7 @@ export const ScanConfigurationSpecSchema = z
             'A CLOSED finding that reappears within this many days is reopened (same object, same firstObservedAt). Default 7.',
           ),
       })
-      .optional()
+      .prefault({})
       .describe('How long closed findings are kept, and when they are reopened.'),
   })
   .describe('Scan configuration, written by the cluster administrator.');

@@ -52,13 +52,9 @@ describe('the zod schemas accept', () => {
   }
 
   it('an empty ScanConfiguration spec and fill in the documented defaults', () => {
-    const spec = ScanConfigurationSpecSchema.parse({
-      node: {},
-      image: {},
-      workload: {},
-      findingRetention: {},
-    });
+    const spec = ScanConfigurationSpecSchema.parse({});
     expect(spec).toMatchObject({
+      activation: { scanTypes: ['Node', 'Image', 'Workload'] },
       exclusionLabel: 'kubeinspector.io/exclude',
       node: { staleInventoryDays: 7, packageLimit: 5000, collectionTimeLimitSeconds: 900 },
       image: {

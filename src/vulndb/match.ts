@@ -171,6 +171,18 @@ function strongest(assessments: Assessment[]): Assessment | undefined {
   return best;
 }
 
+/** Scoring is per advisory entry, not per package: computed once, kept with the database. */
+const assessmentCache = new WeakMap<IndexedEntry, Assessment>();
+
+function assessed(entry: IndexedEntry): Assessment {
+  let a = assessmentCache.get(entry);
+  if (a === undefined) {
+    a = assess(entry.advisory, entry.affected);
+    assessmentCache.set(entry, a);
+  }
+  return a;
+}
+
 function toFinding(
   pkg: InstalledPackage,
   group: EntryMatch[],
@@ -191,10 +203,7 @@ function toFinding(
   const withFix = sorted.filter((m) => m.fixes.length > 0).length;
   const fixAvailable: FixAvailable =
     withFix === 0 ? 'NO' : withFix === sorted.length ? 'YES' : 'PARTIAL';
-  const assessments = sorted.map((m) => ({
-    id: m.entry.advisory.id,
-    a: assess(m.entry.advisory, m.entry.affected),
-  }));
+  const assessments = sorted.map((m) => ({ id: m.entry.advisory.id, a: assessed(m.entry) }));
   const best = strongest(assessments.map((x) => x.a));
   const scores = new Map<string, CvssScore>();
   for (const { a } of assessments) for (const s of a.scores) scores.set(s.vector, s);

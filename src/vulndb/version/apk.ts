@@ -16,6 +16,8 @@
  * `1.002` < `1.02`.
  */
 
+import { ParseCache } from './cache.ts';
+
 /** Token kinds in the order they may appear; the numbers are also the comparison order. */
 const DOT_NUMBER = 0;
 const NUMBER = 1;
@@ -142,8 +144,10 @@ export function tokenizeApk(version: string): Token[] | undefined {
   return tokens;
 }
 
+const cache = new ParseCache<Token[] | undefined>();
+
 export function isValidApkVersion(version: string): boolean {
-  return tokenizeApk(version) !== undefined;
+  return cache.get(version, tokenizeApk) !== undefined;
 }
 
 function compareTokens(a: Token[], b: Token[]): number {
@@ -167,8 +171,8 @@ function compareTokens(a: Token[], b: Token[]): number {
  * order stays total.
  */
 export function compareApk(a: string, b: string): number {
-  const x = tokenizeApk(a);
-  const y = tokenizeApk(b);
+  const x = cache.get(a, tokenizeApk);
+  const y = cache.get(b, tokenizeApk);
   if (x !== undefined && y !== undefined) return compareTokens(x, y);
   if (x === undefined && y === undefined) return a < b ? -1 : a > b ? 1 : 0;
   return x === undefined ? -1 : 1;

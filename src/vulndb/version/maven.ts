@@ -14,6 +14,8 @@
  * - A number beats a qualifier; a nested list sorts after a qualifier but before a number.
  */
 
+import { ParseCache } from './cache.ts';
+
 const qualifiers = ['alpha', 'beta', 'milestone', 'rc', 'snapshot', '', 'sp'];
 const aliases: Record<string, string> = { ga: '', final: '', release: '', cr: 'rc' };
 const releaseIndex = String(qualifiers.indexOf(''));
@@ -148,7 +150,9 @@ function compareItem(a: Item, b: Item | undefined): number {
   }
 }
 
+const cache = new ParseCache<Item>();
+
 /** Negative, zero or positive as `a` sorts before, equal to or after `b` in Maven's order. */
 export function compareMaven(a: string, b: string): number {
-  return compareItem(parseMavenVersion(a), parseMavenVersion(b));
+  return compareItem(cache.get(a, parseMavenVersion), cache.get(b, parseMavenVersion));
 }

@@ -9,9 +9,12 @@
  * Versions that are not SemVer sort before every valid one, and among themselves by string.
  */
 import semver from 'semver';
+import { ParseCache } from './cache.ts';
+
+const cache = new ParseCache<semver.SemVer | null>();
 
 function parse(version: string): semver.SemVer | null {
-  return semver.parse(version.trim(), { loose: false });
+  return cache.get(version, (v) => semver.parse(v.trim(), { loose: false }));
 }
 
 export function isValidSemver(version: string): boolean {

@@ -387,3 +387,29 @@ export const CONDITION_TYPES = {
 
 /** Reason of Ready=False on a ScanConfiguration not named `default`. */
 export const REASON_IGNORED = 'Ignored';
+
+// ---------------------------------------------------------------- labels
+
+/** Labels the controller writes, so that Inspector's views are label selectors. */
+export const LABELS = {
+  /** CoveredResource and Finding: NODE, CONTAINER_IMAGE, IMAGE_REPOSITORY, WORKLOAD, NAMESPACE. */
+  resourceType: `${LABEL_PREFIX}resource-type`,
+  /** CoveredResource: ACTIVE or INACTIVE. */
+  statusCode: `${LABEL_PREFIX}status-code`,
+  /** CoveredResource: the scan status reason. */
+  reason: `${LABEL_PREFIX}reason`,
+  /** CoveredResource and Finding: namespace of the resource, for namespaced resources. */
+  resourceNamespace: `${LABEL_PREFIX}resource-namespace`,
+  /** Finding: severity. */
+  severity: `${LABEL_PREFIX}severity`,
+  /** Finding: finding type. */
+  type: `${LABEL_PREFIX}type`,
+  /** Finding: ACTIVE, SUPPRESSED or CLOSED. */
+  status: `${LABEL_PREFIX}status`,
+  /** Finding: vulnerability id (or rule id). */
+  vulnerabilityId: `${LABEL_PREFIX}vulnerability-id`,
+  /** Finding: name of the AssessmentRun that produced it. */
+  run: `${LABEL_PREFIX}run`,
+  /** The default exclusion label (ScanConfiguration spec.exclusionLabel). */
+  exclude: `${LABEL_PREFIX}exclude`,
+} as const;

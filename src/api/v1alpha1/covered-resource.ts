@@ -45,7 +45,7 @@ export const SCAN_STATUS_REASONS = [
 export type ScanStatusReason = (typeof SCAN_STATUS_REASONS)[number];
 
 /** Inspector's ScanType values used here. */
-export const SCAN_TYPES = ['PACKAGE', 'NETWORK'] as const;
+export const COVERAGE_SCAN_TYPES = ['PACKAGE', 'NETWORK'] as const;
 /** How the inventory is obtained. */
 export const SCAN_MODES = ['AGENT_BASED', 'AGENTLESS'] as const;
 export const WORKLOAD_KINDS = [
@@ -99,7 +99,7 @@ export const CoveredResourceStatusSchema = z
     resourceLabels: stringMap(64, 316, 63, 'Labels of the resource as last observed.').optional(),
     scanStatus: ScanStatusSchema,
     scanType: z
-      .enum(SCAN_TYPES)
+      .enum(COVERAGE_SCAN_TYPES)
       .optional()
       .describe('Kind of scan: PACKAGE (software inventory) or NETWORK (reachability).'),
     scanMode: z

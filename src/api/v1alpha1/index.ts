@@ -2,19 +2,7 @@
 export * from './common.ts';
 export * from './cron.ts';
 export * from './scan-configuration.ts';
-export {
-  SCAN_STATUS_CODES,
-  SCAN_STATUS_REASONS,
-  SCAN_MODES,
-  WORKLOAD_KINDS,
-  SCAN_TYPES as COVERAGE_SCAN_TYPES,
-  ScanStatusSchema,
-  CoveredResourceStatusSchema,
-  CoveredResourceSchema,
-  type ScanStatusReason,
-  type CoveredResourceStatus,
-  type CoveredResource,
-} from './covered-resource.ts';
+export * from './covered-resource.ts';
 export * from './node-inventory.ts';
 export * from './assessment-target.ts';
 export * from './assessment-template.ts';

@@ -298,6 +298,33 @@ describe('Go build info', () => {
     expect(goToolchainVersion(input)).toBe(want);
   });
 
+  it('finds build info whatever chunk boundary splits its magic', () => {
+    const head = Buffer.alloc(32);
+    Buffer.from('\xff Go buildinf:', 'latin1').copy(head);
+    head[14] = 8;
+    head[15] = 2;
+    const version = Buffer.from('go1.21.5');
+    const mod = Buffer.from('path\tx\ndep\tgolang.org/x/text\tv0.14.0\th1:x=\n');
+    const file = Buffer.concat([
+      Buffer.from('\x7fELF', 'latin1'),
+      Buffer.alloc(4000, 0x41),
+      head,
+      Buffer.from([version.length]),
+      version,
+      Buffer.from([mod.length]),
+      mod,
+      Buffer.alloc(3000, 0x42),
+    ]);
+    for (let split = 3990; split <= 4040; split++) {
+      const scanner = goBinaryAnalyzer.stream!({ path: 'bin/x', size: file.length, mode: 0o755 });
+      if (scanner.write(file.subarray(0, split))) scanner.write(file.subarray(split));
+      expect(scanner.end()?.packages, `split at ${split}`).toEqual([
+        { type: 'golang', name: 'stdlib', version: 'v1.21.5' },
+        { type: 'golang', name: 'golang.org/x/text', version: 'v0.14.0' },
+      ]);
+    }
+  });
+
   it('ignores executables that are not ELF files', () => {
     const scanner = goBinaryAnalyzer.stream!({ path: 'bin/script', size: 5000, mode: 0o755 });
     expect(scanner.write(Buffer.from('#!/bin/sh\n\xff Go buildinf:', 'latin1'))).toBe(false);

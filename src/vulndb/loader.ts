@@ -8,8 +8,8 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { unzipSync } from 'fflate';
 import { DatabaseBuilder, type VulnDatabase } from './database.ts';
+import { readZip, type ZipEntry } from './zip.ts';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -78,19 +78,29 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
 
 /** Loads every `*.json` entry of a zip held in memory. Throws when the zip cannot be read. */
 export function loadZipBytes(bytes: Uint8Array, source: string): VulnDatabase {
-  let files: Record<string, Uint8Array>;
+  let entries: ZipEntry[];
   try {
-    files = unzipSync(bytes, { filter: (f) => f.name.endsWith('.json') });
+    entries = readZip(bytes);
   } catch (err) {
     throw new Error(
       `${source}: not a readable zip: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
   const builder = new DatabaseBuilder(source);
-  for (const name of Object.keys(files).sort()) addJsonBytes(builder, files[name]!, name);
+  const json = entries
+    .filter((e) => e.name.endsWith('.json'))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of json) {
+    let data: Uint8Array;
+    try {
+      data = entry.read();
+    } catch (err) {
+      builder.addError(entry.name, err instanceof Error ? err.message : String(err));
+      continue;
+    }
+    addJsonBytes(builder, data, entry.name);
+  }
   return builder.build();
 }
 

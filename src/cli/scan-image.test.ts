@@ -94,7 +94,9 @@ describe('kube-inspector scan image', { timeout: 60_000 }, () => {
       'CRITICAL',
     );
     expect([0, 1]).toContain(code);
-    const errors: unknown = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(out);
+    const errors: unknown = await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(
+      out,
+    );
     expect(errors).toBeNull();
     const bom = JSON.parse(out) as {
       components: { purl?: string }[];

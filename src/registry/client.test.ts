@@ -198,7 +198,11 @@ describe('RegistryClient authentication', { timeout: 30_000 }, () => {
     await pushImage(basic.url, 'private/app', 'v1', image, { auth: user });
     open = await startRegistry();
     await pushImage(open.url, 'team/app', 'v1', image);
-    front = await startTokenFront(open, { username: user.username, password: user.password });
+    front = await startTokenFront(open, {
+      username: user.username,
+      password: user.password,
+      refreshToken: 'refresh-me',
+    });
   }, 30_000);
   afterAll(async () => {
     await front?.stop();
@@ -264,6 +268,31 @@ describe('RegistryClient authentication', { timeout: 30_000 }, () => {
       expect(front.stats.tokens - before).toBe(1);
     } finally {
       await client.close();
+    }
+  });
+
+  it('exchanges an identitytoken as an OAuth2 refresh token', async () => {
+    const config = JSON.stringify({ auths: { [front.host]: { identitytoken: 'refresh-me' } } });
+    const client = new RegistryClient({
+      insecureRegistries: [front.host],
+      credentials: [parseDockerConfig(config)],
+    });
+    try {
+      const resolved = await client.resolve(parseReference(`${front.host}/team/app:v1`));
+      expect(resolved.digest).toBe(image.manifestDigest);
+    } finally {
+      await client.close();
+    }
+    const wrong = new RegistryClient({
+      insecureRegistries: [front.host],
+      credentials: [parseDockerConfig(config.replace('refresh-me', 'stale'))],
+      retries: 0,
+    });
+    try {
+      const err = await errorOf(wrong.resolve(parseReference(`${front.host}/team/app:v1`)));
+      expect(err.code).toBe('ACCESS_DENIED');
+    } finally {
+      await wrong.close();
     }
   });
 

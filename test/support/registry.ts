@@ -212,7 +212,13 @@ export interface TokenFront {
  */
 export async function startTokenFront(
   upstream: TestRegistry,
-  options: { username?: string; password?: string; tokenTtlSeconds?: number } = {},
+  options: {
+    username?: string;
+    password?: string;
+    tokenTtlSeconds?: number;
+    /** Also accept OAuth2 refresh-token grants (POST) with this refresh token. */
+    refreshToken?: string;
+  } = {},
 ): Promise<TokenFront> {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -224,6 +230,31 @@ export async function startTokenFront(
 
   const server: Server = createServer((req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', `http://${host}`);
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        if (
+          options.refreshToken === undefined ||
+          form.get('grant_type') !== 'refresh_token' ||
+          form.get('refresh_token') !== options.refreshToken
+        ) {
+          stats.rejected++;
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end('{"error":"invalid_grant"}');
+          return;
+        }
+        stats.tokens++;
+        const token = randomBytes(16).toString('hex');
+        tokens.add(token);
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ access_token: token, expires_in: options.tokenTtlSeconds ?? 300 }));
+      });
+      return;
+    }
     if (url.pathname === '/token') {
       if (options.username !== undefined) {
         const want = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;

@@ -1,0 +1,97 @@
+/**
+ * The image scanner as the controllers and the CLI use it. Works with no cluster: credentials
+ * arrive as data (pull secret `data` maps or docker config text), never read from an API.
+ */
+import { RegistryClient, type Platform } from '../registry/client.ts';
+import {
+  parseDockerConfig,
+  parsePullSecretData,
+  type CredentialStore,
+} from '../registry/credentials.ts';
+import { LayerCache } from './cache.ts';
+import { scanImage } from './image.ts';
+import { DEFAULT_LIMITS, type ScanLimits, type ScanOutcome } from './types.ts';
+
+export { scanImage, type ImageScanOptions } from './image.ts';
+export { scanRootfs, type RootfsScanOptions } from './rootfs.ts';
+export { LayerCache } from './cache.ts';
+export { toCycloneDx, toSpdx, type SbomOptions, type SbomVulnerability } from './sbom.ts';
+export * from './types.ts';
+
+/** Credentials for one scan, most specific first (the pod's pull secrets, then its service account's). */
+export interface ScanCredentials {
+  /** `data` maps of `kubernetes.io/dockerconfigjson` or `kubernetes.io/dockercfg` secrets. */
+  pullSecrets?: readonly Readonly<Record<string, string>>[];
+  /** Texts of docker `config.json` files. */
+  dockerConfigs?: readonly string[];
+}
+
+export interface ImageScannerOptions {
+  /** Registries (`host[:port]`) reached over plain HTTP. */
+  insecureRegistries?: readonly string[];
+  /** Extra PEM certificates to trust. */
+  caBundle?: string;
+  /** Folder for per-layer results; none means no cache. */
+  cacheDir?: string;
+  limits?: Partial<ScanLimits>;
+}
+
+/** What the coverage controller calls: one image reference in, one typed outcome out. */
+export interface ImageScanner {
+  scan(
+    reference: string,
+    options?: { credentials?: ScanCredentials; platform?: Platform; signal?: AbortSignal },
+  ): Promise<ScanOutcome>;
+}
+
+function stores(credentials: ScanCredentials | undefined): CredentialStore[] | string {
+  const out: CredentialStore[] = [];
+  try {
+    for (const data of credentials?.pullSecrets ?? []) out.push(parsePullSecretData(data));
+    for (const text of credentials?.dockerConfigs ?? []) out.push(parseDockerConfig(text));
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  return out;
+}
+
+/**
+ * An {@link ImageScanner} over registries. Each scan gets a client for its own credentials
+ * (tokens are never shared between credential sets); the layer cache is shared.
+ */
+export function createImageScanner(options: ImageScannerOptions = {}): ImageScanner {
+  const limits: ScanLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const cache =
+    options.cacheDir === undefined ? undefined : new LayerCache(options.cacheDir, limits);
+  return {
+    async scan(reference, scanOptions = {}) {
+      const creds = stores(scanOptions.credentials);
+      if (typeof creds === 'string') {
+        // Unreadable pull secret: the registry will most likely refuse us; say why.
+        return {
+          status: 'failed',
+          reason: 'ACCESS_DENIED',
+          message: `invalid registry credentials: ${creds}`,
+        };
+      }
+      const client = new RegistryClient({
+        credentials: creds,
+        ...(options.insecureRegistries === undefined
+          ? {}
+          : { insecureRegistries: options.insecureRegistries }),
+        ...(options.caBundle === undefined ? {} : { caBundle: options.caBundle }),
+      });
+      try {
+        return await scanImage(reference, {
+          client,
+          limits,
+          ...(cache === undefined ? {} : { cache }),
+          ...(scanOptions.platform === undefined ? {} : { platform: scanOptions.platform }),
+          ...(scanOptions.signal === undefined ? {} : { signal: scanOptions.signal }),
+        });
+      } finally {
+        await client.close();
+      }
+    },
+  };
+}

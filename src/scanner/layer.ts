@@ -106,7 +106,17 @@ function message(err: unknown): string {
 interface Pending {
   path: string;
   analyzer: string;
-  run: () => Promise<FileAnalysis | undefined>;
+  /** Started when the file ends, so its buffer can be released early; never rejects. */
+  result: Promise<{ ok: FileAnalysis | undefined } | { error: unknown }>;
+}
+
+function start(
+  run: () => FileAnalysis | undefined | Promise<FileAnalysis | undefined>,
+): Pending['result'] {
+  return (async () => run())().then(
+    (ok) => ({ ok }),
+    (error: unknown) => ({ error }),
+  );
 }
 
 /** Reads one layer stream. Throws {@link ScanError} (or the input stream's own error). */
@@ -218,7 +228,7 @@ export async function analyzeLayer(
       },
       end() {
         for (const s of streaming) {
-          pending.push({ path, analyzer: s.analyzer.name, run: () => Promise.resolve(s.sa.end()) });
+          pending.push({ path, analyzer: s.analyzer.name, result: start(() => s.sa.end()) });
         }
         if (buffer) {
           const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -226,7 +236,7 @@ export async function analyzeLayer(
             pending.push({
               path,
               analyzer: a.name,
-              run: async () => a.analyze!(data, facts, limits),
+              result: start(() => a.analyze!(data, facts, limits)),
             });
           }
         }
@@ -300,18 +310,19 @@ export async function analyzeLayer(
   result.diffId = `sha256:${hash.digest('hex')}`;
 
   for (const p of pending) {
-    try {
-      const analysis = await p.run();
-      if (analysis === undefined) continue;
-      if (analysis.warnings !== undefined) result.warnings.push(...analysis.warnings);
-      const file: FileResult = { path: p.path, analyzer: p.analyzer };
-      if (analysis.packages !== undefined && analysis.packages.length > 0)
-        file.packages = analysis.packages;
-      if (analysis.osRelease !== undefined) file.osRelease = analysis.osRelease;
-      if (file.packages !== undefined || file.osRelease !== undefined) result.files.push(file);
-    } catch (err) {
-      result.warnings.push(`${p.path}: ${p.analyzer} analyzer failed: ${message(err)}`);
+    const outcome = await p.result;
+    if ('error' in outcome) {
+      result.warnings.push(`${p.path}: ${p.analyzer} analyzer failed: ${message(outcome.error)}`);
+      continue;
     }
+    const analysis = outcome.ok;
+    if (analysis === undefined) continue;
+    if (analysis.warnings !== undefined) result.warnings.push(...analysis.warnings);
+    const file: FileResult = { path: p.path, analyzer: p.analyzer };
+    if (analysis.packages !== undefined && analysis.packages.length > 0)
+      file.packages = analysis.packages;
+    if (analysis.osRelease !== undefined) file.osRelease = analysis.osRelease;
+    if (file.packages !== undefined || file.osRelease !== undefined) result.files.push(file);
   }
   // A hard link to a file of interest in the same layer carries that file's results.
   for (const link of hardlinks) {

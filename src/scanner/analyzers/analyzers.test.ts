@@ -16,7 +16,7 @@ import { analyzeArchive, parsePomProperties } from './java.ts';
 import { npmAnalyzer, parsePackageJson } from './npm.ts';
 import { operatingSystem, parseOsRelease } from './os-release.ts';
 import { parsePythonMetadata } from './python.ts';
-import { readRpmSqlite } from './rpm.ts';
+import { readRpmSqlite, rpmAnalyzer } from './rpm.ts';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/images');
 const fixture = (p: string): Buffer => readFileSync(join(fixtures, p));
@@ -103,6 +103,20 @@ describe('rpm databases', () => {
       sourceName: 'ki-lib',
       sourceVersion: '2.0~rc1-5.el9',
     });
+  });
+
+  it.each([
+    ['var/lib/rpm/Packages', 'Berkeley DB'],
+    ['usr/lib/sysimage/rpm/Packages.db', 'NDB'],
+    ['var/lib/rpm/rpmdb.sqlite', 'SQLite'],
+  ])('gives an "unsupported rpm database" warning for an unreadable %s', async (path, kind) => {
+    const result = await rpmAnalyzer.analyze!(
+      Buffer.alloc(8192, 7),
+      { path, size: 8192, mode: 0o644 },
+      DEFAULT_LIMITS,
+    );
+    expect(result.packages).toEqual([]);
+    expect(result.warnings?.[0]).toContain(`unsupported rpm database ${path} (${kind})`);
   });
 
   it('refuses a file that is not SQLite', async () => {

@@ -43,6 +43,12 @@ export async function scanRootfs(
     const top = await lstat(dir);
     if (!top.isDirectory()) throw new ScanError('INTERNAL_ERROR', `${dir} is not a directory`);
     const stack: string[] = [''];
+    // A live root (`/`) has kernel filesystems mounted: never walk into them.
+    const virtual = new Set<string>();
+    for (const name of ['proc', 'sys', 'dev', 'run']) {
+      const st = await lstat(join(dir, name)).catch(() => undefined);
+      if (st !== undefined && st.isDirectory() && st.dev !== top.dev) virtual.add(name);
+    }
     while (stack.length > 0) {
       signal.throwIfAborted();
       const rel = stack.pop()!;
@@ -61,7 +67,7 @@ export async function scanRootfs(
         }
         const path = rel === '' ? ent.name : `${rel}/${ent.name}`;
         if (ent.isDirectory()) {
-          stack.push(path);
+          if (!virtual.has(path)) stack.push(path);
           continue;
         }
         if (!ent.isFile()) continue;

@@ -438,6 +438,9 @@ describe('RegistryClient against registries that break the protocol', { timeout:
           'docker-content-digest': `sha256:${'0'.repeat(64)}`,
         });
         res.end('{"schemaVersion":2,"config":{},"layers":[]}');
+      } else if (req.url?.startsWith('/v2/liar/manifests/sha512:') === true) {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+        res.end('{"schemaVersion":2,"config":{},"layers":[]}');
       } else if (req.url === '/v2/huge/manifests/v1') {
         res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
         res.end(Buffer.alloc(5 * 1024 * 1024, 0x20));
@@ -458,10 +461,12 @@ describe('RegistryClient against registries that break the protocol', { timeout:
     ['old', 'UNSUPPORTED_MEDIA_TYPE', /schema 1/],
     ['liar', 'DIGEST_MISMATCH', /expected sha256:0000/],
     ['huge', 'TOO_LARGE', /limit/],
+    [`liar@sha512:${'ab'.repeat(64)}`, 'DIGEST_MISMATCH', /has digest sha512:/],
   ])('reports the %s manifest as %s', async (name, code, message) => {
     const client = new RegistryClient({ insecureRegistries: [host], retries: 0 });
     try {
-      const err = await errorOf(client.resolve(parseReference(`${host}/${name}:v1`)));
+      const ref = name.includes('@') ? `${host}/${name}` : `${host}/${name}:v1`;
+      const err = await errorOf(client.resolve(parseReference(ref)));
       expect(err.code).toBe(code);
       expect(err.message).toMatch(message);
     } finally {

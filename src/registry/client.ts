@@ -390,14 +390,30 @@ export class RegistryClient {
     const what = `${target.registry}/${target.repository}:${reference}`;
     const bytes = await readCapped(res, this.#opts.maxDocumentBytes, `manifest ${what}`);
     const digest = sha256(bytes);
-    const wantDigest = reference.includes(':')
-      ? reference
-      : header(res.headers, 'docker-content-digest');
-    if (wantDigest !== undefined && SHA256.test(wantDigest) && wantDigest !== digest) {
-      throw new RegistryError(
-        'DIGEST_MISMATCH',
-        `manifest ${what} has digest ${digest}, expected ${wantDigest}`,
-      );
+    const byDigest = reference.includes(':');
+    const wantDigest = byDigest ? reference : header(res.headers, 'docker-content-digest');
+    if (wantDigest !== undefined) {
+      // sha512 is allowed by the OCI spec; anything else cannot be checked, so it is refused
+      // when we asked by it and ignored when it is only the registry's header.
+      const algorithm = /^(sha256|sha512):[a-f0-9]+$/.exec(wantDigest)?.[1];
+      if (algorithm === undefined && byDigest) {
+        throw new RegistryError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `manifest ${what}: unsupported digest algorithm`,
+        );
+      }
+      const got =
+        algorithm === 'sha512'
+          ? `sha512:${createHash('sha512').update(bytes).digest('hex')}`
+          : algorithm === 'sha256'
+            ? digest
+            : wantDigest;
+      if (got !== wantDigest) {
+        throw new RegistryError(
+          'DIGEST_MISMATCH',
+          `manifest ${what} has digest ${got}, expected ${wantDigest}`,
+        );
+      }
     }
     let json: unknown;
     try {

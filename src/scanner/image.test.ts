@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
@@ -22,6 +22,7 @@ import {
 import { RegistryClient } from '../registry/client.ts';
 import { LayerCache } from './cache.ts';
 import { scanImage } from './image.ts';
+import { toCycloneDx } from './sbom.ts';
 import { DEFAULT_LIMITS, type Inventory, type ScanLimits, type ScanOutcome } from './types.ts';
 
 const fixtures = join(import.meta.dirname, '../../test/fixtures/images');
@@ -171,6 +172,38 @@ describe('scanImage against a real registry', { timeout: 60_000 }, () => {
     expect(inv.stats.bytesDownloaded).toBe(
       base.blob.length + update.blob.length + cleanup.blob.length,
     );
+  });
+
+  it('matches the golden inventory and CycloneDX document (UPDATE_GOLDEN=1 rewrites them)', async () => {
+    const inv = inventoryOf(await scan('debian-app:v1'));
+    // Stable across runs and machines: no registry port, no timings, digests as layer numbers.
+    const names = new Map<string, string>();
+    inv.layers.forEach((l, i) => names.set(l.digest, `<layer ${i + 1}>`));
+    const normalise = (doc: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(doc, (key, value: unknown) => {
+          // Timings and compressed sizes depend on the machine and the zlib version.
+          if (['durationMs', 'compressedSize', 'bytesDownloaded', 'size'].includes(key)) return 0;
+          if (typeof value !== 'string') return value;
+          let v = value.split(registry.host).join('<registry>');
+          for (const [digest, name] of names) v = v.split(digest).join(name);
+          return v.replace(/sha256:[0-9a-f]{64}/g, '<digest>');
+        }),
+      );
+    const cdx = toCycloneDx(inv, [], {
+      timestamp: '2026-01-01T00:00:00Z',
+      serial: 'urn:uuid:00000000-0000-4000-8000-000000000000',
+      toolVersion: '0.0.0-test',
+    });
+    for (const [file, doc] of [
+      ['debian-app.inventory.json', inv],
+      ['debian-app.cdx.json', cdx],
+    ] as const) {
+      const path = join(fixtures, 'golden', file);
+      const text = `${JSON.stringify(normalise(doc), null, 2)}\n`;
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, text);
+      expect(text).toBe(readFileSync(path, 'utf8'));
+    }
   });
 
   it('serves a second scan from the layer cache with the same result, and survives its deletion', async () => {

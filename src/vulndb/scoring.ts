@@ -173,8 +173,19 @@ export interface CvssScore {
 export type ScoreResult =
   { ok: true; score: CvssScore } | { ok: false; vector: string; error: string };
 
-/** Validates and scores one vector. */
+const scoreCache = new Map<string, ScoreResult>();
+
+/** Validates and scores one vector (results are memoised: databases repeat vectors a lot). */
 export function scoreCvss(vector: string): ScoreResult {
+  const hit = scoreCache.get(vector);
+  if (hit !== undefined) return hit;
+  const result = scoreUncached(vector);
+  if (scoreCache.size >= 20_000) scoreCache.clear();
+  scoreCache.set(vector, result);
+  return result;
+}
+
+function scoreUncached(vector: string): ScoreResult {
   const check = validateCvssVector(vector);
   if (!check.ok) return { ok: false, vector, error: check.error };
   const v = vector.trim().replace(/^\((.*)\)$/, '$1');

@@ -62,6 +62,8 @@ export interface LayerOptions {
 }
 
 const WHITEOUT_PREFIX = '.wh.';
+/** Decompressor output chunks: larger than zlib's 16 KiB default, fewer round trips and less GC. */
+const ZLIB_CHUNK = 256 * 1024;
 const OPAQUE = '.wh..wh..opq';
 
 /**
@@ -142,9 +144,9 @@ export async function analyzeLayer(
 
   const decompress: Transform =
     compression === 'gzip'
-      ? createGunzip()
+      ? createGunzip({ chunkSize: ZLIB_CHUNK })
       : compression === 'zstd'
-        ? createZstdDecompress()
+        ? createZstdDecompress({ chunkSize: ZLIB_CHUNK })
         : new PassThrough();
 
   const count = new Transform({

@@ -29,6 +29,13 @@ export {
 } from './remote.ts';
 export { packageFromPurl, readSbom, type SbomPackages } from './sbom.ts';
 export {
+  databaseSource,
+  LocalDatabaseSource,
+  type DatabaseSource,
+  type SourceOptions,
+  type SourceStatus,
+} from './source.ts';
+export {
   assess,
   scoreCvss,
   severityForScore,

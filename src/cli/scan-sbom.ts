@@ -188,7 +188,7 @@ async function scanSbom(args: string[]): Promise<number> {
   const enrichment = await loadEnrichment(values.epss, values.kev);
   const db = await openDatabase(values.db);
   const started = performance.now();
-  const { findings } = matchPackages(db, sbom.packages, enrichment);
+  const { findings, unreadableVersions } = matchPackages(db, sbom.packages, enrichment);
   const matchSeconds = (performance.now() - started) / 1000;
   const failing = findings.filter((f) => severityRank(f.severity) >= severityRank(threshold));
 
@@ -207,6 +207,7 @@ async function scanSbom(args: string[]): Promise<number> {
           },
           packages: sbom.packages.length,
           skipped: sbom.skipped,
+          unreadableVersions,
           severityThreshold: threshold,
           findings: findings.map(findingJson),
         },
@@ -233,6 +234,9 @@ async function scanSbom(args: string[]): Promise<number> {
       `loaded in ${stats.loadSeconds.toFixed(2)}s; matched in ${matchSeconds.toFixed(3)}s`,
   );
   for (const e of stats.errors.slice(0, 3)) console.error(`  malformed: ${e.source}: ${e.message}`);
+  for (const u of unreadableVersions.slice(0, 3)) {
+    console.error(`  version not readable in ${u.ecosystem}, not matched: ${u.name} ${u.version}`);
+  }
   return failing.length > 0 ? 1 : 0;
 }
 

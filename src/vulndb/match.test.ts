@@ -452,6 +452,18 @@ describe('findings', () => {
     expect(g!.exploitAvailable).toBe('NO');
   });
 
+  it('count packages whose version their ecosystem cannot read, and ecosystems without an order', () => {
+    const summary = matchPackages(db, [
+      pkg('npm', 'lodash', 'latest'),
+      pkg('Debian:12', 'apt', 'not-a-version'),
+      pkg('NuGet', 'Newtonsoft.Json', '12.0.1'),
+      pkg('npm', 'lodash', '4.17.20'),
+    ]);
+    expect(summary.unreadableVersions.map((p) => p.version)).toEqual(['latest', 'not-a-version']);
+    expect(summary.unsupportedEcosystem).toBe(1);
+    expect(summary.findings.map((f) => f.id)).toEqual(['CVE-2021-23337']);
+  });
+
   it('are sorted by severity, highest first, when many packages are matched', () => {
     const { findings, packages } = matchPackages(db, [
       pkg('crates.io', 'atty', '0.2.14'),

@@ -263,6 +263,8 @@ export interface MatchSummary {
   packages: number;
   /** Packages whose ecosystem has no version order (only `versions` lists could match them). */
   unsupportedEcosystem: number;
+  /** Packages whose installed version their ecosystem's order cannot read (ranges not evaluated). */
+  unreadableVersions: { name: string; ecosystem: string; version: string }[];
 }
 
 /** Matches many packages; findings sorted by severity (highest first), then id and package. */
@@ -274,9 +276,14 @@ export function matchPackages(
   const findings: PackageFinding[] = [];
   let count = 0;
   let unsupportedEcosystem = 0;
+  const unreadableVersions: MatchSummary['unreadableVersions'] = [];
   for (const pkg of packages) {
     count++;
-    if (versionOrderFor(pkg.ecosystem) === undefined) unsupportedEcosystem++;
+    const order = versionOrderFor(pkg.ecosystem);
+    if (order === undefined) unsupportedEcosystem++;
+    else if (!order.valid(installedFor(baseEcosystem(pkg.ecosystem), pkg.version))) {
+      unreadableVersions.push({ name: pkg.name, ecosystem: pkg.ecosystem, version: pkg.version });
+    }
     findings.push(...matchPackage(db, pkg, enrichment));
   }
   findings.sort(
@@ -285,5 +292,5 @@ export function matchPackages(
       (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
       (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : 0),
   );
-  return { findings, packages: count, unsupportedEcosystem };
+  return { findings, packages: count, unsupportedEcosystem, unreadableVersions };
 }

@@ -87,7 +87,7 @@ function compileRanges(affected: AffectedPackage, onUnsupported: () => void): Co
       const version = normalizeEventVersion(base, range.type, e.version);
       if (e.kind === 'limit') {
         if (version !== '*') limits.push(version);
-      } else events.push({ kind: e.kind, version });
+      } else events.push(version === e.version ? e : { kind: e.kind, version });
     }
     const isZero = (e: RangeEvent): boolean => e.kind === 'introduced' && e.version === '0';
     events.sort((a, b) => {

@@ -118,6 +118,10 @@ export interface Advisory {
   affected: AffectedPackage[];
 }
 
+/** One shared empty list: most records have no aliases, versions or package severities. */
+const none: never[] = [];
+const orNone = <T>(xs: T[]): T[] => (xs.length === 0 ? none : xs);
+
 /** Long free text is cut: findings carry a description, not a whole advisory. */
 const maxDetails = 2000;
 const maxReferences = 20;
@@ -165,8 +169,8 @@ export function parseOsvRecord(input: unknown): ParseResult {
         type: range.type,
         events: range.events.map(toEvent),
       })),
-      versions: a.versions ?? [],
-      severity: (a.severity ?? []).map((s) => ({ type: s.type, score: s.score })),
+      versions: orNone(a.versions ?? none),
+      severity: orNone((a.severity ?? none).map((s) => ({ type: s.type, score: s.score }))),
       databaseSeverity: severityWord(a.ecosystem_specific, a.database_specific),
     });
   }
@@ -174,14 +178,14 @@ export function parseOsvRecord(input: unknown): ParseResult {
     ok: true,
     advisory: {
       id: r.id,
-      aliases: [...new Set((r.aliases ?? []).filter((x) => x !== r.id))],
-      upstream: [...new Set((r.upstream ?? []).filter((x) => x !== r.id))],
+      aliases: orNone([...new Set((r.aliases ?? none).filter((x) => x !== r.id))]),
+      upstream: orNone([...new Set((r.upstream ?? none).filter((x) => x !== r.id))]),
       modified: r.modified,
       published: r.published,
       withdrawn: r.withdrawn,
       summary: r.summary ?? '',
       details: (r.details ?? '').slice(0, maxDetails),
-      severity: (r.severity ?? []).map((s) => ({ type: s.type, score: s.score })),
+      severity: orNone((r.severity ?? none).map((s) => ({ type: s.type, score: s.score }))),
       databaseSeverity: severityWord(r.database_specific),
       references: (r.references ?? []).slice(0, maxReferences).map((x) => x.url),
       affected,

@@ -96,6 +96,17 @@ describe('RegistryClient against a real registry', { timeout: 30_000 }, () => {
     expect(arm.platform).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
   });
 
+  it('reads the digest a tag points at with a HEAD request', async () => {
+    expect(await client.currentDigest(parseReference(`${registry.host}/app:v1`))).toBe(
+      amd64.manifestDigest,
+    );
+    expect(await client.currentDigest(parseReference(`${registry.host}/multi:v1`))).toBe(
+      indexDigest,
+    );
+    const err = await errorOf(client.currentDigest(parseReference(`${registry.host}/app:gone`)));
+    expect(err.code).toBe('NOT_FOUND');
+  });
+
   it('names the platforms an index has when the wanted one is missing', async () => {
     const err = await errorOf(
       client.resolve(parseReference(`${registry.host}/multi:v1`), {

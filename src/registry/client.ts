@@ -379,6 +379,23 @@ export class RegistryClient {
     return resolved;
   }
 
+  /**
+   * The digest a reference points at now (an index's digest for a multi-platform tag), from a
+   * HEAD request; falls back to fetching the manifest when the registry sends no digest header.
+   * Cheap enough to poll for tag changes.
+   */
+  async currentDigest(ref: ImageReference, signal?: AbortSignal): Promise<string> {
+    if (ref.digest !== undefined) return ref.digest;
+    const target: Target = { registry: ref.registry, repository: ref.repository };
+    const tag = ref.tag ?? 'latest';
+    const url = `${this.#baseUrl(target.registry)}/v2/${target.repository}/manifests/${tag}`;
+    const res = await this.#send(target, url, { accept: MANIFEST_ACCEPT }, signal, true, 'HEAD');
+    await res.body.dump();
+    const digest = header(res.headers, 'docker-content-digest');
+    if (digest !== undefined && SHA256.test(digest)) return digest;
+    return (await this.getManifest(target, tag, signal)).digest;
+  }
+
   /** Fetches a manifest or index by tag or digest and checks its digest. */
   async getManifest(
     target: Target,
@@ -497,6 +514,7 @@ export class RegistryClient {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
     whole: boolean,
+    method: 'GET' | 'HEAD' = 'GET',
   ): Promise<HttpResponse> {
     const key = `${target.registry}|${target.repository}`;
     let triedAuth = false;
@@ -505,7 +523,7 @@ export class RegistryClient {
       const auth = cached !== undefined && cached.expiresAt > Date.now() ? cached.value : undefined;
       let res: HttpResponse;
       try {
-        res = await this.#follow(url, headers, auth, signal, whole);
+        res = await this.#follow(url, headers, auth, signal, whole, method);
       } catch (err) {
         if (signal?.aborted === true) throw abortError(signal, url, err);
         if (err instanceof RegistryError) throw err;
@@ -593,6 +611,7 @@ export class RegistryClient {
     auth: string | undefined,
     signal: AbortSignal | undefined,
     whole: boolean,
+    method: 'GET' | 'HEAD',
   ): Promise<HttpResponse> {
     let current = url;
     const origin = new URL(url).origin;
@@ -603,7 +622,7 @@ export class RegistryClient {
       if (auth !== undefined && sameOrigin) h.authorization = auth;
       const timeout = AbortSignal.timeout(this.#opts.requestTimeoutMs);
       const res = await request(current, {
-        method: 'GET',
+        method,
         headers: h,
         dispatcher: this.#dispatcher,
         signal: whole

@@ -118,8 +118,8 @@ export interface Advisory {
   affected: AffectedPackage[];
 }
 
-/** One shared empty list: most records have no aliases, versions or package severities. */
-const none: never[] = [];
+/** One shared, frozen empty list: most records have no aliases, versions or package severities. */
+const none = Object.freeze([]) as unknown as never[];
 const orNone = <T>(xs: T[]): T[] => (xs.length === 0 ? none : xs);
 
 /** Long free text is cut: findings carry a description, not a whole advisory. */

@@ -22,6 +22,11 @@ describe('the OS release', () => {
     expect(ecosystemForOs({ id, versionId })).toBe(ecosystem);
   });
 
+  it('selects the one ecosystem of a rolling distribution whatever its version', () => {
+    expect(ecosystemForOs({ id: 'wolfi', versionId: '20230201' })).toBe('Wolfi');
+    expect(ecosystemForOs({ id: 'chainguard', versionId: '' })).toBe('Chainguard');
+  });
+
   it('selects nothing for a distribution without advisories or without a version', () => {
     expect(ecosystemForOs({ id: 'gentoo', versionId: '2.15' })).toBeUndefined();
     expect(ecosystemForOs({ id: 'debian', versionId: '' })).toBeUndefined();

@@ -59,6 +59,11 @@ export function ecosystemForOs(os: OsRelease): string | undefined {
     case 'rocky':
     case 'rockylinux':
       return major === undefined ? undefined : `Rocky Linux:${major}`;
+    // Rolling distributions: one advisory ecosystem without a release.
+    case 'wolfi':
+      return 'Wolfi';
+    case 'chainguard':
+      return 'Chainguard';
     default:
       return undefined;
   }
@@ -128,7 +133,13 @@ export function rpmSourceName(sourceRpm: string): string {
 
 /** Whether an ecosystem's advisories name source/origin packages rather than binaries. */
 function namesSource(base: string): boolean {
-  return base === 'Debian' || base === 'Ubuntu' || base === 'Alpine';
+  return (
+    base === 'Debian' ||
+    base === 'Ubuntu' ||
+    base === 'Alpine' ||
+    base === 'Wolfi' ||
+    base === 'Chainguard'
+  );
 }
 
 function isRpmDistro(base: string): boolean {

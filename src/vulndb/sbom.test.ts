@@ -46,6 +46,10 @@ describe('purls', () => {
       'pkg:rpm/almalinux/openssh-server@8.7p1-38.el9?distro=almalinux-9.4',
       { ecosystem: 'AlmaLinux:9', version: '8.7p1-38.el9' },
     ],
+    [
+      'pkg:apk/wolfi/libcrypto3@3.3.2-r0?arch=x86_64&upstream=openssl',
+      { ecosystem: 'Wolfi', name: 'libcrypto3', sourceName: 'openssl' },
+    ],
     ['pkg:npm/%40babel/core@7.0.0', { ecosystem: 'npm', name: '@babel/core' }],
     ['pkg:pypi/PyYAML@5.3.1', { ecosystem: 'PyPI', name: 'pyyaml' }],
     [

@@ -82,6 +82,10 @@ export function packageFromPurl(purl: string): PurlResult {
         return { ok: false, reason: `unsupported deb namespace ${ns}` };
       return withRelease(ns);
     case 'apk':
+      if (ns === 'wolfi' || ns === 'chainguard') {
+        const ecosystem = ecosystemForOs({ id: ns, versionId: '' })!;
+        return { ok: true, pkg: { ...base, ecosystem, sourceName: upstream } };
+      }
       if (ns !== 'alpine') return { ok: false, reason: `unsupported apk namespace ${ns}` };
       return withRelease('alpine');
     case 'rpm': {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -588,6 +588,25 @@ describe('scanImage on hostile images', { timeout: 120_000 }, () => {
       });
     } finally {
       await slowClient.close();
+      await front.stop();
+    }
+  });
+
+  it('names the layer when the connection breaks halfway through its download', async () => {
+    const l = layer([{ path: 'usr/share/filler', content: randomBytes(200_000) }]);
+    await push('cut', [l]);
+    const front = await startTokenFront(registry);
+    const frontClient = new RegistryClient({ insecureRegistries: [front.host], retries: 0 });
+    try {
+      front.cutBlob(l.digest);
+      const outcome = await scanImage(`${front.host}/cut:v1`, { client: frontClient });
+      expect(outcome.status).toBe('failed');
+      if (outcome.status === 'failed') {
+        expect(outcome.reason).toBe('INTERNAL_ERROR');
+        expect(outcome.message).toContain(`layer ${l.digest}: download failed`);
+      }
+    } finally {
+      await frontClient.close();
       await front.stop();
     }
   });

@@ -181,6 +181,8 @@ async function scan(
           signal,
         });
       } catch (err) {
+        // Aborted by the deadline or by another layer's failure: that error is the answer.
+        const aborted = signal.aborted;
         abort.abort(err);
         if (err instanceof RegistryError) {
           if (err.code === 'DIGEST_MISMATCH') {
@@ -190,7 +192,12 @@ async function scan(
           }
           throw registryFailure(err);
         }
-        throw err;
+        if (err instanceof ScanError || aborted) throw err;
+        // A connection that broke mid-blob and the like: name the layer.
+        const msg = err instanceof Error ? err.message : String(err);
+        throw new ScanError('INTERNAL_ERROR', `layer ${desc.digest}: download failed: ${msg}`, {
+          cause: err,
+        });
       }
       if (analysis.diffId !== expected) {
         const err = new ScanError(

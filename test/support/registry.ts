@@ -202,6 +202,8 @@ export interface TokenFront {
   failNext(count: number, status: number, retryAfterSeconds?: number): void;
   /** Delay every forwarded response by this many milliseconds. */
   setDelay(ms: number): void;
+  /** Break the connection halfway through the next download of this blob. */
+  cutBlob(digest: string): void;
   stop(): Promise<void>;
 }
 
@@ -226,6 +228,7 @@ export async function startTokenFront(
   const stats = { tokens: 0, forwarded: 0, rejected: 0 };
   let failures: { count: number; status: number; retryAfter?: number } = { count: 0, status: 503 };
   let delay = 0;
+  const cut = new Set<string>();
   const upstreamPort = Number(upstream.host.split(':')[1]);
 
   const server: Server = createServer((req: IncomingMessage, res) => {
@@ -301,6 +304,17 @@ export async function startTokenFront(
       (up) => {
         const send = (): void => {
           res.writeHead(up.statusCode ?? 502, up.headers);
+          const digest = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname)?.[1];
+          if (digest !== undefined && cut.delete(digest) && req.method === 'GET') {
+            up.once('data', (chunk: Buffer) => {
+              res.write(chunk.subarray(0, Math.floor(chunk.length / 2)));
+              setTimeout(() => {
+                res.socket?.destroy();
+                up.destroy();
+              }, 20);
+            });
+            return;
+          }
           up.pipe(res);
         };
         if (delay > 0) setTimeout(send, delay);
@@ -321,6 +335,9 @@ export async function startTokenFront(
     },
     setDelay(ms) {
       delay = ms;
+    },
+    cutBlob(digest) {
+      cut.add(digest);
     },
     stop: () =>
       new Promise<void>((resolve) => {

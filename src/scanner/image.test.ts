@@ -592,18 +592,26 @@ describe('scanImage on hostile images', { timeout: 120_000 }, () => {
     }
   });
 
-  it('names the layer when the connection breaks halfway through its download', async () => {
-    const l = layer([{ path: 'usr/share/filler', content: randomBytes(200_000) }]);
+  it('downloads a layer again once when the connection breaks, and names it when that fails too', async () => {
+    const l = layer([
+      { path: 'usr/share/filler', content: randomBytes(200_000) },
+      { path: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.20.4\n' },
+      { path: 'lib/apk/db/installed', content: 'P:after-the-cut\nV:1.0-r0\n' },
+    ]);
     await push('cut', [l]);
     const front = await startTokenFront(registry);
     const frontClient = new RegistryClient({ insecureRegistries: [front.host], retries: 0 });
     try {
-      front.cutBlob(l.digest);
+      front.cutBlob(l.digest, 1);
+      const recovered = await scanImage(`${front.host}/cut:v1`, { client: frontClient });
+      expect(inventoryOf(recovered).packages.map((p) => p.name)).toEqual(['after-the-cut']);
+      expect(inventoryOf(recovered).stats.entries).toBe(3);
+      front.cutBlob(l.digest, 2);
       const outcome = await scanImage(`${front.host}/cut:v1`, { client: frontClient });
       expect(outcome.status).toBe('failed');
       if (outcome.status === 'failed') {
         expect(outcome.reason).toBe('INTERNAL_ERROR');
-        expect(outcome.message).toContain(`layer ${l.digest}: download failed`);
+        expect(outcome.message).toContain(`layer ${l.digest}: download failed after 2 attempts`);
       }
     } finally {
       await frontClient.close();

@@ -31,6 +31,9 @@ export interface ImageScanOptions {
   signal?: AbortSignal;
 }
 
+/** Extra attempts for a layer whose download breaks after it started. */
+const LAYER_RETRIES = 1;
+
 /** Maps a registry failure to the reason the coverage rules know. */
 export function registryFailure(err: RegistryError): ScanError {
   switch (err.code) {
@@ -169,35 +172,49 @@ async function scan(
         return cached;
       }
       const compression = layerCompression(desc.mediaType) ?? 'none';
-      let analysis: LayerAnalysis;
-      try {
-        const blob = await client.openBlob(target, desc, signal);
-        bytesDownloaded += desc.size;
-        analysis = await analyzeLayer(blob.stream, compression, {
-          name: desc.digest,
-          limits,
-          budget,
-          analyzers,
-          signal,
-        });
-      } catch (err) {
-        // Aborted by the deadline or by another layer's failure: that error is the answer.
-        const aborted = signal.aborted;
-        abort.abort(err);
-        if (err instanceof RegistryError) {
-          if (err.code === 'DIGEST_MISMATCH') {
-            throw new ScanError('INTERNAL_ERROR', `layer ${desc.digest}: ${err.message}`, {
-              cause: err,
-            });
+      let analysis: LayerAnalysis | undefined;
+      // A download that breaks mid-stream is tried once more from the start: the layer's
+      // analysis is a pure function of its bytes, so only the budget needs rolling back.
+      for (let attempt = 0; analysis === undefined; attempt++) {
+        const before = { ...budget };
+        try {
+          const blob = await client.openBlob(target, desc, signal);
+          bytesDownloaded += desc.size;
+          analysis = await analyzeLayer(blob.stream, compression, {
+            name: desc.digest,
+            limits,
+            budget,
+            analyzers,
+            signal,
+          });
+        } catch (err) {
+          // Aborted by the deadline or by another layer's failure: that error is the answer.
+          const aborted = signal.aborted;
+          const transient =
+            !aborted && !(err instanceof RegistryError) && !(err instanceof ScanError);
+          if (transient && attempt < LAYER_RETRIES) {
+            budget.entries = before.entries;
+            budget.uncompressedBytes = before.uncompressedBytes;
+            continue;
           }
-          throw registryFailure(err);
+          abort.abort(err);
+          if (err instanceof RegistryError) {
+            if (err.code === 'DIGEST_MISMATCH') {
+              throw new ScanError('INTERNAL_ERROR', `layer ${desc.digest}: ${err.message}`, {
+                cause: err,
+              });
+            }
+            throw registryFailure(err);
+          }
+          if (!transient) throw err;
+          // A connection that broke mid-blob and the like: name the layer.
+          const msg = err instanceof Error ? err.message : String(err);
+          throw new ScanError(
+            'INTERNAL_ERROR',
+            `layer ${desc.digest}: download failed after ${attempt + 1} attempts: ${msg}`,
+            { cause: err },
+          );
         }
-        if (err instanceof ScanError || aborted) throw err;
-        // A connection that broke mid-blob and the like: name the layer.
-        const msg = err instanceof Error ? err.message : String(err);
-        throw new ScanError('INTERNAL_ERROR', `layer ${desc.digest}: download failed: ${msg}`, {
-          cause: err,
-        });
       }
       if (analysis.diffId !== expected) {
         const err = new ScanError(

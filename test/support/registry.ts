@@ -202,8 +202,8 @@ export interface TokenFront {
   failNext(count: number, status: number, retryAfterSeconds?: number): void;
   /** Delay every forwarded response by this many milliseconds. */
   setDelay(ms: number): void;
-  /** Break the connection halfway through the next download of this blob. */
-  cutBlob(digest: string): void;
+  /** Break the connection halfway through the next `times` downloads of this blob. */
+  cutBlob(digest: string, times?: number): void;
   stop(): Promise<void>;
 }
 
@@ -228,7 +228,7 @@ export async function startTokenFront(
   const stats = { tokens: 0, forwarded: 0, rejected: 0 };
   let failures: { count: number; status: number; retryAfter?: number } = { count: 0, status: 503 };
   let delay = 0;
-  const cut = new Set<string>();
+  const cut = new Map<string, number>();
   const upstreamPort = Number(upstream.host.split(':')[1]);
 
   const server: Server = createServer((req: IncomingMessage, res) => {
@@ -305,7 +305,9 @@ export async function startTokenFront(
         const send = (): void => {
           res.writeHead(up.statusCode ?? 502, up.headers);
           const digest = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname)?.[1];
-          if (digest !== undefined && cut.delete(digest) && req.method === 'GET') {
+          const left = digest === undefined ? 0 : (cut.get(digest) ?? 0);
+          if (digest !== undefined && left > 0 && req.method === 'GET') {
+            cut.set(digest, left - 1);
             up.once('data', (chunk: Buffer) => {
               res.write(chunk.subarray(0, Math.floor(chunk.length / 2)));
               setTimeout(() => {
@@ -336,8 +338,8 @@ export async function startTokenFront(
     setDelay(ms) {
       delay = ms;
     },
-    cutBlob(digest) {
-      cut.add(digest);
+    cutBlob(digest, times = 1) {
+      cut.set(digest, times);
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -65,4 +65,36 @@ export async function eventually<T>(
 export function statusCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
+}
+
+/** Runs kubectl with `input` on standard input; resolves to stdout, rejects with stderr. */
+export function kubectlWithInput(input: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(inject('kubectl'), ['--kubeconfig', inject('kubeconfig'), ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`kubectl ${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
+    child.stdin.end(input);
+  });
+}
+
+/** Server-side applies objects with kubectl, as a person would. */
+export function kubectlApply(...objects: object[]): Promise<string> {
+  return kubectlWithInput(
+    objects.map((o) => JSON.stringify(o)).join('\n'),
+    'apply',
+    '--server-side',
+    '--field-manager=kubectl',
+    '-f',
+    '-',
+  );
 }

@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { leaseName } from '../src/cli/controller.ts';
 import { startControlPlane } from './control-plane/control-plane.ts';
 
 const repo = join(import.meta.dirname, '..');
@@ -42,17 +43,30 @@ try {
     kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', crds);
   }
 
+  heading('apply the example scenario (what a team would keep in Git)');
+  show('apply', '--server-side', '-f', join(repo, 'examples', 'scenario'));
+
   heading('run the controller');
+  show('create', 'namespace', 'kube-inspector-system');
   controller = spawn(
     process.execPath,
-    ['--disable-warning=ExperimentalWarning', join(repo, 'src/cli/main.ts'), 'controller'],
+    [
+      '--disable-warning=ExperimentalWarning',
+      join(repo, 'src/cli/main.ts'),
+      'controller',
+      '--metrics-bind-address=127.0.0.1:0',
+      '--health-probe-bind-address=127.0.0.1:0',
+    ],
     { env: { ...process.env, KUBECONFIG: plane.kubeconfig }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const child = controller;
-  // The controller logs JSON lines; show them until it reports the installed kinds.
+  // The controller logs JSON lines; show them until it has won leader election.
   await new Promise<void>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error('the controller did not start in 60 s')), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error('the controller did not lead within 60 s')),
+      60_000,
+    );
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       let newline: number;
@@ -60,7 +74,7 @@ try {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         console.log(`controller | ${line}`);
-        if (line.includes('kube-inspector kinds installed')) {
+        if (line.includes('became leader')) {
           clearTimeout(timer);
           resolve();
         }
@@ -71,12 +85,14 @@ try {
       reject(new Error(`the controller exited with code ${code}`));
     });
   });
+  show('get', 'lease', '-n', 'kube-inspector-system', leaseName);
 
   heading('what kube-inspector serves');
   show('api-resources', '--api-group=kubeinspector.io', '-o', 'wide');
   if (crdFiles.length > 0) show('get', 'inspector', '-A');
 
-  if (controller.exitCode !== null) throw new Error(`the controller stopped with code ${controller.exitCode}`);
+  if (controller.exitCode !== null)
+    throw new Error(`the controller stopped with code ${controller.exitCode}`);
   console.log(`controller | still running (pid ${controller.pid})`);
 
   if (keep) {
@@ -92,8 +108,13 @@ try {
   console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
   exitCode = 1;
 } finally {
-  controller?.removeAllListeners('exit');
-  controller?.kill('SIGTERM');
+  if (controller !== undefined && controller.exitCode === null) {
+    // Let it release its lease and drain before the API server goes away.
+    controller.removeAllListeners('exit');
+    const exited = new Promise((resolve) => controller?.once('exit', resolve));
+    controller.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  }
   await plane.stop();
 }
 process.exit(exitCode);

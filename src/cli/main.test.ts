@@ -9,12 +9,16 @@ const main = new URL('./main.ts', import.meta.url).pathname;
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const home = mkdtempSync(join(tmpdir(), 'ki-cli-home-'));
-  const result = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, ...args], {
-    encoding: 'utf8',
-    // A clean environment: no KUBECONFIG, an empty home, no in-cluster variables.
-    env: { PATH: process.env.PATH, HOME: home, ...env },
-    timeout: 30_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', main, ...args],
+    {
+      encoding: 'utf8',
+      // A clean environment: no KUBECONFIG, an empty home, no in-cluster variables.
+      env: { PATH: process.env.PATH, HOME: home, ...env },
+      timeout: 30_000,
+    },
+  );
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -48,17 +52,28 @@ describe('the kube-inspector command', () => {
   it('fails fast with a clear message when no cluster configuration exists', () => {
     const { code, stderr } = cli(['controller', '--once']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/no Kubernetes configuration found \(tried in-cluster service account, .*\.kube\/config\)/);
+    expect(stderr).toMatch(
+      /no Kubernetes configuration found \(tried in-cluster service account, .*\.kube\/config\)/,
+    );
   });
 
   it('names a --kubeconfig file that does not exist', () => {
-    const { code, stderr } = cli(['controller', '--once', '--kubeconfig', '/nonexistent/kubeconfig']);
+    const { code, stderr } = cli([
+      'controller',
+      '--once',
+      '--kubeconfig',
+      '/nonexistent/kubeconfig',
+    ]);
     expect(code).toBe(1);
-    expect(stderr).toContain('kubeconfig /nonexistent/kubeconfig (from --kubeconfig) does not exist');
+    expect(stderr).toContain(
+      'kubeconfig /nonexistent/kubeconfig (from --kubeconfig) does not exist',
+    );
   });
 
   it('names the KUBECONFIG files when none of them exists', () => {
-    const { code, stderr } = cli(['controller', '--once'], { KUBECONFIG: '/nonexistent/a:/nonexistent/b' });
+    const { code, stderr } = cli(['controller', '--once'], {
+      KUBECONFIG: '/nonexistent/a:/nonexistent/b',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('KUBECONFIG=/nonexistent/a:/nonexistent/b');
   });

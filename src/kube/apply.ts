@@ -75,7 +75,7 @@ export function wouldChange(
     // Compare within the part this request writes: status for /status, the rest otherwise.
     const scoped =
       subresource === 'status'
-        ? { 'f:status': (own.fieldsV1)['f:status'] ?? {} }
+        ? { 'f:status': own.fieldsV1['f:status'] ?? {} }
         : Object.fromEntries(Object.entries(own.fieldsV1).filter(([k]) => k !== 'f:status'));
     if (ownsFieldsNotIn(scoped, desired)) return true;
   }

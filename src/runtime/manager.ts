@@ -18,6 +18,7 @@ import { type ClientOptions, KubeClient } from '../kube/client.ts';
 import { Reflector, type Transform } from '../kube/reflector.ts';
 import { type KubeObject, type ResourceType, resourceName } from '../kube/resources.ts';
 import type { Controller } from './controller.ts';
+import { type LeaderElectionOptions, LeaderElector as LeaseElector } from './leader-election.ts';
 
 export type Check = () => string | undefined | Promise<string | undefined>;
 
@@ -25,11 +26,32 @@ export type Check = () => string | undefined | Promise<string | undefined>;
 export interface LeaderElector {
   /**
    * Campaigns until `signal` aborts. Calls `lead(leaderSignal)` when it becomes
-   * leader; `leaderSignal` aborts when leadership is lost. Releases the lease on abort.
+   * leader; `leaderSignal` aborts when leadership is lost. The promise `lead`
+   * returns settles once the leader's work has stopped; only then is the lease
+   * released (on shutdown).
    */
-  run(signal: AbortSignal, lead: (leaderSignal: AbortSignal) => void): Promise<void>;
+  run(signal: AbortSignal, lead: (leaderSignal: AbortSignal) => Promise<void>): Promise<void>;
   /** A reason when the lease should have been renewed but was not (for /healthz). */
   unhealthy?(): string | undefined;
+}
+
+/** Leader election on a coordination.k8s.io Lease, for the manager. */
+export function leaseLeaderElector(
+  options: Omit<LeaderElectionOptions, 'callbacks'>,
+): LeaderElector {
+  let elector: LeaseElector | undefined;
+  return {
+    async run(signal, lead) {
+      elector = new LeaseElector({ ...options, callbacks: { onStartedLeading: (s) => lead(s) } });
+      await elector.run(signal);
+    },
+    unhealthy() {
+      if (elector === undefined || !elector.isLeader()) return undefined;
+      return elector.isLeaseHealthy()
+        ? undefined
+        : `lease ${options.namespace}/${options.name} not renewed in time`;
+    },
+  };
 }
 
 export interface ManagerOptions {
@@ -44,6 +66,8 @@ export interface ManagerOptions {
   /** How long in-flight reconciles may run after shutdown starts. Default 25 s. */
   shutdownDeadlineMs?: number;
   leaderElector?: LeaderElector;
+  /** Registry for every metric; default a new one with the process and Node.js metrics. */
+  registry?: Registry;
   client?: ClientOptions;
   /** Reflector tuning (tests shorten the watch timeout). */
   reflector?: { minWatchTimeoutSeconds?: number; inactivityMs?: number };
@@ -101,7 +125,7 @@ export class Manager {
   }
 
   static async create(o: ManagerOptions): Promise<Manager> {
-    const registry = new Registry();
+    const registry = o.registry ?? new Registry();
     collectDefaultMetrics({ register: registry });
     const client = await KubeClient.create(o.kubeConfig, { ...o.client, registry });
     return new Manager(o, client, registry);
@@ -191,6 +215,8 @@ export class Manager {
     }
 
     let electorRun: Promise<void> = Promise.resolve();
+    let markControllersStopped: () => void = () => {};
+    const controllersStopped = new Promise<void>((resolve) => (markControllersStopped = resolve));
     if (!signal.aborted) {
       for (const c of this.controllers) if (!c.needsLeader) c.controller.start();
       const leaderOnly = this.controllers.filter((c) => c.needsLeader).map((c) => c.controller);
@@ -214,6 +240,7 @@ export class Manager {
             },
             { once: true },
           );
+          return controllersStopped;
         });
       }
       if (!signal.aborted) {
@@ -227,6 +254,8 @@ export class Manager {
     const deadline = this.o.shutdownDeadlineMs ?? 25_000;
     this.log.info({ deadlineMs: deadline }, 'shutting down: draining reconciles');
     const drained = await Promise.all(this.controllers.map((c) => c.controller.stop(deadline)));
+    // The lease is released only now, so a new leader never overlaps our last reconciles.
+    markControllersStopped();
     await electorRun.catch((err: unknown) =>
       this.log.error({ err }, 'leader election ended with an error'),
     );

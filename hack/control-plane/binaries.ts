@@ -275,7 +275,8 @@ async function buildModule(
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it exists but belongs to someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { allBinaries, resolveBinaries } from './binaries.ts';
+import { allBinaries, pidAlive, resolveBinaries } from './binaries.ts';
 import { startControlPlane } from './control-plane.ts';
 
 const repoRoot = join(dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -27,20 +27,11 @@ interface State {
 
 const log = (line: string): void => console.error(`control-plane: ${line}`);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function readState(): State | undefined {
   if (!existsSync(stateFile)) return undefined;
   try {
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as State;
-    return alive(state.pid) ? state : undefined;
+    return pidAlive(state.pid) ? state : undefined;
   } catch {
     return undefined;
   }
@@ -112,7 +103,7 @@ async function up(): Promise<void> {
       printEnv(state);
       return;
     }
-    if (child.exitCode !== null || (child.pid !== undefined && !alive(child.pid))) {
+    if (child.exitCode !== null || (child.pid !== undefined && !pidAlive(child.pid))) {
       throw new Error(
         `the control plane did not start; see ${relative(process.cwd(), serveLog)}:\n${readFileSync(serveLog, 'utf8')}`,
       );
@@ -131,7 +122,7 @@ async function down(): Promise<void> {
   }
   process.kill(state.pid, 'SIGTERM');
   const deadline = Date.now() + 60_000;
-  while (alive(state.pid)) {
+  while (pidAlive(state.pid)) {
     if (Date.now() > deadline) {
       process.kill(state.pid, 'SIGKILL');
       break;

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assetVariable, cacheRoot, resolveBinaries } from './binaries.ts';
+import { assetVariable, cacheRoot, pidAlive, resolveBinaries } from './binaries.ts';
 import { parseGoDuration } from './control-plane.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'ki-harness-test-'));
@@ -14,15 +14,6 @@ function fakeBinary(dir: string, name: string): string {
   writeFileSync(path, '#!/bin/sh\necho fake\n');
   chmodSync(path, 0o755);
   return path;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('Go durations for the KUBEBUILDER_CONTROLPLANE_*_TIMEOUT variables', () => {
@@ -114,10 +105,10 @@ describe('child processes of the harness', () => {
       });
       parent.once('exit', () => reject(new Error(`parent exited early: ${out}`)));
     });
-    expect(alive(childPid)).toBe(true);
+    expect(pidAlive(childPid)).toBe(true);
     parent.kill('SIGKILL');
     const deadline = Date.now() + 5000;
-    while (alive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(alive(childPid)).toBe(false);
+    while (pidAlive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(pidAlive(childPid)).toBe(false);
   });
 });

@@ -14,7 +14,7 @@ import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Binaries, resolveAllBinaries } from './binaries.ts';
+import { type Binaries, pidAlive, resolveAllBinaries } from './binaries.ts';
 import { createPki, kubeconfigFor, type Pki } from './pki.ts';
 
 export interface ControlPlane {
@@ -86,15 +86,6 @@ function hasSetprivPdeathsig(): boolean {
     }
   }
   return setprivChecked;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes working folders left by runs whose owner process is gone. */

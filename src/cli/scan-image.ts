@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parsePlatform, RegistryClient, type Platform } from '../registry/client.ts';
 import { parseDockerConfig, type CredentialStore } from '../registry/credentials.ts';
 import { LayerCache } from '../scanner/cache.ts';
@@ -18,10 +17,17 @@ import { toCycloneDx, toSpdx, type SbomVulnerability } from '../scanner/sbom.ts'
 import { DEFAULT_LIMITS, type Inventory, type Package, type ScanLimits } from '../scanner/types.ts';
 import { version } from '../version.ts';
 import { ecosystemForOs, type InstalledPackage } from '../vulndb/ecosystem.ts';
-import { loadLocal } from '../vulndb/loader.ts';
 import { matchPackages, type PackageFinding } from '../vulndb/match.ts';
-import { RemoteDatabase } from '../vulndb/remote.ts';
-import { severityOrder, severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
+import {
+  atOrAbove,
+  findingsTable,
+  InputError,
+  openDatabase,
+  parseScanArgs,
+  parseThreshold,
+  runReportingInputErrors,
+  table,
+} from './scan-output.ts';
 
 const FORMATS = ['table', 'json', 'cyclonedx', 'spdx'] as const;
 type Format = (typeof FORMATS)[number];
@@ -56,20 +62,6 @@ ${
 
 Exit codes: 0 nothing at or above the threshold, 1 something is, 2 bad usage or not scannable.`;
 
-/** A usage or input error: exit code 2 with its message. */
-class InputError extends Error {}
-
-function parseThreshold(value: string | undefined): SeverityLevel {
-  if (value === undefined) return 'UNTRIAGED';
-  const level = severityOrder.find((s) => s === value.toUpperCase());
-  if (level === undefined) {
-    throw new InputError(
-      `--severity-threshold ${value}: expected one of ${[...severityOrder].reverse().join(', ')}`,
-    );
-  }
-  return level;
-}
-
 const LANGUAGE_ECOSYSTEMS: Readonly<Record<string, string>> = {
   npm: 'npm',
   pypi: 'PyPI',
@@ -96,29 +88,6 @@ export function installedPackages(inv: Inventory): InstalledPackage[] {
     });
   }
   return out;
-}
-
-async function openDatabase(source: string) {
-  if (/^https?:\/\//i.test(source)) {
-    const remote = new RemoteDatabase({ url: source, timeoutMs: 120_000 });
-    await remote.refresh();
-    const db = remote.current;
-    if (db === undefined)
-      throw new InputError(`--db ${source}: ${remote.status.lastError ?? 'not loaded'}`);
-    return db;
-  }
-  try {
-    return await loadLocal(source);
-  } catch (err) {
-    throw new InputError(`--db ${source}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
-    .join('\n');
 }
 
 function shortDigest(d: string | undefined): string {
@@ -153,18 +122,7 @@ function renderTable(inv: Inventory, findings: PackageFinding[] | undefined): st
     }
     if (rows.length > 1) lines.push(table(rows));
   } else if (findings.length > 0) {
-    const rows = [['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'ECOSYSTEM']];
-    for (const f of findings) {
-      rows.push([
-        f.severity,
-        f.id,
-        f.package.name,
-        f.installedVersion,
-        f.fixedVersion ?? (f.fixAvailable === 'NO' ? '(none)' : ''),
-        f.package.ecosystem,
-      ]);
-    }
-    lines.push(table(rows));
+    lines.push(findingsTable(findings));
   }
   return lines.join('\n');
 }
@@ -176,29 +134,15 @@ function byType(pkgs: readonly Package[]): string {
 }
 
 async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        db: { type: 'string' },
-        format: { type: 'string', default: 'table' },
-        'severity-threshold': { type: 'string' },
-        platform: { type: 'string' },
-        'insecure-registry': { type: 'string', multiple: true, default: [] },
-        'docker-config': { type: 'string' },
-        'ca-file': { type: 'string' },
-        'cache-dir': { type: 'string' },
-        'max-image-size': { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new InputError(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseScanArgs(args, {
+    platform: { type: 'string' },
+    'insecure-registry': { type: 'string', multiple: true, default: [] },
+    'docker-config': { type: 'string' },
+    'ca-file': { type: 'string' },
+    'cache-dir': { type: 'string' },
+    'max-image-size': { type: 'string' },
+    timeout: { type: 'string' },
+  });
   if (values.help) {
     console.log(help(target));
     return 0;
@@ -293,9 +237,7 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
   const inv = outcome.inventory;
   const findings =
     db === undefined ? undefined : matchPackages(db, installedPackages(inv)).findings;
-  const failing = (findings ?? []).filter(
-    (f) => severityRank(f.severity) >= severityRank(threshold),
-  );
+  const failing = atOrAbove(findings ?? [], threshold);
   print(format, inv, findings);
   for (const w of inv.warnings.slice(0, 5)) console.error(`warning: ${w}`);
   console.error(
@@ -354,16 +296,8 @@ function print(format: Format, inv: Inventory, findings: PackageFinding[] | unde
 }
 
 /** Runs `scan image …` or `scan rootfs …` (args start after the target word). */
-export async function runScanTarget(target: 'image' | 'rootfs', args: string[]): Promise<number> {
-  try {
-    return await run(target, args);
-  } catch (err) {
-    if (err instanceof InputError) {
-      console.error(`kube-inspector scan ${target}: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
+export function runScanTarget(target: 'image' | 'rootfs', args: string[]): Promise<number> {
+  return runReportingInputErrors(target, () => run(target, args));
 }
 
 /** The scan targets this file serves, for the `scan` command's dispatcher. */

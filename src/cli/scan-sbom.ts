@@ -1,20 +1,24 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import {
-  loadLocal,
   makeEnrichment,
   matchPackages,
   parseEpssCsv,
   parseKevJson,
   readSbom,
-  RemoteDatabase,
   severityOrder,
-  severityRank,
   type Enrichment,
   type PackageFinding,
-  type SeverityLevel,
-  type VulnDatabase,
 } from '../vulndb/index.ts';
+import { scanTargets } from './scan-image.ts';
+import {
+  atOrAbove,
+  findingsTable,
+  InputError,
+  openDatabase,
+  parseScanArgs,
+  parseThreshold,
+  runReportingInputErrors,
+} from './scan-output.ts';
 
 const help = `Usage: kube-inspector scan sbom <file> --db <dir|zip|url> [options]
 
@@ -32,25 +36,6 @@ Options:
   -h, --help                  show this help
 
 Exit codes: 0 nothing at or above the threshold, 1 something is, 2 bad usage or input.`;
-
-/** A usage or input error: exit code 2 with its message. */
-class InputError extends Error {}
-
-async function openDatabase(source: string): Promise<VulnDatabase> {
-  if (/^https?:\/\//i.test(source)) {
-    const remote = new RemoteDatabase({ url: source, timeoutMs: 120_000 });
-    await remote.refresh();
-    const db = remote.current;
-    if (db === undefined)
-      throw new InputError(`--db ${source}: ${remote.status.lastError ?? 'not loaded'}`);
-    return db;
-  }
-  try {
-    return await loadLocal(source);
-  } catch (err) {
-    throw new InputError(`--db ${source}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
 
 async function readText(path: string, what: string): Promise<string> {
   try {
@@ -111,53 +96,11 @@ export function findingJson(f: PackageFinding): Record<string, unknown> {
   };
 }
 
-function table(findings: PackageFinding[]): string {
-  const header = ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'ECOSYSTEM'];
-  const rows = findings.map((f) => [
-    f.severity,
-    f.id,
-    f.package.name,
-    f.installedVersion,
-    f.fixedVersion ?? (f.fixAvailable === 'NO' ? '(none)' : ''),
-    f.package.ecosystem,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows]
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
-    .join('\n');
-}
-
-function parseThreshold(value: string | undefined): SeverityLevel {
-  if (value === undefined) return 'UNTRIAGED';
-  const v = value.toUpperCase();
-  const level = severityOrder.find((s) => s === v);
-  if (level === undefined) {
-    throw new InputError(
-      `--severity-threshold ${value}: expected one of ${[...severityOrder].reverse().join(', ')}`,
-    );
-  }
-  return level;
-}
-
 async function scanSbom(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        db: { type: 'string' },
-        format: { type: 'string', default: 'table' },
-        'severity-threshold': { type: 'string' },
-        epss: { type: 'string' },
-        kev: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new InputError(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseScanArgs(args, {
+    epss: { type: 'string' },
+    kev: { type: 'string' },
+  });
   if (values.help) {
     console.log(help);
     return 0;
@@ -190,7 +133,7 @@ async function scanSbom(args: string[]): Promise<number> {
   const started = performance.now();
   const { findings, unreadableVersions } = matchPackages(db, sbom.packages, enrichment);
   const matchSeconds = (performance.now() - started) / 1000;
-  const failing = findings.filter((f) => severityRank(f.severity) >= severityRank(threshold));
+  const failing = atOrAbove(findings, threshold);
 
   const { stats } = db;
   if (values.format === 'json') {
@@ -216,7 +159,7 @@ async function scanSbom(args: string[]): Promise<number> {
       ),
     );
   } else {
-    if (findings.length > 0) console.log(table(findings));
+    if (findings.length > 0) console.log(findingsTable(findings));
     const counts = severityOrder
       .slice()
       .reverse()
@@ -254,21 +197,13 @@ function scanHelp(targets: Record<string, ScanTarget>): string {
 }
 
 /** Runs `scan sbom …` (args start after the target word). */
-export async function runScanSbom(args: string[]): Promise<number> {
-  try {
-    return await scanSbom(args);
-  } catch (err) {
-    if (err instanceof InputError) {
-      console.error(`kube-inspector scan sbom: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
+export function runScanSbom(args: string[]): Promise<number> {
+  return runReportingInputErrors('sbom', () => scanSbom(args));
 }
 
 /**
- * The `scan` command: dispatches to its targets (`sbom` here; other files add `image`,
- * `rootfs`, ... by passing their runners). Exit 2 for a missing or unknown target.
+ * The `scan` command: dispatches to the targets it is given, and lists them in its help.
+ * Exit 2 for a missing or unknown target.
  */
 export function scanCommand(
   targets: Record<string, ScanTarget>,
@@ -289,5 +224,5 @@ export function scanCommand(
   };
 }
 
-/** `kube-inspector scan <target>` with the targets this file knows. */
-export const runScan = scanCommand({ sbom: runScanSbom });
+/** `kube-inspector scan <target>`: `image` and `rootfs` (scan-image.ts) and `sbom` (here). */
+export const runScan = scanCommand({ ...scanTargets, sbom: runScanSbom });

@@ -5,22 +5,29 @@
  * single assignment, so readers see either the old or the new one; a failed refresh (network
  * error, timeout, HTTP error, unreadable payload, a payload with no valid record) keeps the last
  * good database and is reported in the status.
+ *
+ * The status bookkeeping and the interval timer live in {@link RefreshingDatabase}, which the
+ * local sources in `source.ts` share.
  */
 import type { VulnDatabase } from './database.ts';
 import { loadBytes } from './loader.ts';
 
 export type RefreshOutcome = 'updated' | 'not-modified' | 'failed';
 
-export interface RemoteStatus {
-  url: string;
+/** The bookkeeping every refreshing database keeps, whatever it is fetched from. */
+export interface RefreshStatus {
   /** When the last refresh finished, successful or not. */
   lastCheck: Date | undefined;
-  /** When a database was last loaded (or confirmed unchanged by a 304). */
+  /** When a database was last loaded (or confirmed unchanged, e.g. by a 304). */
   lastSuccess: Date | undefined;
   lastOutcome: RefreshOutcome | undefined;
   /** The error of the last refresh, when it failed. */
   lastError: string | undefined;
   consecutiveFailures: number;
+}
+
+export interface RemoteStatus extends RefreshStatus {
+  url: string;
   etag: string | undefined;
   lastModified: string | undefined;
 }
@@ -61,41 +68,52 @@ async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> 
   return out;
 }
 
-export class RemoteDatabase {
-  private db: VulnDatabase | undefined;
-  private readonly options: Required<Omit<RemoteOptions, 'onRefresh'>> & {
-    onRefresh: RemoteOptions['onRefresh'] | undefined;
+/** A {@link RefreshStatus} before the first refresh. */
+export function initialRefreshStatus(): RefreshStatus {
+  return {
+    lastCheck: undefined,
+    lastSuccess: undefined,
+    lastOutcome: undefined,
+    lastError: undefined,
+    consecutiveFailures: 0,
   };
+}
+
+export interface RefreshingOptions<S> {
+  /** Time between refreshes, in milliseconds (default one hour). */
+  intervalMs?: number | undefined;
+  /** Called after every refresh. */
+  onRefresh?: ((outcome: RefreshOutcome, status: S) => void) | undefined;
+  now?: (() => Date) | undefined;
+}
+
+/**
+ * A database that keeps its last good version and refreshes on an interval. It owns the status
+ * bookkeeping, the sharing of a refresh in flight and the timer; a subclass supplies only
+ * {@link RefreshingDatabase.fetchNext}, how the next database is fetched.
+ */
+export abstract class RefreshingDatabase<S extends RefreshStatus> {
+  private db: VulnDatabase | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RefreshOutcome> | undefined;
   private stopped = false;
-  readonly status: RemoteStatus;
+  private readonly intervalMs: number;
+  private readonly onRefresh: ((outcome: RefreshOutcome, status: S) => void) | undefined;
+  private readonly now: () => Date;
+  readonly status: S;
 
-  constructor(options: RemoteOptions) {
-    const url = new URL(options.url);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error(`unsupported URL scheme ${url.protocol} (use http or https)`);
-    }
-    this.options = {
-      url: options.url,
-      intervalMs: options.intervalMs ?? 3_600_000,
-      timeoutMs: options.timeoutMs ?? 300_000,
-      maxBytes: options.maxBytes ?? 2 ** 31,
-      onRefresh: options.onRefresh,
-      fetch: options.fetch ?? fetch,
-      now: options.now ?? (() => new Date()),
-    };
-    this.status = {
-      url: options.url,
-      lastCheck: undefined,
-      lastSuccess: undefined,
-      lastOutcome: undefined,
-      lastError: undefined,
-      consecutiveFailures: 0,
-      etag: undefined,
-      lastModified: undefined,
-    };
+  protected constructor(status: S, options: RefreshingOptions<S>) {
+    this.status = status;
+    this.intervalMs = options.intervalMs ?? 3_600_000;
+    this.onRefresh = options.onRefresh;
+    this.now = options.now ?? (() => new Date());
   }
+
+  /**
+   * Fetches the next database, or says the current one is still good. Throws when the refresh
+   * fails; the last good database is kept then.
+   */
+  protected abstract fetchNext(): Promise<VulnDatabase | 'not-modified'>;
 
   /** The last good database, or `undefined` before the first successful load. */
   get current(): VulnDatabase | undefined {
@@ -111,42 +129,16 @@ export class RemoteDatabase {
   }
 
   private async doRefresh(): Promise<RefreshOutcome> {
-    const { url, timeoutMs, maxBytes, now } = this.options;
     let outcome: RefreshOutcome;
     try {
-      const headers: Record<string, string> = { accept: 'application/zip, application/json' };
-      // Conditional headers only make sense while we hold the database they describe.
-      if (this.db !== undefined && this.status.etag !== undefined)
-        headers['if-none-match'] = this.status.etag;
-      if (this.db !== undefined && this.status.lastModified !== undefined) {
-        headers['if-modified-since'] = this.status.lastModified;
-      }
-      const res = await this.options.fetch(url, {
-        headers,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      if (res.status === 304 && this.db !== undefined) {
-        await res.body?.cancel();
+      const next = await this.fetchNext();
+      if (next === 'not-modified') {
         outcome = 'not-modified';
-      } else if (!res.ok) {
-        await res.body?.cancel();
-        throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
       } else {
-        const bytes = await readCapped(res, maxBytes);
-        const next = loadBytes(bytes, url);
-        if (next.size === 0 && next.stats.malformed > 0) {
-          const first = next.stats.errors[0];
-          throw new Error(
-            `no valid record among ${next.stats.malformed} malformed` +
-              (first === undefined ? '' : ` (first: ${first.source}: ${first.message})`),
-          );
-        }
         this.db = next; // the swap: one assignment
-        this.status.etag = res.headers.get('etag') ?? undefined;
-        this.status.lastModified = res.headers.get('last-modified') ?? undefined;
         outcome = 'updated';
       }
-      this.status.lastSuccess = now();
+      this.status.lastSuccess = this.now();
       this.status.lastError = undefined;
       this.status.consecutiveFailures = 0;
     } catch (err) {
@@ -154,9 +146,9 @@ export class RemoteDatabase {
       this.status.lastError = err instanceof Error ? err.message : String(err);
       this.status.consecutiveFailures++;
     }
-    this.status.lastCheck = now();
+    this.status.lastCheck = this.now();
     this.status.lastOutcome = outcome;
-    this.options.onRefresh?.(outcome, this.status);
+    this.onRefresh?.(outcome, this.status);
     return outcome;
   }
 
@@ -172,7 +164,7 @@ export class RemoteDatabase {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       void this.refresh().then(() => this.schedule());
-    }, this.options.intervalMs);
+    }, this.intervalMs);
     this.timer.unref();
   }
 
@@ -180,5 +172,66 @@ export class RemoteDatabase {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+}
+
+export class RemoteDatabase extends RefreshingDatabase<RemoteStatus> {
+  private readonly options: Required<Omit<RemoteOptions, 'onRefresh' | 'intervalMs' | 'now'>>;
+
+  constructor(options: RemoteOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`unsupported URL scheme ${url.protocol} (use http or https)`);
+    }
+    super(
+      {
+        url: options.url,
+        ...initialRefreshStatus(),
+        etag: undefined,
+        lastModified: undefined,
+      },
+      options,
+    );
+    this.options = {
+      url: options.url,
+      timeoutMs: options.timeoutMs ?? 300_000,
+      maxBytes: options.maxBytes ?? 2 ** 31,
+      fetch: options.fetch ?? fetch,
+    };
+  }
+
+  protected async fetchNext(): Promise<VulnDatabase | 'not-modified'> {
+    const { url, timeoutMs, maxBytes } = this.options;
+    const held = this.current !== undefined;
+    const headers: Record<string, string> = { accept: 'application/zip, application/json' };
+    // Conditional headers only make sense while we hold the database they describe.
+    if (held && this.status.etag !== undefined) headers['if-none-match'] = this.status.etag;
+    if (held && this.status.lastModified !== undefined) {
+      headers['if-modified-since'] = this.status.lastModified;
+    }
+    const res = await this.options.fetch(url, {
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.status === 304 && this.current !== undefined) {
+      await res.body?.cancel();
+      return 'not-modified';
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
+    }
+    const bytes = await readCapped(res, maxBytes);
+    const next = loadBytes(bytes, url);
+    if (next.size === 0 && next.stats.malformed > 0) {
+      const first = next.stats.errors[0];
+      throw new Error(
+        `no valid record among ${next.stats.malformed} malformed` +
+          (first === undefined ? '' : ` (first: ${first.source}: ${first.message})`),
+      );
+    }
+    this.status.etag = res.headers.get('etag') ?? undefined;
+    this.status.lastModified = res.headers.get('last-modified') ?? undefined;
+    return next;
   }
 }

@@ -8,15 +8,17 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VulnDatabase } from './database.ts';
 import { loadLocal } from './loader.ts';
-import { RemoteDatabase, type RefreshOutcome, type RemoteStatus } from './remote.ts';
+import {
+  initialRefreshStatus,
+  RefreshingDatabase,
+  RemoteDatabase,
+  type RefreshOutcome,
+  type RefreshStatus,
+  type RemoteStatus,
+} from './remote.ts';
 
-export interface SourceStatus {
+export interface SourceStatus extends RefreshStatus {
   source: string;
-  lastCheck: Date | undefined;
-  lastSuccess: Date | undefined;
-  lastOutcome: RefreshOutcome | undefined;
-  lastError: string | undefined;
-  consecutiveFailures: number;
 }
 
 /** What the controllers depend on: the current database and a way to refresh it. */
@@ -57,89 +59,27 @@ async function fingerprint(path: string): Promise<string> {
 }
 
 /** A directory or file, reloaded when its fingerprint changes. */
-export class LocalDatabaseSource implements DatabaseSource {
-  private db: VulnDatabase | undefined;
+export class LocalDatabaseSource
+  extends RefreshingDatabase<SourceStatus>
+  implements DatabaseSource
+{
   private seen: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private running: Promise<RefreshOutcome> | undefined;
   private readonly path: string;
-  private readonly options: SourceOptions;
-  readonly status: SourceStatus;
 
   constructor(path: string, options: SourceOptions = {}) {
+    super({ source: path, ...initialRefreshStatus() }, options);
     this.path = path;
-    this.options = options;
-    this.status = {
-      source: path,
-      lastCheck: undefined,
-      lastSuccess: undefined,
-      lastOutcome: undefined,
-      lastError: undefined,
-      consecutiveFailures: 0,
-    };
   }
 
-  get current(): VulnDatabase | undefined {
-    return this.db;
-  }
-
-  refresh(): Promise<RefreshOutcome> {
-    this.running ??= this.doRefresh().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async doRefresh(): Promise<RefreshOutcome> {
-    const now = this.options.now ?? (() => new Date());
-    let outcome: RefreshOutcome;
-    try {
-      const print = await fingerprint(this.path);
-      if (this.db !== undefined && print === this.seen) {
-        outcome = 'not-modified';
-      } else {
-        const next = await loadLocal(this.path);
-        if (next.size === 0 && next.stats.malformed > 0) {
-          throw new Error(`no valid record among ${next.stats.malformed} malformed`);
-        }
-        this.db = next;
-        this.seen = print;
-        outcome = 'updated';
-      }
-      this.status.lastSuccess = now();
-      this.status.lastError = undefined;
-      this.status.consecutiveFailures = 0;
-    } catch (err) {
-      outcome = 'failed';
-      this.status.lastError = err instanceof Error ? err.message : String(err);
-      this.status.consecutiveFailures++;
+  protected async fetchNext(): Promise<VulnDatabase | 'not-modified'> {
+    const print = await fingerprint(this.path);
+    if (this.current !== undefined && print === this.seen) return 'not-modified';
+    const next = await loadLocal(this.path);
+    if (next.size === 0 && next.stats.malformed > 0) {
+      throw new Error(`no valid record among ${next.stats.malformed} malformed`);
     }
-    this.status.lastCheck = now();
-    this.status.lastOutcome = outcome;
-    this.options.onRefresh?.(outcome, this.status);
-    return outcome;
-  }
-
-  async start(): Promise<RefreshOutcome> {
-    this.stopped = false;
-    const first = await this.refresh();
-    this.schedule();
-    return first;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.refresh().then(() => this.schedule());
-    }, this.options.intervalMs ?? 3_600_000);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.seen = print;
+    return next;
   }
 }
 

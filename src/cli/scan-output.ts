@@ -1,0 +1,115 @@
+/**
+ * What the `scan` targets (`image`, `rootfs`, `sbom`) share: the options every target takes
+ * (`--db`, `--format`, `--severity-threshold`, `--help`), opening the database, the findings
+ * table, the threshold that decides exit code 1, and turning a usage or input error into exit
+ * code 2.
+ */
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { VulnDatabase } from '../vulndb/database.ts';
+import { loadLocal } from '../vulndb/loader.ts';
+import type { PackageFinding } from '../vulndb/match.ts';
+import { RemoteDatabase } from '../vulndb/remote.ts';
+import { severityOrder, severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
+
+/** A usage or input error: exit code 2 with its message. */
+export class InputError extends Error {}
+
+/** The `parseArgs` options every scan target takes. */
+const COMMON_SCAN_OPTIONS = {
+  db: { type: 'string' },
+  format: { type: 'string', default: 'table' },
+  'severity-threshold': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/**
+ * A target's arguments: the common options (`--db`, `--format`, `--severity-threshold`,
+ * `--help`) and the target's own, with positionals. A parse error is an {@link InputError}.
+ */
+export function parseScanArgs<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...COMMON_SCAN_OPTIONS, ...options },
+    });
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** `--severity-threshold`, case-insensitive; UNTRIAGED (any finding) when not given. */
+export function parseThreshold(value: string | undefined): SeverityLevel {
+  if (value === undefined) return 'UNTRIAGED';
+  const level = severityOrder.find((s) => s === value.toUpperCase());
+  if (level === undefined) {
+    throw new InputError(
+      `--severity-threshold ${value}: expected one of ${[...severityOrder].reverse().join(', ')}`,
+    );
+  }
+  return level;
+}
+
+/** The `--db` database: an http(s) URL fetched once, or a local directory, zip or JSON file. */
+export async function openDatabase(source: string): Promise<VulnDatabase> {
+  if (/^https?:\/\//i.test(source)) {
+    const remote = new RemoteDatabase({ url: source, timeoutMs: 120_000 });
+    await remote.refresh();
+    const db = remote.current;
+    if (db === undefined)
+      throw new InputError(`--db ${source}: ${remote.status.lastError ?? 'not loaded'}`);
+    return db;
+  }
+  try {
+    return await loadLocal(source);
+  } catch (err) {
+    throw new InputError(`--db ${source}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Rows as aligned columns, two spaces apart; the last column is not padded. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+/** The findings as a table with a header row. */
+export function findingsTable(findings: readonly PackageFinding[]): string {
+  return table([
+    ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'ECOSYSTEM'],
+    ...findings.map((f) => [
+      f.severity,
+      f.id,
+      f.package.name,
+      f.installedVersion,
+      f.fixedVersion ?? (f.fixAvailable === 'NO' ? '(none)' : ''),
+      f.package.ecosystem,
+    ]),
+  ]);
+}
+
+/** The findings at or above the threshold: any of them makes the exit code 1. */
+export function atOrAbove(
+  findings: readonly PackageFinding[],
+  threshold: SeverityLevel,
+): PackageFinding[] {
+  return findings.filter((f) => severityRank(f.severity) >= severityRank(threshold));
+}
+
+/** Runs one target; an {@link InputError} is printed and becomes exit code 2. */
+export async function runReportingInputErrors(
+  target: string,
+  run: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof InputError) {
+      console.error(`kube-inspector scan ${target}: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}

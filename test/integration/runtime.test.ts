@@ -3,6 +3,7 @@
 // steady cluster, health and readiness, graceful drain.
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { apply, fieldManager } from '../../src/kube/apply.ts';
@@ -403,4 +404,65 @@ describe('a manager with a controller that writes status by server-side apply', 
     // One status apply for the change; the spec patch itself is the test's own write.
     expect((await writesTo(widgets.plural)) - after).toBe(2);
   }, 120_000);
+});
+
+describe('a reconcile that keeps failing against the real API server', () => {
+  it('backs off exponentially, then stops retrying once it succeeds', async () => {
+    const ns = uniqueName('backoff');
+    await kubectl('create', 'namespace', ns);
+    const kc = new KubeConfig();
+    kc.loadFromFile(inject('kubeconfig'));
+    const client = await KubeClient.create(kc);
+    const registry = new Registry();
+    const attempts: number[] = [];
+    const controller = new Controller({
+      name: 'needs-config',
+      log,
+      registry,
+      reconciler: {
+        // Fails until the ConfigMap it needs exists: a real 404 from the API server each time.
+        reconcile: async () => {
+          attempts.push(performance.now());
+          await client.get(`/api/v1/namespaces/${ns}/configmaps/settings`);
+          return undefined;
+        },
+      },
+    });
+    controller.start();
+    controller.enqueue(`${ns}/settings`);
+    try {
+      await eventually('nine failed attempts', () =>
+        Promise.resolve(attempts.length >= 9 ? true : undefined),
+      );
+      const gaps = attempts.slice(1, 9).map((t, i) => t - attempts[i]!);
+      // 5, 10, 20, ... 640 ms: each wait at least its backoff step, and the last ones clearly doubling.
+      gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(5 * 2 ** i - 1));
+      expect(gaps[7]!).toBeGreaterThan(gaps[5]! * 2);
+
+      await kubectlApply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'settings', namespace: ns },
+      });
+      const before = attempts.length;
+      await eventually('a successful reconcile', async () =>
+        (await registry.metrics()).includes(
+          'controller_runtime_reconcile_total{controller="needs-config",result="success"} 1',
+        )
+          ? true
+          : undefined,
+      );
+      const settled = attempts.length;
+      expect(settled).toBeGreaterThan(before - 1);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(attempts.length).toBe(settled);
+      expect(controller.queue.numRequeues(`${ns}/settings`)).toBe(0);
+      expect(await registry.metrics()).toMatch(
+        /controller_runtime_reconcile_errors_total\{controller="needs-config"\} (9|[1-9]\d+)/,
+      );
+    } finally {
+      await controller.stop(1000);
+      await client.close();
+    }
+  });
 });

@@ -74,9 +74,9 @@ manifests: deps ## Generate crds/ from the zod schemas in src/api/v1alpha1.
 
 .PHONY: verify
 verify: manifests ## Regenerate and fail when the committed generated files are stale.
-	@if [ -n "$$(git status --porcelain -- crds)" ]; then \
-	  git --no-pager diff -- crds; git status --short -- crds; \
-	  echo "crds/ is stale: run 'make manifests' and commit the result"; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- crds docs/api/reference.md)" ]; then \
+	  git --no-pager diff -- crds docs/api/reference.md; git status --short -- crds docs/api/reference.md; \
+	  echo "crds/ or docs/api/reference.md is stale: run 'make manifests' and commit the result"; exit 1; fi
 
 # ---------------------------------------------------------------- tests
 

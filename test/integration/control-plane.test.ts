@@ -2,11 +2,9 @@
 // served, watches stream events, the real garbage collector removes dependents
 // and the real namespace controller finalizes namespaces.
 import {
-  ApiextensionsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  type V1CustomResourceDefinition,
   VersionApi,
   Watch,
 } from '@kubernetes/client-node';
@@ -14,56 +12,23 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   createNamespace,
   eventually,
+  installCrd,
   kubeConfig,
   kubectl,
   statusCode,
+  testCrd,
   uniqueName,
 } from './helpers.ts';
 
 const group = 'harness.kubeinspector.io';
 
-function widgetCrd(plural: string, kind: string): V1CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
+function widgetCrd(plural: string, kind: string) {
+  return testCrd(group, plural, kind, {
     spec: {
-      group,
-      scope: 'Namespaced',
-      names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                spec: {
-                  type: 'object',
-                  required: ['size'],
-                  properties: { size: { type: 'integer', minimum: 1, maximum: 10 } },
-                },
-                status: { type: 'object', properties: { seen: { type: 'boolean' } } },
-              },
-            },
-          },
-        },
-      ],
+      required: ['size'],
+      properties: { size: { type: 'integer', minimum: 1, maximum: 10 } },
     },
-  };
-}
-
-async function installCrd(kc: KubeConfig, crd: V1CustomResourceDefinition): Promise<void> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  await api.createCustomResourceDefinition({ body: crd });
-  await eventually(`CRD ${crd.metadata?.name} to be established`, async () => {
-    const got = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
-    return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
-      ? true
-      : undefined;
+    status: { properties: { seen: { type: 'boolean' } } },
   });
 }
 
@@ -94,7 +59,7 @@ describe('the control plane', () => {
 
   it('installs a CRD, serves its resources and validates them with the schema', async () => {
     const plural = `widgets${uniqueName('x').slice(2)}`;
-    await installCrd(kc, widgetCrd(plural, 'Widget'));
+    await installCrd(widgetCrd(plural, 'Widget'));
     const ns = await createNamespace(kc, 'crd');
     const api = kc.makeApiClient(CustomObjectsApi);
     const resource = { group, version: 'v1', namespace: ns, plural };
@@ -232,7 +197,7 @@ describe('the control plane', () => {
 
   it('collects custom resources owned by a deleted object, with foreground deletion', async () => {
     const plural = `gadgets${uniqueName('x').slice(2)}`;
-    await installCrd(kc, widgetCrd(plural, 'Gadget'));
+    await installCrd(widgetCrd(plural, 'Gadget'));
     const ns = await createNamespace(kc, 'gccr');
     const core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);

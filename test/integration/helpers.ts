@@ -98,3 +98,45 @@ export function kubectlApply(...objects: object[]): Promise<string> {
     '-',
   );
 }
+
+/** A namespaced test CRD (version v1, status subresource) with the given spec and status schemas. */
+export function testCrd(
+  group: string,
+  plural: string,
+  kind: string,
+  schemas: { spec: Record<string, unknown>; status: Record<string, unknown> },
+) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                spec: { type: 'object', ...schemas.spec },
+                status: { type: 'object', ...schemas.status },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** Applies a CRD and waits until it is established. */
+export async function installCrd(crd: { metadata: { name: string } }): Promise<void> {
+  await kubectlApply(crd);
+  await kubectl('wait', '--for=condition=Established', '--timeout=60s', `crd/${crd.metadata.name}`);
+}

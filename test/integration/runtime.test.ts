@@ -13,7 +13,7 @@ import { Reflector, stripManagedFields } from '../../src/kube/reflector.ts';
 import { core, type KubeObject, type ResourceType, splitKey } from '../../src/kube/resources.ts';
 import { Controller } from '../../src/runtime/controller.ts';
 import { Manager } from '../../src/runtime/manager.ts';
-import { eventually, kubectl, kubectlApply, uniqueName } from './helpers.ts';
+import { eventually, installCrd, kubectl, kubectlApply, testCrd, uniqueName } from './helpers.ts';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -180,56 +180,33 @@ const group = 'runtime.kubeinspector.io';
 
 async function installWidgetCrd(): Promise<ResourceType> {
   const plural = `widgets${uniqueName('').slice(1)}`;
-  const crd = {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
-    spec: {
-      group,
-      scope: 'Namespaced',
-      names: { plural, singular: plural.slice(0, -1), kind: 'Widget', listKind: 'WidgetList' },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                spec: { type: 'object', properties: { size: { type: 'integer' } } },
-                status: {
-                  type: 'object',
-                  properties: {
-                    observedGeneration: { type: 'integer' },
-                    doubled: { type: 'integer' },
-                    conditions: {
-                      type: 'array',
-                      'x-kubernetes-list-type': 'map',
-                      'x-kubernetes-list-map-keys': ['type'],
-                      items: {
-                        type: 'object',
-                        required: ['type', 'status'],
-                        properties: {
-                          type: { type: 'string' },
-                          status: { type: 'string' },
-                          reason: { type: 'string' },
-                          lastTransitionTime: { type: 'string', format: 'date-time' },
-                        },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      ],
+  const condition = {
+    type: 'object',
+    required: ['type', 'status'],
+    properties: {
+      type: { type: 'string' },
+      status: { type: 'string' },
+      reason: { type: 'string' },
+      lastTransitionTime: { type: 'string', format: 'date-time' },
     },
   };
-  await kubectlApply(crd);
-  await kubectl('wait', '--for=condition=Established', '--timeout=60s', `crd/${plural}.${group}`);
+  await installCrd(
+    testCrd(group, plural, 'Widget', {
+      spec: { properties: { size: { type: 'integer' } } },
+      status: {
+        properties: {
+          observedGeneration: { type: 'integer' },
+          doubled: { type: 'integer' },
+          conditions: {
+            type: 'array',
+            'x-kubernetes-list-type': 'map',
+            'x-kubernetes-list-map-keys': ['type'],
+            items: condition,
+          },
+        },
+      },
+    }),
+  );
   return { group, version: 'v1', plural, kind: 'Widget', namespaced: true };
 }
 

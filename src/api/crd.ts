@@ -11,39 +11,6 @@ export type JsonSchema = { [key: string]: unknown };
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-/** Keys a structural schema may use; anything else is an error. */
-const ALLOWED_KEYS = new Set([
-  'type',
-  'format',
-  'description',
-  'enum',
-  'default',
-  'nullable',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'multipleOf',
-  'minLength',
-  'maxLength',
-  'pattern',
-  'minItems',
-  'maxItems',
-  'minProperties',
-  'maxProperties',
-  'properties',
-  'required',
-  'items',
-  'additionalProperties',
-  'x-kubernetes-validations',
-  'x-kubernetes-list-type',
-  'x-kubernetes-list-map-keys',
-  'x-kubernetes-map-type',
-  'x-kubernetes-int-or-string',
-  'x-kubernetes-preserve-unknown-fields',
-  'x-kubernetes-embedded-resource',
-]);
-
 /** Order of keys in the generated YAML, for readable diffs. */
 const KEY_ORDER = [
   'description',
@@ -69,6 +36,18 @@ const KEY_ORDER = [
   'items',
   'additionalProperties',
 ];
+
+/** Keys a structural schema may use; anything else is an error. */
+const ALLOWED_KEYS = new Set([
+  ...KEY_ORDER,
+  'x-kubernetes-validations',
+  'x-kubernetes-list-type',
+  'x-kubernetes-list-map-keys',
+  'x-kubernetes-map-type',
+  'x-kubernetes-int-or-string',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-embedded-resource',
+]);
 
 function isObject(v: unknown): v is JsonSchema {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

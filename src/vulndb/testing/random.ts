@@ -43,3 +43,32 @@ export function mutate(
   else if (at < out.length) out.splice(at, 1);
   return out;
 }
+
+export interface PairGenerator<T> {
+  /** A fresh random version. */
+  random(rng: Random): T;
+  /** A version close to `a`, chosen with probability `nearChance` over a fresh one. */
+  near(rng: Random, a: T): T;
+  nearChance: number;
+  render(v: T): string;
+  /** Pairs with an invalid side are skipped (the oracle would refuse them). */
+  valid(version: string): boolean;
+}
+
+/** `count` pairs of version strings for comparing an order with its reference tool. */
+export function generatePairs<T>(
+  count: number,
+  seed: number,
+  g: PairGenerator<T>,
+): [string, string][] {
+  const rng = seededRandom(seed);
+  const pairs: [string, string][] = [];
+  while (pairs.length < count) {
+    const a = g.random(rng);
+    const b = rng.chance(g.nearChance) ? g.near(rng, a) : g.random(rng);
+    const x = g.render(a);
+    const y = g.render(b);
+    if (g.valid(x) && g.valid(y)) pairs.push([x, y]);
+  }
+  return pairs;
+}

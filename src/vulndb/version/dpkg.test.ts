@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mutate, seededRandom, type Random } from '../testing/random.ts';
+import { mutate, generatePairs, type Random } from '../testing/random.ts';
 import { compareDpkg, isValidDpkgVersion, parseDpkgVersion } from './dpkg.ts';
 
 const alphabet = [
@@ -70,18 +70,14 @@ function neighbour(rng: Random, s: Shape): Shape {
   return { ...s, revision: next.length === 0 ? undefined : next };
 }
 
-function generatePairs(count: number, seed: number): [string, string][] {
-  const rng = seededRandom(seed);
-  const pairs: [string, string][] = [];
-  while (pairs.length < count) {
-    const a = randomShape(rng);
-    const b = rng.chance(0.8) ? neighbour(rng, a) : randomShape(rng);
-    const x = render(a);
-    const y = render(b);
-    if (isValidDpkgVersion(x) && isValidDpkgVersion(y)) pairs.push([x, y]);
-  }
-  return pairs;
-}
+const pairsOf = (count: number, seed: number): [string, string][] =>
+  generatePairs(count, seed, {
+    random: randomShape,
+    near: neighbour,
+    nearChance: 0.8,
+    render,
+    valid: isValidDpkgVersion,
+  });
 
 /** Asks `dpkg --compare-versions` about every pair from one shell process. */
 function dpkgOracle(pairs: [string, string][]): number[] {
@@ -134,7 +130,7 @@ describe('dpkg version order', () => {
   });
 
   it('agrees with dpkg --compare-versions on 2,500 generated pairs', { timeout: 120_000 }, () => {
-    const pairs = generatePairs(2500, 0xd9c0);
+    const pairs = pairsOf(2500, 0xd9c0);
     const expected = dpkgOracle(pairs);
     expect(expected).toHaveLength(pairs.length);
     const disagreements = pairs

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mutate, seededRandom, type Random } from '../testing/random.ts';
+import { mutate, generatePairs, type Random } from '../testing/random.ts';
 import { compareMaven } from './maven.ts';
 
 const alphabet = [
@@ -44,17 +44,14 @@ function randomVersion(rng: Random): string[] {
   return head.concat(Array.from({ length: rng.int(6) }, () => rng.pick(alphabet)));
 }
 
-function generatePairs(count: number, seed: number): [string, string][] {
-  const rng = seededRandom(seed);
-  const pairs: [string, string][] = [];
-  while (pairs.length < count) {
-    const a = randomVersion(rng);
-    const b = rng.chance(0.8) ? mutate(rng, a, alphabet) : randomVersion(rng);
-    if (b.length === 0) continue;
-    pairs.push([a.join(''), b.join('')]);
-  }
-  return pairs;
-}
+const pairsOf = (count: number, seed: number): [string, string][] =>
+  generatePairs(count, seed, {
+    random: randomVersion,
+    near: (rng, a) => mutate(rng, a, alphabet),
+    nearChance: 0.8,
+    render: (v) => v.join(''),
+    valid: (v) => v.length > 0,
+  });
 
 const harness = `
 import java.io.*;
@@ -113,7 +110,7 @@ describe('Maven version order', () => {
   });
 
   it("agrees with Maven's ComparableVersion on 2,500 generated pairs", { timeout: 120_000 }, () => {
-    const pairs = generatePairs(2500, 0x3a7e);
+    const pairs = pairsOf(2500, 0x3a7e);
     const expected = mavenOracle(pairs);
     expect(expected).toHaveLength(pairs.length);
     const disagreements = pairs

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { seededRandom, type Random } from '../testing/random.ts';
+import { generatePairs, type Random } from '../testing/random.ts';
 import { comparePep440, isValidPep440Version } from './pep440.ts';
 
 function randomVersion(rng: Random): string {
@@ -32,16 +32,14 @@ function closeTo(rng: Random, v: string): string {
   return release + randomVersion(rng).replace(/^v?(?:\d+!)?[\d.]+/, '');
 }
 
-function generatePairs(count: number, seed: number): [string, string][] {
-  const rng = seededRandom(seed);
-  const pairs: [string, string][] = [];
-  while (pairs.length < count) {
-    const a = randomVersion(rng);
-    const b = rng.chance(0.7) ? closeTo(rng, a) : randomVersion(rng);
-    if (isValidPep440Version(a) && isValidPep440Version(b)) pairs.push([a, b]);
-  }
-  return pairs;
-}
+const pairsOf = (count: number, seed: number): [string, string][] =>
+  generatePairs(count, seed, {
+    random: randomVersion,
+    near: closeTo,
+    nearChance: 0.7,
+    render: (v) => v,
+    valid: isValidPep440Version,
+  });
 
 const compareScript = `
 import json, sys
@@ -88,7 +86,7 @@ describe('PEP 440 version order', () => {
   });
 
   it("agrees with Python's packaging on 3,000 generated pairs", { timeout: 120_000 }, () => {
-    const pairs = generatePairs(3000, 0x440);
+    const pairs = pairsOf(3000, 0x440);
     const out = execFileSync(pythonWithPackaging(), ['-c', compareScript], {
       input: JSON.stringify(pairs),
       encoding: 'utf8',

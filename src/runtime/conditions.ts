@@ -2,6 +2,14 @@
 // lastTransitionTime moves only when status flips; reason, message and
 // observedGeneration follow the latest call. Pure functions: the caller passes the clock.
 
+import {
+  CONDITION_MESSAGE_MAX_LENGTH,
+  CONDITION_REASON,
+  CONDITION_REASON_MAX_LENGTH,
+  CONDITION_TYPE,
+  CONDITION_TYPE_MAX_LENGTH,
+} from '../api/v1alpha1/common.ts';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 /** metav1.Condition as it appears in status.conditions. */
@@ -24,13 +32,10 @@ export interface ConditionInput {
   observedGeneration?: number;
 }
 
-/** The markers of metav1.Condition (k8s.io/apimachinery/pkg/apis/meta/v1/types.go). */
-export const CONDITION_TYPE_PATTERN =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
-export const CONDITION_TYPE_MAX_LENGTH = 316;
-export const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
-export const CONDITION_REASON_MAX_LENGTH = 1024;
-export const CONDITION_MESSAGE_MAX_LENGTH = 32768;
+/** The markers of metav1.Condition, from the API schema that puts them into the CRDs. */
+export const CONDITION_TYPE_PATTERN = new RegExp(CONDITION_TYPE);
+export const CONDITION_REASON_PATTERN = new RegExp(CONDITION_REASON);
+export { CONDITION_MESSAGE_MAX_LENGTH, CONDITION_REASON_MAX_LENGTH, CONDITION_TYPE_MAX_LENGTH };
 
 const STATUSES: ReadonlySet<string> = new Set(['True', 'False', 'Unknown']);
 

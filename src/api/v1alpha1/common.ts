@@ -139,6 +139,9 @@ export function stringMap(
 export const CONDITION_TYPE =
   '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
 export const CONDITION_REASON = '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$';
+export const CONDITION_TYPE_MAX_LENGTH = 316;
+export const CONDITION_REASON_MAX_LENGTH = 1024;
+export const CONDITION_MESSAGE_MAX_LENGTH = 32768;
 
 /** metav1.Condition, with the same markers as the Kubernetes type. */
 export const ConditionSchema = z
@@ -146,7 +149,7 @@ export const ConditionSchema = z
     type: z
       .string()
       .min(1)
-      .max(316)
+      .max(CONDITION_TYPE_MAX_LENGTH)
       .regex(new RegExp(CONDITION_TYPE))
       .describe('Type of condition in CamelCase, for example Ready, Reconciling or Stalled.'),
     status: z
@@ -163,12 +166,12 @@ export const ConditionSchema = z
     reason: z
       .string()
       .min(1)
-      .max(1024)
+      .max(CONDITION_REASON_MAX_LENGTH)
       .regex(new RegExp(CONDITION_REASON))
       .describe('Programmatic identifier of the reason for the last transition, in CamelCase.'),
     message: z
       .string()
-      .max(32768)
+      .max(CONDITION_MESSAGE_MAX_LENGTH)
       .describe('Human-readable message with details about the transition; may be empty.'),
   })
   .describe('Condition of the object, following the Kubernetes metav1.Condition conventions.');

@@ -53,10 +53,11 @@ export function ownsFieldsNotIn(fields: Record<string, unknown>, desired: unknow
 function ownEntry(
   current: KubeObject,
   subresource: string | undefined,
+  manager: string,
 ): ManagedFieldsEntry | undefined {
   return current.metadata.managedFields?.find(
     (m) =>
-      m.manager === fieldManager &&
+      m.manager === manager &&
       m.operation === 'Apply' &&
       (m.subresource ?? '') === (subresource ?? ''),
   );
@@ -67,10 +68,11 @@ export function wouldChange(
   desired: KubeObject,
   current: KubeObject | undefined,
   subresource?: string,
+  manager: string = fieldManager,
 ): boolean {
   if (current === undefined) return true;
   if (!isSubset(desired, current, true)) return true;
-  const own = ownEntry(current, subresource);
+  const own = ownEntry(current, subresource, manager);
   if (own?.fieldsV1 !== undefined) {
     // Compare within the part this request writes: status for /status, the rest otherwise.
     const scoped =
@@ -88,6 +90,11 @@ export interface ApplyOptions {
   /** Apply to the status subresource. */
   status?: boolean;
   dryRun?: boolean;
+  /**
+   * Field manager of the write (default `kube-inspector`). Two controllers that write
+   * different fields of one object use different managers, so neither removes the other's.
+   */
+  fieldManager?: string;
 }
 
 export interface ApplyResult<T> {
@@ -96,7 +103,7 @@ export interface ApplyResult<T> {
   object: T | undefined;
 }
 
-/** Server-side apply of the fields we own, as the `kube-inspector` field manager with force. */
+/** Server-side apply of the fields we own, as our field manager (default `kube-inspector`) with force. */
 export async function apply<T extends KubeObject>(
   client: KubeClient,
   resource: ResourceType,
@@ -104,7 +111,8 @@ export async function apply<T extends KubeObject>(
   options: ApplyOptions = {},
 ): Promise<ApplyResult<T>> {
   const subresource = options.status ? 'status' : undefined;
-  if (!wouldChange(desired, options.current, subresource))
+  const manager = options.fieldManager ?? fieldManager;
+  if (!wouldChange(desired, options.current, subresource, manager))
     return { written: false, object: undefined };
   const body = {
     ...desired,
@@ -120,7 +128,7 @@ export async function apply<T extends KubeObject>(
       body,
       contentType: 'application/apply-patch+yaml',
       query: {
-        fieldManager,
+        fieldManager: manager,
         force: true,
         fieldValidation: 'Strict',
         dryRun: options.dryRun ? 'All' : undefined,

@@ -21,13 +21,19 @@ export type Transform<T extends KubeObject> = (obj: KubeObject) => T;
 
 /**
  * Drops managedFields, keeping only the entries of `keepManager` (the
- * controller's own field manager, so writers can tell what they own).
+ * controller's own field managers, so writers can tell what they own).
  */
-export function stripManagedFields<T extends KubeObject>(obj: T, keepManager?: string): T {
+export function stripManagedFields<T extends KubeObject>(
+  obj: T,
+  keepManager?: string | readonly string[],
+): T {
   const managed = obj.metadata.managedFields;
   if (managed === undefined) return obj;
-  const kept: ManagedFieldsEntry[] =
-    keepManager === undefined ? [] : managed.filter((m) => m.manager === keepManager);
+  const keep: readonly string[] =
+    typeof keepManager === 'string' ? [keepManager] : (keepManager ?? []);
+  const kept: ManagedFieldsEntry[] = managed.filter(
+    (m) => m.manager !== undefined && keep.includes(m.manager),
+  );
   const metadata = { ...obj.metadata };
   if (kept.length > 0) metadata.managedFields = kept;
   else delete metadata.managedFields;

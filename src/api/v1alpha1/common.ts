@@ -413,6 +413,8 @@ export const LABELS = {
   vulnerabilityId: `${LABEL_PREFIX}vulnerability-id`,
   /** Finding: name of the AssessmentRun that produced it. */
   run: `${LABEL_PREFIX}run`,
+  /** Finding: name of the CoveredResource of the resource (continuous findings). */
+  coveredResource: `${LABEL_PREFIX}covered-resource`,
   /** The default exclusion label (ScanConfiguration spec.exclusionLabel). */
   exclude: `${LABEL_PREFIX}exclude`,
 } as const;

@@ -18,7 +18,7 @@ import {
   SETUPS,
   defaultDeps,
 } from '../../src/controllers/index.ts';
-import { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
+import type { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { Manager, type LeaderElector } from '../../src/runtime/manager.ts';

@@ -40,7 +40,13 @@ export interface ImageScannerOptions {
 export interface ImageScanner {
   scan(
     reference: string,
-    options?: { credentials?: ScanCredentials; platform?: Platform; signal?: AbortSignal },
+    options?: {
+      credentials?: ScanCredentials;
+      platform?: Platform;
+      signal?: AbortSignal;
+      /** Limits of this scan over the scanner's own (the configured maximum image size). */
+      limits?: Partial<ScanLimits>;
+    },
   ): Promise<ScanOutcome>;
 }
 
@@ -84,7 +90,7 @@ export function createImageScanner(options: ImageScannerOptions = {}): ImageScan
       try {
         return await scanImage(reference, {
           client,
-          limits,
+          limits: { ...limits, ...scanOptions.limits },
           ...(cache === undefined ? {} : { cache }),
           ...(scanOptions.platform === undefined ? {} : { platform: scanOptions.platform }),
           ...(scanOptions.signal === undefined ? {} : { signal: scanOptions.signal }),

@@ -8,6 +8,7 @@ import {
   conditions,
   findingAttributes,
   findingCounts,
+  boundedString,
   localRef,
   observedGeneration,
   timestamp,
@@ -39,6 +40,11 @@ export const TERMINAL_RUN_STATES: readonly AssessmentRunState[] = [
   'CANCELED',
 ];
 export const STOP_ACTIONS = ['START_EVALUATION', 'SKIP_EVALUATION'] as const;
+
+/** Most resources of each kind a run records while collecting (Classic: 500 instances per run). */
+export const MAX_COLLECTED_NODES = 500;
+export const MAX_COLLECTED_WORKLOADS = 1000;
+export const MAX_COLLECTED_IMAGES = 500;
 
 export const AssessmentRunSpecSchema = withRules(
   z.object({
@@ -120,6 +126,62 @@ export const AssessmentRunStatusSchema = z
       })
       .optional()
       .describe('Resources whose data the run collected.'),
+    collected: z
+      .object({
+        nodes: z
+          .array(boundedString(253, 1))
+          .max(MAX_COLLECTED_NODES)
+          .optional()
+          .describe('Names of the nodes seen matching the target while collecting.'),
+        workloads: z
+          .array(
+            z
+              .object({
+                namespace: boundedString(63, 1).describe('Namespace of the workload.'),
+                kind: boundedString(63, 1).describe(
+                  'Deployment, StatefulSet, DaemonSet, Job, CronJob or Pod.',
+                ),
+                name: boundedString(253, 1).describe('Name of the workload.'),
+              })
+              .describe('A workload seen matching the target.'),
+          )
+          .max(MAX_COLLECTED_WORKLOADS)
+          .optional()
+          .describe('Workloads seen matching the target while collecting.'),
+        images: z
+          .array(
+            z
+              .object({
+                reference: boundedString(512, 1).describe(
+                  'Image reference as the pod or workload names it.',
+                ),
+                digest: z
+                  .string()
+                  .max(135)
+                  .regex(/^sha256:[a-f0-9]{64}$/)
+                  .optional()
+                  .describe('Manifest digest, when known while collecting.'),
+                namespace: boundedString(63)
+                  .optional()
+                  .describe('Namespace of a pod or workload that uses it (for pull secrets).'),
+                pod: boundedString(253)
+                  .optional()
+                  .describe('Name of a pod seen using it (its pull secrets are used to scan it).'),
+              })
+              .describe('An image of a workload seen matching the target.'),
+          )
+          .max(MAX_COLLECTED_IMAGES)
+          .optional()
+          .describe('Images of the matching workloads seen while collecting.'),
+        truncated: z
+          .boolean()
+          .optional()
+          .describe('True when more resources matched than a run records; the rest were left out.'),
+      })
+      .optional()
+      .describe(
+        'What data collection recorded: every resource seen matching the target during the collection window, including ones that came and went. Kept in status so a controller restart loses nothing.',
+      ),
     findingCounts: findingCounts('Findings of the run by severity.').optional(),
   })
   .describe('Observed state, written by the controller.');

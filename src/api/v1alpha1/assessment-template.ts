@@ -96,7 +96,11 @@ export const AssessmentTemplateStatusSchema = z
     lastRunName: objectName()
       .optional()
       .describe('Name of the most recent run started from the template.'),
-    lastScheduleTime: timestamp().optional().describe('When the schedule last started a run.'),
+    lastScheduleTime: timestamp()
+      .optional()
+      .describe(
+        'The last scheduled time the controller acted on: a run was started then, or the start was skipped by the concurrency policy.',
+      ),
     nextScheduleTime: timestamp().optional().describe('When the schedule will start the next run.'),
     activeRuns: z
       .array(boundedString(253))
@@ -108,7 +112,7 @@ export const AssessmentTemplateStatusSchema = z
       .min(0)
       .max(1_000_000_000)
       .optional()
-      .describe('Runs started from the template so far.'),
+      .describe('Runs of the template that exist now.'),
   })
   .describe('Observed state, written by the controller.');
 export type AssessmentTemplateStatus = z.infer<typeof AssessmentTemplateStatusSchema>;

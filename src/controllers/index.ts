@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Manager } from '../runtime/manager.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { ImageScanner } from '../scanner/index.ts';
+import type { Enrichment } from '../vulndb/enrichment.ts';
 import type { DatabaseSource } from '../vulndb/source.ts';
 import { ImageInventoryStore } from './image-inventories.ts';
 
@@ -20,6 +21,8 @@ export interface ControllerDeps {
   scanner: ImageScanner;
   /** The vulnerability database; undefined when none is configured (nothing is matched). */
   database: DatabaseSource | undefined;
+  /** EPSS scores and known-exploited ids (--epss, --kev); undefined when none is configured. */
+  enrichment?: Enrichment;
   /** Image scan results, shared by coverage (writer) and findings (reader). */
   images: ImageInventoryStore;
   /** Images scanned at the same time (default 4). */

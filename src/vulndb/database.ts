@@ -52,6 +52,8 @@ export interface DatabaseStats {
   errors: LoadIssue[];
   /** Records per (normalised) affected ecosystem; a record with two ecosystems counts in both. */
   byEcosystem: Record<string, number>;
+  /** The newest `modified` time among the records kept (RFC 3339), when there is one. */
+  newestModified: string | undefined;
   /** Wall time of the load, in seconds. */
   loadSeconds: number;
   /** Growth of the V8 heap during the load, in bytes (an estimate of the database's size). */
@@ -204,7 +206,14 @@ export class DatabaseBuilder {
     const index = new Map<string, IndexedEntry[]>();
     const byEcosystem: Record<string, number> = {};
     let unsupportedRanges = 0;
+    let newestModified: string | undefined;
+    let newestMs = -Infinity;
     for (const advisory of this.advisories.values()) {
+      const modifiedMs = Date.parse(advisory.modified);
+      if (modifiedMs > newestMs) {
+        newestMs = modifiedMs;
+        newestModified = advisory.modified;
+      }
       const ecosystems = new Set<string>();
       for (const affected of advisory.affected) {
         const ranges = compileRanges(affected, () => unsupportedRanges++);
@@ -232,6 +241,7 @@ export class DatabaseBuilder {
       unsupportedRanges,
       errors: this.errors,
       byEcosystem,
+      newestModified,
       loadSeconds: (performance.now() - this.started) / 1000,
       heapBytes: Math.max(0, process.memoryUsage().heapUsed - this.heapBefore),
       loadedAt: new Date(),

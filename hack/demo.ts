@@ -34,13 +34,22 @@ try {
   show('version');
 
   const crds = join(repo, 'crds');
-  const crdFiles = existsSync(crds) ? readdirSync(crds).filter((f) => f.endsWith('.yaml')) : [];
+  const crdFiles = existsSync(crds)
+    ? readdirSync(crds).filter((f) => /^kubeinspector\.io_.*\.yaml$/.test(f))
+    : [];
   heading('install the kube-inspector CRDs');
   if (crdFiles.length === 0) {
     console.log('crds/ holds no CRDs yet');
   } else {
-    show('apply', '--server-side', '-f', crds);
-    kubectl('wait', '--for=condition=Established', '--timeout=60s', '-f', crds);
+    show('apply', '--server-side', '-k', crds);
+    kubectl(
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd',
+      '-l',
+      'app.kubernetes.io/part-of=kube-inspector',
+    );
   }
 
   heading('apply the example scenario (what a team would keep in Git)');

@@ -5,7 +5,9 @@ import { parse } from 'yaml';
 import { crdFileName, customResourceDefinition } from '../src/api/crd.ts';
 import { KINDS } from '../src/api/v1alpha1/index.ts';
 import {
+  KUSTOMIZATION,
   crdDirectory,
+  generateCrdDirectory,
   generateCrdFiles,
   generateReference,
   referencePath,
@@ -21,10 +23,20 @@ describe('generate-crds', () => {
     }
   });
 
+  it('lists every CRD file, and nothing else, in crds/kustomization.yaml', () => {
+    const kustomization = parse(generateCrdDirectory().get(KUSTOMIZATION) ?? '') as {
+      kind: string;
+      resources: string[];
+    };
+    expect(kustomization.kind).toBe('Kustomization');
+    expect(kustomization.resources).toEqual([...files.keys()].sort());
+  });
+
   it('matches the committed crds/ (run make manifests when this fails)', () => {
+    const generated = generateCrdDirectory();
     const committed = readdirSync(crdDirectory()).filter((f) => f.endsWith('.yaml'));
-    expect(committed.sort()).toEqual([...files.keys()].sort());
-    for (const [name, text] of files) {
+    expect(committed.sort()).toEqual([...generated.keys()].sort());
+    for (const [name, text] of generated) {
       expect(readFileSync(join(crdDirectory(), name), 'utf8'), name).toBe(text);
     }
   });

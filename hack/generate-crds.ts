@@ -31,6 +31,31 @@ export function generateCrdFiles(): Map<string, string> {
   return files;
 }
 
+export const KUSTOMIZATION = 'kustomization.yaml';
+
+/**
+ * crds/kustomization.yaml: lists every CRD file, so `kubectl apply -k crds/` installs them and
+ * manifests/kustomization.yaml can include the folder. Generated with the CRDs so it never
+ * misses a kind.
+ */
+export function generateCrdKustomization(crdFiles: Iterable<string>): string {
+  return (
+    HEADER +
+    stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [...crdFiles].sort(),
+    })
+  );
+}
+
+/** Every generated file of crds/: the CRDs and their kustomization.yaml. */
+export function generateCrdDirectory(): Map<string, string> {
+  const files = generateCrdFiles();
+  files.set(KUSTOMIZATION, generateCrdKustomization(files.keys()));
+  return files;
+}
+
 /** The generated field reference, docs/api/reference.md, formatted as prettier would. */
 export async function generateReference(): Promise<string> {
   const options = (await resolveConfig(referencePath())) ?? {};
@@ -47,7 +72,7 @@ export function crdDirectory(): string {
 
 async function main(args: string[]): Promise<number> {
   const dir = crdDirectory();
-  const files = generateCrdFiles();
+  const files = generateCrdDirectory();
   const existing = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
   const reference = await generateReference();
   if (args.includes('--check')) {

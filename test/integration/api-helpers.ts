@@ -11,8 +11,8 @@ export const crdDir = join(repoRoot, 'crds');
 
 /** Installs (or updates) every CRD of crds/ by server-side apply and waits until they are served. */
 export async function installCrds(): Promise<string[]> {
-  const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
-  await kubectl('apply', '--server-side', '--force-conflicts', '-f', crdDir);
+  const files = readdirSync(crdDir).filter((f) => /^kubeinspector\.io_.*\.yaml$/.test(f));
+  await kubectl('apply', '--server-side', '--force-conflicts', '-k', crdDir);
   const names = files.map((f) =>
     f.replace(/^kubeinspector\.io_(.*)\.yaml$/, '$1.kubeinspector.io'),
   );

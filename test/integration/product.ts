@@ -45,7 +45,7 @@ export interface ProductEnvironment {
 /** Every document of the YAML files in crds/. */
 export async function crdDocuments(): Promise<object[]> {
   const dir = join(root, 'crds');
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort();
+  const files = (await readdir(dir)).filter((f) => /^kubeinspector\.io_.*\.yaml$/.test(f)).sort();
   const docs: object[] = [];
   for (const f of files) {
     for (const d of parseAllDocuments(await readFile(join(dir, f), 'utf8'))) {

@@ -100,6 +100,7 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
   private readonly intervalMs: number;
   private readonly onRefresh: ((outcome: RefreshOutcome, status: S) => void) | undefined;
   private readonly now: () => Date;
+  private readonly listeners = new Set<(db: VulnDatabase) => void>();
   readonly status: S;
 
   protected constructor(status: S, options: RefreshingOptions<S>) {
@@ -118,6 +119,15 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
   /** The last good database, or `undefined` before the first successful load. */
   get current(): VulnDatabase | undefined {
     return this.db;
+  }
+
+  /**
+   * Calls `listener` with the new database after every swap (not on `not-modified` or a failed
+   * refresh). Returns a function that removes the listener.
+   */
+  onUpdate(listener: (db: VulnDatabase) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** One refresh; concurrent calls share the one in flight. */
@@ -149,6 +159,9 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
     this.status.lastCheck = this.now();
     this.status.lastOutcome = outcome;
     this.onRefresh?.(outcome, this.status);
+    if (outcome === 'updated' && this.db !== undefined) {
+      for (const l of this.listeners) l(this.db);
+    }
     return outcome;
   }
 

@@ -38,6 +38,24 @@ describe('a local database source', () => {
     expect(source.current!.size).toBe(2);
   });
 
+  it('tells its update listeners about every swap, and only about swaps', async () => {
+    const dir = join(scratch, 'listened');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.json'), lodash);
+    const source = databaseSource(dir);
+    const heard: number[] = [];
+    const unsubscribe = source.onUpdate((db) => heard.push(db.size));
+    await source.refresh();
+    await source.refresh(); // not modified
+    writeFileSync(join(dir, 'b.json'), log4j);
+    await source.refresh();
+    expect(heard).toEqual([1, 2]);
+    unsubscribe();
+    writeFileSync(join(dir, 'c.json'), lodash.toString().replace('GHSA-35jh-r3h4-6jhm', 'X-1'));
+    expect(await source.refresh()).toBe('updated');
+    expect(heard).toEqual([1, 2]);
+  });
+
   it('reloads a zip or JSON file when it is replaced', async () => {
     const file = join(scratch, 'one.json');
     writeFileSync(file, lodash);

@@ -27,6 +27,11 @@ export interface DatabaseSource {
   readonly current: VulnDatabase | undefined;
   readonly status: SourceStatus;
   refresh(): Promise<RefreshOutcome>;
+  /**
+   * Calls `listener` with the new database after every swap. Returns a function that removes
+   * the listener.
+   */
+  onUpdate(listener: (db: VulnDatabase) => void): () => void;
   /** Loads now, then refreshes every interval until {@link DatabaseSource.stop}. */
   start(): Promise<RefreshOutcome>;
   stop(): void;
@@ -109,6 +114,10 @@ class RemoteSource implements DatabaseSource {
 
   refresh(): Promise<RefreshOutcome> {
     return this.remote.refresh();
+  }
+
+  onUpdate(listener: (db: VulnDatabase) => void): () => void {
+    return this.remote.onUpdate(listener);
   }
 
   start(): Promise<RefreshOutcome> {

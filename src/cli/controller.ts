@@ -1,78 +1,321 @@
+/**
+ * `kube-inspector controller`: connects to the cluster, opens the vulnerability database, builds
+ * the image scanner and runs every registered controller on one Manager (metrics, probes,
+ * leader election, graceful shutdown). {@link parseControllerArgs} is the pure part: flags in,
+ * a validated configuration out, or an error naming the flag.
+ */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ApiextensionsV1Api, CoordinationV1Api, VersionApi } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { defaultDeps, setupControllers } from '../controllers/index.ts';
 import { loadKubeConfig } from '../kube/config.ts';
+import { registerVulnDbMetrics } from '../metrics/vulndb.ts';
+import { systemClock } from '../runtime/clock.ts';
 import { defaultIdentity } from '../runtime/leader-election.ts';
 import { leaseLeaderElector, Manager } from '../runtime/manager.ts';
+import { createImageScanner } from '../scanner/index.ts';
 import { version } from '../version.ts';
+import {
+  makeEnrichment,
+  parseEpssCsv,
+  parseKevJson,
+  type Enrichment,
+} from '../vulndb/enrichment.ts';
+import { databaseSource, type DatabaseSource } from '../vulndb/source.ts';
+import { InputError } from './scan-output.ts';
 
-const help = `Usage: kube-inspector controller [options]
+export const DEFAULT_ADMIN_NAMESPACE = 'kube-inspector-system';
+export const DEFAULT_SCAN_CONCURRENCY = 4;
+/** How long startup waits for the first database load before the controllers start anyway. */
+const FIRST_LOAD_WAIT_MS = 30_000;
+
+export const controllerHelp = (
+  cmd = 'kube-inspector',
+): string => `Usage: ${cmd} controller [options]
 
 Runs the kube-inspector controller against the cluster of the current
 kubeconfig context (--kubeconfig, then KUBECONFIG, then the in-cluster service
 account, then ~/.kube/config).
 
-Options:
+Cluster and process:
   --kubeconfig PATH                 kubeconfig file to use
+  --admin-namespace NS              administrator namespace: continuous findings and the
+                                    controller's own objects (default: $POD_NAMESPACE, else
+                                    ${DEFAULT_ADMIN_NAMESPACE})
   --metrics-bind-address HOST:PORT  where /metrics is served (default :8080; port 0 picks one)
   --health-probe-bind-address HOST:PORT
                                     where /healthz and /readyz are served (default :8081)
   --leader-elect=false              run without leader election (one replica only)
-  --leader-election-namespace NS    namespace of the Lease (default: the pod's namespace,
-                                    else kube-inspector-system)
+  --leader-election-namespace NS    namespace of the Lease (default: the administrator namespace)
   --shutdown-timeout SECONDS        how long in-flight work may finish on SIGTERM (default 25)
   --once                            connect, report, and exit instead of running
+
+Vulnerability database:
+  --vulnerability-db SOURCE         OSV advisories: a directory of *.json, a zip or JSON file, or
+                                    an http(s) URL (refreshed with conditional requests). Without
+                                    it nothing is matched. A failed load is not fatal: the last
+                                    good database is kept and the error is counted in
+                                    kubeinspector_vulndb_refreshes_total{result="error"}.
+  --vulnerability-db-refresh DURATION
+                                    time between refreshes, e.g. 30m, 1h, 1h30m (default 1h)
+  --epss FILE                       EPSS scores (FIRST's CSV: cve,epss,percentile)
+  --kev FILE                        known exploited vulnerabilities (CISA KEV JSON catalogue)
+
+Image scanning:
+  --scan-concurrency N              images scanned at the same time (default ${DEFAULT_SCAN_CONCURRENCY})
+  --scan-cache-dir DIR              keep per-layer scan results here (an emptyDir; safe to delete)
+  --insecure-registry HOST[:PORT]   reach this registry over plain HTTP (repeatable)
+  --ca-bundle FILE                  extra PEM certificates to trust for registries
+
   -h, --help                        show this help`;
 
 export const apiGroup = 'kubeinspector.io';
 export const leaseName = 'kube-inspector-controller';
 
-function hostPort(value: string, flag: string): { host: string; port: number } {
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ControllerConfig {
+  help: boolean;
+  once: boolean;
+  kubeconfig: string | undefined;
+  adminNamespace: string;
+  leaseNamespace: string;
+  leaderElect: boolean;
+  metrics: HostPort;
+  probes: HostPort;
+  shutdownMs: number;
+  vulnerabilityDb: string | undefined;
+  refreshMs: number;
+  epss: string | undefined;
+  kev: string | undefined;
+  scanConcurrency: number;
+  scanCacheDir: string | undefined;
+  insecureRegistries: string[];
+  caBundle: string | undefined;
+}
+
+function hostPort(value: string, flag: string): HostPort {
   const m = /^(.*):(\d+)$/.exec(value);
-  if (!m) throw new Error(`${flag} must be HOST:PORT or :PORT, got "${value}"`);
+  if (!m) throw new InputError(`${flag} must be HOST:PORT or :PORT, got "${value}"`);
   const port = Number(m[2]);
-  if (port > 65535) throw new Error(`${flag}: port ${port} is out of range`);
+  if (port > 65535) throw new InputError(`${flag}: port ${port} is out of range`);
   return { host: m[1] === '' ? '0.0.0.0' : m[1]!, port };
 }
 
-export async function runController(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      kubeconfig: { type: 'string' },
-      'metrics-bind-address': { type: 'string', default: ':8080' },
-      'health-probe-bind-address': { type: 'string', default: ':8081' },
-      'leader-elect': { type: 'string', default: 'true' },
-      'leader-election-namespace': { type: 'string' },
-      'shutdown-timeout': { type: 'string', default: '25' },
-      once: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return 0;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration (`90s`, `30m`, `1h30m`, `500ms`) in milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/gy)];
+  if (value === '' || parts.map((p) => p[0]).join('') !== value) {
+    throw new InputError(`${flag} must be a duration such as 30m, 1h or 1h30m, got "${value}"`);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function namespace(value: string, flag: string): string {
+  if (!DNS1123_LABEL.test(value)) {
+    throw new InputError(`${flag} "${value}" is not a valid namespace name (DNS-1123 label)`);
+  }
+  return value;
+}
+
+/** `host`, `host:port` or `[v6]:port`, with no scheme and no path. */
+const REGISTRY_HOST =
+  /^(?:[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+function integer(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new InputError(`${flag} must be an integer from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
+export function parseControllerArgs(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ControllerConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        kubeconfig: { type: 'string' },
+        'admin-namespace': { type: 'string' },
+        'metrics-bind-address': { type: 'string', default: ':8080' },
+        'health-probe-bind-address': { type: 'string', default: ':8081' },
+        'leader-elect': { type: 'string', default: 'true' },
+        'leader-election-namespace': { type: 'string' },
+        'shutdown-timeout': { type: 'string', default: '25' },
+        'vulnerability-db': { type: 'string' },
+        'vulnerability-db-refresh': { type: 'string', default: '1h' },
+        epss: { type: 'string' },
+        kev: { type: 'string' },
+        'scan-concurrency': { type: 'string', default: String(DEFAULT_SCAN_CONCURRENCY) },
+        'scan-cache-dir': { type: 'string' },
+        'insecure-registry': { type: 'string', multiple: true, default: [] },
+        'ca-bundle': { type: 'string' },
+        once: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err));
   }
   const metrics = hostPort(values['metrics-bind-address'], '--metrics-bind-address');
   const probes = hostPort(values['health-probe-bind-address'], '--health-probe-bind-address');
   if (metrics.host !== probes.host) {
-    throw new Error(
+    throw new InputError(
       '--metrics-bind-address and --health-probe-bind-address must use the same host',
     );
   }
   const shutdownSeconds = Number(values['shutdown-timeout']);
-  if (!Number.isFinite(shutdownSeconds) || shutdownSeconds < 0) {
-    throw new Error(
+  if (
+    values['shutdown-timeout'] === '' ||
+    !Number.isFinite(shutdownSeconds) ||
+    shutdownSeconds < 0
+  ) {
+    throw new InputError(
       `--shutdown-timeout must be a number of seconds, got "${values['shutdown-timeout']}"`,
     );
   }
   if (!['true', 'false'].includes(values['leader-elect'])) {
-    throw new Error(`--leader-elect must be true or false, got "${values['leader-elect']}"`);
+    throw new InputError(`--leader-elect must be true or false, got "${values['leader-elect']}"`);
   }
+  const adminNamespace = namespace(
+    values['admin-namespace'] ?? (env.POD_NAMESPACE || DEFAULT_ADMIN_NAMESPACE),
+    values['admin-namespace'] === undefined && env.POD_NAMESPACE
+      ? 'POD_NAMESPACE'
+      : '--admin-namespace',
+  );
+  const leaseNamespace =
+    values['leader-election-namespace'] === undefined
+      ? adminNamespace
+      : namespace(values['leader-election-namespace'], '--leader-election-namespace');
+
+  const db = values['vulnerability-db'];
+  if (db !== undefined) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(db)?.[1];
+    if (db === '') throw new InputError('--vulnerability-db must not be empty');
+    if (scheme !== undefined) {
+      if (!/^https?$/i.test(scheme)) {
+        throw new InputError(
+          `--vulnerability-db ${db}: unsupported scheme "${scheme}" (use a path or an http(s) URL)`,
+        );
+      }
+      try {
+        new URL(db);
+      } catch {
+        throw new InputError(`--vulnerability-db ${db}: not a valid URL`);
+      }
+    }
+  }
+  const refreshMs = parseDuration(values['vulnerability-db-refresh'], '--vulnerability-db-refresh');
+  if (refreshMs < 10_000) {
+    throw new InputError(
+      `--vulnerability-db-refresh must be at least 10s, got "${values['vulnerability-db-refresh']}"`,
+    );
+  }
+  for (const host of values['insecure-registry']) {
+    if (!REGISTRY_HOST.test(host)) {
+      throw new InputError(
+        `--insecure-registry must be HOST or HOST:PORT (no scheme, no path), got "${host}"`,
+      );
+    }
+  }
+  for (const flag of ['epss', 'kev', 'ca-bundle', 'scan-cache-dir'] as const) {
+    if (values[flag] === '') throw new InputError(`--${flag} must not be empty`);
+  }
+  return {
+    help: values.help,
+    once: values.once,
+    kubeconfig: values.kubeconfig,
+    adminNamespace,
+    leaseNamespace,
+    leaderElect: values['leader-elect'] === 'true',
+    metrics,
+    probes,
+    shutdownMs: shutdownSeconds * 1000,
+    vulnerabilityDb: db,
+    refreshMs,
+    epss: values.epss,
+    kev: values.kev,
+    scanConcurrency: integer(values['scan-concurrency'], '--scan-concurrency', 1, 64),
+    scanCacheDir: values['scan-cache-dir'],
+    insecureRegistries: values['insecure-registry'],
+    caBundle: values['ca-bundle'],
+  };
+}
+
+async function readFlagFile(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new InputError(`${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** The EPSS and KEV files, read once at startup; undefined when neither is given. */
+export async function loadEnrichment(
+  config: Pick<ControllerConfig, 'epss' | 'kev'>,
+): Promise<{ enrichment: Enrichment; epss: number; epssSkipped: number; kev: number } | undefined> {
+  if (config.epss === undefined && config.kev === undefined) return undefined;
+  let epss: Map<string, number> | undefined;
+  let epssSkipped = 0;
+  let kev: Set<string> | undefined;
+  if (config.epss !== undefined) {
+    const parsed = parseEpssCsv(await readFlagFile(config.epss, '--epss'));
+    if (parsed.scores.size === 0) {
+      throw new InputError(`--epss ${config.epss}: no "CVE-…,score" row in the file`);
+    }
+    epss = parsed.scores;
+    epssSkipped = parsed.skipped;
+  }
+  if (config.kev !== undefined) {
+    const text = await readFlagFile(config.kev, '--kev');
+    try {
+      kev = parseKevJson(text);
+    } catch (err) {
+      throw new InputError(
+        `--kev ${config.kev}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  return {
+    enrichment: makeEnrichment({
+      ...(epss !== undefined ? { epss } : {}),
+      ...(kev !== undefined ? { knownExploited: kev } : {}),
+    }),
+    epss: epss?.size ?? 0,
+    epssSkipped,
+    kev: kev?.size ?? 0,
+  };
+}
+
+export async function runController(args: string[], cmd = 'kube-inspector'): Promise<number> {
+  const config = parseControllerArgs(args);
+  if (config.help) {
+    console.log(controllerHelp(cmd));
+    return 0;
+  }
+  const caBundle =
+    config.caBundle === undefined ? undefined : await readFlagFile(config.caBundle, '--ca-bundle');
+  if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new InputError(`--ca-bundle ${config.caBundle}: no PEM certificate in the file`);
+  }
+  const enrichment = await loadEnrichment(config);
 
   const log = pino({ base: { component: 'controller' } });
-  const kc = loadKubeConfig({ kubeconfig: values.kubeconfig });
+  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });
   const server = kc.getCurrentCluster()?.server;
 
   const serverVersion = await kc.makeApiClient(VersionApi).getCode();
@@ -88,24 +331,65 @@ export async function runController(args: string[]): Promise<number> {
     .sort();
   log.info({ group: apiGroup, kinds }, `${kinds.length} kube-inspector kinds installed`);
 
-  if (values.once) return 0;
+  if (config.once) return 0;
 
-  const namespace =
-    values['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? 'kube-inspector-system';
+  if (enrichment !== undefined) {
+    log.info(
+      { epssScores: enrichment.epss, epssRowsSkipped: enrichment.epssSkipped, kev: enrichment.kev },
+      'enrichment loaded',
+    );
+  }
+
   const registry = new Registry();
+  let database: DatabaseSource | undefined;
+  const dbMetrics = registerVulnDbMetrics(registry, () => database);
+  const dbLog = log.child({ component: 'vulndb' });
+  if (config.vulnerabilityDb !== undefined) {
+    database = databaseSource(config.vulnerabilityDb, {
+      intervalMs: config.refreshMs,
+      onRefresh: (outcome, status) => {
+        dbMetrics.onRefresh(outcome);
+        if (outcome === 'failed') {
+          dbLog.error(
+            {
+              source: status.source,
+              error: status.lastError,
+              consecutiveFailures: status.consecutiveFailures,
+            },
+            'vulnerability database refresh failed; keeping the last good database',
+          );
+        } else if (outcome === 'updated') {
+          const stats = database?.current?.stats;
+          dbLog.info(
+            {
+              source: status.source,
+              advisories: database?.current?.size,
+              malformed: stats?.malformed,
+              newestModified: stats?.newestModified,
+              loadSeconds: stats?.loadSeconds,
+            },
+            'vulnerability database loaded',
+          );
+        }
+      },
+    });
+  } else {
+    log.warn('no --vulnerability-db: coverage runs, but no vulnerability is matched');
+  }
+
   const manager = await Manager.create({
     kubeConfig: kc,
     log,
     registry,
-    bindAddress: metrics.host,
-    metricsPort: metrics.port,
-    probePort: probes.port,
-    shutdownDeadlineMs: shutdownSeconds * 1000,
-    ...(values['leader-elect'] === 'true'
+    bindAddress: config.metrics.host,
+    metricsPort: config.metrics.port,
+    probePort: config.probes.port,
+    shutdownDeadlineMs: config.shutdownMs,
+    ...(config.leaderElect
       ? {
           leaderElector: leaseLeaderElector({
             client: kc.makeApiClient(CoordinationV1Api),
-            namespace,
+            namespace: config.leaseNamespace,
             name: leaseName,
             identity: defaultIdentity(),
             registry,
@@ -115,6 +399,24 @@ export async function runController(args: string[]): Promise<number> {
       : {}),
   });
 
+  const scanner = createImageScanner({
+    insecureRegistries: config.insecureRegistries,
+    ...(caBundle !== undefined ? { caBundle } : {}),
+    ...(config.scanCacheDir !== undefined ? { cacheDir: config.scanCacheDir } : {}),
+  });
+  setupControllers(
+    defaultDeps({
+      manager,
+      log,
+      clock: systemClock,
+      adminNamespace: config.adminNamespace,
+      scanner,
+      database,
+      ...(enrichment !== undefined ? { enrichment: enrichment.enrichment } : {}),
+      scanConcurrency: config.scanConcurrency,
+    }),
+  );
+
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down');
@@ -122,6 +424,24 @@ export async function runController(args: string[]): Promise<number> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  await manager.run(stop.signal);
+
+  // The first load gets a head start so the controllers begin with a database; a slow or
+  // failing one does not hold the process (probes, metrics) back.
+  if (database !== undefined) {
+    const first = database.start();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      first,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, FIRST_LOAD_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  try {
+    await manager.run(stop.signal);
+  } finally {
+    database?.stop();
+  }
   return 0;
 }

@@ -1,19 +1,47 @@
 #!/usr/bin/env node
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { versionInfo } from '../version.ts';
+import { runAgent } from './agent.ts';
 import { runController } from './controller.ts';
+import { runCoverage } from './coverage.ts';
+import { runFindings } from './findings-export.ts';
+import { InputError } from './scan-output.ts';
 import { scanTargets } from './scan-image.ts';
 import { runScan } from './scan-sbom.ts';
 
 interface Command {
   summary: string;
-  run(args: string[]): Promise<number>;
+  /** `cmd` is how the user calls the program: `kube-inspector` or `kubectl inspector`. */
+  run(args: string[], cmd: string): Promise<number>;
+}
+
+/**
+ * `kubectl inspector` when the program runs as the kubectl plugin `kubectl-inspector` (kubectl
+ * runs plugins by their file name), else `kube-inspector`.
+ */
+export function commandName(argv1: string | undefined): string {
+  return argv1 !== undefined && /^kubectl-inspector(\.[cm]?[jt]s)?$/.test(basename(argv1))
+    ? 'kubectl inspector'
+    : 'kube-inspector';
 }
 
 const commands: Record<string, Command> = {
   controller: {
     summary: 'Run the kube-inspector controller against a cluster.',
     run: runController,
+  },
+  coverage: {
+    summary: 'Summarise coverage per resource type: All / Scanning / Not scanning, by reason.',
+    run: runCoverage,
+  },
+  findings: {
+    summary: 'Export findings as CSV or JSON (findings export).',
+    run: runFindings,
+  },
+  agent: {
+    summary: "Run the node agent: write this node's NodeInventory (the DaemonSet).",
+    run: runAgent,
   },
   scan: {
     summary: 'Scan an image, a root filesystem or an SBOM (scan image|rootfs|sbom).',
@@ -40,7 +68,7 @@ const commands: Record<string, Command> = {
   },
 };
 
-function usage(): string {
+function usage(cmd: string): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));
   const lines = Object.entries(commands).map(
     ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
@@ -48,33 +76,34 @@ function usage(): string {
   return [
     'kube-inspector: vulnerability coverage and scanning for Kubernetes.',
     '',
-    'Usage: kube-inspector <command> [options]',
+    `Usage: ${cmd} <command> [options]`,
     '',
     'Commands:',
     ...lines,
     '',
-    'Run `kube-inspector <command> --help` for the options of a command.',
+    `Run \`${cmd} <command> --help\` for the options of a command.`,
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], cmd = 'kube-inspector'): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
+    console.log(usage(cmd));
     return 0;
   }
-  if (name === '--version') return commands.version!.run([]);
+  if (name === '--version') return commands.version!.run([], cmd);
   const command = commands[name];
   if (command === undefined) {
-    console.error(`kube-inspector: unknown command "${name}"\n\n${usage()}`);
+    console.error(`${cmd}: unknown command "${name}"\n\n${usage(cmd)}`);
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await command.run(rest, cmd);
   } catch (err) {
-    console.error(`kube-inspector ${name}: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    console.error(`${cmd} ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    // Bad usage (a flag's value, an unreadable input named by a flag) is exit code 2.
+    return err instanceof InputError ? 2 : 1;
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2), commandName(process.argv[1]));

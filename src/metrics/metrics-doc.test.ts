@@ -12,6 +12,7 @@ import { core } from '../kube/resources.ts';
 import { Controller } from '../runtime/controller.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import { WorkQueue } from '../runtime/workqueue.ts';
+import { registerVulnDbMetrics } from './vulndb.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -56,6 +57,7 @@ async function registered(): Promise<Set<string>> {
     registry,
   });
   await recorder.close(100);
+  registerVulnDbMetrics(registry, () => undefined);
   await client.close();
   return new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
 }

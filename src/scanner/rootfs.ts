@@ -2,8 +2,8 @@
  * Scans an unpacked root filesystem (a directory) with the same analyzers as images: files are
  * found by walking the tree without following symlinks, read under the same caps.
  */
-import { createReadStream } from 'node:fs';
-import { lstat, opendir, readFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, lstat, opendir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Analyzer } from './analyzers/analyzer.ts';
 import { ANALYZERS } from './analyzers/index.ts';
@@ -22,6 +22,21 @@ export interface RootfsScanOptions {
   limits?: Partial<ScanLimits>;
   analyzers?: readonly Analyzer[];
   signal?: AbortSignal;
+  /**
+   * Walk only these paths (relative to the directory, files or directories) instead of the whole
+   * tree; missing ones are skipped. A host agent reads just its package databases this way.
+   */
+  paths?: readonly string[];
+}
+
+async function readable(file: string, path: string, warnings: string[]): Promise<boolean> {
+  try {
+    await access(file, constants.R_OK);
+    return true;
+  } catch (err) {
+    warnings.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  }
 }
 
 export async function scanRootfs(
@@ -42,13 +57,67 @@ export async function scanRootfs(
   try {
     const top = await lstat(dir);
     if (!top.isDirectory()) throw new ScanError('INTERNAL_ERROR', `${dir} is not a directory`);
-    const stack: string[] = [''];
+    const stack: string[] = [];
+    const topFiles: string[] = [];
+    for (const p of options.paths ?? ['']) {
+      const st = p === '' ? top : await lstat(join(dir, p)).catch(() => undefined);
+      if (st?.isDirectory()) stack.push(p);
+      else if (st?.isFile()) topFiles.push(p);
+    }
     // A live root (`/`) has kernel filesystems mounted: never walk into them.
     const virtual = new Set<string>();
     for (const name of ['proc', 'sys', 'dev', 'run']) {
       const st = await lstat(join(dir, name)).catch(() => undefined);
       if (st !== undefined && st.isDirectory() && st.dev !== top.dev) virtual.add(name);
     }
+    const visit = async (path: string): Promise<void> => {
+      const st = await lstat(join(dir, path)).catch(() => undefined);
+      if (st === undefined) return;
+      const facts = { path, size: st.size, mode: st.mode };
+      const buffering = analyzers.filter((a) => a.analyze !== undefined && a.matches(facts));
+      const streaming = analyzers.filter((a) => a.stream !== undefined && a.matches(facts));
+      if (buffering.length === 0 && streaming.length === 0) return;
+      const add = (
+        analyzer: string,
+        r: Awaited<ReturnType<NonNullable<Analyzer['analyze']>>> | undefined,
+      ): void => {
+        if (r === undefined) return;
+        if (r.warnings !== undefined) warnings.push(...r.warnings);
+        const file: FileResult = { path, analyzer };
+        if (r.packages !== undefined && r.packages.length > 0) file.packages = r.packages;
+        if (r.osRelease !== undefined) file.osRelease = r.osRelease;
+        if (file.packages !== undefined || file.osRelease !== undefined) files.push(file);
+      };
+      if (buffering.length > 0) {
+        const cap = Math.min(...buffering.map((a) => a.maxBytes?.(limits) ?? limits.maxFileBytes));
+        if (st.size > cap) {
+          warnings.push(`${path}: ${st.size} bytes is over the ${cap}-byte cap; skipped`);
+        } else {
+          // An unreadable file (permissions, a file gone meanwhile) is a warning, not the end.
+          const data = await readFile(join(dir, path)).catch((err: unknown) => {
+            warnings.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+            return undefined;
+          });
+          if (data === undefined) return;
+          bytes += data.length;
+          for (const a of buffering) add(a.name, await a.analyze!(data, facts, limits));
+        }
+      }
+      if (streaming.length > 0 && !(await readable(join(dir, path), path, warnings))) return;
+      for (const a of streaming) {
+        const sa = a.stream!(facts);
+        const stream = createReadStream(join(dir, path), { highWaterMark: 1 << 20 });
+        for await (const chunk of stream) {
+          bytes += (chunk as Buffer).length;
+          if (!sa.write(chunk as Buffer)) {
+            stream.destroy();
+            break;
+          }
+        }
+        add(a.name, sa.end());
+      }
+    };
+    for (const path of topFiles) await visit(path);
     while (stack.length > 0) {
       signal.throwIfAborted();
       const rel = stack.pop()!;
@@ -70,48 +139,7 @@ export async function scanRootfs(
           if (!virtual.has(path)) stack.push(path);
           continue;
         }
-        if (!ent.isFile()) continue;
-        const st = await lstat(join(dir, path)).catch(() => undefined);
-        if (st === undefined) continue;
-        const facts = { path, size: st.size, mode: st.mode };
-        const buffering = analyzers.filter((a) => a.analyze !== undefined && a.matches(facts));
-        const streaming = analyzers.filter((a) => a.stream !== undefined && a.matches(facts));
-        if (buffering.length === 0 && streaming.length === 0) continue;
-        const add = (
-          analyzer: string,
-          r: Awaited<ReturnType<NonNullable<Analyzer['analyze']>>> | undefined,
-        ): void => {
-          if (r === undefined) return;
-          if (r.warnings !== undefined) warnings.push(...r.warnings);
-          const file: FileResult = { path, analyzer };
-          if (r.packages !== undefined && r.packages.length > 0) file.packages = r.packages;
-          if (r.osRelease !== undefined) file.osRelease = r.osRelease;
-          if (file.packages !== undefined || file.osRelease !== undefined) files.push(file);
-        };
-        if (buffering.length > 0) {
-          const cap = Math.min(
-            ...buffering.map((a) => a.maxBytes?.(limits) ?? limits.maxFileBytes),
-          );
-          if (st.size > cap) {
-            warnings.push(`${path}: ${st.size} bytes is over the ${cap}-byte cap; skipped`);
-          } else {
-            const data = await readFile(join(dir, path));
-            bytes += data.length;
-            for (const a of buffering) add(a.name, await a.analyze!(data, facts, limits));
-          }
-        }
-        for (const a of streaming) {
-          const sa = a.stream!(facts);
-          const stream = createReadStream(join(dir, path), { highWaterMark: 1 << 20 });
-          for await (const chunk of stream) {
-            bytes += (chunk as Buffer).length;
-            if (!sa.write(chunk as Buffer)) {
-              stream.destroy();
-              break;
-            }
-          }
-          add(a.name, sa.end());
-        }
+        if (ent.isFile()) await visit(path);
       }
     }
     const merged = mergeLayers([{ analysis: { files, removed: [], opaqueDirs: [] } }]);

@@ -1,0 +1,114 @@
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { setupAgent } from '../agent/agent.ts';
+import { checkHostRoot } from '../agent/collect.ts';
+import { loadKubeConfig } from '../kube/config.ts';
+import { Manager } from '../runtime/manager.ts';
+import { version } from '../version.ts';
+
+const help = `Usage: kube-inspector agent [options]
+
+The node agent. Reads the host's package databases (dpkg, rpm, apk) and os-release from the
+host's root filesystem mounted read-only, plus language packages under /usr/lib, /usr/lib64,
+/usr/local/lib, /usr/local/lib64 and the ScanConfiguration's custom paths, and applies the
+NodeInventory named after its node. Collects at start, every --interval (plus up to 10%
+jitter), and again when the ScanConfiguration "default" changes the package limit, the
+collection time limit or the custom paths. Runs as the DaemonSet in manifests/agent/.
+
+Options:
+  --node-name NAME                  the node this agent runs on (default: $NODE_NAME, set from
+                                    spec.nodeName by the downward API)
+  --host-root PATH                  where the host's root filesystem is mounted (default /host)
+  --interval DURATION               time between collections, like 6h, 90m or 45s (default 6h)
+  --kubeconfig PATH                 kubeconfig file to use (default: KUBECONFIG, then the
+                                    in-cluster service account, then ~/.kube/config)
+  --metrics-bind-address HOST:PORT  where /metrics is served (default :8080; port 0 picks one)
+  --health-probe-bind-address HOST:PORT
+                                    where /healthz and /readyz are served (default :8081)
+  -h, --help                        show this help
+
+The kernel release and architecture are the running kernel's (uname): a container shares
+its node's kernel.`;
+
+/** Parses 6h, 90m, 45s, 1h30m into milliseconds. */
+export function parseInterval(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (m === null || text === '') {
+    throw new Error(`--interval must be a duration such as 6h, 90m or 45s, got "${text}"`);
+  }
+  const ms = (Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000;
+  if (ms < 1000) throw new Error(`--interval must be at least 1s, got "${text}"`);
+  return ms;
+}
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(value);
+  if (!m || Number(m[2]) > 65535)
+    throw new Error(`${flag} must be HOST:PORT or :PORT, got "${value}"`);
+  return { host: m[1] === '' ? '0.0.0.0' : m[1]!, port: Number(m[2]) };
+}
+
+export async function runAgent(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'node-name': { type: 'string' },
+      'host-root': { type: 'string', default: '/host' },
+      interval: { type: 'string', default: '6h' },
+      kubeconfig: { type: 'string' },
+      'metrics-bind-address': { type: 'string', default: ':8080' },
+      'health-probe-bind-address': { type: 'string', default: ':8081' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  const nodeName = values['node-name'] ?? process.env.NODE_NAME ?? '';
+  if (nodeName === '') {
+    throw new Error('no node name: pass --node-name or set NODE_NAME (from spec.nodeName)');
+  }
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
+    throw new Error(`node name "${nodeName}" is not a valid Kubernetes object name`);
+  }
+  const hostRoot = values['host-root'];
+  await checkHostRoot(hostRoot);
+  const intervalMs = parseInterval(values.interval);
+  const metrics = hostPort(values['metrics-bind-address'], '--metrics-bind-address');
+  const probes = hostPort(values['health-probe-bind-address'], '--health-probe-bind-address');
+  if (metrics.host !== probes.host) {
+    throw new Error(
+      '--metrics-bind-address and --health-probe-bind-address must use the same host',
+    );
+  }
+
+  const log = pino({ base: { component: 'agent', node: nodeName } });
+  const kc = loadKubeConfig({ kubeconfig: values.kubeconfig });
+  const registry = new Registry();
+  const manager = await Manager.create({
+    kubeConfig: kc,
+    log,
+    registry,
+    bindAddress: metrics.host,
+    metricsPort: metrics.port,
+    probePort: probes.port,
+    shutdownDeadlineMs: 10_000,
+  });
+  setupAgent({ manager, log, nodeName, hostRoot, agentVersion: version, intervalMs });
+  log.info(
+    { version, hostRoot, intervalMs, server: kc.getCurrentCluster()?.server },
+    'node agent starting',
+  );
+
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'shutting down');
+    stop.abort(new Error(signal));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await manager.run(stop.signal);
+  return 0;
+}

@@ -1,0 +1,228 @@
+/**
+ * The caches the assessment controllers read, and the snapshot of the cluster a target is
+ * matched against: nodes, namespaces and workloads (Deployments, StatefulSets, DaemonSets, Jobs,
+ * CronJobs and bare Pods) with the images they run. An image's digest comes from the reference
+ * itself (`repo@sha256:…`) or from a pod's container status; a pod seen running it is kept so its
+ * pull secrets can be used to scan it.
+ */
+import type { AssessmentRun } from '../../api/v1alpha1/assessment-run.ts';
+import type { AssessmentTarget } from '../../api/v1alpha1/assessment-target.ts';
+import type { AssessmentTemplate } from '../../api/v1alpha1/assessment-template.ts';
+import type { Cache } from '../../kube/cache.ts';
+import { stripManagedFields } from '../../kube/reflector.ts';
+import { core, type KubeObject, type ResourceType } from '../../kube/resources.ts';
+import type { Manager } from '../../runtime/manager.ts';
+import type { ClusterSnapshot, ImageUse, WorkloadFact } from '../../assessments/selection.ts';
+import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
+
+export type Run = AssessmentRun & KubeObject;
+export type Template = AssessmentTemplate & KubeObject;
+export type Target = AssessmentTarget & KubeObject;
+
+/** Workload kinds a target selects, with where their pod template is. */
+const WORKLOAD_RESOURCES: readonly { resource: ResourceType; template: readonly string[] }[] = [
+  { resource: core.deployments, template: ['spec', 'template'] },
+  { resource: core.statefulSets, template: ['spec', 'template'] },
+  { resource: core.daemonSets, template: ['spec', 'template'] },
+  { resource: core.jobs, template: ['spec', 'template'] },
+  { resource: core.cronJobs, template: ['spec', 'jobTemplate', 'spec', 'template'] },
+];
+
+const keepOwn = (obj: KubeObject): KubeObject =>
+  stripManagedFields(obj, Object.values(FIELD_MANAGERS));
+
+function own<T>(m: Manager, resource: ResourceType): Cache<T & KubeObject> {
+  return m.informer<KubeObject>(resource, { transform: keepOwn }) as unknown as Cache<
+    T & KubeObject
+  >;
+}
+
+export interface AssessmentCaches {
+  targets: Cache<Target>;
+  templates: Cache<Template>;
+  runs: Cache<Run>;
+  findings: ReturnType<typeof informers.findings>;
+  nodeInventories: ReturnType<typeof informers.nodeInventories>;
+  suppressionRules: ReturnType<typeof informers.suppressionRules>;
+  nodes: Cache;
+  namespaces: Cache;
+  pods: Cache;
+  replicaSets: Cache;
+  serviceAccounts: Cache;
+  workloads: ReadonlyMap<string, Cache>;
+}
+
+export const INDEX_BY_TEMPLATE = 'assessments.template';
+export const INDEX_BY_TARGET = 'assessments.target';
+export const INDEX_BY_RUN_LABEL = 'assessments.run';
+
+/** Creates (or joins) the shared caches. */
+export function assessmentCaches(m: Manager): AssessmentCaches {
+  const workloads = new Map<string, Cache>();
+  for (const w of WORKLOAD_RESOURCES) workloads.set(w.resource.kind, m.informer(w.resource));
+  const c: AssessmentCaches = {
+    targets: own<AssessmentTarget>(m, kinds.assessmentTargets),
+    templates: own<AssessmentTemplate>(m, kinds.assessmentTemplates),
+    runs: own<AssessmentRun>(m, kinds.assessmentRuns),
+    findings: informers.findings(m),
+    nodeInventories: informers.nodeInventories(m),
+    suppressionRules: informers.suppressionRules(m),
+    nodes: m.informer(core.nodes),
+    namespaces: m.informer(core.namespaces),
+    pods: m.informer(core.pods),
+    replicaSets: m.informer(core.replicaSets),
+    serviceAccounts: m.informer(core.serviceAccounts),
+    workloads,
+  };
+  c.runs.ensureIndexer(INDEX_BY_TEMPLATE, (r) => [
+    `${r.metadata.namespace}/${r.spec.templateRef.name}`,
+  ]);
+  c.templates.ensureIndexer(INDEX_BY_TARGET, (t) => [
+    `${t.metadata.namespace}/${t.spec.targetRef.name}`,
+  ]);
+  c.findings.ensureIndexer(INDEX_BY_RUN_LABEL, (f) => {
+    const run = f.metadata.labels?.['kubeinspector.io/run'];
+    return run === undefined ? [] : [`${f.metadata.namespace}/${run}`];
+  });
+  return c;
+}
+
+// ---------------------------------------------------------------- snapshot
+
+interface ContainerLike {
+  name?: string;
+  image?: string;
+}
+interface PodSpecLike {
+  containers?: ContainerLike[];
+  initContainers?: ContainerLike[];
+  ephemeralContainers?: ContainerLike[];
+}
+interface ContainerStatusLike {
+  name?: string;
+  imageID?: string;
+}
+
+function dig(obj: unknown, path: readonly string[]): unknown {
+  let v = obj;
+  for (const p of path) v = (v as Record<string, unknown> | undefined)?.[p];
+  return v;
+}
+
+function containers(spec: PodSpecLike | undefined): ContainerLike[] {
+  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+}
+
+const DIGEST_RE = /sha256:[0-9a-f]{64}/;
+
+/** The digest a reference pins (`repo@sha256:…`), if any. */
+export function referenceDigest(reference: string): string | undefined {
+  const at = reference.indexOf('@');
+  return at < 0 ? undefined : DIGEST_RE.exec(reference.slice(at + 1))?.[0];
+}
+
+function controllerOf(obj: KubeObject): { kind: string; name: string } | undefined {
+  const ref = obj.metadata.ownerReferences?.find((r) => r.controller === true);
+  return ref === undefined ? undefined : { kind: ref.kind, name: ref.name };
+}
+
+/** The workload a pod belongs to: its controller, walked up through ReplicaSets and Jobs. */
+function podWorkload(
+  pod: KubeObject,
+  replicaSets: Cache,
+  jobs: Cache | undefined,
+): { kind: string; name: string } {
+  const ns = pod.metadata.namespace ?? '';
+  const owner = controllerOf(pod);
+  if (owner === undefined) return { kind: 'Pod', name: pod.metadata.name };
+  const parent =
+    owner.kind === 'ReplicaSet'
+      ? replicaSets.get(`${ns}/${owner.name}`)
+      : owner.kind === 'Job'
+        ? jobs?.get(`${ns}/${owner.name}`)
+        : undefined;
+  const grand = parent === undefined ? undefined : controllerOf(parent);
+  return grand ?? owner;
+}
+
+const key = (ns: string, kind: string, name: string): string => `${ns}/${kind}/${name}`;
+
+/** The cluster as the caches see it now. */
+export function clusterSnapshot(c: AssessmentCaches): ClusterSnapshot {
+  const namespaces = new Map<string, Record<string, string>>();
+  for (const ns of c.namespaces.list()) namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
+  const nodes = c.nodes
+    .list()
+    .map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
+
+  const facts = new Map<string, WorkloadFact & { images: ImageUse[] }>();
+  const add = (ns: string, kind: string, name: string, labels: Record<string, string>) => {
+    const k = key(ns, kind, name);
+    let f = facts.get(k);
+    if (f === undefined) facts.set(k, (f = { namespace: ns, kind, name, labels, images: [] }));
+    return f;
+  };
+  const addImage = (f: { images: ImageUse[] }, use: ImageUse): void => {
+    const same = f.images.find((i) => i.reference === use.reference && i.digest === use.digest);
+    if (same !== undefined) {
+      if (same.pod === undefined && use.pod !== undefined) same.pod = use.pod;
+      return;
+    }
+    f.images.push(use);
+  };
+
+  for (const w of WORKLOAD_RESOURCES) {
+    const cache = c.workloads.get(w.resource.kind);
+    for (const obj of cache?.list() ?? []) {
+      // A Job run by a CronJob is that CronJob's; it is not a workload of its own.
+      if (w.resource.kind === 'Job' && controllerOf(obj)?.kind === 'CronJob') continue;
+      const ns = obj.metadata.namespace ?? '';
+      const f = add(ns, w.resource.kind, obj.metadata.name, obj.metadata.labels ?? {});
+      const spec = dig(obj, [...w.template, 'spec']) as PodSpecLike | undefined;
+      for (const ctr of containers(spec)) {
+        if (ctr.image === undefined || ctr.image === '') continue;
+        addImage(f, { reference: ctr.image, digest: referenceDigest(ctr.image) });
+      }
+    }
+  }
+
+  const jobs = c.workloads.get('Job');
+  for (const pod of c.pods.list()) {
+    const ns = pod.metadata.namespace ?? '';
+    const owner = podWorkload(pod, c.replicaSets, jobs);
+    const f =
+      facts.get(key(ns, owner.kind, owner.name)) ??
+      add(ns, owner.kind, owner.name, pod.metadata.labels ?? {});
+    const status = pod.status as
+      | { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] }
+      | undefined;
+    const seen = new Map<string, string>();
+    for (const s of [
+      ...(status?.initContainerStatuses ?? []),
+      ...(status?.containerStatuses ?? []),
+    ]) {
+      const d = DIGEST_RE.exec(s.imageID ?? '')?.[0];
+      if (s.name !== undefined && d !== undefined) seen.set(s.name, d);
+    }
+    for (const ctr of containers(pod.spec as PodSpecLike | undefined)) {
+      if (ctr.image === undefined || ctr.image === '') continue;
+      const digest = referenceDigest(ctr.image) ?? seen.get(ctr.name ?? '');
+      addImage(f, { reference: ctr.image, digest, pod: pod.metadata.name });
+    }
+  }
+
+  // A reference whose digest is known makes its digest-less entry redundant.
+  const workloads = [...facts.values()].map((f) => {
+    const known = new Set(f.images.filter((i) => i.digest !== undefined).map((i) => i.reference));
+    const images = f.images
+      .filter((i) => i.digest !== undefined || !known.has(i.reference))
+      .map((i) => {
+        // The template's entry has no pod; borrow one from a sighting of the same reference.
+        if (i.pod !== undefined) return i;
+        const pod = f.images.find((o) => o.reference === i.reference && o.pod !== undefined)?.pod;
+        return pod === undefined ? i : { ...i, pod };
+      });
+    return { ...f, images };
+  });
+  return { nodes, namespaces, workloads };
+}

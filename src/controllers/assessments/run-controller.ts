@@ -1,0 +1,431 @@
+/**
+ * AssessmentRun: drives one run through Inspector Classic's state machine (src/assessments/
+ * run-state.ts). One transition per reconcile, each written to status (and announced as an
+ * Event); the watch event of that write brings the next one. While COLLECTING_DATA every
+ * resource seen matching the target is added to status.collected (pods, nodes and workloads
+ * changing re-trigger the run), and the run asks to be called again at its deadline. In
+ * EVALUATING_RULES the `cve` rules package runs over what was collected and the findings are
+ * written in the run's namespace, owned by the run, with the template's attributes; the counts
+ * by severity go to status and the run ends COMPLETED, or COMPLETED_WITH_ERRORS when some
+ * resources could not be evaluated.
+ */
+import type { AssessmentRunStatus } from '../../api/v1alpha1/assessment-run.ts';
+import { API_VERSION, LABELS } from '../../api/v1alpha1/common.ts';
+import type { Finding } from '../../api/v1alpha1/finding.ts';
+import type { SuppressionRule } from '../../api/v1alpha1/suppression-rule.ts';
+import {
+  buildPackageFindings,
+  countBySeverity,
+  mergeFinding,
+  withStatusLabel,
+} from '../../findings/build.ts';
+import { suppressingRule } from '../../findings/suppression.ts';
+import { apply } from '../../kube/apply.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import { objectReference } from '../../kube/events.ts';
+import { splitKey } from '../../kube/resources.ts';
+import { type ReconcileContext, type Reconciler, WaitingError } from '../../runtime/controller.ts';
+import {
+  EMPTY_COLLECTED,
+  type Collected,
+  mergeCollected,
+  selectResources,
+} from '../../assessments/selection.ts';
+import { type Step, enterState, isTerminal, nextStep } from '../../assessments/run-state.ts';
+import type { ControllerDeps } from '../index.ts';
+import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
+import { readyConditions, reconcilingConditions, stalledConditions } from './conditions.ts';
+import { type CveResult, RunScanCache, evaluateCve } from './cve.ts';
+import { templateProblem } from './template-controller.ts';
+
+/** Findings one run writes at most; the rest are counted and reported. */
+export const MAX_RUN_FINDINGS = 5000;
+/** Findings written at the same time. */
+const WRITE_CONCURRENCY = 8;
+/** Poll while waiting for the template or the database. */
+const WAIT_MS = 30_000;
+
+const PASCAL = (state: string): string =>
+  state
+    .toLowerCase()
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+
+export function toCollected(status: AssessmentRunStatus | undefined): Collected {
+  const c = status?.collected;
+  if (c === undefined) return EMPTY_COLLECTED;
+  return {
+    nodes: c.nodes ?? [],
+    workloads: c.workloads ?? [],
+    images: c.images ?? [],
+    truncated: c.truncated ?? false,
+  };
+}
+
+function collectedStatus(c: Collected): NonNullable<AssessmentRunStatus['collected']> {
+  return {
+    ...(c.nodes.length > 0 ? { nodes: c.nodes } : {}),
+    ...(c.workloads.length > 0 ? { workloads: c.workloads } : {}),
+    ...(c.images.length > 0 ? { images: c.images } : {}),
+    ...(c.truncated ? { truncated: true } : {}),
+  };
+}
+
+/** A name for the run's copy of a finding: unique per run within the namespace. */
+export function runFindingName(run: string, finding: string): string {
+  const plain = `${run}-${finding}`;
+  if (plain.length <= 253) return plain;
+  const room = 253 - finding.length - 1;
+  return `${run.slice(0, room).replace(/[.-]+$/, '')}-${finding}`;
+}
+
+/**
+ * Template attributes to apply to a finding: every key a person has not set to another value,
+ * within the limit of 10 attributes per finding. Returns the keys left out too.
+ */
+export function templateAttributes(
+  template: Readonly<Record<string, string>> | undefined,
+  existing: Readonly<Record<string, string>> | undefined,
+): { apply: Record<string, string>; skipped: string[] } {
+  const out: Record<string, string> = {};
+  const skipped: string[] = [];
+  const current = existing ?? {};
+  let room = 10 - Object.keys(current).length;
+  for (const [k, v] of Object.entries(template ?? {})) {
+    if (Object.hasOwn(current, k)) {
+      if (current[k] === v) out[k] = v;
+      else skipped.push(k);
+      continue;
+    }
+    if (room <= 0) {
+      skipped.push(k);
+      continue;
+    }
+    out[k] = v;
+    room--;
+  }
+  return { apply: out, skipped };
+}
+
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+export function runReconciler(
+  deps: ControllerDeps,
+  caches: AssessmentCaches,
+  events: EventRecorder,
+): Reconciler {
+  const client = deps.manager.client;
+  const scans = new RunScanCache();
+
+  async function writeStatus(run: Run, status: AssessmentRunStatus): Promise<void> {
+    await apply(
+      client,
+      kinds.assessmentRuns,
+      {
+        apiVersion: API_VERSION,
+        kind: 'AssessmentRun',
+        metadata: { name: run.metadata.name, namespace: run.metadata.namespace ?? '' },
+        status,
+      },
+      { status: true, current: run },
+    );
+  }
+
+  /** What the target selects now, or nothing when the target is gone. */
+  function seenNow(run: Run): Collected {
+    const ns = run.metadata.namespace ?? '';
+    const template = caches.templates.get(`${ns}/${run.spec.templateRef.name}`);
+    const target =
+      template === undefined
+        ? undefined
+        : caches.targets.get(`${ns}/${template.spec.targetRef.name}`);
+    if (target === undefined) return EMPTY_COLLECTED;
+    return selectResources(
+      { namespace: ns, spec: target.spec },
+      deps.adminNamespace,
+      clusterSnapshot(caches),
+    );
+  }
+
+  async function evaluate(
+    run: Run,
+    status: AssessmentRunStatus,
+    ctx: ReconcileContext,
+  ): Promise<AssessmentRunStatus> {
+    const now = deps.clock.now();
+    const source = deps.database;
+    if (source === undefined) {
+      return {
+        ...enterState(status, 'ERROR', now),
+        conditions: stalledConditions(
+          status.conditions,
+          'NoVulnerabilityDatabase',
+          'the controller runs without a vulnerability database (--vulndb): the cve rules package cannot be evaluated',
+          run.metadata.generation,
+          now,
+        ),
+      };
+    }
+    const db = source.current;
+    if (db === undefined) {
+      throw new WaitingError('the vulnerability database has not been loaded yet', WAIT_MS);
+    }
+    const collected = toCollected(status);
+    const result: CveResult = await evaluateCve(collected, db, deps, caches, scans, ctx.signal);
+    const ns = run.metadata.namespace ?? '';
+    const rules = caches.suppressionRules.list() as unknown as SuppressionRule[];
+    const owner = {
+      apiVersion: API_VERSION,
+      kind: 'AssessmentRun',
+      name: run.metadata.name,
+      uid: run.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    };
+
+    const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
+    const dropped = Math.max(0, built.length - MAX_RUN_FINDINGS);
+    const kept = built.slice(0, MAX_RUN_FINDINGS);
+    const severities: (NonNullable<Finding['status']>['severity'] | undefined)[] = [];
+    const skippedAttributes = new Set<string>();
+    await pool(kept, WRITE_CONCURRENCY, async (b) => {
+      const name = runFindingName(run.metadata.name, b.name);
+      const existing = caches.findings.get(`${ns}/${name}`);
+      const labels = { ...b.labels, [LABELS.run]: run.metadata.name };
+      const rule = suppressingRule(
+        rules,
+        { metadata: { namespace: ns }, labels, status: b.status },
+        { adminNamespace: deps.adminNamespace },
+      );
+      const desired = mergeFinding(existing, b.status, now, {
+        suppressedBy: rule?.metadata.name,
+      });
+      const meta = {
+        apiVersion: API_VERSION,
+        kind: 'Finding',
+        metadata: {
+          name,
+          namespace: ns,
+          labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
+          ownerReferences: [owner],
+        },
+      };
+      await apply(client, kinds.findings, meta, { current: existing });
+      const attrs = templateAttributes(status.findingAttributes, existing?.spec?.attributes);
+      for (const k of attrs.skipped) skippedAttributes.add(k);
+      if (Object.keys(attrs.apply).length > 0) {
+        await apply(
+          client,
+          kinds.findings,
+          {
+            apiVersion: API_VERSION,
+            kind: 'Finding',
+            metadata: { name, namespace: ns },
+            spec: { attributes: attrs.apply },
+          },
+          { current: existing, fieldManager: FIELD_MANAGERS.templates },
+        );
+      }
+      await apply(
+        client,
+        kinds.findings,
+        {
+          apiVersion: API_VERSION,
+          kind: 'Finding',
+          metadata: { name, namespace: ns },
+          status: desired,
+        },
+        { current: existing, status: true },
+      );
+      severities.push(desired.severity);
+    });
+
+    const problems: string[] = result.notEvaluated.map((n) => `${n.id}: ${n.reason}`);
+    if (dropped > 0)
+      problems.push(`${dropped} findings over the limit of ${MAX_RUN_FINDINGS} were not written`);
+    if (collected.truncated)
+      problems.push('more resources matched than a run records; some were not collected');
+    if (skippedAttributes.size > 0) {
+      problems.push(
+        `template attributes ${[...skippedAttributes].sort().join(', ')} were not applied to some findings: a person set another value, or the finding already has 10 attributes`,
+      );
+    }
+    const end = problems.length > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED';
+    const findings = countBySeverity(severities);
+    ctx.log.info(
+      { findings: findings.total, notEvaluated: result.notEvaluated.length, state: end },
+      'assessment run evaluated',
+    );
+    const next = enterState(status, end, deps.clock.now());
+    const message =
+      problems.length === 0
+        ? `${findings.total} findings`
+        : `${findings.total} findings; ${problems.length} problems: ${problems.join('; ')}`;
+    return {
+      ...next,
+      findingCounts: findings,
+      conditions: readyConditions(
+        status.conditions,
+        PASCAL(end),
+        message,
+        run.metadata.generation,
+        deps.clock.now(),
+      ),
+    };
+  }
+
+  return {
+    async reconcile(key, ctx) {
+      const run = caches.runs.get(key);
+      if (run === undefined || run.metadata.deletionTimestamp !== undefined) return undefined;
+      const { namespace = '' } = splitKey(key);
+      const now = deps.clock.now();
+      const status: AssessmentRunStatus = { ...(run.status ?? {}) };
+      if (isTerminal(status.state)) return undefined;
+      const template = caches.templates.get(`${namespace}/${run.spec.templateRef.name}`);
+      const problem =
+        template === undefined
+          ? `spec.templateRef: AssessmentTemplate ${run.spec.templateRef.name} does not exist in namespace ${namespace}`
+          : templateProblem(template, caches, deps.adminNamespace)?.message;
+      const step: Step = nextStep(status, {
+        now,
+        stop: run.spec.stop?.action,
+        template:
+          template === undefined
+            ? undefined
+            : {
+                durationSeconds: template.spec.durationSeconds,
+                rulesPackages: template.spec.rulesPackages,
+                findingAttributes: template.spec.findingAttributes,
+              },
+        problem: status.state === 'CREATED' ? problem : undefined,
+      });
+      const generation = run.metadata.generation;
+      const ref = objectReference({ ...run, kind: 'AssessmentRun' });
+
+      switch (step.kind) {
+        case 'done':
+          return undefined;
+        case 'wait-for-template': {
+          await writeStatus(run, {
+            ...status,
+            ...(generation !== undefined ? { observedGeneration: generation } : {}),
+            conditions: reconcilingConditions(
+              status.conditions,
+              'TemplateNotFound',
+              problem ?? 'waiting for the template',
+              generation,
+              now,
+            ),
+          });
+          return { requeueAfterMs: WAIT_MS };
+        }
+        case 'collect': {
+          const before = toCollected(status);
+          const merged = mergeCollected(before, seenNow(run));
+          if (merged !== before) {
+            await writeStatus(run, {
+              ...status,
+              collected: collectedStatus(merged),
+              ...counts(merged),
+            });
+          }
+          return { requeueAfterMs: step.requeueAfterMs };
+        }
+        case 'evaluate': {
+          const next = await evaluate(run, status, ctx);
+          await writeStatus(run, next);
+          announce(ref, status.state, next);
+          return undefined;
+        }
+        case 'transition': {
+          let next = enterState(
+            status,
+            step.to,
+            now,
+            template === undefined
+              ? undefined
+              : {
+                  durationSeconds: template.spec.durationSeconds,
+                  rulesPackages: template.spec.rulesPackages,
+                  findingAttributes: template.spec.findingAttributes,
+                },
+          );
+          if (generation !== undefined) next.observedGeneration = generation;
+          // Collection starts with what matches now and ends with a last look.
+          if (step.to === 'COLLECTING_DATA' || step.to === 'STOP_DATA_COLLECTION_PENDING') {
+            const merged = mergeCollected(toCollected(next), seenNow(run));
+            next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
+          }
+          if (step.to === 'FAILED') {
+            next.conditions = stalledConditions(
+              status.conditions,
+              'Failed',
+              step.message ?? 'the run failed',
+              generation,
+              now,
+            );
+          } else if (step.to === 'CANCELED') {
+            next.conditions = readyConditions(
+              status.conditions,
+              'Canceled',
+              step.message ?? 'canceled',
+              generation,
+              now,
+            );
+          } else {
+            next.conditions = reconcilingConditions(
+              status.conditions,
+              PASCAL(step.to),
+              `state ${step.to}`,
+              generation,
+              now,
+            );
+          }
+          await writeStatus(run, next);
+          announce(ref, status.state, next, step.message);
+          return undefined;
+        }
+      }
+    },
+  };
+
+  function counts(c: Collected): Pick<AssessmentRunStatus, 'resourceCounts'> {
+    return {
+      resourceCounts: {
+        nodes: c.nodes.length,
+        workloads: c.workloads.length,
+        images: new Set(c.images.map((i) => i.digest ?? i.reference)).size,
+      },
+    };
+  }
+
+  function announce(
+    ref: ReturnType<typeof objectReference>,
+    from: string | undefined,
+    next: AssessmentRunStatus,
+    message?: string,
+  ): void {
+    const to = next.state ?? 'CREATED';
+    const note = `${from ?? '(new)'} -> ${to}${message !== undefined ? `: ${message}` : ''}`;
+    if (to === 'FAILED' || to === 'ERROR') events.warning(ref, PASCAL(to), 'ChangeState', note);
+    else if (to === 'COMPLETED' || to === 'COMPLETED_WITH_ERRORS') {
+      const c = next.findingCounts;
+      events.normal(
+        ref,
+        PASCAL(to),
+        'ChangeState',
+        `${note}; findings: ${c?.total ?? 0} (critical ${c?.critical ?? 0}, high ${c?.high ?? 0}, medium ${c?.medium ?? 0}, low ${c?.low ?? 0})`,
+      );
+    } else events.normal(ref, PASCAL(to), 'ChangeState', note);
+  }
+}

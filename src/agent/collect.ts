@@ -75,6 +75,8 @@ export interface CollectOptions {
   /** The collection time limit; sources not finished by then are left out. */
   timeLimitMs: number;
   signal?: AbortSignal;
+  /** A monotonic clock in ms (default `performance.now`); tests step it to cross the limit. */
+  now?: () => number;
   /** Kernel release and CPU architecture; default: the running kernel's (`uname`). */
   kernelVersion?: string;
   architecture?: string;
@@ -86,14 +88,12 @@ export function goArch(arch: string): string {
 }
 
 /**
- * A path on the host as a path relative to the host root, or undefined when it is not an
- * absolute path that stays inside the root (`..` cannot climb out of it).
+ * A path on the host as a path relative to the host root, or undefined when it is not
+ * absolute. Normalised as the host would resolve it: `..` cannot climb above the root.
  */
 export function hostRelative(path: string): string | undefined {
   if (!path.startsWith('/') || path.includes('\0')) return undefined;
-  const normal = posix.normalize(path);
-  if (normal.split('/').includes('..')) return undefined;
-  return normal.replace(/^\/+/, '').replace(/\/+$/, '');
+  return posix.normalize(path).replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
 /** The sources read for these custom paths, OS databases first. */
@@ -167,7 +167,8 @@ export async function checkHostRoot(root: string): Promise<void> {
 
 /** Collects the inventory of the host mounted at `root`. Never throws for what it finds there. */
 export async function collect(root: string, options: CollectOptions): Promise<Collection> {
-  const started = performance.now();
+  const now = options.now ?? (() => performance.now());
+  const started = now();
   await checkHostRoot(root);
   const deadline = started + options.timeLimitMs;
   const errors: CollectionError[] = [];
@@ -198,7 +199,7 @@ export async function collect(root: string, options: CollectOptions): Promise<Co
   }
   const all = sources(options.customPaths);
   for (const [i, source] of all.entries()) {
-    const remaining = deadline - performance.now();
+    const remaining = deadline - now();
     if (remaining <= 0) {
       errors.push(timeLimitError(options.timeLimitMs, all.slice(i)));
       break;
@@ -229,7 +230,7 @@ export async function collect(root: string, options: CollectOptions): Promise<Co
           message: `${source.name}: ${outcome.inventory.warnings.join('; ')}`,
         });
       }
-    } else if (performance.now() >= deadline) {
+    } else if (now() >= deadline) {
       errors.push(timeLimitError(options.timeLimitMs, all.slice(i)));
       break;
     } else if (outcome.reason !== 'UNSUPPORTED_OS') {
@@ -244,7 +245,7 @@ export async function collect(root: string, options: CollectOptions): Promise<Co
     kernelVersion: options.kernelVersion ?? release(),
     architecture: options.architecture ?? goArch(osArch()),
     errors,
-    durationMs: Math.round(performance.now() - started),
+    durationMs: Math.max(0, Math.round(now() - started)),
   };
 }
 

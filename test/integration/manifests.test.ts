@@ -1,0 +1,308 @@
+// manifests/ as a person installs it: `kubectl apply -k manifests/` against a real control
+// plane (of this file's own: it installs cluster-scoped objects), every object accepted by a
+// server-side dry run, and the controller Deployment checked against the image and the
+// controller's flags.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
+import { parseControllerArgs } from '../../src/cli/controller.ts';
+import {
+  ADMIN_NAMESPACE,
+  CONTROLLER_SA,
+  type Manifest,
+  expandedArgs,
+  find,
+  manifestsDir,
+  monitoringCrdsFixture,
+  podSpec,
+  renderManifests,
+  repoRoot,
+} from './manifests.ts';
+
+const execFileAsync = promisify(execFile);
+
+let plane: ControlPlane;
+let objects: Manifest[];
+
+async function kubectl(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(
+      plane.binaries.kubectl,
+      ['--kubeconfig', plane.kubeconfig, ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`kubectl ${args.join(' ')}: ${e.stderr ?? e.message}`, { cause: err });
+  }
+}
+
+function kubectlWithInput(input: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      plane.binaries.kubectl,
+      ['--kubeconfig', plane.kubeconfig, ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`))
+          : resolve(stdout),
+    );
+    child.stdin?.end(input);
+  });
+}
+
+beforeAll(async () => {
+  plane = await startControlPlane({ log: () => {} });
+  objects = await renderManifests(plane.binaries.kubectl);
+});
+
+afterAll(async () => {
+  await plane?.stop();
+});
+
+const NAMESPACED = new Set([
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'Deployment',
+  'DaemonSet',
+  'Service',
+  'ConfigMap',
+  'PodDisruptionBudget',
+  'ServiceMonitor',
+  'PrometheusRule',
+]);
+
+describe('manifests/', () => {
+  it('renders the namespace, the CRDs, the controller and the monitoring objects', () => {
+    const kinds = new Set(objects.map((o) => o.kind));
+    for (const kind of [
+      'Namespace',
+      'CustomResourceDefinition',
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceMonitor',
+      'PrometheusRule',
+      'ConfigMap',
+    ]) {
+      expect(kinds, kind).toContain(kind);
+    }
+    expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(8);
+    expect(find(objects, 'Namespace').metadata.name).toBe(ADMIN_NAMESPACE);
+    for (const o of objects.filter((x) => NAMESPACED.has(x.kind))) {
+      expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe(ADMIN_NAMESPACE);
+    }
+    for (const o of objects) {
+      expect(o.metadata.labels?.['app.kubernetes.io/part-of'], o.metadata.name).toBe(
+        'kube-inspector',
+      );
+    }
+  });
+
+  it('applies with kubectl apply -k, every object passes a server-side dry run, and a second apply changes nothing', async () => {
+    await kubectl('apply', '--server-side', '-f', monitoringCrdsFixture);
+    await kubectl(
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/prometheusrules.monitoring.coreos.com',
+    );
+    const applied = await kubectl('apply', '-k', manifestsDir);
+    expect(applied).toContain('deployment.apps/kube-inspector-controller created');
+    expect(applied).toContain('prometheusrule.monitoring.coreos.com/kube-inspector created');
+
+    for (const o of objects) {
+      const out = await kubectlWithInput(
+        JSON.stringify(o),
+        'apply',
+        '--dry-run=server',
+        '-f',
+        '-',
+        '-o',
+        'name',
+      );
+      expect(out.trim(), `${o.kind} ${o.metadata.name}`).not.toBe('');
+    }
+
+    // kubectl reports the PodDisruptionBudget "configured" on every apply (its selector is
+    // always sent), so "nothing changed" is read from the stored objects' resourceVersions.
+    const versions = async (): Promise<string[]> =>
+      (
+        JSON.parse(await kubectl('get', '-k', manifestsDir, '-o', 'json')) as {
+          items: { kind: string; metadata: { name: string; resourceVersion: string } }[];
+        }
+      ).items.map((i) => `${i.kind}/${i.metadata.name}@${i.metadata.resourceVersion}`);
+    const before = await versions();
+    expect(before).toHaveLength(objects.length);
+    await kubectl('apply', '-k', manifestsDir);
+    expect(await versions()).toEqual(before);
+
+    const stored = JSON.parse(
+      await kubectl(
+        '-n',
+        ADMIN_NAMESPACE,
+        'get',
+        'deployment',
+        'kube-inspector-controller',
+        '-o',
+        'json',
+      ),
+    ) as { spec: { replicas: number } };
+    expect(stored.spec.replicas).toBe(2);
+  });
+
+  it('runs the controller with leader election, a restricted security context, probes, limits and emptyDir caches', () => {
+    const deployment = find(objects, 'Deployment', 'kube-inspector-controller');
+    const spec = podSpec(deployment);
+    const pod = spec as unknown as {
+      securityContext: Record<string, unknown>;
+    };
+    expect((deployment as unknown as { spec: { replicas: number } }).spec.replicas).toBe(2);
+    expect(spec.serviceAccountName).toBe(CONTROLLER_SA);
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(spec.containers).toHaveLength(1);
+    const c = spec.containers[0]! as unknown as {
+      image: string;
+      args: string[];
+      command?: string[];
+      securityContext: Record<string, unknown>;
+      livenessProbe: { httpGet: { path: string; port: string } };
+      readinessProbe: { httpGet: { path: string; port: string } };
+      ports: { name: string; containerPort: number }[];
+      resources: { requests: Record<string, string>; limits: Record<string, string> };
+      volumeMounts: { name: string; mountPath: string }[];
+      env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    };
+    expect(c.image).toBe('kube-inspector:dev');
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const port = (name: string): number | undefined =>
+      c.ports.find((p) => p.name === name)?.containerPort;
+    expect(port('metrics')).toBe(8080);
+    expect(port('health')).toBe(8081);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    for (const r of ['cpu', 'memory']) {
+      expect(c.resources.requests[r], r).toBeDefined();
+      expect(c.resources.limits[r], r).toBeDefined();
+    }
+    expect(c.env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe(
+      'metadata.namespace',
+    );
+    // Every mount is an emptyDir with a size limit: nothing is written to the image.
+    for (const m of c.volumeMounts) {
+      const v = spec.volumes?.find((x) => x.name === m.name);
+      expect(v?.emptyDir?.sizeLimit, m.mountPath).toMatch(/^\d+[MG]i$/);
+    }
+    expect(c.volumeMounts.map((m) => m.mountPath)).toContain('/tmp');
+
+    const pdb = find(objects, 'PodDisruptionBudget') as unknown as {
+      spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } };
+    };
+    expect(pdb.spec.minAvailable).toBe(1);
+    const podLabels = (
+      deployment as unknown as {
+        spec: { template: { metadata: { labels: Record<string, string> } } };
+      }
+    ).spec.template.metadata.labels;
+    expect(podLabels).toMatchObject(pdb.spec.selector.matchLabels);
+  });
+
+  it('starts the image the Dockerfile builds with the controller command and flags the controller accepts', async () => {
+    const dockerfile = await readFile(join(repoRoot, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/dist\/cli\/main\.js"\]$/m);
+    const c = podSpec(find(objects, 'Deployment', 'kube-inspector-controller')).containers[0]!;
+    expect(c.command, 'the image entrypoint runs the CLI').toBeUndefined();
+    const args = expandedArgs(objects, c);
+    expect(args[0]).toBe('controller');
+    const config = parseControllerArgs(args.slice(1), { POD_NAMESPACE: ADMIN_NAMESPACE });
+    expect(config).toMatchObject({
+      leaderElect: true,
+      adminNamespace: ADMIN_NAMESPACE,
+      metrics: { port: 8080 },
+      probes: { port: 8081 },
+      scanConcurrency: 4,
+      refreshMs: 3_600_000,
+    });
+    expect(config.vulnerabilityDb).toMatch(/^https?:\/\//);
+    // The layer cache is one of the emptyDir mounts.
+    const mounts = (c as unknown as { volumeMounts: { mountPath: string }[] }).volumeMounts;
+    expect(mounts.map((m) => m.mountPath)).toContain(config.scanCacheDir);
+  });
+
+  it('exposes the metrics port to the ServiceMonitor through the Service', () => {
+    const service = find(objects, 'Service') as unknown as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: {
+        selector: Record<string, string>;
+        ports: { name: string; port: number; targetPort: string }[];
+      };
+    };
+    const monitor = find(objects, 'ServiceMonitor') as unknown as {
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        endpoints: { port: string; path: string }[];
+      };
+    };
+    expect(service.spec.ports).toEqual([
+      { name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
+    expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(monitor.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s' },
+    ]);
+    // The alerts select the controller-runtime metrics by this job name.
+    const rule = JSON.stringify(find(objects, 'PrometheusRule'));
+    expect(rule).toContain(`job=\\"${service.metadata.name}\\"`);
+  });
+
+  it('ships the Grafana dashboard as a ConfigMap with the grafana_dashboard label', async () => {
+    const cm = find(objects, 'ConfigMap', 'kube-inspector-dashboard') as Manifest & {
+      data: Record<string, string>;
+    };
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+    const json = cm.data['kube-inspector.json'] ?? '';
+    expect(json).toBe(await readFile(join(manifestsDir, 'monitoring', 'dashboard.json'), 'utf8'));
+    expect(JSON.parse(json)).toMatchObject({ uid: 'kube-inspector', title: 'kube-inspector' });
+  });
+
+  it('grants no wildcard and never lists or watches Secrets', () => {
+    const rules = objects
+      .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
+      .flatMap(
+        (o) =>
+          (
+            o as unknown as {
+              rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+            }
+          ).rules,
+      );
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) {
+      expect([...r.apiGroups, ...r.resources, ...r.verbs]).not.toContain('*');
+      if (r.apiGroups.includes('') && r.resources.includes('secrets')) {
+        expect(r.verbs).toEqual(['get']);
+      }
+    }
+  });
+});

@@ -1,0 +1,99 @@
+// Helpers of the manifests tests: render manifests/ with the kustomize built into kubectl, find
+// objects in the result, and turn the controller Deployment's container into a local command
+// line (its args with the $(VAR) references expanded from its env and ConfigMap).
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+
+const execFileAsync = promisify(execFile);
+export const repoRoot = join(import.meta.dirname, '..', '..');
+export const manifestsDir = join(repoRoot, 'manifests');
+export const monitoringCrdsFixture = join(
+  import.meta.dirname,
+  'fixtures',
+  'prometheus-operator-crds.yaml',
+);
+export const ADMIN_NAMESPACE = 'kube-inspector-system';
+export const CONTROLLER_SA = 'kube-inspector-controller';
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+/** `kubectl kustomize manifests/`, parsed. */
+export async function renderManifests(kubectl: string): Promise<Manifest[]> {
+  const { stdout } = await execFileAsync(kubectl, ['kustomize', manifestsDir], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+export function find(objects: Manifest[], kind: string, name?: string): Manifest {
+  const found = objects.filter(
+    (o) => o.kind === kind && (name === undefined || o.metadata.name === name),
+  );
+  if (found.length !== 1) {
+    throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}`);
+  }
+  return found[0]!;
+}
+
+export interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+  [k: string]: unknown;
+}
+
+export interface PodSpec {
+  serviceAccountName?: string;
+  containers: Container[];
+  volumes?: { name: string; emptyDir?: { sizeLimit?: string } }[];
+  [k: string]: unknown;
+}
+
+export function podSpec(deployment: Manifest): PodSpec {
+  return (deployment as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+}
+
+/**
+ * The controller container's args with every $(VAR) replaced as the kubelet would: from
+ * `env` values, then from the ConfigMaps of `envFrom`, then from `overrides` (for variables
+ * the downward API fills in). Fails on a reference nothing defines.
+ */
+export function expandedArgs(
+  objects: Manifest[],
+  container: Container,
+  overrides: Record<string, string> = {},
+): string[] {
+  const vars: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const name = from.configMapRef?.name;
+    if (name === undefined) continue;
+    const cm = find(objects, 'ConfigMap', name) as Manifest & { data?: Record<string, string> };
+    Object.assign(vars, cm.data ?? {});
+  }
+  for (const e of container.env ?? []) if (e.value !== undefined) vars[e.name] = e.value;
+  Object.assign(vars, overrides);
+  return (container.args ?? []).map((arg) =>
+    arg.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (_, v: string) => {
+      const value = vars[v];
+      if (value === undefined) throw new Error(`${arg}: $(${v}) is not defined`);
+      return value;
+    }),
+  );
+}

@@ -9,7 +9,9 @@ import type { Clock } from '../runtime/clock.ts';
 import type { ImageScanner } from '../scanner/index.ts';
 import type { Enrichment } from '../vulndb/enrichment.ts';
 import type { DatabaseSource } from '../vulndb/source.ts';
+import { setupCoverage } from './coverage/index.ts';
 import { ImageInventoryStore } from './image-inventories.ts';
+import { setupFindings } from './findings/index.ts';
 
 export interface ControllerDeps {
   manager: Manager;
@@ -27,6 +29,8 @@ export interface ControllerDeps {
   images: ImageInventoryStore;
   /** Images scanned at the same time (default 4). */
   scanConcurrency?: number;
+  /** Most continuous findings per covered resource (default 1000; highest severities kept). */
+  maxFindingsPerResource?: number;
 }
 
 export type ControllerSetup = (deps: ControllerDeps) => void;
@@ -38,7 +42,7 @@ export function defaultDeps(
 }
 
 /** Every controller of the product, in the order they are registered. */
-export const SETUPS: readonly ControllerSetup[] = [];
+export const SETUPS: readonly ControllerSetup[] = [setupCoverage, setupFindings];
 
 export function setupControllers(deps: ControllerDeps): void {
   for (const setup of SETUPS) setup(deps);

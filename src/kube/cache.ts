@@ -51,6 +51,14 @@ export class Cache<T extends KubeObject = KubeObject> {
     for (const [key, obj] of this.items) this.indexOne(index, fn, key, obj);
   }
 
+  /**
+   * Adds an index unless one of that name exists. Controllers sharing a cache call this with
+   * the same index function; the first one's is kept.
+   */
+  ensureIndexer(name: string, fn: IndexFunc<T>): void {
+    if (!this.indexers.has(name)) this.addIndexer(name, fn);
+  }
+
   /** Objects whose index function returned the value. */
   byIndex(name: string, value: string): T[] {
     const index = this.indices.get(name);

@@ -1,0 +1,319 @@
+/**
+ * What every coverage reconciler shares: the caches (trimmed to the fields coverage reads),
+ * their indexes, the configuration in effect, the scan queue, and the one way CoveredResources
+ * are written (server-side apply of labels and status, skipped when nothing would change).
+ */
+import { API_VERSION, LABELS } from '../../api/v1alpha1/common.ts';
+import type {
+  CoveredResource,
+  CoveredResourceStatus,
+} from '../../api/v1alpha1/covered-resource.ts';
+import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
+import { apply, remove } from '../../kube/apply.ts';
+import { type Cache, indexers } from '../../kube/cache.ts';
+import { core, type KubeObject, type OwnerReference } from '../../kube/resources.ts';
+import type { ControllerDeps } from '../index.ts';
+import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
+import { type CoverageConfig, coverageConfig, selectorMatches } from '../../coverage/config.ts';
+import { podImages } from '../../coverage/pods.ts';
+import type { ScanQueue } from './scan-queue.ts';
+
+export type Covered = CoveredResource & KubeObject;
+
+/** Keeps what coverage reads of a workload, and its last non-status write time. */
+function trimWorkload(obj: KubeObject): KubeObject {
+  let last = 0;
+  for (const m of obj.metadata.managedFields ?? []) {
+    if ((m.subresource ?? '') === 'status' || m.time === undefined) continue;
+    const t = Date.parse(m.time);
+    if (t > last) last = t;
+  }
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  const status = (obj.status ?? {}) as Record<string, unknown>;
+  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  return {
+    ...typeMeta(obj),
+    metadata: {
+      ...metadata,
+      ...(last > 0
+        ? { managedFields: [{ manager: LAST_UPDATE_MARKER, time: new Date(last).toISOString() }] }
+        : {}),
+    },
+    spec: {
+      replicas: spec.replicas,
+      suspend: spec.suspend,
+      template: spec.template,
+      jobTemplate: spec.jobTemplate,
+    },
+    status: { lastScheduleTime: status.lastScheduleTime },
+  };
+}
+
+function typeMeta(obj: KubeObject): Pick<KubeObject, 'apiVersion' | 'kind'> {
+  return {
+    ...(obj.apiVersion !== undefined ? { apiVersion: obj.apiVersion } : {}),
+    ...(obj.kind !== undefined ? { kind: obj.kind } : {}),
+  };
+}
+
+/** managedFields entry that carries a trimmed workload's newest non-status write time. */
+export const LAST_UPDATE_MARKER = 'kube-inspector/last-update';
+
+function trimPod(obj: KubeObject): KubeObject {
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  const status = (obj.status ?? {}) as Record<string, unknown>;
+  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  const containers = (list: unknown) =>
+    ((list as { name?: string; image?: string }[] | undefined) ?? []).map((c) => ({
+      name: c.name,
+      image: c.image,
+    }));
+  const statuses = (list: unknown) =>
+    (
+      (list as
+        | { name?: string; image?: string; imageID?: string; state?: { running?: unknown } }[]
+        | undefined) ?? []
+    ).map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: c.imageID,
+      state: c.state?.running !== undefined ? { running: c.state.running } : {},
+    }));
+  return {
+    ...typeMeta(obj),
+    metadata,
+    spec: {
+      nodeName: spec.nodeName,
+      serviceAccountName: spec.serviceAccountName,
+      imagePullSecrets: spec.imagePullSecrets,
+      containers: containers(spec.containers),
+      initContainers: containers(spec.initContainers),
+    },
+    status: {
+      phase: status.phase,
+      startTime: status.startTime,
+      containerStatuses: statuses(status.containerStatuses),
+      initContainerStatuses: statuses(status.initContainerStatuses),
+    },
+  };
+}
+
+function trimNode(obj: KubeObject): KubeObject {
+  const status = (obj.status ?? {}) as Record<string, unknown>;
+  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  return {
+    ...typeMeta(obj),
+    metadata,
+    status: { conditions: status.conditions, nodeInfo: status.nodeInfo },
+  };
+}
+
+function trimServiceAccount(obj: KubeObject): KubeObject {
+  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  return {
+    ...typeMeta(obj),
+    metadata,
+    imagePullSecrets: (obj as { imagePullSecrets?: unknown }).imagePullSecrets,
+  };
+}
+
+function trimMeta(obj: KubeObject): KubeObject {
+  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  return { ...typeMeta(obj), metadata };
+}
+
+export const AGENT_LABELS = {
+  'app.kubernetes.io/name': 'kube-inspector',
+  'app.kubernetes.io/component': 'agent',
+} as const;
+
+export function controllerRef(obj: KubeObject): OwnerReference | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.controller === true);
+}
+
+export class CoverageContext {
+  readonly deps: ControllerDeps;
+  readonly namespaces: Cache;
+  readonly nodes: Cache;
+  readonly pods: Cache;
+  readonly serviceAccounts: Cache;
+  readonly replicaSets: Cache;
+  readonly jobs: Cache;
+  readonly workloads: Record<'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob', Cache>;
+  readonly scanConfigurations: ReturnType<typeof informers.scanConfigurations>;
+  readonly covered: ReturnType<typeof informers.coveredResources>;
+  readonly inventories: ReturnType<typeof informers.nodeInventories>;
+  readonly findings: ReturnType<typeof informers.findings>;
+  scans!: ScanQueue;
+
+  constructor(deps: ControllerDeps) {
+    this.deps = deps;
+    const m = deps.manager;
+    this.namespaces = m.informer(core.namespaces, { transform: trimMeta });
+    this.nodes = m.informer(core.nodes, { transform: trimNode });
+    this.pods = m.informer(core.pods, { transform: trimPod });
+    this.serviceAccounts = m.informer(core.serviceAccounts, { transform: trimServiceAccount });
+    this.replicaSets = m.informer(core.replicaSets, { transform: trimWorkload });
+    this.jobs = m.informer(core.jobs, { transform: trimWorkload });
+    this.workloads = {
+      Deployment: m.informer(core.deployments, { transform: trimWorkload }),
+      StatefulSet: m.informer(core.statefulSets, { transform: trimWorkload }),
+      DaemonSet: m.informer(core.daemonSets, { transform: trimWorkload }),
+      Job: this.jobs,
+      CronJob: m.informer(core.cronJobs, { transform: trimWorkload }),
+    };
+    this.scanConfigurations = informers.scanConfigurations(m);
+    this.covered = informers.coveredResources(m);
+    this.inventories = informers.nodeInventories(m);
+    this.findings = informers.findings(m);
+
+    this.pods.ensureIndexer('byNodeName', indexers.byNodeName);
+    this.pods.ensureIndexer('byOwnerUid', indexers.byOwnerUid);
+    this.pods.ensureIndexer('byNamespace', indexers.byNamespace);
+    this.pods.ensureIndexer('byImageDigest', indexers.byImageDigest);
+    this.pods.ensureIndexer('byImageKey', (p) => [...new Set(podImages(p).map((i) => i.key))]);
+    this.pods.ensureIndexer('byImageRepository', (p) => [
+      ...new Set(podImages(p).map((i) => i.repository)),
+    ]);
+    this.replicaSets.ensureIndexer('byOwnerUid', indexers.byOwnerUid);
+    this.jobs.ensureIndexer('byOwnerUid', indexers.byOwnerUid);
+    for (const c of Object.values(this.workloads)) c.ensureIndexer('byNamespace', indexers.byNamespace);
+    this.covered.ensureIndexer('byResourceType', (o) =>
+      o.status?.resourceType ? [o.status.resourceType] : [],
+    );
+    this.covered.ensureIndexer('byImageRepository', (o) =>
+      o.status?.resourceType === 'CONTAINER_IMAGE' && o.status.image?.repository
+        ? [o.status.image.repository]
+        : [],
+    );
+    this.covered.ensureIndexer('byImageDigest', (o) =>
+      o.status?.resourceType === 'CONTAINER_IMAGE' && o.status.image?.digest
+        ? [o.status.image.digest]
+        : [],
+    );
+    this.findings.ensureIndexer('byCoveredResource', (f) => {
+      const v = f.metadata.labels?.[LABELS.coveredResource];
+      return v ? [v] : [];
+    });
+  }
+
+  /** The configuration in effect and its problems. */
+  config(): { config: CoverageConfig; problems: string[] } {
+    const sc = this.scanConfigurations.get(SCAN_CONFIGURATION_NAME);
+    return coverageConfig(sc?.spec);
+  }
+
+  now(): number {
+    return this.deps.clock.now().getTime();
+  }
+
+  /** A namespace's activation: selected by the namespace selector, excluded by label. */
+  namespaceState(
+    config: CoverageConfig,
+    namespace: string,
+  ): { exists: boolean; selected: boolean; excluded: boolean } {
+    const ns = this.namespaces.get(namespace);
+    const labels = ns?.metadata.labels;
+    return {
+      exists: ns !== undefined,
+      selected: config.present && ns !== undefined && selectorMatches(config.namespaceSelector, labels),
+      excluded: labels !== undefined && Object.hasOwn(labels, config.exclusionLabel),
+    };
+  }
+
+  /** Findings that still name the CoveredResource. */
+  findingsOf(coveredName: string): KubeObject[] {
+    return this.findings.byIndex('byCoveredResource', coveredName);
+  }
+
+  /** Agent pods bound to a node. */
+  agentPodsOn(node: string): KubeObject[] {
+    return this.pods
+      .byIndex('byNodeName', node)
+      .filter(
+        (p) =>
+          p.metadata.namespace === this.deps.adminNamespace &&
+          Object.entries(AGENT_LABELS).every(([k, v]) => p.metadata.labels?.[k] === v),
+      );
+  }
+
+  /** Writes a CoveredResource's labels and status; each part only when it would change. */
+  async write(
+    name: string,
+    labels: Record<string, string>,
+    status: CoveredResourceStatus,
+  ): Promise<boolean> {
+    const current = this.covered.get(name);
+    const client = this.deps.manager.client;
+    // findingCounts belongs to the findings controller (its own field manager).
+    const { findingCounts: _counts, ...own } = status;
+    status = own;
+    const meta = await apply(
+      client,
+      kinds.coveredResources,
+      { apiVersion: API_VERSION, kind: 'CoveredResource', metadata: { name, labels } },
+      { current, fieldManager: FIELD_MANAGERS.coverage },
+    );
+    const st = await apply(
+      client,
+      kinds.coveredResources,
+      { apiVersion: API_VERSION, kind: 'CoveredResource', metadata: { name }, status },
+      { current: meta.written ? meta.object : current, status: true, fieldManager: FIELD_MANAGERS.coverage },
+    );
+    return meta.written || st.written;
+  }
+
+  async delete(name: string): Promise<void> {
+    const current = this.covered.get(name);
+    if (current === undefined) return;
+    await remove(
+      this.deps.manager.client,
+      kinds.coveredResources,
+      name,
+      undefined,
+      current.metadata.uid ? { uid: current.metadata.uid } : {},
+    );
+  }
+}
+
+/** Labels of a CoveredResource. */
+export function coveredLabels(
+  status: Pick<CoveredResourceStatus, 'resourceType' | 'scanStatus'>,
+  namespace?: string,
+): Record<string, string> {
+  return {
+    [LABELS.resourceType]: status.resourceType,
+    [LABELS.statusCode]: status.scanStatus.statusCode,
+    [LABELS.reason]: status.scanStatus.reason,
+    ...(namespace !== undefined ? { [LABELS.resourceNamespace]: namespace } : {}),
+  };
+}
+
+/** RFC 3339 in whole seconds, as the API server stores times. */
+export function iso(ms: number | undefined): string | undefined {
+  if (ms === undefined) return undefined;
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function parseTime(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Removes undefined values (they would be dropped by JSON anyway) so comparisons are exact. */
+export function compact<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Resource labels as observed, within the schema's bounds (64 entries, values <= 63). */
+export function trimLabels(
+  labels: Readonly<Record<string, string>> | undefined,
+): Record<string, string> | undefined {
+  if (labels === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, 64)) {
+    if (k.length <= 316 && v.length <= 63) out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}

@@ -1,0 +1,209 @@
+/**
+ * The coverage controllers: one per resource type plus the ScanConfiguration, sharing one
+ * CoverageContext. Event handlers only map a changed object to the keys it affects.
+ */
+import { Gauge } from 'prom-client';
+import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
+import { resourceTypeOfName } from '../../coverage/names.ts';
+import { podImages } from '../../coverage/pods.ts';
+import type { KubeObject } from '../../kube/resources.ts';
+import { Controller, type Reconciler } from '../../runtime/controller.ts';
+import type { ControllerDeps } from '../index.ts';
+import { CoverageContext, type Covered, AGENT_LABELS } from './context.ts';
+import { imageReconciler } from './image.ts';
+import { namespaceReconciler } from './namespace.ts';
+import { nodeReconciler } from './node.ts';
+import { repositoryReconciler } from './repository.ts';
+import { scanConfigurationReconciler, STATS_INTERVAL_MS } from './scan-configuration.ts';
+import { ScanQueue } from './scan-queue.ts';
+import {
+  type WorkloadKind,
+  workloadOfOwned,
+  workloadOfPod,
+  workloadReconciler,
+} from './workload.ts';
+
+export interface CoverageControllers {
+  context: CoverageContext;
+  nodes: Controller;
+  images: Controller;
+  repositories: Controller;
+  workloads: Controller;
+  namespaces: Controller;
+  scanConfigurations: Controller;
+}
+
+function both<T>(fn: (obj: T) => void) {
+  return {
+    add: fn,
+    update: (o: T, n: T) => {
+      fn(o);
+      fn(n);
+    },
+    delete: fn,
+  };
+}
+
+export function setupCoverage(deps: ControllerDeps): CoverageControllers {
+  const ctx = new CoverageContext(deps);
+  const { manager, log } = deps;
+  const registry = manager.registry;
+  const make = (name: string, reconciler: Reconciler, concurrency = 2) => {
+    const c = new Controller({ name, reconciler, log, registry, concurrency });
+    manager.addController(c);
+    return c;
+  };
+  const c: CoverageControllers = {
+    context: ctx,
+    nodes: make('coverage-node', nodeReconciler(ctx)),
+    images: make('coverage-image', imageReconciler(ctx)),
+    repositories: make('coverage-repository', repositoryReconciler(ctx), 1),
+    workloads: make('coverage-workload', workloadReconciler(ctx)),
+    namespaces: make('coverage-namespace', namespaceReconciler(ctx), 1),
+    scanConfigurations: make('coverage-scanconfiguration', scanConfigurationReconciler(ctx), 1),
+  };
+  ctx.scans = new ScanQueue({
+    scanner: deps.scanner,
+    store: deps.images,
+    concurrency: deps.scanConcurrency ?? 4,
+    clock: deps.clock,
+    log: log.child({ component: 'image-scans' }),
+    registry,
+  });
+  manager.addReadyCheck('coverage', () => undefined);
+
+  const stats = () => c.scanConfigurations.enqueueAfter(SCAN_CONFIGURATION_NAME, STATS_INTERVAL_MS);
+  const imageKeysOfPod = (p: KubeObject) => podImages(p);
+  const enqueuePod = (p: KubeObject) => {
+    for (const i of imageKeysOfPod(p)) {
+      c.images.enqueue(i.key);
+      c.repositories.enqueue(i.repository);
+    }
+    const w = workloadOfPod(ctx, p);
+    if (w !== undefined) c.workloads.enqueue(w.key);
+    if (p.metadata.namespace === deps.adminNamespace) {
+      const labels = p.metadata.labels ?? {};
+      const node = (p.spec as { nodeName?: string } | undefined)?.nodeName;
+      if (node && Object.entries(AGENT_LABELS).every(([k, v]) => labels[k] === v)) {
+        c.nodes.enqueue(node);
+      }
+    }
+  };
+  const enqueueAll = () => {
+    for (const n of ctx.nodes.keys()) c.nodes.enqueue(n);
+    for (const ns of ctx.namespaces.keys()) c.namespaces.enqueue(ns);
+    for (const p of ctx.pods.list()) enqueuePod(p);
+    for (const [kind, cache] of Object.entries(ctx.workloads)) {
+      for (const w of cache.list()) {
+        if (kind === 'Job') {
+          const k = workloadOfOwned(ctx, w);
+          if (k !== undefined) c.workloads.enqueue(k);
+        } else c.workloads.enqueue(`${w.metadata.namespace}/${kind}/${w.metadata.name}`);
+      }
+    }
+    for (const cr of ctx.covered.list()) enqueueCovered(cr);
+    c.scanConfigurations.enqueue(SCAN_CONFIGURATION_NAME);
+  };
+  const enqueueCovered = (cr: Covered) => {
+    const s = cr.status;
+    const type = s?.resourceType ?? resourceTypeOfName(cr.metadata.name);
+    if (s === undefined) return;
+    switch (type) {
+      case 'NODE':
+        c.nodes.enqueue(s.resourceId);
+        break;
+      case 'CONTAINER_IMAGE':
+        c.images.enqueue(s.resourceId);
+        if (s.image?.repository) c.repositories.enqueue(s.image.repository);
+        break;
+      case 'IMAGE_REPOSITORY':
+        c.repositories.enqueue(s.resourceId);
+        break;
+      case 'WORKLOAD':
+        c.workloads.enqueue(s.resourceId);
+        break;
+      case 'NAMESPACE':
+        c.namespaces.enqueue(s.resourceId);
+        break;
+    }
+  };
+
+  ctx.scanConfigurations.addHandlers(
+    both((sc: KubeObject) => {
+      c.scanConfigurations.enqueue(sc.metadata.name);
+      if (sc.metadata.name === SCAN_CONFIGURATION_NAME) enqueueAll();
+    }),
+  );
+  ctx.namespaces.addHandlers(
+    both((ns: KubeObject) => {
+      const name = ns.metadata.name;
+      c.namespaces.enqueue(name);
+      for (const p of ctx.pods.byIndex('byNamespace', name)) enqueuePod(p);
+      for (const [kind, cache] of Object.entries(ctx.workloads)) {
+        for (const w of cache.byIndex('byNamespace', name)) {
+          c.workloads.enqueue(
+            kind === 'Job'
+              ? (workloadOfOwned(ctx, w) ?? `${name}/Job/${w.metadata.name}`)
+              : `${name}/${kind}/${w.metadata.name}`,
+          );
+        }
+      }
+    }),
+  );
+  ctx.nodes.addHandlers(both((n: KubeObject) => c.nodes.enqueue(n.metadata.name)));
+  ctx.inventories.addHandlers(both((i: KubeObject) => c.nodes.enqueue(i.metadata.name)));
+  ctx.pods.addHandlers(both(enqueuePod));
+  for (const owned of [ctx.replicaSets, ctx.jobs]) {
+    owned.addHandlers(
+      both((o: KubeObject) => {
+        const k = workloadOfOwned(ctx, o);
+        if (k !== undefined) c.workloads.enqueue(k);
+        for (const p of ctx.pods.byIndex('byOwnerUid', o.metadata.uid ?? '')) enqueuePod(p);
+      }),
+    );
+  }
+  for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as WorkloadKind[]) {
+    ctx.workloads[kind as 'Deployment'].addHandlers(
+      both((w: KubeObject) =>
+        c.workloads.enqueue(`${w.metadata.namespace}/${kind}/${w.metadata.name}`),
+      ),
+    );
+  }
+  ctx.covered.addHandlers(
+    both((cr: Covered) => {
+      enqueueCovered(cr);
+      stats();
+    }),
+  );
+  ctx.findings.addHandlers(
+    both((f: KubeObject) => {
+      const name = f.metadata.labels?.['kubeinspector.io/covered-resource'];
+      const cr = name ? ctx.covered.get(name) : undefined;
+      if (cr !== undefined) enqueueCovered(cr);
+    }),
+  );
+  deps.images.onChange((digest) => {
+    for (const p of ctx.pods.byIndex('byImageDigest', digest)) enqueuePod(p);
+    for (const cr of ctx.covered.byIndex('byImageDigest', digest)) enqueueCovered(cr);
+  });
+
+  new Gauge({
+    name: 'kubeinspector_coverage_resources',
+    help: 'CoveredResources by resource type, scan status code and reason',
+    labelNames: ['resource_type', 'status_code', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const cr of ctx.covered.list()) {
+        const s = cr.status;
+        if (s === undefined) continue;
+        this.inc({
+          resource_type: s.resourceType,
+          status_code: s.scanStatus.statusCode,
+          reason: s.scanStatus.reason,
+        });
+      }
+    },
+  });
+  return c;
+}

@@ -8,7 +8,7 @@ import {
   parseControllerArgs,
   parseDuration,
 } from './controller.ts';
-import { InputError } from './scan-output.ts';
+import { InputError } from './errors.ts';
 
 const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => parseControllerArgs(args, env);
 

@@ -24,7 +24,7 @@ import {
   type Enrichment,
 } from '../vulndb/enrichment.ts';
 import { databaseSource, type DatabaseSource } from '../vulndb/source.ts';
-import { InputError } from './scan-output.ts';
+import { InputError } from './errors.ts';
 
 export const DEFAULT_ADMIN_NAMESPACE = 'kube-inspector-system';
 export const DEFAULT_SCAN_CONCURRENCY = 4;

@@ -15,7 +15,7 @@ import {
 } from '../findings/export.ts';
 import { LABELS } from '../api/v1alpha1/common.ts';
 import { listAll, withClient } from './api.ts';
-import { InputError } from './scan-output.ts';
+import { InputError } from './errors.ts';
 
 export const findingsHelp = (
   cmd = 'kube-inspector',

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,8 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe('the kube-inspector command', () => {
+// Each test starts node processes: allow for a busy machine.
+describe('the kube-inspector command', { timeout: 60_000 }, () => {
   it('prints usage with every command on --help and exits 0', () => {
     const { code, stdout } = cli(['--help']);
     expect(code).toBe(0);
@@ -41,6 +42,32 @@ describe('the kube-inspector command', () => {
     const { code, stdout } = cli(['version', '-o', 'json']);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ name: 'kube-inspector', version });
+  });
+
+  it('calls itself `kubectl inspector` when run through a file named kubectl-inspector', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ki-plugin-'));
+    const plugin = join(dir, 'kubectl-inspector');
+    symlinkSync(main, plugin);
+    const result = spawnSync(process.execPath, [plugin, '--help'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: kubectl inspector <command>/m);
+    const bad = spawnSync(process.execPath, [plugin, 'findings', 'export', '--format', 'xml'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+      timeout: 30_000,
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('kubectl inspector findings: --format must be one of csv, json');
+  });
+
+  it('exits 2 and names the flag when a flag value is bad', () => {
+    const { code, stderr } = cli(['controller', '--scan-concurrency', 'many']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--scan-concurrency must be an integer from 1 to 64, got "many"');
   });
 
   it('refuses an unknown command with exit code 2 and names it', () => {

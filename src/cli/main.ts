@@ -2,13 +2,7 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { versionInfo } from '../version.ts';
-import { runAgent } from './agent.ts';
-import { runController } from './controller.ts';
-import { runCoverage } from './coverage.ts';
-import { runFindings } from './findings-export.ts';
-import { InputError } from './scan-output.ts';
-import { scanTargets } from './scan-image.ts';
-import { runScan } from './scan-sbom.ts';
+import { InputError } from './errors.ts';
 
 interface Command {
   summary: string;
@@ -26,29 +20,31 @@ export function commandName(argv1: string | undefined): string {
     : 'kube-inspector';
 }
 
+// Each command's module is imported when the command runs, so `version` and `--help` start
+// fast and one command does not load another's dependencies.
 const commands: Record<string, Command> = {
   controller: {
     summary: 'Run the kube-inspector controller against a cluster.',
-    run: runController,
+    run: async (args, cmd) => (await import('./controller.ts')).runController(args, cmd),
   },
   coverage: {
     summary: 'Summarise coverage per resource type: All / Scanning / Not scanning, by reason.',
-    run: runCoverage,
+    run: async (args, cmd) => (await import('./coverage.ts')).runCoverage(args, cmd),
   },
   findings: {
     summary: 'Export findings as CSV or JSON (findings export).',
-    run: runFindings,
+    run: async (args, cmd) => (await import('./findings-export.ts')).runFindings(args, cmd),
   },
   agent: {
     summary: "Run the node agent: write this node's NodeInventory (the DaemonSet).",
-    run: runAgent,
+    run: async (args) => (await import('./agent.ts')).runAgent(args),
   },
   scan: {
     summary: 'Scan an image, a root filesystem or an SBOM (scan image|rootfs|sbom).',
-    run: (args) =>
+    run: async (args) =>
       args[0] === 'image' || args[0] === 'rootfs'
-        ? scanTargets[args[0]](args.slice(1))
-        : runScan(args),
+        ? (await import('./scan-image.ts')).scanTargets[args[0]](args.slice(1))
+        : (await import('./scan-sbom.ts')).runScan(args),
   },
   version: {
     summary: 'Print the version.',

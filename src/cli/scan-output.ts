@@ -11,8 +11,9 @@ import type { PackageFinding } from '../vulndb/match.ts';
 import { RemoteDatabase } from '../vulndb/remote.ts';
 import { severityOrder, severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
 
-/** A usage or input error: exit code 2 with its message. */
-export class InputError extends Error {}
+import { InputError } from './errors.ts';
+
+export { InputError };
 
 /** The `parseArgs` options every scan target takes. */
 const COMMON_SCAN_OPTIONS = {

@@ -70,7 +70,6 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     log: log.child({ component: 'image-scans' }),
     registry,
   });
-  manager.addReadyCheck('coverage', () => undefined);
 
   const stats = () => c.scanConfigurations.enqueueAfter(SCAN_CONFIGURATION_NAME, STATS_INTERVAL_MS);
   const imageKeysOfPod = (p: KubeObject) => podImages(p);
@@ -128,12 +127,20 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     }
   };
 
-  ctx.scanConfigurations.addHandlers(
-    both((sc: KubeObject) => {
-      c.scanConfigurations.enqueue(sc.metadata.name);
-      if (sc.metadata.name === SCAN_CONFIGURATION_NAME) enqueueAll();
-    }),
-  );
+  // Every resource depends on the configuration, but only on its spec: our own status writes
+  // (statistics) must not requeue the world.
+  const configChanged = (sc: KubeObject) => {
+    c.scanConfigurations.enqueue(sc.metadata.name);
+    if (sc.metadata.name === SCAN_CONFIGURATION_NAME) enqueueAll();
+  };
+  ctx.scanConfigurations.addHandlers({
+    add: configChanged,
+    delete: configChanged,
+    update: (o, n) => {
+      if (o.metadata.generation !== n.metadata.generation) configChanged(n);
+      else c.scanConfigurations.enqueue(n.metadata.name);
+    },
+  });
   ctx.namespaces.addHandlers(
     both((ns: KubeObject) => {
       const name = ns.metadata.name;

@@ -10,6 +10,7 @@ describe('findings export flags', () => {
       format: 'csv',
       columns: 'all',
       output: undefined,
+      pageSize: 500,
       kubeconfig: undefined,
       help: false,
     });
@@ -44,6 +45,7 @@ describe('findings export flags', () => {
     [['-n', 'a', '-A'], /-n\/--namespace and -A\/--all-namespaces cannot be used together/],
     [['--run', 'Not A Name'], /--run "Not A Name" is not a valid AssessmentRun name/],
     [['--output='], /-o\/--output must not be empty/],
+    [['--chunk-size', '0'], /--chunk-size must be an integer from 1 to 10000, got "0"/],
     [['extra'], /unexpected argument "extra"/],
     [['--namespaces', 'a'], /Unknown option '--namespaces'/],
   ])('refuse %j, naming the flag', (args, message) => {

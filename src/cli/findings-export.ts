@@ -35,6 +35,7 @@ Options:
       --columns SET        visible (the kubectl get columns) or all (every status field)
                            (default all)
   -o, --output FILE        write here instead of standard output
+      --chunk-size N       findings read per API request (default 500)
       --kubeconfig PATH    kubeconfig file to use
   -h, --help               show this help
 
@@ -49,6 +50,8 @@ export interface ExportOptions {
   format: ExportFormat;
   columns: ColumnSet;
   output: string | undefined;
+  /** Findings per list request (limit/continue). */
+  pageSize: number;
   kubeconfig: string | undefined;
   help: boolean;
 }
@@ -78,6 +81,7 @@ export function parseExportArgs(args: string[]): ExportOptions {
         format: { type: 'string', default: 'csv' },
         columns: { type: 'string', default: 'all' },
         output: { type: 'string', short: 'o' },
+        'chunk-size': { type: 'string', default: '500' },
         kubeconfig: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -102,12 +106,19 @@ export function parseExportArgs(args: string[]): ExportOptions {
     selectors.push(`${LABELS.run}=${values.run}`);
   }
   if (values.selector !== undefined && values.selector !== '') selectors.push(values.selector);
+  const pageSize = Number(values['chunk-size']);
+  if (!/^\d+$/.test(values['chunk-size']) || pageSize < 1 || pageSize > 10_000) {
+    throw new InputError(
+      `--chunk-size must be an integer from 1 to 10000, got "${values['chunk-size']}"`,
+    );
+  }
   return {
     namespace: values.namespace,
     labelSelector: selectors.length > 0 ? selectors.join(',') : undefined,
     format: oneOf(values.format, EXPORT_FORMATS, '--format'),
     columns: oneOf(values.columns, COLUMN_SETS, '--columns'),
     output: values.output,
+    pageSize,
     kubeconfig: values.kubeconfig,
     help: values.help,
   };

@@ -56,6 +56,12 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [entryPoints] }] },
   },
   {
+    // The metrics-page test sets up every controller, as the controller command does, to list
+    // what the process registers.
+    files: ['src/metrics/metrics-doc.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [entryPoints] }] },
+  },
+  {
     files: ['src/vulndb/**/*.ts', 'src/registry/**/*.ts', 'src/scanner/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [kubernetesCode, entryPoints] }] },
   },

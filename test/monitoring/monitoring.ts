@@ -87,13 +87,14 @@ const KEYWORDS = new Set([
 ]);
 
 /**
- * The metric names an expression selects. Strings, label matchers, range and offset durations,
- * grouping label lists and Grafana variables are removed; what is left that is not a function
+ * The metric names an expression selects. Strings, comments, label matchers, range and offset
+ * durations, grouping label lists and Grafana variables are removed; what is left that is not a function
  * call or a keyword is a metric name.
  */
 export function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/#[^\n]*/g, ' ')
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')

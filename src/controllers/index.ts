@@ -9,6 +9,7 @@ import type { Clock } from '../runtime/clock.ts';
 import type { ImageScanner } from '../scanner/index.ts';
 import type { Enrichment } from '../vulndb/enrichment.ts';
 import type { DatabaseSource } from '../vulndb/source.ts';
+import { setupAssessments } from './assessments/index.ts';
 import { setupCoverage } from './coverage/index.ts';
 import { ImageInventoryStore } from './image-inventories.ts';
 import { setupFindings } from './findings/index.ts';
@@ -42,7 +43,7 @@ export function defaultDeps(
 }
 
 /** Every controller of the product, in the order they are registered. */
-export const SETUPS: readonly ControllerSetup[] = [setupCoverage, setupFindings];
+export const SETUPS: readonly ControllerSetup[] = [setupCoverage, setupFindings, setupAssessments];
 
 export function setupControllers(deps: ControllerDeps): void {
   for (const setup of SETUPS) setup(deps);

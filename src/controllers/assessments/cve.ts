@@ -12,11 +12,10 @@
  */
 import type { Collected, CollectedImage } from '../../assessments/selection.ts';
 import type { FindingResource, PackageLocation } from '../../findings/build.ts';
-import type { Inventory, ScanOutcome } from '../../scanner/types.ts';
-import { ecosystemForOs, type InstalledPackage } from '../../vulndb/ecosystem.ts';
-import { matchPackages, type PackageFinding } from '../../vulndb/match.ts';
+import { imagePackages, matchLocated, nodePackages } from '../../findings/packages.ts';
+import type { ScanOutcome } from '../../scanner/types.ts';
+import type { PackageFinding } from '../../vulndb/match.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
-import type { Enrichment } from '../../vulndb/enrichment.ts';
 import type { ControllerDeps } from '../index.ts';
 import { podCredentials } from '../pull-secrets.ts';
 import type { AssessmentCaches } from './cluster.ts';
@@ -39,57 +38,6 @@ export interface NotEvaluated {
 export interface CveResult {
   resources: EvaluatedResource[];
   notEvaluated: NotEvaluated[];
-}
-
-const LANGUAGE_ECOSYSTEMS: Readonly<Record<string, string>> = {
-  npm: 'npm',
-  pypi: 'PyPI',
-  golang: 'Go',
-  maven: 'Maven',
-};
-
-/** An image inventory's packages in the database's terms, each with where it was found. */
-export function imagePackages(
-  inv: Inventory,
-): { pkg: InstalledPackage; location: PackageLocation }[] {
-  const osEco =
-    inv.os === undefined
-      ? undefined
-      : ecosystemForOs({ id: inv.os.family, versionId: inv.os.version });
-  const out: { pkg: InstalledPackage; location: PackageLocation }[] = [];
-  for (const p of inv.packages) {
-    const ecosystem = LANGUAGE_ECOSYSTEMS[p.type] ?? osEco;
-    if (ecosystem === undefined) continue;
-    out.push({
-      pkg: {
-        ecosystem,
-        name: p.type === 'maven' && p.namespace !== undefined ? `${p.namespace}:${p.name}` : p.name,
-        sourceName: p.sourceName,
-        version: p.version,
-        purl: p.purl,
-      },
-      location: {
-        filePath: p.filePath,
-        ...(p.layerDigest !== undefined ? { layerDigest: p.layerDigest } : {}),
-      },
-    });
-  }
-  return out;
-}
-
-function matchWithLocations(
-  db: VulnDatabase,
-  packages: { pkg: InstalledPackage; location: PackageLocation }[],
-  enrichment: Enrichment | undefined,
-): { match: PackageFinding; location: PackageLocation }[] {
-  const where = new Map<InstalledPackage, PackageLocation>();
-  for (const p of packages) where.set(p.pkg, p.location);
-  const summary = matchPackages(
-    db,
-    packages.map((p) => p.pkg),
-    enrichment,
-  );
-  return summary.findings.map((match) => ({ match, location: where.get(match.package) ?? {} }));
 }
 
 function tagOf(reference: string): string | undefined {
@@ -126,7 +74,7 @@ export class RunScanCache {
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++]!);
@@ -155,16 +103,6 @@ export async function evaluateCve(
       });
       continue;
     }
-    const packages = (status.packages ?? []).map((p) => ({
-      pkg: {
-        ecosystem: p.ecosystem,
-        name: p.name,
-        sourceName: p.sourceName,
-        version: p.version,
-        purl: p.purl,
-      },
-      location: p.filePath !== undefined ? { filePath: p.filePath } : {},
-    }));
     resources.push({
       resource: {
         resourceType: 'NODE',
@@ -173,7 +111,7 @@ export async function evaluateCve(
         name: nodeName,
         ...(status.os?.platform !== undefined ? { platform: status.os.platform } : {}),
       },
-      matches: matchWithLocations(db, packages, deps.enrichment),
+      matches: matchLocated(db, nodePackages(status.packages), deps.enrichment),
     });
   }
 
@@ -256,7 +194,7 @@ export async function evaluateCve(
           ? { platform: inv.os.ecosystem.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase() }
           : {}),
       },
-      matches: matchWithLocations(db, imagePackages(inv), deps.enrichment),
+      matches: matchLocated(db, imagePackages(inv), deps.enrichment),
     });
   }
   return { resources, notEvaluated };

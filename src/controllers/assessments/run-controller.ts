@@ -36,7 +36,7 @@ import type { ControllerDeps } from '../index.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { readyConditions, reconcilingConditions, stalledConditions } from './conditions.ts';
-import { type CveResult, RunScanCache, evaluateCve } from './cve.ts';
+import { type CveResult, RunScanCache, evaluateCve, pool } from './cve.ts';
 import { templateProblem } from './template-controller.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */
@@ -107,15 +107,6 @@ export function templateAttributes(
     room--;
   }
   return { apply: out, skipped };
-}
-
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 export function runReconciler(

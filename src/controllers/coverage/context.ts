@@ -301,9 +301,18 @@ export function parseTime(value: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** Removes undefined values (they would be dropped by JSON anyway) so comparisons are exact. */
+/**
+ * Removes undefined values and empty objects (JSON drops the first; the API server would
+ * keep the second as `{}`), so comparing with the cached object is exact.
+ */
 export function compact<T extends object>(obj: T): T {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+  return Object.fromEntries(
+    Object.entries(obj).filter(
+      ([, v]) =>
+        v !== undefined &&
+        !(v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0),
+    ),
+  ) as T;
 }
 
 /** Resource labels as observed, within the schema's bounds (64 entries, values <= 63). */

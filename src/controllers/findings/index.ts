@@ -1,0 +1,184 @@
+/**
+ * Continuous findings: for every covered node and image, the inventory matched against the
+ * vulnerability database, written as Finding objects in the administrator namespace, kept in
+ * step with the inventory, the database, the coverage status, the suppression rules and time.
+ *
+ * Two controllers:
+ * - `findings` (key: CoveredResource name) writes the findings of one resource and its
+ *   finding counts (see reconciler.ts);
+ * - `suppression-rules` (key: namespace/name) writes each SuppressionRule's status: how many
+ *   findings it suppresses now.
+ */
+import { LABELS } from '../../api/v1alpha1/common.ts';
+import { coveredResourceName } from '../../coverage/names.ts';
+import type { KubeObject } from '../../kube/resources.ts';
+import { Controller } from '../../runtime/controller.ts';
+import { assessmentRecorder } from '../assessments/events.ts';
+import type { ControllerDeps, ControllerSetup } from '../index.ts';
+import { informers } from '../informers.ts';
+import { findingsMetrics } from './metrics.ts';
+import {
+  DEFAULT_FINDINGS_CONFIG,
+  FindingsReconciler,
+  INDEX_BY_COVERED_RESOURCE,
+  INDEX_BY_IMAGE_DIGEST,
+  type FindingsCaches,
+  type FindingsConfig,
+} from './reconciler.ts';
+import { SuppressionRuleReconciler } from './rules.ts';
+
+export { DEFAULT_FINDINGS_CONFIG, type FindingsConfig } from './reconciler.ts';
+
+/** Delay that folds a burst of finding changes into one recount of the rules. */
+const RULE_RECOUNT_DELAY_MS = 2_000;
+
+function addIndex<T extends KubeObject>(
+  cache: { addIndexer(name: string, fn: (o: T) => readonly string[]): void },
+  name: string,
+  fn: (o: T) => readonly string[],
+): void {
+  try {
+    cache.addIndexer(name, fn);
+  } catch (err) {
+    // The caches are shared: a second setup in one process (tests) finds the index there.
+    if (!(err instanceof Error && /exists/.test(err.message))) throw err;
+  }
+}
+
+/** The findings controllers with these settings. */
+export function findingsSetup(overrides: Partial<FindingsConfig> = {}): ControllerSetup {
+  return (deps) => {
+    setupFindingsWith(deps, { ...DEFAULT_FINDINGS_CONFIG, ...overrides });
+  };
+}
+
+/** The findings controllers with the settings of the deps (or the defaults). */
+export const setupFindings: ControllerSetup = (deps) => {
+  setupFindingsWith(deps, {
+    ...DEFAULT_FINDINGS_CONFIG,
+    ...(deps.maxFindingsPerResource !== undefined
+      ? { maxFindingsPerResource: deps.maxFindingsPerResource }
+      : {}),
+  });
+};
+
+function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
+  const m = deps.manager;
+  const caches: FindingsCaches = {
+    coveredResources: informers.coveredResources(m),
+    nodeInventories: informers.nodeInventories(m),
+    findings: informers.findings(m),
+    suppressionRules: informers.suppressionRules(m),
+    scanConfigurations: informers.scanConfigurations(m),
+  };
+  addIndex(caches.findings, INDEX_BY_COVERED_RESOURCE, (f) => {
+    const v = f.metadata.labels?.[LABELS.coveredResource];
+    return v !== undefined && f.metadata.namespace === deps.adminNamespace ? [v] : [];
+  });
+  addIndex(caches.coveredResources, INDEX_BY_IMAGE_DIGEST, (cr) => {
+    const d = cr.status?.image?.digest;
+    return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
+  });
+
+  const metrics = findingsMetrics(m.registry, caches.findings);
+  const log = deps.log.child({ area: 'findings' });
+  const reconciler = new FindingsReconciler(deps, caches, config, metrics, assessmentRecorder(m));
+  const controller = new Controller({
+    name: 'findings',
+    reconciler,
+    log,
+    registry: m.registry,
+    concurrency: 2,
+  });
+  const rules = new Controller({
+    name: 'suppression-rules',
+    reconciler: new SuppressionRuleReconciler(deps, caches),
+    log,
+    registry: m.registry,
+  });
+  m.addController(controller);
+  m.addController(rules);
+
+  const enqueue = (name: string | undefined): void => {
+    if (name !== undefined && name !== '') controller.enqueue(name);
+  };
+  /** Every resource that has or may have findings. */
+  const enqueueAll = (): void => {
+    for (const key of caches.coveredResources.keys()) enqueue(key);
+    for (const name of caches.findings.indexValues(INDEX_BY_COVERED_RESOURCE)) enqueue(name);
+  };
+  const enqueueContinuous = (): void => {
+    for (const cr of caches.coveredResources.list()) {
+      const s = cr.status;
+      if (s === undefined) continue;
+      if (s.resourceType === 'NODE') enqueue(cr.metadata.name);
+      else if (
+        s.resourceType === 'CONTAINER_IMAGE' &&
+        s.scanStatus.reason !== 'SCAN_FREQUENCY_SCAN_ON_PUSH'
+      )
+        enqueue(cr.metadata.name);
+    }
+  };
+  const recountRules = (): void => {
+    for (const key of caches.suppressionRules.keys())
+      rules.enqueueAfter(key, RULE_RECOUNT_DELAY_MS);
+  };
+
+  caches.coveredResources.addHandlers({
+    add: (cr) => enqueue(cr.metadata.name),
+    update: (_old, cr) => enqueue(cr.metadata.name),
+    delete: (cr) => enqueue(cr.metadata.name),
+  });
+  caches.nodeInventories.addHandlers({
+    add: (inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
+    update: (_old, inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
+    delete: (inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
+  });
+  const onFinding = (f: KubeObject): void => {
+    if (f.metadata.namespace === deps.adminNamespace)
+      enqueue(f.metadata.labels?.[LABELS.coveredResource]);
+    recountRules();
+  };
+  caches.findings.addHandlers({
+    add: (f) => {
+      reconciler.seen(f);
+      onFinding(f);
+    },
+    update: (_old, f) => {
+      reconciler.seen(f);
+      onFinding(f);
+    },
+    delete: (f) => {
+      reconciler.gone(f);
+      onFinding(f);
+    },
+  });
+  const onRule = (r: KubeObject): void => {
+    rules.enqueue(`${r.metadata.namespace ?? ''}/${r.metadata.name}`);
+    for (const name of caches.findings.indexValues(INDEX_BY_COVERED_RESOURCE)) enqueue(name);
+  };
+  caches.suppressionRules.addHandlers({
+    add: onRule,
+    update: (_old, r) => onRule(r),
+    delete: onRule,
+  });
+  caches.scanConfigurations.addHandlers({
+    add: (c) => c.metadata.name === 'default' && enqueueAll(),
+    update: (_old, c) => c.metadata.name === 'default' && enqueueAll(),
+    delete: (c) => c.metadata.name === 'default' && enqueueAll(),
+  });
+  deps.images.onChange((digest) => {
+    for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
+      enqueue(cr.metadata.name);
+  });
+  if (deps.database === undefined) {
+    log.warn(
+      'no vulnerability database configured: continuous findings are not matched (see --vulnerability-db)',
+    );
+  } else {
+    deps.database.onUpdate(() => {
+      log.info('vulnerability database updated: re-matching continuous resources');
+      enqueueContinuous();
+    });
+  }
+}

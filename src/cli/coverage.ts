@@ -115,7 +115,7 @@ export function renderCoverage(summary: CoverageSummary): string {
     if (t.reasons.length === 0) continue;
     out.push(
       '',
-      `${t.resourceType}: ${t.all} resources, ${t.scanning} scanning, ${t.notScanning} not scanning`,
+      `${t.resourceType}: ${t.all} ${t.all === 1 ? 'resource' : 'resources'}, ${t.scanning} scanning, ${t.notScanning} not scanning`,
       table([
         ['  STATUS', 'REASON', 'COUNT'],
         ...t.reasons.map((r) => [`  ${r.statusCode}`, r.reason, n(r.count)]),

@@ -514,6 +514,100 @@ describe('assessments', () => {
     ).toEqual(new Set(['NODE/node-1']));
   });
 
+  it('an image that cannot be scanned is reported, and the run ends COMPLETED_WITH_ERRORS', async () => {
+    const ghost = `${registry.host}/shop/ghost:1.0`;
+    await runPod(
+      writer,
+      NS,
+      'ghost',
+      'node-1',
+      [
+        {
+          name: 'ghost',
+          image: {
+            repository: `${registry.host}/shop/ghost`,
+            reference: ghost,
+            digest: '',
+            imageID: '',
+          },
+        },
+      ],
+      'Starting',
+      Date.now(),
+      { labels: { app: 'ghost' } },
+    );
+    await env.apply(
+      target('ghosts', { selectors: [{ matchLabels: { app: 'ghost' } }] }),
+      template('ghosts-cve', { targetRef: { name: 'ghosts' }, rulesPackages: ['cve'] }),
+      runObject('ghosts-1', 'ghosts-cve'),
+    );
+    await stateIs('ghosts-1', 'COLLECTING_DATA');
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'ghosts-1',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
+    );
+    const done = await stateIs('ghosts-1', 'COMPLETED_WITH_ERRORS');
+    const ready = done.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'True', reason: 'CompletedWithErrors' });
+    expect(ready?.message).toContain(`${ghost}: `);
+    expect(done.status?.findingCounts?.total).toBe(0);
+    await env.kubectl('delete', 'pod', 'ghost', '-n', NS, '--grace-period=0', '--force');
+  });
+
+  it('what a run collected survives a controller restart', async () => {
+    await env.apply(runObject('restart-1', 'storefront-cve'));
+    await stateIs('restart-1', 'COLLECTING_DATA');
+    await runPod(
+      writer,
+      NS,
+      'blip',
+      'node-1',
+      [{ name: 'blip', image: debug }],
+      'Running',
+      Date.now(),
+      { labels: { tier: 'batch' } },
+    );
+    await eventually('blip collected', async () =>
+      (await run('restart-1')).status?.collected?.workloads?.some((w) => w.name === 'blip')
+        ? true
+        : undefined,
+    );
+    // The controller goes away; the pod goes away while it is down; a new controller takes over.
+    await controller.stop();
+    await env.kubectl('delete', 'pod', 'blip', '-n', NS, '--grace-period=0', '--force');
+    controller = await startController(env, {
+      clock,
+      database,
+      insecureRegistries: [registry.host],
+      setups: [setupAssessments],
+    });
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'restart-1',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
+    );
+    const done = await stateIs('restart-1', 'COMPLETED');
+    expect(done.status?.stateChanges?.map((c) => c.state)).toEqual([
+      ...CLASSIC_HAPPY_PATH,
+      'COMPLETED',
+    ]);
+    const images = new Set((await findingsOf('restart-1')).map((f) => f.status.resource.id));
+    expect(images).toEqual(
+      new Set([`${web.repository}@${web.digest}`, `${debug.repository}@${debug.digest}`]),
+    );
+  });
+
   it('a schedule starts runs, skips a start while one is running (Forbid), and keeps the history limit', async () => {
     // Schedule three times five minutes apart, all well after both clocks.
     const base = new Date(Math.max(clock.now().getTime(), Date.now()) + 6 * 60_000);

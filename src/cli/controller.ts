@@ -25,6 +25,7 @@ import {
 } from '../vulndb/enrichment.ts';
 import { databaseSource, type DatabaseSource } from '../vulndb/source.ts';
 import { InputError } from './errors.ts';
+import { shutdownSignal } from './signals.ts';
 
 export const DEFAULT_ADMIN_NAMESPACE = 'kube-inspector-system';
 export const DEFAULT_SCAN_CONCURRENCY = 4;
@@ -417,13 +418,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
     }),
   );
 
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    log.info({ signal }, 'shutting down');
-    stop.abort(new Error(signal));
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  const stop = shutdownSignal(log);
 
   // The first load gets a head start so the controllers begin with a database; a slow or
   // failing one does not hold the process (probes, metrics) back.
@@ -434,12 +429,13 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
       first,
       new Promise((resolve) => {
         timer = setTimeout(resolve, FIRST_LOAD_WAIT_MS);
+        stop.addEventListener('abort', resolve, { once: true });
       }),
     ]);
     clearTimeout(timer);
   }
   try {
-    await manager.run(stop.signal);
+    await manager.run(stop);
   } finally {
     database?.stop();
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseCsv } from '../../test/support/csv.ts';
 import { kindInfo } from '../api/v1alpha1/kinds.ts';
 import {
   allColumns,
@@ -48,35 +49,6 @@ const openssh = finding(
   },
   { spec: { attributes: { ticket: 'SEC-1', owner: 'platform' } } },
 );
-
-function parseCsv(text: string): string[][] {
-  // A small RFC 4180 reader, enough to read back what toCsv writes.
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i++;
-    } else cell += c;
-  }
-  return rows;
-}
 
 describe('CSV cells', () => {
   it.each([

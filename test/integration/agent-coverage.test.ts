@@ -1,0 +1,196 @@
+// End to end with the coverage and findings controllers: the node agent (in-process, with the
+// pod-bound token of its node) writes the inventory of a debootstrap Debian 12 root filesystem;
+// its node goes ACTIVE (PENDING_INITIAL_SCAN, then SUCCESSFUL) and its vulnerable packages
+// become findings; a node no agent pod is bound to (its taints keep the DaemonSet away) is
+// INACTIVE with RESOURCE_UNMANAGED.
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setupAgent } from '../../src/agent/agent.ts';
+import type { CoveredResource } from '../../src/api/v1alpha1/covered-resource.ts';
+import { coveredResourceName } from '../../src/coverage/names.ts';
+import { Manager } from '../../src/runtime/manager.ts';
+import { databaseSource, type DatabaseSource } from '../../src/vulndb/source.ts';
+import {
+  agentToken,
+  applyAgentManifests,
+  debootstrapRootfs,
+  nodeWithAgentPod,
+  tokenKubeConfig,
+} from './agent-support.ts';
+import { databaseCopy, findingsOf } from './findings-fixtures.ts';
+import { eventually } from './helpers.ts';
+import {
+  type ProductEnvironment,
+  type RunningController,
+  startController,
+  startProductEnvironment,
+} from './product.ts';
+
+describe('node agent with the coverage and findings controllers', () => {
+  let env: ProductEnvironment;
+  let controller: RunningController;
+  let db: ReturnType<typeof databaseCopy>;
+  let database: DatabaseSource;
+  const agentStop = new AbortController();
+  const watchStop = new AbortController();
+  /** scanStatus.reason of node-with-agent's CoveredResource, every version a watch saw. */
+  const reasons: string[] = [];
+  const watchReasons = (): void => {
+    void (async () => {
+      const res = await env.client.raw('GET', '/apis/kubeinspector.io/v1alpha1/coveredresources', {
+        query: {
+          watch: true,
+          fieldSelector: `metadata.name=${coveredResourceName.node('node-with-agent')}`,
+        },
+        signal: watchStop.signal,
+        timeoutMs: 0,
+      });
+      let buf = '';
+      for await (const chunk of res.body!) {
+        buf += Buffer.from(chunk as Uint8Array).toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const event = JSON.parse(buf.slice(0, nl)) as { object: CoveredResource };
+          buf = buf.slice(nl + 1);
+          const reason = event.object.status?.scanStatus?.reason;
+          if (reason !== undefined) reasons.push(reason);
+        }
+      }
+    })().catch(() => {});
+  };
+  let agentRun: Promise<void> | undefined;
+
+  beforeAll(async () => {
+    const rootfs = await debootstrapRootfs();
+    env = await startProductEnvironment();
+    await applyAgentManifests(env);
+    await env.apply({
+      apiVersion: 'kubeinspector.io/v1alpha1',
+      kind: 'ScanConfiguration',
+      metadata: { name: 'default' },
+      spec: {},
+    });
+    db = databaseCopy();
+    database = databaseSource(db.dir);
+    expect(await database.refresh()).toBe('updated');
+    controller = await startController(env, { database });
+    watchReasons();
+
+    const uid = await nodeWithAgentPod(env, 'node-with-agent');
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'node-without-agent' },
+      spec: { taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoExecute' }] },
+    });
+
+    // The agent exactly as `kube-inspector agent` sets it up, with its pod's token.
+    const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    const manager = await Manager.create({
+      kubeConfig: tokenKubeConfig(
+        env,
+        await agentToken(env, { name: 'agent-node-with-agent', uid }),
+      ),
+      log,
+      registry: new Registry(),
+      bindAddress: '127.0.0.1',
+      metricsPort: 0,
+      probePort: 0,
+    });
+    setupAgent({
+      manager,
+      log,
+      nodeName: 'node-with-agent',
+      hostRoot: rootfs,
+      agentVersion: '0.0.0-test',
+    });
+    agentRun = manager.run(agentStop.signal);
+  }, 900_000);
+
+  afterAll(async () => {
+    watchStop.abort();
+    agentStop.abort();
+    await agentRun;
+    await controller?.stop();
+    await env?.stop();
+    db?.remove();
+  });
+
+  const coverage = async (node: string): Promise<CoveredResource | undefined> => {
+    const out = await env.kubectl('get', 'coveredresources', '-o', 'json');
+    return (JSON.parse(out) as { items: CoveredResource[] }).items.find(
+      (c) => c.metadata.name === coveredResourceName.node(node),
+    );
+  };
+
+  it('a node with an agent is covered from its inventory and its vulnerable packages become findings', async () => {
+    const covered = await eventually(
+      'node-with-agent to be SUCCESSFUL',
+      async () => {
+        const cr = await coverage('node-with-agent');
+        return cr?.status?.scanStatus?.reason === 'SUCCESSFUL' ? cr : undefined;
+      },
+      120_000,
+      100,
+    );
+    expect(covered.status).toMatchObject({
+      resourceType: 'NODE',
+      scanStatus: { statusCode: 'ACTIVE', reason: 'SUCCESSFUL' },
+      scanMode: 'AGENT_BASED',
+      node: { platform: 'DEBIAN_12', architecture: 'amd64' },
+    });
+    // Every state the watch saw the node's CoveredResource written with. Before the agent's
+    // first write (and before the coverage cache sees the agent pod) the node may be
+    // RESOURCE_UNMANAGED or NO_INVENTORY; between the agent's create and its first status
+    // write, DEEP_INSPECTION_NO_INVENTORY.
+    const sequence = reasons.filter((r, i) => r !== reasons[i - 1]);
+    expect(sequence.slice(-2)).toEqual(['PENDING_INITIAL_SCAN', 'SUCCESSFUL']);
+    expect(
+      sequence
+        .slice(0, -2)
+        .every((r) =>
+          ['RESOURCE_UNMANAGED', 'NO_INVENTORY', 'DEEP_INSPECTION_NO_INVENTORY'].includes(r),
+        ),
+    ).toBe(true);
+    const inventory = JSON.parse(
+      await env.kubectl('get', 'nodeinventory', 'node-with-agent', '-o', 'json'),
+    ) as { status: { collectedAt: string } };
+    expect(covered.status?.lastScannedAt).toBe(inventory.status.collectedAt);
+
+    const findings = await eventually(
+      'findings of node-with-agent',
+      async () => {
+        const f = await findingsOf(
+          env.client,
+          env.adminNamespace,
+          coveredResourceName.node('node-with-agent'),
+        );
+        return f.has('CVE-2011-3374') ? f : undefined;
+      },
+      60_000,
+    );
+    // apt-key's advisory covers every apt version, and debootstrap installs apt.
+    const apt = findings.get('CVE-2011-3374')!;
+    expect(apt.status).toMatchObject({
+      status: 'ACTIVE',
+      type: 'PACKAGE_VULNERABILITY',
+    });
+    expect(JSON.stringify(apt.status)).toMatch(/"name":"(apt|libapt-pkg6.0)"/);
+  });
+
+  it('a node no agent pod is bound to is RESOURCE_UNMANAGED', async () => {
+    const cr = await eventually(
+      'node-without-agent to be unmanaged',
+      async () => {
+        const c = await coverage('node-without-agent');
+        return c?.status?.scanStatus?.reason === 'RESOURCE_UNMANAGED' ? c : undefined;
+      },
+      60_000,
+    );
+    expect(cr.status?.scanStatus).toEqual({ statusCode: 'INACTIVE', reason: 'RESOURCE_UNMANAGED' });
+    expect(
+      await env.kubectl('get', 'nodeinventories', '-o', 'jsonpath={.items[*].metadata.name}'),
+    ).toBe('node-with-agent');
+  });
+});

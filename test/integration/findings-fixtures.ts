@@ -232,3 +232,21 @@ export function databaseCopy(): {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** The value of one sample of a metric in /metrics text (0 when absent). */
+export function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (want.every((w) => line.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return 0;
+}
+
+/** Finding writes (create, update, delete) counted in /metrics text. */
+export function findingWrites(text: string): number {
+  return ['create', 'update', 'delete'].reduce(
+    (n, verb) => n + metricValue(text, 'kubeinspector_finding_writes_total', { verb }),
+    0,
+  );
+}

@@ -24,7 +24,9 @@ import {
   applyCoveredNode,
   applyNodeInventory,
   databaseCopy,
+  findingWrites,
   findingsOf,
+  metricValue,
   withVersions,
 } from './findings-fixtures.ts';
 import { eventually } from './helpers.ts';
@@ -45,15 +47,6 @@ const EXPECTED_NODE_FINDINGS = [
   'DSA-5523-1',
 ].sort();
 
-function metricValue(text: string, name: string, labels: Record<string, string>): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (want.every((w) => line.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
-
 describe('continuous findings', () => {
   let env: ProductEnvironment;
   let controller: RunningController;
@@ -62,13 +55,7 @@ describe('continuous findings', () => {
   const clock = new ManualClock(new Date());
   const images = new ImageInventoryStore();
 
-  const writes = async (): Promise<number> => {
-    const text = await controller.metrics();
-    return ['create', 'update', 'delete'].reduce(
-      (n, verb) => n + metricValue(text, 'kubeinspector_finding_writes_total', { verb }),
-      0,
-    );
-  };
+  const writes = async (): Promise<number> => findingWrites(await controller.metrics());
   const findings = (cr: string) => findingsOf(env.client, env.adminNamespace, cr);
   /** Something every reconcile reads changed: the controller looks at every resource again. */
   const resync = async (): Promise<void> => {

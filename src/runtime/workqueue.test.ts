@@ -44,6 +44,14 @@ describe('the work queue', () => {
     expect(q.length).toBe(0);
   });
 
+  it('waits for a delay longer than setTimeout can hold instead of adding at once', async () => {
+    const q = new WorkQueue({ name: 'far' });
+    q.addAfter('k', 90 * 86_400_000); // a 90-day eligibility window
+    await tick(20);
+    expect(q.length).toBe(0);
+    q.shutdown();
+  });
+
   it('keeps the earliest of several delayed adds of one key', async () => {
     const q = new WorkQueue({ name: 'delay' });
     q.addAfter('k', 10_000);

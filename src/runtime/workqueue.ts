@@ -139,6 +139,9 @@ export interface WorkQueueOptions {
   now?: () => number;
 }
 
+/** The longest delay setTimeout honours. */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   readonly name: string;
   readonly labels: { name: string; controller: string };
@@ -205,6 +208,10 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     this.metrics?.retries.inc(this.labels);
+    // setTimeout fires at once for delays above 2^31-1 ms (about 24.8 days). Deadlines further
+    // out (a 90-day eligibility window) are reconciled early instead, which a level-based
+    // reconciler answers by requeueing for the rest of the time.
+    delayMs = Math.min(delayMs, MAX_DELAY_MS);
     if (delayMs <= 0) {
       this.add(key);
       return;

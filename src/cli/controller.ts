@@ -4,7 +4,8 @@
  * leader election, graceful shutdown). {@link parseControllerArgs} is the pure part: flags in,
  * a validated configuration out, or an error naming the flag.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ApiextensionsV1Api, CoordinationV1Api, VersionApi } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -314,6 +315,17 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
     throw new InputError(`--ca-bundle ${config.caBundle}: no PEM certificate in the file`);
   }
   const enrichment = await loadEnrichment(config);
+  if (config.scanCacheDir !== undefined) {
+    // Created (and its writability checked) now, so a bad path stops the start, not every scan.
+    try {
+      await mkdir(config.scanCacheDir, { recursive: true });
+      await access(config.scanCacheDir, constants.W_OK);
+    } catch (err) {
+      throw new InputError(
+        `--scan-cache-dir ${config.scanCacheDir}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
 
   const log = pino({ base: { component: 'controller' } });
   const kc = loadKubeConfig({ kubeconfig: config.kubeconfig });

@@ -64,6 +64,24 @@ describe('the kube-inspector command', { timeout: 60_000 }, () => {
     expect(bad.stderr).toContain('kubectl inspector findings: --format must be one of csv, json');
   });
 
+  it('lists the database and scanning flags in the controller help', () => {
+    const { code, stdout } = cli(['controller', '--help']);
+    expect(code).toBe(0);
+    for (const flag of [
+      '--vulnerability-db SOURCE',
+      '--vulnerability-db-refresh DURATION',
+      '--epss FILE',
+      '--kev FILE',
+      '--scan-cache-dir DIR',
+      '--scan-concurrency N',
+      '--insecure-registry HOST[:PORT]',
+      '--ca-bundle FILE',
+      '--admin-namespace NS',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
   it('exits 2 and names the flag when a flag value is bad', () => {
     const { code, stderr } = cli(['controller', '--scan-concurrency', 'many']);
     expect(code).toBe(2);

@@ -2,8 +2,12 @@
 // vulnerability database it is given shows in /metrics, and a database it cannot reach is
 // counted as an error without stopping it.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SETUPS } from '../../src/controllers/index.ts';
 import { loadLocal } from '../../src/vulndb/loader.ts';
 import { eventually } from './helpers.ts';
 import { type ProductEnvironment, startProductEnvironment } from './product.ts';
@@ -101,10 +105,12 @@ describe('kube-inspector controller with a vulnerability database', { timeout: 1
 
   it('loads a database directory and reports it in /metrics, then stops cleanly on SIGTERM', async () => {
     const expected = await loadLocal(osv);
+    const cache = join(mkdtempSync(join(tmpdir(), 'ki-scan-cache-')), 'layers');
     const running = startControllerProcess(env, [
       `--vulnerability-db=${osv}`,
       '--vulnerability-db-refresh=10m',
       '--scan-concurrency=2',
+      `--scan-cache-dir=${cache}`,
       `--admin-namespace=${env.adminNamespace}`,
     ]);
     try {
@@ -130,6 +136,16 @@ describe('kube-inspector controller with a vulnerability database', { timeout: 1
       expect(Math.abs(Date.now() / 1000 - lastSuccess)).toBeLessThan(120);
       const log = running.logs.find((l) => l.msg === 'vulnerability database loaded');
       expect(log).toMatchObject({ advisories: expected.size, source: osv });
+      // Every registered area set up its controllers in the process.
+      const controllers = new Set(
+        [
+          ...loaded.matchAll(
+            /^controller_runtime_max_concurrent_reconciles\{controller="([^"]+)"\}/gm,
+          ),
+        ].map((m) => m[1]),
+      );
+      expect(controllers.size).toBeGreaterThanOrEqual(SETUPS.length);
+      expect(existsSync(cache)).toBe(true);
     } finally {
       expect(await stop(running)).toBe(0);
     }
@@ -176,5 +192,13 @@ describe('kube-inspector controller with a vulnerability database', { timeout: 1
     expect(running.stderr.join('')).toContain(
       'kube-inspector controller: --insecure-registry must be HOST or HOST:PORT',
     );
+  });
+
+  it('refuses a scan cache directory it cannot create, naming the flag', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ki-not-a-dir-')), 'file');
+    writeFileSync(file, 'x');
+    const running = startControllerProcess(env, [`--scan-cache-dir=${join(file, 'cache')}`]);
+    expect(await running.exited).toBe(2);
+    expect(running.stderr.join('')).toMatch(/--scan-cache-dir .*file\/cache: ENOTDIR/);
   });
 });

@@ -112,9 +112,22 @@ control-plane-down: deps ## Stop the background control plane.
 run: deps ## Run the controller against $KUBECONFIG.
 	$(RUN_TS) src/cli/main.ts controller
 
+.PHONY: debian-packages
+debian-packages: ## Install the Debian packages the tests and the demo use (hack/debian-packages.txt).
+	hack/install-debian-packages.sh
+
 .PHONY: demo
-demo: control-plane-binaries ## Start a control plane, install kube-inspector and show what it reports.
+demo: control-plane-binaries debian-packages ## Control plane, registry, controller and agent: show coverage, findings, a run. DEMO_KEEP=true keeps it running.
 	$(RUN_TS) hack/demo.ts
+
+.PHONY: demo-down
+demo-down: ## Stop a demo left running with DEMO_KEEP=true (it cleans up after itself).
+	@if [ -f .tools/demo/demo.pid ] && kill -0 "$$(cat .tools/demo/demo.pid)" 2>/dev/null; then \
+	  kill -TERM "$$(cat .tools/demo/demo.pid)"; \
+	  while kill -0 "$$(cat .tools/demo/demo.pid 2>/dev/null)" 2>/dev/null; do sleep 1; done; \
+	  echo "demo stopped"; \
+	else echo "no demo running"; fi
+	@rm -rf .tools/demo
 
 .PHONY: bench
 bench: deps ## Run the benchmarks in bench/ and print their numbers.

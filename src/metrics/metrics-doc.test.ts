@@ -1,6 +1,7 @@
 // docs/metrics.md lists every metric the controller registers, and nothing else; the alerts
 // and the Grafana dashboard in manifests/monitoring use only metrics the code registers and
 // the page lists.
+import { agentMetrics } from '../agent/agent.ts';
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -90,6 +91,7 @@ async function registered(): Promise<Map<string, string>> {
   });
   await recorder.close(100);
   registerVulnDbMetrics(registry, () => undefined);
+  agentMetrics(registry);
   await client.close();
   return new Map((await registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
 }

@@ -205,6 +205,7 @@ export class FindingsReconciler implements Reconciler {
     const retention = retentionOf(this.caches.scanConfigurations.get('default'));
     const existing = this.findingsOf(name);
     let plan = planFor(cr);
+    if (plan.kind !== 'match') this.evaluated.delete(name);
     let result: EvaluationResult =
       plan.kind === 'match' ? 'matched' : plan.kind === 'delete' ? 'disabled' : plan.result;
     const work = new Work(this, ctx.log, now, retention);
@@ -212,7 +213,6 @@ export class FindingsReconciler implements Reconciler {
     try {
       if (plan.kind === 'delete') {
         for (const [key, f] of existing) await work.delete(key, f);
-        this.evaluated.delete(name);
       } else {
         let desired:
           | { built: BuiltFinding[]; observe: boolean; periodicAt?: number }

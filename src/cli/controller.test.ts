@@ -63,6 +63,14 @@ describe('controller flags', () => {
     });
   });
 
+  it('reads the findings cap, 1000 by default, and refuses one below 1', () => {
+    expect(parse([]).maxFindingsPerResource).toBe(1000);
+    expect(parse(['--max-findings-per-resource=250']).maxFindingsPerResource).toBe(250);
+    expect(() => parse(['--max-findings-per-resource=0'])).toThrow(
+      /--max-findings-per-resource must be an integer from 1 to 100000, got "0"/,
+    );
+  });
+
   it('accepts a directory or zip path as the database', () => {
     expect(parse(['--vulnerability-db', './osv']).vulnerabilityDb).toBe('./osv');
     expect(parse(['--vulnerability-db', '/data/all.zip']).vulnerabilityDb).toBe('/data/all.zip');

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ApiextensionsV1Api, CoordinationV1Api, VersionApi } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { DEFAULT_FINDINGS_CONFIG } from '../controllers/findings/reconciler.ts';
 import { defaultDeps, setupControllers } from '../controllers/index.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { registerVulnDbMetrics } from '../metrics/vulndb.ts';
@@ -71,6 +72,11 @@ Image scanning:
   --insecure-registry HOST[:PORT]   reach this registry over plain HTTP (repeatable)
   --ca-bundle FILE                  extra PEM certificates to trust for registries
 
+Findings:
+  --max-findings-per-resource N     most open findings of one node or image, highest severities
+                                    first; more is reported as a FindingCapExceeded event
+                                    (default ${DEFAULT_FINDINGS_CONFIG.maxFindingsPerResource})
+
   -h, --help                        show this help`;
 
 export const apiGroup = 'kubeinspector.io';
@@ -96,6 +102,7 @@ export interface ControllerConfig {
   epss: string | undefined;
   kev: string | undefined;
   scanConcurrency: number;
+  maxFindingsPerResource: number;
   scanCacheDir: string | undefined;
   insecureRegistries: string[];
   caBundle: string | undefined;
@@ -163,6 +170,10 @@ export function parseControllerArgs(
         epss: { type: 'string' },
         kev: { type: 'string' },
         'scan-concurrency': { type: 'string', default: String(DEFAULT_SCAN_CONCURRENCY) },
+        'max-findings-per-resource': {
+          type: 'string',
+          default: String(DEFAULT_FINDINGS_CONFIG.maxFindingsPerResource),
+        },
         'scan-cache-dir': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true, default: [] },
         'ca-bundle': { type: 'string' },
@@ -252,6 +263,12 @@ export function parseControllerArgs(
     epss: values.epss,
     kev: values.kev,
     scanConcurrency: integer(values['scan-concurrency'], '--scan-concurrency', 1, 64),
+    maxFindingsPerResource: integer(
+      values['max-findings-per-resource'],
+      '--max-findings-per-resource',
+      1,
+      100_000,
+    ),
     scanCacheDir: values['scan-cache-dir'],
     insecureRegistries: values['insecure-registry'],
     caBundle: values['ca-bundle'],
@@ -427,6 +444,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
       database,
       ...(enrichment !== undefined ? { enrichment: enrichment.enrichment } : {}),
       scanConcurrency: config.scanConcurrency,
+      maxFindingsPerResource: config.maxFindingsPerResource,
     }),
   );
 

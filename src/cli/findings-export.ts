@@ -147,9 +147,13 @@ export async function runFindingsExport(args: string[], cmd = 'kube-inspector'):
 export function runFindings(args: string[], cmd = 'kube-inspector'): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'export') return runFindingsExport(rest, cmd);
-  if (sub === undefined || sub === '--help' || sub === '-h') {
+  if (sub === '--help' || sub === '-h') {
     console.log(findingsHelp(cmd));
-    return Promise.resolve(sub === undefined ? 2 : 0);
+    return Promise.resolve(0);
+  }
+  if (sub === undefined) {
+    console.error(findingsHelp(cmd));
+    return Promise.resolve(2);
   }
   throw new InputError(`unknown subcommand "findings ${sub}" (expected: findings export)`);
 }

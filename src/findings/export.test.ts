@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../test/support/csv.ts';
+import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS } from '../../test/support/findings.ts';
 import { kindInfo } from '../api/v1alpha1/kinds.ts';
 import {
   allColumns,
@@ -27,28 +28,9 @@ const finding = (name: string, status: Record<string, unknown>, extra: object = 
     ...extra,
   }) as FindingObject;
 
-const openssh = finding(
-  'node-a.cve-2024-6387.openssh-server',
-  {
-    type: 'PACKAGE_VULNERABILITY',
-    title: 'CVE-2024-6387 - openssh-server',
-    severity: 'HIGH',
-    status: 'ACTIVE',
-    vulnerabilityId: 'CVE-2024-6387',
-    aliases: ['DSA-5724-1', 'DEBIAN-CVE-2024-6387'],
-    inspectorScore: 8.1,
-    fixAvailable: 'YES',
-    packages: [
-      { name: 'openssh-server', version: '1:9.2p1-2', fixedInVersion: '1:9.2p1-2+deb12u3' },
-      { name: 'openssh-client', version: '1:9.2p1-2' },
-    ],
-    resource: { type: 'NODE', id: 'node-a', name: 'node-a' },
-    firstObservedAt: '2026-03-01T12:00:00Z',
-    lastObservedAt: '2026-03-02T00:00:01Z',
-    updatedAt: '2026-03-01T12:00:00.900Z',
-  },
-  { spec: { attributes: { ticket: 'SEC-1', owner: 'platform' } } },
-);
+const openssh = finding('node-a.cve-2024-6387.openssh-server', OPENSSH_STATUS, {
+  spec: { attributes: OPENSSH_ATTRIBUTES },
+});
 
 describe('CSV cells', () => {
   it.each([

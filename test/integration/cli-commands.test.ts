@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../support/csv.ts';
+import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS } from '../support/findings.ts';
 import { type ProductEnvironment, startProductEnvironment } from './product.ts';
 
 const execFileAsync = promisify(execFile);
@@ -77,24 +78,8 @@ const findings = [
     admin,
     'node-a.cve-2024-6387',
     { 'kubeinspector.io/status': 'ACTIVE', 'kubeinspector.io/severity': 'HIGH' },
-    {
-      type: 'PACKAGE_VULNERABILITY',
-      title: 'CVE-2024-6387 - openssh-server',
-      severity: 'HIGH',
-      status: 'ACTIVE',
-      vulnerabilityId: 'CVE-2024-6387',
-      inspectorScore: 8.1,
-      fixAvailable: 'YES',
-      packages: [
-        { name: 'openssh-server', version: '1:9.2p1-2', fixedInVersion: '1:9.2p1-2+deb12u3' },
-        { name: 'openssh-client', version: '1:9.2p1-2' },
-      ],
-      resource: { type: 'NODE', id: 'node-a', name: 'node-a' },
-      firstObservedAt: '2026-03-01T12:00:00Z',
-      lastObservedAt: '2026-03-02T00:00:01Z',
-      updatedAt: '2026-03-01T12:00:00Z',
-    },
-    { ticket: 'SEC-1', owner: 'platform' },
+    OPENSSH_STATUS,
+    OPENSSH_ATTRIBUTES,
   ),
   finding(
     admin,

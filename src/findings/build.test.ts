@@ -292,3 +292,49 @@ describe('countBySeverity', () => {
     });
   });
 });
+
+describe('the size of a Finding', () => {
+  it('stays bounded however large the advisory and the package set', () => {
+    const base = debianMatches().find((f) => f.id === 'CVE-2023-4911')!;
+    const vector = (i: number) =>
+      `CVSS:3.1/AV:${'NALP'[i % 4]}/AC:L/PR:N/UI:N/S:U/C:H/I:${'NLH'[i % 3]}/A:${'NLH'[(i >> 2) % 3]}`;
+    const matches = Array.from({ length: 200 }, (_, i) => ({
+      match: {
+        ...base,
+        package: {
+          ...base.package,
+          name: `libglibc-extra-${'x'.repeat(40)}-${i}`,
+          purl: `pkg:deb/debian/libglibc-extra-${i}@2.36-9?arch=amd64&distro=debian-12`,
+        },
+        aliases: Array.from(
+          { length: 100 },
+          (_, j) => `GHSA-${String(j).padStart(4, '0')}-aaaa-bbbb`,
+        ),
+        scores: Array.from({ length: 30 }, (_, j) => ({
+          version: '3.1' as const,
+          vector: vector(j),
+          baseScore: 5 + (j % 5),
+          severity: 'HIGH' as const,
+        })),
+        references: Array.from(
+          { length: 100 },
+          (_, j) => `https://security.example/advisories/${'y'.repeat(200)}/${j}`,
+        ),
+        summary: 'z'.repeat(20_000),
+      },
+      location: { layerDigest: `sha256:${'d'.repeat(64)}` },
+    }));
+    const [built] = buildPackageFindings(image, matches);
+    const status = mergeFinding(undefined, built!.status, t0);
+    expect(() => FindingStatusSchema.parse(status)).not.toThrow();
+    expect(status.packages).toHaveLength(64);
+    expect(status.aliases).toHaveLength(32);
+    expect(status.cvss).toHaveLength(8);
+    expect(status.referenceUrls).toHaveLength(32);
+    const bytes = Buffer.byteLength(
+      JSON.stringify({ metadata: { labels: built!.labels }, status }),
+    );
+    console.log(`largest possible Finding status: ${bytes} bytes`);
+    expect(bytes).toBeLessThan(64 * 1024);
+  });
+});

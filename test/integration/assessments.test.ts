@@ -219,6 +219,34 @@ describe('assessments', () => {
     await registry?.stop();
   });
 
+  /**
+   * Scheduled times five minutes apart within one hour, the first well after both the
+   * controller's clock and the real one (the template's creation time).
+   */
+  const scheduleTimes = () => {
+    const base = new Date(Math.max(clock.now().getTime(), Date.now()) + 6 * 60_000);
+    base.setUTCSeconds(0, 0);
+    while (base.getUTCMinutes() % 5 !== 0 || base.getUTCMinutes() > 45)
+      base.setTime(base.getTime() + 60_000);
+    return {
+      m: base.getUTCMinutes(),
+      h: base.getUTCHours(),
+      at: (i: number) => new Date(base.getTime() + i * 5 * 60_000),
+    };
+  };
+  const rfc = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+  const stop = (name: string, action: string, ns = NS) =>
+    env.kubectl(
+      'patch',
+      'assessmentrun',
+      name,
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action } } }),
+    );
+
   it('a target reports what it covers, and one outside the administrator namespace may not ask for nodes', async () => {
     await env.apply(
       target('storefront', {
@@ -394,16 +422,7 @@ describe('assessments', () => {
   it('stop START_EVALUATION evaluates what was collected before the duration ends', async () => {
     await env.apply(runObject('early', 'storefront-cve'));
     await stateIs('early', 'COLLECTING_DATA');
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'early',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
-    );
+    await stop('early', 'START_EVALUATION');
     const done = await stateIs('early', 'COMPLETED');
     expect(
       Date.parse(done.status!.completedAt!) - Date.parse(done.status!.startedAt!),
@@ -422,16 +441,7 @@ describe('assessments', () => {
   it('stop SKIP_EVALUATION ends CANCELED with no findings', async () => {
     await env.apply(runObject('skipped', 'storefront-cve'));
     await stateIs('skipped', 'COLLECTING_DATA');
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'skipped',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"SKIP_EVALUATION"}}}',
-    );
+    await stop('skipped', 'SKIP_EVALUATION');
     const done = await stateIs('skipped', 'CANCELED');
     expect(done.status?.stateChanges?.map((c) => c.state)).toEqual([
       'CREATED',
@@ -495,16 +505,7 @@ describe('assessments', () => {
       runObject('nodes-1', 'nodes-cve', admin),
     );
     await stateIs('nodes-1', 'COLLECTING_DATA', admin);
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'nodes-1',
-      '-n',
-      admin,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
-    );
+    await stop('nodes-1', 'START_EVALUATION', admin);
     const done = await stateIs('nodes-1', 'COMPLETED', admin);
     expect(done.status?.collected?.nodes).toEqual(['node-1']);
     const findings = await findingsOf('nodes-1', admin);
@@ -542,16 +543,7 @@ describe('assessments', () => {
       runObject('ghosts-1', 'ghosts-cve'),
     );
     await stateIs('ghosts-1', 'COLLECTING_DATA');
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'ghosts-1',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
-    );
+    await stop('ghosts-1', 'START_EVALUATION');
     const done = await stateIs('ghosts-1', 'COMPLETED_WITH_ERRORS');
     const ready = done.status?.conditions?.find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ status: 'True', reason: 'CompletedWithErrors' });
@@ -587,16 +579,7 @@ describe('assessments', () => {
       insecureRegistries: [registry.host],
       setups: [setupAssessments],
     });
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'restart-1',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
-    );
+    await stop('restart-1', 'START_EVALUATION');
     const done = await stateIs('restart-1', 'COMPLETED');
     expect(done.status?.stateChanges?.map((c) => c.state)).toEqual([
       ...CLASSIC_HAPPY_PATH,
@@ -610,12 +593,7 @@ describe('assessments', () => {
 
   it('a schedule starts runs, skips a start while one is running (Forbid), and keeps the history limit', async () => {
     // Schedule three times five minutes apart, all well after both clocks.
-    const base = new Date(Math.max(clock.now().getTime(), Date.now()) + 6 * 60_000);
-    base.setUTCSeconds(0, 0);
-    while (base.getUTCMinutes() % 5 !== 0 || base.getUTCMinutes() > 45)
-      base.setTime(base.getTime() + 60_000);
-    const [m, h] = [base.getUTCMinutes(), base.getUTCHours()];
-    const at = (i: number) => new Date(base.getTime() + i * 5 * 60_000);
+    const { m, h, at } = scheduleTimes();
     await env.apply(
       template('nightly', {
         targetRef: { name: 'storefront' },
@@ -635,9 +613,7 @@ describe('assessments', () => {
         };
       }>('assessmenttemplate', 'nightly', '-n', NS);
     await eventually('next schedule time', async () =>
-      (await tpl()).status?.nextScheduleTime === at(0).toISOString().replace('.000Z', 'Z')
-        ? true
-        : undefined,
+      (await tpl()).status?.nextScheduleTime === rfc(at(0)) ? true : undefined,
     );
     const runsOfNightly = async () =>
       (
@@ -663,9 +639,7 @@ describe('assessments', () => {
     await poke('assessmenttemplate', 'nightly');
     await eventually('second start skipped', async () => {
       const t = await tpl();
-      return t.status?.lastScheduleTime === at(1).toISOString().replace('.000Z', 'Z')
-        ? t
-        : undefined;
+      return t.status?.lastScheduleTime === rfc(at(1)) ? t : undefined;
     });
     expect(await runsOfNightly()).toEqual([first]);
     const skippedEvents = await env.kubectl(
@@ -681,32 +655,14 @@ describe('assessments', () => {
     expect(skippedEvents.split(' ')).toContain('RunSkipped');
 
     // The first run ends; the third time starts a run, and the first is let go (limit 1).
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      first,
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
-    );
+    await stop(first, 'START_EVALUATION');
     await stateIs(first, 'COMPLETED');
     expect((await findingsOf(first)).length).toBeGreaterThan(0);
     clock.set(at(2));
     await poke('assessmenttemplate', 'nightly');
     const third = `nightly-${Math.floor(at(2).getTime() / 60_000)}`;
     await stateIs(third, 'COLLECTING_DATA');
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      third,
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
-    );
+    await stop(third, 'START_EVALUATION');
     await stateIs(third, 'COMPLETED');
     await eventually('history limit applied', async () =>
       JSON.stringify(await runsOfNightly()) === JSON.stringify([third]) ? true : undefined,
@@ -718,5 +674,55 @@ describe('assessments', () => {
       90_000,
     );
     expect((await findingsOf(third)).length).toBeGreaterThan(0);
+  });
+
+  it('Replace stops the running scheduled run with SKIP_EVALUATION, and the failed history limit applies', async () => {
+    const { m, h, at } = scheduleTimes();
+    await env.apply(
+      template('replaced', {
+        targetRef: { name: 'storefront' },
+        rulesPackages: ['cve'],
+        schedule: `${m},${m + 5},${m + 10} ${h} * * *`,
+        concurrencyPolicy: 'Replace',
+        failedRunsHistoryLimit: 1,
+      }),
+    );
+    const name = (i: number) => `replaced-${Math.floor(at(i).getTime() / 60_000)}`;
+    await eventually('next schedule time', async () =>
+      (
+        await getJson<{ status?: { nextScheduleTime?: string } }>(
+          'assessmenttemplate',
+          'replaced',
+          '-n',
+          NS,
+        )
+      ).status?.nextScheduleTime === rfc(at(0))
+        ? true
+        : undefined,
+    );
+    clock.set(at(0));
+    await poke('assessmenttemplate', 'replaced');
+    await stateIs(name(0), 'COLLECTING_DATA');
+    clock.set(at(1));
+    await poke('assessmenttemplate', 'replaced');
+    const canceled = await stateIs(name(0), 'CANCELED');
+    expect(canceled.spec.stop).toEqual({ action: 'SKIP_EVALUATION' });
+    await stateIs(name(1), 'COLLECTING_DATA');
+    expect(await findingsOf(name(0))).toEqual([]);
+    // A second failed run: only the newest failed one is kept.
+    await stop(name(1), 'SKIP_EVALUATION');
+    await stateIs(name(1), 'CANCELED');
+    await eventually('failed history limit applied', async () => {
+      const names = (
+        await getJson<{ items: Run[] }>(
+          'assessmentruns',
+          '-n',
+          NS,
+          '-l',
+          'kubeinspector.io/template=replaced',
+        )
+      ).items.map((r) => r.metadata.name);
+      return JSON.stringify(names) === JSON.stringify([name(1)]) ? true : undefined;
+    });
   });
 });

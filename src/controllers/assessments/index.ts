@@ -113,13 +113,19 @@ export function setupAssessments(deps: ControllerDeps): void {
     delete: runChanged,
   });
 
-  // The cluster changed: targets recount, collecting runs look again.
+  // The cluster changed: targets recount, collecting runs look again, once per settle period
+  // however many objects changed in it.
+  let settling = false;
   const clusterChanged = () => {
-    for (const t of caches.targets.keys()) targets.enqueueAfter(t, RESOURCE_SETTLE_MS);
-    for (const r of caches.runs.list()) {
-      if (r.status?.state === 'COLLECTING_DATA')
-        runs.enqueueAfter(objectKey(r), RESOURCE_SETTLE_MS);
-    }
+    if (settling) return;
+    settling = true;
+    setTimeout(() => {
+      settling = false;
+      for (const t of caches.targets.keys()) targets.enqueue(t);
+      for (const r of caches.runs.list()) {
+        if (r.status?.state === 'COLLECTING_DATA') runs.enqueue(objectKey(r));
+      }
+    }, RESOURCE_SETTLE_MS).unref();
   };
   for (const c of [caches.nodes, caches.namespaces, caches.pods, ...caches.workloads.values()]) {
     onAnyChange(c, clusterChanged);

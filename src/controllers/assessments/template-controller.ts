@@ -39,6 +39,9 @@ import { readyConditions, stalledConditions } from './conditions.ts';
 export const TEMPLATE_LABEL = `${LABEL_PREFIX}template`;
 /** Annotation on runs a schedule started: the scheduled time. */
 export const SCHEDULED_AT_ANNOTATION = `${LABEL_PREFIX}scheduled-at`;
+/** Longest wait before a template is looked at again. */
+const MAX_REQUEUE_MS = 3_600_000;
+
 /** Field manager of `spec.stop` written on runs a Replace policy stops. */
 export const SCHEDULE_FIELD_MANAGER = 'kube-inspector-schedule';
 
@@ -177,7 +180,11 @@ export function templateReconciler(
         }
         if (decision.next !== undefined) {
           nextScheduleTime = rfc3339(decision.next);
-          requeueAfterMs = Math.max(1000, decision.next.getTime() - now.getTime());
+          // Timers cannot wait longer than about 24 days; look again hourly until the time is near.
+          requeueAfterMs = Math.min(
+            MAX_REQUEUE_MS,
+            Math.max(1000, decision.next.getTime() - now.getTime()),
+          );
         }
       }
 

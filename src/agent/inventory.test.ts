@@ -39,7 +39,7 @@ describe('NodeInventory packages', () => {
     ['debian', '12', 'Debian:12', 'DEBIAN_12'],
     ['alpine', '3.20.1', 'Alpine:v3.20', 'ALPINE_3_20'],
     ['rhel', '9.4', 'Red Hat:9', 'RHEL_9'],
-    ['ubuntu', '22.04', 'Ubuntu:22.04', 'UBUNTU_22_04'],
+    ['ubuntu', '22.04', 'Ubuntu:22.04:LTS', 'UBUNTU_22_04'],
     ['rocky', '9.3', 'Rocky Linux:9', 'ROCKY_LINUX_9_3'],
     ['fedora', '40', 'fedora:40', 'FEDORA_40'],
   ])(

@@ -10,17 +10,9 @@ import {
   type InventoryPackage,
   type NodeInventoryStatus,
 } from '../api/v1alpha1/node-inventory.ts';
+import { LANGUAGE_ECOSYSTEMS, osEcosystem } from '../findings/packages.ts';
 import type { OperatingSystem, Package } from '../scanner/types.ts';
-import { ecosystemForOs } from '../vulndb/ecosystem.ts';
 import type { Collection } from './collect.ts';
-
-/** The advisory ecosystems of language packages, as the vulnerability database names them. */
-export const LANGUAGE_ECOSYSTEMS: Readonly<Record<string, string>> = {
-  npm: 'npm',
-  pypi: 'PyPI',
-  golang: 'Go',
-  maven: 'Maven',
-};
 
 const OS_TYPES: ReadonlySet<string> = new Set(['deb', 'rpm', 'apk']);
 
@@ -38,16 +30,14 @@ const MAX_ERRORS = 16;
 const MAX_MESSAGE = 1024;
 
 /**
- * The ecosystem OS packages are filed under: the OSV ecosystem of the OS release (`Debian:12`,
- * `Alpine:v3.20`, `Red Hat:9`); for an OS with no advisories, `ID:VERSION_ID` of its
- * os-release (no advisory matches it), and the package type when there is no os-release.
+ * The ecosystem OS packages are filed under: the OSV ecosystem of the OS release as the image
+ * scanner spells it (`Debian:12`, `Alpine:v3.20`, `Red Hat:9`, `Ubuntu:22.04:LTS`), the same
+ * spelling image findings use; for an OS without advisories `ID:VERSION_ID` of its os-release
+ * (no advisory matches it), and the package type when there is no os-release.
  */
-export function osEcosystem(os: OperatingSystem | undefined, type: string): string {
+export function osPackageEcosystem(os: OperatingSystem | undefined, type: string): string {
   if (os === undefined) return type;
-  return (
-    ecosystemForOs({ id: os.family, versionId: os.version }) ??
-    (os.version === '' ? os.family : `${os.family}:${os.version}`)
-  );
+  return osEcosystem({ os }) ?? (os.version === '' ? os.family : `${os.family}:${os.version}`);
 }
 
 /** Inspector-style platform of an OS (`DEBIAN_12`, `ALPINE_3_20`, `RHEL_9`, `UBUNTU_22_04`). */
@@ -79,7 +69,7 @@ export function inventoryPackage(
   const out: InventoryPackage = {
     name,
     version: p.version,
-    ecosystem: LANGUAGE_ECOSYSTEMS[p.type] ?? osEcosystem(os, p.type),
+    ecosystem: LANGUAGE_ECOSYSTEMS[p.type] ?? osPackageEcosystem(os, p.type),
   };
   if (p.sourceName !== undefined && p.sourceName !== '' && p.sourceName !== name)
     out.sourceName = p.sourceName;

@@ -6,6 +6,8 @@ import { checkHostRoot } from '../agent/collect.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { Manager } from '../runtime/manager.ts';
 import { version } from '../version.ts';
+import { InputError } from './errors.ts';
+import { shutdownSignal } from './signals.ts';
 
 const help = `Usage: kube-inspector agent [options]
 
@@ -35,51 +37,58 @@ its node's kernel.`;
 export function parseInterval(text: string): number {
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
   if (m === null || text === '') {
-    throw new Error(`--interval must be a duration such as 6h, 90m or 45s, got "${text}"`);
+    throw new InputError(`--interval must be a duration such as 6h, 90m or 45s, got "${text}"`);
   }
   const ms = (Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000;
-  if (ms < 1000) throw new Error(`--interval must be at least 1s, got "${text}"`);
+  if (ms < 1000) throw new InputError(`--interval must be at least 1s, got "${text}"`);
   return ms;
 }
 
 function hostPort(value: string, flag: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(value);
   if (!m || Number(m[2]) > 65535)
-    throw new Error(`${flag} must be HOST:PORT or :PORT, got "${value}"`);
+    throw new InputError(`${flag} must be HOST:PORT or :PORT, got "${value}"`);
   return { host: m[1] === '' ? '0.0.0.0' : m[1]!, port: Number(m[2]) };
 }
 
+const OPTIONS = {
+  'node-name': { type: 'string' },
+  'host-root': { type: 'string', default: '/host' },
+  interval: { type: 'string', default: '6h' },
+  kubeconfig: { type: 'string' },
+  'metrics-bind-address': { type: 'string', default: ':8080' },
+  'health-probe-bind-address': { type: 'string', default: ':8081' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export async function runAgent(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'node-name': { type: 'string' },
-      'host-root': { type: 'string', default: '/host' },
-      interval: { type: 'string', default: '6h' },
-      kubeconfig: { type: 'string' },
-      'metrics-bind-address': { type: 'string', default: ':8080' },
-      'health-probe-bind-address': { type: 'string', default: ':8081' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS }));
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err));
+  }
   if (values.help) {
     console.log(help);
     return 0;
   }
   const nodeName = values['node-name'] ?? process.env.NODE_NAME ?? '';
   if (nodeName === '') {
-    throw new Error('no node name: pass --node-name or set NODE_NAME (from spec.nodeName)');
+    throw new InputError('no node name: pass --node-name or set NODE_NAME (from spec.nodeName)');
   }
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
-    throw new Error(`node name "${nodeName}" is not a valid Kubernetes object name`);
+    throw new InputError(`node name "${nodeName}" is not a valid Kubernetes object name`);
   }
   const hostRoot = values['host-root'];
-  await checkHostRoot(hostRoot);
+  // A host root that is not there is a setup mistake named by a flag (exit 2), not a node fact.
+  await checkHostRoot(hostRoot).catch((err: unknown) => {
+    throw new InputError(err instanceof Error ? err.message : String(err));
+  });
   const intervalMs = parseInterval(values.interval);
   const metrics = hostPort(values['metrics-bind-address'], '--metrics-bind-address');
   const probes = hostPort(values['health-probe-bind-address'], '--health-probe-bind-address');
   if (metrics.host !== probes.host) {
-    throw new Error(
+    throw new InputError(
       '--metrics-bind-address and --health-probe-bind-address must use the same host',
     );
   }
@@ -102,13 +111,6 @@ export async function runAgent(args: string[]): Promise<number> {
     'node agent starting',
   );
 
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    log.info({ signal }, 'shutting down');
-    stop.abort(new Error(signal));
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  await manager.run(stop.signal);
+  await manager.run(shutdownSignal(log));
   return 0;
 }

@@ -21,7 +21,8 @@ export interface LocatedPackage {
   location: PackageLocation;
 }
 
-const LANGUAGE_ECOSYSTEMS: Readonly<Record<string, string>> = {
+/** The OSV ecosystems of language packages, by the scanner's package type. */
+export const LANGUAGE_ECOSYSTEMS: Readonly<Record<string, string>> = {
   npm: 'npm',
   pypi: 'PyPI',
   golang: 'Go',

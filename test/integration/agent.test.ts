@@ -123,7 +123,7 @@ describe('kube-inspector agent', () => {
     );
   };
 
-  it('prints its help and refuses a missing host root with an error naming it', () => {
+  it('prints its help and refuses a missing host root with a usage error naming it', () => {
     const help = execFileSync(
       process.execPath,
       ['--disable-warning=ExperimentalWarning', join(root, 'src/cli/main.ts'), 'agent', '--help'],
@@ -149,7 +149,7 @@ describe('kube-inspector agent', () => {
     } catch (err) {
       ({ stderr, status } = err as { stderr: string; status: number | null });
     }
-    expect(status).toBe(1);
+    expect(status).toBe(2);
     expect(stderr).toContain('host root /nonexistent/host does not exist');
   });
 

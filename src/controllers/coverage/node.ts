@@ -62,7 +62,7 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
         excluded: Object.hasOwn(node.metadata.labels ?? {}, config.exclusionLabel),
         ready: { status: ready?.status, since: parseTime(ready?.lastTransitionTime) },
         operatingSystem: st.nodeInfo?.operatingSystem || undefined,
-        architecture: inv?.architecture || st.nodeInfo?.architecture || undefined,
+        architecture: st.nodeInfo?.architecture || inv?.architecture || undefined,
         agentPod: ctx.agentPodsOn(name).length > 0,
         inventory:
           inventory === undefined
@@ -98,7 +98,7 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
           osImage: st.nodeInfo?.osImage?.slice(0, 256),
           platform: inv?.os?.platform,
           kernelVersion: (inv?.kernelVersion ?? st.nodeInfo?.kernelVersion)?.slice(0, 256),
-          architecture: (inv?.architecture || st.nodeInfo?.architecture || undefined)?.slice(0, 32),
+          architecture: (st.nodeInfo?.architecture || inv?.architecture || undefined)?.slice(0, 32),
         }),
       });
       await ctx.write(crName, coveredLabels(status), status);

@@ -13,7 +13,7 @@ import {
   SCAN_CONFIGURATION_NAME,
   type ScanConfigurationStatus,
 } from '../../api/v1alpha1/scan-configuration.ts';
-import { apply } from '../../kube/apply.ts';
+import { apply, isSubset } from '../../kube/apply.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
@@ -70,10 +70,11 @@ export function statistics(ctx: CoverageContext): Omit<Statistics, 'updatedAt'> 
   return { total: active + inactive, active, inactive, byResourceType, byNamespace };
 }
 
-function sameCounts(a: Statistics | undefined, b: Omit<Statistics, 'updatedAt'>): boolean {
+/** Equal counts, whatever the key order (the API server returns keys sorted). */
+export function sameCounts(a: Statistics | undefined, b: Omit<Statistics, 'updatedAt'>): boolean {
   if (a === undefined) return false;
   const { updatedAt: _u, ...rest } = a;
-  return JSON.stringify(rest) === JSON.stringify(b);
+  return isSubset(rest, b) && isSubset(b, rest);
 }
 
 export function scanConfigurationReconciler(ctx: CoverageContext): Reconciler {

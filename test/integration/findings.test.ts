@@ -57,6 +57,18 @@ describe('continuous findings', () => {
 
   const writes = async (): Promise<number> => findingWrites(await controller.metrics());
   const findings = (cr: string) => findingsOf(env.client, env.adminNamespace, cr);
+  /** Names of the findings in the administrator namespace with these labels. */
+  const findingNames = async (selector: string): Promise<string[]> =>
+    (await env.kubectl('get', 'findings', '-n', env.adminNamespace, '-o', 'name', '-l', selector))
+      .split('\n')
+      .filter((l) => l !== '');
+  /** The total of a CoveredResource's finding counts. */
+  const countedTotal = async (cr: string): Promise<number | undefined> => {
+    const obj = JSON.parse(await env.kubectl('get', 'coveredresource', cr, '-o', 'json')) as {
+      status: { findingCounts?: { total?: number } };
+    };
+    return obj.status.findingCounts?.total;
+  };
   /** Something every reconcile reads changed: the controller looks at every resource again. */
   const resync = async (): Promise<void> => {
     await env.apply({
@@ -115,17 +127,9 @@ describe('continuous findings', () => {
     expect(s.updatedAt).toBe(s.firstObservedAt);
 
     // kubectl selects by the labels, as Inspector's filters do.
-    const high = await env.kubectl(
-      'get',
-      'findings',
-      '-n',
-      env.adminNamespace,
-      '-o',
-      'name',
-      '-l',
-      `${LABELS.coveredResource}=${cr},${LABELS.severity}=HIGH`,
+    expect(await findingNames(`${LABELS.coveredResource}=${cr},${LABELS.severity}=HIGH`)).toContain(
+      `finding.kubeinspector.io/${glibc.metadata.name}`,
     );
-    expect(high).toContain(`finding.kubeinspector.io/${glibc.metadata.name}`);
 
     const counts = await eventually('finding counts on the CoveredResource', async () => {
       const obj = JSON.parse(
@@ -266,14 +270,9 @@ describe('continuous findings', () => {
     });
     expect(closed.metadata.labels?.[LABELS.status]).toBe('CLOSED');
     expect(closed.status!.firstObservedAt).toBe(ssh.status!.firstObservedAt);
-    await eventually('counts without the closed finding', async () => {
-      const obj = JSON.parse(await env.kubectl('get', 'coveredresource', cr, '-o', 'json')) as {
-        status: { findingCounts?: { total?: number } };
-      };
-      return obj.status.findingCounts?.total === EXPECTED_NODE_FINDINGS.length - 1
-        ? true
-        : undefined;
-    });
+    await eventually('counts without the closed finding', async () =>
+      (await countedTotal(cr)) === EXPECTED_NODE_FINDINGS.length - 1 ? true : undefined,
+    );
 
     // Back within the reopen window: the same object, the same firstObservedAt.
     clock.advance(2 * DAY);
@@ -386,33 +385,15 @@ describe('continuous findings', () => {
         status?: { matchedFindings?: number; conditions?: { type: string; status: string }[] };
       };
       // Every node with these packages has the two findings (node-a and node-b here).
-      const suppressed = (
-        await env.kubectl(
-          'get',
-          'findings',
-          '-n',
-          env.adminNamespace,
-          '-o',
-          'name',
-          '-l',
-          `${LABELS.status}=SUPPRESSED`,
-        )
-      )
-        .trim()
-        .split('\n').length;
+      const suppressed = (await findingNames(`${LABELS.status}=SUPPRESSED`)).length;
       return suppressed >= 2 && r.status?.matchedFindings === suppressed ? r.status : undefined;
     });
     expect(ruleStatus.conditions).toContainEqual(
       expect.objectContaining({ type: 'Ready', status: 'True' }),
     );
-    await eventually('counts leave suppressed findings out', async () => {
-      const obj = JSON.parse(await env.kubectl('get', 'coveredresource', cr, '-o', 'json')) as {
-        status: { findingCounts?: { total?: number } };
-      };
-      return obj.status.findingCounts?.total === EXPECTED_NODE_FINDINGS.length - 2
-        ? true
-        : undefined;
-    });
+    await eventually('counts leave suppressed findings out', async () =>
+      (await countedTotal(cr)) === EXPECTED_NODE_FINDINGS.length - 2 ? true : undefined,
+    );
 
     // A rule of another namespace does not reach the administrator's node findings.
     await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } });

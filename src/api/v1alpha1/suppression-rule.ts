@@ -32,7 +32,9 @@ function stringFilters(what: string) {
     .min(1)
     .max(MAX_FILTERS_PER_KEY)
     .optional()
-    .describe(`Filters on the ${what}; a finding matches when any of them matches.`);
+    .describe(
+      `Filters on the ${what}: a finding matches when one of the EQUALS or PREFIX filters matches (if there are any) and none of the NOT_EQUALS filters does.`,
+    );
 }
 
 function enumFilters<const T extends readonly [string, ...string[]]>(what: string, values: T) {
@@ -48,7 +50,9 @@ function enumFilters<const T extends readonly [string, ...string[]]>(what: strin
     .min(1)
     .max(MAX_FILTERS_PER_KEY)
     .optional()
-    .describe(`Filters on the ${what}; a finding matches when any of them matches.`);
+    .describe(
+      `Filters on the ${what}: a finding matches when one of the EQUALS or PREFIX filters matches (if there are any) and none of the NOT_EQUALS filters does.`,
+    );
 }
 
 export const FilterCriteriaSchema = z

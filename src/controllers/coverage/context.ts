@@ -307,10 +307,15 @@ export function parseTime(value: string | undefined): number | undefined {
  */
 export function compact<T extends object>(obj: T): T {
   return Object.fromEntries(
-    Object.entries(obj).filter(
+    Object.entries(obj as Record<string, unknown>).filter(
       ([, v]) =>
         v !== undefined &&
-        !(v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0),
+        !(
+          v !== null &&
+          typeof v === 'object' &&
+          !Array.isArray(v) &&
+          Object.keys(v as object).length === 0
+        ),
     ),
   ) as T;
 }

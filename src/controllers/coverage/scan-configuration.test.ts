@@ -26,7 +26,7 @@ describe('ScanConfiguration statistics', () => {
         total: 2,
         updatedAt: '2026-11-22T06:00:00Z',
       }),
-    );
+    ) as Parameters<typeof sameCounts>[0];
     expect(sameCounts(fromServer, counts)).toBe(true);
   });
 

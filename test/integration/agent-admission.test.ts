@@ -24,6 +24,22 @@ const status = (node: string, packages = 3) =>
     { nodeName: node, agentVersion: '0.0.0-test', collectedAt: new Date(), packageLimit: 5000 },
   );
 
+interface PodSpec {
+  tolerations: unknown[];
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  volumes: { name: string; hostPath?: { path: string } }[];
+  containers: {
+    securityContext: Record<string, unknown> & {
+      capabilities: { drop?: string[]; add?: string[] };
+    };
+    volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+    env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    livenessProbe?: { httpGet?: { path: string } };
+    resources: { requests?: unknown; limits?: unknown };
+  }[];
+}
+
 async function refusal(p: Promise<unknown>): Promise<ApiError> {
   try {
     await p;
@@ -179,6 +195,85 @@ describe('node agent: least privilege', () => {
       const err = await refusal(request());
       expect({ what, status: err.status }).toEqual({ what, status: 403 });
     }
+  });
+
+  it('the DaemonSet: every node, read-only host mounts, no privileges, a liveness probe', async () => {
+    const ds = JSON.parse(
+      await env.kubectl(
+        'get',
+        'daemonset',
+        'kube-inspector-agent',
+        '-n',
+        env.adminNamespace,
+        '-o',
+        'json',
+      ),
+    ) as { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+    const pod = ds.spec.template.spec;
+    expect(ds.spec.template.metadata.labels).toEqual({
+      'app.kubernetes.io/name': 'kube-inspector',
+      'app.kubernetes.io/component': 'agent',
+    });
+    expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(pod.hostNetwork ?? false).toBe(false);
+    expect(pod.hostPID ?? false).toBe(false);
+    const c = pod.containers[0]!;
+    expect(c.securityContext).toMatchObject({
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.securityContext.capabilities.add).toBeUndefined();
+    const hostVolumes = new Set(
+      pod.volumes.filter((v) => v.hostPath !== undefined).map((v) => v.name),
+    );
+    const hostMounts = c.volumeMounts.filter((m) => hostVolumes.has(m.name));
+    expect(hostMounts.map((m) => m.mountPath).sort()).toEqual([
+      '/host/etc/os-release',
+      '/host/lib/apk/db',
+      '/host/usr',
+      '/host/var/lib/dpkg',
+      '/host/var/lib/rpm',
+    ]);
+    expect(hostMounts.every((m) => m.readOnly === true)).toBe(true);
+    expect(c.env.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe(
+      'spec.nodeName',
+    );
+    expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(c.resources.requests).toBeDefined();
+    expect(c.resources.limits).toBeDefined();
+
+    // The API server's Pod Security admission finds nothing but the hostPath volumes to object
+    // to under the restricted profile.
+    const ns = 'agent-restricted';
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'kube-inspector-agent', namespace: ns },
+    });
+    const err = await refusal(
+      env.client.request('POST', `/api/v1/namespaces/${ns}/pods`, {
+        query: { dryRun: 'All' },
+        body: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'agent' },
+          spec: { ...pod, nodeName: 'node-a' },
+        },
+      }),
+    );
+    expect(err.status).toBe(403);
+    const violations = /violates PodSecurity "restricted:[^"]+": (.*)$/.exec(err.message)?.[1];
+    expect(violations).toBe(
+      'restricted volume types (volumes "os-release", "usr", "dpkg", "rpm", "apk" use restricted volume type "hostPath")',
+    );
   });
 
   it('an inventory of 5,000 packages is accepted by the API server', async () => {

@@ -178,6 +178,26 @@ describe('continuous findings', () => {
     }
   });
 
+  it('re-evaluates a continuous resource once a day: lastObservedAt moves, updatedAt does not', async () => {
+    const cr = coveredResourceName.node('node-a');
+    const before = await findings(cr);
+    clock.advance(DAY + 60_000);
+    // The controller requeued node-a for this moment; a resync stands in for the real-time timer.
+    await resync();
+    const at = clock
+      .now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
+    const after = await eventually('every lastObservedAt moved', async () => {
+      const f = await findings(cr);
+      return [...f.values()].every((x) => x.status?.lastObservedAt === at) ? f : undefined;
+    });
+    for (const [id, f] of after) {
+      expect(f.status?.updatedAt, id).toBe(before.get(id)!.status?.updatedAt);
+      expect(f.status?.firstObservedAt, id).toBe(before.get(id)!.status?.firstObservedAt);
+    }
+  });
+
   it('keeps attributes people add with kubectl patch and apply through re-evaluations and a database update', async () => {
     const cr = coveredResourceName.node('node-a');
     const glibc = (await findings(cr)).get('CVE-2023-4911')!;

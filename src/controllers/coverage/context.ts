@@ -314,7 +314,7 @@ export function compact<T extends object>(obj: T): T {
           v !== null &&
           typeof v === 'object' &&
           !Array.isArray(v) &&
-          Object.keys(v as object).length === 0
+          Object.keys(v).length === 0
         ),
     ),
   ) as T;

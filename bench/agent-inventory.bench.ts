@@ -32,7 +32,7 @@ const status = inventoryStatus(
       ID: 'debian',
       VERSION_ID: '12',
       PRETTY_NAME: 'Debian GNU/Linux 12 (bookworm)',
-    }),
+    })!,
     packages: realisticDebianPackages(5000),
     kernelVersion: '6.1.0-28-cloud-amd64',
     architecture: 'amd64',

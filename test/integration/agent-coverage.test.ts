@@ -117,23 +117,26 @@ describe('node agent with the coverage and findings controllers', () => {
     db?.remove();
   });
 
-  const coverage = async (node: string): Promise<CoveredResource | undefined> => {
-    const out = await env.kubectl('get', 'coveredresources', '-o', 'json');
-    return (JSON.parse(out) as { items: CoveredResource[] }).items.find(
-      (c) => c.metadata.name === coveredResourceName.node(node),
+  /** The node's CoveredResource once its reason is `reason`. */
+  const coverageWith = (
+    node: string,
+    reason: string,
+    timeoutMs: number,
+  ): Promise<CoveredResource> =>
+    eventually(
+      `${node} to be ${reason}`,
+      async () => {
+        const out = await env.kubectl('get', 'coveredresources', '-o', 'json');
+        const cr = (JSON.parse(out) as { items: CoveredResource[] }).items.find(
+          (c) => c.metadata.name === coveredResourceName.node(node),
+        );
+        return cr?.status?.scanStatus?.reason === reason ? cr : undefined;
+      },
+      timeoutMs,
     );
-  };
 
   it('a node with an agent is covered from its inventory and its vulnerable packages become findings', async () => {
-    const covered = await eventually(
-      'node-with-agent to be SUCCESSFUL',
-      async () => {
-        const cr = await coverage('node-with-agent');
-        return cr?.status?.scanStatus?.reason === 'SUCCESSFUL' ? cr : undefined;
-      },
-      120_000,
-      100,
-    );
+    const covered = await coverageWith('node-with-agent', 'SUCCESSFUL', 120_000);
     expect(covered.status).toMatchObject({
       resourceType: 'NODE',
       scanStatus: { statusCode: 'ACTIVE', reason: 'SUCCESSFUL' },
@@ -180,14 +183,7 @@ describe('node agent with the coverage and findings controllers', () => {
   });
 
   it('a node no agent pod is bound to is RESOURCE_UNMANAGED', async () => {
-    const cr = await eventually(
-      'node-without-agent to be unmanaged',
-      async () => {
-        const c = await coverage('node-without-agent');
-        return c?.status?.scanStatus?.reason === 'RESOURCE_UNMANAGED' ? c : undefined;
-      },
-      60_000,
-    );
+    const cr = await coverageWith('node-without-agent', 'RESOURCE_UNMANAGED', 60_000);
     expect(cr.status?.scanStatus).toEqual({ statusCode: 'INACTIVE', reason: 'RESOURCE_UNMANAGED' });
     expect(
       await env.kubectl('get', 'nodeinventories', '-o', 'jsonpath={.items[*].metadata.name}'),

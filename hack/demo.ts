@@ -477,18 +477,22 @@ try {
       '-n',
       'shop',
     ).status?.state;
-  await until(
-    'the run collecting data',
-    () => {
-      const s = runState();
-      if (s !== undefined && seen.at(-1) !== s) {
-        seen.push(s);
-        console.log(`state ${s}`);
-      }
-      return s === 'COLLECTING_DATA' || s === 'FAILED' || s === 'ERROR' ? s : undefined;
-    },
-    120_000,
-  );
+  const ENDED = ['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'ERROR', 'CANCELED'];
+  /** Polls the run, printing each new state, until it reaches one of `states`. */
+  const runReaches = (what: string, states: string[]) =>
+    until(
+      what,
+      () => {
+        const s = runState();
+        if (s !== undefined && seen.at(-1) !== s) {
+          seen.push(s);
+          console.log(`state ${s}`);
+        }
+        return s !== undefined && states.includes(s) ? s : undefined;
+      },
+      120_000,
+    );
+  await runReaches('the run collecting data', ['COLLECTING_DATA', ...ENDED]);
   console.log(
     '$ kubectl patch assessmentrun storefront-first-run -n shop --type=merge -p \'{"spec":{"stop":{"action":"START_EVALUATION"}}}\'',
   );
@@ -504,21 +508,7 @@ try {
       '{"spec":{"stop":{"action":"START_EVALUATION"}}}',
     ),
   );
-  await until(
-    'the run to finish',
-    () => {
-      const s = runState();
-      if (s !== undefined && seen.at(-1) !== s) {
-        seen.push(s);
-        console.log(`state ${s}`);
-      }
-      return s !== undefined &&
-        ['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'ERROR', 'CANCELED'].includes(s)
-        ? s
-        : undefined;
-    },
-    120_000,
-  );
+  await runReaches('the run to finish', ENDED);
   show('get', 'assessmentruns', '-n', 'shop');
   show(
     'get',

@@ -36,6 +36,7 @@ import {
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { apply, remove } from '../../kube/apply.ts';
 import type { Cache } from '../../kube/cache.ts';
+import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../runtime/controller.ts';
@@ -462,17 +463,22 @@ export class FindingsReconciler implements Reconciler {
     for (const s of states) if (s?.status === 'ACTIVE') active.push(s.severity);
     const counts = countBySeverity(active);
     if (sameJson(cr.status.findingCounts, counts)) return;
-    await apply(
-      this.deps.manager.client,
-      kinds.coveredResources,
-      {
-        apiVersion: cr.apiVersion ?? 'kubeinspector.io/v1alpha1',
-        kind: 'CoveredResource',
-        metadata: { name: cr.metadata.name },
-        status: { findingCounts: counts },
-      },
-      { status: true, fieldManager: FIELD_MANAGERS.findings, current: cr },
-    );
+    try {
+      await apply(
+        this.deps.manager.client,
+        kinds.coveredResources,
+        {
+          apiVersion: cr.apiVersion ?? 'kubeinspector.io/v1alpha1',
+          kind: 'CoveredResource',
+          metadata: { name: cr.metadata.name },
+          status: { findingCounts: counts },
+        },
+        { status: true, fieldManager: FIELD_MANAGERS.findings, current: cr },
+      );
+    } catch (err) {
+      // Deleted since the cache saw it (the coverage controller removes what it no longer covers).
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /** @internal Records a write for {@link current}. */

@@ -370,6 +370,9 @@ export function kubeletNodeStatus(o: NodeOptions, now: number): Record<string, u
 // ---- NodeInventory
 
 export interface InventoryOptions {
+  /** The node's CPU architecture and kernel, as the agent reads them (default amd64). */
+  architecture?: string;
+  kernelVersion?: string;
   /** Epoch ms; undefined: the agent registered but has not finished a collection. */
   collectedAt?: number;
   errors?: { code: string; message: string }[];
@@ -414,8 +417,8 @@ export function inventoryStatus(node: string, o: InventoryOptions): Record<strin
       prettyName: 'Debian GNU/Linux 12 (bookworm)',
       platform: 'DEBIAN_12',
     },
-    kernelVersion: '6.1.0-28-amd64',
-    architecture: 'amd64',
+    kernelVersion: o.kernelVersion ?? '6.1.0-28-amd64',
+    architecture: o.architecture ?? 'amd64',
     ...(o.collectedAt !== undefined
       ? {
           collectedAt: iso(o.collectedAt),

@@ -5,7 +5,7 @@
 // sections after it check what follows from the table (kubectl output, metrics, statistics,
 // zero writes once steady) and what changes it (deadlines, deletion, deactivation).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SETUPS } from '../../src/controllers/index.ts';
+import { setupCoverage } from '../../src/controllers/coverage/index.ts';
 import { kinds } from '../../src/controllers/informers.ts';
 import { REASON_IGNORED } from '../../src/api/v1alpha1/common.ts';
 import { coveredResourceName as names } from '../../src/coverage/names.ts';
@@ -117,7 +117,9 @@ function configSpec(
   return {
     activation: {
       namespaceSelector: { matchLabels: { [SCAN_LABEL]: 'enabled' } },
-      ...(extra.scanTypes !== undefined ? { scanTypes: extra.scanTypes } : {}),
+      // Listed even when all three are on: scanTypes is a set list, and server-side apply
+      // removes only the items the applier owns (a defaulted list belongs to nobody).
+      scanTypes: extra.scanTypes ?? ['Node', 'Image', 'Workload'],
     },
     node: { notReadyGraceSeconds: 60 },
     image: {
@@ -230,7 +232,14 @@ async function addNode(
     );
   }
   const inv = c.inventory ?? { collectedAt: now - 60 * SECOND };
-  if (inv !== 'none') await writeInventory(s.w, name, inv);
+  // The agent runs on the node: it reports the node's own architecture and kernel.
+  if (inv !== 'none') {
+    await writeInventory(s.w, name, {
+      ...(c.node?.architecture !== undefined ? { architecture: c.node.architecture } : {}),
+      ...(c.node?.kernelVersion !== undefined ? { kernelVersion: c.node.kernelVersion } : {}),
+      ...inv,
+    });
+  }
 }
 
 const TABLE_NODES: Record<string, NodeCase> = {
@@ -572,8 +581,9 @@ const namespace = (sentence: string, ns: string, code: Code, reason: string): Ca
   check: (cr) => expect(cr.status?.resourceId).toBe(ns),
 });
 
+/** The workload lists its image by digest, as `registry/repository@digest`. */
 const scannedImageOf = (key: ImageKey) => (cr: CoveredResourceView, s: Scenario) =>
-  expect(cr.status?.workload?.images).toContain(s.images[key].digest);
+  expect(cr.status?.workload?.images).toContain(s.images[key].imageID);
 
 const CASES: Case[] = [
   // ---- nodes
@@ -874,7 +884,7 @@ const CASES: Case[] = [
     'SUCCESSFUL',
     (cr, s) => {
       expect(cr.status?.resource?.apiVersion).toBe('apps/v1');
-      expect(cr.status?.workload?.images).toEqual([s.images.debian.digest]);
+      expect(cr.status?.workload?.images).toEqual([s.images.debian.imageID]);
       expect(cr.status?.workload?.runtime).toBe('DEBIAN_12');
       expect(cr.status?.workload?.lastInvokedAt).toBeDefined();
       expect(cr.status?.workload?.lastUpdatedAt).toBeDefined();
@@ -898,7 +908,7 @@ const CASES: Case[] = [
     'SUCCESSFUL',
     (cr, s) =>
       expect([...((cr.status?.workload?.images as string[]) ?? [])].sort()).toEqual(
-        [s.images.debian.digest, s.images.alpine.digest].sort(),
+        [s.images.debian.imageID, s.images.alpine.imageID].sort(),
       ),
   ),
   workload('a running Job is SUCCESSFUL', NS.apps, 'Job', 'migrate', 'ACTIVE', 'SUCCESSFUL', (cr) =>
@@ -1193,7 +1203,8 @@ describe('coverage of a cluster, resource by resource', () => {
       insecureRegistries: [registry.host, front.host, slowFront.host],
       scanConcurrency: 2,
       reflector: { minWatchTimeoutSeconds: 5 },
-      setups: SETUPS,
+      // Coverage alone: the Findings that hold resources in PENDING_DISABLE are the test's own.
+      setups: [setupCoverage],
     });
     s.created = Date.now();
   }, 300_000);
@@ -1279,15 +1290,17 @@ describe('coverage of a cluster, resource by resource', () => {
       const items = await listCoveredResources(s.env.client);
       const byType = (t: string) =>
         items.filter((cr) => cr.status?.resourceType === t).map((cr) => cr.status?.resourceId);
-      expect(new Set(byType('NODE'))).toEqual(new Set(Object.keys(TABLE_NODES)));
-      const digests = new Set(Object.values(s.images).map((i) => i.imageID));
-      expect(new Set(byType('CONTAINER_IMAGE'))).toEqual(digests);
-      expect(new Set(byType('IMAGE_REPOSITORY'))).toEqual(
-        new Set(Object.values(s.images).map((i) => i.repository)),
+      const sortedSet = (values: Iterable<string | undefined>) => [...new Set(values)].sort();
+      expect(sortedSet(byType('NODE'))).toEqual(sortedSet(Object.keys(TABLE_NODES)));
+      const images = Object.values(s.images);
+      expect(sortedSet(byType('CONTAINER_IMAGE'))).toEqual(sortedSet(images.map((i) => i.imageID)));
+      // Repositories of images in use in activated namespaces (apps/outside is used only outside).
+      expect(sortedSet(byType('IMAGE_REPOSITORY'))).toEqual(
+        sortedSet(images.filter((i) => i !== s.images.outside).map((i) => i.repository)),
       );
       const namespaces = await s.env.client.get<{ items: KubeObject[] }>('/api/v1/namespaces');
-      expect(new Set(byType('NAMESPACE'))).toEqual(
-        new Set(namespaces.items.map((n) => n.metadata.name)),
+      expect(sortedSet(byType('NAMESPACE'))).toEqual(
+        sortedSet(namespaces.items.map((n) => n.metadata.name)),
       );
       // Every name is the deterministic one.
       for (const cr of items) {
@@ -1353,7 +1366,9 @@ describe('coverage of a cluster, resource by resource', () => {
       // A scanned node shows how long ago its inventory was collected; a manual repository never.
       const cells = (name: string) => lines.find((l) => l.startsWith(`${name} `))!.split(/\s+/);
       expect(cells(names.node('node-ready'))[5]).toMatch(/^\d+[smh]/);
-      expect(cells(names.repository(s.images.manual.repository))[5]).toBe('<none>');
+      const manual = cells(names.repository(s.images.manual.repository));
+      expect(manual).toHaveLength(7);
+      expect(manual[5]).toBe('<none>');
     });
 
     it('the default ScanConfiguration has its defaults applied, is Ready, and counts what the CoveredResources say', async () => {
@@ -1438,17 +1453,23 @@ describe('coverage of a cluster, resource by resource', () => {
 
     it('a ScanConfiguration with another name is reported Ignored and changes nothing', async () => {
       const before = await listCoveredResources(s.env.client);
-      await s.env.apply(scanConfiguration('other', { activation: { scanTypes: ['Node'] } }));
+      // No namespace selector and another exclusion label: were it used, every namespace's
+      // coverage would change.
+      await s.env.apply(scanConfiguration('other', { exclusionLabel: 'example.com/skip' }));
       try {
         const path = '/apis/kubeinspector.io/v1alpha1/scanconfigurations/other';
-        await eventually('other to be Ignored', async () => {
+        const other = await eventually('other to be Ignored', async () => {
           const other = await s.env.client.get<KubeObject & { status?: { conditions?: object[] } }>(
             path,
           );
           expect(other.status?.conditions).toContainEqual(
             expect.objectContaining({ type: 'Ready', status: 'False', reason: REASON_IGNORED }),
           );
-          return true;
+          return other;
+        });
+        // The defaults the API applies (scanTypes here) are those of any ScanConfiguration.
+        expect((other as { spec?: { activation?: object } }).spec?.activation).toEqual({
+          scanTypes: ['Node', 'Image', 'Workload'],
         });
         const after = await listCoveredResources(s.env.client);
         expect(sorted(countByReason(after))).toEqual(sorted(countByReason(before)));
@@ -1615,14 +1636,22 @@ describe('coverage of a cluster, resource by resource', () => {
     const flip = async (name: string, before: string | RegExp, after: string): Promise<void> => {
       const [code, reason] = after.split('/') as [Code, string];
       await waitFor(s, name, code, reason, 90_000);
-      const history = s.history.of(name);
+      // The history samples on its own schedule: wait until it has seen the new state too.
+      const history = await eventually(`the history of ${name} to reach ${after}`, () =>
+        Promise.resolve(
+          s.history.of(name).some((o) => o.state === after) ? s.history.of(name) : undefined,
+        ),
+      );
       const final = history.findIndex((o) => o.state === after);
       const earlier = history.slice(0, final).map((o) => o.state);
+      const deadline = deadlines.get(name)!;
+      const seen = history.map(
+        (o) => `${o.state} at deadline${o.at >= deadline ? '+' : ''}${o.at - deadline} ms`,
+      );
       expect(
         earlier.some((st) => (typeof before === 'string' ? st === before : before.test(st))),
-        `${name}: ${earlier.join(', ')}`,
+        `${name} went through: ${seen.join(', ')}`,
       ).toBe(true);
-      const deadline = deadlines.get(name)!;
       // Not before the deadline, and soon after it (the history samples every 750 ms).
       expect(history[final]!.at).toBeGreaterThanOrEqual(deadline - 1000);
       expect(history[final]!.at).toBeLessThan(deadline + 10_000);

@@ -2,7 +2,15 @@
 // a Debian 12 dpkg status, an rpm database written by rpm itself, an Alpine apk `installed`),
 // with the package managers' own query tools as the reference where they are installed.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -109,6 +117,46 @@ describe('collect', () => {
     expect(c.errors[0]?.message).toContain(
       'unsupported rpm database usr/lib/sysimage/rpm/Packages (Berkeley DB)',
     );
+  });
+
+  it('as a non-root user (as the DaemonSet runs), an unreadable database is a READ_ERROR naming why', () => {
+    const root = rootfs({
+      'usr/lib/os-release': { fixture: 'dpkg/os-release' },
+      'var/lib/dpkg/status': { fixture: 'dpkg/status' },
+      'var/lib/rpm/rpmdb.sqlite': { fixture: 'rpm/rpmdb.sqlite' },
+    });
+    chmodSync(root, 0o755);
+    chmodSync(join(root, 'var/lib/rpm/rpmdb.sqlite'), 0o600);
+    const code = `import { collect } from ${JSON.stringify(join(import.meta.dirname, 'collect.ts'))};
+      const c = await collect(${JSON.stringify(root)}, { timeLimitMs: 60000 });
+      console.log(JSON.stringify({ uid: process.getuid(), packages: c.packages.length, errors: c.errors }));`;
+    const node = [
+      process.execPath,
+      '--disable-warning=ExperimentalWarning',
+      '--input-type=module',
+      '-e',
+      code,
+    ];
+    // Root reads everything: run the collection as nobody.
+    const [cmd, ...args] =
+      process.getuid?.() === 0
+        ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...node]
+        : node;
+    const out = JSON.parse(execFileSync(cmd!, args, { encoding: 'utf8' })) as {
+      uid: number;
+      packages: number;
+      errors: { code: string; message: string }[];
+    };
+    expect(out.uid).not.toBe(0);
+    expect(out.packages).toBeGreaterThan(5);
+    expect(out.errors).toEqual([
+      {
+        code: 'READ_ERROR',
+        message: expect.stringMatching(
+          /^rpm: var\/lib\/rpm\/rpmdb.sqlite: EACCES: permission denied/,
+        ) as string,
+      },
+    ]);
   });
 
   it('an OS without advisories is UNSUPPORTED_OS, with its packages still listed', async () => {

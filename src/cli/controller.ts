@@ -11,6 +11,7 @@ import { ApiextensionsV1Api, CoordinationV1Api, VersionApi } from '@kubernetes/c
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { DEFAULT_FINDINGS_CONFIG } from '../controllers/findings/reconciler.ts';
+import { KINDS } from '../api/v1alpha1/kinds.ts';
 import { defaultDeps, setupControllers } from '../controllers/index.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { registerVulnDbMetrics } from '../metrics/vulndb.ts';
@@ -362,6 +363,14 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
   log.info({ group: apiGroup, kinds }, `${kinds.length} kube-inspector kinds installed`);
 
   if (config.once) return 0;
+  // The controllers' caches would wait forever for a kind the API server does not serve.
+  const missing = KINDS.map((k) => k.kind).filter((k) => !kinds.includes(k));
+  if (missing.length > 0) {
+    throw new Error(
+      `the CustomResourceDefinitions of ${missing.join(', ')} (${apiGroup}) are not installed: ` +
+        'apply crds/ (kubectl apply -k crds/) or the whole manifests/ first',
+    );
+  }
 
   if (enrichment !== undefined) {
     log.info(

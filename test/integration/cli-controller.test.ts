@@ -1,6 +1,7 @@
-// `kube-inspector controller` as a real process against a real control plane: the
-// vulnerability database it is given shows in /metrics, and a database it cannot reach is
-// counted as an error without stopping it.
+// `kube-inspector controller` as a real process against a real control plane with the CRDs:
+// the vulnerability database it is given shows in /metrics, a database it cannot reach is
+// counted as an error without stopping it, bad flags stop it at once, and two replicas fail
+// over through the Lease.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,7 +23,11 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function startControllerProcess(env: ProductEnvironment, args: string[]): Running {
+function startControllerProcess(
+  env: ProductEnvironment,
+  args: string[],
+  o: { leaderElect?: boolean; podName?: string } = {},
+): Running {
   const child = spawn(
     process.execPath,
     [
@@ -32,10 +37,16 @@ function startControllerProcess(env: ProductEnvironment, args: string[]): Runnin
       `--kubeconfig=${env.plane.kubeconfig}`,
       '--metrics-bind-address=127.0.0.1:0',
       '--health-probe-bind-address=127.0.0.1:0',
-      '--leader-elect=false',
+      ...(o.leaderElect ? [] : ['--leader-elect=false']),
       ...args,
     ],
-    { env: { PATH: process.env.PATH, HOME: process.env.HOME } },
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...(o.podName !== undefined ? { POD_NAME: o.podName } : {}),
+      },
+    },
   );
   const running: Running = {
     child,
@@ -94,7 +105,7 @@ async function stop(running: Running): Promise<number | null> {
   return running.exited;
 }
 
-describe('kube-inspector controller with a vulnerability database', { timeout: 180_000 }, () => {
+describe('kube-inspector controller as a process', { timeout: 180_000 }, () => {
   let env: ProductEnvironment;
   beforeAll(async () => {
     env = await startProductEnvironment();
@@ -200,5 +211,57 @@ describe('kube-inspector controller with a vulnerability database', { timeout: 1
     const running = startControllerProcess(env, [`--scan-cache-dir=${join(file, 'cache')}`]);
     expect(await running.exited).toBe(2);
     expect(running.stderr.join('')).toMatch(/--scan-cache-dir .*file\/cache: ENOTDIR/);
+  });
+
+  it('runs as two replicas: one leads, the other takes over when the leader is killed', async () => {
+    const ns = 'leader-election';
+    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const start = (name: string) =>
+      startControllerProcess(env, [`--leader-election-namespace=${ns}`], {
+        leaderElect: true,
+        podName: name,
+      });
+    /** When the replica became leader (its log's time), or 0. */
+    const leadingAt = (r: Running): number =>
+      (r.logs.find((l) => String(l.msg).startsWith('became leader'))?.time as number | undefined) ??
+      0;
+    const a = start('replica-a');
+    const b = start('replica-b');
+    try {
+      const first = await eventually(
+        'one replica to lead',
+        () => Promise.resolve(leadingAt(a) ? a : leadingAt(b) ? b : undefined),
+        90_000,
+      );
+      const other = first === a ? b : a;
+      // Only one leads while both run.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(leadingAt(other)).toBe(0);
+
+      const killedAt = Date.now();
+      first.child.kill('SIGKILL');
+      await eventually(
+        'the other replica to take over',
+        () => Promise.resolve(leadingAt(other) || undefined),
+        45_000,
+      );
+      const gapSeconds = (leadingAt(other) - killedAt) / 1000;
+      console.log(`leader failover after SIGKILL: ${gapSeconds.toFixed(1)} s`);
+      // The lease lasts 15 s and candidates retry every 2 s (jittered up to 2.4 s): well under 30 s.
+      expect(gapSeconds).toBeLessThan(30);
+      const holder = await env.kubectl(
+        'get',
+        'lease',
+        '-n',
+        ns,
+        'kube-inspector-controller',
+        '-o',
+        'jsonpath={.spec.holderIdentity}',
+      );
+      expect(holder).toMatch(other === a ? /^replica-a_/ : /^replica-b_/);
+    } finally {
+      a.child.kill('SIGKILL');
+      b.child.kill('SIGKILL');
+    }
   });
 });

@@ -1,7 +1,10 @@
 // The coverage and findings controllers together, talking only through CoveredResource status:
 // a node with an agent and a Debian 12.0 inventory becomes covered, its findings appear and are
 // counted on its CoveredResource; when the node is deleted its findings are closed and the
-// coverage controller then removes the CoveredResource.
+// coverage controller then removes the CoveredResource. An image with Debian 12.0's packages,
+// pushed to a loopback registry and run by a pod, is scanned and becomes findings.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/api/v1alpha1/common.ts';
 import { setupCoverage } from '../../src/controllers/coverage/index.ts';
@@ -15,8 +18,10 @@ import {
   Writer,
   kubeletNodeStatus,
   nodeObject,
+  push,
   runPod,
 } from './coverage-fixtures.ts';
+import { buildImage, startRegistry, type TestRegistry } from '../support/registry.ts';
 import {
   BOOKWORM_PACKAGES,
   applyNodeInventory,
@@ -38,16 +43,29 @@ describe('coverage and findings together', () => {
   let controller: RunningController;
   let database: DatabaseSource;
   let db: ReturnType<typeof databaseCopy>;
+  let registry: TestRegistry;
 
   beforeAll(async () => {
     env = await startProductEnvironment();
+    registry = await startRegistry();
     db = databaseCopy();
     database = databaseSource(db.dir);
     await database.refresh();
-    controller = await startController(env, { setups: [setupCoverage, setupFindings], database });
+    controller = await startController(env, {
+      setups: [setupCoverage, setupFindings],
+      database,
+      insecureRegistries: [registry.host],
+    });
+    await env.apply({
+      apiVersion: 'kubeinspector.io/v1alpha1',
+      kind: 'ScanConfiguration',
+      metadata: { name: 'default' },
+      spec: {},
+    });
   });
   afterAll(async () => {
     await controller?.stop();
+    await registry?.stop();
     await env?.stop();
     db?.remove();
   });
@@ -55,12 +73,6 @@ describe('coverage and findings together', () => {
   it('turns a covered node into findings, and closes them when the node is deleted', async () => {
     const w = new Writer(env.client);
     const now = Date.now();
-    await env.apply({
-      apiVersion: 'kubeinspector.io/v1alpha1',
-      kind: 'ScanConfiguration',
-      metadata: { name: 'default' },
-      spec: {},
-    });
     const node = await w.create(core.nodes, nodeObject('worker-1'));
     await w.setStatus(core.nodes, node, kubeletNodeStatus({}, now), 'kubelet');
     await runPod(
@@ -118,5 +130,71 @@ describe('coverage and findings together', () => {
         ? true
         : undefined;
     });
+  });
+
+  it('scans an image a pod runs and turns its Debian packages into findings', async () => {
+    const w = new Writer(env.client);
+    const fixtures = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
+    const status = BOOKWORM_PACKAGES.map((p) =>
+      [
+        `Package: ${p.name}`,
+        'Status: install ok installed',
+        'Architecture: amd64',
+        ...(p.sourceName !== undefined ? [`Source: ${p.sourceName}`] : []),
+        `Version: ${p.version}`,
+        `Description: ${p.name}`,
+        '',
+      ].join('\n'),
+    ).join('\n');
+    const image = buildImage({
+      layers: [
+        [
+          { path: 'etc/', type: 'dir' },
+          { path: 'etc/os-release', content: readFileSync(join(fixtures, 'os-release'), 'utf8') },
+          { path: 'var/lib/dpkg/status', content: status },
+        ],
+      ],
+    });
+    const pushed = await push(registry.url, registry.host, 'shop/web', '1.0', image);
+    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
+    const node = await w.create(core.nodes, nodeObject('worker-2'));
+    await w.setStatus(core.nodes, node, kubeletNodeStatus({}, Date.now()), 'kubelet');
+    await runPod(
+      w,
+      'shop',
+      'web-1',
+      'worker-2',
+      [{ name: 'web', image: pushed }],
+      'Running',
+      Date.now() - 60_000,
+    );
+
+    const cr = coveredResourceName.image(pushed.repository, pushed.digest);
+    const found = await eventually(
+      'the findings of the image',
+      async () => {
+        const f = await findingsOf(env.client, env.adminNamespace, cr);
+        return f.size === 5 ? f : undefined;
+      },
+      90_000,
+    );
+    const ssh = found.get('CVE-2024-6387')!;
+    expect(ssh.status?.resource).toMatchObject({
+      type: 'CONTAINER_IMAGE',
+      id: `${pushed.repository}@${pushed.digest}`,
+      imageRepository: pushed.repository,
+      imageDigest: pushed.digest,
+      imageTags: ['1.0'],
+    });
+    expect(ssh.status?.packages?.map((p) => p.name)).toEqual(['openssh-client', 'openssh-server']);
+    expect(ssh.status?.packages?.[0]?.sourceLayerHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(ssh.status?.packages?.[0]?.ecosystem).toBe('Debian:12');
+
+    const sizes = [...found.values()]
+      .map((f) => Buffer.byteLength(JSON.stringify(f)))
+      .sort((a, b) => a - b);
+    console.log(
+      `image findings: ${sizes.length}, median ${sizes[Math.floor(sizes.length / 2)]} B, largest ${sizes[sizes.length - 1]} B, total ${sizes.reduce((a, b) => a + b, 0)} B`,
+    );
   });
 });

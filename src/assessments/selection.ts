@@ -6,6 +6,7 @@
  */
 import type { AssessmentTargetSpec } from '../api/v1alpha1/assessment-target.ts';
 import type { LabelSelector } from '../api/v1alpha1/common.ts';
+import { selectorMatches } from '../coverage/config.ts';
 import {
   MAX_COLLECTED_IMAGES,
   MAX_COLLECTED_NODES,
@@ -14,32 +15,7 @@ import {
 
 export type Labels = Readonly<Record<string, string>>;
 
-/** Whether labels satisfy one metav1.LabelSelector (an empty selector matches everything). */
-export function selectorMatches(selector: LabelSelector, labels: Labels): boolean {
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
-    if (labels[k] !== v) return false;
-  }
-  for (const r of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, r.key);
-    const value = labels[r.key];
-    const values = r.values ?? [];
-    switch (r.operator) {
-      case 'In':
-        if (!has || !values.includes(value!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(value!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
-}
+export { selectorMatches };
 
 /** Classic's "any of these tag pairs": any selector matches; none given matches everything. */
 export function anySelectorMatches(
@@ -192,6 +168,31 @@ export const COLLECTION_LIMITS: CollectionLimits = {
 
 const workloadKey = (w: CollectedWorkload): string => `${w.namespace}/${w.kind}/${w.name}`;
 
+/** `previous` followed by the items of `seen` it lacks, up to `limit` entries. */
+function union<T>(
+  previous: readonly T[],
+  seen: readonly T[],
+  key: (item: T) => string,
+  limit: number,
+): { list: T[]; added: boolean; truncated: boolean } {
+  const list = [...previous];
+  const keys = new Set(list.map(key));
+  let added = false;
+  let truncated = false;
+  for (const item of seen) {
+    const k = key(item);
+    if (keys.has(k)) continue;
+    if (list.length >= limit) {
+      truncated = true;
+      continue;
+    }
+    list.push(item);
+    keys.add(k);
+    added = true;
+  }
+  return { list, added, truncated };
+}
+
 /**
  * Adds what is seen now to what was recorded before: a union that keeps the earlier order, so a
  * resource that came and went stays recorded. An image first seen by tag gains its digest when
@@ -204,33 +205,11 @@ export function mergeCollected(
   seen: Collected,
   limits: CollectionLimits = COLLECTION_LIMITS,
 ): Collected {
-  let changed = false;
   let truncated = previous.truncated || seen.truncated;
-  const nodes = [...previous.nodes];
-  const nodeSet = new Set(nodes);
-  for (const n of seen.nodes) {
-    if (nodeSet.has(n)) continue;
-    if (nodes.length >= limits.nodes) {
-      truncated = true;
-      continue;
-    }
-    nodes.push(n);
-    nodeSet.add(n);
-    changed = true;
-  }
-  const workloads = [...previous.workloads];
-  const workloadSet = new Set(workloads.map(workloadKey));
-  for (const w of seen.workloads) {
-    const key = workloadKey(w);
-    if (workloadSet.has(key)) continue;
-    if (workloads.length >= limits.workloads) {
-      truncated = true;
-      continue;
-    }
-    workloads.push(w);
-    workloadSet.add(key);
-    changed = true;
-  }
+  const nodes = union(previous.nodes, seen.nodes, (n) => n, limits.nodes);
+  const workloads = union(previous.workloads, seen.workloads, workloadKey, limits.workloads);
+  let changed = nodes.added || workloads.added;
+  truncated ||= nodes.truncated || workloads.truncated;
   const images = [...previous.images];
   for (const i of seen.images) {
     const same = images.findIndex(
@@ -259,7 +238,7 @@ export function mergeCollected(
     changed = true;
   }
   if (!changed && truncated === previous.truncated) return previous;
-  return { nodes, workloads, images, truncated };
+  return { nodes: nodes.list, workloads: workloads.list, images, truncated };
 }
 
 export const EMPTY_COLLECTED: Collected = {

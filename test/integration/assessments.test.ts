@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ASSESSMENT_RUN_STATES } from '../../src/api/v1alpha1/assessment-run.ts';
 import { setupAssessments } from '../../src/controllers/assessments/index.ts';
 import { kinds } from '../../src/controllers/informers.ts';
 import { core } from '../../src/kube/resources.ts';
@@ -117,16 +118,8 @@ interface FindingView {
   };
 }
 
-const CLASSIC_HAPPY_PATH = [
-  'CREATED',
-  'START_DATA_COLLECTION_PENDING',
-  'START_DATA_COLLECTION_IN_PROGRESS',
-  'COLLECTING_DATA',
-  'STOP_DATA_COLLECTION_PENDING',
-  'DATA_COLLECTED',
-  'START_EVALUATING_RULES_PENDING',
-  'EVALUATING_RULES',
-];
+/** Classic's states up to evaluation, in model order. */
+const CLASSIC_HAPPY_PATH = ASSESSMENT_RUN_STATES.slice(0, 8);
 
 describe('assessments', () => {
   let env: ProductEnvironment;

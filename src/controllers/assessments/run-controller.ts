@@ -35,7 +35,7 @@ import { type Step, enterState, isTerminal, nextStep } from '../../assessments/r
 import type { ControllerDeps } from '../index.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
-import { readyConditions, reconcilingConditions, stalledConditions } from './conditions.ts';
+import { conditionsOf } from './conditions.ts';
 import { type CveResult, RunScanCache, evaluateCve, pool } from './cve.ts';
 import { templateProblem } from './template-controller.ts';
 
@@ -157,7 +157,8 @@ export function runReconciler(
     if (source === undefined) {
       return {
         ...enterState(status, 'ERROR', now),
-        conditions: stalledConditions(
+        conditions: conditionsOf(
+          'stalled',
           status.conditions,
           'NoVulnerabilityDatabase',
           'the controller runs without a vulnerability database (--vulndb): the cve rules package cannot be evaluated',
@@ -210,33 +211,23 @@ export function runReconciler(
           ownerReferences: [owner],
         },
       };
+      const write = (body: object, options: Parameters<typeof apply>[3]) =>
+        apply(
+          client,
+          kinds.findings,
+          { apiVersion: API_VERSION, kind: 'Finding', metadata: { name, namespace: ns }, ...body },
+          { current: existing, ...options },
+        );
       await apply(client, kinds.findings, meta, { current: existing });
       const attrs = templateAttributes(status.findingAttributes, existing?.spec?.attributes);
       for (const k of attrs.skipped) skippedAttributes.add(k);
       if (Object.keys(attrs.apply).length > 0) {
-        await apply(
-          client,
-          kinds.findings,
-          {
-            apiVersion: API_VERSION,
-            kind: 'Finding',
-            metadata: { name, namespace: ns },
-            spec: { attributes: attrs.apply },
-          },
-          { current: existing, fieldManager: FIELD_MANAGERS.templates },
+        await write(
+          { spec: { attributes: attrs.apply } },
+          { fieldManager: FIELD_MANAGERS.templates },
         );
       }
-      await apply(
-        client,
-        kinds.findings,
-        {
-          apiVersion: API_VERSION,
-          kind: 'Finding',
-          metadata: { name, namespace: ns },
-          status: desired,
-        },
-        { current: existing, status: true },
-      );
+      await write({ status: desired }, { status: true });
       severities.push(desired.severity);
     });
 
@@ -264,7 +255,8 @@ export function runReconciler(
     return {
       ...next,
       findingCounts: findings,
-      conditions: readyConditions(
+      conditions: conditionsOf(
+        'ready',
         status.conditions,
         PASCAL(end),
         message,
@@ -287,17 +279,18 @@ export function runReconciler(
         template === undefined
           ? `spec.templateRef: AssessmentTemplate ${run.spec.templateRef.name} does not exist in namespace ${namespace}`
           : templateProblem(template, caches, deps.adminNamespace)?.message;
+      const settings =
+        template === undefined
+          ? undefined
+          : {
+              durationSeconds: template.spec.durationSeconds,
+              rulesPackages: template.spec.rulesPackages,
+              findingAttributes: template.spec.findingAttributes,
+            };
       const step: Step = nextStep(status, {
         now,
         stop: run.spec.stop?.action,
-        template:
-          template === undefined
-            ? undefined
-            : {
-                durationSeconds: template.spec.durationSeconds,
-                rulesPackages: template.spec.rulesPackages,
-                findingAttributes: template.spec.findingAttributes,
-              },
+        template: settings,
         problem: status.state === 'CREATED' ? problem : undefined,
       });
       const generation = run.metadata.generation;
@@ -310,7 +303,8 @@ export function runReconciler(
           await writeStatus(run, {
             ...status,
             ...(generation !== undefined ? { observedGeneration: generation } : {}),
-            conditions: reconcilingConditions(
+            conditions: conditionsOf(
+              'reconciling',
               status.conditions,
               'TemplateNotFound',
               problem ?? 'waiting for the template',
@@ -339,18 +333,7 @@ export function runReconciler(
           return undefined;
         }
         case 'transition': {
-          let next = enterState(
-            status,
-            step.to,
-            now,
-            template === undefined
-              ? undefined
-              : {
-                  durationSeconds: template.spec.durationSeconds,
-                  rulesPackages: template.spec.rulesPackages,
-                  findingAttributes: template.spec.findingAttributes,
-                },
-          );
+          let next = enterState(status, step.to, now, settings);
           if (generation !== undefined) next.observedGeneration = generation;
           // Collection starts with what matches now and ends with a last look.
           if (step.to === 'COLLECTING_DATA' || step.to === 'STOP_DATA_COLLECTION_PENDING') {
@@ -358,7 +341,8 @@ export function runReconciler(
             next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
           }
           if (step.to === 'FAILED') {
-            next.conditions = stalledConditions(
+            next.conditions = conditionsOf(
+              'stalled',
               status.conditions,
               'Failed',
               step.message ?? 'the run failed',
@@ -366,7 +350,8 @@ export function runReconciler(
               now,
             );
           } else if (step.to === 'CANCELED') {
-            next.conditions = readyConditions(
+            next.conditions = conditionsOf(
+              'ready',
               status.conditions,
               'Canceled',
               step.message ?? 'canceled',
@@ -374,7 +359,8 @@ export function runReconciler(
               now,
             );
           } else {
-            next.conditions = reconcilingConditions(
+            next.conditions = conditionsOf(
+              'reconciling',
               status.conditions,
               PASCAL(step.to),
               `state ${step.to}`,

@@ -12,7 +12,7 @@ import { rfc3339 } from '../../assessments/run-state.ts';
 import type { ControllerDeps } from '../index.ts';
 import { kinds } from '../informers.ts';
 import { type AssessmentCaches, clusterSnapshot } from './cluster.ts';
-import { readyConditions, stalledConditions } from './conditions.ts';
+import { conditionsOf } from './conditions.ts';
 
 export const REASON_OUTSIDE_ADMIN_NAMESPACE = 'OutsideAdministratorNamespace';
 
@@ -30,7 +30,8 @@ export function targetReconciler(deps: ControllerDeps, caches: AssessmentCaches)
       if (problems.length > 0) {
         status = {
           ...(generation !== undefined ? { observedGeneration: generation } : {}),
-          conditions: stalledConditions(
+          conditions: conditionsOf(
+            'stalled',
             previous?.conditions,
             REASON_OUTSIDE_ADMIN_NAMESPACE,
             problems.join('; '),
@@ -55,7 +56,8 @@ export function targetReconciler(deps: ControllerDeps, caches: AssessmentCaches)
           previous.matched.images === matched.images;
         status = {
           ...(generation !== undefined ? { observedGeneration: generation } : {}),
-          conditions: readyConditions(
+          conditions: conditionsOf(
+            'ready',
             previous?.conditions,
             'Matched',
             `covers ${matched.nodes} nodes, ${matched.workloads} workloads and ${matched.images} images`,

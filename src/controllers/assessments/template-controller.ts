@@ -33,7 +33,7 @@ import {
 import type { ControllerDeps } from '../index.ts';
 import { kinds } from '../informers.ts';
 import { type AssessmentCaches, INDEX_BY_TEMPLATE, type Run, type Template } from './cluster.ts';
-import { readyConditions, stalledConditions } from './conditions.ts';
+import { conditionsOf } from './conditions.ts';
 
 /** Label on runs a schedule started: the template's name. */
 export const TEMPLATE_LABEL = `${LABEL_PREFIX}template`;
@@ -218,7 +218,8 @@ export function templateReconciler(
         ...(generation !== undefined ? { observedGeneration: generation } : {}),
         conditions:
           problem === undefined
-            ? readyConditions(
+            ? conditionsOf(
+                'ready',
                 previous.conditions,
                 'Valid',
                 spec.schedule === undefined
@@ -229,7 +230,8 @@ export function templateReconciler(
                 generation,
                 now,
               )
-            : stalledConditions(
+            : conditionsOf(
+                'stalled',
                 previous.conditions,
                 problem.reason,
                 problem.message,

@@ -34,8 +34,7 @@ if [[ -n "${DEBOOTSTRAP_MIRROR:-}" ]]; then args+=("$DEBOOTSTRAP_MIRROR"); fi
   tail -20 "$tmp/debootstrap.log" >&2
   exit 1
 }
-"${sudo[@]}" chown -R "$(id -u):$(id -g)" "$tmp/root/var/lib/dpkg" 2>/dev/null || true
 echo "debootstrap took $(($(date +%s) - start)) s" >&2
 "${sudo[@]}" mv "$tmp/root" "$dir"
-touch "$dir/.complete"
+"${sudo[@]}" touch "$dir/.complete"
 echo "$dir"

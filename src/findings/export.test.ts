@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../test/support/csv.ts';
-import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS } from '../../test/support/findings.ts';
+import {
+  OPENSSH_ATTRIBUTES,
+  OPENSSH_STATUS,
+  VISIBLE_HEADERS,
+} from '../../test/support/findings.ts';
 import { kindInfo } from '../api/v1alpha1/kinds.ts';
 import {
   allColumns,
@@ -179,18 +183,7 @@ describe('the CSV', () => {
     expect(text.endsWith('\r\n')).toBe(true);
     expect(text.replaceAll('\r\n', '')).not.toContain('\n');
     const rows = parseCsv(text);
-    expect(rows[0]).toEqual([
-      'Namespace',
-      'Name',
-      'Severity',
-      'Type',
-      'Title',
-      'Resource',
-      'Status',
-      'Score',
-      'Fix',
-      'Age',
-    ]);
+    expect(rows[0]).toEqual(VISIBLE_HEADERS);
     expect(rows.slice(1).map((r) => `${r[0]}/${r[1]}`)).toEqual([
       'apps/a',
       'kube-inspector-system/a',

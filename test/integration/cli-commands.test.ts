@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../support/csv.ts';
-import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS } from '../support/findings.ts';
+import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS, VISIBLE_HEADERS } from '../support/findings.ts';
 import { type ProductEnvironment, startProductEnvironment } from './product.ts';
 
 const execFileAsync = promisify(execFile);
@@ -220,18 +220,7 @@ describe('kube-inspector findings export', { timeout: 60_000 }, () => {
     expect(code).toBe(0);
     const rows = parseCsv(stdout);
     expect(rows).toEqual([
-      [
-        'Namespace',
-        'Name',
-        'Severity',
-        'Type',
-        'Title',
-        'Resource',
-        'Status',
-        'Score',
-        'Fix',
-        'Age',
-      ],
+      VISIBLE_HEADERS,
       [
         'shop',
         'run-weekly-1.cve-2024-3094',

@@ -20,3 +20,17 @@ export const OPENSSH_STATUS = {
 
 /** Attributes a person set on it. */
 export const OPENSSH_ATTRIBUTES = { ticket: 'SEC-1', owner: 'platform' };
+
+/** The header of a `--columns visible` export: namespace, name, the Finding printer columns. */
+export const VISIBLE_HEADERS = [
+  'Namespace',
+  'Name',
+  'Severity',
+  'Type',
+  'Title',
+  'Resource',
+  'Status',
+  'Score',
+  'Fix',
+  'Age',
+];

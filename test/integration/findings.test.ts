@@ -69,13 +69,17 @@ describe('continuous findings', () => {
     };
     return obj.status.findingCounts?.total;
   };
-  /** Something every reconcile reads changed: the controller looks at every resource again. */
+  /**
+   * A change of the default ScanConfiguration's spec (one the findings do not depend on): the
+   * controller looks at every resource again.
+   */
+  let resyncs = 0;
   const resync = async (): Promise<void> => {
     await env.apply({
       apiVersion: 'kubeinspector.io/v1alpha1',
       kind: 'ScanConfiguration',
-      metadata: { name: 'default', annotations: { 'test/resync': String(Date.now()) } },
-      spec: {},
+      metadata: { name: 'default' },
+      spec: { workload: { eligibilityDays: 90 + (++resyncs % 2) } },
     });
   };
 

@@ -164,7 +164,11 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
   });
   caches.scanConfigurations.addHandlers({
     add: (c) => c.metadata.name === 'default' && enqueueAll(),
-    update: (_old, c) => c.metadata.name === 'default' && enqueueAll(),
+    // Its spec only: the coverage controller rewrites its status (statistics) all the time.
+    update: (old, c) =>
+      c.metadata.name === 'default' &&
+      old.metadata.generation !== c.metadata.generation &&
+      enqueueAll(),
     delete: (c) => c.metadata.name === 'default' && enqueueAll(),
   });
   deps.images.onChange((digest) => {

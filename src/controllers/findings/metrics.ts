@@ -47,9 +47,11 @@ export function findingsMetrics(
         { severity: string; type: string; status: string; n: number }
       >();
       for (const f of findings.list()) {
+        // Created a moment ago, its status not written yet: not a finding to count.
+        if (f.status?.status === undefined) continue;
         const severity = f.status?.severity ?? 'UNTRIAGED';
         const type = f.status?.type ?? 'PACKAGE_VULNERABILITY';
-        const status = f.status?.status ?? 'ACTIVE';
+        const status = f.status.status;
         const key = `${severity}|${type}|${status}`;
         const c = counts.get(key);
         if (c === undefined) counts.set(key, { severity, type, status, n: 1 });

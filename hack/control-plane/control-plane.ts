@@ -40,6 +40,11 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** Keep the working folder after stop (for debugging). */
   keep?: boolean;
+  /**
+   * Extra kube-apiserver flags (an owned control plane only), e.g. an audit policy; `{dir}` in
+   * a flag is replaced with the control plane's working folder.
+   */
+  apiServerArgs?: string[];
 }
 
 const tempPrefix = 'kube-inspector-cp-';
@@ -350,6 +355,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         `--service-account-key-file=${pki.serviceAccountPublicKey}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
         '--profiling=false',
+        ...(options.apiServerArgs ?? []).map((arg) => arg.replaceAll('{dir}', dir)),
       ],
       join(dir, 'kube-apiserver.log'),
       attach,

@@ -229,16 +229,16 @@ export function setupAgent(o: AgentOptions): Controller {
     } finally {
       end();
     }
-    metrics.collections.inc({ result: 'success' });
-    metrics.packages.set(collection.packages.length);
     const collectedAt = clock.now();
-    metrics.lastCollection.set(collectedAt.getTime() / 1000);
     const status = inventoryStatus(collection, {
       nodeName: key,
       agentVersion: o.agentVersion,
       collectedAt,
       packageLimit: s.packageLimit,
     });
+    metrics.collections.inc({ result: 'success' });
+    metrics.packages.set(status.packageCount ?? 0);
+    metrics.lastCollection.set(collectedAt.getTime() / 1000);
     const current = await readInventory(o.manager.client, key, ctx.signal);
     // Refresh the collection time at half the staleness window, so a node whose packages do
     // not change never looks stale, with one small write every few days.
@@ -248,10 +248,10 @@ export function setupAgent(o: AgentOptions): Controller {
       collectedAt,
       (s.staleInventoryDays * 86_400_000) / 2,
     );
-    metrics.writes.inc({ reason: decision.reason === 'unchanged' ? 'unchanged' : decision.reason });
     if (decision.write) {
       await writeInventory(o.manager.client, key, status, current !== undefined);
     }
+    metrics.writes.inc({ reason: decision.reason });
     ctx.log.info(
       {
         write: decision.reason,

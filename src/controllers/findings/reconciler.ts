@@ -89,13 +89,13 @@ export interface FindingsCaches {
   scanConfigurations: Cache<ScanConfiguration & KubeObject>;
 }
 
-type Plan =
+export type Plan =
   | { kind: 'match' }
   | { kind: 'keep'; result: EvaluationResult }
   | { kind: 'close'; result: EvaluationResult }
   | { kind: 'delete' };
 
-function planFor(cr: (CoveredResource & KubeObject) | undefined): Plan {
+export function planFor(cr: (CoveredResource & KubeObject) | undefined): Plan {
   const s = cr?.status;
   if (cr === undefined || cr.metadata.deletionTimestamp !== undefined || s === undefined)
     return { kind: 'close', result: 'closed' };

@@ -160,6 +160,14 @@ describe('node agent: least privilege', () => {
         () => a.request('GET', '/apis/kubeinspector.io/v1alpha1/nodeinventories'),
       ],
       [
+        'patch its inventory object (it applies only the status)',
+        () =>
+          a.request('PATCH', '/apis/kubeinspector.io/v1alpha1/nodeinventories/node-a', {
+            body: { metadata: { labels: { x: 'y' } } },
+            contentType: 'application/merge-patch+json',
+          }),
+      ],
+      [
         'delete its inventory',
         () => a.request('DELETE', '/apis/kubeinspector.io/v1alpha1/nodeinventories/node-a'),
       ],

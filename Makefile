@@ -137,6 +137,32 @@ bench: deps ## Run the benchmarks in bench/ and print their numbers.
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMAGE) .
 
+# ---------------------------------------------------------------- deploy
+
+KUBECTL ?= kubectl
+# Where the OSV advisories come from; empty keeps the value of manifests/controller/controller.env.
+VULNERABILITY_DB ?=
+DEPLOY_DIR := $(TOOLS_DIR)/deploy
+
+.PHONY: deploy
+deploy: ## Install into the current kubeconfig's cluster: kubectl apply -k manifests/ with IMAGE (and VULNERABILITY_DB).
+	@rm -rf $(DEPLOY_DIR) && mkdir -p $(DEPLOY_DIR)
+	@image='$(IMAGE)'; \
+	if [[ "$$image" == *@* ]]; then name="$${image%@*}"; ref="    digest: $${image#*@}"; \
+	elif [[ "$${image##*/}" == *:* ]]; then name="$${image%:*}"; ref="    newTag: $${image##*:}"; \
+	else name="$$image"; ref="    newTag: latest"; fi; \
+	{ echo 'apiVersion: kustomize.config.k8s.io/v1beta1'; echo 'kind: Kustomization'; \
+	  echo 'resources: [../../manifests]'; \
+	  echo 'images:'; echo '  - name: kube-inspector'; echo "    newName: $$name"; echo "$$ref"; \
+	  if [[ -n '$(VULNERABILITY_DB)' ]]; then echo 'configMapGenerator:'; \
+	    echo '  - { name: kube-inspector-controller-config, namespace: kube-inspector-system, behavior: merge, literals: [VULNERABILITY_DB=$(VULNERABILITY_DB)] }'; fi; \
+	} > $(DEPLOY_DIR)/kustomization.yaml
+	$(KUBECTL) apply -k $(DEPLOY_DIR)
+
+.PHONY: undeploy
+undeploy: ## Remove kube-inspector, its CRDs and every object of them from the current kubeconfig's cluster.
+	$(KUBECTL) delete -k manifests/ --ignore-not-found
+
 .PHONY: clean
 clean: ## Remove build output (not the control-plane cache).
 	rm -rf dist coverage

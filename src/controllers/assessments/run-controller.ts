@@ -21,10 +21,16 @@ import {
 } from '../../findings/build.ts';
 import { suppressingRule } from '../../findings/suppression.ts';
 import { apply } from '../../kube/apply.ts';
+import { isConflict } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { objectReference } from '../../kube/events.ts';
 import { splitKey } from '../../kube/resources.ts';
-import { type ReconcileContext, type Reconciler, WaitingError } from '../../runtime/controller.ts';
+import {
+  type ReconcileContext,
+  type Reconciler,
+  type Result,
+  WaitingError,
+} from '../../runtime/controller.ts';
 import {
   EMPTY_COLLECTED,
   type Collected,
@@ -117,6 +123,11 @@ export function runReconciler(
   const client = deps.manager.client;
   const scans = new RunScanCache();
 
+  /**
+   * Writes the status computed from `run` as cached. The resourceVersion makes it a
+   * precondition: a cache that has not yet seen our previous write gets a Conflict instead of
+   * taking the run back a state.
+   */
   async function writeStatus(run: Run, status: AssessmentRunStatus): Promise<void> {
     await apply(
       client,
@@ -124,7 +135,13 @@ export function runReconciler(
       {
         apiVersion: API_VERSION,
         kind: 'AssessmentRun',
-        metadata: { name: run.metadata.name, namespace: run.metadata.namespace ?? '' },
+        metadata: {
+          name: run.metadata.name,
+          namespace: run.metadata.namespace ?? '',
+          ...(run.metadata.resourceVersion !== undefined
+            ? { resourceVersion: run.metadata.resourceVersion }
+            : {}),
+        },
         status,
       },
       { status: true, current: run },
@@ -268,113 +285,123 @@ export function runReconciler(
 
   return {
     async reconcile(key, ctx) {
-      const run = caches.runs.get(key);
-      if (run === undefined || run.metadata.deletionTimestamp !== undefined) return undefined;
-      const { namespace = '' } = splitKey(key);
-      const now = deps.clock.now();
-      const status: AssessmentRunStatus = { ...(run.status ?? {}) };
-      if (isTerminal(status.state)) return undefined;
-      const template = caches.templates.get(`${namespace}/${run.spec.templateRef.name}`);
-      const problem =
-        template === undefined
-          ? `spec.templateRef: AssessmentTemplate ${run.spec.templateRef.name} does not exist in namespace ${namespace}`
-          : templateProblem(template, caches, deps.adminNamespace)?.message;
-      const settings =
-        template === undefined
-          ? undefined
-          : {
-              durationSeconds: template.spec.durationSeconds,
-              rulesPackages: template.spec.rulesPackages,
-              findingAttributes: template.spec.findingAttributes,
-            };
-      const step: Step = nextStep(status, {
-        now,
-        stop: run.spec.stop?.action,
-        template: settings,
-        problem: status.state === 'CREATED' ? problem : undefined,
-      });
-      const generation = run.metadata.generation;
-      const ref = objectReference({ ...run, kind: 'AssessmentRun' });
-
-      switch (step.kind) {
-        case 'done':
-          return undefined;
-        case 'wait-for-template': {
-          await writeStatus(run, {
-            ...status,
-            ...(generation !== undefined ? { observedGeneration: generation } : {}),
-            conditions: conditionsOf(
-              'reconciling',
-              status.conditions,
-              'TemplateNotFound',
-              problem ?? 'waiting for the template',
-              generation,
-              now,
-            ),
-          });
-          return { requeueAfterMs: WAIT_MS };
-        }
-        case 'collect': {
-          const before = toCollected(status);
-          const merged = mergeCollected(before, seenNow(run));
-          if (merged !== before) {
-            await writeStatus(run, {
-              ...status,
-              collected: collectedStatus(merged),
-              ...counts(merged),
-            });
-          }
-          return { requeueAfterMs: step.requeueAfterMs };
-        }
-        case 'evaluate': {
-          const next = await evaluate(run, status, ctx);
-          await writeStatus(run, next);
-          announce(ref, status.state, next);
-          return undefined;
-        }
-        case 'transition': {
-          let next = enterState(status, step.to, now, settings);
-          if (generation !== undefined) next.observedGeneration = generation;
-          // Collection starts with what matches now and ends with a last look.
-          if (step.to === 'COLLECTING_DATA' || step.to === 'STOP_DATA_COLLECTION_PENDING') {
-            const merged = mergeCollected(toCollected(next), seenNow(run));
-            next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
-          }
-          if (step.to === 'FAILED') {
-            next.conditions = conditionsOf(
-              'stalled',
-              status.conditions,
-              'Failed',
-              step.message ?? 'the run failed',
-              generation,
-              now,
-            );
-          } else if (step.to === 'CANCELED') {
-            next.conditions = conditionsOf(
-              'ready',
-              status.conditions,
-              'Canceled',
-              step.message ?? 'canceled',
-              generation,
-              now,
-            );
-          } else {
-            next.conditions = conditionsOf(
-              'reconciling',
-              status.conditions,
-              PASCAL(step.to),
-              `state ${step.to}`,
-              generation,
-              now,
-            );
-          }
-          await writeStatus(run, next);
-          announce(ref, status.state, next, step.message);
-          return undefined;
-        }
+      try {
+        return await reconcileRun(key, ctx);
+      } catch (err) {
+        // Our cache is behind our own last write: the watch event brings the run back.
+        if (isConflict(err)) return { requeue: true };
+        throw err;
       }
     },
   };
+
+  async function reconcileRun(key: string, ctx: ReconcileContext): Promise<Result | undefined> {
+    const run = caches.runs.get(key);
+    if (run === undefined || run.metadata.deletionTimestamp !== undefined) return undefined;
+    const { namespace = '' } = splitKey(key);
+    const now = deps.clock.now();
+    const status: AssessmentRunStatus = { ...(run.status ?? {}) };
+    if (isTerminal(status.state)) return undefined;
+    const template = caches.templates.get(`${namespace}/${run.spec.templateRef.name}`);
+    const problem =
+      template === undefined
+        ? `spec.templateRef: AssessmentTemplate ${run.spec.templateRef.name} does not exist in namespace ${namespace}`
+        : templateProblem(template, caches, deps.adminNamespace)?.message;
+    const settings =
+      template === undefined
+        ? undefined
+        : {
+            durationSeconds: template.spec.durationSeconds,
+            rulesPackages: template.spec.rulesPackages,
+            findingAttributes: template.spec.findingAttributes,
+          };
+    const step: Step = nextStep(status, {
+      now,
+      stop: run.spec.stop?.action,
+      template: settings,
+      problem: status.state === 'CREATED' ? problem : undefined,
+    });
+    const generation = run.metadata.generation;
+    const ref = objectReference({ ...run, kind: 'AssessmentRun' });
+
+    switch (step.kind) {
+      case 'done':
+        return undefined;
+      case 'wait-for-template': {
+        await writeStatus(run, {
+          ...status,
+          ...(generation !== undefined ? { observedGeneration: generation } : {}),
+          conditions: conditionsOf(
+            'reconciling',
+            status.conditions,
+            'TemplateNotFound',
+            problem ?? 'waiting for the template',
+            generation,
+            now,
+          ),
+        });
+        return { requeueAfterMs: WAIT_MS };
+      }
+      case 'collect': {
+        const before = toCollected(status);
+        const merged = mergeCollected(before, seenNow(run));
+        if (merged !== before) {
+          await writeStatus(run, {
+            ...status,
+            collected: collectedStatus(merged),
+            ...counts(merged),
+          });
+        }
+        return { requeueAfterMs: step.requeueAfterMs };
+      }
+      case 'evaluate': {
+        const next = await evaluate(run, status, ctx);
+        await writeStatus(run, next);
+        announce(ref, status.state, next);
+        return undefined;
+      }
+      case 'transition': {
+        let next = enterState(status, step.to, now, settings);
+        if (generation !== undefined) next.observedGeneration = generation;
+        // Collection starts with what matches now and ends with a last look.
+        if (step.to === 'COLLECTING_DATA' || step.to === 'STOP_DATA_COLLECTION_PENDING') {
+          const merged = mergeCollected(toCollected(next), seenNow(run));
+          next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
+        }
+        if (step.to === 'FAILED') {
+          next.conditions = conditionsOf(
+            'stalled',
+            status.conditions,
+            'Failed',
+            step.message ?? 'the run failed',
+            generation,
+            now,
+          );
+        } else if (step.to === 'CANCELED') {
+          next.conditions = conditionsOf(
+            'ready',
+            status.conditions,
+            'Canceled',
+            step.message ?? 'canceled',
+            generation,
+            now,
+          );
+        } else {
+          next.conditions = conditionsOf(
+            'reconciling',
+            status.conditions,
+            PASCAL(step.to),
+            `state ${step.to}`,
+            generation,
+            now,
+          );
+        }
+        await writeStatus(run, next);
+        announce(ref, status.state, next, step.message);
+        return undefined;
+      }
+    }
+  }
 
   function counts(c: Collected): Pick<AssessmentRunStatus, 'resourceCounts'> {
     return {

@@ -124,8 +124,13 @@ export function templateReconciler(
           lastScheduleTime ?? template.metadata.creationTimestamp ?? now.toISOString(),
         );
         const decision = scheduleDecision(cron, since, now);
-        if (decision.due !== undefined) {
-          const due = decision.due;
+        const due = decision.due;
+        const runName = due === undefined ? undefined : scheduledRunName(name, due);
+        // A reconcile that still sees the status from before its own last write finds the run
+        // of this time already there: it was started, nothing more to do.
+        if (due !== undefined && runs.some((r) => r.metadata.name === runName)) {
+          lastScheduleTime = rfc3339(due);
+        } else if (due !== undefined && runName !== undefined) {
           if (decision.missed > 0) {
             events.warning(
               ref,
@@ -164,7 +169,6 @@ export function templateReconciler(
                 );
               }
             }
-            const runName = scheduledRunName(name, due);
             if (await createScheduledRun(template, runName, due)) {
               events.normal(
                 ref,

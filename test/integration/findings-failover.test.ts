@@ -5,7 +5,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupFindings } from '../../src/controllers/findings/index.ts';
 import { leaseLeaderElector } from '../../src/runtime/manager.ts';
-import { databaseSource, type DatabaseSource } from '../../src/vulndb/source.ts';
+import type { DatabaseSource } from '../../src/vulndb/source.ts';
 import {
   BOOKWORM_PACKAGES,
   applyCoveredNode,
@@ -26,7 +26,7 @@ import {
 describe('findings across a leader failover', () => {
   let env: ProductEnvironment;
   let database: DatabaseSource;
-  let db: ReturnType<typeof databaseCopy>;
+  let db: Awaited<ReturnType<typeof databaseCopy>>;
   const replicas: RunningController[] = [];
 
   const replica = (identity: string): Promise<RunningController> =>
@@ -48,9 +48,8 @@ describe('findings across a leader failover', () => {
 
   beforeAll(async () => {
     env = await startProductEnvironment();
-    db = databaseCopy();
-    database = databaseSource(db.dir);
-    await database.refresh();
+    db = await databaseCopy();
+    database = db.source;
   });
   afterAll(async () => {
     for (const r of replicas) await r.stop().catch(() => undefined);

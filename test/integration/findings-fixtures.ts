@@ -15,6 +15,7 @@ import { coveredResourceName } from '../../src/coverage/names.ts';
 import { apply } from '../../src/kube/apply.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { collectionPath, type KubeObject } from '../../src/kube/resources.ts';
+import { databaseSource, type DatabaseSource } from '../../src/vulndb/source.ts';
 
 /**
  * Packages of a Debian 12.0 ("bookworm" as released) node: the versions the release shipped,
@@ -206,19 +207,28 @@ export async function findingsOf(
   );
 }
 
-/** A copy of the OSV fixtures that a test may change; remove() deletes it. */
-export function databaseCopy(): {
+/**
+ * A copy of the OSV fixtures that a test may change (`edit`, then `source.refresh()`), loaded by
+ * a local database source; remove() deletes it.
+ */
+export async function databaseCopy(): Promise<{
+  source: DatabaseSource;
   dir: string;
   edit(file: string, change: (record: Record<string, unknown>) => void): void;
   remove(): void;
-} {
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'findings-db-'));
   cpSync(join(import.meta.dirname, '..', '..', 'src', 'vulndb', 'testdata', 'osv'), dir, {
     recursive: true,
     filter: (src) => !src.endsWith('malformed.json'),
   });
   let bump = 0;
+  const source = databaseSource(dir);
+  if ((await source.refresh()) !== 'updated') {
+    throw new Error(`the fixture database in ${dir} did not load: ${source.status.lastError}`);
+  }
   return {
+    source,
     dir,
     edit(file, change) {
       const path = join(dir, file);

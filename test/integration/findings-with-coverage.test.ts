@@ -11,7 +11,7 @@ import { setupCoverage } from '../../src/controllers/coverage/index.ts';
 import { setupFindings } from '../../src/controllers/findings/index.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
 import { core } from '../../src/kube/resources.ts';
-import { databaseSource, type DatabaseSource } from '../../src/vulndb/source.ts';
+import type { DatabaseSource } from '../../src/vulndb/source.ts';
 import {
   AGENT_LABELS,
   HOUR,
@@ -42,15 +42,14 @@ describe('coverage and findings together', () => {
   let env: ProductEnvironment;
   let controller: RunningController;
   let database: DatabaseSource;
-  let db: ReturnType<typeof databaseCopy>;
+  let db: Awaited<ReturnType<typeof databaseCopy>>;
   let registry: TestRegistry;
 
   beforeAll(async () => {
     env = await startProductEnvironment();
     registry = await startRegistry();
-    db = databaseCopy();
-    database = databaseSource(db.dir);
-    await database.refresh();
+    db = await databaseCopy();
+    database = db.source;
     controller = await startController(env, {
       setups: [setupCoverage, setupFindings],
       database,

@@ -17,7 +17,7 @@ import { findingName } from '../../src/findings/build.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { operatingSystem } from '../../src/scanner/analyzers/os-release.ts';
 import type { Inventory } from '../../src/scanner/types.ts';
-import { databaseSource, type DatabaseSource } from '../../src/vulndb/source.ts';
+import type { DatabaseSource } from '../../src/vulndb/source.ts';
 import {
   BOOKWORM_PACKAGES,
   applyCoveredImage,
@@ -51,7 +51,7 @@ describe('continuous findings', () => {
   let env: ProductEnvironment;
   let controller: RunningController;
   let database: DatabaseSource;
-  let db: ReturnType<typeof databaseCopy>;
+  let db: Awaited<ReturnType<typeof databaseCopy>>;
   const clock = new ManualClock(new Date());
   const images = new ImageInventoryStore();
 
@@ -85,9 +85,8 @@ describe('continuous findings', () => {
 
   beforeAll(async () => {
     env = await startProductEnvironment();
-    db = databaseCopy();
-    database = databaseSource(db.dir);
-    expect(await database.refresh()).toBe('updated');
+    db = await databaseCopy();
+    database = db.source;
     controller = await startController(env, { setups: [setupFindings], database, clock, images });
   });
   afterAll(async () => {

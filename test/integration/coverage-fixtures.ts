@@ -764,57 +764,84 @@ export interface Observation {
 }
 
 /**
- * Records every state each CoveredResource passes through, by listing them all at a short
- * interval: transitions that happen on their own (deadlines) are checked against it.
+ * Records every state each CoveredResource passes through, from a watch: every write the
+ * controller makes is one event, so short-lived states (PENDING_INITIAL_SCAN) are seen too,
+ * and so are transitions that happen on their own (deadlines).
  */
 export class CoverageHistory {
   private readonly client: KubeClient;
   private readonly seen = new Map<string, Observation[]>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
 
   constructor(client: KubeClient) {
     this.client = client;
   }
 
-  start(intervalMs = 750): void {
-    const tick = (): void => {
-      this.running = this.sample()
-        .catch(() => undefined)
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, 0);
+  /** Starts watching; resolves once the watch is open. */
+  async start(): Promise<void> {
+    const list = await this.client.get<{
+      metadata: { resourceVersion: string };
+      items: CoveredResourceView[];
+    }>(collectionPath(kinds.coveredResources));
+    for (const cr of list.items) this.record('MODIFIED', cr);
+    this.running = this.watch(list.metadata.resourceVersion);
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+    this.abort.abort();
+    await this.running?.catch(() => undefined);
   }
 
-  private async sample(): Promise<void> {
-    const now = Date.now();
-    const items = await listCoveredResources(this.client);
-    const present = new Set<string>();
-    for (const cr of items) {
-      const s = cr.status?.scanStatus;
-      if (s === undefined) continue;
-      present.add(cr.metadata.name);
-      this.note(cr.metadata.name, `${s.statusCode}/${s.reason}`, now);
+  private async watch(from: string): Promise<void> {
+    let resourceVersion = from;
+    while (!this.abort.signal.aborted) {
+      try {
+        const res = await this.client.raw('GET', collectionPath(kinds.coveredResources), {
+          query: { watch: 1, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 3600 },
+          signal: this.abort.signal,
+          timeoutMs: 0,
+        });
+        const decoder = new TextDecoder();
+        let buffered = '';
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          buffered += decoder.decode(chunk, { stream: true });
+          let newline: number;
+          while ((newline = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, newline).trim();
+            buffered = buffered.slice(newline + 1);
+            if (line === '') continue;
+            const event = JSON.parse(line) as { type: string; object: CoveredResourceView };
+            if (event.type === 'ERROR') throw new Error(`watch: ${line}`);
+            resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+            if (event.type !== 'BOOKMARK') this.record(event.type, event.object);
+          }
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        throw err;
+      }
     }
-    for (const name of this.seen.keys()) if (!present.has(name)) this.note(name, 'gone', now);
   }
 
-  private note(name: string, state: string, at: number): void {
-    const list = this.seen.get(name) ?? [];
-    if (list.at(-1)?.state !== state) list.push({ state, at });
-    this.seen.set(name, list);
+  private record(type: string, cr: CoveredResourceView): void {
+    const s = cr.status?.scanStatus;
+    const state = type === 'DELETED' ? 'gone' : s ? `${s.statusCode}/${s.reason}` : undefined;
+    if (state === undefined) return;
+    const list = this.seen.get(cr.metadata.name) ?? [];
+    if (list.at(-1)?.state !== state) list.push({ state, at: Date.now() });
+    this.seen.set(cr.metadata.name, list);
   }
 
   /** The states `name` went through, oldest first. */
   of(name: string): Observation[] {
     return this.seen.get(name) ?? [];
+  }
+
+  /** Whether `name` went through `first` and later `then`. */
+  passed(name: string, first: string, then: string): boolean {
+    const states = this.of(name).map((o) => o.state);
+    const i = states.indexOf(first);
+    return i >= 0 && states.indexOf(then, i + 1) > i;
   }
 }

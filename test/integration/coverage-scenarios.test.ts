@@ -492,7 +492,7 @@ interface Case {
   name: (s: Scenario) => string;
   code: Code;
   reason: string;
-  check?: (cr: CoveredResourceView, s: Scenario) => void;
+  check?: (cr: CoveredResourceView, s: Scenario) => void | Promise<void>;
 }
 
 const node = (
@@ -521,12 +521,12 @@ const image = (
   name: (s) => names.image(s.images[key].repository, s.images[key].digest),
   code,
   reason,
-  check: (cr, s) => {
+  check: async (cr, s) => {
     expect(cr.status?.resourceId).toBe(s.images[key].imageID);
     expect(cr.status?.image?.digest).toBe(s.images[key].digest);
     expect(cr.status?.image?.repository).toBe(s.images[key].repository);
     expect(cr.metadata.labels?.['kubeinspector.io/resource-namespace']).toBeUndefined();
-    check?.(cr, s);
+    await check?.(cr, s);
   },
 });
 const repository = (
@@ -563,13 +563,13 @@ const workload = (
   name: () => names.workload(ns, kind, workloadName),
   code,
   reason,
-  check: (cr, s) => {
+  check: async (cr, s) => {
     expect(cr.status?.resourceId).toBe(`${ns}/${kind}/${workloadName}`);
     expect(cr.status?.resource).toMatchObject({ kind, namespace: ns, name: workloadName });
     expect(cr.status?.resource?.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(cr.status?.workload?.kind).toBe(kind);
     expect(cr.metadata.labels?.['kubeinspector.io/resource-namespace']).toBe(ns);
-    check?.(cr, s);
+    await check?.(cr, s);
   },
 });
 const namespace = (sentence: string, ns: string, code: Code, reason: string): Case => ({
@@ -588,11 +588,11 @@ const scannedImageOf = (key: ImageKey) => (cr: CoveredResourceView, s: Scenario)
 const CASES: Case[] = [
   // ---- nodes
   node(
-    'a Ready Debian node with an agent and a fresh inventory is SUCCESSFUL',
+    'a Ready Debian node with an agent and a fresh inventory is PENDING_INITIAL_SCAN until its inventory is evaluated, then SUCCESSFUL',
     'node-ready',
     'ACTIVE',
     'SUCCESSFUL',
-    (cr) => {
+    async (cr, s) => {
       expect(cr.status?.resourceId).toBe('node-ready');
       expect(cr.status?.scanType).toBe('PACKAGE');
       expect(cr.status?.scanMode).toBe('AGENT_BASED');
@@ -607,6 +607,7 @@ const CASES: Case[] = [
       expect(Date.now() - Date.parse(cr.status?.lastScannedAt ?? '')).toBeGreaterThanOrEqual(
         55 * SECOND,
       );
+      await expectPassed(s, cr.metadata.name, 'ACTIVE/PENDING_INITIAL_SCAN', 'ACTIVE/SUCCESSFUL');
     },
   ),
   node('an arm64 node is supported and SUCCESSFUL', 'node-arm64', 'ACTIVE', 'SUCCESSFUL', (cr) =>
@@ -693,11 +694,11 @@ const CASES: Case[] = [
   ),
   // ---- images
   image(
-    'a Debian image running in a selected namespace is scanned: SUCCESSFUL',
+    'a Debian image running in a selected namespace is PENDING_INITIAL_SCAN, then scanned: SUCCESSFUL',
     'debian',
     'ACTIVE',
     'SUCCESSFUL',
-    (cr, s) => {
+    async (cr, s) => {
       expect(cr.status?.image?.platform).toBe('DEBIAN_12');
       expect(cr.status?.image?.architecture).toBe('amd64');
       expect(cr.status?.image?.tags).toEqual(['12']);
@@ -708,6 +709,7 @@ const CASES: Case[] = [
         scanFrequency: 'CONTINUOUS_SCAN',
       });
       expect(cr.status?.lastScannedAt).toBeDefined();
+      await expectPassed(s, cr.metadata.name, 'ACTIVE/PENDING_INITIAL_SCAN', 'ACTIVE/SUCCESSFUL');
     },
   ),
   image(
@@ -823,13 +825,8 @@ const CASES: Case[] = [
     'slow',
     'ACTIVE',
     'SUCCESSFUL',
-    (cr, s) => {
-      const states = s.history.of(cr.metadata.name).map((o) => o.state);
-      expect(states).toContain('ACTIVE/PENDING_INITIAL_SCAN');
-      expect(states.indexOf('ACTIVE/PENDING_INITIAL_SCAN')).toBeLessThan(
-        states.indexOf('ACTIVE/SUCCESSFUL'),
-      );
-    },
+    (cr, s) =>
+      expectPassed(s, cr.metadata.name, 'ACTIVE/PENDING_INITIAL_SCAN', 'ACTIVE/SUCCESSFUL'),
   ),
   // ---- repositories
   repository(
@@ -1011,13 +1008,8 @@ const CASES: Case[] = [
     'slow',
     'ACTIVE',
     'SUCCESSFUL',
-    (cr, s) => {
-      const states = s.history.of(cr.metadata.name).map((o) => o.state);
-      expect(states.indexOf('ACTIVE/PENDING_INITIAL_SCAN')).toBeGreaterThanOrEqual(0);
-      expect(states.indexOf('ACTIVE/PENDING_INITIAL_SCAN')).toBeLessThan(
-        states.indexOf('ACTIVE/SUCCESSFUL'),
-      );
-    },
+    (cr, s) =>
+      expectPassed(s, cr.metadata.name, 'ACTIVE/PENDING_INITIAL_SCAN', 'ACTIVE/SUCCESSFUL'),
   ),
   workload(
     'a pod pulling a private image with its own pull secret is SUCCESSFUL',
@@ -1099,6 +1091,23 @@ const CASES: Case[] = [
 ];
 
 // ---------------------------------------------------------------- helpers of the checks
+
+/** Waits (briefly: the history follows a watch) until `name` went from `first` to `then`. */
+async function expectPassed(s: Scenario, name: string, first: string, then: string): Promise<void> {
+  await eventually(
+    `${name} to go from ${first} to ${then}`,
+    () => {
+      if (s.history.passed(name, first, then)) return Promise.resolve(true);
+      throw new Error(
+        `went through ${s.history
+          .of(name)
+          .map((o) => o.state)
+          .join(', ')}`,
+      );
+    },
+    5000,
+  );
+}
 
 /** Waits until the CoveredResource has this status; fails with what it has instead. */
 async function waitFor(
@@ -1198,7 +1207,7 @@ describe('coverage of a cluster, resource by resource', () => {
     // Every forwarded response of the slow registry waits: its one scan takes ~15 s.
     slowFront.setDelay(4000);
     s.history = new CoverageHistory(env.client);
-    s.history.start();
+    await s.history.start();
     s.controller = await startController(env, {
       insecureRegistries: [registry.host, front.host, slowFront.host],
       scanConcurrency: 2,
@@ -1273,7 +1282,7 @@ describe('coverage of a cluster, resource by resource', () => {
         'kubeinspector.io/status-code': c.code,
         'kubeinspector.io/reason': c.reason,
       });
-      c.check?.(cr, s);
+      await c.check?.(cr, s);
     });
 
     it('a Job owned by a CronJob is covered through its CronJob, not on its own', async () => {

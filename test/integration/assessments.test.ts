@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ASSESSMENT_RUN_STATES } from '../../src/api/v1alpha1/assessment-run.ts';
 import { setupAssessments } from '../../src/controllers/assessments/index.ts';
 import { kinds } from '../../src/controllers/informers.ts';
-import { core } from '../../src/kube/resources.ts';
+import { apply } from '../../src/kube/apply.ts';
+import { core, type KubeObject, objectPath } from '../../src/kube/resources.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { LocalDatabaseSource } from '../../src/vulndb/source.ts';
 import { startRegistry, type TestRegistry, buildImage } from '../support/registry.ts';
@@ -582,6 +583,30 @@ describe('assessments', () => {
     expect(images).toEqual(
       new Set([`${web.repository}@${web.digest}`, `${debug.repository}@${debug.digest}`]),
     );
+
+    // The controller's status writes carry the resourceVersion it computed from: one made from
+    // a view older than the run is refused instead of taking the run back a state.
+    const stale = await env.client.get<KubeObject>(
+      objectPath(kinds.assessmentRuns, 'restart-1', NS),
+    );
+    await poke('assessmentrun', 'restart-1');
+    const write = apply(
+      env.client,
+      kinds.assessmentRuns,
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: {
+          name: 'restart-1',
+          namespace: NS,
+          resourceVersion: stale.metadata.resourceVersion!,
+        },
+        status: { state: 'COLLECTING_DATA' },
+      },
+      { status: true },
+    );
+    await expect(write).rejects.toMatchObject({ status: 409 });
+    expect((await run('restart-1')).status?.state).toBe('COMPLETED');
   });
 
   it('a schedule starts runs, skips a start while one is running (Forbid), and keeps the history limit', async () => {

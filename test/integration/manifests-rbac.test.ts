@@ -8,6 +8,7 @@
 // must be granted, and every granted verb must have been used or be listed below with the
 // reason this scenario does not use it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,16 +33,16 @@ import {
   runWorkload,
   testImage,
 } from './coverage-fixtures.ts';
-import { BOOKWORM_PACKAGES, applyNodeInventory, databaseCopy } from './findings-fixtures.ts';
+import { BOOKWORM_PACKAGES, applyNodeInventory } from './findings-fixtures.ts';
 import { eventually } from './helpers.ts';
 import {
   ADMIN_NAMESPACE,
   CONTROLLER_SA,
   type Manifest,
+  applyManifests,
+  kubectlOf,
   expandedArgs,
   find,
-  manifestsDir,
-  monitoringCrdsFixture,
   podSpec,
   renderManifests,
   repoRoot,
@@ -93,26 +94,11 @@ let scratch: string;
 let objects: Manifest[];
 let admin: KubeClient;
 let registry: TestRegistry;
-let database: ReturnType<typeof databaseCopy>;
+let databaseDir: string;
 let controller: ChildProcess | undefined;
 let controllerLog = '';
 let metricsText = '';
 let requests: AuditEvent[] = [];
-
-async function kubectl(...args: string[]): Promise<string> {
-  const { execFile } = await import('node:child_process');
-  return new Promise((resolve, reject) => {
-    execFile(
-      plane.binaries.kubectl,
-      ['--kubeconfig', plane.kubeconfig, ...args],
-      { maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`, { cause: err }))
-          : resolve(stdout),
-    );
-  });
-}
 
 /** The admin kubeconfig, impersonating the controller's service account. */
 async function serviceAccountKubeconfig(): Promise<string> {
@@ -141,7 +127,7 @@ async function startControllerProcess(): Promise<{ metrics: number; probes: numb
     `--kubeconfig=${await serviceAccountKubeconfig()}`,
     `--metrics-bind-address=127.0.0.1:${ports.metrics}`,
     `--health-probe-bind-address=127.0.0.1:${ports.probes}`,
-    `--vulnerability-db=${database.dir}`,
+    `--vulnerability-db=${databaseDir}`,
     `--scan-cache-dir=${join(scratch, 'cache')}`,
     `--insecure-registry=${registry.host}`,
   ];
@@ -216,6 +202,19 @@ async function get<T extends KubeObject>(path: string): Promise<T | undefined> {
   }
 }
 
+/** One of our kinds, as a person writes it. */
+function ours(kind: string, name: string, namespace: string | undefined, spec: object): KubeObject {
+  return {
+    apiVersion: 'kubeinspector.io/v1alpha1',
+    kind,
+    metadata: { name, ...(namespace !== undefined ? { namespace } : {}) },
+    spec,
+  };
+}
+
+const scanConfiguration = (scanTypes: string[]): KubeObject =>
+  ours('ScanConfiguration', 'default', undefined, { activation: { scanTypes } });
+
 /** What the scenario needs of every controller; returns the image pods run. */
 async function writeScenario(w: Writer): Promise<PushedImage> {
   const now = Date.now();
@@ -229,15 +228,10 @@ async function writeScenario(w: Writer): Promise<PushedImage> {
     digest,
     imageID: `${repository}@${digest}`,
   };
+  // Scan types listed rather than defaulted, so that a later apply without Node removes it.
   await w.apply(
     kinds.scanConfigurations,
-    {
-      apiVersion: 'kubeinspector.io/v1alpha1',
-      kind: 'ScanConfiguration',
-      metadata: { name: 'default' },
-      // Listed rather than defaulted, so that a later apply without Node removes it.
-      spec: { activation: { scanTypes: ['Node', 'Image', 'Workload'] } },
-    },
+    scanConfiguration(['Node', 'Image', 'Workload']),
     'kubectl',
   );
   await w.create(core.namespaces, namespaceObject(APP_NAMESPACE));
@@ -288,56 +282,38 @@ async function writeScenario(w: Writer): Promise<PushedImage> {
   );
   await w.apply(
     kinds.suppressionRules,
-    {
-      apiVersion: 'kubeinspector.io/v1alpha1',
-      kind: 'SuppressionRule',
-      metadata: { name: 'accepted-low', namespace: ADMIN_NAMESPACE },
-      spec: {
-        reason: 'Low-severity issues are accepted on this test node.',
-        filterCriteria: { severity: [{ comparison: 'EQUALS', value: 'LOW' }] },
-      },
-    },
+    ours('SuppressionRule', 'accepted-low', ADMIN_NAMESPACE, {
+      reason: 'Low-severity issues are accepted on this test node.',
+      filterCriteria: { severity: [{ comparison: 'EQUALS', value: 'LOW' }] },
+    }),
     'kubectl',
   );
   await w.apply(
     kinds.assessmentTargets,
-    {
-      apiVersion: 'kubeinspector.io/v1alpha1',
-      kind: 'AssessmentTarget',
-      metadata: { name: 'payments', namespace: APP_NAMESPACE },
-      spec: {
-        resourceTypes: ['WORKLOAD', 'CONTAINER_IMAGE'],
-        selectors: [{ matchLabels: { team: 'payments' } }],
-      },
-    },
+    ours('AssessmentTarget', 'payments', APP_NAMESPACE, {
+      resourceTypes: ['WORKLOAD', 'CONTAINER_IMAGE'],
+      selectors: [{ matchLabels: { team: 'payments' } }],
+    }),
     'kubectl',
   );
   await w.apply(
     kinds.assessmentTemplates,
-    {
-      apiVersion: 'kubeinspector.io/v1alpha1',
-      kind: 'AssessmentTemplate',
-      metadata: { name: 'payments-cve', namespace: APP_NAMESPACE },
-      spec: {
-        targetRef: { name: 'payments' },
-        rulesPackages: ['cve'],
-        durationSeconds: 180,
-        findingAttributes: { owner: 'team-payments' },
-        // Every minute: the controller creates a run within the test.
-        schedule: '* * * * *',
-        concurrencyPolicy: 'Allow',
-      },
-    },
+    ours('AssessmentTemplate', 'payments-cve', APP_NAMESPACE, {
+      targetRef: { name: 'payments' },
+      rulesPackages: ['cve'],
+      durationSeconds: 180,
+      findingAttributes: { owner: 'team-payments' },
+      // Every minute: the controller creates a run within the test.
+      schedule: '* * * * *',
+      concurrencyPolicy: 'Allow',
+    }),
     'kubectl',
   );
   await w.apply(
     kinds.assessmentRuns,
-    {
-      apiVersion: 'kubeinspector.io/v1alpha1',
-      kind: 'AssessmentRun',
-      metadata: { name: 'payments-adhoc', namespace: APP_NAMESPACE },
-      spec: { templateRef: { name: 'payments-cve' } },
-    },
+    ours('AssessmentRun', 'payments-adhoc', APP_NAMESPACE, {
+      templateRef: { name: 'payments-cve' },
+    }),
     'kubectl',
   );
   return image;
@@ -368,32 +344,20 @@ beforeAll(async () => {
   kc.loadFromFile(plane.kubeconfig);
   admin = await KubeClient.create(kc);
   registry = await startRegistry({ basicAuth: PULL });
-  database = databaseCopy();
+  // The OSV fixtures (real advisories), without the deliberately malformed record.
+  databaseDir = join(scratch, 'osv');
+  cpSync(join(repoRoot, 'src', 'vulndb', 'testdata', 'osv'), databaseDir, {
+    recursive: true,
+    filter: (src) => !src.endsWith('malformed.json'),
+  });
 
-  await kubectl('apply', '--server-side', '-f', monitoringCrdsFixture);
-  await kubectl(
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd/servicemonitors.monitoring.coreos.com',
-    'crd/prometheusrules.monitoring.coreos.com',
-  );
-  await kubectl('apply', '-k', manifestsDir);
-  await kubectl(
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd',
-    '-l',
-    'app.kubernetes.io/part-of=kube-inspector',
-  );
+  await applyManifests(kubectlOf(plane));
 }, 300_000);
 
 afterAll(async () => {
   await stopControllerProcess();
   await admin?.close();
   await registry?.stop();
-  database?.remove();
   await plane?.stop();
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
@@ -473,16 +437,7 @@ describe('the controller RBAC in manifests/', () => {
       90_000,
     );
     // Node scanning switched off: the node's findings are deleted, then its CoveredResource.
-    await w.apply(
-      kinds.scanConfigurations,
-      {
-        apiVersion: 'kubeinspector.io/v1alpha1',
-        kind: 'ScanConfiguration',
-        metadata: { name: 'default' },
-        spec: { activation: { scanTypes: ['Image', 'Workload'] } },
-      },
-      'kubectl',
-    );
+    await w.apply(kinds.scanConfigurations, scanConfiguration(['Image', 'Workload']), 'kubectl');
     const nodeFindings = `/apis/kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings?labelSelector=${encodeURIComponent(`kubeinspector.io/covered-resource=${coveredResourceName.node(NODE)}`)}`;
     await step(
       'the node to leave coverage',

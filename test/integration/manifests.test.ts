@@ -2,62 +2,33 @@
 // plane (of this file's own: it installs cluster-scoped objects), every object accepted by a
 // server-side dry run, and the controller Deployment checked against the image and the
 // controller's flags.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { parseControllerArgs } from '../../src/cli/controller.ts';
 import {
   ADMIN_NAMESPACE,
+  applyManifests,
+  kubectlOf,
   CONTROLLER_SA,
   type Manifest,
   expandedArgs,
   find,
   manifestsDir,
-  monitoringCrdsFixture,
   podSpec,
   renderManifests,
   repoRoot,
 } from './manifests.ts';
 
-const execFileAsync = promisify(execFile);
-
 let plane: ControlPlane;
 let objects: Manifest[];
 
-async function kubectl(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(
-      plane.binaries.kubectl,
-      ['--kubeconfig', plane.kubeconfig, ...args],
-      { maxBuffer: 64 * 1024 * 1024 },
-    );
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(' ')}: ${e.stderr ?? e.message}`, { cause: err });
-  }
-}
-
-function kubectlWithInput(input: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      plane.binaries.kubectl,
-      ['--kubeconfig', plane.kubeconfig, ...args],
-      { maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`))
-          : resolve(stdout),
-    );
-    child.stdin?.end(input);
-  });
-}
+let kubectl: ReturnType<typeof kubectlOf>;
 
 beforeAll(async () => {
   plane = await startControlPlane({ log: () => {} });
+  kubectl = kubectlOf(plane);
   objects = await renderManifests(plane.binaries.kubectl);
 });
 
@@ -111,20 +82,12 @@ describe('manifests/', () => {
   });
 
   it('applies with kubectl apply -k, every object passes a server-side dry run, and a second apply changes nothing', async () => {
-    await kubectl('apply', '--server-side', '-f', monitoringCrdsFixture);
-    await kubectl(
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/servicemonitors.monitoring.coreos.com',
-      'crd/prometheusrules.monitoring.coreos.com',
-    );
-    const applied = await kubectl('apply', '-k', manifestsDir);
+    const applied = await applyManifests(kubectl);
     expect(applied).toContain('deployment.apps/kube-inspector-controller created');
     expect(applied).toContain('prometheusrule.monitoring.coreos.com/kube-inspector created');
 
     for (const o of objects) {
-      const out = await kubectlWithInput(
+      const out = await kubectl.withInput(
         JSON.stringify(o),
         'apply',
         '--dry-run=server',

@@ -2,6 +2,7 @@
 // objects in the result, and turn the controller Deployment's container into a local command
 // line (its args with the $(VAR) references expanded from its env and ConfigMap).
 import { execFile } from 'node:child_process';
+import type { ControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -96,4 +97,55 @@ export function expandedArgs(
       return value;
     }),
   );
+}
+
+export type Kubectl = (...args: string[]) => Promise<string>;
+
+/** kubectl of `plane` as its admin; `input` goes to stdin. Errors carry kubectl's stderr. */
+export function kubectlOf(
+  plane: ControlPlane,
+): Kubectl & { withInput: (input: string, ...args: string[]) => Promise<string> } {
+  const run = (input: string | undefined, args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = execFile(
+        plane.binaries.kubectl,
+        ['--kubeconfig', plane.kubeconfig, ...args],
+        { maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) =>
+          err
+            ? reject(
+                new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`, { cause: err }),
+              )
+            : resolve(stdout),
+      );
+      child.stdin?.end(input);
+    });
+  return Object.assign((...args: string[]) => run(undefined, args), {
+    withInput: (input: string, ...args: string[]) => run(input, args),
+  });
+}
+
+/**
+ * Installs the stand-in Prometheus Operator CRDs (a test fixture), then `kubectl apply -k
+ * manifests/`, and waits until the kube-inspector CRDs are served. Returns apply's output.
+ */
+export async function applyManifests(kubectl: Kubectl): Promise<string> {
+  await kubectl('apply', '--server-side', '-f', monitoringCrdsFixture);
+  await kubectl(
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/servicemonitors.monitoring.coreos.com',
+    'crd/prometheusrules.monitoring.coreos.com',
+  );
+  const applied = await kubectl('apply', '-k', manifestsDir);
+  await kubectl(
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd',
+    '-l',
+    'app.kubernetes.io/part-of=kube-inspector',
+  );
+  return applied;
 }

@@ -13,7 +13,12 @@ import { LABELS } from '../../src/api/v1alpha1/common.ts';
 import { findingsSetup, setupFindings } from '../../src/controllers/findings/index.ts';
 import { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
-import { findingName } from '../../src/findings/build.ts';
+import type { Finding } from '../../src/api/v1alpha1/finding.ts';
+import { kinds } from '../../src/controllers/informers.ts';
+import { buildPackageFinding, findingName, mergeFinding } from '../../src/findings/build.ts';
+import { apply } from '../../src/kube/apply.ts';
+import type { KubeObject } from '../../src/kube/resources.ts';
+import { matchPackages } from '../../src/vulndb/match.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { operatingSystem } from '../../src/scanner/analyzers/os-release.ts';
 import type { Inventory } from '../../src/scanner/types.ts';
@@ -440,6 +445,99 @@ describe('continuous findings', () => {
       const f = [...(await findings(cr)).values()];
       return f.every((x) => x.status?.status === 'ACTIVE') ? true : undefined;
     });
+  });
+
+  it('moves run findings between ACTIVE and SUPPRESSED when rules change after the run, keeping their owner', async () => {
+    // A run finding as the assessment run controller writes it: owned by its run (a ConfigMap
+    // stands in), labels and status under the field manager kube-inspector.
+    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'run-1', namespace: 'team-a' },
+    });
+    const uid = (
+      await env.kubectl(
+        'get',
+        'configmap',
+        'run-1',
+        '-n',
+        'team-a',
+        '-o',
+        'jsonpath={.metadata.uid}',
+      )
+    ).trim();
+    const match = matchPackages(database.current!, [
+      { ecosystem: 'Debian:12', name: 'libssl3', sourceName: 'openssl', version: '3.0.9-1' },
+    ]).findings[0]!;
+    const built = buildPackageFinding(
+      {
+        resourceType: 'WORKLOAD',
+        id: 'team-a/Deployment/web',
+        namespace: 'team-a',
+        name: 'web',
+        kind: 'Deployment',
+      },
+      match,
+      {},
+    );
+    const name = `run-1-${built.name}`.slice(0, 253);
+    const owner = { apiVersion: 'v1', kind: 'ConfigMap', name: 'run-1', uid, controller: true };
+    await apply(env.client, kinds.findings, {
+      apiVersion: 'kubeinspector.io/v1alpha1',
+      kind: 'Finding',
+      metadata: {
+        name,
+        namespace: 'team-a',
+        labels: { ...built.labels, [LABELS.run]: 'run-1' },
+        ownerReferences: [owner],
+      },
+    });
+    await apply(
+      env.client,
+      kinds.findings,
+      {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'Finding',
+        metadata: { name, namespace: 'team-a' },
+        status: mergeFinding(undefined, built.status, clock.now()),
+      },
+      { status: true },
+    );
+    const get = async () =>
+      JSON.parse(
+        await env.kubectl('get', 'finding', name, '-n', 'team-a', '-o', 'json'),
+      ) as Finding & KubeObject;
+
+    await env.apply({
+      apiVersion: 'kubeinspector.io/v1alpha1',
+      kind: 'SuppressionRule',
+      metadata: { name: 'openssl-accepted', namespace: 'team-a' },
+      spec: {
+        reason: 'not reachable in this service',
+        filterCriteria: { packageName: [{ comparison: 'EQUALS', value: 'libssl3' }] },
+      },
+    });
+    const suppressed = await eventually('the run finding SUPPRESSED', async () => {
+      const f = await get();
+      return f.status?.status === 'SUPPRESSED' &&
+        f.metadata.labels?.[LABELS.status] === 'SUPPRESSED'
+        ? f
+        : undefined;
+    });
+    expect(suppressed.metadata.ownerReferences).toEqual([owner]);
+    expect(suppressed.metadata.labels?.[LABELS.run]).toBe('run-1');
+    expect(suppressed.status?.packages?.[0]?.name).toBe('libssl3');
+
+    await env.kubectl('delete', 'suppressionrule', 'openssl-accepted', '-n', 'team-a');
+    const restored = await eventually('ACTIVE again once the rule is gone', async () => {
+      const f = await get();
+      return f.status?.status === 'ACTIVE' && f.metadata.labels?.[LABELS.status] === 'ACTIVE'
+        ? f
+        : undefined;
+    });
+    expect(restored.metadata.ownerReferences).toEqual([owner]);
+    expect(restored.status?.vulnerabilityId).toBe('CVE-2023-5363');
   });
 
   it('matches an Ubuntu image the scanner spells Ubuntu:22.04:LTS, and re-matches a scan-on-push image only when it is scanned again', async () => {

@@ -7,7 +7,9 @@
  * - `findings` (key: CoveredResource name) writes the findings of one resource and its
  *   finding counts (see reconciler.ts);
  * - `suppression-rules` (key: namespace/name) writes each SuppressionRule's status: how many
- *   findings it suppresses now.
+ *   findings it suppresses now;
+ * - `run-finding-suppression` (key: namespace/name of a run finding) moves run findings between
+ *   ACTIVE and SUPPRESSED when the rules change after their run wrote them.
  */
 import { LABELS } from '../../api/v1alpha1/common.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
@@ -25,7 +27,7 @@ import {
   type FindingsCaches,
   type FindingsConfig,
 } from './reconciler.ts';
-import { SuppressionRuleReconciler } from './rules.ts';
+import { RunFindingSuppressionReconciler, SuppressionRuleReconciler } from './rules.ts';
 
 export { DEFAULT_FINDINGS_CONFIG, type FindingsConfig } from './reconciler.ts';
 
@@ -96,8 +98,15 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     log,
     registry: m.registry,
   });
+  const runSuppression = new Controller({
+    name: 'run-finding-suppression',
+    reconciler: new RunFindingSuppressionReconciler(deps, caches),
+    log,
+    registry: m.registry,
+  });
   m.addController(controller);
   m.addController(rules);
+  m.addController(runSuppression);
 
   const enqueue = (name: string | undefined): void => {
     if (name !== undefined && name !== '') controller.enqueue(name);
@@ -134,9 +143,11 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     update: (_old, inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
     delete: (inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
   });
+  const findingKey = (f: KubeObject): string => `${f.metadata.namespace ?? ''}/${f.metadata.name}`;
   const onFinding = (f: KubeObject): void => {
     if (f.metadata.namespace === deps.adminNamespace)
       enqueue(f.metadata.labels?.[LABELS.coveredResource]);
+    if (f.metadata.labels?.[LABELS.run] !== undefined) runSuppression.enqueue(findingKey(f));
     recountRules();
   };
   caches.findings.addHandlers({
@@ -156,6 +167,8 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
   const onRule = (r: KubeObject): void => {
     rules.enqueue(`${r.metadata.namespace ?? ''}/${r.metadata.name}`);
     for (const name of caches.findings.indexValues(INDEX_BY_COVERED_RESOURCE)) enqueue(name);
+    for (const f of caches.findings.list())
+      if (f.metadata.labels?.[LABELS.run] !== undefined) runSuppression.enqueue(findingKey(f));
   };
   caches.suppressionRules.addHandlers({
     add: onRule,

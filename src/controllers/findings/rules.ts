@@ -3,9 +3,9 @@
  * findings alike), computed from the caches, and a Ready condition. Written only when it
  * changes; `lastAppliedAt` moves when the count or the rule's generation changes.
  */
-import { CONDITION_TYPES } from '../../api/v1alpha1/common.ts';
+import { CONDITION_TYPES, LABELS } from '../../api/v1alpha1/common.ts';
 import type { SuppressionRuleStatus } from '../../api/v1alpha1/suppression-rule.ts';
-import { sameJson } from '../../findings/build.ts';
+import { resuppress, sameJson } from '../../findings/build.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import { apply } from '../../kube/apply.ts';
@@ -38,7 +38,7 @@ export class SuppressionRuleReconciler implements Reconciler {
     let matched = 0;
     for (const f of this.caches.findings.list()) {
       if (f.status?.status !== 'SUPPRESSED') continue;
-      const cr = f.metadata.labels?.['kubeinspector.io/covered-resource'];
+      const cr = f.metadata.labels?.[LABELS.coveredResource];
       const resourceLabels =
         cr !== undefined
           ? this.caches.coveredResources.get(cr)?.status?.resourceLabels
@@ -89,6 +89,69 @@ export class SuppressionRuleReconciler implements Reconciler {
         status,
       },
       { status: true, current: rule },
+    );
+    return undefined;
+  }
+}
+
+/** Field manager of the suppression state of run findings (their other fields are the runs'). */
+export const SUPPRESSION_FIELD_MANAGER = 'kube-inspector-suppression';
+
+/**
+ * Keeps the ACTIVE / SUPPRESSED state of run findings (key: namespace/name) in step with the
+ * SuppressionRules after their run wrote them: a rule created, narrowed or deleted later moves
+ * them. Only `status.status`, `status.updatedAt` and the status label are sent, under a field
+ * manager of their own, so nothing the run controller owns (ownerReferences, the rest of the
+ * status) can be removed by this write. CLOSED findings are left alone.
+ */
+export class RunFindingSuppressionReconciler implements Reconciler {
+  private readonly deps: ControllerDeps;
+  private readonly caches: FindingsCaches;
+
+  constructor(deps: ControllerDeps, caches: FindingsCaches) {
+    this.deps = deps;
+    this.caches = caches;
+  }
+
+  async reconcile(key: string): Promise<Result | undefined> {
+    const f = this.caches.findings.get(key);
+    const status = f?.status;
+    if (f === undefined || f.metadata.labels?.[LABELS.run] === undefined) return undefined;
+    if (status?.status === undefined || status.status === 'CLOSED') return undefined;
+    const rule = suppressingRule(this.caches.suppressionRules.list(), f, {
+      adminNamespace: this.deps.adminNamespace,
+    });
+    const next = resuppress(
+      status,
+      rule === undefined ? undefined : ruleKey(rule),
+      this.deps.clock.now(),
+    );
+    if (next === status) return undefined;
+    const metadata = {
+      name: f.metadata.name,
+      ...(f.metadata.namespace !== undefined ? { namespace: f.metadata.namespace } : {}),
+    };
+    const client = this.deps.manager.client;
+    await apply(
+      client,
+      kinds.findings,
+      {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'Finding',
+        metadata: { ...metadata, labels: { [LABELS.status]: next.status! } },
+      },
+      { current: f, fieldManager: SUPPRESSION_FIELD_MANAGER },
+    );
+    await apply(
+      client,
+      kinds.findings,
+      {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'Finding',
+        metadata,
+        status: { status: next.status, updatedAt: next.updatedAt },
+      },
+      { status: true, current: f, fieldManager: SUPPRESSION_FIELD_MANAGER },
     );
     return undefined;
   }

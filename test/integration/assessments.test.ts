@@ -448,7 +448,7 @@ describe('assessments', () => {
     expect(await findingsOf('skipped')).toEqual([]);
   });
 
-  it('rules packages not implemented are refused by the template and fail its runs', async () => {
+  it('rules packages not implemented and unknown time zones are refused by the template; its runs fail', async () => {
     await env.apply(
       template('hardening', { targetRef: { name: 'storefront' }, rulesPackages: ['cve', 'cis'] }),
     );
@@ -471,6 +471,29 @@ describe('assessments', () => {
       reason: 'Failed',
     });
     expect(failed.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('cis');
+
+    // A schedule in a time zone nobody knows is refused the same way, naming the field.
+    await env.apply(
+      template('martian', {
+        targetRef: { name: 'storefront' },
+        rulesPackages: ['cve'],
+        schedule: '0 3 * * *',
+        timeZone: 'Mars/Olympus_Mons',
+      }),
+    );
+    const zone = await eventually('martian template stalled', async () => {
+      const t = await getJson<{ status?: { conditions?: Condition[] } }>(
+        'assessmenttemplate',
+        'martian',
+        '-n',
+        NS,
+      );
+      return t.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+    });
+    expect(zone).toMatchObject({
+      reason: 'InvalidSchedule',
+      message: 'spec.timeZone "Mars/Olympus_Mons" is not a known IANA time zone',
+    });
   });
 
   it('nodes are assessed from the administrator namespace, with their NodeInventory packages', async () => {

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { SCAN_STATUS_REASONS } from '../api/v1alpha1/covered-resource.ts';
 import {
+  dashboard,
+  dashboardExpressions,
   headingAnchors,
   prometheusRule,
   repoFile,
@@ -84,6 +86,27 @@ describe('the PrometheusRule', () => {
         a.alert!.toLowerCase(),
       );
     }
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('has only queries Prometheus parses', async () => {
+    // Each query becomes a recording rule, with Grafana's variables as Prometheus would see them.
+    const exprs = dashboardExpressions(dashboard());
+    expect(exprs.length).toBeGreaterThan(30);
+    const rules = exprs.map((expr, i) => ({
+      record: `dashboard:query_${i}`,
+      expr: expr
+        .replaceAll('$__rate_interval', '5m')
+        .replaceAll('$job', 'kube-inspector-controller-metrics'),
+    }));
+    await writeFile(
+      join(scratch, 'dashboard.yaml'),
+      stringify({ groups: [{ name: 'dashboard', rules }] }),
+    );
+    expect(await promtool('check', 'rules', 'dashboard.yaml')).toContain(
+      `SUCCESS: ${rules.length} rules found`,
+    );
   });
 });
 

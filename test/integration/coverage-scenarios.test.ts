@@ -45,6 +45,8 @@ import {
   testImage,
   writeInventory,
   type PodOptions,
+  type PodPhase,
+  type WorkloadKind,
   type WorkloadOptions,
 } from './coverage-fixtures.ts';
 import { eventually } from './helpers.ts';
@@ -354,68 +356,30 @@ async function buildScenario(
   for (const [name, c] of Object.entries(TABLE_NODES)) await addNode(s, name, c, agentSet);
   // Not agents of node-unmanaged: a pod of the administrator namespace without the agent
   // labels, and a pod with the agent labels in another namespace.
-  await runPod(
-    w,
-    env.adminNamespace,
-    'debug-shell',
-    'node-unmanaged',
-    [{ name: 'sh', image: images.debian }],
-    'Running',
-    now - HOUR,
-  );
-  await runPod(
-    w,
-    NS.apps,
-    'fake-agent',
-    'node-unmanaged',
-    [{ name: 'agent', image: images.debian }],
-    'Running',
-    now - HOUR,
-    {
-      labels: { ...AGENT_LABELS },
-    },
-  );
+  const notAgents = [
+    [env.adminNamespace, 'debug-shell', { app: 'debug-shell' }],
+    [NS.apps, 'fake-agent', AGENT_LABELS],
+  ] as const;
+  for (const [ns, name, labels] of notAgents) {
+    const containers = [{ name: 'c0', image: images.debian }];
+    await runPod(w, ns, name, 'node-unmanaged', containers, 'Running', now - HOUR, {
+      labels: { ...labels },
+    });
+  }
 
+  // Pods on the worker, Running since two hours ago unless said otherwise.
+  type Start = { phase?: PodPhase; startedAt?: number };
+  const containers = (imgs: PushedImage[]) => imgs.map((image, i) => ({ name: `c${i}`, image }));
+  const started = (o: Start) => [o.phase ?? 'Running', o.startedAt ?? now - 2 * HOUR] as const;
   const run = (
-    kind: Parameters<typeof runWorkload>[1],
+    kind: WorkloadKind,
     ns: string,
     name: string,
     imgs: PushedImage[],
-    o: WorkloadOptions & {
-      phase?: 'Running' | 'Succeeded' | 'Starting';
-      startedAt?: number;
-    } = {},
-  ) =>
-    runWorkload(
-      w,
-      kind,
-      ns,
-      name,
-      WORKER,
-      imgs.map((image, i) => ({ name: `c${i}`, image })),
-      o.phase ?? 'Running',
-      o.startedAt ?? now - 2 * HOUR,
-      o,
-    );
-  const bare = (
-    ns: string,
-    name: string,
-    imgs: PushedImage[],
-    o: PodOptions & {
-      phase?: 'Running' | 'Succeeded' | 'Starting';
-      startedAt?: number;
-    } = {},
-  ) =>
-    runPod(
-      w,
-      ns,
-      name,
-      WORKER,
-      imgs.map((image, i) => ({ name: `c${i}`, image })),
-      o.phase ?? 'Running',
-      o.startedAt ?? now - 2 * HOUR,
-      o,
-    );
+    o: WorkloadOptions & Start = {},
+  ) => runWorkload(w, kind, ns, name, WORKER, containers(imgs), ...started(o), o);
+  const bare = (ns: string, name: string, imgs: PushedImage[], o: PodOptions & Start = {}) =>
+    runPod(w, ns, name, WORKER, containers(imgs), ...started(o), o);
 
   // cov-apps: one workload of every kind, and one per image outcome.
   await run('Deployment', NS.apps, 'web', [images.debian]);
@@ -1750,57 +1714,43 @@ describe('coverage of a cluster, resource by resource', () => {
       s.env.apply(
         scanConfiguration('default', configSpec(s, scanTypes !== undefined ? { scanTypes } : {})),
       );
-    const ofType = async (type: string) =>
-      (await listCoveredResources(s.env.client)).filter((cr) => cr.status?.resourceType === type);
+    const ofType = async (...types: string[]) =>
+      (await listCoveredResources(s.env.client)).filter((cr) =>
+        types.includes(cr.status?.resourceType ?? ''),
+      );
+    /**
+     * Turns scan types off while a Finding holds `held`: it shows PENDING_DISABLE while every
+     * other CoveredResource of `types` goes; once the Finding is deleted it goes too. Then all
+     * scan types are turned back on.
+     */
+    const offHolding = async (scanTypes: string[], types: string[], held: string) => {
+      await waitFor(s, held, 'ACTIVE', 'SUCCESSFUL');
+      await hold(s, `hold-${held}`, held);
+      await setScanTypes(scanTypes);
+      await waitFor(s, held, 'INACTIVE', 'PENDING_DISABLE', 30_000);
+      await eventually(`every other ${types.join(' and ')} to go`, async () => {
+        const left = (await ofType(...types)).map((cr) => cr.metadata.name);
+        if (left.length === 1 && left[0] === held) return true;
+        throw new Error(`still there: ${left.join(', ')}`);
+      });
+      await s.w.remove(kinds.findings, `hold-${held}`, s.env.adminNamespace);
+      await waitGone(s, held, 30_000);
+      await setScanTypes(undefined);
+    };
 
     it('turning Image off removes image and repository coverage, holding an image with findings in PENDING_DISABLE; turning it on restores it', async () => {
       const debian = names.image(s.images.debian.repository, s.images.debian.digest);
-      await waitFor(s, debian, 'ACTIVE', 'SUCCESSFUL');
-      await hold(s, 'hold-debian-image', debian);
-      await setScanTypes(['Node', 'Workload']);
-      await waitFor(s, debian, 'INACTIVE', 'PENDING_DISABLE', 30_000);
-      await eventually('the other images and every repository to go', async () => {
-        const left = [
-          ...(await ofType('CONTAINER_IMAGE')),
-          ...(await ofType('IMAGE_REPOSITORY')),
-        ].map((cr) => cr.metadata.name);
-        if (left.length === 1 && left[0] === debian) return true;
-        throw new Error(`still there: ${left.join(', ')}`);
-      });
-      await s.w.remove(kinds.findings, 'hold-debian-image', s.env.adminNamespace);
-      await waitGone(s, debian, 30_000);
-      await setScanTypes(undefined);
+      await offHolding(['Node', 'Workload'], ['CONTAINER_IMAGE', 'IMAGE_REPOSITORY'], debian);
       await waitFor(s, debian, 'ACTIVE', 'SUCCESSFUL', 60_000);
-      await waitFor(
-        s,
-        names.repository(s.images.debian.repository),
-        'ACTIVE',
-        'SUCCESSFUL',
-        30_000,
-      );
-      await waitFor(
-        s,
-        names.image(s.images.privateNone.repository, s.images.privateNone.digest),
-        'INACTIVE',
-        'ACCESS_DENIED',
-        60_000,
-      );
+      const repository = names.repository(s.images.debian.repository);
+      await waitFor(s, repository, 'ACTIVE', 'SUCCESSFUL', 30_000);
+      const denied = names.image(s.images.privateNone.repository, s.images.privateNone.digest);
+      await waitFor(s, denied, 'INACTIVE', 'ACCESS_DENIED', 60_000);
     });
 
     it('turning Node off removes node coverage, holding a node with findings in PENDING_DISABLE; turning it on restores it', async () => {
       const ready = names.node('node-ready');
-      await waitFor(s, ready, 'ACTIVE', 'SUCCESSFUL');
-      await hold(s, 'hold-node', ready);
-      await setScanTypes(['Image', 'Workload']);
-      await waitFor(s, ready, 'INACTIVE', 'PENDING_DISABLE', 30_000);
-      await eventually('the other nodes to go', async () => {
-        const left = (await ofType('NODE')).map((cr) => cr.metadata.name);
-        if (left.length === 1 && left[0] === ready) return true;
-        throw new Error(`still there: ${left.join(', ')}`);
-      });
-      await s.w.remove(kinds.findings, 'hold-node', s.env.adminNamespace);
-      await waitGone(s, ready, 30_000);
-      await setScanTypes(undefined);
+      await offHolding(['Image', 'Workload'], ['NODE'], ready);
       await waitFor(s, ready, 'ACTIVE', 'SUCCESSFUL', 30_000);
       await waitFor(s, names.node('node-stale'), 'INACTIVE', 'STALE_INVENTORY', 30_000);
       await waitFor(s, names.node('node-unmanaged'), 'INACTIVE', 'RESOURCE_UNMANAGED', 30_000);

@@ -259,7 +259,12 @@ export class FindingsReconciler implements Reconciler {
         const rest = [...existing].filter(([key]) => !seenKeys.has(key));
         await pool(rest, this.config.writeConcurrency, async ([key, f]) => {
           const status = f.status;
-          if (status === undefined) return;
+          if (status === undefined) {
+            // Created but never given a status (a crash between the two writes): not a finding
+            // anyone saw; remove it unless the resource is only waiting.
+            if (plan.kind !== 'keep') await work.delete(key, f);
+            return;
+          }
           if (status.status !== 'CLOSED') {
             if (plan.kind === 'match' || plan.kind === 'close') await work.close(key, f);
             else await work.resuppress(key, f, suppressedBy(status));

@@ -49,7 +49,8 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe('the PrometheusRule', () => {
+// promtool runs take a few seconds each on a shared machine.
+describe('the PrometheusRule', { timeout: 30_000 }, () => {
   it('passes promtool check rules', async () => {
     await writeFile(join(scratch, 'full.yaml'), stringify({ groups: rule.spec.groups }));
     expect(await promtool('check', 'rules', 'full.yaml')).toMatch(
@@ -69,7 +70,8 @@ describe('the PrometheusRule', () => {
 
     const tested = new Set([...tests.matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
     expect(alerts.map((a) => a.alert).filter((a) => !tested.has(a))).toEqual([]);
-  });
+    // promtool evaluates hours of series at one-minute steps: seconds on a busy machine.
+  }, 60_000);
 
   it('gives every alert a severity, a summary, a description, a runbook and a runbook_url', async () => {
     const anchors = headingAnchors(await readFile(repoFile('docs/operations.md'), 'utf8'));
@@ -89,7 +91,7 @@ describe('the PrometheusRule', () => {
   });
 });
 
-describe('the Grafana dashboard', () => {
+describe('the Grafana dashboard', { timeout: 30_000 }, () => {
   it('has only queries Prometheus parses', async () => {
     // Each query becomes a recording rule, with Grafana's variables as Prometheus would see them.
     const exprs = dashboardExpressions(dashboard());

@@ -398,6 +398,17 @@ describe('assessments', () => {
     for (const reason of ['Created', 'CollectingData', 'EvaluatingRules', 'Completed']) {
       expect(events.split(' ')).toContain(reason);
     }
+    // What `kubectl get assessmentruns` shows.
+    const row = (await env.kubectl('get', 'assessmentruns', 'adhoc-1', '-n', NS, '--no-headers'))
+      .trim()
+      .split(/\s+/);
+    expect(row.slice(0, 5)).toEqual([
+      'adhoc-1',
+      'COMPLETED',
+      'storefront-cve',
+      String(counts.critical ?? 0),
+      String(counts.high ?? 0),
+    ]);
     expect(await controller.metrics()).toMatch(
       /kubeinspector_assessment_runs\{state="COMPLETED"\} 1/,
     );

@@ -22,6 +22,7 @@ import {
   alertExpressions,
   dashboard,
   dashboardExpressions,
+  labelMatchers,
   metricNames,
   prometheusRule,
 } from '../../test/monitoring/monitoring.ts';
@@ -43,7 +44,7 @@ const DEFAULT_METRICS = /^(process|nodejs)_/;
  * controller command does, the vulnerability-database metrics, plus the runtime parts a
  * controller may create later (reflector, queue, controller, leader election, events).
  */
-async function registered(): Promise<Map<string, string>> {
+async function controllerRegistry(): Promise<Registry> {
   const registry = new Registry();
   const kc = new KubeConfig();
   // No request is made: the client only needs a cluster to exist.
@@ -93,8 +94,16 @@ async function registered(): Promise<Map<string, string>> {
   registerVulnDbMetrics(registry, () => undefined);
   agentMetrics(registry);
   await client.close();
+  return registry;
+}
+
+async function registered(): Promise<Map<string, string>> {
+  const registry = await controllerRegistry();
   return new Map((await registry.getMetricsAsJSON()).map((m) => [m.name, String(m.type)]));
 }
+
+/** Labels Prometheus adds to every scraped series (the ServiceMonitor's target labels). */
+const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod', 'service', 'endpoint', 'container'];
 
 /** The registered metric a series name belongs to (`x_bucket` of the histogram `x`). */
 function definedAs(series: string, inCode: Map<string, string>): string | undefined {
@@ -143,6 +152,25 @@ describe('the alerts and the dashboard', () => {
       (name) => !inDocs.has(definedAs(name, inCode) ?? name),
     );
     expect(undocumented.sort()).toEqual([]);
+  });
+
+  it('select only labels the metrics have (or that Prometheus adds to every target)', async () => {
+    const registry = await controllerRegistry();
+    const exprs = [...alertExpressions(prometheusRule()), ...dashboardExpressions(dashboard())];
+    const wrong = new Set<string>();
+    let checked = 0;
+    for (const { metric, label } of exprs.flatMap(labelMatchers)) {
+      const base = /^(.*)_(bucket|sum|count)$/.exec(metric)?.[1];
+      const m = (registry.getSingleMetric(metric) ?? registry.getSingleMetric(base ?? '')) as
+        { labelNames?: readonly string[] } | undefined;
+      if (m === undefined) continue; // reported by the test above
+      const known = [...(m.labelNames ?? []), ...(base !== undefined ? ['le'] : [])];
+      checked++;
+      if (!known.includes(label) && !TARGET_LABELS.includes(label))
+        wrong.add(`${metric}{${label}}`);
+    }
+    expect(checked).toBeGreaterThan(40);
+    expect([...wrong].sort()).toEqual([]);
   });
 
   it('cover coverage, findings, scans, the database and the controller', () => {

@@ -110,6 +110,18 @@ export function metricNames(expr: string): string[] {
   return [...names].sort();
 }
 
+/** The label names each selector of an expression matches on: `x{a="1", b=~"2"}` -> x.a, x.b. */
+export function labelMatchers(expr: string): { metric: string; label: string }[] {
+  const out: { metric: string; label: string }[] = [];
+  for (const m of expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}/g)) {
+    const body = m[2]!.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+    for (const l of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)) {
+      out.push({ metric: m[1]!, label: l[1]! });
+    }
+  }
+  return out;
+}
+
 /** GitHub's anchors of a Markdown page's headings. */
 export function headingAnchors(markdown: string): string[] {
   return [...markdown.matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) =>

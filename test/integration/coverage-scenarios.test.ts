@@ -1150,12 +1150,16 @@ const sorted = (m: Map<string, number>): [string, number][] =>
   [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
 
 /** Creates an ACTIVE Finding on a CoveredResource, as the findings controller would. */
-async function hold(s: Scenario, findingName: string, coveredResourceName: string): Promise<void> {
+async function hold(
+  s: Scenario,
+  findingName: string,
+  coveredResourceName: string,
+): Promise<KubeObject> {
   const finding = await s.w.create(
     kinds.findings,
     heldFinding(s.env.adminNamespace, findingName, coveredResourceName),
   );
-  await s.w.setStatus(kinds.findings, finding, { status: 'ACTIVE' }, 'kube-inspector-findings');
+  return s.w.setStatus(kinds.findings, finding, { status: 'ACTIVE' }, 'kube-inspector-findings');
 }
 
 // ---------------------------------------------------------------- the tests
@@ -1676,7 +1680,7 @@ describe('coverage of a cluster, resource by resource', () => {
       await waitGone(s, names.node('node-to-delete'), 30_000);
     });
 
-    it('a deleted node with an ACTIVE finding is RESOURCE_TERMINATED until the finding is gone', async () => {
+    it('a deleted node with an ACTIVE finding is RESOURCE_TERMINATED until its finding is CLOSED', async () => {
       const name = names.node('node-to-delete-held');
       await waitFor(s, name, 'ACTIVE', 'SUCCESSFUL');
       await hold(s, 'hold-terminated-node', name);
@@ -1686,8 +1690,20 @@ describe('coverage of a cluster, resource by resource', () => {
       expect((await coveredResource(s.env.client, name))?.status?.scanStatus?.reason).toBe(
         'RESOURCE_TERMINATED',
       );
-      await s.w.remove(kinds.findings, 'hold-terminated-node', s.env.adminNamespace);
+      // The findings controller closes the findings of a resource that is gone; the CLOSED
+      // Finding stays (retention), the CoveredResource does not.
+      const closed = await s.env.client.request<KubeObject>(
+        'PATCH',
+        `/apis/kubeinspector.io/v1alpha1/namespaces/${s.env.adminNamespace}/findings/hold-terminated-node`,
+        {
+          body: { metadata: { labels: { 'kubeinspector.io/status': 'CLOSED' } } },
+          contentType: 'application/merge-patch+json',
+          query: { fieldManager: 'kube-inspector-findings' },
+        },
+      );
+      await s.w.setStatus(kinds.findings, closed, { status: 'CLOSED' }, 'kube-inspector-findings');
       await waitGone(s, name, 30_000);
+      await s.w.remove(kinds.findings, 'hold-terminated-node', s.env.adminNamespace);
     });
 
     it('a private image refused without credentials is scanned once its pods’ service account gets the pull secret', async () => {

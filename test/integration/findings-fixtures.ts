@@ -44,6 +44,21 @@ export const BOOKWORM_PACKAGES: InventoryPackage[] = [
   purl: `pkg:deb/debian/${name}@${encodeURIComponent(version!)}?arch=amd64&distro=debian-12`,
 }));
 
+/** The dpkg status file of an image holding {@link BOOKWORM_PACKAGES}. */
+export function bookwormDpkgStatus(): string {
+  return BOOKWORM_PACKAGES.map((p) =>
+    [
+      `Package: ${p.name}`,
+      'Status: install ok installed',
+      'Architecture: amd64',
+      ...(p.sourceName !== undefined ? [`Source: ${p.sourceName}`] : []),
+      `Version: ${p.version}`,
+      `Description: ${p.name}`,
+      '',
+    ].join('\n'),
+  ).join('\n');
+}
+
 /** The package list with some versions replaced (an upgrade on the node). */
 export function withVersions(
   packages: InventoryPackage[],

@@ -25,6 +25,7 @@ import { buildImage, startRegistry, type TestRegistry } from '../support/registr
 import {
   BOOKWORM_PACKAGES,
   applyNodeInventory,
+  bookwormDpkgStatus,
   databaseCopy,
   findingsOf,
 } from './findings-fixtures.ts';
@@ -134,17 +135,7 @@ describe('coverage and findings together', () => {
   it('scans an image a pod runs and turns its Debian packages into findings', async () => {
     const w = new Writer(env.client);
     const fixtures = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
-    const status = BOOKWORM_PACKAGES.map((p) =>
-      [
-        `Package: ${p.name}`,
-        'Status: install ok installed',
-        'Architecture: amd64',
-        ...(p.sourceName !== undefined ? [`Source: ${p.sourceName}`] : []),
-        `Version: ${p.version}`,
-        `Description: ${p.name}`,
-        '',
-      ].join('\n'),
-    ).join('\n');
+    const status = bookwormDpkgStatus();
     const image = buildImage({
       layers: [
         [

@@ -580,6 +580,25 @@ describe('assessments', () => {
     await env.kubectl('delete', 'pod', 'ghost', '-n', NS, '--grace-period=0', '--force');
   });
 
+  it('a target of workloads alone gives the cve rules package nothing to evaluate, and the run says so', async () => {
+    await env.apply(
+      target('web-only', {
+        resourceTypes: ['WORKLOAD'],
+        selectors: [{ matchLabels: { app: 'web' } }],
+      }),
+      template('web-only-cve', { targetRef: { name: 'web-only' }, rulesPackages: ['cve'] }),
+      runObject('web-only-1', 'web-only-cve'),
+    );
+    await stateIs('web-only-1', 'COLLECTING_DATA');
+    await stop('web-only-1', 'START_EVALUATION');
+    const done = await stateIs('web-only-1', 'COMPLETED');
+    expect(done.status?.resourceCounts).toEqual({ nodes: 0, workloads: 1, images: 0 });
+    expect(done.status?.findingCounts?.total).toBe(0);
+    expect(done.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+      'no node or image was collected',
+    );
+  });
+
   it('what a run collected survives a controller restart', async () => {
     await env.apply(runObject('restart-1', 'storefront-cve'));
     await stateIs('restart-1', 'COLLECTING_DATA');

@@ -265,9 +265,13 @@ export function runReconciler(
       'assessment run evaluated',
     );
     const next = enterState(status, end, deps.clock.now());
+    const nothing =
+      collected.nodes.length === 0 && collected.images.length === 0
+        ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'
+        : '';
     const message =
       problems.length === 0
-        ? `${findings.total} findings`
+        ? `${findings.total} findings${nothing}`
         : `${findings.total} findings; ${problems.length} problems: ${problems.join('; ')}`;
     return {
       ...next,

@@ -274,6 +274,7 @@ async function writeCluster(
     await create(core.namespaces, namespaceObject(`bench-${String(i).padStart(4, '0')}`));
   });
   let pods = 0;
+  let workloadsDone = 0;
   await pool(range(WORKLOADS), IN_FLIGHT, async (i) => {
     const namespace = `bench-${String(Math.floor(i / WORKLOADS_A_NAMESPACE)).padStart(4, '0')}`;
     const name = `app-${String(i).padStart(6, '0')}`;
@@ -309,6 +310,9 @@ async function writeCluster(
       );
       pods++;
     }
+    if (++workloadsDone % Math.ceil(WORKLOADS / 10) === 0) {
+      log(`  ${workloadsDone} Deployments, ${pods} pods (${requests} requests)`);
+    }
   });
   log(
     `wrote ${namespaces} namespaces, ${WORKLOADS} Deployments and ReplicaSets, ${pods} pods (${elapsed(t2)})`,
@@ -329,17 +333,26 @@ function expectedCoverage(cluster: Cluster, namespaces: number): Record<string, 
   };
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, everyMs = 2000) {
+/** Polls `check` until it returns a value; every 30 s logs the progress it last noted. */
+async function until<T>(
+  what: string,
+  check: (note: (progress: string) => void) => Promise<T | undefined>,
+  everyMs = 2000,
+) {
   const deadline = Date.now() + TIMEOUT_MS;
   let last = Date.now();
+  let progress = '';
+  const note = (p: string): void => {
+    progress = p;
+  };
   for (;;) {
-    const v = await check();
+    const v = await check(note);
     if (v !== undefined) return v;
     if (Date.now() > deadline)
-      throw new Error(`${what}: not reached within ${TIMEOUT_MS / 1000} s`);
+      throw new Error(`${what}: not reached within ${TIMEOUT_MS / 1000} s (${progress})`);
     if (Date.now() - last > 30_000) {
       last = Date.now();
-      log(`waiting for ${what}`);
+      log(`waiting for ${what}: ${progress}`);
     }
     await sleep(everyMs);
   }
@@ -393,6 +406,25 @@ let controller: RunningController | undefined;
 let writer: KubeClient | undefined;
 let db: Awaited<ReturnType<typeof databaseCopy>> | undefined;
 let failed = false;
+let cleaning: Promise<void> | undefined;
+/** Stops the controller, the registry and the control plane; once, whoever asks first. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    await controller?.stop().catch((e: unknown) => console.error('controller stop:', e));
+    await writer?.close();
+    await registry?.stop().catch((e: unknown) => console.error('registry stop:', e));
+    await env?.stop().catch((e: unknown) => console.error('control plane stop:', e));
+    db?.remove();
+  })();
+  return cleaning;
+}
+// An interrupted run (Ctrl-C, `timeout`) still stops what it started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
 try {
   console.log(
     `coverage scale: ${NODES} nodes, ${PODS} pods in ${WORKLOADS} Deployments, ${IMAGES} images; ${cpus().length} CPUs`,
@@ -427,16 +459,24 @@ try {
     reflector: { minWatchTimeoutSeconds: 20 },
   });
   const readySeconds = (Date.now() - tStart) / 1000;
-  log(`controller ready (caches synced) in ${readySeconds.toFixed(1)} s`);
+  const readyMemory = memory();
+  log(
+    `controller ready (caches synced) in ${readySeconds.toFixed(1)} s; rss ${readyMemory.rssMiB} MiB, heapUsed ${readyMemory.heapUsedMiB} MiB after GC`,
+  );
   const c = controller;
 
-  const coverage = await until('coverage to converge', async () => {
+  const coverage = await until('coverage to converge', async (note) => {
     const text = await c.metrics();
     const byType = sumBy(text, 'kubeinspector_coverage_resources', 'resource_type');
     const pending = samples(text, 'kubeinspector_coverage_resources')
       .filter((s) => s.labels.reason === 'PENDING_INITIAL_SCAN')
       .reduce((a, s) => a + s.value, 0);
     const done = Object.entries(expected).every(([t, n]) => (byType[t] ?? 0) >= n);
+    const requests = sumBy(text, 'rest_client_requests_total', 'method');
+    const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+    note(
+      `${verbs(byType)}; ${pending} PENDING_INITIAL_SCAN; requests ${verbs(requests)}; rss ${rss} MiB`,
+    );
     return done && pending === 0 ? text : undefined;
   });
   const convergeSeconds = (Date.now() - tStart) / 1000;
@@ -445,11 +485,15 @@ try {
 
   let previous = -1;
   let stableSince = 0;
-  const findingsText = await until('findings to settle', async () => {
+  const findingsText = await until('findings to settle', async (note) => {
     const text = await c.metrics();
     const findings = total(sumBy(text, 'kubeinspector_findings', 'status'));
     const depth = total(sumBy(text, 'workqueue_depth', 'name'));
     const scanning = total(sumBy(text, 'kubeinspector_image_scans_in_flight', 'x'));
+    const requests = sumBy(text, 'rest_client_requests_total', 'method');
+    note(
+      `${findings} findings, queue depth ${depth}, ${scanning} scans in flight; requests ${verbs(requests)}`,
+    );
     if (findings !== previous || depth > 0 || scanning > 0) {
       previous = findings;
       stableSince = Date.now();
@@ -552,6 +596,7 @@ try {
       steadyWatchRestarts: restarts,
       memory: mem,
       baselineMemory: baseline,
+      readyMemory,
       caches,
       scans,
       scanSeconds,
@@ -563,10 +608,6 @@ try {
   failed = true;
   console.error(err);
 } finally {
-  await controller?.stop().catch((e: unknown) => console.error('controller stop:', e));
-  await writer?.close();
-  await registry?.stop().catch((e: unknown) => console.error('registry stop:', e));
-  await env?.stop().catch((e: unknown) => console.error('control plane stop:', e));
-  db?.remove();
+  await cleanUp();
 }
 process.exit(failed ? 1 : 0);

@@ -13,6 +13,7 @@ import {
   labelSelector,
   observedGeneration,
   timestamp,
+  withRules,
 } from './common.ts';
 
 /** The name of the ScanConfiguration that is in effect. */
@@ -94,13 +95,20 @@ export const ScanConfigurationSpecSchema = z
         namespaceSelector: labelSelector(
           'Namespaces whose resources are scanned; empty selects every namespace. Nodes are cluster-wide and not affected.',
         ).optional(),
-        scanTypes: z
-          .array(z.enum(SCAN_TYPES))
-          .max(3)
-          .refine((l) => new Set(l).size === l.length, {
-            message: 'scanTypes must not repeat a value',
-          })
-          .meta({ 'x-kubernetes-list-type': 'set' })
+        // atomic, not set: the list is one value that whoever applies it replaces. With a
+        // set, items defaulted by the API server belong to nobody, so applying
+        // [Node, Workload] later would leave Image in the list.
+        scanTypes: withRules(
+          z.array(z.enum(SCAN_TYPES)).max(3).meta({ 'x-kubernetes-list-type': 'atomic' }),
+          [
+            {
+              rule: 'self.all(x, self.exists_one(y, y == x))',
+              message: 'scanTypes must not repeat a value',
+              reason: 'FieldValueDuplicate',
+              check: (l) => new Set(l).size === l.length,
+            },
+          ],
+        )
           .default(['Node', 'Image', 'Workload'])
           .describe('Active scan types: Node, Image and/or Workload. Default all three.'),
       })

@@ -158,6 +158,17 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     }),
   );
   ctx.nodes.addHandlers(both((n: KubeObject) => c.nodes.enqueue(n.metadata.name)));
+  // A service account's pull secrets are credentials of its pods' images: a change lets a
+  // refused image be scanned again at once.
+  ctx.serviceAccounts.addHandlers({
+    update: (_o, sa: KubeObject) => {
+      for (const p of ctx.pods.byIndex('byNamespace', sa.metadata.namespace ?? '')) {
+        const account =
+          (p.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default';
+        if (account === sa.metadata.name) enqueuePod(p);
+      }
+    },
+  });
   ctx.inventories.addHandlers(both((i: KubeObject) => c.nodes.enqueue(i.metadata.name)));
   ctx.pods.addHandlers(both(enqueuePod));
   for (const owned of [ctx.replicaSets, ctx.jobs]) {

@@ -119,8 +119,7 @@ function configSpec(
   return {
     activation: {
       namespaceSelector: { matchLabels: { [SCAN_LABEL]: 'enabled' } },
-      // Listed even when all three are on: scanTypes is a set list, and server-side apply
-      // removes only the items the applier owns (a defaulted list belongs to nobody).
+      // Every apply states the whole configuration, scan types included.
       scanTypes: extra.scanTypes ?? ['Node', 'Image', 'Workload'],
     },
     node: { notReadyGraceSeconds: 60 },

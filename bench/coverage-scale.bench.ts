@@ -398,6 +398,101 @@ function memory(): { rssMiB: number; heapUsedMiB: number } {
   };
 }
 
+/**
+ * Counts the write events of a collection by event type and status.resourceType (every write
+ * that changed an object is one event; a PATCH that changed nothing makes none).
+ */
+class EventCounter {
+  readonly counts: Record<string, number> = {};
+  /** What MODIFIED events changed: `resourceType field` (status fields, `labels`, `spec`). */
+  readonly changed: Record<string, number> = {};
+  private readonly last = new Map<string, Record<string, string>>();
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly client: KubeClient;
+  private readonly path: string;
+
+  constructor(client: KubeClient, path: string) {
+    this.client = client;
+    this.path = path;
+  }
+
+  async start(): Promise<void> {
+    const list = await this.client.get<{ metadata: { resourceVersion: string } }>(this.path, {
+      query: { limit: 1 },
+    });
+    this.running = this.watch(list.metadata.resourceVersion).catch((err: unknown) => {
+      if (!this.abort.signal.aborted) log(`event counter of ${this.path}: ${String(err)}`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  private compare(type: string, event: string, o: KubeObject): void {
+    const fields: Record<string, string> = {
+      labels: JSON.stringify(o.metadata.labels ?? {}),
+      spec: JSON.stringify(o.spec ?? {}),
+      annotations: JSON.stringify(o.metadata.annotations ?? {}),
+      finalizers: JSON.stringify(o.metadata.finalizers ?? []),
+      // Who owns what: a write that changes only this moved field ownership.
+      managedFields: JSON.stringify(
+        (o.metadata.managedFields ?? []).map((e) => [e.manager, e.subresource, e.fieldsV1]),
+      ),
+    };
+    for (const [f, v] of Object.entries((o.status ?? {}) as Record<string, unknown>)) {
+      fields[f] = JSON.stringify(v);
+    }
+    const before = this.last.get(o.metadata.name);
+    this.last.set(o.metadata.name, fields);
+    if (event !== 'MODIFIED' || before === undefined) return;
+    const changed = [...new Set([...Object.keys(before), ...Object.keys(fields)])].filter(
+      (f) => before[f] !== fields[f],
+    );
+    // A write that changed no value and only moved field ownership shows as `ownership-only`.
+    const named = changed.filter((f) => f !== 'managedFields');
+    for (const f of named.length > 0 ? named : ['ownership-only']) {
+      const k = `${type} ${f}`;
+      this.changed[k] = (this.changed[k] ?? 0) + 1;
+    }
+  }
+
+  private async watch(from: string): Promise<void> {
+    let resourceVersion = from;
+    while (!this.abort.signal.aborted) {
+      const res = await this.client.raw('GET', this.path, {
+        query: { watch: 1, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 3600 },
+        signal: this.abort.signal,
+        timeoutMs: 0,
+      });
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (line.trim() === '') continue;
+          const event = JSON.parse(line) as {
+            type: string;
+            object: KubeObject & { status?: { resourceType?: string } };
+          };
+          if (event.type === 'ERROR') throw new Error(`watch: ${line}`);
+          resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+          if (event.type === 'BOOKMARK') continue;
+          const type = event.object.status?.resourceType ?? '-';
+          const k = `${event.type} ${type}`;
+          this.counts[k] = (this.counts[k] ?? 0) + 1;
+          this.compare(type, event.type, event.object);
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- run
 
 let env: ProductEnvironment | undefined;
@@ -407,10 +502,12 @@ let writer: KubeClient | undefined;
 let db: Awaited<ReturnType<typeof databaseCopy>> | undefined;
 let failed = false;
 let cleaning: Promise<void> | undefined;
+const counters: EventCounter[] = [];
 /** Stops the controller, the registry and the control plane; once, whoever asks first. */
 function cleanUp(): Promise<void> {
   cleaning ??= (async () => {
     await controller?.stop().catch((e: unknown) => console.error('controller stop:', e));
+    for (const c of counters) await c.stop();
     await writer?.close();
     await registry?.stop().catch((e: unknown) => console.error('registry stop:', e));
     await env?.stop().catch((e: unknown) => console.error('control plane stop:', e));
@@ -450,6 +547,14 @@ try {
     metadata: { name: 'default' },
     spec: {},
   });
+  const coveredEvents = new EventCounter(writer, collectionPath(kinds.coveredResources));
+  const findingEvents = new EventCounter(
+    writer,
+    collectionPath(kinds.findings, env.adminNamespace),
+  );
+  counters.push(coveredEvents, findingEvents);
+  await coveredEvents.start();
+  await findingEvents.start();
   const tStart = Date.now();
   controller = await startController(env, {
     setups: [setupCoverage, setupFindings],
@@ -503,11 +608,19 @@ try {
   });
   const settleSeconds = (stableSince - tStart) / 1000;
   const settleRequests = sumBy(findingsText, 'rest_client_requests_total', 'method');
+  const settleCoveredEvents = { ...coveredEvents.counts };
+  const settleCoveredChanges = { ...coveredEvents.changed };
+  const settleFindingEvents = { ...findingEvents.counts };
+  const findingWrites = sumBy(findingsText, 'kubeinspector_finding_writes_total', 'verb');
   log(`findings settled ${settleSeconds.toFixed(1)} s after the start`);
 
   const steadyBefore = await c.metrics();
+  const eventsBefore = { ...coveredEvents.counts, ...findingEvents.counts };
   await sleep(STEADY_SECONDS * 1000);
   const steadyAfter = await c.metrics();
+  const steadyEvents = total(
+    difference({ ...coveredEvents.counts, ...findingEvents.counts }, eventsBefore),
+  );
   const steady = difference(
     sumBy(steadyAfter, 'rest_client_requests_total', 'method'),
     sumBy(steadyBefore, 'rest_client_requests_total', 'method'),
@@ -550,9 +663,13 @@ try {
     ['  requests until then', `${total(convergeRequests)}: ${verbs(convergeRequests)}`],
     ['findings settled', `${settleSeconds.toFixed(1)} s after start`],
     ['  requests until then', `${total(settleRequests)}: ${verbs(settleRequests)}`],
+    ['  CoveredResource watch events', verbs(settleCoveredEvents)],
+    ['  fields those MODIFIED changed', verbs(settleCoveredChanges)],
+    ['  Finding watch events', verbs(settleFindingEvents)],
+    ['  finding writes (controller)', verbs(findingWrites)],
     [
       `steady ${STEADY_SECONDS} s`,
-      `${writes(steady)} writes; requests ${verbs(steady)}; ${restarts} watch restarts, ${relists} relists`,
+      `${writes(steady)} writes, ${steadyEvents} watch events; requests ${verbs(steady)}; ${restarts} watch restarts, ${relists} relists`,
     ],
     [
       'memory after GC',
@@ -591,8 +708,13 @@ try {
       convergeRequests,
       settleSeconds,
       settleRequests,
+      settleCoveredEvents,
+      settleCoveredChanges,
+      settleFindingEvents,
+      findingWrites,
       steadySeconds: STEADY_SECONDS,
       steady,
+      steadyEvents,
       steadyWatchRestarts: restarts,
       memory: mem,
       baselineMemory: baseline,

@@ -57,6 +57,7 @@ import {
 import {
   BOOKWORM_PACKAGES,
   applyNodeInventory,
+  bookwormDpkgStatus,
   databaseCopy,
 } from '../test/integration/findings-fixtures.ts';
 import {
@@ -155,28 +156,13 @@ const verbs = (byVerb: Record<string, number>): string =>
 
 // ---------------------------------------------------------------- the cluster
 
-/** Debian 12.0's dpkg status of the packages the OSV fixtures have advisories for. */
-function dpkgStatus(): string {
-  return BOOKWORM_PACKAGES.map((p) =>
-    [
-      `Package: ${p.name}`,
-      'Status: install ok installed',
-      'Architecture: amd64',
-      ...(p.sourceName !== undefined ? [`Source: ${p.sourceName}`] : []),
-      `Version: ${p.version}`,
-      `Description: ${p.name}`,
-      '',
-    ].join('\n'),
-  ).join('\n');
-}
-
 /** Small distinct Debian images: one layer each, a marker file making every digest unique. */
 async function pushImages(registry: TestRegistry, n: number, repository: (i: number) => string) {
   const osRelease = readFileSync(
     join(import.meta.dirname, '..', 'test', 'fixtures', 'images', 'dpkg', 'os-release'),
     'utf8',
   );
-  const status = dpkgStatus();
+  const status = bookwormDpkgStatus();
   const images: PushedImage[] = new Array<PushedImage>(n);
   await pool(range(n), 8, async (i) => {
     const image = buildImage({

@@ -13,13 +13,18 @@
  *   1. the time until coverage converges (every expected CoveredResource present, none
  *      PENDING_INITIAL_SCAN) and until findings settle (count stable, work queues empty),
  *      with the controller's own API requests by verb (rest_client_requests_total);
- *   2. the requests by verb over a steady period (SPEC: zero writes), with watch restarts in it;
+ *   2. the requests by verb over a steady period (the target: zero writes), with watch restarts
+ *      in it;
  *   3. the controller's memory after a forced GC, its cache object counts, image scans and
- *      their duration, and the number and JSON bytes of CoveredResources and Findings.
+ *      their duration, and the number and JSON bytes of CoveredResources and Findings;
+ *   4. from a watch of its own: the CoveredResource and Finding write events by resource type,
+ *      and which fields they changed (to see where the writes of convergence go).
  *
  * Sizes (environment): BENCH_NODES (500), BENCH_PODS (5000), BENCH_WORKLOADS (1000
  * Deployments), BENCH_IMAGES (200), BENCH_STEADY_SECONDS (60), BENCH_TIMEOUT_SECONDS (1800,
- * for each wait). SPEC's full size:
+ * for each wait). The default takes about 10 minutes on 2 busy cores. The target size of
+ * docs/operations.md (about 50 minutes of controller writes at its client limit, after about as
+ * long to write the cluster):
  *
  *   BENCH_NODES=5000 BENCH_PODS=50000 BENCH_WORKLOADS=10000 BENCH_IMAGES=2000 \
  *     node --expose-gc bench/coverage-scale.bench.ts

@@ -378,6 +378,12 @@ async function objectSizes(client: KubeClient, path: string): Promise<ObjectSize
   return out;
 }
 
+/** CPU seconds (user and system) of this process since `from`. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return Math.round((u.user + u.system) / 1e4) / 100;
+}
+
 function memory(): { rssMiB: number; heapUsedMiB: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with node --expose-gc (make bench does)');
@@ -547,6 +553,7 @@ try {
   await coveredEvents.start();
   await findingEvents.start();
   const tStart = Date.now();
+  const cpuStart = process.cpuUsage();
   controller = await startController(env, {
     setups: [setupCoverage, setupFindings],
     database: db.source,
@@ -576,6 +583,7 @@ try {
     return done && pending === 0 ? text : undefined;
   });
   const convergeSeconds = (Date.now() - tStart) / 1000;
+  const convergeCpu = cpuSeconds(cpuStart);
   const convergeRequests = sumBy(coverage, 'rest_client_requests_total', 'method');
   log(`coverage converged in ${convergeSeconds.toFixed(1)} s`);
 
@@ -605,10 +613,13 @@ try {
   const findingWrites = sumBy(findingsText, 'kubeinspector_finding_writes_total', 'verb');
   log(`findings settled ${settleSeconds.toFixed(1)} s after the start`);
 
+  const settleCpu = cpuSeconds(cpuStart);
+  const steadyCpuStart = process.cpuUsage();
   const steadyBefore = await c.metrics();
   const eventsBefore = { ...coveredEvents.counts, ...findingEvents.counts };
   await sleep(STEADY_SECONDS * 1000);
   const steadyAfter = await c.metrics();
+  const steadyCpu = cpuSeconds(steadyCpuStart);
   const steadyEvents = total(
     difference({ ...coveredEvents.counts, ...findingEvents.counts }, eventsBefore),
   );
@@ -650,9 +661,15 @@ try {
       `${cluster.requests} requests in ${writeSeconds.toFixed(1)} s (${IN_FLIGHT} in flight)`,
     ],
     ['controller ready (caches synced)', `${readySeconds.toFixed(1)} s`],
-    ['coverage converged', `${convergeSeconds.toFixed(1)} s after start`],
+    [
+      'coverage converged',
+      `${convergeSeconds.toFixed(1)} s after start; ${convergeCpu} CPU seconds in this process (the controller and the watch of the benchmark)`,
+    ],
     ['  requests until then', `${total(convergeRequests)}: ${verbs(convergeRequests)}`],
-    ['findings settled', `${settleSeconds.toFixed(1)} s after start`],
+    [
+      'findings settled',
+      `${settleSeconds.toFixed(1)} s after start; ${settleCpu} CPU seconds (until the check)`,
+    ],
     ['  requests until then', `${total(settleRequests)}: ${verbs(settleRequests)}`],
     ['  CoveredResource watch events', verbs(settleCoveredEvents)],
     ['  fields those MODIFIED changed', verbs(settleCoveredChanges)],
@@ -660,7 +677,7 @@ try {
     ['  finding writes (controller)', verbs(findingWrites)],
     [
       `steady ${STEADY_SECONDS} s`,
-      `${writes(steady)} writes, ${steadyEvents} watch events; requests ${verbs(steady)}; ${restarts} watch restarts, ${relists} relists`,
+      `${writes(steady)} writes, ${steadyEvents} watch events; requests ${verbs(steady)}; ${restarts} watch restarts, ${relists} relists; ${steadyCpu} CPU seconds`,
     ],
     [
       'memory after GC',
@@ -697,6 +714,9 @@ try {
       readySeconds,
       convergeSeconds,
       convergeRequests,
+      convergeCpu,
+      settleCpu,
+      steadyCpu,
       settleSeconds,
       settleRequests,
       settleCoveredEvents,

@@ -6,6 +6,7 @@ import { Gauge } from 'prom-client';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
 import { resourceTypeOfName } from '../../coverage/names.ts';
 import { podImages } from '../../coverage/pods.ts';
+import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import type { ControllerDeps } from '../index.ts';
@@ -18,7 +19,7 @@ import { scanConfigurationReconciler, STATS_INTERVAL_MS } from './scan-configura
 import { ScanQueue } from './scan-queue.ts';
 import {
   type WorkloadKind,
-  workloadOfOwned,
+  workloadKeyOf,
   workloadOfPod,
   workloadReconciler,
 } from './workload.ts';
@@ -88,17 +89,17 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       }
     }
   };
+  const workloadCaches = Object.entries(ctx.workloads) as [keyof typeof ctx.workloads, Cache][];
+  const enqueueWorkload = (kind: WorkloadKind | 'ReplicaSet', obj: KubeObject) => {
+    const key = workloadKeyOf(kind, obj);
+    if (key !== undefined) c.workloads.enqueue(key);
+  };
   const enqueueAll = () => {
     for (const n of ctx.nodes.keys()) c.nodes.enqueue(n);
     for (const ns of ctx.namespaces.keys()) c.namespaces.enqueue(ns);
     for (const p of ctx.pods.list()) enqueuePod(p);
-    for (const [kind, cache] of Object.entries(ctx.workloads)) {
-      for (const w of cache.list()) {
-        if (kind === 'Job') {
-          const k = workloadOfOwned(ctx, w);
-          if (k !== undefined) c.workloads.enqueue(k);
-        } else c.workloads.enqueue(`${w.metadata.namespace}/${kind}/${w.metadata.name}`);
-      }
+    for (const [kind, cache] of workloadCaches) {
+      for (const w of cache.list()) enqueueWorkload(kind, w);
     }
     for (const cr of ctx.covered.list()) enqueueCovered(cr);
     c.scanConfigurations.enqueue(SCAN_CONFIGURATION_NAME);
@@ -146,14 +147,8 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       const name = ns.metadata.name;
       c.namespaces.enqueue(name);
       for (const p of ctx.pods.byIndex('byNamespace', name)) enqueuePod(p);
-      for (const [kind, cache] of Object.entries(ctx.workloads)) {
-        for (const w of cache.byIndex('byNamespace', name)) {
-          c.workloads.enqueue(
-            kind === 'Job'
-              ? (workloadOfOwned(ctx, w) ?? `${name}/Job/${w.metadata.name}`)
-              : `${name}/${kind}/${w.metadata.name}`,
-          );
-        }
+      for (const [kind, cache] of workloadCaches) {
+        for (const w of cache.byIndex('byNamespace', name)) enqueueWorkload(kind, w);
       }
     }),
   );
@@ -171,21 +166,20 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
   });
   ctx.inventories.addHandlers(both((i: KubeObject) => c.nodes.enqueue(i.metadata.name)));
   ctx.pods.addHandlers(both(enqueuePod));
-  for (const owned of [ctx.replicaSets, ctx.jobs]) {
+  // ReplicaSets and Jobs own pods: a change requeues their workload and their pods' images.
+  for (const [kind, owned] of [
+    ['ReplicaSet', ctx.replicaSets],
+    ['Job', ctx.jobs],
+  ] as const) {
     owned.addHandlers(
       both((o: KubeObject) => {
-        const k = workloadOfOwned(ctx, o);
-        if (k !== undefined) c.workloads.enqueue(k);
+        enqueueWorkload(kind, o);
         for (const p of ctx.pods.byIndex('byOwnerUid', o.metadata.uid ?? '')) enqueuePod(p);
       }),
     );
   }
-  for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as WorkloadKind[]) {
-    ctx.workloads[kind as 'Deployment'].addHandlers(
-      both((w: KubeObject) =>
-        c.workloads.enqueue(`${w.metadata.namespace}/${kind}/${w.metadata.name}`),
-      ),
-    );
+  for (const [kind, cache] of workloadCaches) {
+    if (kind !== 'Job') cache.addHandlers(both((w: KubeObject) => enqueueWorkload(kind, w)));
   }
   ctx.covered.addHandlers(
     both((cr: Covered) => {

@@ -95,15 +95,17 @@ export function workloadOfPod(ctx: CoverageContext, pod: KubeObject): WorkloadRe
   }
 }
 
-/** The key of the workload an owned object (ReplicaSet, Job) belongs to. */
-export function workloadOfOwned(ctx: CoverageContext, obj: KubeObject): string | undefined {
+/**
+ * The key of the workload an object of a cache belongs to: a ReplicaSet to its Deployment (none
+ * without one), a Job to its CronJob when a CronJob runs it, any other workload to itself. The
+ * kind comes from the cache: objects of a list carry no `kind`.
+ */
+export function workloadKeyOf(kind: WorkloadKind | 'ReplicaSet', obj: KubeObject): string | undefined {
   const ns = obj.metadata.namespace!;
   const up = controllerRef(obj);
-  if (obj.kind === 'ReplicaSet' || obj.metadata.ownerReferences?.some((r) => r.kind === 'Deployment')) {
-    return up?.kind === 'Deployment' ? `${ns}/Deployment/${up.name}` : undefined;
-  }
-  if (up?.kind === 'CronJob') return `${ns}/CronJob/${up.name}`;
-  return `${ns}/Job/${obj.metadata.name}`;
+  if (kind === 'ReplicaSet') return up?.kind === 'Deployment' ? `${ns}/Deployment/${up.name}` : undefined;
+  if (kind === 'Job' && up?.kind === 'CronJob') return `${ns}/CronJob/${up.name}`;
+  return `${ns}/${kind}/${obj.metadata.name}`;
 }
 
 function podsOf(ctx: CoverageContext, kind: WorkloadKind, obj: KubeObject): KubeObject[] {

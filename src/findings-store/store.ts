@@ -1,0 +1,153 @@
+// The contract between the findings API server (src/findings-api) and where findings are kept.
+// The API speaks only to this interface, so a second backend (PostgreSQL) can be added without
+// touching the API. Implementations: sqlite.ts (the default, node:sqlite on a volume).
+//
+// Objects are plain Finding JSON (`findings.kubeinspector.io/v1alpha1`, kind Finding) with full
+// metadata: the store assigns uid, resourceVersion, generation and creationTimestamp on create,
+// a new resourceVersion on every change, and keeps managedFields as given.
+//
+// resourceVersions are decimal strings of one store-wide, strictly increasing sequence: every
+// change (create, update, delete) takes the next number, and a list is consistent as of its
+// resourceVersion. Clients must treat them as opaque; the API and the store compare them as
+// integers.
+import type { KubeObject } from '../kube/resources.ts';
+import type { FieldSelector, LabelSelector } from './selectors.ts';
+
+/** A Finding as stored and served (apiVersion findings.kubeinspector.io/v1alpha1). */
+export type StoredFinding = KubeObject & {
+  metadata: KubeObject['metadata'] & { namespace: string };
+};
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+
+export interface WatchEvent {
+  type: WatchEventType;
+  /** For BOOKMARK, an object that carries only metadata.resourceVersion (and annotations). */
+  object: StoredFinding;
+}
+
+export interface ListOptions {
+  /** Only this namespace; undefined for all namespaces. */
+  namespace?: string;
+  labelSelector?: LabelSelector;
+  fieldSelector?: FieldSelector;
+  /** Page size; undefined or 0 for everything (the API still pages internally). */
+  limit?: number;
+  /** Opaque token from a previous page of the same query. */
+  continue?: string;
+  /**
+   * Kubernetes list semantics: undefined or "" = most recent; "0" = any (served as most recent);
+   * a number with resourceVersionMatch "NotOlderThan" = at least that recent; with "Exact" =
+   * exactly that version (the store may answer Expired when it cannot).
+   */
+  resourceVersion?: string;
+  resourceVersionMatch?: 'NotOlderThan' | 'Exact';
+}
+
+export interface ListResult {
+  items: StoredFinding[];
+  /** Always set: the resourceVersion the list is consistent at. */
+  resourceVersion: string;
+  /** Set when more items follow. */
+  continue?: string;
+  /** How many items are left after this page, when known. */
+  remainingItemCount?: number;
+}
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: LabelSelector;
+  fieldSelector?: FieldSelector;
+  /**
+   * Start after this resourceVersion (events with a greater one are delivered). Undefined, ""
+   * or "0": start now (with sendInitialEvents, after the initial ADDED events).
+   */
+  resourceVersion?: string;
+  /** WatchList: first ADDED for every matching object, then a BOOKMARK with annotation
+   *  `k8s.io/initial-events-end: "true"`. */
+  sendInitialEvents?: boolean;
+  /** Send a BOOKMARK with the current resourceVersion every `bookmarkIntervalMs`. */
+  allowWatchBookmarks?: boolean;
+  bookmarkIntervalMs?: number;
+}
+
+/**
+ * A live watch. Events arrive in resourceVersion order. The consumer pulls with the async
+ * iterator; a consumer that falls too far behind is ended with an Expired error so the client
+ * relists (never silently dropped events).
+ */
+export interface FindingWatch extends AsyncIterable<WatchEvent> {
+  /** Ends the watch; the iterator finishes. */
+  close(): void;
+}
+
+export interface WriteOptions {
+  /** Validate and compute the result, change nothing (dryRun=All). */
+  dryRun?: boolean;
+}
+
+export interface DeletePreconditions {
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export interface FindingStore {
+  /** Undefined when there is no such finding. */
+  get(namespace: string, name: string): Promise<StoredFinding | undefined>;
+  list(options: ListOptions): Promise<ListResult>;
+  /** Throws StoreError 'Expired' when resourceVersion is older than the event log keeps. */
+  watch(options: WatchOptions): Promise<FindingWatch>;
+  /** Throws 'AlreadyExists'. Assigns uid, resourceVersion, generation 1, creationTimestamp. */
+  create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding>;
+  /**
+   * Replaces the stored object. When finding.metadata.resourceVersion is set it must equal the
+   * stored one ('Conflict' otherwise). 'NotFound' when absent. Increments generation when spec
+   * changed. A write that changes nothing returns the stored object without a new version.
+   */
+  update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding>;
+  /** Returns the deleted object. 'NotFound', or 'Conflict' when a precondition fails. */
+  delete(
+    namespace: string,
+    name: string,
+    options?: WriteOptions & { preconditions?: DeletePreconditions },
+  ): Promise<StoredFinding>;
+  /** Deletes every match; returns what was deleted. */
+  deleteCollection(options: ListOptions, writeOptions?: WriteOptions): Promise<StoredFinding[]>;
+  /**
+   * Several writes in one transaction (the controller's evaluation of one resource): all or
+   * nothing, one resourceVersion each, events published after commit.
+   */
+  batch(writes: BatchWrite[]): Promise<StoredFinding[]>;
+  /** The latest resourceVersion. */
+  currentResourceVersion(): string;
+  /** Rows, bytes on disk and the event log window, for metrics and status. */
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}
+
+export type BatchWrite =
+  | { op: 'create'; finding: StoredFinding }
+  | { op: 'update'; finding: StoredFinding }
+  | { op: 'upsert'; finding: StoredFinding }
+  | { op: 'delete'; namespace: string; name: string };
+
+export interface StoreStats {
+  findings: number;
+  /** Distinct advisory texts kept once (normalisation). */
+  advisories: number;
+  bytesOnDisk: number;
+  /** Oldest resourceVersion a watch can still resume from. */
+  oldestResumableResourceVersion: string;
+}
+
+export type StoreErrorReason = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Expired' | 'Invalid';
+
+/** A store error the API turns into a metav1.Status with the same reason. */
+export class StoreError extends Error {
+  readonly reason: StoreErrorReason;
+  constructor(reason: StoreErrorReason, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.reason = reason;
+  }
+}

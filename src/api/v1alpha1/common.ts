@@ -7,6 +7,11 @@ import { z } from 'zod';
 export const GROUP = 'kubeinspector.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** The group of the aggregated API that serves Finding (not a CRD group). */
+export const FINDINGS_GROUP = 'findings.kubeinspector.io';
+/** The version of the findings API; its APIService is `v1alpha1.findings.kubeinspector.io`. */
+export const FINDINGS_VERSION = 'v1alpha1';
+export const FINDINGS_API_VERSION = `${FINDINGS_GROUP}/${FINDINGS_VERSION}`;
 /** Prefix of every label and annotation the project writes. */
 export const LABEL_PREFIX = 'kubeinspector.io/';
 

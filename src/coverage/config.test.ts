@@ -84,8 +84,16 @@ describe('label selectors', () => {
     [undefined, { a: '1' }, true],
     [{ matchLabels: { team: 'a' } }, { team: 'a' }, true],
     [{ matchLabels: { team: 'a' } }, { team: 'b' }, false],
-    [{ matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] }, { env: 'prod' }, true],
-    [{ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }, { env: 'prod' }, false],
+    [
+      { matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] },
+      { env: 'prod' },
+      true,
+    ],
+    [
+      { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] },
+      { env: 'prod' },
+      false,
+    ],
     [{ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }, {}, true],
     [{ matchExpressions: [{ key: 'env', operator: 'Exists' }] }, {}, false],
     [{ matchExpressions: [{ key: 'env', operator: 'DoesNotExist' }] }, {}, true],
@@ -96,7 +104,9 @@ describe('label selectors', () => {
 
 describe('CoveredResource names', () => {
   it('are readable where the identity is a valid name', () => {
-    expect(coveredResourceName.node('ip-10-0-0-1.ec2.internal')).toBe('node-ip-10-0-0-1.ec2.internal');
+    expect(coveredResourceName.node('ip-10-0-0-1.ec2.internal')).toBe(
+      'node-ip-10-0-0-1.ec2.internal',
+    );
     expect(coveredResourceName.namespace('team-a')).toBe('namespace-team-a');
     expect(coveredResourceName.workload('team-a', 'Deployment', 'api')).toBe(
       'workload-team-a.deployment.api',
@@ -114,13 +124,15 @@ describe('CoveredResource names', () => {
     const long = `workload-${'x'.repeat(300)}`;
     expect(coveredResourceName.workload('ns', 'Pod', long).length).toBeLessThanOrEqual(253);
     const digest = `sha256:${'a'.repeat(64)}`;
-    expect(coveredResourceName.image(`r.example/${'y/'.repeat(200)}z`, digest).length).toBeLessThanOrEqual(253);
+    expect(
+      coveredResourceName.image(`r.example/${'y/'.repeat(200)}z`, digest).length,
+    ).toBeLessThanOrEqual(253);
   });
 
   it('carry their resource type', () => {
-    expect(resourceTypeOfName(coveredResourceName.image('r.example/a', `sha256:${'b'.repeat(64)}`))).toBe(
-      'CONTAINER_IMAGE',
-    );
+    expect(
+      resourceTypeOfName(coveredResourceName.image('r.example/a', `sha256:${'b'.repeat(64)}`)),
+    ).toBe('CONTAINER_IMAGE');
     expect(resourceTypeOfName('something-else')).toBeUndefined();
   });
 });
@@ -159,7 +171,9 @@ describe('images of a pod', () => {
       spec: { containers: [{ name: 'app', image: `127.0.0.1:5000/app@${digest}` }] },
       status: { containerStatuses: [{ name: 'app', imageID: digest, state: {} }] },
     });
-    expect(images.map((i) => [i.key, i.running])).toEqual([[`127.0.0.1:5000/app@${digest}`, false]]);
+    expect(images.map((i) => [i.key, i.running])).toEqual([
+      [`127.0.0.1:5000/app@${digest}`, false],
+    ]);
   });
 
   it('leave out containers that cannot be identified', () => {

@@ -3,8 +3,7 @@
  * its repository rules compiled, and its durations in milliseconds. Semantic problems the
  * schema cannot catch (a glob that is not one) are returned as messages naming the field.
  */
-import type {
-  SCAN_FREQUENCIES} from '../api/v1alpha1/scan-configuration.ts';
+import type { SCAN_FREQUENCIES } from '../api/v1alpha1/scan-configuration.ts';
 import {
   ScanConfigurationSpecSchema,
   type ScanConfigurationSpec,

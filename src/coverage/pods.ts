@@ -116,7 +116,9 @@ export function podImages(pod: PodLike): PodImage[] {
 }
 
 /** Inspector-style platform of an OS: `DEBIAN_12`, `ALPINE_3_20`, `UBUNTU_22_04`. */
-export function platformOf(os: Pick<OperatingSystem, 'family' | 'version'> | undefined): string | undefined {
+export function platformOf(
+  os: Pick<OperatingSystem, 'family' | 'version'> | undefined,
+): string | undefined {
   if (os === undefined || os.family === '') return undefined;
   // Alpine releases are named by major.minor (3.20), as its advisories are.
   const release = os.family === 'alpine' ? os.version.split('.').slice(0, 2).join('.') : os.version;

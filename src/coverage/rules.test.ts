@@ -37,8 +37,16 @@ describe('node coverage', () => {
       'PENDING_INITIAL_SCAN',
     ],
     ['a deleted node is terminated', { exists: false, excluded: true }, 'RESOURCE_TERMINATED'],
-    ['a node of a disabled scan type is pending disable', { pendingDisable: true }, 'PENDING_DISABLE'],
-    ['the exclusion label wins over everything but deletion', { excluded: true, agentPod: false }, 'EXCLUDED_BY_TAG'],
+    [
+      'a node of a disabled scan type is pending disable',
+      { pendingDisable: true },
+      'PENDING_DISABLE',
+    ],
+    [
+      'the exclusion label wins over everything but deletion',
+      { excluded: true, agentPod: false },
+      'EXCLUDED_BY_TAG',
+    ],
     [
       'NotReady past the grace is stopped',
       { ready: { status: 'False', since: NOW - 301_000 } },
@@ -81,12 +89,24 @@ describe('node coverage', () => {
     ],
     [
       'the package limit is reported and the node stays active',
-      { inventory: { collectedAt: NOW, errorCodes: ['PACKAGE_COLLECTION_LIMIT_EXCEEDED'], packages: 5000 } },
+      {
+        inventory: {
+          collectedAt: NOW,
+          errorCodes: ['PACKAGE_COLLECTION_LIMIT_EXCEEDED'],
+          packages: 5000,
+        },
+      },
       'DEEP_INSPECTION_PACKAGE_COLLECTION_LIMIT_EXCEEDED',
     ],
     [
       'the time limit is reported and the node stays active',
-      { inventory: { collectedAt: NOW, errorCodes: ['COLLECTION_TIME_LIMIT_EXCEEDED'], packages: 10 } },
+      {
+        inventory: {
+          collectedAt: NOW,
+          errorCodes: ['COLLECTION_TIME_LIMIT_EXCEEDED'],
+          packages: 10,
+        },
+      },
       'DEEP_INSPECTION_COLLECTION_TIME_LIMIT_EXCEEDED',
     ],
   ];
@@ -98,11 +118,23 @@ describe('node coverage', () => {
 
   it('a fresh inventory turns stale exactly staleInventoryDays after collection', () => {
     const collectedAt = NOW - 7 * DAY_MS + 5_000;
-    const d = nodeCoverage(node({ inventory: { collectedAt, errorCodes: [], packages: 1 } }), base, NOW);
-    expect(d).toEqual({ statusCode: 'ACTIVE', reason: 'SUCCESSFUL', deadline: collectedAt + 7 * DAY_MS });
-    expect(nodeCoverage(node({ inventory: { collectedAt, errorCodes: [], packages: 1 } }), base, d.deadline!).reason).toBe(
-      'STALE_INVENTORY',
+    const d = nodeCoverage(
+      node({ inventory: { collectedAt, errorCodes: [], packages: 1 } }),
+      base,
+      NOW,
     );
+    expect(d).toEqual({
+      statusCode: 'ACTIVE',
+      reason: 'SUCCESSFUL',
+      deadline: collectedAt + 7 * DAY_MS,
+    });
+    expect(
+      nodeCoverage(
+        node({ inventory: { collectedAt, errorCodes: [], packages: 1 } }),
+        base,
+        d.deadline!,
+      ).reason,
+    ).toBe('STALE_INVENTORY');
   });
 
   it('status codes follow the reason', () => {
@@ -127,10 +159,22 @@ const image = (f: Partial<ImageFacts> = {}): ImageFacts => ({
 describe('image coverage', () => {
   const cases: [string, Partial<ImageFacts>, string][] = [
     ['a scanned continuous image is successful', {}, 'SUCCESSFUL'],
-    ['a scanned scan-on-push image says so', { frequency: 'SCAN_ON_PUSH' }, 'SCAN_FREQUENCY_SCAN_ON_PUSH'],
+    [
+      'a scanned scan-on-push image says so',
+      { frequency: 'SCAN_ON_PUSH' },
+      'SCAN_FREQUENCY_SCAN_ON_PUSH',
+    ],
     ['an image not scanned yet is pending', { scan: 'pending' }, 'PENDING_INITIAL_SCAN'],
-    ['a manual repository is never scanned', { frequency: 'MANUAL', scan: 'pending' }, 'SCAN_FREQUENCY_MANUAL'],
-    ['used only in namespaces not activated', { activated: false, excluded: true }, 'NO_SCAN_CONFIGURATION_ASSOCIATED'],
+    [
+      'a manual repository is never scanned',
+      { frequency: 'MANUAL', scan: 'pending' },
+      'SCAN_FREQUENCY_MANUAL',
+    ],
+    [
+      'used only in namespaces not activated',
+      { activated: false, excluded: true },
+      'NO_SCAN_CONFIGURATION_ASSOCIATED',
+    ],
     ['pending disable wins', { pendingDisable: true, activated: false }, 'PENDING_DISABLE'],
     ['every user excluded', { excluded: true, frequency: 'MANUAL' }, 'EXCLUDED_BY_TAG'],
     [
@@ -160,7 +204,11 @@ describe('image coverage', () => {
 
   it('LIFETIME keeps an unused image eligible forever', () => {
     const c = config({ image: { rescanDuration: 'LIFETIME' } });
-    const f = image({ inUse: false, pushedAt: NOW - 3000 * DAY_MS, lastInUseAt: NOW - 3000 * DAY_MS });
+    const f = image({
+      inUse: false,
+      pushedAt: NOW - 3000 * DAY_MS,
+      lastInUseAt: NOW - 3000 * DAY_MS,
+    });
     expect(imageCoverage(f, c, NOW).reason).toBe('SUCCESSFUL');
   });
 
@@ -173,7 +221,9 @@ describe('image coverage', () => {
       lastInUseAt: NOW - DAY_MS,
     });
     expect(imageCoverage(f, c, NOW).reason).toBe('SCAN_ELIGIBILITY_EXPIRED');
-    expect(imageCoverage(f, config({ image: { rescanDuration: 'DAYS_3' } }), NOW).reason).toBe('SUCCESSFUL');
+    expect(imageCoverage(f, config({ image: { rescanDuration: 'DAYS_3' } }), NOW).reason).toBe(
+      'SUCCESSFUL',
+    );
   });
 
   it('an unused image expires at the later of its push and pull windows', () => {
@@ -191,7 +241,12 @@ describe('repository coverage', () => {
     ['scan on push', 'SCAN_ON_PUSH', ['pending'], 'SCAN_FREQUENCY_SCAN_ON_PUSH'],
     ['manual', 'MANUAL', ['inventory'], 'SCAN_FREQUENCY_MANUAL'],
     ['every image denied', 'CONTINUOUS_SCAN', ['ACCESS_DENIED', 'ACCESS_DENIED'], 'ACCESS_DENIED'],
-    ['one image of two denied is still scanned', 'CONTINUOUS_SCAN', ['ACCESS_DENIED', 'inventory'], 'SUCCESSFUL'],
+    [
+      'one image of two denied is still scanned',
+      'CONTINUOUS_SCAN',
+      ['ACCESS_DENIED', 'inventory'],
+      'SUCCESSFUL',
+    ],
     ['every image failed internally', 'CONTINUOUS_SCAN', ['INTERNAL_ERROR'], 'INTERNAL_ERROR'],
   ] as const)('%s', (_name, frequency, states, reason) => {
     expect(repositoryCoverage(frequency, states).reason).toBe(reason);
@@ -211,7 +266,11 @@ const workload = (f: Partial<WorkloadFacts> = {}): WorkloadFacts => ({
 describe('workload coverage', () => {
   const cases: [string, Partial<WorkloadFacts>, string][] = [
     ['all images scanned', {}, 'SUCCESSFUL'],
-    ['namespace not activated', { namespaceActivated: false, excluded: true }, 'NO_SCAN_CONFIGURATION_ASSOCIATED'],
+    [
+      'namespace not activated',
+      { namespaceActivated: false, excluded: true },
+      'NO_SCAN_CONFIGURATION_ASSOCIATED',
+    ],
     ['excluded by label', { excluded: true }, 'EXCLUDED_BY_TAG'],
     [
       'scaled to zero and untouched for 100 days',
@@ -223,21 +282,37 @@ describe('workload coverage', () => {
       { running: false, lastUpdatedAt: NOW - 10 * DAY_MS, lastInvokedAt: undefined },
       'SUCCESSFUL',
     ],
-    ['a running pod keeps an old workload eligible', { lastUpdatedAt: NOW - 900 * DAY_MS }, 'SUCCESSFUL'],
+    [
+      'a running pod keeps an old workload eligible',
+      { lastUpdatedAt: NOW - 900 * DAY_MS },
+      'SUCCESSFUL',
+    ],
     ['one image denied', { images: ['inventory', 'ACCESS_DENIED'] }, 'ACCESS_DENIED'],
-    ['no image yields an inventory', { images: ['UNSUPPORTED_OS', 'UNSUPPORTED_MEDIA_TYPE'] }, 'UNSUPPORTED_RUNTIME'],
+    [
+      'no image yields an inventory',
+      { images: ['UNSUPPORTED_OS', 'UNSUPPORTED_MEDIA_TYPE'] },
+      'UNSUPPORTED_RUNTIME',
+    ],
     ['one image failed', { images: ['inventory', 'INTERNAL_ERROR'] }, 'INTERNAL_ERROR'],
     ['an image not scanned yet', { images: ['inventory', 'pending'] }, 'PENDING_INITIAL_SCAN'],
     ['no pod reported its images yet', { images: [] }, 'PENDING_INITIAL_SCAN'],
     ['every image in manual repositories', { images: ['manual'] }, 'SCAN_FREQUENCY_MANUAL'],
-    ['an unsupported sidecar beside a scanned image', { images: ['inventory', 'UNSUPPORTED_OS'] }, 'SUCCESSFUL'],
+    [
+      'an unsupported sidecar beside a scanned image',
+      { images: ['inventory', 'UNSUPPORTED_OS'] },
+      'SUCCESSFUL',
+    ],
   ];
   it.each(cases)('%s', (_name, facts, reason) => {
     expect(workloadCoverage(workload(facts), base, NOW).reason).toBe(reason);
   });
 
   it('expires exactly eligibilityDays after the last update or run', () => {
-    const f = workload({ running: false, lastUpdatedAt: NOW - 90 * DAY_MS + 5_000, lastInvokedAt: undefined });
+    const f = workload({
+      running: false,
+      lastUpdatedAt: NOW - 90 * DAY_MS + 5_000,
+      lastInvokedAt: undefined,
+    });
     const d = workloadCoverage(f, base, NOW);
     expect(d.deadline).toBe(NOW + 5_000);
     expect(workloadCoverage(f, base, d.deadline!).reason).toBe('SCAN_ELIGIBILITY_EXPIRED');

@@ -37,7 +37,8 @@ export function decision(reason: ScanStatusReason, deadline?: number): Decision 
 /** The earliest of the deadlines that lie in the future. */
 export function earliest(now: number, ...times: (number | undefined)[]): number | undefined {
   let best: number | undefined;
-  for (const t of times) if (t !== undefined && t > now && (best === undefined || t < best)) best = t;
+  for (const t of times)
+    if (t !== undefined && t > now && (best === undefined || t < best)) best = t;
   return best;
 }
 

@@ -177,7 +177,8 @@ export class CoverageContext {
     ]);
     this.replicaSets.ensureIndexer('byOwnerUid', indexers.byOwnerUid);
     this.jobs.ensureIndexer('byOwnerUid', indexers.byOwnerUid);
-    for (const c of Object.values(this.workloads)) c.ensureIndexer('byNamespace', indexers.byNamespace);
+    for (const c of Object.values(this.workloads))
+      c.ensureIndexer('byNamespace', indexers.byNamespace);
     this.covered.ensureIndexer('byResourceType', (o) =>
       o.status?.resourceType ? [o.status.resourceType] : [],
     );
@@ -216,7 +217,8 @@ export class CoverageContext {
     const labels = ns?.metadata.labels;
     return {
       exists: ns !== undefined,
-      selected: config.present && ns !== undefined && selectorMatches(config.namespaceSelector, labels),
+      selected:
+        config.present && ns !== undefined && selectorMatches(config.namespaceSelector, labels),
       excluded: labels !== undefined && Object.hasOwn(labels, config.exclusionLabel),
     };
   }
@@ -258,7 +260,11 @@ export class CoverageContext {
       client,
       kinds.coveredResources,
       { apiVersion: API_VERSION, kind: 'CoveredResource', metadata: { name }, status },
-      { current: meta.written ? meta.object : current, status: true, fieldManager: FIELD_MANAGERS.coverage },
+      {
+        current: meta.written ? meta.object : current,
+        status: true,
+        fieldManager: FIELD_MANAGERS.coverage,
+      },
     );
     return meta.written || st.written;
   }
@@ -310,12 +316,7 @@ export function compact<T extends object>(obj: T): T {
     Object.entries(obj as Record<string, unknown>).filter(
       ([, v]) =>
         v !== undefined &&
-        !(
-          v !== null &&
-          typeof v === 'object' &&
-          !Array.isArray(v) &&
-          Object.keys(v).length === 0
-        ),
+        !(v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0),
     ),
   ) as T;
 }
@@ -326,7 +327,9 @@ export function trimLabels(
 ): Record<string, string> | undefined {
   if (labels === undefined) return undefined;
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, 64)) {
+  for (const [k, v] of Object.entries(labels)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .slice(0, 64)) {
     if (k.length <= 316 && v.length <= 63) out[k] = v;
   }
   return Object.keys(out).length > 0 ? out : undefined;

@@ -101,7 +101,9 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       let excluded: boolean;
       let usersActive: KubeObject[] = [];
       if (pods.length > 0) {
-        usersActive = pods.filter((p) => ctx.namespaceState(config, p.metadata.namespace!).selected);
+        usersActive = pods.filter(
+          (p) => ctx.namespaceState(config, p.metadata.namespace!).selected,
+        );
         activated = usersActive.length > 0;
         excluded =
           activated &&
@@ -152,7 +154,8 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       const frequency = repositoryFrequency(config.rules, repository);
       const { state, remembered } = scanStateOf(ctx, digest, current);
       const record = ctx.deps.images.get(digest);
-      const inventory = record?.outcome.status === 'inventory' ? record.outcome.inventory : undefined;
+      const inventory =
+        record?.outcome.status === 'inventory' ? record.outcome.inventory : undefined;
       const pushedAt = parseTime(inventory?.image?.created) ?? parseTime(prev?.pushedAt);
 
       const facts: ImageFacts = {
@@ -184,7 +187,8 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
             : undefined;
         let scan: boolean;
         if (state === 'pending') scan = true;
-        else if (state === 'inventory') scan = record === undefined && frequency === 'CONTINUOUS_SCAN';
+        else if (state === 'inventory')
+          scan = record === undefined && frequency === 'CONTINUOUS_SCAN';
         else {
           retryAt = (lastScan ?? now) + RETRY_FAILED_SCAN_MS;
           scan =
@@ -244,7 +248,8 @@ function earliestMax(times: (number | undefined)[]): number | undefined {
 function credentialSources(ctx: CoverageContext, pods: readonly KubeObject[]): string {
   const names = new Set<string>();
   for (const p of pods) {
-    for (const n of pullSecretNames(p, ctx.serviceAccounts)) names.add(`${p.metadata.namespace}/${n}`);
+    for (const n of pullSecretNames(p, ctx.serviceAccounts))
+      names.add(`${p.metadata.namespace}/${n}`);
   }
   return [...names].sort().join(',');
 }

@@ -17,12 +17,7 @@ import { nodeReconciler } from './node.ts';
 import { repositoryReconciler } from './repository.ts';
 import { scanConfigurationReconciler, STATS_INTERVAL_MS } from './scan-configuration.ts';
 import { ScanQueue } from './scan-queue.ts';
-import {
-  type WorkloadKind,
-  workloadKeyOf,
-  workloadOfPod,
-  workloadReconciler,
-} from './workload.ts';
+import { type WorkloadKind, workloadKeyOf, workloadOfPod, workloadReconciler } from './workload.ts';
 
 export interface CoverageControllers {
   context: CoverageContext;

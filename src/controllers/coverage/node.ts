@@ -77,9 +77,7 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
       const d = nodeCoverage(facts, config, now);
       // The inventory the findings use is the one collected last.
       const evaluated =
-        d.statusCode === 'ACTIVE' && collectedAt !== undefined
-          ? collectedAt
-          : facts.lastScannedAt;
+        d.statusCode === 'ACTIVE' && collectedAt !== undefined ? collectedAt : facts.lastScannedAt;
       const status: CoveredResourceStatus = compact({
         resourceType: 'NODE',
         resourceId: name,
@@ -106,4 +104,3 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
     },
   };
 }
-

@@ -7,8 +7,18 @@ describe('ScanConfiguration statistics', () => {
     active: 1,
     inactive: 1,
     byResourceType: [
-      { resourceType: 'NODE' as const, statusCode: 'ACTIVE' as const, reason: 'SUCCESSFUL', count: 1 },
-      { resourceType: 'NAMESPACE' as const, statusCode: 'INACTIVE' as const, reason: 'EXCLUDED_BY_TAG', count: 1 },
+      {
+        resourceType: 'NODE' as const,
+        statusCode: 'ACTIVE' as const,
+        reason: 'SUCCESSFUL',
+        count: 1,
+      },
+      {
+        resourceType: 'NAMESPACE' as const,
+        statusCode: 'INACTIVE' as const,
+        reason: 'EXCLUDED_BY_TAG',
+        count: 1,
+      },
     ],
     byNamespace: [{ namespace: 'a', active: 0, inactive: 1 }],
   };
@@ -20,7 +30,12 @@ describe('ScanConfiguration statistics', () => {
         byNamespace: [{ active: 0, inactive: 1, namespace: 'a' }],
         byResourceType: [
           { count: 1, reason: 'SUCCESSFUL', resourceType: 'NODE', statusCode: 'ACTIVE' },
-          { count: 1, reason: 'EXCLUDED_BY_TAG', resourceType: 'NAMESPACE', statusCode: 'INACTIVE' },
+          {
+            count: 1,
+            reason: 'EXCLUDED_BY_TAG',
+            resourceType: 'NAMESPACE',
+            statusCode: 'INACTIVE',
+          },
         ],
         inactive: 1,
         total: 2,

@@ -37,8 +37,7 @@ export function statistics(ctx: CoverageContext): Omit<Statistics, 'updatedAt'> 
     const isActive = s.scanStatus.statusCode === 'ACTIVE';
     if (isActive) active++;
     else inactive++;
-    const ns =
-      s.resourceType === 'NAMESPACE' ? s.resourceId : s.resource?.namespace;
+    const ns = s.resourceType === 'NAMESPACE' ? s.resourceId : s.resource?.namespace;
     if (ns !== undefined) {
       const c = byNs.get(ns) ?? { active: 0, inactive: 0 };
       if (isActive) c.active++;
@@ -107,18 +106,36 @@ export function scanConfigurationReconciler(ctx: CoverageContext): Reconciler {
           const message = `fix the configuration: ${problems.join('; ')}`;
           conditions = setCondition(
             conditions,
-            { type: CONDITION_TYPES.Stalled, status: 'True', reason: 'InvalidConfiguration', message, ...gen },
+            {
+              type: CONDITION_TYPES.Stalled,
+              status: 'True',
+              reason: 'InvalidConfiguration',
+              message,
+              ...gen,
+            },
             now,
           );
           conditions = setCondition(
             conditions,
-            { type: CONDITION_TYPES.Ready, status: 'False', reason: 'InvalidConfiguration', message, ...gen },
+            {
+              type: CONDITION_TYPES.Ready,
+              status: 'False',
+              reason: 'InvalidConfiguration',
+              message,
+              ...gen,
+            },
             now,
           );
         } else {
           conditions = setCondition(
             conditions,
-            { type: CONDITION_TYPES.Stalled, status: 'False', reason: 'Valid', message: '', ...gen },
+            {
+              type: CONDITION_TYPES.Stalled,
+              status: 'False',
+              reason: 'Valid',
+              message: '',
+              ...gen,
+            },
             now,
           );
           conditions = setCondition(

@@ -151,7 +151,10 @@ export class ScanQueue {
     if (outcome.status === 'inventory') {
       this.metrics.bytes.inc(outcome.inventory.stats.bytesDownloaded);
     } else {
-      this.o.log.info({ image: req.reference, reason: outcome.reason, message: outcome.message }, 'image scan failed');
+      this.o.log.info(
+        { image: req.reference, reason: outcome.reason, message: outcome.message },
+        'image scan failed',
+      );
     }
     this.sources.set(req.digest, req.credentialSources);
     this.o.store.set({

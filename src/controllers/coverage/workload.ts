@@ -52,7 +52,11 @@ function ref(
   return { namespace, kind, name, key: `${namespace}/${kind}/${name}`, object };
 }
 
-export function splitWorkloadKey(key: string): { namespace: string; kind: WorkloadKind; name: string } {
+export function splitWorkloadKey(key: string): {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+} {
   const [namespace, kind, ...rest] = key.split('/');
   return { namespace: namespace!, kind: kind as WorkloadKind, name: rest.join('/') };
 }
@@ -83,12 +87,7 @@ export function workloadOfPod(ctx: CoverageContext, pod: KubeObject): WorkloadRe
     }
     case 'StatefulSet':
     case 'DaemonSet':
-      return ref(
-        ns,
-        owner.kind,
-        owner.name,
-        ctx.workloads[owner.kind].get(`${ns}/${owner.name}`),
-      );
+      return ref(ns, owner.kind, owner.name, ctx.workloads[owner.kind].get(`${ns}/${owner.name}`));
     default:
       // Run by a controller kube-inspector does not know: covered as the pod itself.
       return ref(ns, 'Pod', pod.metadata.name, pod);
@@ -100,10 +99,14 @@ export function workloadOfPod(ctx: CoverageContext, pod: KubeObject): WorkloadRe
  * without one), a Job to its CronJob when a CronJob runs it, any other workload to itself. The
  * kind comes from the cache: objects of a list carry no `kind`.
  */
-export function workloadKeyOf(kind: WorkloadKind | 'ReplicaSet', obj: KubeObject): string | undefined {
+export function workloadKeyOf(
+  kind: WorkloadKind | 'ReplicaSet',
+  obj: KubeObject,
+): string | undefined {
   const ns = obj.metadata.namespace!;
   const up = controllerRef(obj);
-  if (kind === 'ReplicaSet') return up?.kind === 'Deployment' ? `${ns}/Deployment/${up.name}` : undefined;
+  if (kind === 'ReplicaSet')
+    return up?.kind === 'Deployment' ? `${ns}/Deployment/${up.name}` : undefined;
   if (kind === 'Job' && up?.kind === 'CronJob') return `${ns}/CronJob/${up.name}`;
   return `${ns}/${kind}/${obj.metadata.name}`;
 }
@@ -153,7 +156,9 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
       const current = ctx.covered.get(crName);
       if (!config.scanTypes.has('Workload')) return retireOrDisable(ctx, crName, current);
       const obj =
-        kind === 'Pod' ? ctx.pods.get(`${namespace}/${name}`) : ctx.workloads[kind]?.get(`${namespace}/${name}`);
+        kind === 'Pod'
+          ? ctx.pods.get(`${namespace}/${name}`)
+          : ctx.workloads[kind]?.get(`${namespace}/${name}`);
       // A pod run by a known workload is covered through that workload.
       const isWorkload =
         obj !== undefined &&
@@ -247,7 +252,10 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
         workload: compact({
           kind,
           runtime: runtime ?? current?.status?.workload?.runtime,
-          images: images.length > 0 ? [...new Set(images)].slice(0, 64).map((i) => i.slice(0, 1024)) : undefined,
+          images:
+            images.length > 0
+              ? [...new Set(images)].slice(0, 64).map((i) => i.slice(0, 1024))
+              : undefined,
           lastInvokedAt: iso(lastInvokedAt),
           lastUpdatedAt: iso(lastUpdated(obj)),
         }),

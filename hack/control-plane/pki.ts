@@ -1,8 +1,10 @@
 // Certificates for a throw-away control plane: one CA that signs the serving
-// certificate (localhost, 127.0.0.1) and the client certificates. Node cannot
-// mint X.509 certificates, so the openssl command line does the signing.
+// certificate (localhost, 127.0.0.1) and the client certificates, a front-proxy
+// CA for the aggregation layer, and serving certificates for aggregated API
+// servers. Node cannot mint X.509 certificates, so the openssl command line
+// does the signing.
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +26,10 @@ export interface Pki {
   serviceAccountKey: string;
   serviceAccountPublicKey: string;
   clients: Record<string, { cert: string; key: string }>;
+  /** The request-header CA (`--requestheader-client-ca-file`): it signs the front-proxy client. */
+  frontProxyCa: CertificateAuthority;
+  /** kube-apiserver's client certificate towards aggregated API servers (CN front-proxy-client). */
+  frontProxyClient: KeyPair;
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -51,18 +57,94 @@ function subject(fields: [string, string][]): string {
     .join('');
 }
 
-async function signLeaf(
+/** A certificate authority: its certificate and private key (PEM files). */
+export interface CertificateAuthority {
+  cert: string;
+  key: string;
+}
+
+/** A certificate and its private key (PEM files). */
+export interface KeyPair {
+  cert: string;
+  key: string;
+}
+
+/** Creates a self-signed CA named `<name>.crt` / `<name>.key` in dir. */
+export async function createCa(
   dir: string,
   name: string,
-  subj: string,
-  extensions: string,
-  days: number,
-): Promise<{ cert: string; key: string }> {
+  commonName: string,
+  days = 7,
+): Promise<CertificateAuthority> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-nodes',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      String(days),
+      '-sha256',
+      '-subj',
+      subject([['CN', commonName]]),
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ],
+    dir,
+  );
+  return { cert, key };
+}
+
+export interface LeafRequest {
+  commonName: string;
+  /** Subject O= fields (Kubernetes groups of a client certificate). */
+  organizations?: string[];
+  /** serverAuth or clientAuth. */
+  usage: 'server' | 'client';
+  dnsNames?: string[];
+  ipAddresses?: string[];
+}
+
+/** Issues `<name>.crt` / `<name>.key` in dir, signed by ca. */
+export async function issueCertificate(
+  dir: string,
+  ca: CertificateAuthority,
+  name: string,
+  request: LeafRequest,
+  days = 7,
+): Promise<KeyPair> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
   const ext = join(dir, `${name}.ext`);
-  await writeFile(ext, extensions);
+  const altNames = [
+    ...(request.dnsNames ?? []).map((d) => `DNS:${d}`),
+    ...(request.ipAddresses ?? []).map((ip) => `IP:${ip}`),
+  ];
+  await writeFile(
+    ext,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      `extendedKeyUsage=${request.usage === 'server' ? 'serverAuth' : 'clientAuth'}`,
+      ...(altNames.length > 0 ? [`subjectAltName=${altNames.join(',')}`] : []),
+      '',
+    ].join('\n'),
+  );
   await openssl(
     [
       'req',
@@ -77,7 +159,10 @@ async function signLeaf(
       '-out',
       csr,
       '-subj',
-      subj,
+      subject([
+        ['CN', request.commonName],
+        ...(request.organizations ?? []).map((o): [string, string] => ['O', o]),
+      ]),
     ],
     dir,
   );
@@ -88,10 +173,11 @@ async function signLeaf(
       '-in',
       csr,
       '-CA',
-      'ca.crt',
+      ca.cert,
       '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
+      ca.key,
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
       '-days',
       String(days),
       '-sha256',
@@ -105,67 +191,87 @@ async function signLeaf(
   return { cert, key };
 }
 
-/** Creates the CA, the serving certificate and one client certificate per identity. */
+/** The serving certificate of an aggregated API server and the CA for its APIService's caBundle. */
+export interface ServingCertificate extends KeyPair {
+  /** The CA that signed it: its PEM file. */
+  caCert: string;
+  /** The CA certificate base64-encoded, as APIService `spec.caBundle` wants it. */
+  caBundle: string;
+  dnsNames: string[];
+}
+
+/**
+ * Issues a serving certificate for Service `<service>.<namespace>.svc` (the name
+ * kube-apiserver's aggregator verifies) plus localhost and 127.0.0.1, signed by a new CA.
+ */
+export async function issueServingCertificate(
+  dir: string,
+  service: { name: string; namespace: string },
+  days = 7,
+): Promise<ServingCertificate> {
+  const ca = await createCa(dir, 'serving-ca', `${service.name}-serving-ca`, days);
+  const svc = `${service.name}.${service.namespace}.svc`;
+  const dnsNames = [svc, `${svc}.cluster.local`, 'localhost'];
+  const pair = await issueCertificate(
+    dir,
+    ca,
+    'serving',
+    { commonName: svc, usage: 'server', dnsNames, ipAddresses: ['127.0.0.1'] },
+    days,
+  );
+  return {
+    ...pair,
+    caCert: ca.cert,
+    caBundle: (await readFile(ca.cert)).toString('base64'),
+    dnsNames,
+  };
+}
+
+/** The name kube-apiserver's front-proxy client certificate carries (as kubeadm names it). */
+export const frontProxyClientName = 'front-proxy-client';
+
+/**
+ * Creates the control plane's CA, the serving certificate, one client certificate per identity,
+ * and, for the aggregation layer, a separate front-proxy CA with kube-apiserver's
+ * front-proxy client certificate (as kubeadm lays them out).
+ */
 export async function createPki(
   dir: string,
   clients: Record<string, ClientIdentity>,
   days = 7,
 ): Promise<Pki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await openssl(
-    [
-      'req',
-      '-x509',
-      '-new',
-      '-nodes',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      String(days),
-      '-sha256',
-      '-subj',
-      subject([['CN', 'kube-inspector-control-plane-ca']]),
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    ],
+  const ca = await createCa(dir, 'ca', 'kube-inspector-control-plane-ca', days);
+  const serving = await issueCertificate(
     dir,
-  );
-  const serving = await signLeaf(
-    dir,
+    ca,
     'serving',
-    subject([['CN', 'localhost']]),
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '',
-    ].join('\n'),
+    {
+      commonName: 'localhost',
+      usage: 'server',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+    },
     days,
   );
   const issued: Pki['clients'] = {};
   for (const [name, id] of Object.entries(clients)) {
-    issued[name] = await signLeaf(
+    issued[name] = await issueCertificate(
       dir,
+      ca,
       `client-${name}`,
-      subject([['CN', id.user], ...id.groups.map((g): [string, string] => ['O', g])]),
-      [
-        'basicConstraints=critical,CA:FALSE',
-        'keyUsage=critical,digitalSignature,keyEncipherment',
-        'extendedKeyUsage=clientAuth',
-        '',
-      ].join('\n'),
+      { commonName: id.user, organizations: id.groups, usage: 'client' },
       days,
     );
   }
+  const frontProxyCa = await createCa(dir, 'front-proxy-ca', 'front-proxy-ca', days);
+  const frontProxyClient = await issueCertificate(
+    dir,
+    frontProxyCa,
+    frontProxyClientName,
+    { commonName: frontProxyClientName, usage: 'client' },
+    days,
+  );
 
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const serviceAccountKey = join(dir, 'service-account.key');
@@ -177,13 +283,15 @@ export async function createPki(
 
   return {
     dir,
-    caCert: join(dir, 'ca.crt'),
-    caKey: join(dir, 'ca.key'),
+    caCert: ca.cert,
+    caKey: ca.key,
     servingCert: serving.cert,
     servingKey: serving.key,
     serviceAccountKey,
     serviceAccountPublicKey,
     clients: issued,
+    frontProxyCa,
+    frontProxyClient,
   };
 }
 

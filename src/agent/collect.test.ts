@@ -126,23 +126,16 @@ describe('collect', () => {
       'var/lib/rpm/rpmdb.sqlite': { fixture: 'rpm/rpmdb.sqlite' },
     });
     chmodSync(root, 0o755);
-    chmodSync(join(root, 'var/lib/rpm/rpmdb.sqlite'), 0o600);
+    chmodSync(join(root, 'var/lib/rpm/rpmdb.sqlite'), 0o000);
+    // The child loads the collector while it still has the test's own rights (the checkout may
+    // sit in a private folder nobody else can read), then, when it runs as root, becomes nobody
+    // before it collects: root reads everything.
     const code = `import { collect } from ${JSON.stringify(join(import.meta.dirname, 'collect.ts'))};
+      if (process.getuid() === 0) { process.setgroups([]); process.setgid(65534); process.setuid(65534); }
       const c = await collect(${JSON.stringify(root)}, { timeLimitMs: 60000 });
       console.log(JSON.stringify({ uid: process.getuid(), packages: c.packages.length, errors: c.errors }));`;
-    const node = [
-      process.execPath,
-      '--disable-warning=ExperimentalWarning',
-      '--input-type=module',
-      '-e',
-      code,
-    ];
-    // Root reads everything: run the collection as nobody.
-    const [cmd, ...args] =
-      process.getuid?.() === 0
-        ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...node]
-        : node;
-    const out = JSON.parse(execFileSync(cmd!, args, { encoding: 'utf8' })) as {
+    const args = ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', code];
+    const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as {
       uid: number;
       packages: number;
       errors: { code: string; message: string }[];

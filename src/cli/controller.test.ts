@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_ADMIN_NAMESPACE,
   loadEnrichment,
@@ -204,6 +204,7 @@ describe('durations', () => {
 
 describe('enrichment files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ki-enrich-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const epss = join(dir, 'epss.csv');
   writeFileSync(epss, '#model_version:v2025.03.14\ncve,epss,percentile\nCVE-2024-6387,0.9,0.99\n');
   const kev = join(dir, 'kev.json');

@@ -1,14 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { version } from '../version.ts';
 
 const main = new URL('./main.ts', import.meta.url).pathname;
+const scratch = mkdtempSync(join(tmpdir(), 'ki-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const home = mkdtempSync(join(tmpdir(), 'ki-cli-home-'));
+  const home = mkdtempSync(join(scratch, 'home-'));
   const result = spawnSync(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', main, ...args],
@@ -45,7 +47,7 @@ describe('the kube-inspector command', { timeout: 60_000 }, () => {
   });
 
   it('calls itself `kubectl inspector` when run through a file named kubectl-inspector', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ki-plugin-'));
+    const dir = mkdtempSync(join(scratch, 'plugin-'));
     const plugin = join(dir, 'kubectl-inspector');
     symlinkSync(main, plugin);
     const result = spawnSync(process.execPath, [plugin, '--help'], {

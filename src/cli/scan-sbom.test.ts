@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { zipSync } from 'fflate';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const main = new URL('./main.ts', import.meta.url).pathname;
 const testdata = new URL('../vulndb/testdata/', import.meta.url).pathname;
@@ -14,6 +14,7 @@ const db = join(testdata, 'osv');
 const cyclonedx = join(testdata, 'sbom', 'cyclonedx-1.5.json');
 const spdx = join(testdata, 'sbom', 'spdx-2.3.json');
 const scratch = mkdtempSync(join(tmpdir(), 'ki-scan-sbom-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Runs the CLI asynchronously (so an in-process HTTP server can answer it). */
 async function cli(

@@ -2,7 +2,7 @@
 // applies (server-side dry run, then for real), kubectl explain describes the
 // fields, the inspector category lists every kind, and the printer columns
 // show the values that matter.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -22,6 +22,7 @@ let kc: KubeConfig;
 let namespace: string;
 const suffix = Math.random().toString(16).slice(2, 10);
 const work = mkdtempSync(join(tmpdir(), 'api-examples-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const clusterObjects: [string, string][] = [];
 
 beforeAll(async () => {
@@ -76,6 +77,7 @@ describe('every example', () => {
 describe('the scenario', () => {
   const scenarioNamespace = `api-scenario-${suffix}`;
   const dir = mkdtempSync(join(tmpdir(), 'api-scenario-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const files = exampleFiles().filter((f) => f.startsWith('scenario'));
 
   it('applies as a whole folder, namespace first', async () => {

@@ -1,15 +1,16 @@
 // Finding attributes are a map merged per key by server-side apply, so a
 // person's attribute survives the controller's applies (ADR 0301).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { installCrds } from './api-helpers.ts';
 import { createNamespace, kubeConfig, kubectl } from './helpers.ts';
 
 let namespace: string;
 const dir = mkdtempSync(join(tmpdir(), 'api-ownership-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   await installCrds();

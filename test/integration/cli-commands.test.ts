@@ -2,11 +2,11 @@
 // plugin, as real processes against a real API server holding Finding and CoveredResource
 // objects created with kubectl (status through the status subresource).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseCsv } from '../support/csv.ts';
 import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS, VISIBLE_HEADERS } from '../support/findings.ts';
 import { type ProductEnvironment, startProductEnvironment } from './product.ts';
@@ -237,7 +237,9 @@ describe('kube-inspector findings export', { timeout: 60_000 }, () => {
   });
 
   it('writes JSON objects to a file, selected by label and namespace', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'ki-export-')), 'findings.json');
+    const dir = mkdtempSync(join(tmpdir(), 'ki-export-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'findings.json');
     const { code, stderr } = await cli([
       'findings',
       'export',
@@ -331,13 +333,16 @@ describe('kube-inspector coverage', { timeout: 60_000 }, () => {
 
 describe('the kubectl plugin', { timeout: 60_000 }, () => {
   it('runs as `kubectl inspector` when installed as kubectl-inspector on the PATH', async () => {
-    const bin = mkdtempSync(join(tmpdir(), 'ki-plugin-'));
+    const scratch = mkdtempSync(join(tmpdir(), 'ki-plugin-'));
+    onTestFinished(() => rmSync(scratch, { recursive: true, force: true }));
+    const bin = join(scratch, 'bin');
+    mkdirSync(bin);
     symlinkSync(main, join(bin, 'kubectl-inspector'));
     const pluginEnv = {
       // The plugin's `#!/usr/bin/env node` finds this Node first.
       PATH: [bin, dirname(process.execPath), '/usr/bin', '/bin'].join(':'),
       KUBECONFIG: env.plane.kubeconfig,
-      HOME: mkdtempSync(join(tmpdir(), 'ki-home-')),
+      HOME: mkdtempSync(join(scratch, 'home-')),
     };
     const kubectl = env.plane.binaries.kubectl;
 

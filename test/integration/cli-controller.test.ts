@@ -3,11 +3,11 @@
 // counted as an error without stopping it, bad flags stop it at once, and two replicas fail
 // over through the Lease.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SETUPS } from '../../src/controllers/index.ts';
 import { loadLocal } from '../../src/vulndb/loader.ts';
 import { eventually } from './helpers.ts';
@@ -116,7 +116,9 @@ describe('kube-inspector controller as a process', { timeout: 180_000 }, () => {
 
   it('loads a database directory and reports it in /metrics, then stops cleanly on SIGTERM', async () => {
     const expected = await loadLocal(osv);
-    const cache = join(mkdtempSync(join(tmpdir(), 'ki-scan-cache-')), 'layers');
+    const scratch = mkdtempSync(join(tmpdir(), 'ki-scan-cache-'));
+    onTestFinished(() => rmSync(scratch, { recursive: true, force: true }));
+    const cache = join(scratch, 'layers');
     const running = startControllerProcess(env, [
       `--vulnerability-db=${osv}`,
       '--vulnerability-db-refresh=10m',
@@ -206,7 +208,9 @@ describe('kube-inspector controller as a process', { timeout: 180_000 }, () => {
   });
 
   it('refuses a scan cache directory it cannot create, naming the flag', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'ki-not-a-dir-')), 'file');
+    const scratch = mkdtempSync(join(tmpdir(), 'ki-not-a-dir-'));
+    onTestFinished(() => rmSync(scratch, { recursive: true, force: true }));
+    const file = join(scratch, 'file');
     writeFileSync(file, 'x');
     const running = startControllerProcess(env, [`--scan-cache-dir=${join(file, 'cache')}`]);
     expect(await running.exited).toBe(2);

@@ -3,11 +3,11 @@
 // as the agent would), matches its packages into Finding objects carrying the enrichment, and
 // `kube-inspector findings export` and `kube-inspector coverage` show them.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Finding } from '../../src/api/v1alpha1/finding.ts';
 import { kinds } from '../../src/controllers/informers.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
@@ -76,6 +76,7 @@ describe('kube-inspector from its command line', { timeout: 240_000 }, () => {
 
   it('covers the node, writes enriched findings, and exports them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ki-enrichment-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(
       join(dir, 'epss.csv'),
       '#model_version:v2025.03.14,score_date:2026-03-01T00:00:00+0000\ncve,epss,percentile\nCVE-2024-6387,0.87361,0.99374\n',

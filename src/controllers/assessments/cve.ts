@@ -16,7 +16,7 @@ import { imagePackages, matchLocated, nodePackages } from '../../findings/packag
 import type { ScanOutcome } from '../../scanner/types.ts';
 import type { PackageFinding } from '../../vulndb/match.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { podCredentials } from '../pull-secrets.ts';
 import type { AssessmentCaches } from './cluster.ts';
 

@@ -8,7 +8,7 @@ import { ASSESSMENT_RUN_STATES } from '../../api/v1alpha1/assessment-run.ts';
 import type { Cache } from '../../kube/cache.ts';
 import { objectKey } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import {
   type AssessmentCaches,
   INDEX_BY_TARGET,

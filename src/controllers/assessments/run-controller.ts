@@ -38,7 +38,7 @@ import {
   selectResources,
 } from '../../assessments/selection.ts';
 import { type Step, enterState, isTerminal, nextStep } from '../../assessments/run-state.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { conditionsOf } from './conditions.ts';

@@ -9,7 +9,7 @@ import { splitKey } from '../../kube/resources.ts';
 import type { Reconciler } from '../../runtime/controller.ts';
 import { selectResources, targetProblems } from '../../assessments/selection.ts';
 import { rfc3339 } from '../../assessments/run-state.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { kinds } from '../informers.ts';
 import { type AssessmentCaches, clusterSnapshot } from './cluster.ts';
 import { conditionsOf } from './conditions.ts';

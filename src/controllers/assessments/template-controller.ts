@@ -30,7 +30,7 @@ import {
   scheduleDecision,
   scheduledRunName,
 } from '../../assessments/schedule.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { kinds } from '../informers.ts';
 import { type AssessmentCaches, INDEX_BY_TEMPLATE, type Run, type Template } from './cluster.ts';
 import { conditionsOf } from './conditions.ts';

@@ -12,7 +12,7 @@ import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.t
 import { apply, remove } from '../../kube/apply.ts';
 import { type Cache, indexers } from '../../kube/cache.ts';
 import { core, type KubeObject, type OwnerReference } from '../../kube/resources.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
 import { type CoverageConfig, coverageConfig, selectorMatches } from '../../coverage/config.ts';
 import { podImages } from '../../coverage/pods.ts';

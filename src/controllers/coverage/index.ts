@@ -9,7 +9,7 @@ import { podImages } from '../../coverage/pods.ts';
 import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { CoverageContext, type Covered, AGENT_LABELS } from './context.ts';
 import { imageReconciler } from './image.ts';
 import { namespaceReconciler } from './namespace.ts';

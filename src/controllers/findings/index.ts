@@ -16,7 +16,7 @@ import { coveredResourceName } from '../../coverage/names.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import { assessmentRecorder } from '../assessments/events.ts';
-import type { ControllerDeps, ControllerSetup } from '../index.ts';
+import type { ControllerDeps, ControllerSetup } from '../deps.ts';
 import { informers } from '../informers.ts';
 import { findingsMetrics } from './metrics.ts';
 import {

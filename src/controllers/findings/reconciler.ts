@@ -41,7 +41,7 @@ import type { EventRecorder } from '../../kube/events.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../runtime/controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import type { EvaluationResult, FindingsMetrics } from './metrics.ts';
 

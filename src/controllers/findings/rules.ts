@@ -11,7 +11,7 @@ import { coveredResourceName } from '../../coverage/names.ts';
 import { apply } from '../../kube/apply.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
 import { setCondition, type Condition } from '../../runtime/conditions.ts';
-import type { ControllerDeps } from '../index.ts';
+import type { ControllerDeps } from '../deps.ts';
 import { kinds } from '../informers.ts';
 import type { FindingsCaches } from './reconciler.ts';
 

@@ -1,0 +1,109 @@
+// Validation of a Finding a client sends: the schema (zod, the same source as the OpenAPI
+// documents), unknown fields (pruned; reported as warnings or, with fieldValidation=Strict,
+// refused), and the object's identity against the URL. Pure.
+import { FINDINGS_API_VERSION } from '../api/v1alpha1/common.ts';
+import { FindingSpecSchema, FindingStatusSchema } from '../api/v1alpha1/finding.ts';
+import { ObjectMetaSchema } from '../api/v1alpha1/common.ts';
+import type { z } from 'zod';
+import type { StatusCause } from './status.ts';
+
+type Obj = { [key: string]: unknown };
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Paths of keys present in `input` and dropped by the schema's parse (`parsed`). */
+export function unknownFields(input: unknown, parsed: unknown, path: string): string[] {
+  if (Array.isArray(input) && Array.isArray(parsed)) {
+    return input.flatMap((v, i) => unknownFields(v, parsed[i], `${path}[${i}]`));
+  }
+  if (!isObject(input) || !isObject(parsed)) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(input)) {
+    if (!(k in parsed)) out.push(`${path}.${k}`);
+    else out.push(...unknownFields(v, parsed[k], `${path}.${k}`));
+  }
+  return out;
+}
+
+function zodCauses(error: z.ZodError, root: string): StatusCause[] {
+  return error.issues.map((i) => ({
+    reason: 'FieldValueInvalid',
+    field: [root, ...i.path.map(String)].join('.'),
+    message: `Invalid value: ${i.message}`,
+  }));
+}
+
+export interface Checked {
+  /** The object with unknown fields pruned. */
+  object: Obj;
+  /** `.spec.foo`-style paths (without the leading dot) of unknown fields. */
+  unknown: string[];
+  causes: StatusCause[];
+}
+
+const ROOT_KEYS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+
+function checkPart(schema: z.ZodType, value: unknown, root: string, out: Checked): unknown {
+  if (value === undefined) return undefined;
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    out.causes.push(...zodCauses(r.error, root));
+    return value;
+  }
+  out.unknown.push(...unknownFields(value, r.data, root));
+  return r.data;
+}
+
+/** Checks a Finding's shape: kind, apiVersion, metadata, spec, status. */
+export function checkFinding(body: unknown): Checked {
+  const out: Checked = { object: {}, unknown: [], causes: [] };
+  if (!isObject(body)) {
+    out.causes.push({
+      reason: 'FieldValueInvalid',
+      field: '<root>',
+      message: 'Invalid value: the object must be a JSON object',
+    });
+    return out;
+  }
+  if (body.kind !== 'Finding')
+    out.causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'kind',
+      message: `Invalid value: ${JSON.stringify(body.kind)}: must be Finding`,
+    });
+  if (body.apiVersion !== FINDINGS_API_VERSION) {
+    out.causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'apiVersion',
+      message: `Invalid value: ${JSON.stringify(body.apiVersion)}: must be ${FINDINGS_API_VERSION}`,
+    });
+  }
+  for (const k of Object.keys(body)) if (!ROOT_KEYS.has(k)) out.unknown.push(k);
+  const metadata = checkPart(ObjectMetaSchema, body.metadata ?? {}, 'metadata', {
+    ...out,
+    unknown: [],
+  });
+  const object: Obj = {
+    apiVersion: body.apiVersion,
+    kind: body.kind,
+    metadata: isObject(metadata) ? metadata : {},
+  };
+  const spec = checkPart(FindingSpecSchema, body.spec, 'spec', out);
+  if (spec !== undefined) object.spec = spec;
+  const status = checkPart(FindingStatusSchema, body.status, 'status', out);
+  if (status !== undefined) object.status = status;
+  out.object = object;
+  return out;
+}
+
+/** kube-apiserver's Warning header value for one unknown field. */
+export function unknownFieldWarning(path: string): string {
+  return `299 - "unknown field \\"${path}\\""`;
+}
+
+/** The strict decoding error message of fieldValidation=Strict. */
+export function strictMessage(paths: string[]): string {
+  return `strict decoding error: ${paths.map((p) => `unknown field "${p}"`).join(', ')}`;
+}

@@ -1,7 +1,8 @@
 // A real, throw-away Kubernetes control plane on loopback: etcd, kube-apiserver
-// and kube-controller-manager (garbage collector and namespace controllers
-// only), the way controller-runtime's envtest runs one, plus the controller
-// manager envtest lacks.
+// (with the aggregation layer configured as kubeadm does) and
+// kube-controller-manager (garbage collector and namespace controllers only),
+// the way controller-runtime's envtest runs one, plus the controller manager
+// envtest lacks.
 //
 // Every child is started under `setpriv --pdeathsig KILL`, so the kernel kills
 // it when the process that started it dies for any reason (a crashed or
@@ -15,7 +16,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Binaries, pidAlive, resolveAllBinaries } from './binaries.ts';
-import { createPki, kubeconfigFor, type Pki } from './pki.ts';
+import { createPki, frontProxyClientName, kubeconfigFor, type Pki } from './pki.ts';
 
 export interface ControlPlane {
   /** Admin kubeconfig (system:masters). */
@@ -29,6 +30,8 @@ export interface ControlPlane {
   owned: boolean;
   /** The etcd client URL (only for a control plane started here). */
   etcdUrl?: string;
+  /** The certificates (only for a control plane started here), front-proxy CA included. */
+  pki?: Pki;
   /** Stops the processes; also restarts kube-apiserver for tests that need it. */
   stop(): Promise<void>;
   /** Kills kube-apiserver and starts it again on the same port (owned planes only). */
@@ -45,7 +48,12 @@ export interface StartOptions {
    * a flag is replaced with the control plane's working folder.
    */
   apiServerArgs?: string[];
+  /** kube-controller-manager's --controllers (an owned control plane only). */
+  controllers?: string[];
 }
+
+/** The controllers of kube-controller-manager unless a test asks for others. */
+export const defaultControllers = ['garbage-collector-controller', 'namespace-controller'];
 
 const tempPrefix = 'kube-inspector-cp-';
 
@@ -355,6 +363,19 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         `--service-account-key-file=${pki.serviceAccountPublicKey}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
         '--profiling=false',
+        // The aggregation layer, as kubeadm configures it: kube-apiserver proxies to aggregated
+        // API servers with the front-proxy client certificate and names the user in headers.
+        // --enable-aggregator-routing stays off: only the default (Service) resolver follows
+        // ExternalName Services, which is how an API server on loopback is reached without
+        // kube-proxy (the endpoint resolver needs EndpointSlices, which refuse loopback).
+        `--requestheader-client-ca-file=${pki.frontProxyCa.cert}`,
+        `--requestheader-allowed-names=${frontProxyClientName}`,
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        '--requestheader-uid-headers=X-Remote-Uid',
+        `--proxy-client-cert-file=${pki.frontProxyClient.cert}`,
+        `--proxy-client-key-file=${pki.frontProxyClient.key}`,
         ...(options.apiServerArgs ?? []).map((arg) => arg.replaceAll('{dir}', dir)),
       ],
       join(dir, 'kube-apiserver.log'),
@@ -386,7 +407,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         `--kubeconfig=${kcmKubeconfig}`,
         `--authentication-kubeconfig=${kcmKubeconfig}`,
         `--authorization-kubeconfig=${kcmKubeconfig}`,
-        '--controllers=garbage-collector-controller,namespace-controller',
+        `--controllers=${(options.controllers ?? defaultControllers).join(',')}`,
         '--leader-elect=false',
         '--bind-address=127.0.0.1',
         `--secure-port=${kcmPort}`,
@@ -410,6 +431,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       binaries,
       owned: true,
       etcdUrl,
+      pki,
       async stop() {
         await stopAll();
         if (!options.keep) await rm(dir, { recursive: true, force: true });

@@ -24,6 +24,7 @@ import {
   type RequestHeaderConfig,
   RequestHeaderConfigError,
   userFromHeaders,
+  withAuthenticatedGroup,
 } from './front-proxy.ts';
 
 const log = pino({ level: 'silent' });
@@ -154,6 +155,23 @@ function refusal(check: CertificateCheck): string {
   if (check.ok) throw new Error(`expected a refusal, got ${JSON.stringify(check)}`);
   return check.message;
 }
+
+describe('the system:authenticated group', () => {
+  it.each([
+    ['is added to an authenticated user', 'alice', ['dev'], ['dev', 'system:authenticated']],
+    ['is added to a user named without groups', 'system:aggregator', [], ['system:authenticated']],
+    ['is not repeated', 'alice', ['system:authenticated'], ['system:authenticated']],
+    [
+      'is not added to an unauthenticated group',
+      'x',
+      ['system:unauthenticated'],
+      ['system:unauthenticated'],
+    ],
+    ['is not added to the anonymous user', 'system:anonymous', [], []],
+  ])('%s', (_what, name, groups, expected) => {
+    expect(withAuthenticatedGroup({ name, groups, extra: {} }).groups).toEqual(expected);
+  });
+});
 
 describe('the client certificate check', () => {
   let frontProxyCa: CertificateAuthority;
@@ -330,7 +348,7 @@ describe('the front-proxy HTTPS server', () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({
       ok: true,
-      user: { name: 'alice', groups: ['dev'], extra: {} },
+      user: { name: 'alice', groups: ['dev', 'system:authenticated'], extra: {} },
     });
   });
 

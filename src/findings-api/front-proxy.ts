@@ -371,8 +371,22 @@ export class FrontProxyAuthenticator implements Authenticator {
         message: `no user in the request headers ${JSON.stringify(config.usernameHeaders)}`,
       };
     }
-    return { ok: true, user };
+    return { ok: true, user: withAuthenticatedGroup(user) };
   }
+}
+
+/**
+ * Adds `system:authenticated` to an authenticated user's groups unless it is anonymous or already
+ * in that or `system:unauthenticated`, as k8s.io/apiserver's delegating authenticator does: RBAC's
+ * discovery roles are bound to that group, and kube-apiserver's own OpenAPI and discovery
+ * fetches name a user without groups.
+ */
+export function withAuthenticatedGroup(user: UserInfo): UserInfo {
+  if (user.name === 'system:anonymous') return user;
+  if (user.groups.some((g) => g === 'system:authenticated' || g === 'system:unauthenticated')) {
+    return user;
+  }
+  return { ...user, groups: [...user.groups, 'system:authenticated'] };
 }
 
 export interface FrontProxyServerOptions {

@@ -160,6 +160,8 @@ export interface SubjectAccessReviewAuthorizerOptions {
   timeoutMs?: number;
   /** Milliseconds clock; default Date.now. */
   now?: () => number;
+  /** Called with every review sent to kube-apiserver (logs, metrics, tests). */
+  onReview?: (spec: SubjectAccessReviewSpec) => void;
 }
 
 function retryable(err: unknown): boolean {
@@ -171,13 +173,17 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
   private readonly client: KubeClient;
   private readonly cache: ExpiringLruCache<SubjectAccessReviewStatus>;
   private readonly inFlight = new Map<string, Promise<SubjectAccessReviewStatus>>();
-  private readonly o: Required<Omit<SubjectAccessReviewAuthorizerOptions, 'maxEntries'>>;
+  private readonly o: Required<
+    Omit<SubjectAccessReviewAuthorizerOptions, 'maxEntries' | 'onReview'>
+  >;
+  private readonly onReview: ((spec: SubjectAccessReviewSpec) => void) | undefined;
   /** Reviews sent to kube-apiserver, answers from the cache, questions folded into one in flight. */
   readonly stats = { reviews: 0, cacheHits: 0, folded: 0, errors: 0 };
 
   constructor(client: KubeClient, options: SubjectAccessReviewAuthorizerOptions = {}) {
     this.client = client;
     this.cache = new ExpiringLruCache(options.maxEntries ?? 8192);
+    this.onReview = options.onReview;
     this.o = {
       allowTtlMs: options.allowTtlMs ?? 10_000,
       denyTtlMs: options.denyTtlMs ?? 10_000,
@@ -224,6 +230,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
     for (let attempt = 0; ; attempt++) {
       try {
         this.stats.reviews++;
+        this.onReview?.(spec);
         const review = await this.client.request<{ status?: SubjectAccessReviewStatus }>(
           'POST',
           '/apis/authorization.k8s.io/v1/subjectaccessreviews',

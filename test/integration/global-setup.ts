@@ -12,6 +12,12 @@ declare module 'vitest' {
     etcdUrl: string;
     /** True when the harness started the control plane (false for USE_EXISTING_CLUSTER). */
     ownedControlPlane: boolean;
+    /** The front-proxy CA (request-header CA) of an owned control plane; empty otherwise. */
+    frontProxyCaCert: string;
+    frontProxyCaKey: string;
+    /** kube-apiserver's front-proxy client certificate and key; empty otherwise. */
+    frontProxyClientCert: string;
+    frontProxyClientKey: string;
   }
 }
 
@@ -27,6 +33,10 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('kubectl', plane.binaries.kubectl);
   project.provide('etcdUrl', plane.etcdUrl ?? '');
   project.provide('ownedControlPlane', plane.owned);
+  project.provide('frontProxyCaCert', plane.pki?.frontProxyCa.cert ?? '');
+  project.provide('frontProxyCaKey', plane.pki?.frontProxyCa.key ?? '');
+  project.provide('frontProxyClientCert', plane.pki?.frontProxyClient.cert ?? '');
+  project.provide('frontProxyClientKey', plane.pki?.frontProxyClient.key ?? '');
 }
 
 export async function teardown(): Promise<void> {

@@ -54,17 +54,28 @@ export interface ListResult {
   remainingItemCount?: number;
 }
 
+/** A full list read page by page from one consistent snapshot (never all rows at once). */
+export interface ListPages {
+  /** The resourceVersion the whole list is consistent at. */
+  resourceVersion: string;
+  /** Pages of items in list order; ending the iteration early releases the snapshot. */
+  pages: AsyncIterable<StoredFinding[]>;
+}
+
 export interface WatchOptions {
   namespace?: string;
   labelSelector?: LabelSelector;
   fieldSelector?: FieldSelector;
   /**
-   * Start after this resourceVersion (events with a greater one are delivered). Undefined, ""
-   * or "0": start now (with sendInitialEvents, after the initial ADDED events).
+   * Start after this resourceVersion (events with a greater one are delivered; 'Expired' when
+   * the event log no longer has them). Undefined, "" or "0": as kube-apiserver, "get state and
+   * start at most recent": ADDED for every matching object first, then changes — unless
+   * sendInitialEvents is false, which starts at the most recent version with no initial events.
    */
   resourceVersion?: string;
-  /** WatchList: first ADDED for every matching object, then a BOOKMARK with annotation
-   *  `k8s.io/initial-events-end: "true"`. */
+  /** WatchList: first ADDED for every matching object (at a snapshot no older than
+   *  resourceVersion), then a BOOKMARK with annotation `k8s.io/initial-events-end: "true"` and
+   *  the snapshot's resourceVersion, then the changes after it. */
   sendInitialEvents?: boolean;
   /** Send a BOOKMARK with the current resourceVersion every `bookmarkIntervalMs`. */
   allowWatchBookmarks?: boolean;
@@ -95,6 +106,11 @@ export interface FindingStore {
   /** Undefined when there is no such finding. */
   get(namespace: string, name: string): Promise<StoredFinding | undefined>;
   list(options: ListOptions): Promise<ListResult>;
+  /**
+   * Every match, page by page, from one consistent snapshot: what a list without limit streams
+   * (options.continue resumes after a page of list()).
+   */
+  listPages(options: Omit<ListOptions, 'limit'>): Promise<ListPages>;
   /** Throws StoreError 'Expired' when resourceVersion is older than the event log keeps. */
   watch(options: WatchOptions): Promise<FindingWatch>;
   /** Throws 'AlreadyExists'. Assigns uid, resourceVersion, generation 1, creationTimestamp. */

@@ -1,0 +1,101 @@
+// The SQLite schema of the findings store (docs/adr/0900-findings-store-schema-and-watch.md).
+import type { DatabaseSync } from 'node:sqlite';
+import { LABEL_COLUMNS, ROW_COLUMNS } from './row.ts';
+import { labelInt } from './sql-filter.ts';
+
+/** Bumped when the schema changes incompatibly; a newer file is refused. */
+export const SCHEMA_VERSION = 1;
+
+const labelColumns = Object.values(LABEL_COLUMNS);
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+-- Advisory text and scores, once per distinct content; refs counts findings and events.
+CREATE TABLE IF NOT EXISTS advisories (
+  id INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL UNIQUE,
+  body TEXT NOT NULL,
+  refs INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS findings (
+  id INTEGER PRIMARY KEY,
+  ${ROW_COLUMNS.map((c) => `${c} ${c === 'rv' ? 'INTEGER NOT NULL' : 'TEXT'}`).join(',\n  ')},
+  advisory_id INTEGER,
+  body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS findings_key ON findings (namespace, name);
+CREATE INDEX IF NOT EXISTS findings_namespace ON findings (namespace);
+CREATE INDEX IF NOT EXISTS findings_vulnerability_id ON findings (vulnerability_id);
+CREATE INDEX IF NOT EXISTS findings_resource_id ON findings (resource_id);
+${labelColumns.map((c) => `CREATE INDEX IF NOT EXISTS findings_${c} ON findings (${c});`).join('\n')}
+
+-- Labels other than the well-known ones (also kept in the row's body).
+CREATE TABLE IF NOT EXISTS finding_labels (
+  finding_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (finding_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS finding_labels_key_value ON finding_labels (key, value);
+
+-- The event log: one row per resourceVersion, kept for a window.
+CREATE TABLE IF NOT EXISTS events (
+  rv INTEGER PRIMARY KEY,
+  type TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  namespace TEXT NOT NULL,
+  advisory_id INTEGER,
+  object TEXT NOT NULL,
+  prev TEXT
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+
+CREATE TRIGGER IF NOT EXISTS findings_delete_labels AFTER DELETE ON findings BEGIN
+  DELETE FROM finding_labels WHERE finding_id = OLD.id;
+END;
+CREATE TRIGGER IF NOT EXISTS findings_ref_insert AFTER INSERT ON findings
+WHEN NEW.advisory_id IS NOT NULL BEGIN
+  UPDATE advisories SET refs = refs + 1 WHERE id = NEW.advisory_id;
+END;
+CREATE TRIGGER IF NOT EXISTS findings_ref_delete AFTER DELETE ON findings
+WHEN OLD.advisory_id IS NOT NULL BEGIN
+  UPDATE advisories SET refs = refs - 1 WHERE id = OLD.advisory_id;
+END;
+CREATE TRIGGER IF NOT EXISTS findings_ref_update AFTER UPDATE OF advisory_id ON findings
+WHEN OLD.advisory_id IS NOT NEW.advisory_id BEGIN
+  UPDATE advisories SET refs = refs + 1 WHERE id = NEW.advisory_id;
+  UPDATE advisories SET refs = refs - 1 WHERE id = OLD.advisory_id;
+END;
+CREATE TRIGGER IF NOT EXISTS events_ref_insert AFTER INSERT ON events
+WHEN NEW.advisory_id IS NOT NULL BEGIN
+  UPDATE advisories SET refs = refs + 1 WHERE id = NEW.advisory_id;
+END;
+CREATE TRIGGER IF NOT EXISTS events_ref_delete AFTER DELETE ON events
+WHEN OLD.advisory_id IS NOT NULL BEGIN
+  UPDATE advisories SET refs = refs - 1 WHERE id = OLD.advisory_id;
+END;
+CREATE TRIGGER IF NOT EXISTS advisories_unreferenced AFTER UPDATE OF refs ON advisories
+WHEN NEW.refs <= 0 BEGIN
+  DELETE FROM advisories WHERE id = NEW.id;
+END;
+`;
+
+/** Registers the SQL functions the filters use (ki_int: a label value as an integer). */
+export function registerFunctions(db: DatabaseSync): void {
+  db.function('ki_int', { deterministic: true }, (v) => labelInt(v));
+}
+
+/** Creates the schema when missing and checks the file's version. */
+export function migrate(db: DatabaseSync): void {
+  db.exec(SCHEMA);
+  const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema'`).get() as
+    { value: number } | undefined;
+  if (row === undefined)
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?)`).run(SCHEMA_VERSION);
+  else if (row.value > SCHEMA_VERSION)
+    throw new Error(
+      `findings database schema ${row.value} is newer than this version understands (${SCHEMA_VERSION})`,
+    );
+}

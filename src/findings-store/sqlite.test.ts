@@ -1,0 +1,695 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FINDINGS_API_VERSION, LABELS } from '../api/v1alpha1/common.ts';
+import { seededRandom, type Random } from '../vulndb/testing/random.ts';
+import {
+  findingFields,
+  matchesFields,
+  matchesLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+} from './selectors.ts';
+import { SqliteFindingStore, type SqliteFindingStoreOptions } from './sqlite.ts';
+import { StoreError, type FindingWatch, type StoredFinding, type WatchEvent } from './store.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'findings-store-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'findings.db');
+}
+
+function open(options: Partial<SqliteFindingStoreOptions> = {}, path = tempPath()) {
+  const store = new SqliteFindingStore({ path, ...options });
+  cleanups.push(() => store.close());
+  return { store, path };
+}
+
+const ADMIN = 'kube-inspector-system';
+
+/** The status of a finding, for reading and editing in tests. */
+function st(f: StoredFinding | undefined): Record<string, unknown> {
+  return (f?.status ?? {}) as Record<string, unknown>;
+}
+const description = 'A heap overflow in the parser lets a remote attacker run code. '.repeat(20);
+
+function advisory(n: number) {
+  return {
+    description: `${n}: ${description}`,
+    cvss: [
+      {
+        version: '3.1',
+        scoringVector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+        baseScore: 9.8,
+        source: 'NVD',
+      },
+    ],
+    referenceUrls: [`https://security-tracker.debian.org/tracker/CVE-2024-${n}`],
+    vulnerabilitySource: 'DEBIAN_CVE',
+    aliases: [`DSA-${n}-1`],
+    exploitAvailable: 'NO',
+    epss: { score: 0.02 },
+  };
+}
+
+function finding(
+  name: string,
+  options: {
+    namespace?: string;
+    vuln?: number;
+    severity?: string;
+    labels?: Record<string, string>;
+  } = {},
+): StoredFinding {
+  const vuln = options.vuln ?? 1;
+  const severity = options.severity ?? 'HIGH';
+  return {
+    apiVersion: FINDINGS_API_VERSION,
+    kind: 'Finding',
+    metadata: {
+      namespace: options.namespace ?? ADMIN,
+      name,
+      labels: {
+        [LABELS.severity]: severity,
+        [LABELS.type]: 'PACKAGE_VULNERABILITY',
+        [LABELS.status]: 'ACTIVE',
+        [LABELS.resourceType]: 'CONTAINER_IMAGE',
+        [LABELS.vulnerabilityId]: `CVE-2024-${vuln}`,
+        ...options.labels,
+      },
+    },
+    spec: { attributes: { team: 'payments' } },
+    status: {
+      type: 'PACKAGE_VULNERABILITY',
+      title: `CVE-2024-${vuln} - openssl`,
+      severity,
+      status: 'ACTIVE',
+      vulnerabilityId: `CVE-2024-${vuln}`,
+      ...advisory(vuln),
+      packages: [
+        { name: 'openssl', version: '3.0.11-1~deb12u1', fixedInVersion: '3.0.13-1~deb12u1' },
+      ],
+      resource: {
+        type: 'CONTAINER_IMAGE',
+        id: `registry.local/app@sha256:${name.padEnd(64, '0')}`,
+      },
+      rulesPackage: 'cve',
+      recommendation: { text: 'Upgrade openssl to 3.0.13-1~deb12u1 or later.' },
+    },
+  };
+}
+
+async function expectStoreError(
+  p: Promise<unknown>,
+  reason: string,
+  message?: RegExp,
+): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(StoreError);
+  expect((err as StoreError).reason).toBe(reason);
+  if (message) expect((err as StoreError).message).toMatch(message);
+}
+
+/** Reads n events, failing after a timeout. */
+async function take(watch: FindingWatch, n: number, timeoutMs = 5_000): Promise<WatchEvent[]> {
+  const out: WatchEvent[] = [];
+  if (n === 0) return out;
+  const it = watch[Symbol.asyncIterator]();
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n) {
+    const timeout = new Promise<'timeout'>((r) =>
+      setTimeout(() => r('timeout'), deadline - Date.now()).unref(),
+    );
+    const next = await Promise.race([it.next(), timeout]);
+    if (next === 'timeout') throw new Error(`only ${out.length} of ${n} events arrived`);
+    if (next.done) break;
+    out.push(next.value);
+  }
+  return out;
+}
+
+function summary(events: WatchEvent[]): string[] {
+  return events.map(
+    (e) => `${e.type} ${e.object.metadata.name ?? ''}@${e.object.metadata.resourceVersion}`,
+  );
+}
+
+describe('SqliteFindingStore CRUD', () => {
+  it('creates, reads back the same object, updates and deletes', async () => {
+    const { store } = open({ now: () => Date.parse('2026-01-02T03:04:05.678Z') });
+    const input = finding('f1', { labels: { team: 'payments', 'example.com/tier': '1' } });
+    const created = await store.create(input);
+    expect(created.metadata).toMatchObject({
+      name: 'f1',
+      namespace: ADMIN,
+      resourceVersion: '1',
+      generation: 1,
+      creationTimestamp: '2026-01-02T03:04:05Z',
+    });
+    expect(created.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(created.status).toEqual(input.status);
+    expect(await store.get(ADMIN, 'f1')).toEqual(created);
+
+    const changed = structuredClone(created);
+    st(changed).severity = 'CRITICAL';
+    changed.metadata.labels![LABELS.severity] = 'CRITICAL';
+    const updated = await store.update(changed);
+    expect(updated.metadata.resourceVersion).toBe('2');
+    expect(updated.metadata.generation).toBe(1);
+    expect(await store.get(ADMIN, 'f1')).toEqual(updated);
+
+    const deleted = await store.delete(ADMIN, 'f1');
+    expect(deleted.metadata.resourceVersion).toBe('3');
+    expect(deleted.status).toEqual(updated.status);
+    expect(await store.get(ADMIN, 'f1')).toBeUndefined();
+    expect(store.currentResourceVersion()).toBe('3');
+  });
+
+  it('refuses duplicates, missing objects and versions on create', async () => {
+    const { store } = open();
+    await store.create(finding('f1'));
+    await expectStoreError(store.create(finding('f1')), 'AlreadyExists', /"f1" already exists/);
+    await expectStoreError(store.update(finding('nope')), 'NotFound', /"nope" not found/);
+    await expectStoreError(store.delete(ADMIN, 'nope'), 'NotFound');
+    const withVersion = finding('f2');
+    withVersion.metadata.resourceVersion = '7';
+    await expectStoreError(store.create(withVersion), 'Invalid', /resourceVersion/);
+    const noName = finding('');
+    await expectStoreError(store.create(noName), 'Invalid', /metadata.name/);
+  });
+
+  it('answers Conflict on a stale resourceVersion or failed delete preconditions', async () => {
+    const { store } = open();
+    const v1 = await store.create(finding('f1'));
+    const v2 = await store.update({ ...v1, spec: { attributes: { team: 'x' } } });
+    await expectStoreError(store.update({ ...v1, spec: {} }), 'Conflict', /has been modified/);
+    await expectStoreError(
+      store.delete(ADMIN, 'f1', {
+        preconditions: { resourceVersion: v1.metadata.resourceVersion! },
+      }),
+      'Conflict',
+      /ResourceVersion in precondition/,
+    );
+    await expectStoreError(
+      store.delete(ADMIN, 'f1', { preconditions: { uid: 'other' } }),
+      'Conflict',
+      /UID in precondition/,
+    );
+    const gone = await store.delete(ADMIN, 'f1', {
+      preconditions: { uid: v2.metadata.uid!, resourceVersion: v2.metadata.resourceVersion! },
+    });
+    expect(gone.metadata.uid).toBe(v1.metadata.uid);
+  });
+
+  it('changes nothing on dryRun', async () => {
+    const { store } = open();
+    const dry = await store.create(finding('f1'), { dryRun: true });
+    expect(dry.metadata.uid).toBeDefined();
+    expect(dry.metadata.resourceVersion).toBeUndefined();
+    expect(await store.get(ADMIN, 'f1')).toBeUndefined();
+    expect(store.currentResourceVersion()).toBe('0');
+
+    const real = await store.create(finding('f1'));
+    const edit = { ...real, spec: { attributes: { team: 'dry' } } };
+    const dryUpdate = await store.update(edit, { dryRun: true });
+    expect(dryUpdate.spec).toEqual({ attributes: { team: 'dry' } });
+    expect(dryUpdate.metadata.resourceVersion).toBe(real.metadata.resourceVersion);
+    await store.delete(ADMIN, 'f1', { dryRun: true });
+    expect(await store.get(ADMIN, 'f1')).toEqual(real);
+    expect(store.currentResourceVersion()).toBe('1');
+  });
+
+  it('increments generation on spec changes only and keeps the version of a no-op update', async () => {
+    const { store } = open();
+    const v1 = await store.create(finding('f1'));
+    const statusOnly = structuredClone(v1);
+    st(statusOnly).title = 'new title';
+    const v2 = await store.update(statusOnly);
+    expect(v2.metadata.generation).toBe(1);
+    const v3 = await store.update({ ...v2, spec: { attributes: { team: 'other' } } });
+    expect(v3.metadata.generation).toBe(2);
+    expect(v3.metadata.resourceVersion).toBe('3');
+
+    const watch = await store.watch({ resourceVersion: '3' });
+    const same = await store.update(structuredClone(v3));
+    expect(same).toEqual(v3);
+    const unversioned = structuredClone(v3);
+    delete unversioned.metadata.resourceVersion;
+    expect((await store.update(unversioned)).metadata.resourceVersion).toBe('3');
+    expect(store.currentResourceVersion()).toBe('3');
+    await store.delete(ADMIN, 'f1');
+    expect(summary(await take(watch, 1))).toEqual(['DELETED f1@4']);
+  });
+
+  it('runs a batch as one transaction: all or nothing', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    await expectStoreError(
+      store.batch([
+        { op: 'create', finding: finding('b') },
+        { op: 'create', finding: finding('a') },
+      ]),
+      'AlreadyExists',
+    );
+    expect(await store.get(ADMIN, 'b')).toBeUndefined();
+    expect(store.currentResourceVersion()).toBe('1');
+    const done = await store.batch([
+      { op: 'create', finding: finding('b') },
+      { op: 'upsert', finding: finding('a', { severity: 'LOW' }) },
+      { op: 'upsert', finding: finding('c') },
+      { op: 'delete', namespace: ADMIN, name: 'b' },
+    ]);
+    expect(done.map((f) => `${f.metadata.name}@${f.metadata.resourceVersion}`)).toEqual([
+      'b@2',
+      'a@3',
+      'c@4',
+      'b@5',
+    ]);
+    expect(st(await store.get(ADMIN, 'a')).severity).toBe('LOW');
+  });
+});
+
+// ---------------------------------------------------------------- selectors in SQL
+
+const KEYS = [LABELS.severity, LABELS.status, LABELS.run, 'team', 'example.com/n', 'tier'];
+const VALUES = ['CRITICAL', 'HIGH', 'LOW', 'a', '1', '7', '12', ''];
+
+function randomObject(rng: Random, i: number): StoredFinding {
+  const f = finding(`f${i}`, {
+    namespace: rng.pick(['ns-a', 'ns-b', ADMIN]),
+    vuln: rng.int(5),
+    severity: rng.pick(['CRITICAL', 'HIGH', 'LOW']),
+  });
+  const labels: Record<string, string> = {};
+  for (const k of KEYS) if (rng.chance(0.6)) labels[k] = rng.pick(VALUES);
+  f.metadata.labels = labels;
+  if (rng.chance(0.2)) delete st(f).rulesPackage;
+  if (rng.chance(0.2)) st(f).status = 'CLOSED';
+  return f;
+}
+
+function randomRequirement(rng: Random): string {
+  const k = rng.pick(KEYS);
+  const v = () => rng.pick(VALUES);
+  switch (rng.int(8)) {
+    case 0:
+      return `${k}=${v()}`;
+    case 1:
+      return `${k}!=${v()}`;
+    case 2:
+      return `${k} in (${v()},${v()})`;
+    case 3:
+      return `${k} notin (${v()})`;
+    case 4:
+      return k;
+    case 5:
+      return `!${k}`;
+    case 6:
+      return `${k}>${rng.int(15)}`;
+    default:
+      return `${k}<${rng.int(15)}`;
+  }
+}
+
+function randomFieldTerm(rng: Random): string {
+  const field = rng.pick([
+    'metadata.namespace',
+    'status.severity',
+    'status.status',
+    'status.rulesPackage',
+    'status.vulnerabilityId',
+    'metadata.name',
+  ]);
+  const value = rng.pick(['ns-a', ADMIN, 'CRITICAL', 'CLOSED', 'cve', '', 'CVE-2024-3', 'f3']);
+  return `${field}${rng.pick(['=', '==', '!='])}${value}`;
+}
+
+async function listAll(
+  store: SqliteFindingStore,
+  options: Parameters<SqliteFindingStore['list']>[0],
+) {
+  const names: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.list({ ...options, limit: 37, ...(token ? { continue: token } : {}) });
+    names.push(...page.items.map((f) => `${f.metadata.namespace}/${f.metadata.name}`));
+    token = page.continue;
+  } while (token !== undefined);
+  return names;
+}
+
+describe('SqliteFindingStore selectors in SQL', () => {
+  it('selects exactly what the pure matchers select, for random objects and selectors', async () => {
+    const { store } = open();
+    const rng = seededRandom(1234);
+    const objects = Array.from({ length: 150 }, (_, i) => randomObject(rng, i));
+    await store.batch(objects.map((finding) => ({ op: 'create', finding })));
+    for (let round = 0; round < 250; round++) {
+      const labelText = Array.from({ length: 1 + rng.int(3) }, () => randomRequirement(rng)).join(
+        ',',
+      );
+      const fieldText = rng.chance(0.5) ? randomFieldTerm(rng) : '';
+      const namespace = rng.chance(0.3) ? 'ns-b' : undefined;
+      const labelSelector = parseLabelSelector(labelText);
+      const fieldSelector = parseFieldSelector(fieldText);
+      const expected = objects
+        .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+        .filter((o) => matchesLabels(labelSelector, o.metadata.labels))
+        .filter((o) => matchesFields(fieldSelector, findingFields(o)))
+        .map((o) => `${o.metadata.namespace}/${o.metadata.name}`)
+        .sort();
+      const got = await listAll(store, {
+        labelSelector,
+        fieldSelector,
+        ...(namespace ? { namespace } : {}),
+      });
+      expect({ labelText, fieldText, namespace, got: got.sort() }).toEqual({
+        labelText,
+        fieldText,
+        namespace,
+        got: expected,
+      });
+    }
+  });
+
+  it('refuses a field that cannot be selected on', async () => {
+    const { store } = open();
+    await expectStoreError(
+      store.list({ fieldSelector: parseFieldSelector('spec.attributes.team=x') }),
+      'Invalid',
+      /field label not supported: spec.attributes.team/,
+    );
+  });
+
+  it('uses an index for equality on a well-known label', () => {
+    const { store } = open();
+    const plan = store.db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT id FROM findings f WHERE f.l_severity = ? AND f.id > ? ORDER BY f.id LIMIT 500`,
+      )
+      .all('CRITICAL') as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(
+      /USING (COVERING )?INDEX findings_l_severity/,
+    );
+  });
+});
+
+// ---------------------------------------------------------------- paging
+
+describe('SqliteFindingStore paging', () => {
+  it('pages under concurrent writes with no duplicates and no gaps, at the first page version', async () => {
+    const { store } = open();
+    const rng = seededRandom(99);
+    await store.batch(
+      Array.from({ length: 300 }, (_, i) => ({ op: 'create' as const, finding: finding(`f${i}`) })),
+    );
+    const deleted = new Set<string>();
+    const seen: string[] = [];
+    let page = await store.list({ limit: 40 });
+    const listVersion = page.resourceVersion;
+    expect(page.remainingItemCount).toBe(260);
+    for (let n = 1000; ; n++) {
+      seen.push(...page.items.map((f) => f.metadata.name));
+      expect(page.resourceVersion).toBe(listVersion);
+      if (page.continue === undefined) break;
+      for (let k = 0; k < 5; k++) {
+        const victim = `f${rng.int(300)}`;
+        const current = await store.get(ADMIN, victim);
+        if (current && rng.chance(0.5)) {
+          await store.delete(ADMIN, victim);
+          deleted.add(victim);
+        } else if (current)
+          await store.update({ ...current, spec: { attributes: { n: String(n) } } });
+      }
+      await store.create(finding(`new${n}`));
+      page = await store.list({ limit: 40, continue: page.continue });
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    for (let i = 0; i < 300; i++) if (!deleted.has(`f${i}`)) expect(seen).toContain(`f${i}`);
+  });
+
+  it('streams a full list from one snapshot while writes go on', async () => {
+    const { store } = open({ pageSize: 25 });
+    await store.batch(
+      Array.from({ length: 200 }, (_, i) => ({ op: 'create' as const, finding: finding(`f${i}`) })),
+    );
+    const { resourceVersion, pages } = await store.listPages({});
+    expect(resourceVersion).toBe('200');
+    const names: string[] = [];
+    for await (const items of pages) {
+      names.push(...items.map((f) => f.metadata.name));
+      await store.delete(ADMIN, `f${199 - names.length / 25}`);
+      await store.create(finding(`late${names.length}`));
+    }
+    expect(names).toHaveLength(200);
+    expect(new Set(names)).toEqual(new Set(Array.from({ length: 200 }, (_, i) => `f${i}`)));
+    const full = await store.list({});
+    expect(full.items).toHaveLength(200);
+    expect(full.resourceVersion).toBe(store.currentResourceVersion());
+  });
+
+  it('serves list versions as Kubernetes does, or Expired', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    await store.create(finding('b'));
+    expect((await store.list({ resourceVersion: '1' })).resourceVersion).toBe('2');
+    expect(
+      (await store.list({ resourceVersion: '2', resourceVersionMatch: 'Exact' })).items,
+    ).toHaveLength(2);
+    await expectStoreError(
+      store.list({ resourceVersion: '1', resourceVersionMatch: 'Exact' }),
+      'Expired',
+    );
+    await expectStoreError(store.list({ resourceVersion: '9' }), 'Expired', /newer/);
+    await expectStoreError(store.list({ resourceVersion: 'x' }), 'Invalid');
+    await expectStoreError(store.list({ continue: 'garbage' }), 'Invalid', /continue/);
+    const page = await store.list({ limit: 1 });
+    await expectStoreError(
+      store.list({ limit: 1, continue: page.continue!, resourceVersion: '2' }),
+      'Invalid',
+    );
+  });
+
+  it('deletes a collection by selector', async () => {
+    const { store } = open({ pageSize: 7 });
+    await store.batch(
+      Array.from({ length: 40 }, (_, i) => ({
+        op: 'create' as const,
+        finding: finding(`f${i}`, { severity: i % 2 ? 'LOW' : 'HIGH' }),
+      })),
+    );
+    const selector = parseLabelSelector(`${LABELS.severity}=LOW`);
+    expect(
+      await store.deleteCollection({ labelSelector: selector }, { dryRun: true }),
+    ).toHaveLength(20);
+    expect((await store.list({})).items).toHaveLength(40);
+    const gone = await store.deleteCollection({ labelSelector: selector });
+    expect(gone).toHaveLength(20);
+    const left = (await store.list({})).items;
+    expect(left.map((f) => st(f).severity)).toEqual(Array<string>(20).fill('HIGH'));
+  });
+});
+
+// ---------------------------------------------------------------- watch
+
+describe('SqliteFindingStore watch', () => {
+  it('resumes from a resourceVersion with every later change, in order', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    const from = store.currentResourceVersion();
+    const b = await store.create(finding('b'));
+    await store.update({ ...b, spec: { attributes: { x: 'y' } } });
+    await store.delete(ADMIN, 'a');
+    const watch = await store.watch({ resourceVersion: from });
+    await store.create(finding('c'));
+    expect(summary(await take(watch, 4))).toEqual([
+      'ADDED b@2',
+      'MODIFIED b@3',
+      'DELETED a@4',
+      'ADDED c@5',
+    ]);
+    watch.close();
+  });
+
+  it('turns label changes into ADDED and DELETED for a selecting watch, live and replayed', async () => {
+    const { store } = open();
+    const selector = parseLabelSelector(`${LABELS.severity}=CRITICAL`);
+    const a = await store.create(finding('a', { severity: 'LOW' }));
+    const live = await store.watch({ resourceVersion: '1', labelSelector: selector });
+    const up = structuredClone(a);
+    up.metadata.labels![LABELS.severity] = 'CRITICAL';
+    const a2 = await store.update(up);
+    const a3 = await store.update({ ...a2, spec: { attributes: { x: '1' } } });
+    const down = structuredClone(a3);
+    down.metadata.labels![LABELS.severity] = 'LOW';
+    await store.update(down);
+    const expected = ['ADDED a@2', 'MODIFIED a@3', 'DELETED a@4'];
+    expect(summary(await take(live, 3))).toEqual(expected);
+    const replayed = await store.watch({ resourceVersion: '1', labelSelector: selector });
+    expect(summary(await take(replayed, 3))).toEqual(expected);
+    live.close();
+    replayed.close();
+  });
+
+  it('answers Expired for a version older than the log keeps, by count and by age', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const { store } = open({ maxEvents: 5, eventWindowMs: 60_000, now: () => now });
+    for (let i = 0; i < 7; i++) await store.create(finding(`f${i}`));
+    const page = await store.list({ limit: 2 });
+    await store.create(finding('f7'));
+    await expectStoreError(
+      store.watch({ resourceVersion: '2' }),
+      'Expired',
+      /too old resource version: 2/,
+    );
+    const ok = await store.watch({ resourceVersion: '3' });
+    expect(summary(await take(ok, 5))).toHaveLength(5);
+    ok.close();
+    now += 120_000;
+    await store.create(finding('later'));
+    expect((await store.stats()).oldestResumableResourceVersion).toBe('8');
+    await expectStoreError(store.watch({ resourceVersion: '7' }), 'Expired');
+    await expectStoreError(
+      store.list({ limit: 2, continue: page.continue! }),
+      'Expired',
+      /too old/,
+    );
+    await expectStoreError(store.watch({ resourceVersion: '99' }), 'Expired', /newer/);
+  });
+
+  it('ends a slow consumer with Expired without blocking the writer', async () => {
+    const { store } = open({ watchBufferSize: 5 });
+    const watch = await store.watch({ resourceVersion: '0', sendInitialEvents: false });
+    for (let i = 0; i < 10; i++) await store.create(finding(`f${i}`));
+    expect(store.currentResourceVersion()).toBe('10');
+    const err = await take(watch, 10).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).reason).toBe('Expired');
+  });
+
+  it('serves WatchList: ADDED per match, the initial-events-end bookmark, then later changes only', async () => {
+    const { store } = open({ pageSize: 10 });
+    await store.batch(
+      Array.from({ length: 55 }, (_, i) => ({ op: 'create' as const, finding: finding(`f${i}`) })),
+    );
+    const watch = await store.watch({
+      sendInitialEvents: true,
+      allowWatchBookmarks: true,
+      resourceVersion: '',
+    });
+    const it = watch[Symbol.asyncIterator]();
+    const events: WatchEvent[] = [];
+    for (let i = 0; i < 20; i++) events.push((await it.next()).value as WatchEvent);
+    // Changes during the initial events: to objects already sent and to objects not yet sent.
+    await store.delete(ADMIN, 'f0');
+    await store.delete(ADMIN, 'f50');
+    await store.create(finding('late'));
+    for (;;) {
+      const e = (await it.next()).value as WatchEvent;
+      events.push(e);
+      if (e.type === 'BOOKMARK') break;
+    }
+    events.push(...(await take(watch, 3)));
+    const s = summary(events);
+    expect(s.slice(0, 55)).toEqual(Array.from({ length: 55 }, (_, i) => `ADDED f${i}@${i + 1}`));
+    expect(events[55]!.object.metadata).toEqual({
+      resourceVersion: '55',
+      annotations: { 'k8s.io/initial-events-end': 'true' },
+    });
+    expect(s.slice(56)).toEqual(['DELETED f0@56', 'DELETED f50@57', 'ADDED late@58']);
+    watch.close();
+  });
+
+  it('starts with the current state when no version is given, and now when sendInitialEvents is false', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    const legacy = await store.watch({});
+    const fromNow = await store.watch({ sendInitialEvents: false });
+    await store.create(finding('b'));
+    expect(summary(await take(legacy, 2))).toEqual(['ADDED a@1', 'ADDED b@2']);
+    expect(summary(await take(fromNow, 1))).toEqual(['ADDED b@2']);
+  });
+
+  it('sends bookmarks on an interval when asked', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    const watch = await store.watch({
+      resourceVersion: '1',
+      allowWatchBookmarks: true,
+      bookmarkIntervalMs: 20,
+    });
+    await store.create(finding('b'));
+    const events = await take(watch, 2);
+    expect(summary(events)).toEqual(['ADDED b@2', 'BOOKMARK @2']);
+    watch.close();
+  });
+
+  it('finishes the iteration when closed', async () => {
+    const { store } = open();
+    const watch = await store.watch({ sendInitialEvents: false });
+    setTimeout(() => watch.close(), 10);
+    expect(await take(watch, 1)).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------- durability and size
+
+describe('SqliteFindingStore on disk', () => {
+  it('keeps the resourceVersion sequence and the event log across a restart', async () => {
+    const path = tempPath();
+    const first = new SqliteFindingStore({ path });
+    await first.create(finding('a'));
+    const b = await first.create(finding('b'));
+    await first.update({ ...b, spec: { attributes: { x: '1' } } });
+    await first.close();
+
+    const { store } = open({}, path);
+    expect(store.currentResourceVersion()).toBe('3');
+    expect((await store.get(ADMIN, 'b'))?.spec).toEqual({ attributes: { x: '1' } });
+    const watch = await store.watch({ resourceVersion: '1' });
+    const c = await store.create(finding('c'));
+    expect(c.metadata.resourceVersion).toBe('4');
+    expect(summary(await take(watch, 3))).toEqual(['ADDED b@2', 'MODIFIED b@3', 'ADDED c@4']);
+    await expectStoreError(store.watch({ resourceVersion: '5' }), 'Expired');
+  });
+
+  it('stores each advisory once and drops it when nothing refers to it', async () => {
+    const { store } = open({ maxEvents: 1 });
+    const count = 2_000;
+    await store.batch(
+      Array.from({ length: count }, (_, i) => ({
+        op: 'create' as const,
+        finding: finding(`f${i}`, { vuln: i % 20 }),
+      })),
+    );
+    const stats = await store.stats();
+    expect(stats.findings).toBe(count);
+    expect(stats.advisories).toBe(20);
+    const jsonBytes = JSON.stringify(await store.get(ADMIN, 'f1')).length;
+    // Pages in use (the event log's freed pages are reused by later writes).
+    const pragma = (name: string) =>
+      (store.db.prepare(`PRAGMA ${name}`).get() as Record<string, number>)[name]!;
+    const used = (pragma('page_count') - pragma('freelist_count')) * pragma('page_size');
+    const bytesPerFinding = used / count;
+    console.log(
+      `findings store: ${Math.round(bytesPerFinding)} bytes per finding on disk; ${jsonBytes} bytes of JSON each`,
+    );
+    expect(jsonBytes).toBeGreaterThan(2_000);
+    expect(bytesPerFinding).toBeLessThan(jsonBytes * 0.6);
+    await store.deleteCollection({});
+    await store.create(finding('other', { vuln: 99 }));
+    expect((await store.stats()).advisories).toBe(1);
+  });
+});

@@ -54,7 +54,7 @@ build: deps ## Compile TypeScript into dist/.
 	npx tsc -p tsconfig.build.json
 
 .PHONY: typecheck
-typecheck: deps
+typecheck: deps ## TypeScript type check (no output files).
 	npx tsc -p tsconfig.json --noEmit
 
 .PHONY: lint
@@ -63,7 +63,7 @@ lint: deps ## ESLint and Prettier.
 	npx prettier --check .
 
 .PHONY: format
-format: deps
+format: deps ## Rewrite every file in Prettier's style.
 	npx prettier --write .
 
 # ---------------------------------------------------------------- generated files
@@ -73,7 +73,7 @@ manifests: deps ## Generate crds/ from the zod schemas in src/api/v1alpha1.
 	$(RUN_TS) hack/generate-crds.ts
 
 .PHONY: verify
-verify: manifests ## Regenerate and fail when the committed generated files are stale.
+verify: manifests typecheck lint ## Type check, lint, regenerate, and fail when the committed generated files are stale.
 	@if [ -n "$$(git status --porcelain -- crds docs/api/reference.md)" ]; then \
 	  git --no-pager diff -- crds docs/api/reference.md; git status --short -- crds docs/api/reference.md; \
 	  echo "crds/ or docs/api/reference.md is stale: run 'make manifests' and commit the result"; exit 1; fi

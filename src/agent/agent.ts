@@ -189,6 +189,7 @@ export async function writeInventory(
 }
 
 /** Sets up the agent on a manager; returns its controller. */
+// eslint-disable-next-line max-lines-per-function -- the agent process wiring (informers, its controller, metrics) in the order it starts
 export function setupAgent(o: AgentOptions): Controller {
   const clock = o.clock ?? systemClock;
   const random = o.random ?? Math.random;

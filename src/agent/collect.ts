@@ -166,6 +166,7 @@ export async function checkHostRoot(root: string): Promise<void> {
 }
 
 /** Collects the inventory of the host mounted at `root`. Never throws for what it finds there. */
+// eslint-disable-next-line complexity -- one pass over the package sources with the time limit checked between each
 export async function collect(root: string, options: CollectOptions): Promise<Collection> {
   const now = options.now ?? (() => performance.now());
   const started = now();

@@ -150,6 +150,7 @@ function integer(value: string, flag: string, min: number, max: number): number 
 }
 
 /** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
+// eslint-disable-next-line max-lines-per-function -- one check per flag, in the order --help lists them
 export function parseControllerArgs(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -321,6 +322,7 @@ export async function loadEnrichment(
   };
 }
 
+// eslint-disable-next-line max-lines-per-function -- the controller process start-up and shutdown sequence, read in order
 export async function runController(args: string[], cmd = 'kube-inspector'): Promise<number> {
   const config = parseControllerArgs(args);
   if (config.help) {

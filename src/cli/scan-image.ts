@@ -133,6 +133,7 @@ function byType(pkgs: readonly Package[]): string {
   return [...counts].map(([t, n]) => `${n} ${t}`).join(', ') || 'none';
 }
 
+// eslint-disable-next-line max-lines-per-function, complexity -- one check per flag of scan image|rootfs, then the output
 async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> {
   const { values, positionals } = parseScanArgs(args, {
     platform: { type: 'string' },

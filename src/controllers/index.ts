@@ -3,38 +3,11 @@
  * registers its informers and controllers through a `setup…(deps)` function; the CLI and the
  * integration tests call {@link setupControllers} with the same dependencies.
  */
-import type { Logger } from 'pino';
-import type { Manager } from '../runtime/manager.ts';
-import type { Clock } from '../runtime/clock.ts';
-import type { ImageScanner } from '../scanner/index.ts';
-import type { Enrichment } from '../vulndb/enrichment.ts';
-import type { DatabaseSource } from '../vulndb/source.ts';
 import { setupAssessments } from './assessments/index.ts';
 import { setupCoverage } from './coverage/index.ts';
-import { ImageInventoryStore } from './image-inventories.ts';
+import type { ControllerDeps, ControllerSetup } from './deps.ts';
 import { setupFindings } from './findings/index.ts';
-
-export interface ControllerDeps {
-  manager: Manager;
-  log: Logger;
-  clock: Clock;
-  /** The administrator namespace: continuous findings and the controller's own objects. */
-  adminNamespace: string;
-  /** Scans images for the coverage controller. */
-  scanner: ImageScanner;
-  /** The vulnerability database; undefined when none is configured (nothing is matched). */
-  database: DatabaseSource | undefined;
-  /** EPSS scores and known-exploited ids (--epss, --kev); undefined when none is configured. */
-  enrichment?: Enrichment;
-  /** Image scan results, shared by coverage (writer) and findings (reader). */
-  images: ImageInventoryStore;
-  /** Images scanned at the same time (default 4). */
-  scanConcurrency?: number;
-  /** Most continuous findings per covered resource (default 1000; highest severities kept). */
-  maxFindingsPerResource?: number;
-}
-
-export type ControllerSetup = (deps: ControllerDeps) => void;
+import { ImageInventoryStore } from './image-inventories.ts';
 
 export function defaultDeps(
   deps: Omit<ControllerDeps, 'images'> & { images?: ImageInventoryStore },

@@ -9,7 +9,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { Agent, fetch, type Response } from 'undici';
-import { TokenBucket } from '../runtime/token-bucket.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -291,6 +291,7 @@ export class RegistryClient {
    * Resolves a reference to one image: follows an index to the platform's manifest, fetches
    * and checks the config. Throws {@link RegistryError}.
    */
+  // eslint-disable-next-line max-lines-per-function -- platform index, manifest and config resolution in the order the distribution spec gives
   async resolve(
     ref: ImageReference,
     options: { platform?: Platform; signal?: AbortSignal } = {},
@@ -508,6 +509,7 @@ export class RegistryClient {
    * One logical request: auth (cached, or from the 401 challenge), redirects without
    * forwarding credentials, retries with backoff on 5xx/429/connection errors.
    */
+  // eslint-disable-next-line max-lines-per-function, max-params -- one request attempt loop: retries, Retry-After, redirects and the auth challenge together
   async #send(
     target: Target,
     url: string,
@@ -605,6 +607,7 @@ export class RegistryClient {
     }
   }
 
+  // eslint-disable-next-line max-params -- a redirect carries the request it follows
   async #follow(
     url: string,
     headers: Record<string, string>,
@@ -655,6 +658,7 @@ export class RegistryClient {
   }
 
   /** Works out an Authorization header value from a 401 challenge; undefined when we have nothing to offer. */
+  // eslint-disable-next-line max-lines-per-function, complexity -- the bearer token flow with its own retry loop
   async #authorize(
     target: Target,
     challengeHeader: string | undefined,

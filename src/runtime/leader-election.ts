@@ -586,6 +586,7 @@ export class LeaderElector {
   }
 
   /** client-go's tryAcquireOrRenew. */
+  // eslint-disable-next-line max-lines-per-function -- a port of client-go's tryAcquireOrRenew, kept comparable step by step
   private async tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
     const nowWall = formatMicroTime(this.wallClock());
     const leaseDurationSeconds = this.timings.leaseDurationMs / 1000;

@@ -6,7 +6,7 @@
 //   - rate-limited adds wait max(per-key exponential backoff, overall token bucket);
 //   - the standard workqueue_* metrics with the `name` and `controller` labels.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../kube/token-bucket.ts';
 
 export interface RateLimiterOptions {
   /** First per-key delay in ms (client-go: 5 ms). */

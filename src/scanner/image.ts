@@ -115,6 +115,7 @@ export async function scanImage(
   }
 }
 
+// eslint-disable-next-line max-lines-per-function, max-params -- the scan pipeline (resolve, config, layers, merge) in order, under one abort signal
 async function scan(
   reference: string,
   options: ImageScanOptions,

@@ -39,6 +39,7 @@ async function readable(file: string, path: string, warnings: string[]): Promise
   }
 }
 
+// eslint-disable-next-line max-lines-per-function, complexity -- one directory walk with its size caps and symlink checks in one place
 export async function scanRootfs(
   dir: string,
   options: RootfsScanOptions = {},

@@ -51,6 +51,7 @@ function distroVersion(distro: string, namespace: string): string | undefined {
 export type PurlResult = { ok: true; pkg: InstalledPackage } | { ok: false; reason: string };
 
 /** Turns one purl into an installed package, or says why it cannot be matched. */
+// eslint-disable-next-line complexity -- one case per purl type
 export function packageFromPurl(purl: string): PurlResult {
   let p: PackageURL;
   try {

@@ -12,12 +12,8 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
-import {
-  type ControllerDeps,
-  type ControllerSetup,
-  SETUPS,
-  defaultDeps,
-} from '../../src/controllers/index.ts';
+import type { ControllerDeps, ControllerSetup } from '../../src/controllers/deps.ts';
+import { SETUPS, defaultDeps } from '../../src/controllers/index.ts';
 import type { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';

@@ -48,6 +48,7 @@ function numberOf(digits: string): number {
 }
 
 /** Reads a version into tokens; `undefined` when it breaks apk's grammar. */
+// eslint-disable-next-line max-lines-per-function, complexity -- a port of apk-tools' version tokenizer state machine
 export function tokenizeApk(version: string): Token[] | undefined {
   const s = version.trim();
   const tokens: Token[] = [];

@@ -26,6 +26,7 @@ function sign(n: number): number {
 }
 
 /** rpmvercmp: compares one version or release string. */
+// eslint-disable-next-line complexity -- a port of rpm's rpmvercmp, kept comparable line by line
 export function rpmvercmp(a: string, b: string): number {
   if (a === b) return 0;
   let i = 0;

@@ -1,0 +1,34 @@
+/**
+ * What every controller area is given: the manager, the clock, the scanner, the vulnerability
+ * database and the store of image scan results. The areas import this file, never the
+ * aggregator in index.ts, so the aggregator and the contract are two files and no circle.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../runtime/clock.ts';
+import type { Manager } from '../runtime/manager.ts';
+import type { ImageScanner } from '../scanner/index.ts';
+import type { Enrichment } from '../vulndb/enrichment.ts';
+import type { DatabaseSource } from '../vulndb/source.ts';
+import type { ImageInventoryStore } from './image-inventories.ts';
+
+export interface ControllerDeps {
+  manager: Manager;
+  log: Logger;
+  clock: Clock;
+  /** The administrator namespace: continuous findings and the controller's own objects. */
+  adminNamespace: string;
+  /** Scans images for the coverage controller. */
+  scanner: ImageScanner;
+  /** The vulnerability database; undefined when none is configured (nothing is matched). */
+  database: DatabaseSource | undefined;
+  /** EPSS scores and known-exploited ids (--epss, --kev); undefined when none is configured. */
+  enrichment?: Enrichment;
+  /** Image scan results, shared by coverage (writer) and findings (reader). */
+  images: ImageInventoryStore;
+  /** Images scanned at the same time (default 4). */
+  scanConcurrency?: number;
+  /** Most continuous findings per covered resource (default 1000; highest severities kept). */
+  maxFindingsPerResource?: number;
+}
+
+export type ControllerSetup = (deps: ControllerDeps) => void;

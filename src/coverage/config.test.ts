@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { compileGlob, coverageConfig, repositoryFrequency, selectorMatches } from './config.ts';
+import {
+  compileGlob,
+  coverageConfig,
+  effectiveConfiguration,
+  repositoryFrequency,
+  selectorMatches,
+} from './config.ts';
 import { coveredResourceName, resourceTypeOfName } from './names.ts';
 import { platformOf, podImages } from './pods.ts';
 
@@ -189,5 +195,67 @@ describe('images of a pod', () => {
     expect(platformOf({ family: 'debian', version: '12' })).toBe('DEBIAN_12');
     expect(platformOf({ family: 'alpine', version: '3.20.3' })).toBe('ALPINE_3_20');
     expect(platformOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('the configuration in effect across a spec that does not validate', () => {
+  const valid = {
+    image: { repositoryRules: [{ filter: 'r.example/team/*', frequency: 'MANUAL' }] },
+  };
+  const broken = {
+    image: { repositoryRules: [{ filter: 'r.example/team/***', frequency: 'MANUAL' }] },
+  };
+  const sc = (spec: unknown, generation: number, kept?: { generation: number; spec: unknown }) => ({
+    metadata: { generation },
+    spec,
+    ...(kept ? { status: { configurationInEffect: kept } } : {}),
+  });
+
+  it('a spec that validates is in effect, with its generation', () => {
+    const e = effectiveConfiguration(sc(valid, 3, { generation: 1, spec: {} }));
+    expect(e.source).toBe('spec');
+    expect(e.generation).toBe(3);
+    expect(e.problems).toEqual([]);
+    expect(repositoryFrequency(e.config.rules, 'r.example/team/app')).toBe('MANUAL');
+  });
+
+  it('a broken rule leaves the last valid configuration in effect: MANUAL images stay MANUAL', () => {
+    const kept = { generation: 1, spec: coverageConfig(valid).config.spec };
+    const e = effectiveConfiguration(sc(broken, 2, kept));
+    expect(e.source).toBe('lastValid');
+    expect(e.generation).toBe(1);
+    expect(e.problems).toEqual([
+      expect.stringContaining('spec.image.repositoryRules[0].filter: "r.example/team/***"'),
+    ]);
+    expect(repositoryFrequency(e.config.rules, 'r.example/team/app')).toBe('MANUAL');
+    expect(e.config.present).toBe(true);
+  });
+
+  it('without a last valid configuration, a spec that does not validate activates nothing', () => {
+    const e = effectiveConfiguration(sc(broken, 1));
+    expect(e.source).toBe('none');
+    expect(e.problems).toHaveLength(1);
+    expect(e.config.present).toBe(false);
+    expect(e.config.scanTypes.size).toBe(0);
+  });
+
+  it('a last valid configuration that no longer validates is not used either', () => {
+    const e = effectiveConfiguration(sc(broken, 2, { generation: 1, spec: broken }));
+    expect(e.source).toBe('none');
+    expect(e.config.present).toBe(false);
+  });
+
+  it('no ScanConfiguration is no configuration', () => {
+    const e = effectiveConfiguration(undefined);
+    expect(e.source).toBe('none');
+    expect(e.problems).toEqual([]);
+    expect(e.config.present).toBe(false);
+  });
+
+  it('problems of the schema name the field as the API server does', () => {
+    const e = effectiveConfiguration(sc({ node: { packageLimit: 9000 } }, 1));
+    expect(e.problems).toEqual([expect.stringMatching(/^spec\.node\.packageLimit: /)]);
+    const list = effectiveConfiguration(sc({ node: { customPaths: ['relative'] } }, 1)).problems;
+    expect(list).toEqual([expect.stringMatching(/^spec\.node\.customPaths\[0\]: /)]);
   });
 });

@@ -88,28 +88,54 @@ export interface ConfigResult {
   problems: string[];
 }
 
-/** The configuration in effect for a `default` ScanConfiguration spec (or none). */
+/**
+ * The spec without the repository rules whose filter is not a glob, and a problem naming each:
+ * the schema refuses them too, but a problem should name the rule, and leave the others.
+ */
+function withoutBadGlobs(spec: unknown): { rest: unknown; problems: string[] } {
+  const rules = (spec as { image?: { repositoryRules?: unknown } } | null)?.image?.repositoryRules;
+  if (!Array.isArray(rules)) return { rest: spec, problems: [] };
+  const problems: string[] = [];
+  const kept = rules.filter((r: unknown, i) => {
+    const filter = (r as { filter?: unknown } | null)?.filter;
+    if (typeof filter !== 'string') return true;
+    try {
+      compileGlob(filter);
+      return true;
+    } catch (err) {
+      problems.push(`spec.image.repositoryRules[${i}].filter: ${(err as Error).message}`);
+      return false;
+    }
+  });
+  if (problems.length === 0) return { rest: spec, problems };
+  const s = spec as { image: Record<string, unknown> };
+  return { rest: { ...s, image: { ...s.image, repositoryRules: kept } }, problems };
+}
+
+/**
+ * The configuration one `default` ScanConfiguration spec (or none) describes, with the rules
+ * that have problems left out. What is in effect is effectiveConfiguration's decision.
+ */
 export function coverageConfig(spec: unknown): ConfigResult {
   const present = spec !== undefined;
-  const parsed = ScanConfigurationSpecSchema.safeParse(spec ?? {});
-  const problems: string[] = [];
+  const { rest, problems } = withoutBadGlobs(spec ?? {});
+  const parsed = ScanConfigurationSpecSchema.safeParse(rest);
   let effective: ScanConfigurationSpec;
   if (parsed.success) effective = parsed.data;
   else {
     // The API server validates the same schema; this is an older CRD or a direct etcd write.
     problems.push(
-      ...parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`.slice(0, 300)),
+      ...parsed.error.issues.map((i) =>
+        `${fieldPath(['spec', ...i.path])}: ${i.message}`.slice(0, 300),
+      ),
     );
     effective = ScanConfigurationSpecSchema.parse({});
   }
-  const rules: RepositoryRule[] = [];
-  (effective.image.repositoryRules ?? []).forEach((r, i) => {
-    try {
-      rules.push({ ...r, pattern: compileGlob(r.filter) });
-    } catch (err) {
-      problems.push(`spec.image.repositoryRules[${i}].filter: ${(err as Error).message}`);
-    }
-  });
+  // Every filter left compiles: withoutBadGlobs took out the others.
+  const rules: RepositoryRule[] = (effective.image.repositoryRules ?? []).map((r) => ({
+    ...r,
+    pattern: compileGlob(r.filter),
+  }));
   let maxImageBytes = 10 * 1024 ** 3;
   try {
     maxImageBytes = quantityToBytes(effective.image.maxImageSize);
@@ -134,6 +160,62 @@ export function coverageConfig(spec: unknown): ConfigResult {
       workloadEligibilityMs: effective.workload.eligibilityDays * DAY_MS,
     },
   };
+}
+
+/** `spec.image.repositoryRules[3].filter`, as the API server names fields. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`))
+    .join('');
+}
+
+/** The part of a ScanConfiguration the configuration in effect is worked out from. */
+export interface ScanConfigurationObject {
+  metadata: { generation?: number | undefined };
+  spec?: unknown;
+  status?:
+    { configurationInEffect?: { generation: number; spec: unknown } | undefined } | undefined;
+}
+
+export interface EffectiveConfiguration extends ConfigResult {
+  /**
+   * Where the configuration in effect comes from: `spec` (it validates), `lastValid` (it does
+   * not; the last spec that did, kept in status, stays in effect) or `none` (no configuration,
+   * or none ever validated: nothing is activated).
+   */
+  source: 'spec' | 'lastValid' | 'none';
+  /** metadata.generation of the spec in effect (spec or lastValid). */
+  generation?: number;
+}
+
+/**
+ * The configuration in effect for the `default` ScanConfiguration: its spec when it validates;
+ * otherwise the last valid spec the controller kept in status.configurationInEffect (so a
+ * broken edit never drops a rule: images set to MANUAL are not scanned because a later rule
+ * broke); otherwise nothing is activated. `problems` are always the spec's own.
+ */
+export function effectiveConfiguration(
+  sc: ScanConfigurationObject | undefined,
+): EffectiveConfiguration {
+  if (sc === undefined) return { ...coverageConfig(undefined), source: 'none' };
+  const generation = sc.metadata.generation;
+  const own = coverageConfig(sc.spec);
+  if (own.problems.length === 0) {
+    return { ...own, source: 'spec', ...(generation !== undefined ? { generation } : {}) };
+  }
+  const kept = sc.status?.configurationInEffect;
+  if (kept !== undefined) {
+    const last = coverageConfig(kept.spec);
+    if (last.problems.length === 0) {
+      return {
+        config: last.config,
+        problems: own.problems,
+        source: 'lastValid',
+        generation: kept.generation,
+      };
+    }
+  }
+  return { config: coverageConfig(undefined).config, problems: own.problems, source: 'none' };
 }
 
 /** Whether labels match a Kubernetes label selector (an absent selector matches everything). */

@@ -188,3 +188,43 @@ export function conditionsEqual(
     return other !== undefined && conditionEqual(c, other);
   });
 }
+
+/**
+ * What an object's conditions say, in the one vocabulary every kind uses: `ready`
+ * (Ready=True), `notReady` (Ready=False, the reconcile failed and is retried), `stalled`
+ * (Ready=False and Stalled=True: a person must change something) or `reconciling`
+ * (Ready=False and Reconciling=True: waiting for something else). Stalled and Reconciling are
+ * present only while True; the one that does not apply is removed.
+ */
+export type ConditionSummary = 'ready' | 'notReady' | 'stalled' | 'reconciling';
+
+/** What a summary says: its kind, reason and message, and the generation it was computed from. */
+export interface SummaryInput {
+  summary: ConditionSummary;
+  reason: string;
+  message: string;
+  generation: number | undefined;
+}
+
+/** The standard conditions of a summary, set onto the previous list (see setCondition). */
+export function summaryConditions(
+  previous: readonly Condition[] | undefined,
+  { summary, reason, message, generation }: SummaryInput,
+  now: Date | number,
+): Condition[] {
+  const extra =
+    summary === 'stalled' ? 'Stalled' : summary === 'reconciling' ? 'Reconciling' : undefined;
+  const gen = generation === undefined ? {} : { observedGeneration: generation };
+  let c = setCondition(
+    previous,
+    { type: 'Ready', status: summary === 'ready' ? 'True' : 'False', reason, message, ...gen },
+    now,
+  );
+  if (extra !== undefined) {
+    c = setCondition(c, { type: extra, status: 'True', reason, message, ...gen }, now);
+  }
+  const kept = c.filter(
+    (x) => x.type === extra || (x.type !== 'Stalled' && x.type !== 'Reconciling'),
+  );
+  return kept.length === c.length ? c : kept;
+}

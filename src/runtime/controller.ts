@@ -8,6 +8,8 @@
 //   - TerminalError      the user must act: no retry (the reconciler writes Stalled);
 //   - WaitingError       something else must happen first: forget, add after its delay;
 //   - any other error    rate-limited add (per-key exponential backoff).
+// Reconcilers of our kinds write the outcome into status on every path, errors included
+// (runtime/status.ts); the error's `reason` becomes the condition reason.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -20,21 +22,33 @@ export interface Result {
   requeue?: boolean;
 }
 
+/** Options of the typed errors: a cause, and the CamelCase reason their condition carries. */
+export interface ReasonedErrorOptions extends ErrorOptions {
+  reason?: string;
+}
+
 /** An error only a person can fix; retrying would not help. Surfaced as a Stalled condition. */
 export class TerminalError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly reason: string;
+  constructor(message: string, options?: ReasonedErrorOptions) {
     super(message, options);
     this.name = 'TerminalError';
+    this.reason = options?.reason ?? 'Stalled';
   }
 }
 
-/** Something outside must happen first; try again after the given delay, without backoff. */
+/**
+ * Something outside must happen first; try again after the given delay, without backoff.
+ * Surfaced as a Reconciling condition.
+ */
 export class WaitingError extends Error {
   readonly retryAfterMs: number;
-  constructor(message: string, retryAfterMs: number, options?: ErrorOptions) {
+  readonly reason: string;
+  constructor(message: string, retryAfterMs: number, options?: ReasonedErrorOptions) {
     super(message, options);
     this.name = 'WaitingError';
     this.retryAfterMs = retryAfterMs;
+    this.reason = options?.reason ?? 'Waiting';
   }
 }
 

@@ -271,6 +271,41 @@ export const INVALID_OBJECTS: InvalidObject[] = [
     enforcedBy: 'schema',
   },
   {
+    name: 'a repository filter with a character a glob may not hold',
+    kind: 'ScanConfiguration',
+    part: 'spec',
+    value: {
+      image: { repositoryRules: [{ filter: 'registry.example/[abc]', frequency: 'MANUAL' }] },
+    },
+    field: 'spec.image.repositoryRules[0].filter',
+    enforcedBy: 'cel',
+  },
+  {
+    name: 'a repository filter with "***"',
+    kind: 'ScanConfiguration',
+    part: 'spec',
+    value: {
+      image: {
+        repositoryRules: [
+          { filter: 'registry.example/*', frequency: 'SCAN_ON_PUSH' },
+          { filter: 'registry.example/***', frequency: 'MANUAL' },
+        ],
+      },
+    },
+    field: 'spec.image.repositoryRules[1].filter',
+    enforcedBy: 'cel',
+  },
+  {
+    name: 'a repository filter with an empty path segment',
+    kind: 'ScanConfiguration',
+    part: 'spec',
+    value: {
+      image: { repositoryRules: [{ filter: 'registry.example//app', frequency: 'MANUAL' }] },
+    },
+    field: 'spec.image.repositoryRules[0].filter',
+    enforcedBy: 'cel',
+  },
+  {
     name: 'more than 100 repository rules',
     kind: 'ScanConfiguration',
     part: 'spec',

@@ -12,6 +12,7 @@ import {
   conditions,
   labelSelector,
   observedGeneration,
+  type Rule,
   timestamp,
   withRules,
 } from './common.ts';
@@ -75,9 +76,32 @@ export function quantityToBytes(quantity: string): number {
 const days = (what: string, def: number, max: number) =>
   z.int().min(1).max(max).default(def).describe(`${what} Default ${def}.`);
 
+/** The characters a repository glob may hold. */
+export const GLOB_CHARACTERS = '^[A-Za-z0-9._/:*@-]+$';
+const globCharacters = new RegExp(GLOB_CHARACTERS);
+
+/** What makes a string a repository glob, for the API server (CEL) and for zod alike. */
+export const GLOB_RULES: Rule<string>[] = [
+  {
+    rule: `self.matches('${GLOB_CHARACTERS}')`,
+    message: 'must contain only letters, digits and `.` `_` `-` `/` `:` `@` `*`',
+    check: (g) => globCharacters.test(g),
+  },
+  {
+    rule: "!self.contains('***')",
+    message: 'must not contain `***` (use `*` or `**`)',
+    check: (g) => !g.includes('***'),
+  },
+  {
+    rule: "!self.startsWith('/') && !self.endsWith('/') && !self.contains('//')",
+    message: 'must not have an empty path segment (a leading or trailing `/`, or `//`)',
+    check: (g) => !g.startsWith('/') && !g.endsWith('/') && !g.includes('//'),
+  },
+];
+
 export const RepositoryRuleSchema = z
   .object({
-    filter: boundedString(256, 1).describe(
+    filter: withRules(boundedString(256, 1), GLOB_RULES).describe(
       'Glob over `registry/repository` (for example `registry.example/library/*` or `*/prod/**`); `*` stays within one path segment, `**` crosses segments.',
     ),
     frequency: z
@@ -271,6 +295,20 @@ export const ScanConfigurationStatusSchema = z
   .object({
     observedGeneration: observedGeneration(),
     conditions: conditions().optional(),
+    configurationInEffect: z
+      .object({
+        generation: z
+          .int()
+          .min(0)
+          .describe('The metadata.generation of the spec this configuration was taken from.'),
+        spec: ScanConfigurationSpecSchema.describe(
+          'The last spec that validated, with its defaults: what the controller applies while the spec does not validate, across restarts too.',
+        ),
+      })
+      .optional()
+      .describe(
+        'The configuration in effect, written by the controller. It follows the spec whenever the spec validates; a spec that does not validate leaves it as it was, and the Ready and Stalled conditions say so.',
+      ),
     statistics: z
       .object({
         total: count('Resources known to the coverage controller.').optional(),

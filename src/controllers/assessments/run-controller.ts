@@ -24,13 +24,13 @@ import { apply } from '../../kube/apply.ts';
 import { isConflict } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { objectReference } from '../../kube/events.ts';
-import { splitKey } from '../../kube/resources.ts';
 import {
   type ReconcileContext,
   type Reconciler,
   type Result,
   WaitingError,
 } from '../../runtime/controller.ts';
+import { type Outcome, type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import {
   EMPTY_COLLECTED,
   type Collected,
@@ -41,7 +41,6 @@ import { type Step, enterState, isTerminal, nextStep } from '../../assessments/r
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
-import { conditionsOf } from './conditions.ts';
 import { type CveResult, RunScanCache, evaluateCve, pool } from './cve.ts';
 import { templateProblem } from './template-controller.ts';
 
@@ -168,25 +167,25 @@ export function runReconciler(
     run: Run,
     status: AssessmentRunStatus,
     ctx: ReconcileContext,
-  ): Promise<AssessmentRunStatus> {
+  ): Promise<{ next: AssessmentRunStatus; outcome: Outcome }> {
     const now = deps.clock.now();
     const source = deps.database;
     if (source === undefined) {
       return {
-        ...enterState(status, 'ERROR', now),
-        conditions: conditionsOf(
-          'stalled',
-          status.conditions,
-          'NoVulnerabilityDatabase',
-          'the controller runs without a vulnerability database (--vulndb): the cve rules package cannot be evaluated',
-          run.metadata.generation,
-          now,
-        ),
+        next: enterState(status, 'ERROR', now),
+        outcome: {
+          summary: 'stalled',
+          reason: 'NoVulnerabilityDatabase',
+          message:
+            'the controller runs without a vulnerability database (--vulnerability-db): the cve rules package cannot be evaluated',
+        },
       };
     }
     const db = source.current;
     if (db === undefined) {
-      throw new WaitingError('the vulnerability database has not been loaded yet', WAIT_MS);
+      throw new WaitingError('the vulnerability database has not been loaded yet', WAIT_MS, {
+        reason: 'DatabaseNotLoaded',
+      });
     }
     const collected = toCollected(status);
     const result: CveResult = await evaluateCve(collected, db, deps, caches, scans, ctx.signal);
@@ -274,16 +273,8 @@ export function runReconciler(
         ? `${findings.total} findings${nothing}`
         : `${findings.total} findings; ${problems.length} problems: ${problems.join('; ')}`;
     return {
-      ...next,
-      findingCounts: findings,
-      conditions: conditionsOf(
-        'ready',
-        status.conditions,
-        PASCAL(end),
-        message,
-        run.metadata.generation,
-        deps.clock.now(),
-      ),
+      next: { ...next, findingCounts: findings },
+      outcome: { summary: 'ready', reason: PASCAL(end), message },
     };
   }
 
@@ -302,10 +293,44 @@ export function runReconciler(
   async function reconcileRun(key: string, ctx: ReconcileContext): Promise<Result | undefined> {
     const run = caches.runs.get(key);
     if (run === undefined || run.metadata.deletionTimestamp !== undefined) return undefined;
-    const { namespace = '' } = splitKey(key);
+    if (isTerminal(run.status?.state)) return undefined;
+    let announcement: (() => void) | undefined;
+    const result = await reconcileWithStatus<AssessmentRunStatus>({
+      previous: run.status,
+      generation: run.metadata.generation,
+      now: () => deps.clock.now(),
+      log: ctx.log,
+      steps: async (draft) => {
+        const done = await step(run, ctx);
+        if (done === undefined) return noChange(run);
+        for (const k of Object.keys(draft)) delete draft[k as keyof AssessmentRunStatus];
+        Object.assign(draft, done.next);
+        announcement = done.announce;
+        return { ...done.outcome, ...(done.result ? { result: done.result } : {}) };
+      },
+      write: (status) => writeStatus(run, status),
+    });
+    announcement?.();
+    return result;
+  }
+
+  /** A run in a state the machine does not know: said so, nothing else changes. */
+  function noChange(run: Run): StepsResult {
+    const state = run.status?.state ?? 'CREATED';
+    return { summary: 'reconciling', reason: PASCAL(state), message: `state ${state}` };
+  }
+
+  /** One step of the state machine: the status after it, how it went, and what to announce. */
+  async function step(
+    run: Run,
+    ctx: ReconcileContext,
+  ): Promise<
+    | { next: AssessmentRunStatus; outcome: Outcome; result?: Result; announce?: () => void }
+    | undefined
+  > {
+    const namespace = run.metadata.namespace ?? '';
     const now = deps.clock.now();
     const status: AssessmentRunStatus = { ...(run.status ?? {}) };
-    if (isTerminal(status.state)) return undefined;
     const template = caches.templates.get(`${namespace}/${run.spec.templateRef.name}`);
     const problem =
       template === undefined
@@ -325,84 +350,56 @@ export function runReconciler(
       template: settings,
       problem: status.state === 'CREATED' ? problem : undefined,
     });
-    const generation = run.metadata.generation;
     const ref = objectReference({ ...run, kind: 'AssessmentRun' });
 
     switch (step.kind) {
       case 'done':
         return undefined;
-      case 'wait-for-template': {
-        await writeStatus(run, {
-          ...status,
-          ...(generation !== undefined ? { observedGeneration: generation } : {}),
-          conditions: conditionsOf(
-            'reconciling',
-            status.conditions,
-            'TemplateNotFound',
-            problem ?? 'waiting for the template',
-            generation,
-            now,
-          ),
-        });
-        return { requeueAfterMs: WAIT_MS };
-      }
+      case 'wait-for-template':
+        return {
+          next: status,
+          outcome: {
+            summary: 'reconciling',
+            reason: 'TemplateNotFound',
+            message: problem ?? 'waiting for the template',
+          },
+          result: { requeueAfterMs: WAIT_MS },
+        };
       case 'collect': {
         const before = toCollected(status);
         const merged = mergeCollected(before, seenNow(run));
-        if (merged !== before) {
-          await writeStatus(run, {
-            ...status,
-            collected: collectedStatus(merged),
-            ...counts(merged),
-          });
-        }
-        return { requeueAfterMs: step.requeueAfterMs };
+        const state = status.state ?? 'CREATED';
+        return {
+          next:
+            merged === before
+              ? status
+              : { ...status, collected: collectedStatus(merged), ...counts(merged) },
+          outcome: { summary: 'reconciling', reason: PASCAL(state), message: `state ${state}` },
+          result: { requeueAfterMs: step.requeueAfterMs },
+        };
       }
       case 'evaluate': {
-        const next = await evaluate(run, status, ctx);
-        await writeStatus(run, next);
-        announce(ref, status.state, next);
-        return undefined;
+        const { next, outcome } = await evaluate(run, status, ctx);
+        return { next, outcome, announce: () => announce(ref, status.state, next) };
       }
       case 'transition': {
         let next = enterState(status, step.to, now, settings);
-        if (generation !== undefined) next.observedGeneration = generation;
         // Collection starts with what matches now and ends with a last look.
         if (step.to === 'COLLECTING_DATA' || step.to === 'STOP_DATA_COLLECTION_PENDING') {
           const merged = mergeCollected(toCollected(next), seenNow(run));
           next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
         }
-        if (step.to === 'FAILED') {
-          next.conditions = conditionsOf(
-            'stalled',
-            status.conditions,
-            'Failed',
-            step.message ?? 'the run failed',
-            generation,
-            now,
-          );
-        } else if (step.to === 'CANCELED') {
-          next.conditions = conditionsOf(
-            'ready',
-            status.conditions,
-            'Canceled',
-            step.message ?? 'canceled',
-            generation,
-            now,
-          );
-        } else {
-          next.conditions = conditionsOf(
-            'reconciling',
-            status.conditions,
-            PASCAL(step.to),
-            `state ${step.to}`,
-            generation,
-            now,
-          );
-        }
-        await writeStatus(run, next);
-        announce(ref, status.state, next, step.message);
-        return undefined;
+        const outcome: Outcome =
+          step.to === 'FAILED'
+            ? { summary: 'stalled', reason: 'Failed', message: step.message ?? 'the run failed' }
+            : step.to === 'CANCELED'
+              ? { summary: 'ready', reason: 'Canceled', message: step.message ?? 'canceled' }
+              : { summary: 'reconciling', reason: PASCAL(step.to), message: `state ${step.to}` };
+        return {
+          next,
+          outcome,
+          announce: () => announce(ref, status.state, next, step.message),
+        };
       }
     }
   }

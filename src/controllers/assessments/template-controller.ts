@@ -16,7 +16,8 @@ import { ApiError } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { objectReference } from '../../kube/events.ts';
 import { collectionPath, splitKey } from '../../kube/resources.ts';
-import type { Reconciler } from '../../runtime/controller.ts';
+import type { ReconcileContext, Reconciler } from '../../runtime/controller.ts';
+import { type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import { targetProblems } from '../../assessments/selection.ts';
 import {
   isTerminal,
@@ -33,7 +34,6 @@ import {
 import type { ControllerDeps } from '../deps.ts';
 import { kinds } from '../informers.ts';
 import { type AssessmentCaches, INDEX_BY_TEMPLATE, type Run, type Template } from './cluster.ts';
-import { conditionsOf } from './conditions.ts';
 
 /** Label on runs a schedule started: the template's name. */
 export const TEMPLATE_LABEL = `${LABEL_PREFIX}template`;
@@ -97,175 +97,189 @@ export function templateReconciler(
       if (template === undefined || template.metadata.deletionTimestamp !== undefined)
         return undefined;
       const { namespace = '', name } = splitKey(key);
-      const now = deps.clock.now();
-      const generation = template.metadata.generation;
-      const spec = template.spec;
-      const previous = template.status ?? {};
-      const ref = objectReference({ ...template, kind: 'AssessmentTemplate' });
-
-      const runs = caches.runs.byIndex(INDEX_BY_TEMPLATE, key);
-      const active = runs.filter((r) => !isTerminal(runState(r)) && !r.metadata.deletionTimestamp);
-      let problem = templateProblem(template, caches, deps.adminNamespace);
-      let cron: ReturnType<typeof parseSchedule> | undefined;
-      if (problem === undefined && spec.schedule !== undefined) {
-        try {
-          cron = parseSchedule(spec.schedule, spec.timeZone);
-        } catch (err) {
-          problem = { reason: 'InvalidSchedule', message: (err as Error).message };
-        }
-      }
-
-      let lastScheduleTime = previous.lastScheduleTime;
-      let nextScheduleTime: string | undefined;
-      let requeueAfterMs: number | undefined;
-      const started: string[] = [];
-      if (cron !== undefined && problem === undefined && !spec.suspend) {
-        const since = new Date(
-          lastScheduleTime ?? template.metadata.creationTimestamp ?? now.toISOString(),
-        );
-        const decision = scheduleDecision(cron, since, now);
-        const due = decision.due;
-        const runName = due === undefined ? undefined : scheduledRunName(name, due);
-        // A reconcile that still sees the status from before its own last write finds the run
-        // of this time already there: it was started, nothing more to do.
-        if (due !== undefined && runs.some((r) => r.metadata.name === runName)) {
-          lastScheduleTime = rfc3339(due);
-        } else if (due !== undefined && runName !== undefined) {
-          if (decision.missed > 0) {
-            events.warning(
-              ref,
-              'MissedSchedule',
-              'StartRun',
-              `${decision.missed}${decision.missed >= 100 ? ' or more' : ''} scheduled starts were missed; starting only the latest, ${rfc3339(due)}`,
-            );
-          }
-          if (spec.concurrencyPolicy === 'Forbid' && active.length > 0) {
-            events.normal(
-              ref,
-              'RunSkipped',
-              'StartRun',
-              `skipped the run scheduled at ${rfc3339(due)}: concurrencyPolicy Forbid and ${active.map((r) => r.metadata.name).join(', ')} still running`,
-            );
-          } else {
-            if (spec.concurrencyPolicy === 'Replace') {
-              for (const r of active) {
-                if (r.spec.stop !== undefined) continue;
-                await apply(
-                  client,
-                  kinds.assessmentRuns,
-                  {
-                    apiVersion: API_VERSION,
-                    kind: 'AssessmentRun',
-                    metadata: { name: r.metadata.name, namespace },
-                    spec: { templateRef: r.spec.templateRef, stop: { action: 'SKIP_EVALUATION' } },
-                  },
-                  { fieldManager: SCHEDULE_FIELD_MANAGER },
-                );
-                events.normal(
-                  ref,
-                  'RunReplaced',
-                  'StopRun',
-                  `stopped ${r.metadata.name} with SKIP_EVALUATION: concurrencyPolicy Replace`,
-                );
-              }
-            }
-            if (await createScheduledRun(template, runName, due)) {
-              events.normal(
-                ref,
-                'RunStarted',
-                'StartRun',
-                `started ${runName} for ${rfc3339(due)}`,
-              );
-              ctx.log.info({ run: runName, scheduledAt: rfc3339(due) }, 'scheduled run started');
-            }
-            started.push(runName);
-          }
-          lastScheduleTime = rfc3339(due);
-        }
-        if (decision.next !== undefined) {
-          nextScheduleTime = rfc3339(decision.next);
-          // Timers cannot wait longer than about 24 days; look again hourly until the time is near.
-          requeueAfterMs = Math.min(
-            MAX_REQUEUE_MS,
-            Math.max(1000, decision.next.getTime() - now.getTime()),
+      return reconcileWithStatus<AssessmentTemplateStatus>({
+        previous: template.status,
+        generation: template.metadata.generation,
+        now: () => deps.clock.now(),
+        log: ctx.log,
+        steps: (draft) => steps(template, draft, ctx),
+        write: async (status) => {
+          await apply(
+            client,
+            kinds.assessmentTemplates,
+            {
+              apiVersion: API_VERSION,
+              kind: 'AssessmentTemplate',
+              metadata: { name, namespace },
+              status,
+            },
+            { status: true, current: template },
           );
-        }
-      }
-
-      // History limits apply to the runs the schedule started (owned by the template).
-      const scheduled = runs.filter((r) => ownedBy(r, template.metadata.uid));
-      const beyond = runsBeyondHistory(
-        scheduled.map((r) => ({
-          name: r.metadata.name,
-          state: runState(r),
-          finishedAt: r.status?.completedAt ?? r.metadata.creationTimestamp ?? '',
-        })),
-        spec.successfulRunsHistoryLimit,
-        spec.failedRunsHistoryLimit,
-      );
-      for (const runName of beyond) {
-        const run = scheduled.find((r) => r.metadata.name === runName);
-        if (run?.metadata.deletionTimestamp !== undefined) continue;
-        await remove(client, kinds.assessmentRuns, runName, namespace, {
-          ...(run?.metadata.uid !== undefined ? { uid: run.metadata.uid } : {}),
-          propagationPolicy: 'Background',
-        });
-        ctx.log.info({ run: runName }, 'deleted a run beyond the history limit');
-      }
-
-      const existing = runs.filter((r) => !beyond.includes(r.metadata.name));
-      const newest = [...existing].sort((a, b) =>
-        (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
-      );
-      const activeNames = [...new Set([...active.map((r) => r.metadata.name), ...started])].sort();
-      const status: AssessmentTemplateStatus = {
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-        conditions:
-          problem === undefined
-            ? conditionsOf(
-                'ready',
-                previous.conditions,
-                'Valid',
-                spec.schedule === undefined
-                  ? 'runs are created by hand'
-                  : spec.suspend
-                    ? 'the schedule is suspended'
-                    : `scheduled: ${spec.schedule}${spec.timeZone ? ` (${spec.timeZone})` : ''}`,
-                generation,
-                now,
-              )
-            : conditionsOf(
-                'stalled',
-                previous.conditions,
-                problem.reason,
-                problem.message,
-                generation,
-                now,
-              ),
-        ...(started.length > 0
-          ? { lastRunName: started[started.length - 1]! }
-          : newest.length > 0
-            ? { lastRunName: newest[newest.length - 1]!.metadata.name }
-            : {}),
-        ...(lastScheduleTime !== undefined ? { lastScheduleTime } : {}),
-        ...(nextScheduleTime !== undefined ? { nextScheduleTime } : {}),
-        ...(activeNames.length > 0 ? { activeRuns: activeNames.slice(0, 64) } : {}),
-        runCount: new Set([...existing.map((r) => r.metadata.name), ...started]).size,
-      };
-      await apply(
-        client,
-        kinds.assessmentTemplates,
-        {
-          apiVersion: API_VERSION,
-          kind: 'AssessmentTemplate',
-          metadata: { name, namespace },
-          status,
         },
-        { status: true, current: template },
-      );
-      return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+      });
     },
   };
+
+  /**
+   * Validation, the schedule and the history limits; fills in the draft and says how it went.
+   * A problem a person must fix is Stalled; a write the API server refuses fails the reconcile.
+   */
+  async function steps(
+    template: Template,
+    draft: AssessmentTemplateStatus,
+    ctx: ReconcileContext,
+  ): Promise<StepsResult> {
+    const key = `${template.metadata.namespace ?? ''}/${template.metadata.name}`;
+    const { namespace = '', name } = splitKey(key);
+    const now = deps.clock.now();
+    const spec = template.spec;
+    const previous = template.status ?? {};
+    const ref = objectReference({ ...template, kind: 'AssessmentTemplate' });
+
+    const runs = caches.runs.byIndex(INDEX_BY_TEMPLATE, key);
+    const active = runs.filter((r) => !isTerminal(runState(r)) && !r.metadata.deletionTimestamp);
+    let problem = templateProblem(template, caches, deps.adminNamespace);
+    let cron: ReturnType<typeof parseSchedule> | undefined;
+    if (problem === undefined && spec.schedule !== undefined) {
+      try {
+        cron = parseSchedule(spec.schedule, spec.timeZone);
+      } catch (err) {
+        problem = { reason: 'InvalidSchedule', message: (err as Error).message };
+      }
+    }
+
+    let lastScheduleTime = previous.lastScheduleTime;
+    let nextScheduleTime: string | undefined;
+    let requeueAfterMs: number | undefined;
+    const started: string[] = [];
+    if (cron !== undefined && problem === undefined && !spec.suspend) {
+      const since = new Date(
+        lastScheduleTime ?? template.metadata.creationTimestamp ?? now.toISOString(),
+      );
+      const decision = scheduleDecision(cron, since, now);
+      const due = decision.due;
+      const runName = due === undefined ? undefined : scheduledRunName(name, due);
+      // A reconcile that still sees the status from before its own last write finds the run
+      // of this time already there: it was started, nothing more to do.
+      if (due !== undefined && runs.some((r) => r.metadata.name === runName)) {
+        lastScheduleTime = rfc3339(due);
+      } else if (due !== undefined && runName !== undefined) {
+        if (decision.missed > 0) {
+          events.warning(
+            ref,
+            'MissedSchedule',
+            'StartRun',
+            `${decision.missed}${decision.missed >= 100 ? ' or more' : ''} scheduled starts were missed; starting only the latest, ${rfc3339(due)}`,
+          );
+        }
+        if (spec.concurrencyPolicy === 'Forbid' && active.length > 0) {
+          events.normal(
+            ref,
+            'RunSkipped',
+            'StartRun',
+            `skipped the run scheduled at ${rfc3339(due)}: concurrencyPolicy Forbid and ${active.map((r) => r.metadata.name).join(', ')} still running`,
+          );
+        } else {
+          if (spec.concurrencyPolicy === 'Replace') {
+            for (const r of active) {
+              if (r.spec.stop !== undefined) continue;
+              await apply(
+                client,
+                kinds.assessmentRuns,
+                {
+                  apiVersion: API_VERSION,
+                  kind: 'AssessmentRun',
+                  metadata: { name: r.metadata.name, namespace },
+                  spec: { templateRef: r.spec.templateRef, stop: { action: 'SKIP_EVALUATION' } },
+                },
+                { fieldManager: SCHEDULE_FIELD_MANAGER },
+              );
+              events.normal(
+                ref,
+                'RunReplaced',
+                'StopRun',
+                `stopped ${r.metadata.name} with SKIP_EVALUATION: concurrencyPolicy Replace`,
+              );
+            }
+          }
+          if (await createScheduledRun(template, runName, due)) {
+            events.normal(ref, 'RunStarted', 'StartRun', `started ${runName} for ${rfc3339(due)}`);
+            ctx.log.info({ run: runName, scheduledAt: rfc3339(due) }, 'scheduled run started');
+          }
+          started.push(runName);
+        }
+        lastScheduleTime = rfc3339(due);
+      }
+      if (decision.next !== undefined) {
+        nextScheduleTime = rfc3339(decision.next);
+        // Timers cannot wait longer than about 24 days; look again hourly until the time is near.
+        requeueAfterMs = Math.min(
+          MAX_REQUEUE_MS,
+          Math.max(1000, decision.next.getTime() - now.getTime()),
+        );
+      }
+    }
+
+    // History limits apply to the runs the schedule started (owned by the template).
+    const scheduled = runs.filter((r) => ownedBy(r, template.metadata.uid));
+    const beyond = runsBeyondHistory(
+      scheduled.map((r) => ({
+        name: r.metadata.name,
+        state: runState(r),
+        finishedAt: r.status?.completedAt ?? r.metadata.creationTimestamp ?? '',
+      })),
+      spec.successfulRunsHistoryLimit,
+      spec.failedRunsHistoryLimit,
+    );
+    for (const runName of beyond) {
+      const run = scheduled.find((r) => r.metadata.name === runName);
+      if (run?.metadata.deletionTimestamp !== undefined) continue;
+      await remove(client, kinds.assessmentRuns, runName, namespace, {
+        ...(run?.metadata.uid !== undefined ? { uid: run.metadata.uid } : {}),
+        propagationPolicy: 'Background',
+      });
+      ctx.log.info({ run: runName }, 'deleted a run beyond the history limit');
+    }
+
+    const existing = runs.filter((r) => !beyond.includes(r.metadata.name));
+    const newest = [...existing].sort((a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
+    );
+    const activeNames = [...new Set([...active.map((r) => r.metadata.name), ...started])].sort();
+    const lastRunName =
+      started.length > 0
+        ? started[started.length - 1]!
+        : newest.length > 0
+          ? newest[newest.length - 1]!.metadata.name
+          : undefined;
+    for (const field of [
+      'lastRunName',
+      'lastScheduleTime',
+      'nextScheduleTime',
+      'activeRuns',
+    ] as const)
+      delete draft[field];
+    Object.assign(draft, {
+      ...(lastRunName !== undefined ? { lastRunName } : {}),
+      ...(lastScheduleTime !== undefined ? { lastScheduleTime } : {}),
+      ...(nextScheduleTime !== undefined ? { nextScheduleTime } : {}),
+      ...(activeNames.length > 0 ? { activeRuns: activeNames.slice(0, 64) } : {}),
+      runCount: new Set([...existing.map((r) => r.metadata.name), ...started]).size,
+    });
+    const result = requeueAfterMs === undefined ? {} : { result: { requeueAfterMs } };
+    if (problem !== undefined) return { summary: 'stalled', ...problem, ...result };
+    return {
+      summary: 'ready',
+      reason: 'Valid',
+      message:
+        spec.schedule === undefined
+          ? 'runs are created by hand'
+          : spec.suspend
+            ? 'the schedule is suspended'
+            : `scheduled: ${spec.schedule}${spec.timeZone ? ` (${spec.timeZone})` : ''}`,
+      ...result,
+    };
+  }
 
   /** Creates the run of a scheduled time; false when it exists already (started before a restart). */
   async function createScheduledRun(template: Template, name: string, due: Date): Promise<boolean> {

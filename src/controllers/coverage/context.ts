@@ -14,7 +14,11 @@ import { type Cache, indexers } from '../../kube/cache.ts';
 import { core, type KubeObject, type OwnerReference } from '../../kube/resources.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
-import { type CoverageConfig, coverageConfig, selectorMatches } from '../../coverage/config.ts';
+import {
+  type CoverageConfig,
+  effectiveConfiguration,
+  selectorMatches,
+} from '../../coverage/config.ts';
 import { podImages } from '../../coverage/pods.ts';
 import type { ScanQueue } from './scan-queue.ts';
 
@@ -201,7 +205,7 @@ export class CoverageContext {
   /** The configuration in effect and its problems. */
   config(): { config: CoverageConfig; problems: string[] } {
     const sc = this.scanConfigurations.get(SCAN_CONFIGURATION_NAME);
-    return coverageConfig(sc?.spec);
+    return effectiveConfiguration(sc);
   }
 
   now(): number {

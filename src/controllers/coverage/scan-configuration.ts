@@ -1,21 +1,19 @@
 /**
  * ScanConfiguration: the object named `default` is the configuration (conditions say whether
  * it is usable; statistics count the CoveredResources); any other is reported as ignored.
+ * status.configurationInEffect keeps the last spec that validated: a spec that does not leaves
+ * it in effect (Stalled says so), and a restarted controller finds it there.
  * Statistics are written only when a count changed, at most once per STATS_INTERVAL_MS.
  */
-import {
-  API_VERSION,
-  CONDITION_TYPES,
-  REASON_IGNORED,
-  RESOURCE_TYPES,
-} from '../../api/v1alpha1/common.ts';
+import { API_VERSION, REASON_IGNORED, RESOURCE_TYPES } from '../../api/v1alpha1/common.ts';
 import {
   SCAN_CONFIGURATION_NAME,
   type ScanConfigurationStatus,
 } from '../../api/v1alpha1/scan-configuration.ts';
 import { apply, isSubset } from '../../kube/apply.ts';
-import { type Condition, setCondition } from '../../runtime/conditions.ts';
+import { type ScanConfigurationObject, effectiveConfiguration } from '../../coverage/config.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
+import { type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type CoverageContext, iso } from './context.ts';
 
@@ -76,102 +74,87 @@ export function sameCounts(a: Statistics | undefined, b: Omit<Statistics, 'updat
   return isSubset(rest, b) && isSubset(b, rest);
 }
 
+export const REASON_INVALID_CONFIGURATION = 'InvalidConfiguration';
+
+/**
+ * The conditions' word on the configuration, and the configuration in effect to keep in status:
+ * the spec when it validates, else the last valid one (unchanged), else none.
+ */
+export function configurationOutcome(sc: ScanConfigurationObject | undefined): {
+  outcome: StepsResult;
+  inEffect: ScanConfigurationStatus['configurationInEffect'];
+} {
+  const effective = effectiveConfiguration(sc);
+  if (effective.source === 'spec') {
+    return {
+      outcome: { summary: 'ready', reason: 'Applied', message: 'the configuration is in effect' },
+      inEffect: { generation: effective.generation ?? 0, spec: effective.config.spec },
+    };
+  }
+  const fix = `fix the configuration: ${effective.problems.join('; ')}`;
+  const message =
+    effective.source === 'lastValid'
+      ? `${fix}. The last valid configuration (generation ${effective.generation}) stays in effect`
+      : `${fix}. No configuration has validated yet: nothing is activated until one does`;
+  return {
+    outcome: { summary: 'stalled', reason: REASON_INVALID_CONFIGURATION, message },
+    inEffect:
+      effective.source === 'lastValid'
+        ? { generation: effective.generation ?? 0, spec: effective.config.spec }
+        : undefined,
+  };
+}
+
 export function scanConfigurationReconciler(ctx: CoverageContext): Reconciler {
   let lastStatsWrite = 0;
+
+  /** Conditions, the configuration in effect and the statistics of the `default` one. */
+  function steps(sc: ScanConfigurationObject, draft: ScanConfigurationStatus): StepsResult {
+    const now = ctx.deps.clock.now();
+    const { outcome, inEffect } = configurationOutcome(sc);
+    if (inEffect === undefined) delete draft.configurationInEffect;
+    else draft.configurationInEffect = inEffect;
+    let result: Result | undefined;
+    const counts = statistics(ctx);
+    if (!sameCounts(draft.statistics, counts)) {
+      const wait = lastStatsWrite + STATS_INTERVAL_MS - now.getTime();
+      if (wait > 0) result = { requeueAfterMs: wait };
+      else {
+        draft.statistics = { ...counts, updatedAt: iso(now.getTime())! };
+        lastStatsWrite = now.getTime();
+      }
+    }
+    return { ...outcome, ...(result ? { result } : {}) };
+  }
+
   return {
-    async reconcile(name): Promise<Result | undefined> {
+    async reconcile(name, rctx): Promise<Result | undefined> {
       const sc = ctx.scanConfigurations.get(name);
       if (sc === undefined) return undefined;
-      const now = ctx.deps.clock.now();
-      const generation = sc.metadata.generation;
-      const gen = generation !== undefined ? { observedGeneration: generation } : {};
-      let conditions: Condition[] = (sc.status?.conditions ?? []) as Condition[];
-      let stats: Statistics | undefined = sc.status?.statistics;
-      let result: Result | undefined;
-      if (name !== SCAN_CONFIGURATION_NAME) {
-        conditions = setCondition(
-          conditions,
-          {
-            type: CONDITION_TYPES.Ready,
-            status: 'False',
-            reason: REASON_IGNORED,
-            message: `only the ScanConfiguration named "${SCAN_CONFIGURATION_NAME}" is used; this one is ignored`,
-            ...gen,
-          },
-          now,
-        );
-      } else {
-        const { problems } = ctx.config();
-        if (problems.length > 0) {
-          const message = `fix the configuration: ${problems.join('; ')}`;
-          conditions = setCondition(
-            conditions,
-            {
-              type: CONDITION_TYPES.Stalled,
-              status: 'True',
-              reason: 'InvalidConfiguration',
-              message,
-              ...gen,
-            },
-            now,
+      return reconcileWithStatus<ScanConfigurationStatus>({
+        previous: sc.status,
+        generation: sc.metadata.generation,
+        now: () => ctx.deps.clock.now(),
+        log: rctx.log,
+        steps: (draft) =>
+          Promise.resolve().then(() =>
+            name === SCAN_CONFIGURATION_NAME
+              ? steps(sc, draft)
+              : {
+                  summary: 'notReady' as const,
+                  reason: REASON_IGNORED,
+                  message: `only the ScanConfiguration named "${SCAN_CONFIGURATION_NAME}" is used; this one is ignored`,
+                },
+          ),
+        write: async (status) => {
+          await apply(
+            ctx.deps.manager.client,
+            kinds.scanConfigurations,
+            { apiVersion: API_VERSION, kind: 'ScanConfiguration', metadata: { name }, status },
+            { current: sc, status: true, fieldManager: FIELD_MANAGERS.coverage },
           );
-          conditions = setCondition(
-            conditions,
-            {
-              type: CONDITION_TYPES.Ready,
-              status: 'False',
-              reason: 'InvalidConfiguration',
-              message,
-              ...gen,
-            },
-            now,
-          );
-        } else {
-          conditions = setCondition(
-            conditions,
-            {
-              type: CONDITION_TYPES.Stalled,
-              status: 'False',
-              reason: 'Valid',
-              message: '',
-              ...gen,
-            },
-            now,
-          );
-          conditions = setCondition(
-            conditions,
-            {
-              type: CONDITION_TYPES.Ready,
-              status: 'True',
-              reason: 'Applied',
-              message: 'the configuration is in effect',
-              ...gen,
-            },
-            now,
-          );
-        }
-        const counts = statistics(ctx);
-        if (!sameCounts(stats, counts)) {
-          const wait = lastStatsWrite + STATS_INTERVAL_MS - now.getTime();
-          if (wait > 0) result = { requeueAfterMs: wait };
-          else {
-            stats = { ...counts, updatedAt: iso(now.getTime())! };
-            lastStatsWrite = now.getTime();
-          }
-        }
-      }
-      const status: ScanConfigurationStatus = {
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-        conditions,
-        ...(stats !== undefined ? { statistics: stats } : {}),
-      };
-      await apply(
-        ctx.deps.manager.client,
-        kinds.scanConfigurations,
-        { apiVersion: API_VERSION, kind: 'ScanConfiguration', metadata: { name }, status },
-        { current: sc, status: true, fieldManager: FIELD_MANAGERS.coverage },
-      );
-      return result;
+        },
+      });
     },
   };
 }

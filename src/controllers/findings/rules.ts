@@ -1,16 +1,18 @@
 /**
  * SuppressionRule status: how many findings the rule suppresses now (continuous and run
- * findings alike), computed from the caches, and a Ready condition. Written only when it
- * changes; `lastAppliedAt` moves when the count or the rule's generation changes.
+ * findings alike), computed from the caches, and a Ready condition (Ready=False with the
+ * reason when the reconcile fails). Written only when it changes; `lastAppliedAt` moves when
+ * the count or the rule's generation changes.
  */
-import { CONDITION_TYPES, LABELS } from '../../api/v1alpha1/common.ts';
+import { API_VERSION, LABELS } from '../../api/v1alpha1/common.ts';
 import type { SuppressionRuleStatus } from '../../api/v1alpha1/suppression-rule.ts';
 import { resuppress, sameJson } from '../../findings/build.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import { apply } from '../../kube/apply.ts';
-import type { Reconciler, Result } from '../../runtime/controller.ts';
-import { setCondition, type Condition } from '../../runtime/conditions.ts';
+import type { ReconcileContext, Reconciler, Result } from '../../runtime/controller.ts';
+import { formatConditionTime } from '../../runtime/conditions.ts';
+import { type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { kinds } from '../informers.ts';
 import type { FindingsCaches } from './reconciler.ts';
@@ -24,15 +26,45 @@ export class SuppressionRuleReconciler implements Reconciler {
     this.caches = caches;
   }
 
-  reconcile(key: string): Promise<Result | undefined> {
+  reconcile(key: string, ctx: ReconcileContext): Promise<Result | undefined> {
     const rule = this.caches.suppressionRules.get(key);
     if (rule === undefined || rule.metadata.deletionTimestamp !== undefined)
       return Promise.resolve(undefined);
-    return this.write(key);
+    const generation = rule.metadata.generation;
+    return reconcileWithStatus<SuppressionRuleStatus>({
+      previous: rule.status,
+      generation,
+      now: () => this.deps.clock.now(),
+      log: ctx.log,
+      steps: (draft) => Promise.resolve(this.count(key, draft, generation)),
+      write: async (status) => {
+        if (sameJson(rule.status, status)) return;
+        await apply(
+          this.deps.manager.client,
+          kinds.suppressionRules,
+          {
+            apiVersion: API_VERSION,
+            kind: 'SuppressionRule',
+            metadata: {
+              name: rule.metadata.name,
+              ...(rule.metadata.namespace !== undefined
+                ? { namespace: rule.metadata.namespace }
+                : {}),
+            },
+            status,
+          },
+          { status: true, current: rule },
+        );
+      },
+    });
   }
 
-  private async write(key: string): Promise<undefined> {
-    const rule = this.caches.suppressionRules.get(key)!;
+  /** Counts the findings the rule suppresses now into the draft. */
+  private count(
+    key: string,
+    draft: SuppressionRuleStatus,
+    generation: number | undefined,
+  ): StepsResult {
     const rules = this.caches.suppressionRules.list();
     const admin = this.deps.adminNamespace;
     let matched = 0;
@@ -49,48 +81,17 @@ export class SuppressionRuleReconciler implements Reconciler {
       const by = suppressingRule(rules, f, { adminNamespace: admin, resourceLabels });
       if (by !== undefined && ruleKey(by) === key) matched++;
     }
-    const prev = rule.status;
-    const generation = rule.metadata.generation;
-    const now = this.deps.clock.now();
-    const conditions = setCondition(
-      prev?.conditions as Condition[] | undefined,
-      {
-        type: CONDITION_TYPES.Ready,
-        status: 'True',
-        reason: 'Applied',
-        message: `${matched} finding${matched === 1 ? '' : 's'} suppressed`,
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      },
-      now,
-    );
     const changed =
-      prev?.matchedFindings !== matched ||
-      prev.observedGeneration !== generation ||
-      prev.lastAppliedAt === undefined;
-    const status: SuppressionRuleStatus = {
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      conditions,
-      matchedFindings: matched,
-      lastAppliedAt: changed
-        ? now.toISOString().replace(/\.\d{3}Z$/, 'Z')
-        : (prev.lastAppliedAt ?? now.toISOString()),
+      draft.matchedFindings !== matched ||
+      draft.observedGeneration !== generation ||
+      draft.lastAppliedAt === undefined;
+    draft.matchedFindings = matched;
+    if (changed) draft.lastAppliedAt = formatConditionTime(this.deps.clock.now());
+    return {
+      summary: 'ready',
+      reason: 'Applied',
+      message: `${matched} finding${matched === 1 ? '' : 's'} suppressed`,
     };
-    if (sameJson(prev, status)) return undefined;
-    await apply(
-      this.deps.manager.client,
-      kinds.suppressionRules,
-      {
-        apiVersion: 'kubeinspector.io/v1alpha1',
-        kind: 'SuppressionRule',
-        metadata: {
-          name: rule.metadata.name,
-          ...(rule.metadata.namespace !== undefined ? { namespace: rule.metadata.namespace } : {}),
-        },
-        status,
-      },
-      { status: true, current: rule },
-    );
-    return undefined;
   }
 }
 

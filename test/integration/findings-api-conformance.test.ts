@@ -1,0 +1,476 @@
+// The findings API as people and cluster machinery use it: the real server on
+// the real SQLite store, registered with a real kube-apiserver through the
+// aggregation layer (front-proxy authentication, SubjectAccessReview), used with
+// the kubectl built with the control plane, and visited by the real garbage
+// collector, namespace and resource-quota controllers. The control plane is
+// this file's own, since the shared one runs no resource-quota controller.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  type ControlPlane,
+  defaultControllers,
+  startControlPlane,
+} from '../../hack/control-plane/control-plane.ts';
+import { createFindingsApiServer } from '../../src/findings-api/server.ts';
+import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
+import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
+import type { StoredFinding } from '../../src/findings-store/store.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import {
+  findingsGroup,
+  findingsVersion,
+  type ServedApi,
+  serveAggregatedApi,
+} from './findings-api-harness.ts';
+import { eventually, uniqueName } from './helpers.ts';
+
+const execFileAsync = promisify(execFile);
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const controller = 'system:serviceaccount:kube-inspector-system:kube-inspector-controller';
+const apiVersion = `${findingsGroup}/${findingsVersion}`;
+const quotaResource = `count/findings.${findingsGroup}`;
+
+let plane: ControlPlane;
+let client: KubeClient;
+let store: SqliteFindingStore;
+let served: ServedApi;
+let scratch: string;
+let namespace: string;
+const internalErrors: unknown[] = [];
+
+/** Runs the control plane's kubectl; resolves to stdout, rejects with stderr. */
+async function kubectl(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(
+      plane.binaries.kubectl,
+      ['--kubeconfig', plane.kubeconfig, ...args],
+      {
+        maxBuffer: 32 * 1024 * 1024,
+      },
+    );
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`kubectl ${args.join(' ')}: ${e.stderr ?? e.message}`, { cause: err });
+  }
+}
+
+/** Runs kubectl and returns stdout and stderr, whatever its exit code. */
+async function kubectlAll(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(plane.binaries.kubectl, [
+      '--kubeconfig',
+      plane.kubeconfig,
+      ...args,
+    ]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof e.code === 'number' ? e.code : 1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    };
+  }
+}
+
+function kubectlInput(input: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfig, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`kubectl ${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
+    child.stdin.end(input);
+  });
+}
+
+const example = parse(
+  readFileSync(join(import.meta.dirname, '..', '..', 'examples', 'finding.yaml'), 'utf8'),
+) as StoredFinding;
+
+/** A finding like the example, with its own name, namespace, severity and score. */
+function finding(
+  ns: string,
+  name: string,
+  severity: string,
+  score: number,
+  extra: Partial<StoredFinding['metadata']> = {},
+): StoredFinding {
+  const f = structuredClone(example);
+  f.apiVersion = apiVersion;
+  f.metadata = {
+    name,
+    namespace: ns,
+    labels: { ...(example.metadata.labels ?? {}), 'kubeinspector.io/severity': severity },
+    ...extra,
+  };
+  delete f.spec;
+  const status = f.status as Record<string, unknown>;
+  status.severity = severity;
+  status.inspectorScore = score;
+  return f;
+}
+
+async function createNamespace(prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await client.request('POST', '/api/v1/namespaces', { body: { metadata: { name } } });
+  return name;
+}
+
+beforeAll(async () => {
+  plane = await startControlPlane({
+    log: () => {},
+    controllers: [...defaultControllers, 'resourcequota-controller'],
+  });
+  const kc = new KubeConfig();
+  kc.loadFromFile(plane.kubeconfig);
+  client = await KubeClient.create(kc, { qps: 0 });
+  scratch = await mkdtemp(join(tmpdir(), 'ki-findings-conformance-'));
+  store = new SqliteFindingStore({ path: join(scratch, 'findings.db') });
+  const serviceNamespace = await createNamespace('kube-inspector');
+  served = await serveAggregatedApi({
+    kubeConfig: kc,
+    log,
+    service: { name: 'findings-api', namespace: serviceNamespace },
+    handler: (authenticator, apiClient) =>
+      createFindingsApiServer({
+        store,
+        authenticator,
+        authorizer: new SubjectAccessReviewAuthorizer(apiClient),
+        controllerUsernames: [controller],
+        // The control plane's controller manager runs with one identity (no per-controller service accounts).
+        deleterUsernames: ['system:kube-controller-manager'],
+        bookmarkIntervalMs: 5_000,
+        onInternalError: (err) => internalErrors.push(err),
+      }).handler,
+  });
+  namespace = await createNamespace('findings');
+  await store.create(finding(namespace, 'critical-one', 'CRITICAL', 9.8));
+  await store.create(finding(namespace, 'high-one', 'HIGH', 8.1));
+  // Scores with a fraction: kubectl cannot sort a column that mixes integers and floats.
+  await store.create(finding(namespace, 'low-one', 'LOW', 2.5));
+});
+
+afterAll(async () => {
+  await served?.stop();
+  await store?.close();
+  await client?.close();
+  await plane?.stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('kubectl against the findings API', () => {
+  it('lists the API in api-resources without discovery errors', async () => {
+    const result = await kubectlAll('api-resources', '-o', 'wide');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const line = result.stdout.split('\n').find((l) => l.startsWith('findings '));
+    expect(line).toBeDefined();
+    expect(line).toContain(apiVersion);
+    expect(line).toContain('Finding');
+    expect(line).toContain('inspector');
+  });
+
+  it('gets findings in all namespaces, with the printer columns', async () => {
+    const out = await kubectl('get', 'findings', '-A');
+    expect(out.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+/);
+    for (const name of ['critical-one', 'high-one', 'low-one']) expect(out).toContain(name);
+  });
+
+  it('selects by label', async () => {
+    const out = await kubectl(
+      'get',
+      'findings',
+      '-A',
+      '-l',
+      'kubeinspector.io/severity=CRITICAL',
+      '-o',
+      'name',
+    );
+    expect(out.trim().split('\n')).toEqual([`finding.${findingsGroup}/critical-one`]);
+  });
+
+  it('selects by field', async () => {
+    const out = await kubectl(
+      'get',
+      'findings',
+      '-n',
+      namespace,
+      '--field-selector',
+      'metadata.name=high-one',
+      '-o',
+      'name',
+    );
+    expect(out.trim()).toBe(`finding.${findingsGroup}/high-one`);
+    const bySeverity = await kubectl(
+      'get',
+      'findings',
+      '-A',
+      '--field-selector',
+      'status.severity=LOW',
+      '-o',
+      'name',
+    );
+    expect(bySeverity.trim()).toBe(`finding.${findingsGroup}/low-one`);
+  });
+
+  it('prints yaml, json, jsonpath and custom columns', async () => {
+    const yaml = parse(
+      await kubectl('get', 'finding', 'critical-one', '-n', namespace, '-o', 'yaml'),
+    ) as StoredFinding;
+    expect(yaml.metadata.name).toBe('critical-one');
+    expect(yaml.apiVersion).toBe(apiVersion);
+    const json = JSON.parse(await kubectl('get', 'findings', '-n', namespace, '-o', 'json')) as {
+      items: StoredFinding[];
+    };
+    expect(json.items.map((i) => i.metadata.name).sort()).toEqual([
+      'critical-one',
+      'high-one',
+      'low-one',
+    ]);
+    const path = await kubectl(
+      'get',
+      'finding',
+      'high-one',
+      '-n',
+      namespace,
+      '-o',
+      'jsonpath={.status.severity}',
+    );
+    expect(path).toBe('HIGH');
+    const columns = await kubectl(
+      'get',
+      'findings',
+      '-n',
+      namespace,
+      '-o',
+      'custom-columns=NAME:.metadata.name,SCORE:.status.inspectorScore',
+      '--no-headers',
+    );
+    expect(columns).toMatch(/critical-one\s+9\.8/);
+  });
+
+  it('sorts by a status field, in the table and in other outputs', async () => {
+    const order = ['low-one', 'high-one', 'critical-one'];
+    const table = await kubectl(
+      'get',
+      'findings',
+      '-n',
+      namespace,
+      '--sort-by=.status.inspectorScore',
+      '--no-headers',
+    );
+    expect(
+      table
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s+/)[0]),
+    ).toEqual(order);
+    const names = await kubectl(
+      'get',
+      'findings',
+      '-n',
+      namespace,
+      '--sort-by=.status.inspectorScore',
+      '-o',
+      'name',
+    );
+    expect(names.trim().split('\n')).toEqual(order.map((n) => `finding.${findingsGroup}/${n}`));
+  });
+
+  it('describes a finding', async () => {
+    const out = await kubectl('describe', 'finding', 'critical-one', '-n', namespace);
+    expect(out).toMatch(/Name:\s+critical-one/);
+    expect(out).toContain('CVE-2024-6387');
+  });
+
+  it('explains the fields from the OpenAPI the aggregator merged', async () => {
+    const out = await eventually(
+      'kubectl explain',
+      async () => {
+        const r = await kubectlAll('explain', 'findings.status.severity');
+        return r.code === 0 ? r.stdout : undefined;
+      },
+      90_000,
+      1000,
+    );
+    expect(out).toMatch(/CRITICAL/);
+  });
+
+  it('patches spec.attributes with a merge patch', async () => {
+    await kubectl(
+      'patch',
+      'finding',
+      'high-one',
+      '-n',
+      namespace,
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"attributes":{"ticket":"SEC-1"}}}',
+    );
+    const got = await store.get(namespace, 'high-one');
+    expect((got?.spec as { attributes?: Record<string, string> } | undefined)?.attributes).toEqual({
+      ticket: 'SEC-1',
+    });
+  });
+
+  it('applies spec.attributes server-side', async () => {
+    await kubectlInput(
+      JSON.stringify({
+        apiVersion,
+        kind: 'Finding',
+        metadata: { name: 'low-one', namespace },
+        spec: { attributes: { owner: 'team-a' } },
+      }),
+      'apply',
+      '--server-side',
+      '--field-manager=people',
+      '-f',
+      '-',
+    );
+    const got = await store.get(namespace, 'low-one');
+    expect((got?.spec as { attributes?: Record<string, string> } | undefined)?.attributes).toEqual({
+      owner: 'team-a',
+    });
+    const managers = (got?.metadata.managedFields ?? []).map((m) => m.manager);
+    expect(managers).toContain('people');
+  });
+
+  it('refuses to delete a finding for a person', async () => {
+    const result = await kubectlAll(
+      'delete',
+      'finding',
+      'low-one',
+      '-n',
+      namespace,
+      '--wait=false',
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/Forbidden|forbidden/);
+    expect(await store.get(namespace, 'low-one')).toBeDefined();
+  });
+
+  it('lists findings in the inspector category', async () => {
+    const out = await kubectl('get', 'inspector', '-A', '-o', 'name');
+    expect(out).toContain(`finding.${findingsGroup}/critical-one`);
+  });
+
+  it('streams changes to kubectl get -w', async () => {
+    const watcher: ChildProcess = spawn(
+      plane.binaries.kubectl,
+      ['--kubeconfig', plane.kubeconfig, 'get', 'findings', '-n', namespace, '-w', '-o', 'name'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    watcher.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await eventually(
+        'the initial list',
+        () => Promise.resolve(out.includes('critical-one') ? true : undefined),
+        30_000,
+        100,
+      );
+      await store.create(finding(namespace, 'medium-new', 'MEDIUM', 5.0));
+      await eventually(
+        'the new finding',
+        () => Promise.resolve(out.includes('medium-new') ? true : undefined),
+        30_000,
+        100,
+      );
+    } finally {
+      watcher.kill();
+    }
+  });
+});
+
+describe('cluster machinery visiting the findings API', () => {
+  it('deletes a namespace that holds findings', async () => {
+    const ns = await createNamespace('findings-gone');
+    await store.create(finding(ns, 'a', 'HIGH', 7));
+    await store.create(finding(ns, 'b', 'LOW', 1));
+    await kubectl('delete', 'namespace', ns, '--wait=false');
+    await eventually(
+      `namespace ${ns} to be gone`,
+      async () => {
+        const r = await kubectlAll('get', 'namespace', ns);
+        return r.code !== 0 && /NotFound/.test(r.stderr) ? true : undefined;
+      },
+      120_000,
+      500,
+    );
+    expect(await store.get(ns, 'a')).toBeUndefined();
+    expect(await store.get(ns, 'b')).toBeUndefined();
+  });
+
+  it('garbage-collects a finding whose owner was deleted', async () => {
+    const ns = await createNamespace('findings-gc');
+    const owner = await client.request<{ metadata: { uid: string } }>(
+      'POST',
+      `/api/v1/namespaces/${ns}/configmaps`,
+      {
+        body: { metadata: { name: 'owner' }, data: {} },
+      },
+    );
+    await store.create(
+      finding(ns, 'owned', 'HIGH', 7, {
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid },
+        ],
+      }),
+    );
+    await client.request('DELETE', `/api/v1/namespaces/${ns}/configmaps/owner`);
+    await eventually(
+      'the owned finding to be collected',
+      async () => ((await store.get(ns, 'owned')) === undefined ? true : undefined),
+      120_000,
+      500,
+    );
+  });
+
+  it('counts findings in a ResourceQuota (the quota controller syncs)', async () => {
+    const ns = await createNamespace('findings-quota');
+    await store.create(finding(ns, 'q1', 'HIGH', 7));
+    await store.create(finding(ns, 'q2', 'LOW', 1));
+    await client.request('POST', `/api/v1/namespaces/${ns}/resourcequotas`, {
+      body: { metadata: { name: 'findings' }, spec: { hard: { [quotaResource]: '10' } } },
+    });
+    const used = await eventually(
+      'the quota usage',
+      async () => {
+        const quota = await client.request<{ status?: { used?: Record<string, string> } }>(
+          'GET',
+          `/api/v1/namespaces/${ns}/resourcequotas/findings`,
+        );
+        const value = quota.status?.used?.[quotaResource];
+        return value === '2' ? value : undefined;
+      },
+      120_000,
+      500,
+    );
+    expect(used).toBe('2');
+  });
+
+  it('answered no request with an internal error', () => {
+    expect(internalErrors).toEqual([]);
+  });
+});

@@ -15,8 +15,6 @@ export interface ServerConfig {
   /** Seconds a watch without timeoutSeconds stays open. */
   watchTimeoutSeconds: () => number;
   bookmarkIntervalMs: number;
-  /** Items a store query returns at a time while a list streams. */
-  listPageSize: number;
   maxBodyBytes: number;
 }
 

@@ -34,48 +34,52 @@ type Ref = (name: string) => JsonSchema;
 
 const str = (description: string): JsonSchema => ({ description, type: 'string' });
 
-function metaSchemas(ref: Ref): Record<string, JsonSchema> {
+function objectMetaSchema(): JsonSchema {
   const map = (d: string): JsonSchema => ({
     ...str(d),
     type: 'object',
     additionalProperties: { type: 'string' },
   });
   return {
-    [NAMES.objectMeta]: {
-      description:
-        'Standard object metadata: name, namespace, labels, annotations and what the server sets.',
-      type: 'object',
-      properties: {
-        name: str(
-          'Name of the finding, unique in its namespace; derived from the resource, vulnerability and package.',
-        ),
-        namespace: str('Namespace of the finding.'),
-        labels: map(
-          'Labels: severity, type, status, resource type, vulnerability id and run are set by the controller.',
-        ),
-        annotations: map('Annotations.'),
-        uid: str('Unique id, set by the server.'),
-        resourceVersion: str(
-          'Opaque version of the object, set by the server; a precondition when sent on update.',
-        ),
-        generation: {
-          description: 'Incremented on every change of spec.',
-          type: 'integer',
-          format: 'int64',
-        },
-        creationTimestamp: { ...str('When the finding was created.'), format: 'date-time' },
-        ownerReferences: {
-          description: 'Owners: the AssessmentRun of a run finding.',
-          type: 'array',
-          items: { type: 'object', additionalProperties: true },
-        },
-        managedFields: {
-          description: 'Which manager owns which field (server-side apply).',
-          type: 'array',
-          items: { type: 'object', additionalProperties: true },
-        },
+    description:
+      'Standard object metadata: name, namespace, labels, annotations and what the server sets.',
+    type: 'object',
+    properties: {
+      name: str(
+        'Name of the finding, unique in its namespace; derived from the resource, vulnerability and package.',
+      ),
+      namespace: str('Namespace of the finding.'),
+      labels: map(
+        'Labels: severity, type, status, resource type, vulnerability id and run are set by the controller.',
+      ),
+      annotations: map('Annotations.'),
+      uid: str('Unique id, set by the server.'),
+      resourceVersion: str(
+        'Opaque version of the object, set by the server; a precondition when sent on update.',
+      ),
+      generation: {
+        description: 'Incremented on every change of spec.',
+        type: 'integer',
+        format: 'int64',
+      },
+      creationTimestamp: { ...str('When the finding was created.'), format: 'date-time' },
+      ownerReferences: {
+        description: 'Owners: the AssessmentRun of a run finding.',
+        type: 'array',
+        items: { type: 'object', additionalProperties: true },
+      },
+      managedFields: {
+        description: 'Which manager owns which field (server-side apply).',
+        type: 'array',
+        items: { type: 'object', additionalProperties: true },
       },
     },
+  };
+}
+
+function metaSchemas(ref: Ref): Record<string, JsonSchema> {
+  return {
+    [NAMES.objectMeta]: objectMetaSchema(),
     [NAMES.listMeta]: {
       description: 'Standard list metadata.',
       type: 'object',

@@ -116,58 +116,69 @@ function listOptions(ctx: RequestContext, q: ListQuery): ListOptions {
   return o;
 }
 
-/** The page after `page` while the client asked for everything, or undefined when done. */
-async function nextPage(
+/** Writes the items of pages as they come; false when the client went away. */
+async function writeItems(
   ctx: RequestContext,
-  base: ListOptions,
-  page: ListResult,
-): Promise<ListResult | undefined> {
-  if (!page.continue) return undefined;
-  const { resourceVersion: _rv, resourceVersionMatch: _m, ...rest } = base;
-  return ctx.config.store.list({
-    ...rest,
-    limit: ctx.config.listPageSize,
-    continue: page.continue,
-  });
+  pages: AsyncIterable<StoredFinding[]>,
+  render: (obj: StoredFinding) => string,
+): Promise<boolean> {
+  let first = true;
+  for await (const items of pages) {
+    if (items.length === 0) continue;
+    const text = items.map(render).join(',');
+    if (!(await writeChunk(ctx.res, (first ? '' : ',') + text))) return false;
+    first = false;
+  }
+  return true;
 }
 
+async function* onePage(page: ListResult): AsyncIterable<StoredFinding[]> {
+  await Promise.resolve();
+  yield page.items;
+}
+
+/** One page when the client gave a limit, else every match from one snapshot. */
+async function query(
+  ctx: RequestContext,
+  q: ListQuery,
+): Promise<{ pages: AsyncIterable<StoredFinding[]>; meta: Record<string, unknown> }> {
+  const base = listOptions(ctx, q);
+  try {
+    if (q.limit === undefined) {
+      const all = await ctx.config.store.listPages(base);
+      return { pages: all.pages, meta: { resourceVersion: all.resourceVersion } };
+    }
+    const page = await ctx.config.store.list({ ...base, limit: q.limit });
+    const meta: Record<string, unknown> = { resourceVersion: page.resourceVersion };
+    if (page.continue) {
+      meta.continue = page.continue;
+      if (page.remainingItemCount !== undefined) meta.remainingItemCount = page.remainingItemCount;
+    }
+    return { pages: onePage(page), meta };
+  } catch (err) {
+    rethrow(err, '', false);
+  }
+}
+
+/**
+ * A list streamed: items are written as the store pages them (a list of 650,000 findings is
+ * never one string); list metadata comes last, which JSON allows.
+ */
 export async function handleList(ctx: RequestContext): Promise<void> {
   const q = parseListQuery(ctx.url.searchParams, false);
   const out = outputOf(ctx, 'list');
   const include = includeOf(ctx);
-  const base = listOptions(ctx, q);
-  const all = q.limit === undefined;
-  let page: ListResult;
-  try {
-    page = await ctx.config.store.list({ ...base, limit: q.limit ?? ctx.config.listPageSize });
-  } catch (err) {
-    rethrow(err, '', false);
-  }
+  const { pages, meta } = await query(ctx, q);
   const frame = listFrame(out);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   const now = ctx.config.now();
-  const resourceVersion = page.resourceVersion;
-  let first = true;
-  let current: ListResult | undefined = page;
-  let last = page;
   if (!(await writeChunk(ctx.res, frame.open))) return;
-  while (current) {
-    last = current;
-    const text = current.items.map((i) => listItem(i, out, include, now)).join(',');
-    if (text !== '' && !(await writeChunk(ctx.res, (first ? '' : ',') + text))) return;
-    if (text !== '') first = false;
-    current = all
-      ? await nextPage(ctx, base, current).catch((err: unknown) => {
-          ctx.res.destroy(err as Error);
-          return undefined;
-        })
-      : undefined;
-    if (ctx.res.destroyed) return;
-  }
-  const meta: Record<string, unknown> = { resourceVersion };
-  if (!all && last.continue) {
-    meta.continue = last.continue;
-    if (last.remainingItemCount !== undefined) meta.remainingItemCount = last.remainingItemCount;
+  try {
+    if (!(await writeItems(ctx, pages, (i) => listItem(i, out, include, now)))) return;
+  } catch (err) {
+    // Headers are gone: a truncated body is how the client learns the list failed.
+    ctx.res.destroy(err as Error);
+    return;
   }
   ctx.res.end(frame.close(meta));
 }
@@ -210,15 +221,12 @@ function startWatchHead(res: ServerResponse): void {
 }
 
 async function openWatch(ctx: RequestContext, q: ListQuery): Promise<FindingWatch> {
-  const legacyInitial =
-    q.sendInitialEvents === undefined &&
-    (q.resourceVersion === undefined || q.resourceVersion === '0');
   return ctx.config.store.watch({
     ...(ctx.route.namespace !== undefined ? { namespace: ctx.route.namespace } : {}),
     ...(q.labelSelector ? { labelSelector: q.labelSelector } : {}),
     ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}),
     ...(q.resourceVersion !== undefined ? { resourceVersion: q.resourceVersion } : {}),
-    sendInitialEvents: q.sendInitialEvents ?? legacyInitial,
+    ...(q.sendInitialEvents !== undefined ? { sendInitialEvents: q.sendInitialEvents } : {}),
     allowWatchBookmarks: q.allowWatchBookmarks,
     bookmarkIntervalMs: ctx.config.bookmarkIntervalMs,
   });

@@ -18,6 +18,7 @@ import { handleGet, handleList, handleWatch } from './reads.ts';
 import { type ResourceRoute, route } from './routes.ts';
 import { ApiError, type Status, apiError, failure } from './status.ts';
 import { handleCreate, handlePatch, handleUpdate } from './writes.ts';
+import { roleOf } from './write-rules.ts';
 
 export interface FindingsApiOptions {
   store: FindingStore;
@@ -36,8 +37,6 @@ export interface FindingsApiOptions {
   minRequestTimeoutSeconds?: number;
   /** Bookmark interval of watches that allow them (default 60 s). */
   bookmarkIntervalMs?: number;
-  /** Page size of store queries while a list streams (default 500). */
-  listPageSize?: number;
   /** Largest request body (default 3 MiB, kube-apiserver's). */
   maxBodyBytes?: number;
   /** /readyz answers 200 while this is true (default always). */
@@ -64,7 +63,6 @@ function config(o: FindingsApiOptions): ServerConfig {
     policy: { controllerUsernames: o.controllerUsernames, deleterUsernames: o.deleterUsernames },
     watchTimeoutSeconds: () => Math.floor(min * (1 + Math.random())),
     bookmarkIntervalMs: o.bookmarkIntervalMs ?? 60_000,
-    listPageSize: o.listPageSize ?? 500,
     maxBodyBytes: o.maxBodyBytes ?? 3 * 1024 * 1024,
   };
 }
@@ -100,6 +98,17 @@ async function authorize(authorizer: Authorizer, user: UserInfo, r: ResourceRout
       r.name !== undefined ? { name: r.name } : {},
     );
   }
+}
+
+/** /status is written by the controller only, whatever RBAC grants. */
+function statusWriter(cfg: ServerConfig, user: UserInfo, r: ResourceRoute): void {
+  if (r.subresource !== 'status' || (r.verb !== 'update' && r.verb !== 'patch')) return;
+  if (roleOf(user.name, cfg.policy) === 'controller') return;
+  throw apiError(
+    'Forbidden',
+    `findings.${FINDINGS_GROUP} "${r.name ?? ''}" is forbidden: User "${user.name}" cannot ${r.verb} findings/status: status is written by the controller`,
+    { name: r.name ?? '' },
+  );
 }
 
 const HANDLERS: Record<string, (ctx: RequestContext) => Promise<void>> = {
@@ -142,6 +151,7 @@ export function createFindingsApiServer(options: FindingsApiOptions): FindingsAp
         `the server does not allow this method on the requested resource`,
       );
     await authorize(options.authorizer, user, r);
+    statusWriter(cfg, user, r);
     const slot = r.verb === 'watch' ? 'watches' : 'requests';
     if (counts[slot] >= limits[slot]) throw tooManyRequests();
     counts[slot]++;

@@ -3,16 +3,14 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   type EventInput,
-  EventRecorder,
-  type EventSink,
   eventProblems,
   isomorphicKey,
   KeyedTokenBucket,
-  objectReference,
   type SeriesEntry,
   SeriesCache,
   truncateNote,
-} from './events.ts';
+} from './event-series.ts';
+import { EventRecorder, type EventSink, objectReference } from './events.ts';
 
 const run = {
   apiVersion: 'kubeinspector.io/v1alpha1',

@@ -18,7 +18,9 @@ export class TokenBucket {
 
   private refill(): void {
     const t = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.rate);
+    // A clock that steps back adds nothing (wall clocks do).
+    const elapsed = Math.max(0, t - this.last);
+    this.tokens = Math.min(this.burst, this.tokens + (elapsed / 1000) * this.rate);
     this.last = t;
   }
 
@@ -30,6 +32,14 @@ export class TokenBucket {
     this.refill();
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
+  }
+
+  /** Takes one token when one is saved up; never goes into debt. */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   /** Waits until a token is available and takes it. */

@@ -10,11 +10,13 @@
 // stop, servers close.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Cache } from '../kube/cache.ts';
 import { type ClientOptions, KubeClient } from '../kube/client.ts';
+import { clientEventSink, EventRecorder } from '../kube/events.ts';
 import { Reflector, type Transform } from '../kube/reflector.ts';
 import { type KubeObject, type ResourceType, resourceName } from '../kube/resources.ts';
 import type { Controller } from './controller.ts';
@@ -84,6 +86,8 @@ export class Manager {
   readonly client: KubeClient;
   readonly registry: Registry;
   readonly log: Logger;
+  /** The process's one event recorder (one queue, one spam filter), writing through the client. */
+  readonly events: EventRecorder;
   private readonly o: ManagerOptions;
   private readonly reflectors = new Map<
     string,
@@ -104,6 +108,12 @@ export class Manager {
     this.client = client;
     this.registry = registry;
     this.log = o.log;
+    this.events = new EventRecorder({
+      sink: clientEventSink(client),
+      reportingInstance: process.env.POD_NAME ?? hostname(),
+      registry,
+      logger: o.log,
+    });
     this.readyChecks.set('informers', () => {
       const waiting = [...this.reflectors.entries()]
         .filter(([, r]) => !r.reflector.hasSynced())
@@ -263,6 +273,8 @@ export class Manager {
     await Promise.all(reflectorRuns);
     for (const s of this.servers) s.closeAllConnections();
     await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+    // Series not yet written go out before the client closes.
+    await this.events.close();
     await this.client.close();
     this.log.info({ drained: drained.every(Boolean) }, 'stopped');
   }

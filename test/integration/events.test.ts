@@ -4,9 +4,10 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../src/kube/client.ts';
 import {
+  clientEventSink,
   EventRecorder,
-  eventSink,
   type ObjectReference,
   objectReference,
 } from '../../src/kube/events.ts';
@@ -39,12 +40,13 @@ async function metric(registry: Registry, line: string): Promise<number | undefi
 
 describe('events.k8s.io/v1 recorder', () => {
   let kc: KubeConfig;
+  let client: KubeClient;
   let namespace: string;
   const recorders: EventRecorder[] = [];
 
   function recorder(registry = new Registry(), instance = 'kube-inspector-test-0'): EventRecorder {
     const r = new EventRecorder({
-      sink: eventSink(kc),
+      sink: clientEventSink(client),
       reportingInstance: instance,
       registry,
       logger: pino({ level: 'silent' }),
@@ -63,11 +65,13 @@ describe('events.k8s.io/v1 recorder', () => {
 
   beforeAll(async () => {
     kc = kubeConfig();
+    client = await KubeClient.create(kc);
     namespace = await createNamespace(kc, 'events');
   });
 
   afterAll(async () => {
     for (const r of recorders) await r.close(1_000);
+    await client.close();
   });
 
   it('writes an Event with the required fields, MicroTime eventTime and the note cut to 1 kB', async () => {

@@ -16,7 +16,6 @@ import {
   type Run,
   assessmentCaches,
 } from './cluster.ts';
-import { assessmentRecorder } from './events.ts';
 import { runReconciler } from './run-controller.ts';
 import { targetReconciler } from './target-controller.ts';
 import { templateReconciler } from './template-controller.ts';
@@ -50,7 +49,7 @@ export function registerRunMetric(deps: ControllerDeps, runs: Cache<Run>): void 
 export function setupAssessments(deps: ControllerDeps): void {
   const { manager, log } = deps;
   const caches: AssessmentCaches = assessmentCaches(manager);
-  const events = assessmentRecorder(manager);
+  const events = manager.events;
 
   const targets = new Controller({
     name: 'assessmenttarget',

@@ -15,7 +15,6 @@ import { LABELS } from '../../api/v1alpha1/common.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
-import { assessmentRecorder } from '../assessments/events.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
 import { informers } from '../informers.ts';
 import { findingsMetrics } from './metrics.ts';
@@ -84,7 +83,7 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
 
   const metrics = findingsMetrics(m.registry, caches.findings);
   const log = deps.log.child({ area: 'findings' });
-  const reconciler = new FindingsReconciler(deps, caches, config, metrics, assessmentRecorder(m));
+  const reconciler = new FindingsReconciler(deps, caches, config, metrics, m.events);
   const controller = new Controller({
     name: 'findings',
     reconciler,

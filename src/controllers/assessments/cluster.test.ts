@@ -149,4 +149,33 @@ describe('the cluster snapshot a target is matched against', () => {
       { reference: 'r.example/tools:2', digest: undefined, pod: 'debug' },
     ]);
   });
+
+  it('counts a pod of a bare ReplicaSet or of an unknown controller as itself, as coverage does, and waits for an uncached ReplicaSet', () => {
+    const snap = clusterSnapshot(
+      caches({
+        replicaSets: [
+          { kind: 'ReplicaSet', metadata: { name: 'bare', namespace: 'shop' } },
+          {
+            kind: 'ReplicaSet',
+            metadata: {
+              name: 'canary-1',
+              namespace: 'shop',
+              ownerReferences: [owner('Rollout', 'canary')],
+            },
+          },
+        ],
+        pods: [
+          pod('bare-x', 'r.example/a:1', { owner: owner('ReplicaSet', 'bare') }),
+          pod('canary-1-x', 'r.example/b:1', { owner: owner('ReplicaSet', 'canary-1') }),
+          pod('build-x', 'r.example/c:1', { owner: owner('Workflow', 'build') }),
+          pod('early-x', 'r.example/d:1', { owner: owner('ReplicaSet', 'not-cached-yet') }),
+        ],
+      }),
+    );
+    expect(snap.workloads.map((w) => `${w.kind}/${w.name}`).sort()).toEqual([
+      'Pod/bare-x',
+      'Pod/build-x',
+      'Pod/canary-1-x',
+    ]);
+  });
 });

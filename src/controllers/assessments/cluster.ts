@@ -5,6 +5,7 @@
  * itself (`repo@sha256:…`) or from a pod's container status; a pod seen running it is kept so its
  * pull secrets can be used to scan it.
  */
+import { type PodWorkload, controllerOf, podWorkload } from '../../coverage/owner.ts';
 import type { AssessmentRun } from '../../api/v1alpha1/assessment-run.ts';
 import type { AssessmentTarget } from '../../api/v1alpha1/assessment-target.ts';
 import type { AssessmentTemplate } from '../../api/v1alpha1/assessment-template.ts';
@@ -121,28 +122,20 @@ export function referenceDigest(reference: string): string | undefined {
   return at < 0 ? undefined : DIGEST_RE.exec(reference.slice(at + 1))?.[0];
 }
 
-function controllerOf(obj: KubeObject): { kind: string; name: string } | undefined {
-  const ref = obj.metadata.ownerReferences?.find((r) => r.controller === true);
-  return ref === undefined ? undefined : { kind: ref.kind, name: ref.name };
-}
-
-/** The workload a pod belongs to: its controller, walked up through ReplicaSets and Jobs. */
-function podWorkload(
+/** The workload of a pod (src/coverage/owner.ts, coverage's answer too); undefined while unknown. */
+function workloadOfPod(
   pod: KubeObject,
   replicaSets: Cache,
   jobs: Cache | undefined,
-): { kind: string; name: string } {
+): PodWorkload | undefined {
   const ns = pod.metadata.namespace ?? '';
-  const owner = controllerOf(pod);
-  if (owner === undefined) return { kind: 'Pod', name: pod.metadata.name };
-  const parent =
-    owner.kind === 'ReplicaSet'
-      ? replicaSets.get(`${ns}/${owner.name}`)
-      : owner.kind === 'Job'
-        ? jobs?.get(`${ns}/${owner.name}`)
-        : undefined;
-  const grand = parent === undefined ? undefined : controllerOf(parent);
-  return grand ?? owner;
+  return podWorkload(
+    { name: pod.metadata.name, controller: controllerOf(pod.metadata) },
+    (kind, name) => {
+      const obj = (kind === 'ReplicaSet' ? replicaSets : jobs)?.get(`${ns}/${name}`);
+      return obj === undefined ? 'missing' : controllerOf(obj.metadata);
+    },
+  );
 }
 
 const key = (ns: string, kind: string, name: string): string => `${ns}/${kind}/${name}`;
@@ -175,7 +168,7 @@ export function clusterSnapshot(c: AssessmentCaches): ClusterSnapshot {
     const cache = c.workloads.get(w.resource.kind);
     for (const obj of cache?.list() ?? []) {
       // A Job run by a CronJob is that CronJob's; it is not a workload of its own.
-      if (w.resource.kind === 'Job' && controllerOf(obj)?.kind === 'CronJob') continue;
+      if (w.resource.kind === 'Job' && controllerOf(obj.metadata)?.kind === 'CronJob') continue;
       const ns = obj.metadata.namespace ?? '';
       const f = add(ns, w.resource.kind, obj.metadata.name, obj.metadata.labels ?? {});
       const spec = dig(obj, [...w.template, 'spec']) as PodSpecLike | undefined;
@@ -189,7 +182,9 @@ export function clusterSnapshot(c: AssessmentCaches): ClusterSnapshot {
   const jobs = c.workloads.get('Job');
   for (const pod of c.pods.list()) {
     const ns = pod.metadata.namespace ?? '';
-    const owner = podWorkload(pod, c.replicaSets, jobs);
+    const owner = workloadOfPod(pod, c.replicaSets, jobs);
+    // Its ReplicaSet or Job is not cached yet: that object's event brings the targets back.
+    if (owner === undefined) continue;
     const f =
       facts.get(key(ns, owner.kind, owner.name)) ??
       add(ns, owner.kind, owner.name, pod.metadata.labels ?? {});

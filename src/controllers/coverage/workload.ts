@@ -3,6 +3,7 @@
  * CronJobs and bare Pods, while the Workload scan type is active. A workload's pods are found
  * through ownerReferences (Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob).
  */
+import { type WorkloadKind, controllerOf, podWorkload } from '../../coverage/owner.ts';
 import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
 import { repositoryFrequency } from '../../coverage/config.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
@@ -24,7 +25,7 @@ import {
 } from './context.ts';
 import { scanStateOf } from './image.ts';
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'Pod';
+export type { WorkloadKind };
 
 const API_VERSIONS: Record<WorkloadKind, string> = {
   Deployment: 'apps/v1',
@@ -62,36 +63,27 @@ export function splitWorkloadKey(key: string): {
 }
 
 /**
- * The workload a pod belongs to; undefined while its ReplicaSet or Job is not cached yet
- * (that object's own event requeues the workload) or when a ReplicaSet has no Deployment.
+ * The workload a pod belongs to (src/coverage/owner.ts decides, for coverage and assessments
+ * alike); undefined while its ReplicaSet or Job is not cached yet (that object's own event
+ * requeues the workload).
  */
 export function workloadOfPod(ctx: CoverageContext, pod: KubeObject): WorkloadRef | undefined {
   const ns = pod.metadata.namespace!;
-  const owner = controllerRef(pod);
-  if (owner === undefined) return ref(ns, 'Pod', pod.metadata.name, pod);
-  switch (owner.kind) {
-    case 'ReplicaSet': {
-      const rs = ctx.replicaSets.get(`${ns}/${owner.name}`);
-      const up = rs && controllerRef(rs);
-      if (up?.kind !== 'Deployment') return undefined;
-      return ref(ns, 'Deployment', up.name, ctx.workloads.Deployment.get(`${ns}/${up.name}`));
-    }
-    case 'Job': {
-      const job = ctx.jobs.get(`${ns}/${owner.name}`);
-      if (job === undefined) return undefined;
-      const up = controllerRef(job);
-      if (up?.kind === 'CronJob') {
-        return ref(ns, 'CronJob', up.name, ctx.workloads.CronJob.get(`${ns}/${up.name}`));
-      }
-      return ref(ns, 'Job', owner.name, job);
-    }
-    case 'StatefulSet':
-    case 'DaemonSet':
-      return ref(ns, owner.kind, owner.name, ctx.workloads[owner.kind].get(`${ns}/${owner.name}`));
-    default:
-      // Run by a controller kube-inspector does not know: covered as the pod itself.
-      return ref(ns, 'Pod', pod.metadata.name, pod);
-  }
+  const owner = podWorkload(
+    { name: pod.metadata.name, controller: controllerOf(pod.metadata) },
+    (kind, name) => {
+      const obj = (kind === 'ReplicaSet' ? ctx.replicaSets : ctx.jobs).get(`${ns}/${name}`);
+      return obj === undefined ? 'missing' : controllerOf(obj.metadata);
+    },
+  );
+  if (owner === undefined) return undefined;
+  const object =
+    owner.kind === 'Pod'
+      ? pod
+      : owner.kind === 'Job'
+        ? ctx.jobs.get(`${ns}/${owner.name}`)
+        : ctx.workloads[owner.kind].get(`${ns}/${owner.name}`);
+  return ref(ns, owner.kind, owner.name, object);
 }
 
 /**

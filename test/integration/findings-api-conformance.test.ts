@@ -370,6 +370,94 @@ describe('kubectl against the findings API', () => {
     expect(await store.get(namespace, 'low-one')).toBeDefined();
   });
 
+  it('edits spec.attributes with kubectl edit', async () => {
+    // The editor appends a spec to the finding, which has none.
+    const { stderr } = await execFileAsync(
+      plane.binaries.kubectl,
+      ['--kubeconfig', plane.kubeconfig, 'edit', 'finding', 'critical-one', '-n', namespace],
+      {
+        env: {
+          ...process.env,
+          KUBE_EDITOR: `sed -i -e '$a spec: {attributes: {ticket: EDITED}}'`,
+        },
+      },
+    );
+    expect(stderr).toBe('');
+    const got = await store.get(namespace, 'critical-one');
+    expect((got?.spec as { attributes?: Record<string, string> } | undefined)?.attributes).toEqual({
+      ticket: 'EDITED',
+    });
+  });
+
+  it('prints the wide table', async () => {
+    const out = await kubectl('get', 'findings', '-n', namespace, '-o', 'wide');
+    const header = out.split('\n')[0] ?? '';
+    const narrow = (await kubectl('get', 'findings', '-n', namespace)).split('\n')[0] ?? '';
+    expect(header.split(/\s+/).length).toBeGreaterThanOrEqual(narrow.split(/\s+/).length);
+    expect(out).toContain('critical-one');
+  });
+
+  it('enforces RBAC per verb and namespace for impersonated users', async () => {
+    const reader = uniqueName('reader');
+    const otherNamespace = await createNamespace('findings-other');
+    await kubectlInput(
+      [
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: 'finding-reader', namespace },
+          rules: [{ apiGroups: [findingsGroup], resources: ['findings'], verbs: ['get', 'list'] }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: 'finding-reader', namespace },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'finding-reader' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: reader }],
+        },
+      ]
+        .map((o) => JSON.stringify(o))
+        .join('\n'),
+      'apply',
+      '--server-side',
+      '-f',
+      '-',
+    );
+    await eventually('the reader to be allowed', async () => {
+      const r = await kubectlAll('get', 'finding', 'high-one', '-n', namespace, '--as', reader);
+      return r.code === 0 ? true : undefined;
+    });
+    const list = await kubectlAll('get', 'findings', '-n', namespace, '--as', reader, '-o', 'name');
+    expect(list.code).toBe(0);
+    const patch = await kubectlAll(
+      'patch',
+      'finding',
+      'high-one',
+      '-n',
+      namespace,
+      '--as',
+      reader,
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"attributes":{"x":"y"}}}',
+    );
+    expect(patch.code).not.toBe(0);
+    expect(patch.stderr).toMatch(/forbidden/i);
+    const elsewhere = await kubectlAll('get', 'findings', '-n', otherNamespace, '--as', reader);
+    expect(elsewhere.stderr).toMatch(/forbidden/i);
+    const stranger = await kubectlAll(
+      'get',
+      'findings',
+      '-n',
+      namespace,
+      '--as',
+      uniqueName('stranger'),
+    );
+    expect(stranger.code).not.toBe(0);
+    expect(stranger.stderr).toMatch(/forbidden/i);
+  });
+
   it('lists findings in the inspector category', async () => {
     const out = await kubectl('get', 'inspector', '-A', '-o', 'name');
     expect(out).toContain(`finding.${findingsGroup}/critical-one`);
@@ -468,6 +556,14 @@ describe('cluster machinery visiting the findings API', () => {
       500,
     );
     expect(used).toBe('2');
+  });
+
+  it('leaves kubectl without discovery errors once unregistered (APIService first)', async () => {
+    await served.registration.unregister();
+    const result = await kubectlAll('api-resources');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).not.toContain(findingsGroup);
   });
 
   it('answered no request with an internal error', () => {

@@ -22,7 +22,8 @@
  *
  * Sizes (environment): BENCH_NODES (500), BENCH_PODS (5000), BENCH_WORKLOADS (1000
  * Deployments), BENCH_IMAGES (200), BENCH_STEADY_SECONDS (60), BENCH_TIMEOUT_SECONDS (1800,
- * for each wait). The default takes about 10 minutes on 2 busy cores. The target size of
+ * for each wait). BENCH_FINDINGS=0 runs the coverage controllers alone (no findings: nothing
+ * else shares the controller's API client limit, so the time is coverage's own). The default takes about 10 minutes on 2 busy cores. The target size of
  * docs/operations.md (about 50 minutes of controller writes at its client limit, after about as
  * long to write the cluster):
  *
@@ -36,6 +37,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setupCoverage } from '../src/controllers/coverage/index.ts';
 import { setupFindings } from '../src/controllers/findings/index.ts';
+import { resourceTypeOfName } from '../src/coverage/names.ts';
 import { kinds } from '../src/controllers/informers.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import {
@@ -86,6 +88,7 @@ const WORKLOADS = size('BENCH_WORKLOADS', 1000);
 const IMAGES = size('BENCH_IMAGES', 200);
 const STEADY_SECONDS = size('BENCH_STEADY_SECONDS', 60);
 const TIMEOUT_MS = size('BENCH_TIMEOUT_SECONDS', 1800) * 1000;
+const FINDINGS = process.env.BENCH_FINDINGS !== '0';
 /** Requests the bench keeps in flight while it writes the cluster. */
 const IN_FLIGHT = 32;
 /** Images a repository holds (tags v0, v1, …). */
@@ -480,7 +483,11 @@ class EventCounter {
           if (event.type === 'ERROR') throw new Error(`watch: ${line}`);
           resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
           if (event.type === 'BOOKMARK') continue;
-          const type = event.object.status?.resourceType ?? '-';
+          // By name: an object created without its status yet has no status.resourceType.
+          const type =
+            event.object.status?.resourceType ??
+            resourceTypeOfName(event.object.metadata.name) ??
+            '-';
           const k = `${event.type} ${type}`;
           this.counts[k] = (this.counts[k] ?? 0) + 1;
           this.compare(type, event.type, event.object);
@@ -521,7 +528,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 try {
   console.log(
-    `coverage scale: ${NODES} nodes, ${PODS} pods in ${WORKLOADS} Deployments, ${IMAGES} images; ${cpus().length} CPUs`,
+    `coverage scale: ${NODES} nodes, ${PODS} pods in ${WORKLOADS} Deployments, ${IMAGES} images; ${cpus().length} CPUs; ${FINDINGS ? 'coverage and findings' : 'coverage alone'}`,
   );
   env = await startProductEnvironment();
   registry = await startRegistry();
@@ -533,6 +540,26 @@ try {
   const writeSeconds = (Date.now() - tWrite) / 1000;
   const namespaceList = await writer.get<{ items: unknown[] }>(collectionPath(core.namespaces));
   const expected = expectedCoverage(cluster, namespaceList.items.length);
+  const expectedTotal = total(expected);
+  /** Requests of these verbs a CoveredResource. */
+  const perResource = (byVerb: Record<string, number>, only: string[]) =>
+    Object.fromEntries(
+      Object.entries(byVerb)
+        .filter(([v]) => only.includes(v))
+        .map(([v, n]) => [v, Number((n / expectedTotal).toFixed(2))]),
+    );
+  /** Watch events (ADDED + MODIFIED) a CoveredResource of each type. */
+  const eventsPerResource = (counts: Record<string, number>) => {
+    const byType: Record<string, number> = {};
+    for (const [k, n] of Object.entries(counts)) {
+      const [event, type] = k.split(' ');
+      if (event !== 'ADDED' && event !== 'MODIFIED') continue;
+      byType[type!] = (byType[type!] ?? 0) + n;
+    }
+    return Object.fromEntries(
+      Object.entries(byType).map(([t, n]) => [t, Number((n / (expected[t] ?? n)).toFixed(2))]),
+    );
+  };
   log(`cluster written: ${cluster.requests} requests in ${writeSeconds.toFixed(1)} s`);
 
   const baseline = memory();
@@ -555,7 +582,7 @@ try {
   const tStart = Date.now();
   const cpuStart = process.cpuUsage();
   controller = await startController(env, {
-    setups: [setupCoverage, setupFindings],
+    setups: FINDINGS ? [setupCoverage, setupFindings] : [setupCoverage],
     database: db.source,
     insecureRegistries: [registry.host],
     // Watches end within 20-40 s, so the steady period includes watch restarts.
@@ -568,6 +595,7 @@ try {
   );
   const c = controller;
 
+  let peakRssMiB = 0;
   const coverage = await until('coverage to converge', async (note) => {
     const text = await c.metrics();
     const byType = sumBy(text, 'kubeinspector_coverage_resources', 'resource_type');
@@ -577,6 +605,7 @@ try {
     const done = Object.entries(expected).every(([t, n]) => (byType[t] ?? 0) >= n);
     const requests = sumBy(text, 'rest_client_requests_total', 'method');
     const rss = Math.round(process.memoryUsage().rss / 2 ** 20);
+    peakRssMiB = Math.max(peakRssMiB, rss);
     note(
       `${verbs(byType)}; ${pending} PENDING_INITIAL_SCAN; requests ${verbs(requests)}; rss ${rss} MiB`,
     );
@@ -585,11 +614,17 @@ try {
   const convergeSeconds = (Date.now() - tStart) / 1000;
   const convergeCpu = cpuSeconds(cpuStart);
   const convergeRequests = sumBy(coverage, 'rest_client_requests_total', 'method');
+  const convergeCoveredEvents = { ...coveredEvents.counts };
+  const convergeMemory = memory();
   log(`coverage converged in ${convergeSeconds.toFixed(1)} s`);
 
   let previous = -1;
   let stableSince = 0;
   const findingsText = await until('findings to settle', async (note) => {
+    if (!FINDINGS) {
+      stableSince = Date.now();
+      return c.metrics();
+    }
     const text = await c.metrics();
     const findings = total(sumBy(text, 'kubeinspector_findings', 'status'));
     const depth = total(sumBy(text, 'workqueue_depth', 'name'));
@@ -667,6 +702,14 @@ try {
     ],
     ['  requests until then', `${total(convergeRequests)}: ${verbs(convergeRequests)}`],
     [
+      '  writes a CoveredResource',
+      `${(writes(convergeRequests) / expectedTotal).toFixed(2)} requests (${verbs(perResource(convergeRequests, WRITES))}); watch events ${verbs(eventsPerResource(convergeCoveredEvents))}`,
+    ],
+    [
+      '  memory at convergence',
+      `rss ${convergeMemory.rssMiB} MiB, heapUsed ${convergeMemory.heapUsedMiB} MiB after GC; peak rss seen while converging ${peakRssMiB} MiB`,
+    ],
+    [
       'findings settled',
       `${settleSeconds.toFixed(1)} s after start; ${settleCpu} CPU seconds (until the check)`,
     ],
@@ -698,6 +741,18 @@ try {
       `${verbs(scans)}; ${scanCount} timed, ${scanSeconds.toFixed(1)} s in total, ${scanCount > 0 ? ((scanSeconds / scanCount) * 1000).toFixed(0) : '-'} ms each`,
     ],
   ];
+  if (!FINDINGS) {
+    // No findings controllers: their rows say nothing (the watch counts stay: coverage's).
+    rows.splice(
+      rows.findIndex(([k]) => k === 'findings settled'),
+      2,
+    );
+    for (const k of ['  Finding watch events', '  finding writes (controller)', 'Findings'])
+      rows.splice(
+        rows.findIndex(([r]) => r === k),
+        1,
+      );
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log('');
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
@@ -714,6 +769,10 @@ try {
       readySeconds,
       convergeSeconds,
       convergeRequests,
+      convergeCoveredEvents,
+      convergeMemory,
+      peakRssMiB,
+      findingsControllers: FINDINGS,
       convergeCpu,
       settleCpu,
       steadyCpu,

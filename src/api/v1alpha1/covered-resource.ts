@@ -67,6 +67,11 @@ export const ScanStatusSchema = z
       .describe(
         "Why the resource has this status code, in Inspector's spelling (for example SUCCESSFUL, EXCLUDED_BY_TAG, STALE_INVENTORY).",
       ),
+    message: boundedString(1024)
+      .optional()
+      .describe(
+        "What went wrong, in words, when the reason is a failed scan (ACCESS_DENIED, INTERNAL_ERROR, UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_OS, IMAGE_SIZE_EXCEEDED): the scanner's message for an image, naming the image for a workload or repository. Absent otherwise.",
+      ),
   })
   .describe('Scan status of the resource: one status code and one reason.');
 
@@ -193,7 +198,7 @@ export const CoveredResourceStatusSchema = z
       .optional()
       .describe('Metadata of a WORKLOAD.'),
     findingCounts: findingCounts(
-      'Findings of the resource that are ACTIVE, by severity.',
+      'Findings of the resource that are ACTIVE, by severity; absent until the resource has had an ACTIVE finding.',
     ).optional(),
   })
   .describe('Coverage of the resource, written by the controller.');

@@ -164,6 +164,13 @@ export const KINDS: readonly KindInfo[] = [
         description: 'Active HIGH findings.',
         priority: 1,
       },
+      {
+        name: 'Message',
+        type: 'string',
+        jsonPath: '.status.scanStatus.message',
+        description: 'Why the last scan failed, when it did.',
+        priority: 1,
+      },
       age,
     ],
   },

@@ -12,6 +12,7 @@ import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.t
 import { apply, remove } from '../../kube/apply.ts';
 import { type Cache, indexers } from '../../kube/cache.ts';
 import { core, type KubeObject, type OwnerReference } from '../../kube/resources.ts';
+import type { EventRecorder } from '../../kube/events.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
 import {
@@ -149,10 +150,12 @@ export class CoverageContext {
   readonly inventories: ReturnType<typeof informers.nodeInventories>;
   readonly findings: ReturnType<typeof informers.findings>;
   scans!: ScanQueue;
+  readonly events: EventRecorder;
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
     const m = deps.manager;
+    this.events = m.events;
     this.namespaces = m.informer(core.namespaces, { transform: trimMeta });
     this.nodes = m.informer(core.nodes, { transform: trimNode });
     this.pods = m.informer(core.pods, { transform: trimPod });
@@ -243,12 +246,17 @@ export class CoverageContext {
       );
   }
 
-  /** Writes a CoveredResource's labels and status; each part only when it would change. */
+  /**
+   * Writes a CoveredResource's labels and status; each part only when it would change. A new
+   * object takes two requests (the API server drops the status of a create when the status is
+   * a subresource); a change of reason two (labels are metadata); any other change one.
+   * Returns whether anything was written, and the object's uid (for Events about it).
+   */
   async write(
     name: string,
     labels: Record<string, string>,
     status: CoveredResourceStatus,
-  ): Promise<boolean> {
+  ): Promise<{ written: boolean; uid: string | undefined }> {
     const current = this.covered.get(name);
     const client = this.deps.manager.client;
     // findingCounts belongs to the findings controller (its own field manager).
@@ -270,7 +278,18 @@ export class CoverageContext {
         fieldManager: FIELD_MANAGERS.coverage,
       },
     );
-    return meta.written || st.written;
+    const uid = (st.object ?? meta.object ?? current)?.metadata.uid;
+    return { written: meta.written || st.written, uid };
+  }
+
+  /** A Warning Event about a CoveredResource (recorded in the default namespace). */
+  warn(name: string, uid: string | undefined, reason: string, action: string, note: string): void {
+    this.events.warning(
+      { apiVersion: API_VERSION, kind: 'CoveredResource', name, uid },
+      reason,
+      action,
+      note,
+    );
   }
 
   async delete(name: string): Promise<void> {

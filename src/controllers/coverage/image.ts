@@ -78,6 +78,31 @@ export function scanStateOf(
   return { state: 'pending', remembered: false };
 }
 
+/** Longest scanStatus.message the schema allows. */
+const MESSAGE_MAX = 1024;
+
+/**
+ * The scanner's message about a failed scan of the digest: the store's record when there is
+ * one; else what the CoveredResource remembers (after a restart the store is empty).
+ */
+export function scanMessageOf(
+  ctx: CoverageContext,
+  digest: string,
+  current: Covered | undefined,
+): string | undefined {
+  const record = ctx.deps.images.get(digest);
+  if (record !== undefined) {
+    return record.outcome.status === 'failed' ? record.outcome.message : undefined;
+  }
+  return current?.status?.scanStatus.message;
+}
+
+/** A scanStatus.message within the schema's bound. */
+export function boundedMessage(message: string | undefined): string | undefined {
+  if (message === undefined || message === '') return undefined;
+  return message.length <= MESSAGE_MAX ? message : `${message.slice(0, MESSAGE_MAX - 1)}…`;
+}
+
 function isExcluded(ctx: CoverageContext, pod: KubeObject, label: string): boolean {
   if (Object.hasOwn(pod.metadata.labels ?? {}, label)) return true;
   const w = workloadOfPod(ctx, pod);
@@ -213,10 +238,13 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
         }
       }
 
+      // A failed scan that decides the reason says why, on the object and in an Event.
+      const failed = state !== 'pending' && state !== 'inventory' && d.reason === state;
+      const message = failed ? boundedMessage(scanMessageOf(ctx, digest, current)) : undefined;
       const status: CoveredResourceStatus = compact({
         resourceType: 'CONTAINER_IMAGE',
         resourceId: key.slice(0, 1024),
-        scanStatus: { statusCode: d.statusCode, reason: d.reason },
+        scanStatus: compact({ statusCode: d.statusCode, reason: d.reason, message }),
         scanType: 'PACKAGE',
         scanMode: 'AGENTLESS',
         lastScannedAt: record ? iso(record.scannedAt.getTime()) : current?.status?.lastScannedAt,
@@ -234,7 +262,15 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
           sizeBytes: inventory?.image?.compressedSize ?? prev?.sizeBytes,
         }),
       });
-      await ctx.write(crName, coveredLabels(status), status);
+      const { uid } = await ctx.write(crName, coveredLabels(status), status);
+      // Each failed scan once: when this write is the one that records it.
+      if (
+        failed &&
+        record !== undefined &&
+        status.lastScannedAt !== current?.status?.lastScannedAt
+      ) {
+        ctx.warn(crName, uid, 'ImageScanFailed', 'Scan', `${d.reason}: ${message ?? 'no message'}`);
+      }
       return requeueAt(earliest(now, d.deadline, retryAt, deleteAt), now);
     },
   };

@@ -56,6 +56,7 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
       const inventory = ctx.inventories.get(name);
       const inv = inventory?.status;
       const collectedAt = parseTime(inv?.collectedAt);
+      const recorded = parseTime(current?.status?.lastScannedAt);
       const facts: NodeFacts = {
         exists: true,
         pendingDisable: false,
@@ -72,12 +73,14 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
                 errorCodes: (inv?.errors ?? []).map((e) => e.code),
                 packages: inv?.packages?.length ?? 0,
               },
-        lastScannedAt: parseTime(current?.status?.lastScannedAt),
+        // The write below records the inventory collected last as evaluated, so the node
+        // reaches its state in that one write: no PENDING_INITIAL_SCAN step before it.
+        lastScannedAt: collectedAt ?? recorded,
       };
       const d = nodeCoverage(facts, config, now);
       // The inventory the findings use is the one collected last.
       const evaluated =
-        d.statusCode === 'ACTIVE' && collectedAt !== undefined ? collectedAt : facts.lastScannedAt;
+        d.statusCode === 'ACTIVE' && collectedAt !== undefined ? collectedAt : recorded;
       const status: CoveredResourceStatus = compact({
         resourceType: 'NODE',
         resourceId: name,

@@ -8,7 +8,7 @@ import { coveredResourceName } from '../../coverage/names.ts';
 import { repositoryCoverage, type ScanState } from '../../coverage/rules.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
 import { type CoverageContext, compact, coveredLabels } from './context.ts';
-import { scanStateOf } from './image.ts';
+import { boundedMessage, scanMessageOf, scanStateOf } from './image.ts';
 
 const NOT_ACTIVATED = new Set(['NO_SCAN_CONFIGURATION_ASSOCIATED', 'PENDING_DISABLE']);
 
@@ -29,10 +29,25 @@ export function repositoryReconciler(ctx: CoverageContext): Reconciler {
         (i) => scanStateOf(ctx, i.status?.image?.digest ?? '', i).state,
       );
       const d = repositoryCoverage(frequency, states);
+      // Every scanned image failed: the first one with the reason says why.
+      const failedAt = states.findIndex((st) => st === d.reason);
+      const failedImage = failedAt >= 0 ? images[failedAt] : undefined;
+      const why =
+        failedImage === undefined
+          ? undefined
+          : scanMessageOf(ctx, failedImage.status?.image?.digest ?? '', failedImage);
+      const message =
+        failedImage === undefined
+          ? undefined
+          : `image ${failedImage.status?.resourceId ?? ''}: ${why ?? d.reason}`;
       const status: CoveredResourceStatus = compact({
         resourceType: 'IMAGE_REPOSITORY',
         resourceId: repository.slice(0, 1024),
-        scanStatus: { statusCode: d.statusCode, reason: d.reason },
+        scanStatus: compact({
+          statusCode: d.statusCode,
+          reason: d.reason,
+          message: boundedMessage(message),
+        }),
         scanType: 'PACKAGE',
         scanMode: 'AGENTLESS',
         repository: { name: repository.slice(0, 512), scanFrequency: frequency },

@@ -85,6 +85,10 @@ export class ScanQueue {
   constructor(o: ScanQueue['o']) {
     this.o = o;
     this.metrics = scanMetrics(o.registry);
+    // What a scan used is kept as long as its result: nothing here outlives the images.
+    o.store.onChange((digest) => {
+      if (o.store.get(digest) === undefined) this.sources.delete(digest);
+    });
   }
 
   /** True while the digest waits or is being scanned. */
@@ -151,7 +155,7 @@ export class ScanQueue {
     if (outcome.status === 'inventory') {
       this.metrics.bytes.inc(outcome.inventory.stats.bytesDownloaded);
     } else {
-      this.o.log.info(
+      this.o.log.warn(
         { image: req.reference, reason: outcome.reason, message: outcome.message },
         'image scan failed',
       );

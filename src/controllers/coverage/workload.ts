@@ -23,7 +23,7 @@ import {
   parseTime,
   trimLabels,
 } from './context.ts';
-import { scanStateOf } from './image.ts';
+import { boundedMessage, scanMessageOf, scanStateOf } from './image.ts';
 
 export type { WorkloadKind };
 
@@ -181,6 +181,8 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
       const runs = pods.flatMap((p) => podImages(p));
       const images: string[] = [];
       const states: WorkloadImageState[] = [];
+      /** The first image that failed with each reason, and why. */
+      const failures = new Map<string, string>();
       let runtime: string | undefined;
       for (const c of containers) {
         const seen = runs
@@ -199,11 +201,14 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
         }
         images.push(seen.key);
         const record = ctx.deps.images.get(seen.digest);
-        const { state } = scanStateOf(
-          ctx,
-          seen.digest,
-          ctx.covered.get(coveredResourceName.image(seen.repository, seen.digest)),
+        const imageCovered = ctx.covered.get(
+          coveredResourceName.image(seen.repository, seen.digest),
         );
+        const { state } = scanStateOf(ctx, seen.digest, imageCovered);
+        if (state !== 'pending' && state !== 'inventory' && !failures.has(state)) {
+          const why = scanMessageOf(ctx, seen.digest, imageCovered);
+          failures.set(state, `image ${seen.key}: ${why ?? state}`);
+        }
         if (record?.outcome.status === 'inventory') {
           const inv = record.outcome.inventory;
           runtime ??= platformOf(inv.os);
@@ -237,7 +242,11 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
           uid: obj.metadata.uid,
         }),
         resourceLabels: trimLabels(obj.metadata.labels),
-        scanStatus: { statusCode: d.statusCode, reason: d.reason },
+        scanStatus: compact({
+          statusCode: d.statusCode,
+          reason: d.reason,
+          message: boundedMessage(failures.get(d.reason)),
+        }),
         scanType: 'PACKAGE',
         scanMode: 'AGENTLESS',
         lastScannedAt: newestScan(ctx, runs) ?? current?.status?.lastScannedAt,

@@ -468,6 +468,9 @@ export class FindingsReconciler implements Reconciler {
     for (const s of states) if (s?.status === 'ACTIVE') active.push(s.severity);
     const counts = countBySeverity(active);
     if (sameJson(cr.status.findingCounts, counts)) return;
+    // Nothing to count and nothing counted yet: absent means none, so no write (most resources
+    // never have a finding; this saves one write for each of them).
+    if (cr.status.findingCounts === undefined && counts.total === 0) return;
     try {
       await apply(
         this.deps.manager.client,

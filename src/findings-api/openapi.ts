@@ -30,7 +30,8 @@ export const PATCH_CONTENT_TYPES = [
   'application/apply-patch+yaml',
 ] as const;
 
-type Ref = (name: string) => JsonSchema;
+/** A reference to a definition, with the description kubectl explain shows beside it. */
+type Ref = (name: string, description?: string) => JsonSchema;
 
 const str = (description: string): JsonSchema => ({ description, type: 'string' });
 
@@ -122,7 +123,7 @@ function metaSchemas(ref: Ref): Record<string, JsonSchema> {
       properties: {
         apiVersion: str(`APIVersion: ${FINDINGS_API_VERSION}.`),
         kind: str('Kind: FindingList.'),
-        metadata: ref(NAMES.listMeta),
+        metadata: ref(NAMES.listMeta, 'Standard list metadata.'),
         items: { description: 'The findings.', type: 'array', items: ref(NAMES.finding) },
       },
       'x-kubernetes-group-version-kind': [{ ...GVK, kind: 'FindingList' }],
@@ -138,7 +139,10 @@ export function findingSchema(ref: Ref): JsonSchema {
     properties: {
       apiVersion: str(`APIVersion of the object: ${FINDINGS_API_VERSION}.`),
       kind: str('Kind of the object: Finding.'),
-      metadata: ref(NAMES.objectMeta),
+      metadata: ref(
+        NAMES.objectMeta,
+        "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+      ),
       spec: openApiSchema(finding.spec!),
       status: openApiSchema(finding.status),
     },
@@ -346,7 +350,10 @@ export function openApiV2(): JsonSchema {
     swagger: '2.0',
     info: { title: 'kube-inspector findings', version: FINDINGS_VERSION },
     paths: paths(v2Operation, false),
-    definitions: metaSchemas((n) => ({ $ref: `#/definitions/${n}` })),
+    definitions: metaSchemas((n, description) => ({
+      ...(description ? { description } : {}),
+      $ref: `#/definitions/${n}`,
+    })),
   };
 }
 
@@ -356,7 +363,14 @@ export function openApiV3(): JsonSchema {
     openapi: '3.0.0',
     info: { title: 'kube-inspector findings', version: FINDINGS_VERSION },
     paths: paths(v3Operation, true),
-    components: { schemas: metaSchemas((n) => ({ $ref: `#/components/schemas/${n}` })) },
+    components: {
+      // As kube-apiserver publishes v3: a described reference is an allOf of one $ref.
+      schemas: metaSchemas((n, description) =>
+        description
+          ? { description, allOf: [{ $ref: `#/components/schemas/${n}` }] }
+          : { $ref: `#/components/schemas/${n}` },
+      ),
+    },
   };
 }
 

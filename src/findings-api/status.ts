@@ -122,7 +122,7 @@ export function notFound(name: string): ApiError {
 
 /** 422 with one cause a field: the message lists them like kube-apiserver's field errors. */
 export function invalid(name: string, causes: StatusCause[]): ApiError {
-  const list = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
+  const list = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
   return apiError(
     'Invalid',
     `Finding.${FINDINGS_GROUP} "${name}" is invalid: ${list}`,

@@ -232,9 +232,7 @@ function wrapPatchError<T>(fn: () => T): T {
     return fn();
   } catch (err) {
     if (!(err instanceof PatchError)) throw err;
-    throw err.kind === 'decode'
-      ? badRequest(err.message)
-      : apiError('Invalid', err.message, { kind: 'Finding' });
+    throw err.kind === 'decode' ? badRequest(err.message) : apiError('Invalid', err.message); // kubectl: "The request is invalid: <message>"
   }
 }
 

@@ -7,7 +7,9 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { API_VERSION } from '../api/v1alpha1/common.ts';
 import type { NodeInventory, NodeInventoryStatus } from '../api/v1alpha1/node-inventory.ts';
+import { FIELD_MANAGERS, kinds, SCAN_CONFIGURATION_NAME } from '../api/v1alpha1/resources.ts';
 import {
   ScanConfigurationSpecSchema,
   type ScanConfiguration,
@@ -15,38 +17,15 @@ import {
 import { apply } from '../kube/apply.ts';
 import type { Cache } from '../kube/cache.ts';
 import { ApiError, isNotFound, type KubeClient } from '../kube/client.ts';
-import {
-  collectionPath,
-  objectPath,
-  type KubeObject,
-  type ResourceType,
-} from '../kube/resources.ts';
+import { collectionPath, objectPath, type KubeObject } from '../kube/resources.ts';
 import { type Clock, systemClock } from '../runtime/clock.ts';
 import { Controller, type ReconcileContext, type Result } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { collect } from './collect.ts';
 import { inventoryStatus, needsWrite } from './inventory.ts';
 
-export const AGENT_FIELD_MANAGER = 'kube-inspector-agent';
-/** The ScanConfiguration that configures the cluster. */
-export const SCAN_CONFIGURATION_NAME = 'default';
-
-const GROUP = 'kubeinspector.io';
-const VERSION = 'v1alpha1';
-export const nodeInventories: ResourceType = {
-  group: GROUP,
-  version: VERSION,
-  plural: 'nodeinventories',
-  kind: 'NodeInventory',
-  namespaced: false,
-};
-export const scanConfigurations: ResourceType = {
-  group: GROUP,
-  version: VERSION,
-  plural: 'scanconfigurations',
-  kind: 'ScanConfiguration',
-  namespaced: false,
-};
+const AGENT_FIELD_MANAGER = FIELD_MANAGERS.agent;
+const { nodeInventories, scanConfigurations } = kinds;
 
 /** The node settings the agent uses, with the schema's defaults. */
 export interface NodeSettings {
@@ -166,7 +145,7 @@ export async function writeInventory(
     try {
       await client.request('POST', collectionPath(nodeInventories), {
         body: {
-          apiVersion: `${GROUP}/${VERSION}`,
+          apiVersion: API_VERSION,
           kind: 'NodeInventory',
           metadata: { name },
         },
@@ -177,7 +156,7 @@ export async function writeInventory(
     }
   }
   const desired: KubeObject = {
-    apiVersion: `${GROUP}/${VERSION}`,
+    apiVersion: API_VERSION,
     kind: 'NodeInventory',
     metadata: { name },
     status,

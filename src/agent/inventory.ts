@@ -13,6 +13,7 @@ import {
 import { LANGUAGE_ECOSYSTEMS, osEcosystem } from '../findings/packages.ts';
 import type { OperatingSystem, Package } from '../scanner/types.ts';
 import type { Collection } from './collect.ts';
+import { toApiTime } from '../util/time.ts';
 
 const OS_TYPES: ReadonlySet<string> = new Set(['deb', 'rpm', 'apk']);
 
@@ -181,7 +182,7 @@ export function inventoryStatus(
     packages: truncated ? packages.slice(0, limit) : packages,
     packageCount: packages.length,
     truncated,
-    collectedAt: options.collectedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    collectedAt: toApiTime(options.collectedAt),
     collectionDurationMilliseconds: Math.min(collection.durationMs, 86_400_000),
     ...(kept.length > 0 ? { errors: kept } : {}),
   };

@@ -16,6 +16,7 @@ import {
   TERMINAL_RUN_STATES,
 } from '../api/v1alpha1/assessment-run.ts';
 import type { RulesPackage } from '../api/v1alpha1/common.ts';
+import { toApiTime as rfc3339 } from '../util/time.ts';
 
 export type StopAction = 'START_EVALUATION' | 'SKIP_EVALUATION';
 
@@ -118,9 +119,7 @@ export function nextStep(status: AssessmentRunStatus, inputs: RunInputs): Step {
 }
 
 /** RFC 3339 in whole seconds, as the API server writes times. */
-export function rfc3339(at: Date): string {
-  return new Date(Math.floor(at.getTime() / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+export { rfc3339 };
 
 const MAX_STATE_CHANGES = 50;
 

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { RESOURCE_TYPES, type ResourceType } from '../api/v1alpha1/common.ts';
 import type { CoveredResource } from '../api/v1alpha1/covered-resource.ts';
-import { kinds } from '../controllers/informers.ts';
+import { kinds } from '../api/v1alpha1/resources.ts';
 import { listAll, withClient } from './api.ts';
 import { InputError, table } from './scan-output.ts';
 

@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { kinds } from '../controllers/informers.ts';
+import { kinds } from '../api/v1alpha1/resources.ts';
 import {
   COLUMN_SETS,
   EXPORT_FORMATS,

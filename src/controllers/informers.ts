@@ -6,8 +6,8 @@
  */
 import type { CoveredResource } from '../api/v1alpha1/covered-resource.ts';
 import type { Finding } from '../api/v1alpha1/finding.ts';
-import { KINDS } from '../api/v1alpha1/kinds.ts';
 import type { NodeInventory } from '../api/v1alpha1/node-inventory.ts';
+import { FIELD_MANAGERS, kinds } from '../api/v1alpha1/resources.ts';
 import type { ScanConfiguration } from '../api/v1alpha1/scan-configuration.ts';
 import type { SuppressionRule } from '../api/v1alpha1/suppression-rule.ts';
 import type { Cache } from '../kube/cache.ts';
@@ -15,39 +15,7 @@ import { stripManagedFields } from '../kube/reflector.ts';
 import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import type { Manager } from '../runtime/manager.ts';
 
-export const GROUP = 'kubeinspector.io';
-export const VERSION = 'v1alpha1';
-
-/** Field managers of the controller process; their managedFields entries stay in the caches. */
-export const FIELD_MANAGERS = {
-  coverage: 'kube-inspector',
-  findings: 'kube-inspector-findings',
-  templates: 'kube-inspector-templates',
-} as const;
-
-function resourceOf(kind: string): ResourceType {
-  const info = KINDS.find((k) => k.kind === kind);
-  if (info === undefined) throw new Error(`unknown kind ${kind}`);
-  return {
-    group: GROUP,
-    version: VERSION,
-    plural: info.plural,
-    kind: info.kind,
-    namespaced: info.scope === 'Namespaced',
-  };
-}
-
-/** ResourceTypes of the kubeinspector.io kinds. */
-export const kinds = {
-  scanConfigurations: resourceOf('ScanConfiguration'),
-  coveredResources: resourceOf('CoveredResource'),
-  nodeInventories: resourceOf('NodeInventory'),
-  findings: resourceOf('Finding'),
-  suppressionRules: resourceOf('SuppressionRule'),
-  assessmentTargets: resourceOf('AssessmentTarget'),
-  assessmentTemplates: resourceOf('AssessmentTemplate'),
-  assessmentRuns: resourceOf('AssessmentRun'),
-} as const;
+export { FIELD_MANAGERS, kinds } from '../api/v1alpha1/resources.ts';
 
 const keepOwn = (obj: KubeObject): KubeObject =>
   stripManagedFields(obj, Object.values(FIELD_MANAGERS));

@@ -18,6 +18,7 @@ import type { Finding, FindingStatus } from '../api/v1alpha1/finding.ts';
 import { advisoryNames, normalizeEcosystem } from '../vulndb/ecosystem.ts';
 import type { FixAvailable, PackageFinding } from '../vulndb/match.ts';
 import { severityRank } from '../vulndb/scoring.ts';
+import { toApiTime } from '../util/time.ts';
 
 /** The resource a finding is about, as the Finding's status.resource records it. */
 export interface FindingResource {
@@ -429,7 +430,7 @@ export function mergeFinding(
   now: Date,
   opts: MergeOptions = {},
 ): FindingStatus {
-  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const at = toApiTime(now);
   const prev = existing?.status;
   if (computed === undefined) {
     if (prev === undefined) throw new Error('mergeFinding: nothing to close');
@@ -479,7 +480,7 @@ export function resuppress(
   if (status.status === 'CLOSED' || status.status === undefined) return status;
   const next: FindingStatusValue = suppressedBy !== undefined ? 'SUPPRESSED' : 'ACTIVE';
   if (next === status.status) return status;
-  return { ...status, status: next, updatedAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return { ...status, status: next, updatedAt: toApiTime(now) };
 }
 
 /** When a CLOSED finding is deleted: `updatedAt` (when it closed) plus the retention. */

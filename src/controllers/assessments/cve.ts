@@ -19,6 +19,7 @@ import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { podCredentials } from '../pull-secrets.ts';
 import type { AssessmentCaches } from './cluster.ts';
+import { pool } from '../../util/pool.ts';
 
 /** Images one run may scan itself (those the coverage controller has not scanned). */
 export const MAX_RUN_SCANS = 20;
@@ -71,15 +72,6 @@ export class RunScanCache {
       this.entries.delete(oldest);
     }
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
 }
 
 export async function evaluateCve(

@@ -41,7 +41,8 @@ import { type Step, enterState, isTerminal, nextStep } from '../../assessments/r
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
-import { type CveResult, RunScanCache, evaluateCve, pool } from './cve.ts';
+import { type CveResult, RunScanCache, evaluateCve } from './cve.ts';
+import { pool } from '../../util/pool.ts';
 import { templateProblem } from './template-controller.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */

@@ -32,7 +32,7 @@ import {
   scheduledRunName,
 } from '../../assessments/schedule.ts';
 import type { ControllerDeps } from '../deps.ts';
-import { kinds } from '../informers.ts';
+import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { type AssessmentCaches, INDEX_BY_TEMPLATE, type Run, type Template } from './cluster.ts';
 
 /** Label on runs a schedule started: the template's name. */
@@ -43,7 +43,7 @@ export const SCHEDULED_AT_ANNOTATION = `${LABEL_PREFIX}scheduled-at`;
 const MAX_REQUEUE_MS = 3_600_000;
 
 /** Field manager of `spec.stop` written on runs a Replace policy stops. */
-export const SCHEDULE_FIELD_MANAGER = 'kube-inspector-schedule';
+export const SCHEDULE_FIELD_MANAGER = FIELD_MANAGERS.schedule;
 
 /** Why a template cannot be used (reason, message), or undefined when it can. */
 export function templateProblem(

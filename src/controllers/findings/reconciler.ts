@@ -43,6 +43,7 @@ import type { ReconcileContext, Reconciler, Result } from '../../runtime/control
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { pool } from '../../util/pool.ts';
 import type { EvaluationResult, FindingsMetrics } from './metrics.ts';
 
 export const INDEX_BY_COVERED_RESOURCE = 'findings:coveredResource';
@@ -630,17 +631,4 @@ function ownLabels(f: KubeObject): Record<string, string> {
   return Object.fromEntries(
     Object.entries(f.metadata.labels ?? {}).filter(([k]) => k.startsWith(LABEL_PREFIX)),
   );
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
 }

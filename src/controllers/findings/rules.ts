@@ -14,7 +14,7 @@ import type { ReconcileContext, Reconciler, Result } from '../../runtime/control
 import { formatConditionTime } from '../../runtime/conditions.ts';
 import { type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import type { ControllerDeps } from '../deps.ts';
-import { kinds } from '../informers.ts';
+import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import type { FindingsCaches } from './reconciler.ts';
 
 export class SuppressionRuleReconciler implements Reconciler {
@@ -96,7 +96,7 @@ export class SuppressionRuleReconciler implements Reconciler {
 }
 
 /** Field manager of the suppression state of run findings (their other fields are the runs'). */
-export const SUPPRESSION_FIELD_MANAGER = 'kube-inspector-suppression';
+export const SUPPRESSION_FIELD_MANAGER = FIELD_MANAGERS.suppression;
 
 /**
  * Keeps the ACTIVE / SUPPRESSED state of run findings (key: namespace/name) in step with the

@@ -1,10 +1,12 @@
+// The documents are JSON read by path, as kube-aggregator and kubectl read them.
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument */
 import { describe, expect, it } from 'vitest';
 import { lintStructural } from '../api/crd.ts';
 import { DISCOVERY, apiResourceList, notModified } from './discovery.ts';
 import { NAMES, PATCH_CONTENT_TYPES, openApiV2, openApiV3, openApiV3Root } from './openapi.ts';
 import { checkFinding, strictMessage, unknownFieldWarning } from './validate.ts';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 /** Every $ref in a document. */
 function refs(node: unknown, out: string[] = []): string[] {
@@ -22,8 +24,8 @@ const OPS = ['get', 'put', 'post', 'patch', 'delete'];
 
 describe('OpenAPI', () => {
   it.each([
-    ['v2', openApiV2() as Obj, '#/definitions/', (d: Obj) => d.definitions as Obj],
-    ['v3', openApiV3() as Obj, '#/components/schemas/', (d: Obj) => d.components.schemas as Obj],
+    ['v2', openApiV2(), '#/definitions/', (d: Obj) => d.definitions as Obj],
+    ['v3', openApiV3(), '#/components/schemas/', (d: Obj) => d.components.schemas as Obj],
   ])('%s: every reference resolves', (_v, doc, prefix, defs) => {
     const all = refs(doc);
     expect(all.length).toBeGreaterThan(10);
@@ -31,8 +33,8 @@ describe('OpenAPI', () => {
   });
 
   it.each([
-    ['v2', openApiV2() as Obj],
-    ['v3', openApiV3() as Obj],
+    ['v2', openApiV2()],
+    ['v3', openApiV3()],
   ])(
     '%s: every operation names its action and kind; PATCH never offers strategic merge',
     (v, doc) => {
@@ -58,7 +60,7 @@ describe('OpenAPI', () => {
   );
 
   it('describes every field of spec and status as a structural schema (kubectl explain)', () => {
-    const finding = (openApiV2() as Obj).definitions[NAMES.finding];
+    const finding = openApiV2().definitions[NAMES.finding];
     expect(finding['x-kubernetes-group-version-kind']).toEqual([
       { group: 'findings.kubeinspector.io', kind: 'Finding', version: 'v1alpha1' },
     ]);

@@ -10,7 +10,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import {
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  makeInformer,
+} from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -556,6 +562,57 @@ describe('cluster machinery visiting the findings API', () => {
       500,
     );
     expect(used).toBe('2');
+  });
+
+  it('keeps a client-node informer in step across a server restart, relisting at most once', async () => {
+    const ns = await createNamespace('findings-informer');
+    await store.create(finding(ns, 'before', 'HIGH', 7));
+    const kc = new KubeConfig();
+    kc.loadFromFile(plane.kubeconfig);
+    const api = kc.makeApiClient(CustomObjectsApi);
+    let lists = 0;
+    const informer = makeInformer<KubernetesObject>(
+      kc,
+      `/apis/${apiVersion}/namespaces/${ns}/findings`,
+      () => {
+        lists++;
+        return api.listNamespacedCustomObject({
+          group: findingsGroup,
+          version: findingsVersion,
+          namespace: ns,
+          plural: 'findings',
+        }) as Promise<KubernetesListObject<KubernetesObject>>;
+      },
+    );
+    const errors: unknown[] = [];
+    informer.on('error', (err) => {
+      // As client-node documents: an informer stops on an error and is started again.
+      errors.push(err);
+      setTimeout(() => void informer.start(), 500);
+    });
+    const names = () => informer.list(ns).map((o) => o.metadata?.name ?? '');
+    try {
+      await informer.start();
+      await eventually('the informer to list', () =>
+        Promise.resolve(names().includes('before') ? true : undefined),
+      );
+      expect(lists).toBe(1);
+
+      // A restarted process: the database reopened, every connection (the watch) dropped.
+      await store.close();
+      store = new SqliteFindingStore({ path: join(scratch, 'findings.db') });
+      await served.restart();
+      await store.create(finding(ns, 'after', 'LOW', 1));
+      await eventually(
+        'the informer to see a finding written after the restart',
+        () => Promise.resolve(names().includes('after') ? true : undefined),
+        60_000,
+      );
+      expect(names().sort()).toEqual(['after', 'before']);
+      expect(lists).toBeLessThanOrEqual(2);
+    } finally {
+      await informer.stop();
+    }
   });
 
   it('leaves kubectl without discovery errors once unregistered (APIService first)', async () => {

@@ -152,6 +152,11 @@ export interface ServedApi {
   registration: AggregatedApi;
   /** The client the server uses towards kube-apiserver (settings, reviews). */
   client: KubeClient;
+  /**
+   * Stops the server (dropping every connection, open watches included) and starts it again on
+   * the same port with a handler built anew, as a restarted process would.
+   */
+  restart(): Promise<void>;
   /** Unregisters (APIService first), then stops the server. */
   stop(): Promise<void>;
 }
@@ -162,7 +167,7 @@ export interface ServeOptions {
   service: { name: string; namespace: string };
   group?: string;
   version?: string;
-  /** Builds the request handler, given the authenticator and the server's client. */
+  /** Builds the request handler (again at each restart), given the authenticator and client. */
   handler: (authenticator: FrontProxyAuthenticator, client: KubeClient) => RequestListener;
 }
 
@@ -174,26 +179,36 @@ export async function serveAggregatedApi(options: ServeOptions): Promise<ServedA
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(client, options.log, abort.signal);
   const serving = await issueServingCertificate(dir, options.service);
-  const frontProxy = await createFrontProxyServer(
-    {
-      authenticator,
-      certFile: serving.cert,
-      keyFile: serving.key,
-      handler: options.handler(authenticator, client),
-      log: options.log,
-    },
-    AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
-  );
-  await new Promise<void>((resolve, reject) => {
-    frontProxy.server.once('error', reject);
-    frontProxy.server.listen(0, '127.0.0.1', resolve);
-  });
+  const start = async (port: number): Promise<FrontProxyServer> => {
+    const started = await createFrontProxyServer(
+      {
+        authenticator,
+        certFile: serving.cert,
+        keyFile: serving.key,
+        handler: options.handler(authenticator, client),
+        log: options.log,
+      },
+      AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
+    );
+    await new Promise<void>((resolve, reject) => {
+      started.server.once('error', reject);
+      started.server.listen(port, '127.0.0.1', () => {
+        started.server.off('error', reject);
+        resolve();
+      });
+    });
+    return started;
+  };
+  const halt = async (running: FrontProxyServer): Promise<void> => {
+    running.stop();
+    running.server.closeAllConnections();
+    await new Promise<void>((r) => running.server.close(() => r()));
+  };
+  let frontProxy = await start(0);
   const port = (frontProxy.server.address() as AddressInfo).port;
   const shutdown = async (): Promise<void> => {
-    frontProxy.stop();
+    await halt(frontProxy);
     abort.abort();
-    frontProxy.server.closeAllConnections();
-    await new Promise<void>((r) => frontProxy.server.close(() => r()));
     await client.close();
     await rm(dir, { recursive: true, force: true });
   };
@@ -212,11 +227,17 @@ export async function serveAggregatedApi(options: ServeOptions): Promise<ServedA
   }
   return {
     authenticator,
-    frontProxy,
+    get frontProxy() {
+      return frontProxy;
+    },
     serving,
     port,
     registration,
     client,
+    async restart() {
+      await halt(frontProxy);
+      frontProxy = await start(port);
+    },
     async stop() {
       await registration.unregister();
       await shutdown();

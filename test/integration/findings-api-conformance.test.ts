@@ -6,6 +6,7 @@
 // this file's own, since the shared one runs no resource-quota controller.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import {
   defaultControllers,
   startControlPlane,
 } from '../../hack/control-plane/control-plane.ts';
+import { createCa, issueCertificate, type KeyPair } from '../../hack/control-plane/pki.ts';
 import { createFindingsApiServer } from '../../src/findings-api/server.ts';
 import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
 import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
@@ -494,6 +496,99 @@ describe('kubectl against the findings API', () => {
     } finally {
       watcher.kill();
     }
+  });
+});
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** A request straight to the findings server, bypassing kube-apiserver. */
+function direct(
+  method: string,
+  path: string,
+  clientCert: KeyPair | undefined,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `https://127.0.0.1:${served.port}${path}`,
+      {
+        method,
+        ca: readFileSync(served.serving.caCert),
+        ...(clientCert
+          ? { cert: readFileSync(clientCert.cert), key: readFileSync(clientCert.key) }
+          : {}),
+        headers: { accept: 'application/json', ...headers },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(method === 'PATCH' ? '{"spec":{"attributes":{"k":"v"}}}' : undefined);
+  });
+}
+
+describe('the real server when kube-apiserver is bypassed', () => {
+  const path = () => `/apis/${apiVersion}/namespaces/${namespace}/findings/critical-one`;
+  const frontProxy = (): KeyPair => plane.pki!.frontProxyClient;
+
+  it('refuses a request without the front-proxy client certificate (401)', async () => {
+    const answer = await direct('GET', path(), undefined, {
+      'X-Remote-User': 'admin',
+      'X-Remote-Group': 'system:masters',
+    });
+    expect(answer.status).toBe(401);
+  });
+
+  it('authorises what the front proxy forwards with its own SubjectAccessReview', async () => {
+    const stranger = {
+      'X-Remote-User': uniqueName('stranger'),
+      'X-Remote-Group': 'system:authenticated',
+    };
+    const denied = await direct('GET', path(), frontProxy(), stranger);
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.body)).toMatchObject({
+      kind: 'Status',
+      reason: 'Forbidden',
+      code: 403,
+    });
+  });
+
+  it('trusts a request-header CA added to extension-apiserver-authentication, without a restart', async () => {
+    const dir = join(scratch, 'rotation');
+    const newCa = await createCa(dir, 'new-front-proxy-ca', 'new-front-proxy-ca');
+    const newClient = await issueCertificate(dir, newCa, 'new-front-proxy-client', {
+      commonName: 'front-proxy-client',
+      usage: 'client',
+    });
+    const admin = { 'X-Remote-User': 'admin', 'X-Remote-Group': 'system:masters' };
+    expect((await direct('GET', path(), newClient, admin)).status).toBe(401);
+    const cmPath = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';
+    const cm = await client.request<{ data: Record<string, string> }>('GET', cmPath);
+    const bundle = `${cm.data['requestheader-client-ca-file']?.trimEnd()}\n${readFileSync(newCa.cert, 'utf8')}`;
+    await client.request('PATCH', cmPath, {
+      body: { data: { 'requestheader-client-ca-file': bundle } },
+      contentType: 'application/merge-patch+json',
+    });
+    await eventually(
+      'the new CA to be trusted',
+      async () => {
+        const answer = await direct('GET', path(), newClient, admin);
+        return answer.status === 200 ? answer : undefined;
+      },
+      30_000,
+    );
+    // kube-apiserver's own front-proxy certificate still works: both CAs are trusted.
+    expect((await direct('GET', path(), frontProxy(), admin)).status).toBe(200);
+    expect(served.authenticator.config?.clientCas.length).toBeGreaterThanOrEqual(2);
+    expect(served.frontProxy.reloads).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -1,6 +1,5 @@
 // Small HTTP helpers of the findings API: JSON answers, Status answers, bounded request bodies,
 // and writes that wait for the socket to drain (lists and watches stream, never buffer).
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, type Status, apiError, badRequest } from './status.ts';
@@ -35,7 +34,15 @@ export function writeStatus(res: ServerResponse, status: Status): void {
 export async function writeChunk(res: ServerResponse, chunk: string): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   if (!res.write(chunk)) {
-    await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
   }
   return !res.destroyed;
 }

@@ -91,7 +91,7 @@ export class Manager {
   private readonly o: ManagerOptions;
   private readonly reflectors = new Map<
     string,
-    { reflector: Reflector<KubeObject>; cache: Cache<KubeObject> }
+    { reflector: Reflector<KubeObject>; cache: Cache<KubeObject>; transform: unknown }
   >();
   private readonly controllers: { controller: Controller; needsLeader: boolean }[] = [];
   private readonly healthChecks = new Map<string, Check>();
@@ -141,7 +141,11 @@ export class Manager {
     return new Manager(o, client, registry);
   }
 
-  /** A shared cache of one resource (and selector); the first call creates its reflector. */
+  /**
+   * A shared cache of one resource (and selector); the first call creates its reflector. A later
+   * call must ask for the same transform (the same function), or it is refused: otherwise the
+   * order in which controllers are set up would decide what the cache holds.
+   */
   informer<T extends KubeObject>(
     resource: ResourceType,
     options: InformerOptions<T> = {},
@@ -153,7 +157,11 @@ export class Manager {
       options.fieldSelector ?? '',
     ].join('|');
     const existing = this.reflectors.get(id);
-    if (existing) return existing.cache as unknown as Cache<T>;
+    if (existing) {
+      if (existing.transform !== options.transform)
+        throw new Error(`informer for ${id} already exists with a different transform`);
+      return existing.cache as unknown as Cache<T>;
+    }
     if (this.started) throw new Error(`informer for ${id} requested after start`);
     const cache = new Cache<T>(this.log.child({ cache: resourceName(resource) }));
     const reflector = new Reflector<T>({
@@ -176,6 +184,7 @@ export class Manager {
     this.reflectors.set(id, {
       reflector: reflector as unknown as Reflector<KubeObject>,
       cache: cache as unknown as Cache<KubeObject>,
+      transform: options.transform,
     });
     return cache;
   }

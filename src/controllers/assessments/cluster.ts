@@ -10,11 +10,10 @@ import type { AssessmentRun } from '../../api/v1alpha1/assessment-run.ts';
 import type { AssessmentTarget } from '../../api/v1alpha1/assessment-target.ts';
 import type { AssessmentTemplate } from '../../api/v1alpha1/assessment-template.ts';
 import type { Cache } from '../../kube/cache.ts';
-import { stripManagedFields } from '../../kube/reflector.ts';
 import { core, type KubeObject, type ResourceType } from '../../kube/resources.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import type { ClusterSnapshot, ImageUse, WorkloadFact } from '../../assessments/selection.ts';
-import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
+import { informers } from '../informers.ts';
 
 export type Run = AssessmentRun & KubeObject;
 export type Template = AssessmentTemplate & KubeObject;
@@ -28,15 +27,6 @@ const WORKLOAD_RESOURCES: readonly { resource: ResourceType; template: readonly 
   { resource: core.jobs, template: ['spec', 'template'] },
   { resource: core.cronJobs, template: ['spec', 'jobTemplate', 'spec', 'template'] },
 ];
-
-const keepOwn = (obj: KubeObject): KubeObject =>
-  stripManagedFields(obj, Object.values(FIELD_MANAGERS));
-
-function own<T>(m: Manager, resource: ResourceType): Cache<T & KubeObject> {
-  return m.informer<KubeObject>(resource, { transform: keepOwn }) as unknown as Cache<
-    T & KubeObject
-  >;
-}
 
 export interface AssessmentCaches {
   targets: Cache<Target>;
@@ -59,20 +49,19 @@ export const INDEX_BY_RUN_LABEL = 'assessments.run';
 
 /** Creates (or joins) the shared caches. */
 export function assessmentCaches(m: Manager): AssessmentCaches {
-  const workloads = new Map<string, Cache>();
-  for (const w of WORKLOAD_RESOURCES) workloads.set(w.resource.kind, m.informer(w.resource));
+  const workloads = new Map<string, Cache>(Object.entries(informers.workloads(m)));
   const c: AssessmentCaches = {
-    targets: own<AssessmentTarget>(m, kinds.assessmentTargets),
-    templates: own<AssessmentTemplate>(m, kinds.assessmentTemplates),
-    runs: own<AssessmentRun>(m, kinds.assessmentRuns),
+    targets: informers.assessmentTargets(m),
+    templates: informers.assessmentTemplates(m),
+    runs: informers.assessmentRuns(m),
     findings: informers.findings(m),
     nodeInventories: informers.nodeInventories(m),
     suppressionRules: informers.suppressionRules(m),
-    nodes: m.informer(core.nodes),
-    namespaces: m.informer(core.namespaces),
-    pods: m.informer(core.pods),
-    replicaSets: m.informer(core.replicaSets),
-    serviceAccounts: m.informer(core.serviceAccounts),
+    nodes: informers.nodes(m),
+    namespaces: informers.namespaces(m),
+    pods: informers.pods(m),
+    replicaSets: informers.replicaSets(m),
+    serviceAccounts: informers.serviceAccounts(m),
     workloads,
   };
   c.runs.ensureIndexer(INDEX_BY_TEMPLATE, (r) => [

@@ -11,7 +11,7 @@ import type {
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
 import { apply, remove } from '../../kube/apply.ts';
 import { type Cache, indexers } from '../../kube/cache.ts';
-import { core, type KubeObject, type OwnerReference } from '../../kube/resources.ts';
+import type { KubeObject, OwnerReference } from '../../kube/resources.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
@@ -25,107 +25,7 @@ import type { ScanQueue } from './scan-queue.ts';
 
 export type Covered = CoveredResource & KubeObject;
 
-/** Keeps what coverage reads of a workload, and its last non-status write time. */
-function trimWorkload(obj: KubeObject): KubeObject {
-  let last = 0;
-  for (const m of obj.metadata.managedFields ?? []) {
-    if ((m.subresource ?? '') === 'status' || m.time === undefined) continue;
-    const t = Date.parse(m.time);
-    if (t > last) last = t;
-  }
-  const spec = (obj.spec ?? {}) as Record<string, unknown>;
-  const status = (obj.status ?? {}) as Record<string, unknown>;
-  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
-  return {
-    ...typeMeta(obj),
-    metadata: {
-      ...metadata,
-      ...(last > 0
-        ? { managedFields: [{ manager: LAST_UPDATE_MARKER, time: new Date(last).toISOString() }] }
-        : {}),
-    },
-    spec: {
-      replicas: spec.replicas,
-      suspend: spec.suspend,
-      template: spec.template,
-      jobTemplate: spec.jobTemplate,
-    },
-    status: { lastScheduleTime: status.lastScheduleTime },
-  };
-}
-
-function typeMeta(obj: KubeObject): Pick<KubeObject, 'apiVersion' | 'kind'> {
-  return {
-    ...(obj.apiVersion !== undefined ? { apiVersion: obj.apiVersion } : {}),
-    ...(obj.kind !== undefined ? { kind: obj.kind } : {}),
-  };
-}
-
-/** managedFields entry that carries a trimmed workload's newest non-status write time. */
-export const LAST_UPDATE_MARKER = 'kube-inspector/last-update';
-
-function trimPod(obj: KubeObject): KubeObject {
-  const spec = (obj.spec ?? {}) as Record<string, unknown>;
-  const status = (obj.status ?? {}) as Record<string, unknown>;
-  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
-  const containers = (list: unknown) =>
-    ((list as { name?: string; image?: string }[] | undefined) ?? []).map((c) => ({
-      name: c.name,
-      image: c.image,
-    }));
-  const statuses = (list: unknown) =>
-    (
-      (list as
-        | { name?: string; image?: string; imageID?: string; state?: { running?: unknown } }[]
-        | undefined) ?? []
-    ).map((c) => ({
-      name: c.name,
-      image: c.image,
-      imageID: c.imageID,
-      state: c.state?.running !== undefined ? { running: c.state.running } : {},
-    }));
-  return {
-    ...typeMeta(obj),
-    metadata,
-    spec: {
-      nodeName: spec.nodeName,
-      serviceAccountName: spec.serviceAccountName,
-      imagePullSecrets: spec.imagePullSecrets,
-      containers: containers(spec.containers),
-      initContainers: containers(spec.initContainers),
-    },
-    status: {
-      phase: status.phase,
-      startTime: status.startTime,
-      containerStatuses: statuses(status.containerStatuses),
-      initContainerStatuses: statuses(status.initContainerStatuses),
-    },
-  };
-}
-
-function trimNode(obj: KubeObject): KubeObject {
-  const status = (obj.status ?? {}) as Record<string, unknown>;
-  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
-  return {
-    ...typeMeta(obj),
-    metadata,
-    status: { conditions: status.conditions, nodeInfo: status.nodeInfo },
-  };
-}
-
-function trimServiceAccount(obj: KubeObject): KubeObject {
-  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
-  return {
-    ...typeMeta(obj),
-    metadata,
-    imagePullSecrets: (obj as { imagePullSecrets?: unknown }).imagePullSecrets,
-  };
-}
-
-function trimMeta(obj: KubeObject): KubeObject {
-  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
-  return { ...typeMeta(obj), metadata };
-}
+export { LAST_UPDATE_MARKER } from '../informers.ts';
 
 export const AGENT_LABELS = {
   'app.kubernetes.io/name': 'kube-inspector',
@@ -156,19 +56,13 @@ export class CoverageContext {
     this.deps = deps;
     const m = deps.manager;
     this.events = m.events;
-    this.namespaces = m.informer(core.namespaces, { transform: trimMeta });
-    this.nodes = m.informer(core.nodes, { transform: trimNode });
-    this.pods = m.informer(core.pods, { transform: trimPod });
-    this.serviceAccounts = m.informer(core.serviceAccounts, { transform: trimServiceAccount });
-    this.replicaSets = m.informer(core.replicaSets, { transform: trimWorkload });
-    this.jobs = m.informer(core.jobs, { transform: trimWorkload });
-    this.workloads = {
-      Deployment: m.informer(core.deployments, { transform: trimWorkload }),
-      StatefulSet: m.informer(core.statefulSets, { transform: trimWorkload }),
-      DaemonSet: m.informer(core.daemonSets, { transform: trimWorkload }),
-      Job: this.jobs,
-      CronJob: m.informer(core.cronJobs, { transform: trimWorkload }),
-    };
+    this.namespaces = informers.namespaces(m);
+    this.nodes = informers.nodes(m);
+    this.pods = informers.pods(m);
+    this.serviceAccounts = informers.serviceAccounts(m);
+    this.replicaSets = informers.replicaSets(m);
+    this.workloads = informers.workloads(m);
+    this.jobs = this.workloads.Job;
     this.scanConfigurations = informers.scanConfigurations(m);
     this.covered = informers.coveredResources(m);
     this.inventories = informers.nodeInventories(m);

@@ -1,0 +1,78 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { FIELD_MANAGERS } from '../api/v1alpha1/resources.ts';
+import { fieldManager } from '../kube/apply.ts';
+import { core } from '../kube/resources.ts';
+import { systemClock } from '../runtime/clock.ts';
+import { Manager } from '../runtime/manager.ts';
+import { createImageScanner } from '../scanner/index.ts';
+import { setupAssessments } from './assessments/index.ts';
+import { setupCoverage } from './coverage/index.ts';
+import type { ControllerSetup } from './deps.ts';
+import { setupFindings } from './findings/index.ts';
+import { defaultDeps } from './index.ts';
+import { informers } from './informers.ts';
+
+const log = pino({ level: 'silent' });
+
+async function manager(): Promise<Manager> {
+  const kc = new KubeConfig();
+  // No request is made: the manager is never started.
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return Manager.create({ kubeConfig: kc, log, registry: new Registry() });
+}
+
+describe('the shared caches', () => {
+  it('one declaration asked for twice is one cache', async () => {
+    const m = await manager();
+    expect(informers.pods(m)).toBe(informers.pods(m));
+    expect(informers.findings(m)).toBe(informers.findings(m));
+    const w = informers.workloads(m);
+    expect(informers.workloads(m).CronJob).toBe(w.CronJob);
+  });
+
+  it('asking for an existing cache with another transform (or none) is an error', async () => {
+    const m = await manager();
+    informers.pods(m);
+    expect(() => m.informer(core.pods)).toThrow(
+      'informer for pods||| already exists with a different transform',
+    );
+    expect(() => m.informer(core.pods, { transform: (p) => p })).toThrow(/different transform/);
+    // Another selector is another cache, with a transform of its own.
+    expect(() => m.informer(core.pods, { labelSelector: 'app=x' })).not.toThrow();
+  });
+
+  it.each<[string, ControllerSetup[]]>([
+    ['coverage, findings, assessments', [setupCoverage, setupFindings, setupAssessments]],
+    ['assessments, findings, coverage', [setupAssessments, setupFindings, setupCoverage]],
+    ['findings, assessments, coverage', [setupFindings, setupAssessments, setupCoverage]],
+  ])('the areas set up in the order %s share the same caches', async (_order, setups) => {
+    const m = await manager();
+    const deps = defaultDeps({
+      manager: m,
+      log,
+      clock: systemClock,
+      adminNamespace: 'kube-inspector-system',
+      scanner: createImageScanner({}),
+      database: undefined,
+    });
+    for (const setup of setups) setup(deps);
+    // Every area asked through the declarations: asking again finds the same caches.
+    expect(() => informers.pods(m)).not.toThrow();
+    expect(() => informers.nodes(m)).not.toThrow();
+    expect(() => informers.workloads(m)).not.toThrow();
+    expect(() => m.informer(core.nodes)).toThrow(/different transform/);
+  });
+
+  it('the coverage field manager is the one the client applies under by default', () => {
+    expect(FIELD_MANAGERS.coverage).toBe(fieldManager);
+    expect(new Set(Object.values(FIELD_MANAGERS)).size).toBe(Object.keys(FIELD_MANAGERS).length);
+  });
+});

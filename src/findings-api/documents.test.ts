@@ -60,7 +60,8 @@ describe('OpenAPI', () => {
   );
 
   it('describes every field of spec and status as a structural schema (kubectl explain)', () => {
-    const finding = openApiV2().definitions[NAMES.finding];
+    const doc: Obj = openApiV2();
+    const finding = doc.definitions[NAMES.finding];
     expect(finding['x-kubernetes-group-version-kind']).toEqual([
       { group: 'findings.kubeinspector.io', kind: 'Finding', version: 'v1alpha1' },
     ]);

@@ -144,6 +144,62 @@ async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
+/**
+ * The user the findings server runs as (a client certificate; in a cluster it is the pod's service
+ * account): only the two bindings every extension API server needs.
+ */
+const serverUser = 'kube-inspector-findings-api';
+
+/**
+ * A kubeconfig for serverUser, bound to system:auth-delegator (SubjectAccessReviews) and to
+ * extension-apiserver-authentication-reader in kube-system, and nothing else.
+ */
+async function leastPrivilegedServer(): Promise<KubeConfig> {
+  const pki = plane.pki!;
+  const pair = await issueCertificate(
+    join(scratch, 'server-identity'),
+    { cert: pki.caCert, key: pki.caKey },
+    'findings-api',
+    { commonName: serverUser, usage: 'client' },
+  );
+  const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: serverUser }];
+  await client.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    body: {
+      metadata: { name: 'kube-inspector-findings-api:system:auth-delegator' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'system:auth-delegator',
+      },
+      subjects,
+    },
+  });
+  await client.request(
+    'POST',
+    '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings',
+    {
+      body: {
+        metadata: { name: 'kube-inspector-findings-api-authentication-reader' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'Role',
+          name: 'extension-apiserver-authentication-reader',
+        },
+        subjects,
+      },
+    },
+  );
+  const b64 = (path: string) => readFileSync(path).toString('base64');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'plane', server: plane.server, caData: b64(pki.caCert) }],
+    users: [{ name: 'findings-api', certData: b64(pair.cert), keyData: b64(pair.key) }],
+    contexts: [{ name: 'findings-api', cluster: 'plane', user: 'findings-api' }],
+    currentContext: 'findings-api',
+  });
+  return kc;
+}
+
 beforeAll(async () => {
   plane = await startControlPlane({
     log: () => {},
@@ -157,6 +213,7 @@ beforeAll(async () => {
   const serviceNamespace = await createNamespace('kube-inspector');
   served = await serveAggregatedApi({
     kubeConfig: kc,
+    serverKubeConfig: await leastPrivilegedServer(),
     log,
     service: { name: 'findings-api', namespace: serviceNamespace },
     handler: (authenticator, apiClient) =>
@@ -534,6 +591,21 @@ function direct(
     req.end(method === 'PATCH' ? '{"spec":{"attributes":{"k":"v"}}}' : undefined);
   });
 }
+
+describe('the identity the findings server runs as', () => {
+  it('needs only system:auth-delegator and the authentication reader Role', async () => {
+    const can = async (...args: string[]) =>
+      (await kubectlAll('auth', 'can-i', ...args, '--as', serverUser)).stdout.trim();
+    expect(await can('create', 'subjectaccessreviews.authorization.k8s.io')).toBe('yes');
+    expect(
+      await can('watch', 'configmaps/extension-apiserver-authentication', '-n', 'kube-system'),
+    ).toBe('yes');
+    expect(await can('get', 'configmaps', '-n', 'kube-system')).toBe('no');
+    expect(await can('list', `findings.${findingsGroup}`, '-A')).toBe('no');
+    // ...and with that alone it loaded the settings and answered every test above.
+    expect(served.authenticator.config?.allowedNames).toEqual(['front-proxy-client']);
+  });
+});
 
 describe('the real server when kube-apiserver is bypassed', () => {
   const path = () => `/apis/${apiVersion}/namespaces/${namespace}/findings/critical-one`;

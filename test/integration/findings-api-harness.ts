@@ -162,7 +162,13 @@ export interface ServedApi {
 }
 
 export interface ServeOptions {
+  /** An administrator: creates the Service and APIService. */
   kubeConfig: KubeConfig;
+  /**
+   * The identity the server runs as (reads extension-apiserver-authentication, creates
+   * SubjectAccessReviews); default kubeConfig.
+   */
+  serverKubeConfig?: KubeConfig;
   log: Logger;
   service: { name: string; namespace: string };
   group?: string;
@@ -174,7 +180,13 @@ export interface ServeOptions {
 /** Starts an HTTPS server on 127.0.0.1 that authenticates the front proxy, and registers it. */
 export async function serveAggregatedApi(options: ServeOptions): Promise<ServedApi> {
   const dir = await mkdtemp(join(tmpdir(), 'ki-aggregated-api-'));
-  const client = await KubeClient.create(options.kubeConfig, { qps: 0 });
+  const client = await KubeClient.create(options.serverKubeConfig ?? options.kubeConfig, {
+    qps: 0,
+  });
+  const adminClient =
+    options.serverKubeConfig === undefined
+      ? client
+      : await KubeClient.create(options.kubeConfig, { qps: 0 });
   const abort = new AbortController();
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(client, options.log, abort.signal);
@@ -210,11 +222,12 @@ export async function serveAggregatedApi(options: ServeOptions): Promise<ServedA
     await halt(frontProxy);
     abort.abort();
     await client.close();
+    if (adminClient !== client) await adminClient.close();
     await rm(dir, { recursive: true, force: true });
   };
   let registration: AggregatedApi;
   try {
-    registration = await registerAggregatedApi(client, {
+    registration = await registerAggregatedApi(adminClient, {
       group: options.group ?? findingsGroup,
       version: options.version ?? findingsVersion,
       service: options.service,

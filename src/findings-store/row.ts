@@ -2,12 +2,14 @@
 //
 // - The advisory part of the status (the same for every resource with that vulnerability) is
 //   stored once, content-addressed by a hash of its canonical JSON.
+// - So is the context: status.resource and the managedFields entries without their times (the
+//   same for every finding of one resource written by the same managers).
 // - The values people select on are columns (and come out of the JSON body, so they are not
 //   stored twice): namespace, name, uid, resourceVersion, the status fields of the field
 //   selectors, and the well-known labels. Other labels go to a label table and stay in the body.
-// - Everything else is the JSON body.
+// - Everything else is the JSON body (apiVersion and kind are implied).
 import { createHash } from 'node:crypto';
-import { LABELS } from '../api/v1alpha1/common.ts';
+import { FINDINGS_API_VERSION, LABELS } from '../api/v1alpha1/common.ts';
 import type { StoredFinding } from './store.ts';
 
 /**
@@ -56,6 +58,7 @@ export const ROW_COLUMNS = [
   'resource_type',
   'resource_id',
   ...Object.values(LABEL_COLUMNS),
+  'managed_times',
 ] as const;
 
 export type RowValue = string | number | null;
@@ -66,14 +69,26 @@ export interface SplitFinding {
   /** Labels that are not well-known, also kept in the body. */
   extraLabels: [string, string][];
   /** Canonical JSON of the advisory part and its hash; undefined when there is none. */
-  advisory?: { hash: Buffer; body: string };
+  advisory?: SharedPart;
+  /** status.resource and the managedFields shape: the same for the findings of a resource. */
+  context?: SharedPart;
   /** JSON of everything else. */
   body: string;
-  /** JSON of the whole object minus the advisory part (the event log's copy). */
-  eventBody: string;
+}
+
+/** A part of the status stored once per distinct content. */
+export interface SharedPart {
+  hash: Buffer;
+  body: string;
 }
 
 type Json = Record<string, unknown>;
+
+function sharedPart(kind: string, value: unknown): SharedPart {
+  const body = canonicalJson(value);
+  const hash = createHash('sha256').update(kind).update('\0').update(body).digest();
+  return { hash: hash.subarray(0, 16), body };
+}
 
 function isRecord(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -107,54 +122,83 @@ function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
+/** The part shared by the findings of one resource written the same way. */
+interface Context {
+  resource?: unknown;
+  /** managedFields entries without their `time`. */
+  managedFields?: Json[];
+}
+
+/** Splits managedFields into their shape (shared) and their times (per row). */
+function splitManagedFields(entries: unknown): { shape?: Json[]; times: string | null } {
+  if (!Array.isArray(entries) || !entries.every(isRecord)) return { times: null };
+  const times = entries.map((e) => (typeof e.time === 'string' ? e.time : null));
+  const shape = entries.map(({ time: _t, ...rest }) => rest);
+  return { shape, times: JSON.stringify(times) };
+}
+
+function labelColumns(labels: Readonly<Record<string, string>> | undefined) {
+  const columns: Record<string, RowValue> = {};
+  const extra: [string, string][] = [];
+  for (const column of Object.values(LABEL_COLUMNS)) columns[column] = null;
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    const column = LABEL_COLUMNS[key];
+    if (column !== undefined) columns[column] = value;
+    else extra.push([key, value]);
+  }
+  return { columns, extra };
+}
+
+/** The status columns, taken out of the body's status. */
+function statusColumns(rest: Json | undefined, body: Json | undefined): Record<string, RowValue> {
+  const resource = isRecord(rest?.resource) ? rest.resource : {};
+  const columns: Record<string, RowValue> = {
+    resource_type: str(resource.type),
+    resource_id: str(resource.id),
+  };
+  for (const [field, column] of Object.entries(STATUS_COLUMNS)) {
+    columns[column] = str(rest?.[field]);
+    if (body && columns[column] !== null) delete body[field];
+  }
+  return columns;
+}
+
 /** Splits a Finding (with namespace, name, uid and resourceVersion set) into its row. */
 export function splitFinding(finding: StoredFinding): SplitFinding {
   const meta = finding.metadata;
   const status = isRecord(finding.status) ? finding.status : undefined;
   const { advisory, rest } = status ? splitStatus(status) : { rest: undefined };
-  const resource = isRecord(rest?.resource) ? rest.resource : {};
+  const bodyStatus = rest ? { ...rest } : undefined;
+  const labels = labelColumns(meta.labels);
+  const managed = splitManagedFields(meta.managedFields);
   const columns: Record<string, RowValue> = {
     namespace: meta.namespace,
-    name: meta.name ?? '',
+    name: meta.name,
     uid: meta.uid ?? '',
     rv: Number(meta.resourceVersion),
-    resource_type: str(resource.type),
-    resource_id: str(resource.id),
+    ...statusColumns(rest, bodyStatus),
+    ...labels.columns,
+    managed_times: managed.times,
   };
-  const bodyStatus = rest ? { ...rest } : undefined;
-  for (const [field, column] of Object.entries(STATUS_COLUMNS)) {
-    columns[column] = str(rest?.[field]);
-    if (bodyStatus && columns[column] !== null) delete bodyStatus[field];
+  const context: Context = {};
+  if (bodyStatus && isRecord(bodyStatus.resource)) {
+    context.resource = bodyStatus.resource;
+    delete bodyStatus.resource;
   }
-  const extraLabels: [string, string][] = [];
-  for (const column of Object.values(LABEL_COLUMNS)) columns[column] = null;
-  for (const [key, value] of Object.entries(meta.labels ?? {})) {
-    const column = LABEL_COLUMNS[key];
-    if (column !== undefined) columns[column] = value;
-    else extraLabels.push([key, value]);
-  }
-  const { name: _n, namespace: _ns, uid: _u, resourceVersion: _rv, labels: _l, ...rest0 } = meta;
-  const bodyMeta: Record<string, unknown> = rest0;
-  if (extraLabels.length > 0) bodyMeta.labels = Object.fromEntries(extraLabels);
-  const withoutAdvisory = { ...finding, ...(rest ? { status: rest } : {}) };
-  const body = { ...finding, metadata: bodyMeta, ...(bodyStatus ? { status: bodyStatus } : {}) };
-  const split: SplitFinding = {
-    columns,
-    extraLabels,
-    body: JSON.stringify(body),
-    eventBody: JSON.stringify(withoutAdvisory),
-  };
-  if (advisory) {
-    const text = canonicalJson(advisory);
-    split.advisory = {
-      hash: createHash('sha256').update(text).digest().subarray(0, 16),
-      body: text,
-    };
-  }
+  if (managed.shape) context.managedFields = managed.shape;
+  const { name: _n, namespace: _ns, uid: _u, resourceVersion: _rv, labels: _l, ...kept } = meta;
+  const bodyMeta: Json = kept;
+  if (managed.shape) delete bodyMeta.managedFields;
+  if (labels.extra.length > 0) bodyMeta.labels = Object.fromEntries(labels.extra);
+  const { apiVersion: _a, kind: _k, ...others } = finding;
+  const body = { ...others, metadata: bodyMeta, ...(bodyStatus ? { status: bodyStatus } : {}) };
+  const split: SplitFinding = { columns, extraLabels: labels.extra, body: JSON.stringify(body) };
+  if (advisory) split.advisory = sharedPart('advisory', advisory);
+  if (Object.keys(context).length > 0) split.context = sharedPart('context', context);
   return split;
 }
 
-/** A row as read back: the columns, the body and the advisory JSON when there is one. */
+/** A row as read back: the columns, the body and the shared parts' JSON when there are. */
 export interface StoredRow {
   namespace: string;
   name: string;
@@ -162,44 +206,57 @@ export interface StoredRow {
   rv: number | bigint;
   body: string;
   advisory: string | null;
+  context: string | null;
+  managed_times: string | null;
   [column: string]: unknown;
 }
 
-/** Puts a row back together into the Finding it was split from. */
-export function joinRow(row: StoredRow): StoredFinding {
-  const body = JSON.parse(row.body) as StoredFinding & { status?: Json };
-  const { labels: extra, ...meta } = body.metadata;
+function joinMetadata(row: StoredRow, meta: Json, context: Context): StoredFinding['metadata'] {
+  const { labels: extra, ...kept } = meta as { labels?: Record<string, string> } & Json;
   const labels: Record<string, string> = {};
   for (const [key, column] of Object.entries(LABEL_COLUMNS)) {
     const v = row[column];
     if (typeof v === 'string') labels[key] = v;
   }
   Object.assign(labels, extra);
-  const metadata: StoredFinding['metadata'] = {
-    ...meta,
+  const metadata: Json = {
+    ...kept,
     name: row.name,
     namespace: row.namespace,
     uid: row.uid,
     resourceVersion: String(row.rv),
     ...(Object.keys(labels).length > 0 ? { labels } : {}),
   };
-  const out: StoredFinding = { ...body, metadata };
+  if (context.managedFields) {
+    const times = JSON.parse(row.managed_times ?? '[]') as (string | null)[];
+    metadata.managedFields = context.managedFields.map((e, i) => {
+      const time = times[i];
+      return typeof time === 'string' ? { ...e, time } : e;
+    });
+  }
+  return metadata as unknown as StoredFinding['metadata'];
+}
+
+/** Puts a row back together into the Finding it was split from. */
+export function joinRow(row: StoredRow): StoredFinding {
+  const body = JSON.parse(row.body) as Json & { metadata: Json; status?: Json };
+  const context = (row.context !== null ? JSON.parse(row.context) : {}) as Context;
+  const out: StoredFinding = {
+    apiVersion: FINDINGS_API_VERSION,
+    kind: 'Finding',
+    ...body,
+    metadata: joinMetadata(row, body.metadata, context),
+  };
   if (body.status !== undefined) {
     const status: Json = {};
     for (const [field, column] of Object.entries(STATUS_COLUMNS)) {
       const v = row[column];
       if (typeof v === 'string') status[field] = v;
     }
-    Object.assign(status, row.advisory !== null ? (JSON.parse(row.advisory) as Json) : {});
-    out.status = Object.assign(status, body.status);
+    if (row.advisory !== null) Object.assign(status, JSON.parse(row.advisory) as Json);
+    Object.assign(status, body.status);
+    if (context.resource !== undefined) status.resource = context.resource;
+    out.status = status;
   }
   return out;
-}
-
-/** Puts an event log entry back together (its body lacks only the advisory part). */
-export function joinEvent(eventBody: string, advisory: string | null): StoredFinding {
-  const object = JSON.parse(eventBody) as StoredFinding;
-  if (advisory !== null && isRecord(object.status))
-    object.status = { ...(JSON.parse(advisory) as Json), ...object.status };
-  return object;
 }

@@ -11,8 +11,16 @@ const labelColumns = Object.values(LABEL_COLUMNS);
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 
--- Advisory text and scores, once per distinct content; refs counts findings and events.
+-- Advisory text and scores, once per distinct content; refs counts findings.
 CREATE TABLE IF NOT EXISTS advisories (
+  id INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL UNIQUE,
+  body TEXT NOT NULL,
+  refs INTEGER NOT NULL DEFAULT 0
+);
+
+-- status.resource and the managedFields shape, once per resource; refs counts findings.
+CREATE TABLE IF NOT EXISTS contexts (
   id INTEGER PRIMARY KEY,
   hash BLOB NOT NULL UNIQUE,
   body TEXT NOT NULL,
@@ -23,6 +31,7 @@ CREATE TABLE IF NOT EXISTS findings (
   id INTEGER PRIMARY KEY,
   ${ROW_COLUMNS.map((c) => `${c} ${c === 'rv' ? 'INTEGER NOT NULL' : 'TEXT'}`).join(',\n  ')},
   advisory_id INTEGER,
+  context_id INTEGER,
   body TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS findings_key ON findings (namespace, name);
@@ -40,14 +49,13 @@ CREATE TABLE IF NOT EXISTS finding_labels (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS finding_labels_key_value ON finding_labels (key, value);
 
--- The event log: one row per resourceVersion, kept for a window.
+-- The event log: one row per resourceVersion, kept for a window; object is deflated JSON.
 CREATE TABLE IF NOT EXISTS events (
   rv INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
   ts INTEGER NOT NULL,
   namespace TEXT NOT NULL,
-  advisory_id INTEGER,
-  object TEXT NOT NULL,
+  object BLOB NOT NULL,
   prev TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
@@ -68,13 +76,22 @@ WHEN OLD.advisory_id IS NOT NEW.advisory_id BEGIN
   UPDATE advisories SET refs = refs + 1 WHERE id = NEW.advisory_id;
   UPDATE advisories SET refs = refs - 1 WHERE id = OLD.advisory_id;
 END;
-CREATE TRIGGER IF NOT EXISTS events_ref_insert AFTER INSERT ON events
-WHEN NEW.advisory_id IS NOT NULL BEGIN
-  UPDATE advisories SET refs = refs + 1 WHERE id = NEW.advisory_id;
+CREATE TRIGGER IF NOT EXISTS findings_context_insert AFTER INSERT ON findings
+WHEN NEW.context_id IS NOT NULL BEGIN
+  UPDATE contexts SET refs = refs + 1 WHERE id = NEW.context_id;
 END;
-CREATE TRIGGER IF NOT EXISTS events_ref_delete AFTER DELETE ON events
-WHEN OLD.advisory_id IS NOT NULL BEGIN
-  UPDATE advisories SET refs = refs - 1 WHERE id = OLD.advisory_id;
+CREATE TRIGGER IF NOT EXISTS findings_context_delete AFTER DELETE ON findings
+WHEN OLD.context_id IS NOT NULL BEGIN
+  UPDATE contexts SET refs = refs - 1 WHERE id = OLD.context_id;
+END;
+CREATE TRIGGER IF NOT EXISTS findings_context_update AFTER UPDATE OF context_id ON findings
+WHEN OLD.context_id IS NOT NEW.context_id BEGIN
+  UPDATE contexts SET refs = refs + 1 WHERE id = NEW.context_id;
+  UPDATE contexts SET refs = refs - 1 WHERE id = OLD.context_id;
+END;
+CREATE TRIGGER IF NOT EXISTS contexts_unreferenced AFTER UPDATE OF refs ON contexts
+WHEN NEW.refs <= 0 BEGIN
+  DELETE FROM contexts WHERE id = NEW.id;
 END;
 CREATE TRIGGER IF NOT EXISTS advisories_unreferenced AFTER UPDATE OF refs ON advisories
 WHEN NEW.refs <= 0 BEGIN

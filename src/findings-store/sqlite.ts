@@ -8,8 +8,9 @@ import { statSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { FINDINGS_GROUP } from '../api/v1alpha1/common.ts';
-import { canonicalJson, joinEvent, joinRow, splitFinding, type StoredRow } from './row.ts';
+import { canonicalJson, joinRow, splitFinding, type SharedPart, type StoredRow } from './row.ts';
 import { migrate, registerFunctions } from './schema.ts';
 import { findingFields } from './selectors.ts';
 import { filterSql, type SqlFilter } from './sql-filter.ts';
@@ -52,24 +53,24 @@ export interface SqliteFindingStoreOptions {
   remainingCountLimit?: number;
   /** SQLite `synchronous`: FULL (default) keeps every committed resourceVersion on power loss. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** SQLite page cache of the writing connection, KiB; default 64 MiB. */
+  cacheSizeKiB?: number;
   /** Clock in milliseconds (tests). */
   now?: () => number;
 }
 
 const RESOURCE = `findings.${FINDINGS_GROUP}`;
 const SELECT_ROWS =
-  'SELECT f.*, a.body AS advisory FROM findings f LEFT JOIN advisories a ON a.id = f.advisory_id';
-const SELECT_EVENTS =
-  'SELECT e.*, a.body AS advisory FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id';
+  'SELECT f.*, a.body AS advisory, c.body AS context FROM findings f LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id';
+const SELECT_EVENTS = 'SELECT e.* FROM events e';
 
 type Row = StoredRow & { id: number; advisory_id: number | null };
 interface EventRow {
   rv: number;
   type: ChangeEvent['type'];
   namespace: string;
-  object: string;
+  object: Uint8Array;
   prev: string | null;
-  advisory: string | null;
 }
 
 /** A write transaction in progress: the next resourceVersions and the changes to publish. */
@@ -86,6 +87,15 @@ interface Applied {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** Event log bodies are written once and read rarely: deflated. */
+function compress(text: string): Buffer {
+  return deflateRawSync(text, { level: 1 });
+}
+
+function decompress(data: Uint8Array): string {
+  return inflateRawSync(data).toString();
+}
 
 function iso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -230,7 +240,9 @@ export class SqliteFindingStore implements FindingStore {
   readonly path: string;
   readonly db: DatabaseSync;
   rv: number;
-  private readonly options: Required<Omit<SqliteFindingStoreOptions, 'path' | 'synchronous'>>;
+  private readonly options: Required<
+    Omit<SqliteFindingStoreOptions, 'path' | 'synchronous' | 'cacheSizeKiB'>
+  >;
   private readonly watchers = new Set<LiveWatch>();
   private readonly statements = new Map<string, StatementSync>();
 
@@ -246,7 +258,7 @@ export class SqliteFindingStore implements FindingStore {
     };
     this.db = new DatabaseSync(options.path);
     this.db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000;`,
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${options.cacheSizeKiB ?? 65536}; PRAGMA temp_store = MEMORY;`,
     );
     registerFunctions(this.db);
     migrate(this.db);
@@ -483,7 +495,7 @@ export class SqliteFindingStore implements FindingStore {
   }
 
   private changeFromLog(r: EventRow): ChangeEvent {
-    const object = joinEvent(r.object, r.advisory);
+    const object = JSON.parse(decompress(r.object)) as StoredFinding;
     return {
       type: r.type,
       rv: r.rv,
@@ -525,7 +537,7 @@ export class SqliteFindingStore implements FindingStore {
   private prune(tx: Tx): void {
     this.sql('DELETE FROM events WHERE rv <= ?').run(tx.rv - this.options.maxEvents);
     this.sql(
-      'DELETE FROM events WHERE rv IN (SELECT rv FROM events WHERE ts < ? ORDER BY rv LIMIT 2000)',
+      'DELETE FROM events WHERE rv IN (SELECT rv FROM events WHERE ts < ? ORDER BY ts LIMIT 2000)',
     ).run(tx.now - this.options.eventWindowMs);
   }
 
@@ -534,25 +546,26 @@ export class SqliteFindingStore implements FindingStore {
     for (const change of changes) for (const w of [...this.watchers]) w.deliver(change);
   }
 
-  /** The advisory row for this content, created when new. */
-  private advisoryId(advisory: { hash: Buffer; body: string } | undefined): number | null {
-    if (advisory === undefined) return null;
-    const found = this.sql('SELECT id FROM advisories WHERE hash = ?').get(advisory.hash) as
+  /** The row of a shared part (table advisories or resources), created when new. */
+  private partId(table: 'advisories' | 'contexts', part: SharedPart | undefined): number | null {
+    if (part === undefined) return null;
+    const found = this.sql(`SELECT id FROM ${table} WHERE hash = ?`).get(part.hash) as
       { id: number } | undefined;
     if (found) return found.id;
-    const made = this.sql('INSERT INTO advisories (hash, body) VALUES (?, ?) RETURNING id').get(
-      advisory.hash,
-      advisory.body,
+    const made = this.sql(`INSERT INTO ${table} (hash, body) VALUES (?, ?) RETURNING id`).get(
+      part.hash,
+      part.body,
     ) as { id: number };
     return made.id;
   }
 
   /** Appends a change to the event log and to the transaction's changes. */
-  private logChange(tx: Tx, change: ChangeEvent, advisoryId: number | null, body: string): void {
+  private logChange(tx: Tx, change: ChangeEvent): void {
     const prev = change.prev === undefined ? null : JSON.stringify(change.prev);
+    const object = compress(JSON.stringify(change.object));
     this.sql(
-      'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(change.rv, change.type, tx.now, change.namespace, advisoryId, body, prev);
+      'INSERT INTO events (rv, type, ts, namespace, object, prev) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(change.rv, change.type, tx.now, change.namespace, object, prev);
     tx.changes.push(change);
   }
 
@@ -570,7 +583,8 @@ export class SqliteFindingStore implements FindingStore {
     prev?: Selectable,
   ): void {
     const split = splitFinding(object);
-    const advisoryId = this.advisoryId(split.advisory);
+    const advisoryId = this.partId('advisories', split.advisory);
+    const contextId = this.partId('contexts', split.context);
     const current = selectable(object);
     const changed =
       prev !== undefined && canonicalJson(prev) !== canonicalJson(current) ? prev : undefined;
@@ -582,19 +596,20 @@ export class SqliteFindingStore implements FindingStore {
       ...current,
       prev: changed,
     };
-    this.logChange(tx, change, advisoryId, split.eventBody);
+    this.logChange(tx, change);
     const cols = SqliteFindingStore.COLUMNS;
     const values: SQLInputValue[] = [
       ...cols.map((c) => split.columns[c] ?? null),
       advisoryId,
+      contextId,
       split.body,
     ];
     let rowId = id;
     if (rowId === undefined) {
-      const sql = `INSERT INTO findings (${cols.join(', ')}, advisory_id, body) VALUES (${cols.map(() => '?').join(', ')}, ?, ?) RETURNING id`;
+      const sql = `INSERT INTO findings (${cols.join(', ')}, advisory_id, context_id, body) VALUES (${cols.map(() => '?').join(', ')}, ?, ?, ?) RETURNING id`;
       rowId = (this.sql(sql).get(...values) as { id: number }).id;
     } else {
-      const sql = `UPDATE findings SET ${cols.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, body = ? WHERE id = ?`;
+      const sql = `UPDATE findings SET ${cols.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, context_id = ?, body = ? WHERE id = ?`;
       this.sql(sql).run(...values, rowId);
       this.sql('DELETE FROM finding_labels WHERE finding_id = ?').run(rowId);
     }
@@ -684,7 +699,7 @@ export class SqliteFindingStore implements FindingStore {
       object,
       ...selectable(object),
     };
-    this.logChange(tx, change, row.advisory_id, splitFinding(object).eventBody);
+    this.logChange(tx, change);
     this.sql('DELETE FROM findings WHERE id = ?').run(row.id);
     return { object, dryRunVersion: stored.metadata.resourceVersion };
   }

@@ -72,7 +72,7 @@ function attributesOf(req: IncomingMessage, user: RequestAttributes['user']): Re
     group: findingsGroup,
     version: findingsVersion,
     resource: 'findings',
-    namespace: m[1],
+    namespace: m[1] ?? '',
     ...(name ? { name } : {}),
   };
 }
@@ -250,7 +250,10 @@ beforeAll(async () => {
   apiServer = kc.getCurrentCluster()?.server ?? '';
   const opts: Tls & { headers?: Record<string, string> } = {};
   await kc.applyToHTTPSOptions(opts);
-  admin = { ca: opts.ca, cert: opts.cert, key: opts.key };
+  admin = {};
+  if (opts.ca !== undefined) admin.ca = opts.ca;
+  if (opts.cert !== undefined) admin.cert = opts.cert;
+  if (opts.key !== undefined) admin.key = opts.key;
   scratch = await mkdtemp(join(tmpdir(), 'ki-findings-auth-'));
   namespace = await createNamespace(kc, 'findings-auth');
   otherNamespace = await createNamespace(kc, 'findings-auth-other');

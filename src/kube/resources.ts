@@ -58,10 +58,6 @@ export interface ResourceType {
   namespaced: boolean;
 }
 
-export function apiVersionOf(r: ResourceType): string {
-  return r.group === '' ? r.version : `${r.group}/${r.version}`;
-}
-
 /** "pods", "deployments.apps", "findings.kubeinspector.io": a bounded label value. */
 export function resourceName(r: ResourceType): string {
   return r.group === '' ? r.plural : `${r.plural}.${r.group}`;

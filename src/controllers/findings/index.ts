@@ -3,7 +3,7 @@
  * vulnerability database, written as Finding objects in the administrator namespace, kept in
  * step with the inventory, the database, the coverage status, the suppression rules and time.
  *
- * Two controllers:
+ * Three controllers:
  * - `findings` (key: CoveredResource name) writes the findings of one resource and its
  *   finding counts (see reconciler.ts);
  * - `suppression-rules` (key: namespace/name) writes each SuppressionRule's status: how many

@@ -22,7 +22,6 @@ export const EVALUATION_RESULTS = [
 export type EvaluationResult = (typeof EVALUATION_RESULTS)[number];
 
 export const WRITE_VERBS = ['create', 'update', 'delete'] as const;
-export type WriteVerb = (typeof WRITE_VERBS)[number];
 
 export interface FindingsMetrics {
   evaluations: Counter<'result'>;

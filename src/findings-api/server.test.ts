@@ -6,6 +6,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return */
 import type { IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { SqliteFindingStore } from '../findings-store/sqlite.ts';
 import type { StoredFinding } from '../findings-store/store.ts';
 import type {
@@ -663,6 +664,49 @@ describe('watch', () => {
     await w.stop();
   });
 
+  it('streams PartialObjectMetadata frames to the metadata client', async () => {
+    const w = await openWatch(
+      `${BASE}/findings?watch=1&resourceVersion=${store.currentResourceVersion()}`,
+      {
+        user: GC,
+        accept:
+          'application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+      },
+    );
+    await create('f2');
+    await w.until((f) => f.length >= 1);
+    expect(w.frames[0]).toMatchObject({
+      type: 'ADDED',
+      object: {
+        kind: 'PartialObjectMetadata',
+        apiVersion: 'meta.k8s.io/v1',
+        metadata: { name: 'f2' },
+      },
+    });
+    expect(w.frames[0]!.object.status).toBeUndefined();
+    await w.stop();
+  });
+
+  it('ends every watch when the server shuts down', async () => {
+    const w = await openWatch(
+      `${BASE}/findings?watch=1&resourceVersion=${store.currentResourceVersion()}`,
+    );
+    await server.close();
+    const deadline = Date.now() + 3000;
+    while (!w.ended() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(w.ended()).toBe(true);
+    server = await listenFindingsApi(
+      createFindingsApiServer({
+        store,
+        authenticator: headerAuthenticator,
+        authorizer,
+        controllerUsernames: [],
+        deleterUsernames: [],
+      }),
+      { host: '127.0.0.1', port: 0 },
+    );
+  });
+
   it('ends the stream at timeoutSeconds', async () => {
     const w = await openWatch(
       `${BASE}/findings?watch=1&resourceVersion=${store.currentResourceVersion()}&timeoutSeconds=1`,
@@ -884,6 +928,58 @@ describe('writes', () => {
     expect(r.code).toBe(200);
     expect(r.json.status.severity).toBe('LOW');
     expect(r.json.spec.attributes).toEqual({ source: 'template' });
+  });
+
+  it('creates by server-side apply for the controller only', async () => {
+    const yaml = (name: string) =>
+      `apiVersion: findings.kubeinspector.io/v1alpha1\nkind: Finding\nmetadata:\n  name: ${name}\n  namespace: team-a\nspec:\n  attributes:\n    source: template\n`;
+    const refused = await call('PATCH', `${path('new')}?fieldManager=alice`, {
+      user: 'alice',
+      contentType: 'application/apply-patch+yaml',
+      body: yaml('new'),
+    });
+    expect(refused.code).toBe(403);
+    const created = await call('PATCH', `${path('new')}?fieldManager=kube-inspector`, {
+      user: CONTROLLER,
+      contentType: 'application/apply-patch+yaml',
+      body: yaml('new'),
+    });
+    expect(created.code).toBe(201);
+    expect(created.json.metadata.managedFields).toEqual([
+      expect.objectContaining({
+        manager: 'kube-inspector',
+        operation: 'Apply',
+        fieldsV1: { 'f:spec': { 'f:attributes': { 'f:source': {} } } },
+      }),
+    ]);
+    const merge = await call('PATCH', path('other'), {
+      user: CONTROLLER,
+      contentType: 'application/merge-patch+json',
+      body: { spec: {} },
+    });
+    expect(merge.code).toBe(404);
+  });
+
+  it('takes JSON or YAML objects and refuses other media types with 415', async () => {
+    const current = (await call('GET', path('f1'), { user: 'alice' })).json;
+    current.spec.attributes.format = 'json';
+    expect(
+      (
+        await call('PUT', path('f1'), {
+          user: 'alice',
+          body: current,
+          contentType: 'application/vnd.kubernetes.protobuf',
+        })
+      ).code,
+    ).toBe(415);
+    current.spec.attributes.format = 'yaml';
+    const r = await call('PUT', path('f1'), {
+      user: 'alice',
+      body: stringify(current),
+      contentType: 'application/yaml',
+    });
+    expect(r.code).toBe(200);
+    expect(r.json.spec.attributes.format).toBe('yaml');
   });
 
   it('changes nothing with dryRun=All', async () => {

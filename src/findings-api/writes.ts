@@ -74,6 +74,20 @@ function generatedName(prefix: string): string {
   return prefix + [...bytes].map((b) => NAME_CHARS[b % NAME_CHARS.length]).join('');
 }
 
+const OBJECT_TYPES = ['application/json', 'application/yaml'];
+
+/** The object of a POST or PUT: JSON or YAML, as kube-apiserver accepts them; 415 otherwise. */
+async function objectBody(ctx: RequestContext): Promise<unknown> {
+  const type = contentType(ctx.req.headers['content-type']) || 'application/json';
+  if (!OBJECT_TYPES.includes(type)) {
+    throw apiError(
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: ${OBJECT_TYPES.join(', ')}`,
+    );
+  }
+  return parseBody(await readBody(ctx.req, ctx.config.maxBodyBytes), type === 'application/yaml');
+}
+
 async function store<T>(ctx: RequestContext, name: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -121,7 +135,7 @@ async function createObject(
 
 export async function handleCreate(ctx: RequestContext): Promise<void> {
   const q = parseWriteQuery(ctx.url.searchParams);
-  const body = parseBody(await readBody(ctx.req, ctx.config.maxBodyBytes), false);
+  const body = await objectBody(ctx);
   const obj = validated(ctx, body, q, '');
   checkIdentity(ctx, obj);
   const manager: Manager = {
@@ -159,7 +173,7 @@ async function current(ctx: RequestContext): Promise<StoredFinding | undefined> 
 
 export async function handleUpdate(ctx: RequestContext): Promise<void> {
   const q = parseWriteQuery(ctx.url.searchParams);
-  const body = parseBody(await readBody(ctx.req, ctx.config.maxBodyBytes), false);
+  const body = await objectBody(ctx);
   const name = ctx.route.name!;
   const obj = validated(ctx, body, q, name);
   checkIdentity(ctx, obj);

@@ -193,7 +193,12 @@ describe('the authoriser when kube-apiserver cannot be reached', () => {
     };
     const error = await authorizer.authorize(attributes).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthorizationUnavailableError);
-    expect((error as AuthorizationUnavailableError).status).toBe(503);
+    expect((error as AuthorizationUnavailableError).status).toMatchObject({
+      kind: 'Status',
+      code: 503,
+      reason: 'ServiceUnavailable',
+      details: { retryAfterSeconds: 1 },
+    });
     expect((error as Error).message).toMatch(/kube-apiserver did not answer/);
     expect(authorizer.stats.reviews).toBe(2);
     expect(authorizer.cachedAnswers).toBe(0);

@@ -6,8 +6,9 @@
 // a bounded number of entries); identical questions asked at the same time
 // share one review. Failure closes: an answer that cannot be had is an
 // AuthorizationUnavailableError (503, retried by clients), never an allow.
-import { ApiError, type KubeClient } from '../kube/client.ts';
+import { ApiError as KubeApiError, type KubeClient } from '../kube/client.ts';
 import type { AuthorizationDecision, Authorizer, RequestAttributes } from './auth-types.ts';
+import { ApiError, failure } from './status.ts';
 
 /** The spec of an authorization.k8s.io/v1 SubjectAccessReview. */
 export interface SubjectAccessReviewSpec {
@@ -123,17 +124,18 @@ export class ExpiringLruCache<V> {
 }
 
 /**
- * No answer could be had from kube-apiserver: the request is refused with this status
- * (503 when kube-apiserver is unreachable, times out or answers 5xx/429; 500 when it refuses
- * the review itself, e.g. the server lacks system:auth-delegator). Never cached.
+ * No answer could be had from kube-apiserver: the request is refused with this Status
+ * (503 ServiceUnavailable, retry after 1 s, when kube-apiserver is unreachable, times out or
+ * answers 5xx/429; 500 InternalError when it refuses the review itself, e.g. the server lacks
+ * system:auth-delegator). An ApiError, so the HTTP layer answers it as it is. Never cached.
  */
-export class AuthorizationUnavailableError extends Error {
-  readonly status: 500 | 503;
-
-  constructor(message: string, status: 500 | 503, cause: unknown) {
-    super(message, { cause });
+export class AuthorizationUnavailableError extends ApiError {
+  constructor(message: string, code: 500 | 503, cause: unknown) {
+    const status = failure(code === 503 ? 'ServiceUnavailable' : 'InternalError', message);
+    if (code === 503) status.details = { retryAfterSeconds: 1 };
+    super(status);
     this.name = 'AuthorizationUnavailableError';
-    this.status = status;
+    this.cause = cause;
   }
 }
 
@@ -165,7 +167,7 @@ export interface SubjectAccessReviewAuthorizerOptions {
 }
 
 function retryable(err: unknown): boolean {
-  if (err instanceof ApiError) return err.status >= 500 || err.status === 429;
+  if (err instanceof KubeApiError) return err.status >= 500 || err.status === 429;
   return true; // network errors, timeouts
 }
 

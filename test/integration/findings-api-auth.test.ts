@@ -101,7 +101,7 @@ function minimalHandler(
           return;
         }
       } catch (err) {
-        const code = err instanceof AuthorizationUnavailableError ? err.status : 500;
+        const code = err instanceof AuthorizationUnavailableError ? err.status.code : 500;
         send(
           res,
           code,

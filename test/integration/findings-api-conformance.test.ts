@@ -7,6 +7,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { type AddressInfo, createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,10 @@ import {
   startControlPlane,
 } from '../../hack/control-plane/control-plane.ts';
 import { createCa, issueCertificate, type KeyPair } from '../../hack/control-plane/pki.ts';
+import {
+  createFrontProxyServer,
+  FrontProxyAuthenticator,
+} from '../../src/findings-api/front-proxy.ts';
 import { createFindingsApiServer } from '../../src/findings-api/server.ts';
 import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
 import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
@@ -561,16 +566,28 @@ interface Answer {
   body: string;
 }
 
+/** A port on loopback that nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as AddressInfo;
+      server.close(() => resolve(address.port));
+    });
+  });
+}
+
 /** A request straight to the findings server, bypassing kube-apiserver. */
 function direct(
   method: string,
   path: string,
   clientCert: KeyPair | undefined,
   headers: Record<string, string> = {},
+  port = served.port,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      `https://127.0.0.1:${served.port}${path}`,
+      `https://127.0.0.1:${port}${path}`,
       {
         method,
         ca: readFileSync(served.serving.caCert),
@@ -631,6 +648,63 @@ describe('the real server when kube-apiserver is bypassed', () => {
       reason: 'Forbidden',
       code: 403,
     });
+  });
+
+  it('fails closed with 503 when kube-apiserver cannot answer the SubjectAccessReview', async () => {
+    // A second instance of the server whose kube-apiserver is gone (a port nothing listens on).
+    const gone = new KubeConfig();
+    gone.loadFromOptions({
+      clusters: [
+        { name: 'gone', server: `https://127.0.0.1:${await closedPort()}`, skipTLSVerify: true },
+      ],
+      users: [{ name: 'u', token: 'x' }],
+      contexts: [{ name: 'gone', cluster: 'gone', user: 'u' }],
+      currentContext: 'gone',
+    });
+    const goneClient = await KubeClient.create(gone, { qps: 0 });
+    const authenticator = new FrontProxyAuthenticator({ config: served.authenticator.config! });
+    const api = createFindingsApiServer({
+      store,
+      authenticator,
+      authorizer: new SubjectAccessReviewAuthorizer(goneClient, { retries: 1, retryDelayMs: 10 }),
+      controllerUsernames: [controller],
+      deleterUsernames: [],
+    });
+    const second = await createFrontProxyServer({
+      authenticator,
+      certFile: served.serving.cert,
+      keyFile: served.serving.key,
+      handler: api.handler,
+      log,
+    });
+    await new Promise<void>((r) => second.server.listen(0, '127.0.0.1', r));
+    const port = (second.server.address() as AddressInfo).port;
+    try {
+      const answer = await direct(
+        'GET',
+        path(),
+        frontProxy(),
+        {
+          'X-Remote-User': uniqueName('someone'),
+          'X-Remote-Group': 'system:authenticated',
+        },
+        port,
+      );
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.body)).toMatchObject({
+        kind: 'Status',
+        reason: 'ServiceUnavailable',
+        message: expect.stringMatching(
+          /kube-apiserver did not answer the SubjectAccessReview/,
+        ) as unknown,
+      });
+    } finally {
+      second.stop();
+      api.close();
+      second.server.closeAllConnections();
+      await new Promise<void>((r) => second.server.close(() => r()));
+      await goneClient.close();
+    }
   });
 
   it('trusts a request-header CA added to extension-apiserver-authentication, without a restart', async () => {

@@ -84,6 +84,13 @@ describe('parseListQuery', () => {
       'Unsupported value: "Newest"',
     ],
     [
+      'a resourceVersion with continue',
+      'continue=tok&resourceVersion=5',
+      false,
+      400,
+      'specifying resource version is not allowed when using continue',
+    ],
+    [
       'sendInitialEvents on a list',
       'sendInitialEvents=true',
       false,

@@ -91,6 +91,10 @@ export function parseListQuery(
   if (timeout !== undefined && timeout > 0) q.timeoutSeconds = timeout;
   const sie = bool(params, 'sendInitialEvents');
   if (sie !== undefined) q.sendInitialEvents = sie;
+  if (!watch && q.continue && q.resourceVersion !== undefined && q.resourceVersion !== '0') {
+    // The continue token carries the version of the first page (storage's own check).
+    throw badRequest('specifying resource version is not allowed when using continue');
+  }
   const causes = watch ? watchCauses(q, rvm) : listCauses(q, rvm);
   if (causes.length > 0) throw invalidOptions('ListOptions', causes);
   if (rvm) q.resourceVersionMatch = rvm as 'NotOlderThan' | 'Exact';

@@ -116,6 +116,25 @@ function kubectlInput(input: string, ...args: string[]): Promise<string> {
   });
 }
 
+/** Runs kubectl with input and returns its exit code, stdout and stderr. */
+function kubectlInputAll(
+  input: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfig, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 const example = parse(
   readFileSync(join(import.meta.dirname, '..', '..', 'examples', 'finding.yaml'), 'utf8'),
 ) as StoredFinding;
@@ -533,14 +552,19 @@ describe('kubectl against the findings API', () => {
     expect(out).toContain(`finding.${findingsGroup}/critical-one`);
   });
 
-  it('streams changes to kubectl get -w', async () => {
+  it.each([
+    ['the table', [], 'medium-table'],
+    ['names', ['-o', 'name'], 'medium-name'],
+  ])('streams changes to kubectl get -w (%s)', async (_what, output, name) => {
     const watcher: ChildProcess = spawn(
       plane.binaries.kubectl,
-      ['--kubeconfig', plane.kubeconfig, 'get', 'findings', '-n', namespace, '-w', '-o', 'name'],
+      ['--kubeconfig', plane.kubeconfig, 'get', 'findings', '-n', namespace, '-w', ...output],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
+    let err = '';
     watcher.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    watcher.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     try {
       await eventually(
         'the initial list',
@@ -548,16 +572,41 @@ describe('kubectl against the findings API', () => {
         30_000,
         100,
       );
-      await store.create(finding(namespace, 'medium-new', 'MEDIUM', 5.0));
+      await store.create(finding(namespace, name, 'MEDIUM', 5.5));
       await eventually(
         'the new finding',
-        () => Promise.resolve(out.includes('medium-new') ? true : undefined),
+        () => Promise.resolve(out.includes(name) ? true : undefined),
         30_000,
         100,
       );
+      if (output.length === 0) {
+        // A table row for the watch event, with the printer columns (severity among them).
+        expect(out.split('\n').find((l) => l.startsWith(name))).toMatch(/MEDIUM/);
+      }
+      expect(err).toBe('');
     } finally {
       watcher.kill();
     }
+  });
+
+  it('applies spec.attributes client-side (a JSON merge patch, never a strategic one)', async () => {
+    const result = await kubectlInputAll(
+      JSON.stringify({
+        apiVersion,
+        kind: 'Finding',
+        metadata: { name: 'critical-one', namespace },
+        spec: { attributes: { ticket: 'APPLIED' } },
+      }),
+      'apply',
+      '-f',
+      '-',
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/configured/);
+    const got = await store.get(namespace, 'critical-one');
+    expect((got?.spec as { attributes?: Record<string, string> } | undefined)?.attributes).toEqual({
+      ticket: 'APPLIED',
+    });
   });
 });
 

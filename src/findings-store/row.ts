@@ -107,7 +107,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Splits the status into the advisory part and the rest. */
-function splitStatus(status: Json): { advisory?: Json; rest: Json } {
+export function splitStatus(status: Json): { advisory?: Json; rest: Json } {
   const rest: Json = { ...status };
   const advisory: Json = {};
   for (const f of ADVISORY_FIELDS) {
@@ -259,4 +259,23 @@ export function joinRow(row: StoredRow): StoredFinding {
     out.status = status;
   }
   return out;
+}
+
+/**
+ * The event log's copy of an object: everything but the advisory part (which the event refers
+ * to by id, so advisory text is not repeated in the log either).
+ */
+export function eventBody(finding: StoredFinding): { body: string; advisory?: SharedPart } {
+  if (!isRecord(finding.status)) return { body: JSON.stringify(finding) };
+  const { advisory, rest } = splitStatus(finding.status);
+  const body = JSON.stringify({ ...finding, status: rest });
+  return advisory ? { body, advisory: sharedPart('advisory', advisory) } : { body };
+}
+
+/** Puts an event log entry back together. */
+export function joinEvent(body: string, advisory: string | null): StoredFinding {
+  const object = JSON.parse(body) as StoredFinding;
+  if (advisory !== null && isRecord(object.status))
+    object.status = { ...(JSON.parse(advisory) as Json), ...object.status };
+  return object;
 }

@@ -11,7 +11,7 @@ const labelColumns = Object.values(LABEL_COLUMNS);
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 
--- Advisory text and scores, once per distinct content; refs counts findings.
+-- Advisory text and scores, once per distinct content; refs counts findings and events.
 CREATE TABLE IF NOT EXISTS advisories (
   id INTEGER PRIMARY KEY,
   hash BLOB NOT NULL UNIQUE,
@@ -49,13 +49,15 @@ CREATE TABLE IF NOT EXISTS finding_labels (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS finding_labels_key_value ON finding_labels (key, value);
 
--- The event log: one row per resourceVersion, kept for a window; object is deflated JSON.
+-- The event log: one row per resourceVersion, kept for a window; object is the JSON of the
+-- object without its advisory part (advisory_id).
 CREATE TABLE IF NOT EXISTS events (
   rv INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
   ts INTEGER NOT NULL,
   namespace TEXT NOT NULL,
-  object BLOB NOT NULL,
+  advisory_id INTEGER,
+  object TEXT NOT NULL,
   prev TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
@@ -92,6 +94,14 @@ END;
 CREATE TRIGGER IF NOT EXISTS contexts_unreferenced AFTER UPDATE OF refs ON contexts
 WHEN NEW.refs <= 0 BEGIN
   DELETE FROM contexts WHERE id = NEW.id;
+END;
+CREATE TRIGGER IF NOT EXISTS events_ref_insert AFTER INSERT ON events
+WHEN NEW.advisory_id IS NOT NULL BEGIN
+  UPDATE advisories SET refs = refs + 1 WHERE id = NEW.advisory_id;
+END;
+CREATE TRIGGER IF NOT EXISTS events_ref_delete AFTER DELETE ON events
+WHEN OLD.advisory_id IS NOT NULL BEGIN
+  UPDATE advisories SET refs = refs - 1 WHERE id = OLD.advisory_id;
 END;
 CREATE TRIGGER IF NOT EXISTS advisories_unreferenced AFTER UPDATE OF refs ON advisories
 WHEN NEW.refs <= 0 BEGIN

@@ -8,9 +8,16 @@ import { statSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { FINDINGS_GROUP } from '../api/v1alpha1/common.ts';
-import { canonicalJson, joinRow, splitFinding, type SharedPart, type StoredRow } from './row.ts';
+import {
+  canonicalJson,
+  eventBody,
+  joinEvent,
+  joinRow,
+  splitFinding,
+  type SharedPart,
+  type StoredRow,
+} from './row.ts';
 import { migrate, registerFunctions } from './schema.ts';
 import { findingFields } from './selectors.ts';
 import { filterSql, type SqlFilter } from './sql-filter.ts';
@@ -62,14 +69,16 @@ export interface SqliteFindingStoreOptions {
 const RESOURCE = `findings.${FINDINGS_GROUP}`;
 const SELECT_ROWS =
   'SELECT f.*, a.body AS advisory, c.body AS context FROM findings f LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id';
-const SELECT_EVENTS = 'SELECT e.* FROM events e';
+const SELECT_EVENTS =
+  'SELECT e.*, a.body AS advisory FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id';
 
 type Row = StoredRow & { id: number; advisory_id: number | null };
 interface EventRow {
   rv: number;
   type: ChangeEvent['type'];
   namespace: string;
-  object: Uint8Array;
+  object: string;
+  advisory: string | null;
   prev: string | null;
 }
 
@@ -87,15 +96,6 @@ interface Applied {
 }
 
 // ---------------------------------------------------------------- helpers
-
-/** Event log bodies are written once and read rarely: deflated. */
-function compress(text: string): Buffer {
-  return deflateRawSync(text, { level: 1 });
-}
-
-function decompress(data: Uint8Array): string {
-  return inflateRawSync(data).toString();
-}
 
 function iso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
@@ -495,7 +495,7 @@ export class SqliteFindingStore implements FindingStore {
   }
 
   private changeFromLog(r: EventRow): ChangeEvent {
-    const object = JSON.parse(decompress(r.object)) as StoredFinding;
+    const object = joinEvent(r.object, r.advisory);
     return {
       type: r.type,
       rv: r.rv,
@@ -562,10 +562,11 @@ export class SqliteFindingStore implements FindingStore {
   /** Appends a change to the event log and to the transaction's changes. */
   private logChange(tx: Tx, change: ChangeEvent): void {
     const prev = change.prev === undefined ? null : JSON.stringify(change.prev);
-    const object = compress(JSON.stringify(change.object));
+    const { body, advisory } = eventBody(change.object);
+    const advisoryId = this.partId('advisories', advisory);
     this.sql(
-      'INSERT INTO events (rv, type, ts, namespace, object, prev) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(change.rv, change.type, tx.now, change.namespace, object, prev);
+      'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(change.rv, change.type, tx.now, change.namespace, advisoryId, body, prev);
     tx.changes.push(change);
   }
 
@@ -621,13 +622,11 @@ export class SqliteFindingStore implements FindingStore {
       );
   }
 
+  /** Creates a finding whose key the caller found free. */
   private createIn(tx: Tx, input: StoredFinding): Applied {
-    const { namespace, name } = checkIdentity(input);
     const given = input.metadata.resourceVersion;
     if (given !== undefined && given !== '')
       throw new StoreError('Invalid', 'metadata.resourceVersion: must be empty on create');
-    if (this.rowByKey(namespace, name))
-      throw new StoreError('AlreadyExists', `${RESOURCE} "${name}" already exists`);
     tx.rv++;
     const object = normalise({
       ...input,
@@ -708,6 +707,8 @@ export class SqliteFindingStore implements FindingStore {
     if (write.op === 'delete') return this.deleteIn(tx, write.namespace, write.name);
     const { namespace, name } = checkIdentity(write.finding);
     const row = this.rowByKey(namespace, name);
+    if (write.op === 'create' && row !== undefined)
+      throw new StoreError('AlreadyExists', `${RESOURCE} "${name}" already exists`);
     if (write.op === 'create' || (write.op === 'upsert' && row === undefined)) {
       const given = write.finding.metadata.resourceVersion;
       if (write.op === 'upsert' && given !== undefined && given !== '') throw notFound(name);

@@ -31,6 +31,8 @@ describe('route', () => {
     ],
     ['DELETE', `${base}/namespaces/ns/findings`, { verb: 'deletecollection', namespace: 'ns' }],
     ['POST', `${base}/namespaces/ns/findings/f1`, { verb: '', namespace: 'ns', name: 'f1' }],
+    ['POST', `${base}/findings`, { verb: '' }],
+    ['DELETE', `${base}/findings`, { verb: '' }],
   ])('%s %s', (method, path, expected) => {
     expect(r(method, path)).toEqual({ kind: 'resource', resource: expected });
   });

@@ -52,10 +52,12 @@ function isTrue(v: string | null): boolean {
 
 function resourceVerb(
   method: string,
-  p: { watchPath: boolean; name: string | undefined },
+  p: { watchPath: boolean; ns: string | undefined; name: string | undefined },
   watchParam: boolean,
 ): string | undefined {
   if (p.watchPath) return method === 'GET' ? 'watch' : undefined;
+  // The path across namespaces only lists and watches, as for any namespaced resource.
+  if (p.ns === undefined && method !== 'GET' && method !== 'HEAD') return undefined;
   switch (method) {
     case 'GET':
     case 'HEAD':

@@ -771,6 +771,12 @@ describe('writes', () => {
   afterEach(() => stop());
 
   it('lets only the controller create', async () => {
+    const across = await call('POST', `${BASE}/findings`, {
+      user: CONTROLLER,
+      body: finding('x', 'team-a'),
+    });
+    expect(across.code).toBe(405);
+    expect(across.json).toMatchObject({ kind: 'Status', reason: 'MethodNotAllowed' });
     const r = await call('POST', `${BASE}/namespaces/team-a/findings`, {
       user: 'alice',
       body: finding('x', 'team-a'),

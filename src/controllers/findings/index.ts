@@ -33,19 +33,6 @@ export { DEFAULT_FINDINGS_CONFIG, type FindingsConfig } from './reconciler.ts';
 /** Delay that folds a burst of finding changes into one recount of the rules. */
 const RULE_RECOUNT_DELAY_MS = 2_000;
 
-function addIndex<T extends KubeObject>(
-  cache: { addIndexer(name: string, fn: (o: T) => readonly string[]): void },
-  name: string,
-  fn: (o: T) => readonly string[],
-): void {
-  try {
-    cache.addIndexer(name, fn);
-  } catch (err) {
-    // The caches are shared: a second setup in one process (tests) finds the index there.
-    if (!(err instanceof Error && /exists/.test(err.message))) throw err;
-  }
-}
-
 /** The findings controllers with these settings. */
 export function findingsSetup(overrides: Partial<FindingsConfig> = {}): ControllerSetup {
   return (deps) => {
@@ -72,11 +59,12 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     suppressionRules: informers.suppressionRules(m),
     scanConfigurations: informers.scanConfigurations(m),
   };
-  addIndex(caches.findings, INDEX_BY_COVERED_RESOURCE, (f) => {
+  // The caches are shared: a second setup in one process (tests) finds the index there.
+  caches.findings.ensureIndexer(INDEX_BY_COVERED_RESOURCE, (f) => {
     const v = f.metadata.labels?.[LABELS.coveredResource];
     return v !== undefined && f.metadata.namespace === deps.adminNamespace ? [v] : [];
   });
-  addIndex(caches.coveredResources, INDEX_BY_IMAGE_DIGEST, (cr) => {
+  caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
     const d = cr.status?.image?.digest;
     return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
   });

@@ -746,6 +746,44 @@ describe('watch', () => {
   });
 });
 
+describe('a store that does not answer', () => {
+  afterEach(() => stop());
+
+  it('answers 504 at the request timeout and frees the seat, while discovery still answers', async () => {
+    await start();
+    await server.close();
+    // The real store behind a gate: reads wait until the test opens it.
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow = Object.create(store) as SqliteFindingStore;
+    slow.get = async (ns: string, name: string) => {
+      await gate;
+      return store.get(ns, name);
+    };
+    const api = createFindingsApiServer({
+      store: slow,
+      authenticator: headerAuthenticator,
+      authorizer,
+      controllerUsernames: [],
+      deleterUsernames: [],
+      requestTimeoutMs: 300,
+      maxRequestsInFlight: 1,
+    });
+    server = await listenFindingsApi(api, { host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${server.port}`;
+    const pending = call('GET', path('f1'), { user: 'reader' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(api.inFlight().requests).toBe(1);
+    expect((await call('GET', path('f1'), { user: 'reader' })).code).toBe(429);
+    expect((await call('GET', BASE, { user: 'reader' })).code).toBe(200);
+    const timedOut = await pending;
+    expect(timedOut.code).toBe(504);
+    expect(timedOut.json).toMatchObject({ kind: 'Status', reason: 'Timeout', code: 504 });
+    expect(api.inFlight().requests).toBe(0);
+    open();
+  });
+});
+
 describe('watch from a compacted resourceVersion', () => {
   beforeEach(() => start({}, { maxEvents: 2 }));
   afterEach(() => stop());

@@ -560,10 +560,9 @@ export class SqliteFindingStore implements FindingStore {
   }
 
   /** Appends a change to the event log and to the transaction's changes. */
-  private logChange(tx: Tx, change: ChangeEvent): void {
+  private logChange(tx: Tx, change: ChangeEvent, advisoryId: number | null): void {
     const prev = change.prev === undefined ? null : JSON.stringify(change.prev);
-    const { body, advisory } = eventBody(change.object);
-    const advisoryId = this.partId('advisories', advisory);
+    const body = eventBody(change.object);
     this.sql(
       'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ).run(change.rv, change.type, tx.now, change.namespace, advisoryId, body, prev);
@@ -597,7 +596,7 @@ export class SqliteFindingStore implements FindingStore {
       ...current,
       prev: changed,
     };
-    this.logChange(tx, change);
+    this.logChange(tx, change, advisoryId);
     const cols = SqliteFindingStore.COLUMNS;
     const values: SQLInputValue[] = [
       ...cols.map((c) => split.columns[c] ?? null),
@@ -698,7 +697,7 @@ export class SqliteFindingStore implements FindingStore {
       object,
       ...selectable(object),
     };
-    this.logChange(tx, change);
+    this.logChange(tx, change, row.advisory_id);
     this.sql('DELETE FROM findings WHERE id = ?').run(row.id);
     return { object, dryRunVersion: stored.metadata.resourceVersion };
   }

@@ -711,6 +711,22 @@ describe('SqliteFindingStore on disk', () => {
     await expectStoreError(store.watch({ resourceVersion: '5' }), 'Expired');
   });
 
+  it('keeps what was committed when the process stops without closing, and says Expired past a shorter log', async () => {
+    const path = tempPath();
+    const crashed = new SqliteFindingStore({ path });
+    cleanups.push(() => crashed.close());
+    await crashed.create(finding('a'));
+    await crashed.create(finding('b'));
+    // A second process opening the same file (the first one never closed it).
+    const { store } = open({ maxEvents: 1 }, path);
+    expect(store.currentResourceVersion()).toBe('2');
+    expect(await store.get(ADMIN, 'b')).toBeDefined();
+    const replay = await store.watch({ resourceVersion: '0', sendInitialEvents: false });
+    await store.create(finding('c'));
+    expect(summary(await take(replay, 1))).toEqual(['ADDED c@3']);
+    await expectStoreError(store.watch({ resourceVersion: '1' }), 'Expired');
+  });
+
   it('stores each advisory once and drops it when nothing refers to it', async () => {
     const { store } = open({ maxEvents: 1 });
     const count = 2_000;

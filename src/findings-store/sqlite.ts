@@ -510,8 +510,12 @@ export class SqliteFindingStore implements FindingStore {
 
   /** Runs writes in one transaction; publishes their changes after commit. */
   private transact(dryRun: boolean, fn: (tx: Tx) => Applied[]): StoredFinding[] {
-    const tx: Tx = { rv: this.rv, now: this.options.now(), changes: [] };
     this.db.exec('BEGIN IMMEDIATE');
+    // The sequence as committed (the write lock is held): never reuse a version, even if
+    // another process wrote to the file.
+    const stored = this.sql(`SELECT value FROM meta WHERE key = 'rv'`).get() as
+      { value: number } | undefined;
+    const tx: Tx = { rv: stored?.value ?? 0, now: this.options.now(), changes: [] };
     let applied: Applied[];
     try {
       applied = fn(tx);

@@ -388,6 +388,15 @@ describe('reads', () => {
       namespace: 'team-a',
       name: 'f-high',
     });
+    // A list limited to one name is authorised for that name (RBAC resourceNames).
+    await call('GET', `${BASE}/namespaces/team-a/findings?fieldSelector=metadata.name%3Df-high`, {
+      user: 'reader',
+    });
+    expect(authorizer.asked.at(-1)).toMatchObject({
+      verb: 'list',
+      namespace: 'team-a',
+      name: 'f-high',
+    });
     // system:masters is not asked, as k8s.io/apiserver's default authoriser does.
     const before = authorizer.asked.length;
     expect(

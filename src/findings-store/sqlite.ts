@@ -262,6 +262,8 @@ export class SqliteFindingStore implements FindingStore {
     );
     registerFunctions(this.db);
     migrate(this.db);
+    // Statistics for the planner (bounded work; only tables that changed enough).
+    this.db.exec('PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;');
     const row = this.sql(`SELECT value FROM meta WHERE key = 'rv'`).get() as
       { value: number } | undefined;
     this.rv = row?.value ?? 0;

@@ -947,6 +947,18 @@ describe('writes', () => {
     );
     expect(managers).toContain('kubectl/Apply');
     expect(managers).not.toContain('gitops/Apply');
+    const otherName = await call('PATCH', `${path('f1')}?fieldManager=kubectl`, {
+      user: 'alice',
+      contentType: 'application/apply-patch+yaml',
+      body: 'apiVersion: findings.kubeinspector.io/v1alpha1\nkind: Finding\nmetadata:\n  name: f2\n',
+    });
+    expect(otherName.code).toBe(400);
+    const noKind = await call('PATCH', `${path('f1')}?fieldManager=kubectl`, {
+      user: 'alice',
+      contentType: 'application/apply-patch+yaml',
+      body: 'metadata:\n  name: f1\n',
+    });
+    expect(noKind.code).toBe(400);
     const noManager = await call('PATCH', path('f1'), {
       user: 'alice',
       contentType: 'application/apply-patch+yaml',

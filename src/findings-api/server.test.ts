@@ -240,6 +240,25 @@ describe('discovery and OpenAPI', () => {
     });
   });
 
+  it('answers /readyz 500 while not ready, /healthz still 200', async () => {
+    await server.close();
+    let ready = false;
+    const api = createFindingsApiServer({
+      store,
+      authenticator: headerAuthenticator,
+      authorizer,
+      controllerUsernames: [],
+      deleterUsernames: [],
+      ready: () => ready,
+    });
+    server = await listenFindingsApi(api, { host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${server.port}`;
+    expect((await call('GET', '/readyz')).code).toBe(500);
+    expect((await call('GET', '/healthz')).code).toBe(200);
+    ready = true;
+    expect((await call('GET', '/readyz')).code).toBe(200);
+  });
+
   it('serves legacy discovery to plain JSON and aggregated discovery to kube-aggregator', async () => {
     const legacy = await call('GET', '/apis', { user: 'anyone', accept: 'application/json' });
     expect(legacy.json.groups[0]).toEqual({

@@ -503,6 +503,18 @@ describe('SqliteFindingStore paging', () => {
     expect(full.resourceVersion).toBe(store.currentResourceVersion());
   });
 
+  it('releases the snapshot of a full list that is ended before its first page', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    const { pages } = await store.listPages({});
+    const it = pages[Symbol.asyncIterator]();
+    await it.return?.();
+    // A checkpoint can only truncate the WAL when no reader holds an older snapshot.
+    await store.create(finding('b'));
+    const row = store.db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+    expect(row.busy).toBe(0);
+  });
+
   it('serves list versions as Kubernetes does, or Expired', async () => {
     const { store } = open();
     await store.create(finding('a'));

@@ -396,7 +396,15 @@ export class SqliteFindingStore implements FindingStore {
         snapshot.close();
       }
     }
-    return { resourceVersion: String(version), pages: pages() };
+    const iterator = pages();
+    // Ending the iteration before its first page must release the snapshot too (a generator
+    // that never started skips its finally).
+    const release = iterator.return.bind(iterator);
+    iterator.return = (value) => {
+      snapshot.close();
+      return release(value);
+    };
+    return { resourceVersion: String(version), pages: iterator };
   }
 
   private snapshot(filter: SqlFilter): Snapshot {

@@ -392,7 +392,7 @@ async function createScheduledRun(
         },
         spec: { templateRef: { name: template.metadata.name } },
       },
-      query: { fieldManager: 'kube-inspector' },
+      query: { fieldManager: FIELD_MANAGERS.coverage },
     });
     return true;
   } catch (err) {

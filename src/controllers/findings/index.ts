@@ -16,6 +16,7 @@ import { coveredResourceName } from '../../coverage/names.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
+import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/resources.ts';
 import { informers } from '../informers.ts';
 import { findingsMetrics } from './metrics.ts';
 import {
@@ -163,13 +164,13 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     delete: onRule,
   });
   caches.scanConfigurations.addHandlers({
-    add: (c) => c.metadata.name === 'default' && enqueueAll(),
+    add: (c) => c.metadata.name === SCAN_CONFIGURATION_NAME && enqueueAll(),
     // Its spec only: the coverage controller rewrites its status (statistics) all the time.
     update: (old, c) =>
-      c.metadata.name === 'default' &&
+      c.metadata.name === SCAN_CONFIGURATION_NAME &&
       old.metadata.generation !== c.metadata.generation &&
       enqueueAll(),
-    delete: (c) => c.metadata.name === 'default' && enqueueAll(),
+    delete: (c) => c.metadata.name === SCAN_CONFIGURATION_NAME && enqueueAll(),
   });
   deps.images.onChange((digest) => {
     for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))

@@ -14,7 +14,10 @@ import { LABEL_PREFIX, LABELS, type Severity } from '../../api/v1alpha1/common.t
 import type { CoveredResource } from '../../api/v1alpha1/covered-resource.ts';
 import type { Finding, FindingStatus } from '../../api/v1alpha1/finding.ts';
 import type { NodeInventory } from '../../api/v1alpha1/node-inventory.ts';
-import type { ScanConfiguration } from '../../api/v1alpha1/scan-configuration.ts';
+import {
+  type ScanConfiguration,
+  SCAN_CONFIGURATION_NAME,
+} from '../../api/v1alpha1/scan-configuration.ts';
 import type { SuppressionRule } from '../../api/v1alpha1/suppression-rule.ts';
 import {
   buildPackageFindings,
@@ -204,7 +207,7 @@ export class FindingsReconciler implements Reconciler {
   async reconcile(name: string, ctx: ReconcileContext): Promise<Result | undefined> {
     const now = this.deps.clock.now();
     const cr = this.caches.coveredResources.get(name);
-    const retention = retentionOf(this.caches.scanConfigurations.get('default'));
+    const retention = retentionOf(this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME));
     const existing = this.findingsOf(name);
     let plan = planFor(cr);
     if (plan.kind !== 'match') this.evaluated.delete(name);

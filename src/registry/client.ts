@@ -86,6 +86,8 @@ const DEFAULTS = {
 };
 const MAX_INDEX_DEPTH = 2;
 
+type Manifest = Awaited<ReturnType<RegistryClient['getManifest']>>;
+
 interface Target {
   registry: string;
   repository: string;
@@ -151,48 +153,13 @@ export class RegistryClient {
    * Resolves a reference to one image: follows an index to the platform's manifest, fetches
    * and checks the config. Throws {@link RegistryError}.
    */
-  // eslint-disable-next-line max-lines-per-function -- platform index, manifest and config resolution in the order the distribution spec gives
   async resolve(
     ref: ImageReference,
     options: { platform?: Platform; signal?: AbortSignal } = {},
   ): Promise<ResolvedImage> {
     const want = options.platform ?? DEFAULT_PLATFORM;
     const target: Target = { registry: ref.registry, repository: ref.repository };
-    const reference = ref.digest ?? ref.tag ?? 'latest';
-    let doc = await this.getManifest(target, reference, options.signal);
-    let indexDigest: string | undefined;
-    for (let depth = 0; INDEX_TYPES.has(doc.mediaType); depth++) {
-      if (depth >= MAX_INDEX_DEPTH) {
-        throw new RegistryError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `${formatReference(ref)}: indexes nested too deeply`,
-        );
-      }
-      indexDigest ??= doc.digest;
-      const manifests = (doc.json as { manifests?: unknown }).manifests;
-      if (!Array.isArray(manifests)) {
-        throw new RegistryError(
-          'PROTOCOL',
-          `${formatReference(ref)}: index without a manifests list`,
-        );
-      }
-      const candidates = (manifests as Descriptor[]).filter(
-        (m) =>
-          (MANIFEST_TYPES.has(m.mediaType) || INDEX_TYPES.has(m.mediaType)) &&
-          platformMatches(want, m.platform),
-      );
-      const chosen = candidates[0];
-      if (chosen === undefined) {
-        const have = (manifests as Descriptor[])
-          .map((m) => (m.platform === undefined ? undefined : formatPlatform(m.platform)))
-          .filter((p) => p !== undefined && p !== 'unknown/unknown');
-        throw new RegistryError(
-          'PLATFORM_NOT_FOUND',
-          `${formatReference(ref)}: no image for ${formatPlatform(want)} (index has ${have.join(', ') || 'none'})`,
-        );
-      }
-      doc = await this.getManifest(target, chosen.digest, options.signal);
-    }
+    const { doc, indexDigest } = await this.#platformManifest(ref, target, want, options.signal);
     if (!MANIFEST_TYPES.has(doc.mediaType)) {
       throw new RegistryError(
         'UNSUPPORTED_MEDIA_TYPE',
@@ -238,6 +205,51 @@ export class RegistryClient {
     };
     if (indexDigest !== undefined) resolved.indexDigest = indexDigest;
     return resolved;
+  }
+
+  /** The manifest of the wanted platform, following an index (at most two levels deep). */
+  async #platformManifest(
+    ref: ImageReference,
+    target: Target,
+    want: Platform,
+    signal: AbortSignal | undefined,
+  ): Promise<{ doc: Manifest; indexDigest: string | undefined }> {
+    const reference = ref.digest ?? ref.tag ?? 'latest';
+    let doc = await this.getManifest(target, reference, signal);
+    let indexDigest: string | undefined;
+    for (let depth = 0; INDEX_TYPES.has(doc.mediaType); depth++) {
+      if (depth >= MAX_INDEX_DEPTH) {
+        throw new RegistryError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `${formatReference(ref)}: indexes nested too deeply`,
+        );
+      }
+      indexDigest ??= doc.digest;
+      const manifests = (doc.json as { manifests?: unknown }).manifests;
+      if (!Array.isArray(manifests)) {
+        throw new RegistryError(
+          'PROTOCOL',
+          `${formatReference(ref)}: index without a manifests list`,
+        );
+      }
+      const candidates = (manifests as Descriptor[]).filter(
+        (m) =>
+          (MANIFEST_TYPES.has(m.mediaType) || INDEX_TYPES.has(m.mediaType)) &&
+          platformMatches(want, m.platform),
+      );
+      const chosen = candidates[0];
+      if (chosen === undefined) {
+        const have = (manifests as Descriptor[])
+          .map((m) => (m.platform === undefined ? undefined : formatPlatform(m.platform)))
+          .filter((p) => p !== undefined && p !== 'unknown/unknown');
+        throw new RegistryError(
+          'PLATFORM_NOT_FOUND',
+          `${formatReference(ref)}: no image for ${formatPlatform(want)} (index has ${have.join(', ') || 'none'})`,
+        );
+      }
+      doc = await this.getManifest(target, chosen.digest, signal);
+    }
+    return { doc, indexDigest };
   }
 
   /**

@@ -346,7 +346,10 @@ function eventLogBytes(store: SqliteFindingStore): number {
 function memory(label: string): void {
   gc();
   const m = process.memoryUsage();
-  line(label, `RSS ${mb(m.rss)}, heap ${mb(m.heapUsed)}`);
+  line(
+    label,
+    `RSS ${mb(m.rss)}, heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}`,
+  );
   results[`rss ${label}`] = Math.round(m.rss / 2 ** 20);
 }
 

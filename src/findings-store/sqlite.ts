@@ -60,7 +60,7 @@ export interface SqliteFindingStoreOptions {
   remainingCountLimit?: number;
   /** SQLite `synchronous`: FULL (default) keeps every committed resourceVersion on power loss. */
   synchronous?: 'FULL' | 'NORMAL';
-  /** SQLite page cache of the writing connection, KiB; default 64 MiB. */
+  /** SQLite page cache of the writing connection, KiB; default 8 MiB (see ADR 900). */
   cacheSizeKiB?: number;
   /** Clock in milliseconds (tests). */
   now?: () => number;
@@ -258,7 +258,7 @@ export class SqliteFindingStore implements FindingStore {
     };
     this.db = new DatabaseSync(options.path);
     this.db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${options.cacheSizeKiB ?? 65536}; PRAGMA temp_store = MEMORY;`,
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${options.cacheSizeKiB ?? 8192}; PRAGMA temp_store = MEMORY;`,
     );
     registerFunctions(this.db);
     migrate(this.db);

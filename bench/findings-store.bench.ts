@@ -254,6 +254,11 @@ function resourceFindings(
 const dir = mkdtempSync(join(tmpdir(), 'findings-store-bench-'));
 const path = join(dir, 'findings.db');
 const results: Record<string, number | string> = { ...sizes };
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
 let slowest = 0;
 function timed<T>(fn: () => T): T {
   const t = performance.now();

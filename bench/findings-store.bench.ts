@@ -19,8 +19,9 @@
  *   6. the slowest single statement of the reads above (how long the event loop is held).
  *
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
- * BENCH_FINDINGS_PER_NODE (30); BENCH_CACHE_KIB sets the SQLite page cache (8192). The default takes a few minutes on 2 busy cores; for a quick
- * look:  BENCH_IMAGES=200 BENCH_NODES=500 node --expose-gc bench/findings-store.bench.ts
+ * BENCH_FINDINGS_PER_NODE (30); BENCH_CACHE_KIB sets the SQLite page cache (8192). The default
+ * needs about 4 minutes of CPU (11 minutes of wall time on 2 cores shared with other work); for
+ * a quick look:  BENCH_IMAGES=200 BENCH_NODES=500 node --expose-gc bench/findings-store.bench.ts
  *
  * Prints a table and appends one JSON line to bench/results/findings-store.jsonl.
  */

@@ -12,12 +12,14 @@
  *      vulnerabilities, language packages add their own; node pools are homogeneous. Advisory
  *      text has real lengths (200–1,500 characters), real-looking CVE ids, CVSS vectors and
  *      several binary packages of one source package;
- *   2. serves them; this process measures, through kube-apiserver: `kubectl get findings -A -l
- *      kubeinspector.io/severity=CRITICAL`, one page of 500 (kubectl --raw and a direct request),
- *      a full list streamed (JSON, one request without limit) and `kubectl get findings -A`
- *      (table, pages of 500), 10 concurrent watches receiving a burst of changes (delivery
- *      latency from the write to each watcher), the server's RSS (peak, sampled every 200 ms),
- *      and etcd's size and key counts before and after.
+ *   2. serves them while it fills (a read through kube-apiserver every 5 s) and after; this
+ *      process measures, through kube-apiserver: `kubectl get findings -A -l
+ *      kubeinspector.io/severity=CRITICAL`, one page of 500 (kubectl --raw and one request), one
+ *      CRITICAL page, a full list in pages of 500 as kubectl and informers read it (for at most
+ *      BENCH_LIST_SECONDS), one list without limit (streamed; kube-apiserver may cut it at its
+ *      request timeout, which is reported), 10 concurrent watches receiving a burst of changes
+ *      (delivery latency from the write to each watcher), the server's RSS (peak), and etcd's
+ *      size and key counts before and after;
  *   3. installs the Finding CRD and writes findings through kube-apiserver for a fixed time,
  *      create then status as the controller does, as fast as the API server accepts (16 in
  *      flight, no client rate limit); measures the same reads and etcd's growth.
@@ -25,7 +27,7 @@
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
  * BENCH_FINDINGS_PER_NODE (30), BENCH_CRD_SECONDS (150: how long the CRD path writes),
  * BENCH_RUNS (5 timings of each kubectl command), BENCH_BURST (1000 changed findings),
- * BENCH_WATCHERS (10). A quick look:
+ * BENCH_WATCHERS (10), BENCH_LIST_SECONDS (240). A quick look:
  *   BENCH_IMAGES=100 BENCH_NODES=200 BENCH_CRD_SECONDS=20 node --expose-gc bench/findings-api.bench.ts
  *
  * Prints a table and appends one JSON line to bench/results/findings-api.jsonl.

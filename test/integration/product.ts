@@ -2,9 +2,14 @@
 // own (cluster-scoped objects such as Nodes, CoveredResources and the `default`
 // ScanConfiguration would otherwise leak between files), the CRDs installed, the
 // administrator namespace, and the controllers running in-process on a Manager exactly as
-// `kube-inspector controller` runs them.
+// `kube-inspector controller` runs them, with the findings API the process serves: the SQLite
+// store on a file of the environment (its volume, kept across controller restarts), an HTTPS
+// server with a serving certificate for <service>.<namespace>.svc, registered with the control
+// plane as the aggregated API findings.kubeinspector.io/v1alpha1.
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -12,17 +17,45 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
+import { issueServingCertificate, type ServingCertificate } from '../../hack/control-plane/pki.ts';
 import type { ControllerDeps, ControllerSetup } from '../../src/controllers/deps.ts';
 import { SETUPS, defaultDeps } from '../../src/controllers/index.ts';
 import type { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
+import { createFindingsApiServer } from '../../src/findings-api/server.ts';
+import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
+import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
+import type { FindingStore } from '../../src/findings-store/store.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { Manager, type LeaderElector } from '../../src/runtime/manager.ts';
 import { createImageScanner, type ImageScanner } from '../../src/scanner/index.ts';
 import type { DatabaseSource } from '../../src/vulndb/source.ts';
+import { type ServedApi, serveAggregatedApi } from './findings-api-harness.ts';
 
 const execFileAsync = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
+
+/** Where the controller process serves its findings API, the same for every controller of one environment. */
+export interface FindingsApiPlacement {
+  /** The SQLite file (in a cluster, on the PersistentVolume): a new process opens the same one. */
+  storePath: string;
+  /** The port of 127.0.0.1 the API listens on (the Service's target). */
+  port: number;
+  /** The Service the APIService names. */
+  service: { name: string; namespace: string };
+  /** Issued for <service>.<namespace>.svc by a CA of the environment (the APIService's caBundle). */
+  serving: ServingCertificate;
+  /** The controller's username: the only one the API lets write status and create findings. */
+  controllerUsername: string;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 export interface ProductEnvironment {
   plane: ControlPlane;
@@ -35,6 +68,9 @@ export interface ProductEnvironment {
   kubectlWithInput(input: string, ...args: string[]): Promise<string>;
   /** Server-side apply of objects as the field manager `kubectl` (a person). */
   apply(...objects: object[]): Promise<string>;
+  /** Where controllers of this environment serve the findings API and keep its store. */
+  findings: FindingsApiPlacement;
+  /** Removes the findings APIService if a controller left it, stops the control plane, removes the store. */
   stop(): Promise<void>;
 }
 
@@ -64,6 +100,15 @@ export async function startProductEnvironment(
   kubeConfig.loadFromFile(plane.kubeconfig);
   const client = await KubeClient.create(kubeConfig);
   const adminNamespace = options.adminNamespace ?? 'kube-inspector-system';
+  const scratch = await mkdtemp(join(tmpdir(), 'ki-product-'));
+  const service = { name: 'kube-inspector-findings-api', namespace: adminNamespace };
+  const findings: FindingsApiPlacement = {
+    storePath: join(scratch, 'findings.db'),
+    port: await freePort(),
+    service,
+    serving: await issueServingCertificate(scratch, service),
+    controllerUsername: `system:serviceaccount:${adminNamespace}:kube-inspector-controller`,
+  };
 
   const run = async (input: string | undefined, args: string[]): Promise<string> => {
     const child = execFileAsync(
@@ -95,9 +140,17 @@ export async function startProductEnvironment(
         '-f',
         '-',
       ]),
+    findings,
     async stop() {
+      await client
+        .request(
+          'DELETE',
+          '/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.findings.kubeinspector.io',
+        )
+        .catch(() => undefined);
       await client.close();
       await plane.stop();
+      await rm(scratch, { recursive: true, force: true });
     },
   };
   const crds = (await crdDocuments()) as { metadata: { name: string } }[];
@@ -132,9 +185,49 @@ export interface RunningController {
   manager: Manager;
   registry: Registry;
   deps: ControllerDeps;
+  /** The findings store this process opened (the environment's file). */
+  store: FindingStore;
+  /** The findings API this process serves, registered with the control plane. */
+  findingsApi: ServedApi;
   /** The /metrics text. */
   metrics(): Promise<string>;
-  stop(): Promise<void>;
+  /**
+   * Unregisters the findings API (APIService first), stops the controllers and the server and
+   * closes the store. With `keepApiService` the APIService and Service stay, as when a pod is
+   * replaced (a crash, a rolling upgrade) and the installed objects remain.
+   */
+  stop(options?: { keepApiService?: boolean }): Promise<void>;
+}
+
+/** Opens the environment's store and serves the findings API on its port, registered. */
+async function serveFindings(
+  env: ProductEnvironment,
+  log: Logger,
+): Promise<{ store: SqliteFindingStore; served: ServedApi }> {
+  const store = new SqliteFindingStore({ path: env.findings.storePath });
+  try {
+    const served = await serveAggregatedApi({
+      kubeConfig: env.kubeConfig,
+      log,
+      service: env.findings.service,
+      port: env.findings.port,
+      serving: env.findings.serving,
+      handler: (authenticator, apiClient) =>
+        createFindingsApiServer({
+          store,
+          authenticator,
+          authorizer: new SubjectAccessReviewAuthorizer(apiClient),
+          controllerUsernames: [env.findings.controllerUsername],
+          // The control plane's controller manager runs with one identity for all its controllers.
+          deleterUsernames: ['system:kube-controller-manager'],
+          onInternalError: (err) => log.error({ err }, 'findings API internal error'),
+        }).handler,
+    });
+    return { store, served };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 /** Runs the product controllers in-process against the environment until stop(). */
@@ -156,6 +249,7 @@ export async function startController(
     ...(options.reflector ? { reflector: options.reflector } : {}),
   });
   manager.onLeadershipLost = () => log.warn('leadership lost (test manager keeps running)');
+  const { store, served } = await serveFindings(env, log);
   const deps = defaultDeps({
     manager,
     log,
@@ -167,6 +261,7 @@ export async function startController(
         options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {},
       ),
     database: options.database,
+    findingsStore: store,
     ...(options.images ? { images: options.images } : {}),
     ...(options.scanConcurrency !== undefined ? { scanConcurrency: options.scanConcurrency } : {}),
   });
@@ -187,10 +282,14 @@ export async function startController(
     manager,
     registry,
     deps,
+    store,
+    findingsApi: served,
     metrics: async () => (await fetch(`http://127.0.0.1:${manager.ports.metrics}/metrics`)).text(),
-    async stop() {
+    async stop(stopOptions = {}) {
+      await served.stop(stopOptions);
       abort.abort();
       await running;
+      await store.close();
     },
   };
 }

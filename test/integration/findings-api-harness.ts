@@ -18,7 +18,7 @@ import {
   FrontProxyAuthenticator,
   type FrontProxyServer,
 } from '../../src/findings-api/front-proxy.ts';
-import { ApiError, isNotFound, KubeClient } from '../../src/kube/client.ts';
+import { isNotFound, KubeClient } from '../../src/kube/client.ts';
 
 export const findingsGroup = 'findings.kubeinspector.io';
 export const findingsVersion = 'v1alpha1';

@@ -2,13 +2,15 @@
 // own (cluster-scoped objects such as Nodes, CoveredResources and the `default`
 // ScanConfiguration would otherwise leak between files), the CRDs installed, the
 // administrator namespace, and the controllers running in-process on a Manager exactly as
-// `kube-inspector controller` runs them, with the findings API the process serves: the SQLite
-// store on a file of the environment (its volume, kept across controller restarts), an HTTPS
-// server with a serving certificate for <service>.<namespace>.svc, registered with the control
-// plane as the aggregated API findings.kubeinspector.io/v1alpha1.
+// `kube-inspector controller` runs them, with the findings API the process serves (the
+// product's own startFindingsServing): the SQLite store on a file of the environment (its
+// volume, kept across controller restarts, opened by the lease holder), an HTTPS server with a
+// serving certificate for <service>.<namespace>.svc, and the APIService that registers it with
+// the control plane. The environment's Service port is a TCP relay to a ready controller, as a
+// Service sends traffic only to ready pods.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,16 +23,19 @@ import { issueServingCertificate, type ServingCertificate } from '../../hack/con
 import type { ControllerDeps, ControllerSetup } from '../../src/controllers/deps.ts';
 import { SETUPS, defaultDeps } from '../../src/controllers/index.ts';
 import type { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
-import { createFindingsApiServer } from '../../src/findings-api/server.ts';
-import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
-import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
+import { type FindingsServing, startFindingsServing } from '../../src/cli/findings-serving.ts';
 import type { FindingStore } from '../../src/findings-store/store.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { Manager, type LeaderElector } from '../../src/runtime/manager.ts';
 import { createImageScanner, type ImageScanner } from '../../src/scanner/index.ts';
 import type { DatabaseSource } from '../../src/vulndb/source.ts';
-import { type ServedApi, serveAggregatedApi } from './findings-api-harness.ts';
+import {
+  type AggregatedApi,
+  findingsGroup,
+  findingsVersion,
+  registerAggregatedApi,
+} from './findings-api-harness.ts';
 
 const execFileAsync = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -39,7 +44,7 @@ const root = join(import.meta.dirname, '..', '..');
 export interface FindingsApiPlacement {
   /** The SQLite file (in a cluster, on the PersistentVolume): a new process opens the same one. */
   storePath: string;
-  /** The port of 127.0.0.1 the API listens on (the Service's target). */
+  /** The Service's port on 127.0.0.1: relayed to a ready controller's findings API. */
   port: number;
   /** The Service the APIService names. */
   service: { name: string; namespace: string };
@@ -47,6 +52,41 @@ export interface FindingsApiPlacement {
   serving: ServingCertificate;
   /** The controller's username: the only one the API lets write status and create findings. */
   controllerUsername: string;
+}
+
+/** A controller process as the Service sees it: its findings API port and its readiness. */
+interface Endpoint {
+  port: number;
+  ready(): Promise<boolean>;
+}
+
+/**
+ * A TCP relay on `port` that sends each new connection to the first ready endpoint (the newest
+ * when none is ready), as kube-proxy sends a Service's traffic to ready pods. TLS passes through.
+ */
+async function startServiceRelay(endpoints: Endpoint[]): Promise<{ port: number; server: Server }> {
+  const pick = async (): Promise<Endpoint | undefined> => {
+    for (const e of endpoints) if (await e.ready()) return e;
+    return endpoints.at(-1);
+  };
+  const server = createServer((client: Socket) => {
+    client.pause();
+    void pick().then((target) => {
+      if (target === undefined) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(target.port, '127.0.0.1');
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+      client.resume();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, server };
 }
 
 async function freePort(): Promise<number> {
@@ -70,6 +110,8 @@ export interface ProductEnvironment {
   apply(...objects: object[]): Promise<string>;
   /** Where controllers of this environment serve the findings API and keep its store. */
   findings: FindingsApiPlacement;
+  /** The controllers' findings API endpoints behind the Service (internal to the harness). */
+  endpoints: Endpoint[];
   /** Removes the findings APIService if a controller left it, stops the control plane, removes the store. */
   stop(): Promise<void>;
 }
@@ -102,9 +144,11 @@ export async function startProductEnvironment(
   const adminNamespace = options.adminNamespace ?? 'kube-inspector-system';
   const scratch = await mkdtemp(join(tmpdir(), 'ki-product-'));
   const service = { name: 'kube-inspector-findings-api', namespace: adminNamespace };
+  const endpoints: Endpoint[] = [];
+  const relay = await startServiceRelay(endpoints);
   const findings: FindingsApiPlacement = {
     storePath: join(scratch, 'findings.db'),
-    port: await freePort(),
+    port: relay.port,
     service,
     serving: await issueServingCertificate(scratch, service),
     controllerUsername: `system:serviceaccount:${adminNamespace}:kube-inspector-controller`,
@@ -141,6 +185,7 @@ export async function startProductEnvironment(
         '-',
       ]),
     findings,
+    endpoints,
     async stop() {
       await client
         .request(
@@ -149,6 +194,7 @@ export async function startProductEnvironment(
         )
         .catch(() => undefined);
       await client.close();
+      relay.server.close();
       await plane.stop();
       await rm(scratch, { recursive: true, force: true });
     },
@@ -185,10 +231,13 @@ export interface RunningController {
   manager: Manager;
   registry: Registry;
   deps: ControllerDeps;
-  /** The findings store this process opened (the environment's file). */
+  /**
+   * The findings store as the controllers use it: the environment's file while this process
+   * leads, otherwise every call fails with 503 ServiceUnavailable.
+   */
   store: FindingStore;
-  /** The findings API this process serves, registered with the control plane. */
-  findingsApi: ServedApi;
+  /** The findings API this process serves (its own port, behind the environment's Service). */
+  findingsApi: FindingsServing & { port: number };
   /** The /metrics text. */
   metrics(): Promise<string>;
   /**
@@ -199,35 +248,61 @@ export interface RunningController {
   stop(options?: { keepApiService?: boolean }): Promise<void>;
 }
 
-/** Opens the environment's store and serves the findings API on its port, registered. */
+/** Polls a manager's /readyz until it answers 200 (caches synced, the store open when leading). */
+async function untilReady(manager: Manager, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // The probe port is known once the manager's servers listen.
+    const res = await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(
+      () => undefined,
+    );
+    if (res?.ok) return;
+    if (Date.now() > deadline) {
+      const why = (await res?.text().catch(() => '')) ?? 'no answer';
+      throw new Error(`controller not ready within ${timeoutMs} ms: ${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The findings side of the process, as `kube-inspector controller` starts it: the API on a port
+ * of its own (an endpoint of the environment's Service), the store opened under the lease.
+ */
 async function serveFindings(
   env: ProductEnvironment,
+  manager: Manager,
   log: Logger,
-): Promise<{ store: SqliteFindingStore; served: ServedApi }> {
-  const store = new SqliteFindingStore({ path: env.findings.storePath });
-  try {
-    const served = await serveAggregatedApi({
-      kubeConfig: env.kubeConfig,
-      log,
-      service: env.findings.service,
-      port: env.findings.port,
-      serving: env.findings.serving,
-      handler: (authenticator, apiClient) =>
-        createFindingsApiServer({
-          store,
-          authenticator,
-          authorizer: new SubjectAccessReviewAuthorizer(apiClient),
-          controllerUsernames: [env.findings.controllerUsername],
-          // The control plane's controller manager runs with one identity for all its controllers.
-          deleterUsernames: ['system:kube-controller-manager'],
-          onInternalError: (err) => log.error({ err }, 'findings API internal error'),
-        }).handler,
-    });
-    return { store, served };
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  signal: AbortSignal,
+): Promise<FindingsServing & { port: number }> {
+  const port = await freePort();
+  const serving = startFindingsServing(
+    manager,
+    {
+      dbPath: env.findings.storePath,
+      host: '127.0.0.1',
+      port,
+      certFile: env.findings.serving.cert,
+      keyFile: env.findings.serving.key,
+      controllerUsernames: [env.findings.controllerUsername],
+      // The control plane's controller manager runs every controller under one identity.
+      deleterUsernames: ['system:kube-controller-manager'],
+    },
+    log,
+    signal,
+  );
+  return { ...serving, port };
+}
+
+/** Registers the findings API with the control plane (idempotent) once it is served. */
+function registerFindings(env: ProductEnvironment): Promise<AggregatedApi> {
+  return registerAggregatedApi(env.client, {
+    group: findingsGroup,
+    version: findingsVersion,
+    service: env.findings.service,
+    port: env.findings.port,
+    caBundle: env.findings.serving.caBundle,
+  });
 }
 
 /** Runs the product controllers in-process against the environment until stop(). */
@@ -249,7 +324,8 @@ export async function startController(
     ...(options.reflector ? { reflector: options.reflector } : {}),
   });
   manager.onLeadershipLost = () => log.warn('leadership lost (test manager keeps running)');
-  const { store, served } = await serveFindings(env, log);
+  const abort = new AbortController();
+  const findings = await serveFindings(env, manager, log, abort.signal);
   const deps = defaultDeps({
     manager,
     log,
@@ -261,35 +337,34 @@ export async function startController(
         options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {},
       ),
     database: options.database,
-    findingsStore: store,
+    findingsStore: findings.store,
     ...(options.images ? { images: options.images } : {}),
     ...(options.scanConcurrency !== undefined ? { scanConcurrency: options.scanConcurrency } : {}),
   });
   for (const setup of options.setups ?? SETUPS) setup(deps);
-  const abort = new AbortController();
   const running = manager.run(abort.signal);
-  // Ready once the caches synced: the same signal /readyz gives.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const res = await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(
-      () => undefined,
-    );
-    if (res?.ok) break;
-    if (Date.now() > deadline) throw new Error('controller not ready within 60 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(manager);
+  const endpoint: Endpoint = {
+    port: findings.port,
+    ready: async () =>
+      (await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(() => undefined))
+        ?.ok === true,
+  };
+  env.endpoints.unshift(endpoint);
+  const registration = await registerFindings(env);
   return {
     manager,
     registry,
     deps,
-    store,
-    findingsApi: served,
+    store: findings.store,
+    findingsApi: findings,
     metrics: async () => (await fetch(`http://127.0.0.1:${manager.ports.metrics}/metrics`)).text(),
     async stop(stopOptions = {}) {
-      await served.stop(stopOptions);
+      if (stopOptions.keepApiService !== true) await registration.unregister();
       abort.abort();
       await running;
-      await store.close();
+      await findings.stop();
+      env.endpoints.splice(env.endpoints.indexOf(endpoint), 1);
     },
   };
 }

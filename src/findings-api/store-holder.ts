@@ -61,62 +61,65 @@ export class StoreHolder implements FindingStore {
     return this.current;
   }
 
-  get(namespace: string, name: string): Promise<StoredFinding | undefined> {
+  async get(namespace: string, name: string): Promise<StoredFinding | undefined> {
     return this.use().get(namespace, name);
   }
-  list(options: ListOptions): Promise<ListResult> {
+  async list(options: ListOptions): Promise<ListResult> {
     return this.use().list(options);
   }
-  listPages(options: Omit<ListOptions, 'limit'>): Promise<ListPages> {
+  async listPages(options: Omit<ListOptions, 'limit'>): Promise<ListPages> {
     return this.use().listPages(options);
   }
-  watch(options: WatchOptions): Promise<FindingWatch> {
+  async watch(options: WatchOptions): Promise<FindingWatch> {
     return this.use().watch(options);
   }
-  create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
+  async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
     return this.use().create(finding, options);
   }
-  update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
+  async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
     return this.use().update(finding, options);
   }
-  delete(
+  async delete(
     namespace: string,
     name: string,
     options?: WriteOptions & { preconditions?: DeletePreconditions },
   ): Promise<StoredFinding> {
     return this.use().delete(namespace, name, options);
   }
-  deleteCollection(options: ListOptions, writeOptions?: WriteOptions): Promise<StoredFinding[]> {
+  async deleteCollection(
+    options: ListOptions,
+    writeOptions?: WriteOptions,
+  ): Promise<StoredFinding[]> {
     return this.use().deleteCollection(options, writeOptions);
   }
-  batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
+  async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
     return this.use().batch(writes);
   }
-  recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
+  async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
     return this.use().recordEvaluation(coveredResource, at);
   }
-  lastEvaluation(coveredResource: string): Promise<Date | undefined> {
+  async lastEvaluation(coveredResource: string): Promise<Date | undefined> {
     return this.use().lastEvaluation(coveredResource);
   }
-  count(options: FindingQuery): Promise<number> {
+  async count(options: FindingQuery): Promise<number> {
     return this.use().count(options);
   }
-  countBy<K extends FindingCountKey>(
+  async countBy<K extends FindingCountKey>(
     options: FindingQuery,
     by: readonly K[],
   ): Promise<{ key: Record<K, string>; count: number }[]> {
     return this.use().countBy(options, by);
   }
-  marker(name: string): Promise<number | undefined> {
+  async marker(name: string): Promise<number | undefined> {
     return this.use().marker(name);
   }
-  setMarker(name: string, value: number): Promise<void> {
+  async setMarker(name: string, value: number): Promise<void> {
     return this.use().setMarker(name, value);
   }
   currentResourceVersion(): string {
     return this.use().currentResourceVersion();
   }
-  stats(): Promise<StoreStats> {
+  async stats(): Promise<StoreStats> {
     return this.use().stats();
   }
 }

@@ -36,7 +36,6 @@ const shapeLimits = {
 const notYetSplit = [
   'src/controllers/assessments/cluster.ts',
   'src/controllers/assessments/cve.ts',
-  'src/controllers/assessments/index.ts',
   'src/controllers/assessments/run-controller.ts',
   'src/controllers/assessments/template-controller.ts',
   'src/controllers/coverage/image.ts',

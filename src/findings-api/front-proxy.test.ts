@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -253,7 +253,8 @@ function get(
   caPem: Buffer,
   client?: KeyPair,
   headers: Record<string, string> = {},
-): Promise<Answer> {
+  agent: Agent | false = false,
+): Promise<Answer & { reusedSocket: boolean }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -264,13 +265,15 @@ function get(
         ca: caPem,
         headers,
         ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
-        agent: false,
+        agent,
       },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, reusedSocket: req.reusedSocket }),
+        );
       },
     );
     req.on('error', reject);
@@ -358,6 +361,33 @@ describe('the front-proxy HTTPS server', () => {
     });
     expect(answer.status).toBe(401);
     expect(answer.body).toMatch(/no client certificate/);
+  });
+
+  it('checks a kept-alive connection again when the request-header CA changes', async () => {
+    const agent = new Agent({
+      keepAlive: true,
+      maxSockets: 1,
+      cert: readFileSync(clientA.cert),
+      key: readFileSync(clientA.key),
+    });
+    const ask = () =>
+      get(port, readFileSync(serving.caCert), clientA, { 'X-Remote-User': 'a' }, agent);
+    const configA = authenticator.config!;
+    try {
+      expect((await ask()).status).toBe(200);
+      const second = await ask();
+      expect(second).toMatchObject({ status: 200, reusedSocket: true });
+      authenticator.update(
+        parseRequestHeaderConfig(
+          configMapData(readFileSync(caB.cert, 'utf8'), ['front-proxy-client']),
+        ),
+      );
+      const third = await ask();
+      expect(third).toMatchObject({ status: 401, reusedSocket: true });
+    } finally {
+      authenticator.update(configA);
+      agent.destroy();
+    }
   });
 
   it('follows a CA rotation without a restart: the new CA is trusted, the old one no longer', async () => {

@@ -281,6 +281,11 @@ export class FrontProxyAuthenticator implements Authenticator {
   private readonly listeners = new Set<(config: RequestHeaderConfig) => void>();
   private readonly now: () => Date;
   private readyWaiters: (() => void)[] = [];
+  /** Connections whose client certificate passed, under which settings, until when (ms). */
+  private readonly verifiedSockets = new WeakMap<
+    object,
+    { config: RequestHeaderConfig; until: number }
+  >();
 
   constructor(options: FrontProxyAuthenticatorOptions = {}) {
     this.current = options.config;
@@ -354,16 +359,27 @@ export class FrontProxyAuthenticator implements Authenticator {
     if (typeof socket.getPeerX509Certificate !== 'function') {
       return { ok: false, message: 'not a TLS connection' };
     }
-    const chain = peerChain(req.socket as TLSSocket);
-    if (chain.length === 0) {
-      return {
-        ok: false,
-        message:
-          'no client certificate: only kube-apiserver (its front-proxy client certificate) may call this server',
-      };
+    const now = this.now();
+    const known = this.verifiedSockets.get(req.socket);
+    if (known === undefined || known.config !== config || now.getTime() >= known.until) {
+      const chain = peerChain(req.socket as TLSSocket);
+      if (chain.length === 0) {
+        return {
+          ok: false,
+          message:
+            'no client certificate: only kube-apiserver (its front-proxy client certificate) may call this server',
+        };
+      }
+      const check = checkClientCertificate(chain, config, now);
+      if (!check.ok) return check;
+      // The certificate of a connection cannot change: later requests on it (kube-apiserver keeps
+      // its connections open) skip the signature checks until the settings or the dates change.
+      const until = Math.min(
+        ...chain.map((c) => c.validToDate.getTime()),
+        ...config.clientCas.map((c) => c.validToDate.getTime()),
+      );
+      this.verifiedSockets.set(req.socket, { config, until });
     }
-    const check = checkClientCertificate(chain, config, this.now());
-    if (!check.ok) return check;
     const user = userFromHeaders(req.headersDistinct, config);
     if (user === undefined) {
       return {

@@ -56,13 +56,6 @@ describe('parseListQuery', () => {
     ],
     ['a bad limit', 'limit=ten', false, 400, 'invalid value for limit: "ten"'],
     [
-      'a bad boolean',
-      'allowWatchBookmarks=maybe',
-      true,
-      400,
-      'invalid value for allowWatchBookmarks: "maybe"',
-    ],
-    [
       'resourceVersionMatch without resourceVersion',
       'resourceVersionMatch=NotOlderThan',
       false,
@@ -115,6 +108,20 @@ describe('parseListQuery', () => {
     const s = statusOf(() => parseListQuery(q(query), watch));
     expect(s.code).toBe(code);
     expect(s.message).toContain(message);
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+    ['Off', false],
+  ])('reads allowWatchBookmarks=%j as %s (apimachinery spellings)', (value, expected) => {
+    expect(parseListQuery(q(`allowWatchBookmarks=${value}`), true).allowWatchBookmarks).toBe(
+      expected,
+    );
   });
 
   it('accepts a WatchList request', () => {

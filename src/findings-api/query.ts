@@ -8,6 +8,7 @@ import {
   type FieldSelector,
   type LabelSelector,
 } from '../findings-store/selectors.ts';
+import { queryBool } from './routes.ts';
 import { type StatusCause, apiError, badRequest } from './status.ts';
 
 export interface ListQuery {
@@ -33,11 +34,7 @@ function invalidOptions(kind: string, causes: StatusCause[]) {
 }
 
 function bool(params: URLSearchParams, key: string): boolean | undefined {
-  const v = params.get(key);
-  if (v === null) return undefined;
-  if (v === '' || v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw badRequest(`invalid value for ${key}: ${JSON.stringify(v)}`);
+  return queryBool(params.get(key));
 }
 
 function integer(params: URLSearchParams, key: string): number | undefined {

@@ -31,6 +31,30 @@ describe('route', () => {
     ],
     ['DELETE', `${base}/namespaces/ns/findings`, { verb: 'deletecollection', namespace: 'ns' }],
     ['POST', `${base}/namespaces/ns/findings/f1`, { verb: '', namespace: 'ns', name: 'f1' }],
+    ['GET', `${base}/findings?watch=false`, { verb: 'list' }],
+    ['GET', `${base}/findings?watch=`, { verb: 'watch' }],
+    [
+      'GET',
+      `${base}/namespaces/ns/findings?fieldSelector=metadata.name%3Df1`,
+      { verb: 'list', namespace: 'ns', name: 'f1' },
+    ],
+    [
+      'GET',
+      `${base}/namespaces/ns/findings?watch=1&fieldSelector=status.severity%3DLOW,metadata.name%3D%3Df1`,
+      { verb: 'watch', namespace: 'ns', name: 'f1' },
+    ],
+    [
+      'GET',
+      `${base}/namespaces/ns/findings?fieldSelector=metadata.name!%3Df1`,
+      { verb: 'list', namespace: 'ns' },
+    ],
+    [
+      'GET',
+      `${base}/namespaces/ns/findings?fieldSelector=metadata.name%3Da%2Fb`,
+      { verb: 'list', namespace: 'ns' },
+    ],
+    ['POST', `${base}/findings`, { verb: '' }],
+    ['DELETE', `${base}/findings`, { verb: '' }],
   ])('%s %s', (method, path, expected) => {
     expect(r(method, path)).toEqual({ kind: 'resource', resource: expected });
   });

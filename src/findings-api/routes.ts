@@ -1,6 +1,7 @@
 // Which endpoint a request addresses and, for resources, the verb kube-apiserver's RequestInfo
 // would give it (the verb RBAC and SubjectAccessReview speak). Pure.
 import { FINDINGS_GROUP, FINDINGS_VERSION } from '../api/v1alpha1/common.ts';
+import { parseFieldSelector } from '../findings-store/selectors.ts';
 
 export type Route =
   | { kind: 'health'; check: 'healthz' | 'livez' | 'readyz' }
@@ -46,16 +47,39 @@ function resourcePath(segs: string[]):
   return { watchPath, ns, name, sub };
 }
 
-function isTrue(v: string | null): boolean {
-  return v === '1' || v === 'true';
+const FALSE = new Set(['0', 'f', 'false', 'n', 'no', 'off']);
+
+/** A boolean query parameter as apimachinery converts it: present and not a "false" spelling. */
+export function queryBool(v: string | null): boolean | undefined {
+  return v === null ? undefined : !FALSE.has(v.toLowerCase());
+}
+
+/**
+ * The name a list or watch is limited to by `fieldSelector=metadata.name=<name>`, which
+ * kube-apiserver puts in the request's attributes so RBAC resourceNames apply to it.
+ */
+function nameFromFieldSelector(url: URL): string | undefined {
+  const text = url.searchParams.get('fieldSelector');
+  if (!text) return undefined;
+  try {
+    const term = parseFieldSelector(text).requirements.find(
+      (r) => r.field === 'metadata.name' && r.operator === 'Equals',
+    );
+    const name = term?.value;
+    return name && name !== '.' && name !== '..' && !/[/%]/.test(name) ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function resourceVerb(
   method: string,
-  p: { watchPath: boolean; name: string | undefined },
+  p: { watchPath: boolean; ns: string | undefined; name: string | undefined },
   watchParam: boolean,
 ): string | undefined {
   if (p.watchPath) return method === 'GET' ? 'watch' : undefined;
+  // The path across namespaces only lists and watches, as for any namespaced resource.
+  if (p.ns === undefined && method !== 'GET' && method !== 'HEAD') return undefined;
   switch (method) {
     case 'GET':
     case 'HEAD':
@@ -91,10 +115,12 @@ export function route(method: string, url: URL): Route {
     .map(decodeURIComponent);
   const p = resourcePath(segs);
   if (!p) return { kind: 'notFound' };
-  const verb = resourceVerb(method, p, isTrue(url.searchParams.get('watch'))) ?? '';
+  const verb = resourceVerb(method, p, queryBool(url.searchParams.get('watch')) === true) ?? '';
   const resource: ResourceRoute = { verb };
   if (p.ns !== undefined) resource.namespace = p.ns;
-  if (p.name !== undefined) resource.name = p.name;
+  const name =
+    p.name ?? (verb === 'list' || verb === 'watch' ? nameFromFieldSelector(url) : undefined);
+  if (name !== undefined) resource.name = name;
   if (p.sub === 'status') resource.subresource = 'status';
   return { kind: 'resource', resource };
 }

@@ -240,6 +240,25 @@ describe('discovery and OpenAPI', () => {
     });
   });
 
+  it('answers /readyz 500 while not ready, /healthz still 200', async () => {
+    await server.close();
+    let ready = false;
+    const api = createFindingsApiServer({
+      store,
+      authenticator: headerAuthenticator,
+      authorizer,
+      controllerUsernames: [],
+      deleterUsernames: [],
+      ready: () => ready,
+    });
+    server = await listenFindingsApi(api, { host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${server.port}`;
+    expect((await call('GET', '/readyz')).code).toBe(500);
+    expect((await call('GET', '/healthz')).code).toBe(200);
+    ready = true;
+    expect((await call('GET', '/readyz')).code).toBe(200);
+  });
+
   it('serves legacy discovery to plain JSON and aggregated discovery to kube-aggregator', async () => {
     const legacy = await call('GET', '/apis', { user: 'anyone', accept: 'application/json' });
     expect(legacy.json.groups[0]).toEqual({
@@ -385,6 +404,15 @@ describe('reads', () => {
       verb: 'get',
       group: 'findings.kubeinspector.io',
       resource: 'findings',
+      namespace: 'team-a',
+      name: 'f-high',
+    });
+    // A list limited to one name is authorised for that name (RBAC resourceNames).
+    await call('GET', `${BASE}/namespaces/team-a/findings?fieldSelector=metadata.name%3Df-high`, {
+      user: 'reader',
+    });
+    expect(authorizer.asked.at(-1)).toMatchObject({
+      verb: 'list',
       namespace: 'team-a',
       name: 'f-high',
     });
@@ -746,6 +774,44 @@ describe('watch', () => {
   });
 });
 
+describe('a store that does not answer', () => {
+  afterEach(() => stop());
+
+  it('answers 504 at the request timeout and frees the seat, while discovery still answers', async () => {
+    await start();
+    await server.close();
+    // The real store behind a gate: reads wait until the test opens it.
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow = Object.create(store) as SqliteFindingStore;
+    slow.get = async (ns: string, name: string) => {
+      await gate;
+      return store.get(ns, name);
+    };
+    const api = createFindingsApiServer({
+      store: slow,
+      authenticator: headerAuthenticator,
+      authorizer,
+      controllerUsernames: [],
+      deleterUsernames: [],
+      requestTimeoutMs: 300,
+      maxRequestsInFlight: 1,
+    });
+    server = await listenFindingsApi(api, { host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${server.port}`;
+    const pending = call('GET', path('f1'), { user: 'reader' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(api.inFlight().requests).toBe(1);
+    expect((await call('GET', path('f1'), { user: 'reader' })).code).toBe(429);
+    expect((await call('GET', BASE, { user: 'reader' })).code).toBe(200);
+    const timedOut = await pending;
+    expect(timedOut.code).toBe(504);
+    expect(timedOut.json).toMatchObject({ kind: 'Status', reason: 'Timeout', code: 504 });
+    expect(api.inFlight().requests).toBe(0);
+    open();
+  });
+});
+
 describe('watch from a compacted resourceVersion', () => {
   beforeEach(() => start({}, { maxEvents: 2 }));
   afterEach(() => stop());
@@ -771,6 +837,12 @@ describe('writes', () => {
   afterEach(() => stop());
 
   it('lets only the controller create', async () => {
+    const across = await call('POST', `${BASE}/findings`, {
+      user: CONTROLLER,
+      body: finding('x', 'team-a'),
+    });
+    expect(across.code).toBe(405);
+    expect(across.json).toMatchObject({ kind: 'Status', reason: 'MethodNotAllowed' });
     const r = await call('POST', `${BASE}/namespaces/team-a/findings`, {
       user: 'alice',
       body: finding('x', 'team-a'),
@@ -894,6 +966,18 @@ describe('writes', () => {
     );
     expect(managers).toContain('kubectl/Apply');
     expect(managers).not.toContain('gitops/Apply');
+    const otherName = await call('PATCH', `${path('f1')}?fieldManager=kubectl`, {
+      user: 'alice',
+      contentType: 'application/apply-patch+yaml',
+      body: 'apiVersion: findings.kubeinspector.io/v1alpha1\nkind: Finding\nmetadata:\n  name: f2\n',
+    });
+    expect(otherName.code).toBe(400);
+    const noKind = await call('PATCH', `${path('f1')}?fieldManager=kubectl`, {
+      user: 'alice',
+      contentType: 'application/apply-patch+yaml',
+      body: 'metadata:\n  name: f1\n',
+    });
+    expect(noKind.code).toBe(400);
     const noManager = await call('PATCH', path('f1'), {
       user: 'alice',
       contentType: 'application/apply-patch+yaml',

@@ -37,6 +37,11 @@ export interface FindingsApiOptions {
   minRequestTimeoutSeconds?: number;
   /** Bookmark interval of watches that allow them (default 60 s). */
   bookmarkIntervalMs?: number;
+  /**
+   * A request that has not started its answer by then gets 504 and gives its seat back
+   * (default 60 s, kube-apiserver's request timeout). A list already streaming is not cut.
+   */
+  requestTimeoutMs?: number;
   /** Largest request body (default 3 MiB, kube-apiserver's). */
   maxBodyBytes?: number;
   /** /readyz answers 200 while this is true (default always). */
@@ -128,6 +133,25 @@ function tooManyRequests(): ApiError {
   return new ApiError(status);
 }
 
+/** The handler's work, or a 504 once `ms` pass without an answer started. */
+async function bounded(work: Promise<void>, res: http.ServerResponse, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      if (!res.headersSent) resolve('timeout');
+    }, ms);
+  });
+  try {
+    const first = await Promise.race([work.then(() => 'done' as const), timedOut]);
+    if (first === 'timeout') {
+      work.catch(() => undefined); // finishes (or fails) unobserved; its answer is the 504
+      throw apiError('Timeout', `Timeout: request did not complete within ${ms / 1000}s`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createFindingsApiServer(options: FindingsApiOptions): FindingsApiServer {
   const cfg = config(options);
   const shutdown = new AbortController();
@@ -137,6 +161,7 @@ export function createFindingsApiServer(options: FindingsApiOptions): FindingsAp
     watches: options.maxWatches ?? 1000,
   };
   const ready = options.ready ?? (() => true);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
 
   async function resource(
     req: http.IncomingMessage,
@@ -156,7 +181,7 @@ export function createFindingsApiServer(options: FindingsApiOptions): FindingsAp
     if (counts[slot] >= limits[slot]) throw tooManyRequests();
     counts[slot]++;
     try {
-      await HANDLERS[r.verb]!({
+      const work = HANDLERS[r.verb]!({
         req,
         res,
         url,
@@ -165,6 +190,7 @@ export function createFindingsApiServer(options: FindingsApiOptions): FindingsAp
         config: cfg,
         signal: shutdown.signal,
       });
+      await (slot === 'watches' ? work : bounded(work, res, requestTimeoutMs));
     } finally {
       counts[slot]--;
     }

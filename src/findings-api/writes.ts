@@ -236,9 +236,28 @@ function preparePatch(
       },
     ]);
   }
-  const config = body as Obj;
-  const precondition = (config?.metadata as Obj | undefined)?.resourceVersion !== undefined;
+  checkApplyConfiguration(ctx, body);
+  const precondition = ((body as Obj).metadata as Obj | undefined)?.resourceVersion !== undefined;
   return { patch: (s) => s, precondition, apply: true };
+}
+
+/** An apply configuration names the object it applies to: this kind, this name. */
+function checkApplyConfiguration(ctx: RequestContext, body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('an apply configuration must be an object');
+  }
+  const config = body as Obj;
+  if (config.apiVersion !== FINDINGS_API_VERSION || config.kind !== 'Finding') {
+    throw badRequest(
+      `the apply configuration must have apiVersion ${FINDINGS_API_VERSION} and kind Finding`,
+    );
+  }
+  const name = (config.metadata as Obj | undefined)?.name;
+  if (name !== undefined && name !== ctx.route.name) {
+    throw badRequest(
+      `the name of the object (${typeof name === 'string' ? name : ''}) does not match the name on the URL (${ctx.route.name ?? ''})`,
+    );
+  }
 }
 
 function wrapPatchError<T>(fn: () => T): T {

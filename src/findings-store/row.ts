@@ -262,14 +262,12 @@ export function joinRow(row: StoredRow): StoredFinding {
 }
 
 /**
- * The event log's copy of an object: everything but the advisory part (which the event refers
- * to by id, so advisory text is not repeated in the log either).
+ * The event log's copy of an object: everything but the advisory part, which the event refers
+ * to by the id the row has, so advisory text is not repeated in the log either.
  */
-export function eventBody(finding: StoredFinding): { body: string; advisory?: SharedPart } {
-  if (!isRecord(finding.status)) return { body: JSON.stringify(finding) };
-  const { advisory, rest } = splitStatus(finding.status);
-  const body = JSON.stringify({ ...finding, status: rest });
-  return advisory ? { body, advisory: sharedPart('advisory', advisory) } : { body };
+export function eventBody(finding: StoredFinding): string {
+  if (!isRecord(finding.status)) return JSON.stringify(finding);
+  return JSON.stringify({ ...finding, status: splitStatus(finding.status).rest });
 }
 
 /** Puts an event log entry back together. */

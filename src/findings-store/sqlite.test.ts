@@ -503,6 +503,18 @@ describe('SqliteFindingStore paging', () => {
     expect(full.resourceVersion).toBe(store.currentResourceVersion());
   });
 
+  it('releases the snapshot of a full list that is ended before its first page', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    const { pages } = await store.listPages({});
+    const it = pages[Symbol.asyncIterator]();
+    await it.return?.();
+    // A checkpoint can only truncate the WAL when no reader holds an older snapshot.
+    await store.create(finding('b'));
+    const row = store.db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+    expect(row.busy).toBe(0);
+  });
+
   it('serves list versions as Kubernetes does, or Expired', async () => {
     const { store } = open();
     await store.create(finding('a'));
@@ -709,6 +721,22 @@ describe('SqliteFindingStore on disk', () => {
     expect(c.metadata.resourceVersion).toBe('4');
     expect(summary(await take(watch, 3))).toEqual(['ADDED b@2', 'MODIFIED b@3', 'ADDED c@4']);
     await expectStoreError(store.watch({ resourceVersion: '5' }), 'Expired');
+  });
+
+  it('keeps what was committed when the process stops without closing, and says Expired past a shorter log', async () => {
+    const path = tempPath();
+    const crashed = new SqliteFindingStore({ path });
+    cleanups.push(() => crashed.close());
+    await crashed.create(finding('a'));
+    await crashed.create(finding('b'));
+    // A second process opening the same file (the first one never closed it).
+    const { store } = open({ maxEvents: 1 }, path);
+    expect(store.currentResourceVersion()).toBe('2');
+    expect(await store.get(ADMIN, 'b')).toBeDefined();
+    const replay = await store.watch({ resourceVersion: '0', sendInitialEvents: false });
+    await store.create(finding('c'));
+    expect(summary(await take(replay, 1))).toEqual(['ADDED c@3']);
+    await expectStoreError(store.watch({ resourceVersion: '1' }), 'Expired');
   });
 
   it('stores each advisory once and drops it when nothing refers to it', async () => {

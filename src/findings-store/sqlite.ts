@@ -64,7 +64,7 @@ export interface SqliteFindingStoreOptions {
   remainingCountLimit?: number;
   /** SQLite `synchronous`: FULL (default) keeps every committed resourceVersion on power loss. */
   synchronous?: 'FULL' | 'NORMAL';
-  /** SQLite page cache of the writing connection, KiB; default 64 MiB. */
+  /** SQLite page cache of the writing connection, KiB; default 8 MiB (see ADR 900). */
   cacheSizeKiB?: number;
   /** Clock in milliseconds (tests). */
   now?: () => number;
@@ -286,10 +286,12 @@ export class SqliteFindingStore implements FindingStore {
     };
     this.db = new DatabaseSync(options.path);
     this.db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${options.cacheSizeKiB ?? 65536}; PRAGMA temp_store = MEMORY;`,
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${options.cacheSizeKiB ?? 8192}; PRAGMA temp_store = MEMORY;`,
     );
     registerFunctions(this.db);
     migrate(this.db);
+    // Statistics for the planner (bounded work; only tables that changed enough).
+    this.db.exec('PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;');
     const row = this.sql(`SELECT value FROM meta WHERE key = 'rv'`).get() as
       { value: number } | undefined;
     this.rv = row?.value ?? 0;
@@ -422,7 +424,15 @@ export class SqliteFindingStore implements FindingStore {
         snapshot.close();
       }
     }
-    return { resourceVersion: String(version), pages: pages() };
+    const iterator = pages();
+    // Ending the iteration before its first page must release the snapshot too (a generator
+    // that never started skips its finally).
+    const release = iterator.return.bind(iterator);
+    iterator.return = (value) => {
+      snapshot.close();
+      return release(value);
+    };
+    return { resourceVersion: String(version), pages: iterator };
   }
 
   private snapshot(filter: SqlFilter): Snapshot {
@@ -538,8 +548,12 @@ export class SqliteFindingStore implements FindingStore {
 
   /** Runs writes in one transaction; publishes their changes after commit. */
   private transact(dryRun: boolean, fn: (tx: Tx) => Applied[]): StoredFinding[] {
-    const tx: Tx = { rv: this.rv, now: this.options.now(), changes: [] };
     this.db.exec('BEGIN IMMEDIATE');
+    // The sequence as committed (the write lock is held): never reuse a version, even if
+    // another process wrote to the file.
+    const stored = this.sql(`SELECT value FROM meta WHERE key = 'rv'`).get() as
+      { value: number } | undefined;
+    const tx: Tx = { rv: stored?.value ?? 0, now: this.options.now(), changes: [] };
     let applied: Applied[];
     try {
       applied = fn(tx);
@@ -588,10 +602,9 @@ export class SqliteFindingStore implements FindingStore {
   }
 
   /** Appends a change to the event log and to the transaction's changes. */
-  private logChange(tx: Tx, change: ChangeEvent): void {
+  private logChange(tx: Tx, change: ChangeEvent, advisoryId: number | null): void {
     const prev = change.prev === undefined ? null : JSON.stringify(change.prev);
-    const { body, advisory } = eventBody(change.object);
-    const advisoryId = this.partId('advisories', advisory);
+    const body = eventBody(change.object);
     this.sql(
       'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ).run(change.rv, change.type, tx.now, change.namespace, advisoryId, body, prev);
@@ -625,7 +638,7 @@ export class SqliteFindingStore implements FindingStore {
       ...current,
       prev: changed,
     };
-    this.logChange(tx, change);
+    this.logChange(tx, change, advisoryId);
     const cols = SqliteFindingStore.COLUMNS;
     const values: SQLInputValue[] = [
       ...cols.map((c) => split.columns[c] ?? null),
@@ -726,7 +739,7 @@ export class SqliteFindingStore implements FindingStore {
       object,
       ...selectable(object),
     };
-    this.logChange(tx, change);
+    this.logChange(tx, change, row.advisory_id);
     this.sql('DELETE FROM findings WHERE id = ?').run(row.id);
     return { object, dryRunVersion: stored.metadata.resourceVersion };
   }

@@ -18,6 +18,7 @@ import { type EventsV1Event, type EventsV1EventSeries, V1MicroTime } from '@kube
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ApiError, type KubeClient } from './client.ts';
+import { briefError, httpCode } from './error-fields.ts';
 import { type DropReason, type RecorderMetrics, recorderMetrics } from './event-metrics.ts';
 import {
   DEFAULT_REPORTING_CONTROLLER,
@@ -111,21 +112,10 @@ interface Job {
   attempts: number;
 }
 
-function httpCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 function retriable(err: unknown): boolean {
   const code = httpCode(err);
   // Transport errors have no HTTP code; 429 and 5xx are the server asking for later.
   return code === undefined || code === 429 || code >= 500;
-}
-
-function briefError(err: unknown): { code?: number; message: string } {
-  const code = httpCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return { ...(code !== undefined ? { code } : {}), message: message.slice(0, 300) };
 }
 
 export class EventRecorder {

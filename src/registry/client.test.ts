@@ -14,7 +14,8 @@ import {
   type TestRegistry,
   type TokenFront,
 } from '../../test/support/registry.ts';
-import { RegistryClient, retryDelayMs } from './client.ts';
+import { RegistryClient } from './client.ts';
+import { retryDelayMs } from './transport.ts';
 import { parseDockerConfig, parsePullSecretData } from './credentials.ts';
 import { RegistryError } from './errors.ts';
 import { parseReference } from './reference.ts';

@@ -9,6 +9,7 @@ import {
   CONDITION_TYPE,
   CONDITION_TYPE_MAX_LENGTH,
 } from '../api/v1alpha1/common.ts';
+import { toApiTime } from '../util/time.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -71,8 +72,7 @@ export function conditionProblems(input: ConditionInput): string[] {
 
 /** RFC 3339 in whole seconds: metav1.Time round-trips built-ins to seconds. */
 export function formatConditionTime(now: Date | number): string {
-  const ms = typeof now === 'number' ? now : now.getTime();
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return toApiTime(now);
 }
 
 /** Cuts a message to the API limit, marking the cut. */

@@ -86,6 +86,41 @@ describe('the reconciler harness', () => {
     await controller.stop(1000);
   });
 
+  it('logs the same terminal error of a key at error level once, again after a success', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const capture = pino(
+      { level: 'debug' },
+      {
+        write: (line: string) => {
+          lines.push(JSON.parse(line) as { level: number; msg: string });
+        },
+      },
+    );
+    const outcomes = ['bad', 'bad', 'ok', 'bad', 'worse'];
+    let calls = 0;
+    const controller = new Controller({
+      name: 'terminal-log',
+      log: capture,
+      reconciler: {
+        reconcile: () => {
+          const o = outcomes[calls++];
+          return o === 'ok' ? Promise.resolve(undefined) : Promise.reject(new TerminalError(o!));
+        },
+      },
+    });
+    controller.start();
+    for (let i = 0; i < outcomes.length; i++) {
+      controller.enqueue('k');
+      await eventually(() => calls === i + 1);
+    }
+    await controller.stop(1000);
+    const errors = lines.filter((l) => l.level === 50).map((l) => l.msg);
+    expect(errors).toHaveLength(3);
+    expect(lines.filter((l) => l.level === 20).map((l) => l.msg)).toEqual([
+      'the same terminal error again; not retrying',
+    ]);
+  });
+
   it('retries a waiting error after its delay without counting a failure', async () => {
     const times: number[] = [];
     const controller = new Controller({

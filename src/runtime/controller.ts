@@ -156,6 +156,12 @@ export class Controller {
   private readonly metrics: ControllerMetrics | undefined;
   private readonly abort = new AbortController();
   private workers: Promise<void>[] = [];
+  /**
+   * The last terminal error of each key, logged at error level once: the object's Stalled
+   * condition carries it, and an object that stays stalled is reconciled again on every
+   * related change. Forgotten when the key succeeds or its error changes.
+   */
+  private readonly terminalLogged = new Map<string, string>();
 
   constructor(options: ControllerOptions) {
     this.name = options.name;
@@ -246,6 +252,7 @@ export class Controller {
       this.queue.forget(key);
       this.metrics?.total.inc({ ...labels, result: 'success' });
     }
+    this.terminalLogged.delete(key);
   }
 
   private handleError(key: string, err: unknown, ctx: ReconcileContext): void {
@@ -255,7 +262,10 @@ export class Controller {
     if (err instanceof TerminalError) {
       this.metrics?.terminal.inc(labels);
       this.queue.forget(key);
-      ctx.log.error({ err }, 'reconcile failed with a terminal error; not retrying');
+      if (this.terminalLogged.get(key) !== err.message) {
+        this.terminalLogged.set(key, err.message);
+        ctx.log.error({ err }, 'reconcile failed with a terminal error; not retrying');
+      } else ctx.log.debug({ err }, 'the same terminal error again; not retrying');
       if (this.reconciler.onTerminalError) {
         this.reconciler.onTerminalError(key, err, ctx).catch((e: unknown) => {
           ctx.log.error({ err: e }, 'recording the terminal error failed; retrying with backoff');

@@ -21,6 +21,7 @@ import { hostname } from 'node:os';
 import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { briefError, httpCode } from '../kube/error-fields.ts';
 
 /** The calls we make; CoordinationV1Api from @kubernetes/client-node satisfies it. */
 export interface LeaseClient {
@@ -349,18 +350,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-function httpCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-function briefError(err: unknown): { code?: number; message: string } {
-  const code = httpCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  // ApiException messages embed the whole body and headers: keep them short.
-  return { ...(code !== undefined ? { code } : {}), message: message.slice(0, 300) };
 }
 
 export class LeaderElector {

@@ -230,6 +230,35 @@ describe('status written once on every path', () => {
     ).rejects.toBe(writeError);
   });
 
+  it('a status the API server refuses is reported with the previous status and its reason', async () => {
+    const refused = new ApiError('PATCH', '/x/status', 422, {
+      reason: 'Invalid',
+      message: 'denied by policy',
+    });
+    const written: S[] = [];
+    const attempt = reconcileWithStatus<S>({
+      previous: { observedGeneration: 1, count: 1 },
+      generation: 2,
+      now: () => t1,
+      steps: (d) => {
+        d.count = 99;
+        return Promise.resolve({ summary: 'ready', reason: 'Done', message: '' });
+      },
+      write: (s) => {
+        written.push(structuredClone(s));
+        return s.count === 99 ? Promise.reject(refused) : Promise.resolve();
+      },
+      log,
+    });
+    await expect(attempt).rejects.toBe(refused);
+    expect(written).toHaveLength(2);
+    expect(written[1]).toMatchObject({ observedGeneration: 1, count: 1 });
+    expect(written[1]!.conditions).toEqual([
+      expect.objectContaining({ type: 'Ready', status: 'False', reason: 'Invalid' }),
+    ]);
+    expect(written[1]!.conditions![0]!.message).toContain('denied by policy');
+  });
+
   it('the previous status is never modified', async () => {
     const previous: S = { observedGeneration: 1, count: 1 };
     await run((d) => {

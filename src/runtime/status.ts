@@ -82,8 +82,9 @@ export interface StatusSummaryOptions<S extends SummarizedStatus> {
  * harness still retries, waits or stops. A Conflict is rethrown without a write: the cache is
  * behind our own last write and the next reconcile sees the object as it is. After a
  * TerminalError the draft is written as the steps left it; after any other error, the previous
- * status with the new conditions. observedGeneration moves when the spec was fully processed:
- * on success and when stalled.
+ * status with the new conditions. A status the API server refuses (a policy, a limit) is an
+ * error too: the previous status is written with its reason, and the error rethrown.
+ * observedGeneration moves when the spec was fully processed: on success and when stalled.
  */
 export async function reconcileWithStatus<S extends SummarizedStatus>(
   options: StatusSummaryOptions<S>,
@@ -97,22 +98,42 @@ export async function reconcileWithStatus<S extends SummarizedStatus>(
     if (isConflict(err)) throw err;
     error = err instanceof Error ? err : new Error(String(err));
   }
-  const outcome: Outcome = done ?? outcomeOfError(error);
+  if (error === undefined) {
+    try {
+      await options.write(statusOf(options, draft, done!, true));
+      return done?.result;
+    } catch (writeError) {
+      // The API server refused the status itself (a policy, a limit): say so with the status as
+      // it was, which it accepted before.
+      if (isConflict(writeError)) throw writeError;
+      error = writeError instanceof Error ? writeError : new Error(String(writeError));
+    }
+  }
   // A stalled object shows what its steps prepared; after any other error, the status as it was.
-  const keepDraft = error === undefined || error instanceof TerminalError;
-  const status = keepDraft ? draft : (structuredClone(options.previous ?? {}) as S);
-  status.conditions = summaryConditions(
+  const keepDraft = error instanceof TerminalError;
+  const previous = structuredClone(options.previous ?? {}) as S;
+  try {
+    await options.write(
+      statusOf(options, keepDraft ? draft : previous, outcomeOfError(error), keepDraft),
+    );
+  } catch (writeError) {
+    options.log.warn({ err: writeError }, 'writing the status of a failed reconcile failed');
+  }
+  throw error;
+}
+
+/** The status to write: the conditions of the outcome on `base`; observedGeneration if processed. */
+function statusOf<S extends SummarizedStatus>(
+  options: StatusSummaryOptions<S>,
+  base: S,
+  outcome: Outcome,
+  processed: boolean,
+): S {
+  base.conditions = summaryConditions(
     options.previous?.conditions as readonly Condition[] | undefined,
     { ...outcome, generation: options.generation },
     options.now(),
   );
-  if (options.generation !== undefined && keepDraft) status.observedGeneration = options.generation;
-  try {
-    await options.write(status);
-  } catch (writeError) {
-    if (error === undefined) throw writeError;
-    options.log.warn({ err: writeError }, 'writing the status of a failed reconcile failed');
-  }
-  if (error !== undefined) throw error;
-  return done?.result;
+  if (options.generation !== undefined && processed) base.observedGeneration = options.generation;
+  return base;
 }

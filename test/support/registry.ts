@@ -97,9 +97,12 @@ async function waitReady(
   throw new Error(`docker-registry did not become ready within ${timeoutMs} ms: ${log()}`);
 }
 
-/** Starts Debian's docker-registry on a free loopback port with a fresh storage folder. */
-export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
-  const dir = mkdtempSync(join(tmpdir(), 'ki-registry-'));
+/** Writes the registry's config.yml (and its htpasswd and TLS files) into dir. */
+async function writeConfig(
+  dir: string,
+  options: RegistryOptions,
+): Promise<{ port: number; caCertificate: string | undefined }> {
+  let caCertificate: string | undefined;
   const storageDir = join(dir, 'storage');
   const port = await freePort();
   const lines = [
@@ -130,7 +133,6 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       `    path: ${join(dir, 'htpasswd')}`,
     );
   }
-  let caCertificate: string | undefined;
   if (options.tls === true) {
     execFileSync(
       'openssl',
@@ -163,6 +165,20 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     );
   }
   writeFileSync(join(dir, 'config.yml'), lines.join('\n') + '\n');
+  return { port, caCertificate };
+}
+
+/** Starts Debian's docker-registry on a free loopback port with a fresh storage folder. */
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  const dir = mkdtempSync(join(tmpdir(), 'ki-registry-'));
+  let caCertificate: string | undefined;
+  let port: number;
+  try {
+    ({ port, caCertificate } = await writeConfig(dir, options));
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const [cmd, args] = withPdeathsig('docker-registry', ['serve', join(dir, 'config.yml')]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -188,6 +204,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     await stop();
     throw err;
   }
+  const storageDir = join(dir, 'storage');
   const registry: TestRegistry = { host: `127.0.0.1:${port}`, url, storageDir, stop };
   if (caCertificate !== undefined) registry.caCertificate = caCertificate;
   return registry;

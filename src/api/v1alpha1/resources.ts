@@ -56,13 +56,16 @@ export const legacyFindings: ApiResource = {
  * apart; the controller's caches keep the managedFields entries of these (and only these).
  */
 export const FIELD_MANAGERS = {
-  /** Coverage (CoveredResource labels and status, ScanConfiguration status) and Finding objects. */
+  /**
+   * The controller's default manager: coverage (CoveredResource labels and status,
+   * ScanConfiguration status), Finding objects, and the runs a template's schedule creates.
+   */
   coverage: 'kube-inspector',
   /** A CoveredResource's `status.findingCounts`, written by the findings controller. */
   findings: 'kube-inspector-findings',
   /** AssessmentTarget, AssessmentTemplate and AssessmentRun status. */
   templates: 'kube-inspector-templates',
-  /** The runs a template's schedule starts. */
+  /** `spec.stop`, written on the runs a template's Replace concurrency policy stops. */
   schedule: 'kube-inspector-schedule',
   /** The SUPPRESSED status and label a SuppressionRule puts on a Finding. */
   suppression: 'kube-inspector-suppression',

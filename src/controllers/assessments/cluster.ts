@@ -122,6 +122,30 @@ function workloadOfPod(
 
 const key = (ns: string, kind: string, name: string): string => `${ns}/${kind}/${name}`;
 
+type Fact = WorkloadFact & { images: ImageUse[] };
+
+/** The workloads seen so far, by namespace/kind/name, and how each image use is added. */
+class Facts {
+  readonly byKey = new Map<string, Fact>();
+
+  add(ns: string, kind: string, name: string, labels: Record<string, string>): Fact {
+    const k = key(ns, kind, name);
+    let f = this.byKey.get(k);
+    if (f === undefined) this.byKey.set(k, (f = { namespace: ns, kind, name, labels, images: [] }));
+    return f;
+  }
+
+  /** One sighting of an image; a later one with a pod fills in the pod of an earlier one. */
+  static addImage(f: Fact, use: ImageUse): void {
+    const same = f.images.find((i) => i.reference === use.reference && i.digest === use.digest);
+    if (same !== undefined) {
+      if (same.pod === undefined && use.pod !== undefined) same.pod = use.pod;
+      return;
+    }
+    f.images.push(use);
+  }
+}
+
 /** The cluster as the caches see it now. */
 export function clusterSnapshot(c: AssessmentCaches): ClusterSnapshot {
   const namespaces = new Map<string, Record<string, string>>();
@@ -129,38 +153,32 @@ export function clusterSnapshot(c: AssessmentCaches): ClusterSnapshot {
   const nodes = c.nodes
     .list()
     .map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
+  const facts = new Facts();
+  addTemplates(c, facts);
+  addPods(c, facts);
+  return { nodes, namespaces, workloads: [...facts.byKey.values()].map(withoutRedundantImages) };
+}
 
-  const facts = new Map<string, WorkloadFact & { images: ImageUse[] }>();
-  const add = (ns: string, kind: string, name: string, labels: Record<string, string>) => {
-    const k = key(ns, kind, name);
-    let f = facts.get(k);
-    if (f === undefined) facts.set(k, (f = { namespace: ns, kind, name, labels, images: [] }));
-    return f;
-  };
-  const addImage = (f: { images: ImageUse[] }, use: ImageUse): void => {
-    const same = f.images.find((i) => i.reference === use.reference && i.digest === use.digest);
-    if (same !== undefined) {
-      if (same.pod === undefined && use.pod !== undefined) same.pod = use.pod;
-      return;
-    }
-    f.images.push(use);
-  };
-
+/** Every workload object, with the images of its pod template. */
+function addTemplates(c: AssessmentCaches, facts: Facts): void {
   for (const w of WORKLOAD_RESOURCES) {
     const cache = c.workloads.get(w.resource.kind);
     for (const obj of cache?.list() ?? []) {
       // A Job run by a CronJob is that CronJob's; it is not a workload of its own.
       if (w.resource.kind === 'Job' && controllerOf(obj.metadata)?.kind === 'CronJob') continue;
       const ns = obj.metadata.namespace ?? '';
-      const f = add(ns, w.resource.kind, obj.metadata.name, obj.metadata.labels ?? {});
+      const f = facts.add(ns, w.resource.kind, obj.metadata.name, obj.metadata.labels ?? {});
       const spec = dig(obj, [...w.template, 'spec']) as PodSpecLike | undefined;
       for (const ctr of containers(spec)) {
         if (ctr.image === undefined || ctr.image === '') continue;
-        addImage(f, { reference: ctr.image, digest: referenceDigest(ctr.image) });
+        Facts.addImage(f, { reference: ctr.image, digest: referenceDigest(ctr.image) });
       }
     }
   }
+}
 
+/** Every pod, under the workload that owns it, with the digests its status reports. */
+function addPods(c: AssessmentCaches, facts: Facts): void {
   const jobs = c.workloads.get('Job');
   for (const pod of c.pods.list()) {
     const ns = pod.metadata.namespace ?? '';
@@ -168,38 +186,43 @@ export function clusterSnapshot(c: AssessmentCaches): ClusterSnapshot {
     // Its ReplicaSet or Job is not cached yet: that object's event brings the targets back.
     if (owner === undefined) continue;
     const f =
-      facts.get(key(ns, owner.kind, owner.name)) ??
-      add(ns, owner.kind, owner.name, pod.metadata.labels ?? {});
-    const status = pod.status as
-      | { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] }
-      | undefined;
-    const seen = new Map<string, string>();
-    for (const s of [
-      ...(status?.initContainerStatuses ?? []),
-      ...(status?.containerStatuses ?? []),
-    ]) {
-      const d = DIGEST_RE.exec(s.imageID ?? '')?.[0];
-      if (s.name !== undefined && d !== undefined) seen.set(s.name, d);
-    }
+      facts.byKey.get(key(ns, owner.kind, owner.name)) ??
+      facts.add(ns, owner.kind, owner.name, pod.metadata.labels ?? {});
+    const seen = statusDigests(pod);
     for (const ctr of containers(pod.spec as PodSpecLike | undefined)) {
       if (ctr.image === undefined || ctr.image === '') continue;
       const digest = referenceDigest(ctr.image) ?? seen.get(ctr.name ?? '');
-      addImage(f, { reference: ctr.image, digest, pod: pod.metadata.name });
+      Facts.addImage(f, { reference: ctr.image, digest, pod: pod.metadata.name });
     }
   }
+}
 
-  // A reference whose digest is known makes its digest-less entry redundant.
-  const workloads = [...facts.values()].map((f) => {
-    const known = new Set(f.images.filter((i) => i.digest !== undefined).map((i) => i.reference));
-    const images = f.images
-      .filter((i) => i.digest !== undefined || !known.has(i.reference))
-      .map((i) => {
-        // The template's entry has no pod; borrow one from a sighting of the same reference.
-        if (i.pod !== undefined) return i;
-        const pod = f.images.find((o) => o.reference === i.reference && o.pod !== undefined)?.pod;
-        return pod === undefined ? i : { ...i, pod };
-      });
-    return { ...f, images };
-  });
-  return { nodes, namespaces, workloads };
+/** The digest each container of a pod runs, by container name, from the kubelet's status. */
+function statusDigests(pod: KubeObject): Map<string, string> {
+  const status = pod.status as
+    | { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] }
+    | undefined;
+  const seen = new Map<string, string>();
+  for (const s of [
+    ...(status?.initContainerStatuses ?? []),
+    ...(status?.containerStatuses ?? []),
+  ]) {
+    const d = DIGEST_RE.exec(s.imageID ?? '')?.[0];
+    if (s.name !== undefined && d !== undefined) seen.set(s.name, d);
+  }
+  return seen;
+}
+
+/** A reference whose digest is known makes its digest-less entry redundant. */
+function withoutRedundantImages(f: Fact): Fact {
+  const known = new Set(f.images.filter((i) => i.digest !== undefined).map((i) => i.reference));
+  const images = f.images
+    .filter((i) => i.digest !== undefined || !known.has(i.reference))
+    .map((i) => {
+      // The template's entry has no pod; borrow one from a sighting of the same reference.
+      if (i.pod !== undefined) return i;
+      const pod = f.images.find((o) => o.reference === i.reference && o.pod !== undefined)?.pod;
+      return pod === undefined ? i : { ...i, pod };
+    });
+  return { ...f, images };
 }

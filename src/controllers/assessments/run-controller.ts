@@ -9,7 +9,7 @@
  * by severity go to status and the run ends COMPLETED, or COMPLETED_WITH_ERRORS when some
  * resources could not be evaluated.
  */
-import type { AssessmentRunStatus } from '../../api/v1alpha1/assessment-run.ts';
+import type { AssessmentRunState, AssessmentRunStatus } from '../../api/v1alpha1/assessment-run.ts';
 import {
   API_VERSION,
   FINDINGS_API_VERSION,
@@ -25,10 +25,10 @@ import {
   sameJson,
   withStatusLabel,
 } from '../../findings/build.ts';
+import { suppressingRule } from '../../findings/suppression.ts';
 import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import type { BatchWrite, StoredFinding } from '../../findings-store/store.ts';
 import type { OwnerReference } from '../../kube/resources.ts';
-import { suppressingRule } from '../../findings/suppression.ts';
 import { apply } from '../../kube/apply.ts';
 import { isConflict } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
@@ -52,6 +52,7 @@ import { kinds } from '../informers.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { type CveResult, RunScanCache, evaluateCve } from './cve.ts';
 import { templateProblem } from './template-controller.ts';
+import type { VulnDatabase } from '../../vulndb/database.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */
 export const MAX_RUN_FINDINGS = 5000;
@@ -121,6 +122,23 @@ export function templateAttributes(
     room--;
   }
   return { apply: out, skipped };
+}
+
+/** What the run steps share. */
+interface RunWork {
+  deps: ControllerDeps;
+  caches: AssessmentCaches;
+  events: EventRecorder;
+  scans: RunScanCache;
+  ctx: ReconcileContext;
+}
+
+/** One step taken: the status after it, how it went, and what to announce once written. */
+interface StepTaken {
+  next: AssessmentRunStatus;
+  outcome: Outcome;
+  result?: Result;
+  announce?: () => void;
 }
 
 /** The stored findings of a run, by name. */
@@ -202,158 +220,11 @@ export function runReconciler(
   caches: AssessmentCaches,
   events: EventRecorder,
 ): Reconciler {
-  const client = deps.manager.client;
   const scans = new RunScanCache();
-
-  /**
-   * Writes the status computed from `run` as cached. The resourceVersion makes it a
-   * precondition: a cache that has not yet seen our previous write gets a Conflict instead of
-   * taking the run back a state.
-   */
-  async function writeStatus(run: Run, status: AssessmentRunStatus): Promise<void> {
-    await apply(
-      client,
-      kinds.assessmentRuns,
-      {
-        apiVersion: API_VERSION,
-        kind: 'AssessmentRun',
-        metadata: {
-          name: run.metadata.name,
-          namespace: run.metadata.namespace ?? '',
-          ...(run.metadata.resourceVersion !== undefined
-            ? { resourceVersion: run.metadata.resourceVersion }
-            : {}),
-        },
-        status,
-      },
-      { status: true, current: run },
-    );
-  }
-
-  /** What the target selects now, or nothing when the target is gone. */
-  function seenNow(run: Run): Collected {
-    const ns = run.metadata.namespace ?? '';
-    const template = caches.templates.get(`${ns}/${run.spec.templateRef.name}`);
-    const target =
-      template === undefined
-        ? undefined
-        : caches.targets.get(`${ns}/${template.spec.targetRef.name}`);
-    if (target === undefined) return EMPTY_COLLECTED;
-    return selectResources(
-      { namespace: ns, spec: target.spec },
-      deps.adminNamespace,
-      clusterSnapshot(caches),
-    );
-  }
-
-  async function evaluate(
-    run: Run,
-    status: AssessmentRunStatus,
-    ctx: ReconcileContext,
-  ): Promise<{ next: AssessmentRunStatus; outcome: Outcome }> {
-    const now = deps.clock.now();
-    const source = deps.database;
-    if (source === undefined) {
-      return {
-        next: enterState(status, 'ERROR', now),
-        outcome: {
-          summary: 'stalled',
-          reason: 'NoVulnerabilityDatabase',
-          message:
-            'the controller runs without a vulnerability database (--vulnerability-db): the cve rules package cannot be evaluated',
-        },
-      };
-    }
-    const db = source.current;
-    if (db === undefined) {
-      throw new WaitingError('the vulnerability database has not been loaded yet', WAIT_MS, {
-        reason: 'DatabaseNotLoaded',
-      });
-    }
-    const collected = toCollected(status);
-    const result: CveResult = await evaluateCve(collected, db, deps, caches, scans, ctx.signal);
-    const ns = run.metadata.namespace ?? '';
-    const rules = caches.suppressionRules.list() as unknown as SuppressionRule[];
-    const owner = {
-      apiVersion: API_VERSION,
-      kind: 'AssessmentRun',
-      name: run.metadata.name,
-      uid: run.metadata.uid ?? '',
-      controller: true,
-      blockOwnerDeletion: true,
-    };
-
-    const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
-    const dropped = Math.max(0, built.length - MAX_RUN_FINDINGS);
-    const kept = built.slice(0, MAX_RUN_FINDINGS);
-    const severities: (NonNullable<Finding['status']>['severity'] | undefined)[] = [];
-    const skippedAttributes = new Set<string>();
-    const existingFindings = await runFindings(deps, ns, run.metadata.name);
-    const writes: BatchWrite[] = [];
-    for (const b of kept) {
-      const name = runFindingName(run.metadata.name, b.name);
-      const existing = existingFindings.get(name);
-      const labels = { ...b.labels, [LABELS.run]: run.metadata.name };
-      const rule = suppressingRule(
-        rules,
-        { metadata: { namespace: ns }, labels, status: b.status },
-        { adminNamespace: deps.adminNamespace },
-      );
-      const desired = mergeFinding(existing, b.status, now, {
-        suppressedBy: rule?.metadata.name,
-      });
-      const attrs = templateAttributes(status.findingAttributes, existing?.spec?.attributes);
-      for (const k of attrs.skipped) skippedAttributes.add(k);
-      const write = runFindingWrite(existing, {
-        name,
-        namespace: ns,
-        labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
-        owner,
-        attributes: attrs.apply,
-        status: desired,
-      });
-      if (write !== undefined) writes.push(write);
-      severities.push(desired.severity);
-    }
-    // One transaction per page of writes: a run's findings appear together.
-    for (let k = 0; k < writes.length; k += RUN_BATCH)
-      await deps.findingsStore.batch(writes.slice(k, k + RUN_BATCH));
-
-    const problems: string[] = result.notEvaluated.map((n) => `${n.id}: ${n.reason}`);
-    if (dropped > 0)
-      problems.push(`${dropped} findings over the limit of ${MAX_RUN_FINDINGS} were not written`);
-    if (collected.truncated)
-      problems.push('more resources matched than a run records; some were not collected');
-    if (skippedAttributes.size > 0) {
-      problems.push(
-        `template attributes ${[...skippedAttributes].sort().join(', ')} were not applied to some findings: a person set another value, or the finding already has 10 attributes`,
-      );
-    }
-    const end = problems.length > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED';
-    const findings = countBySeverity(severities);
-    ctx.log.info(
-      { findings: findings.total, notEvaluated: result.notEvaluated.length, state: end },
-      'assessment run evaluated',
-    );
-    const next = enterState(status, end, deps.clock.now());
-    const nothing =
-      collected.nodes.length === 0 && collected.images.length === 0
-        ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'
-        : '';
-    const message =
-      problems.length === 0
-        ? `${findings.total} findings${nothing}`
-        : `${findings.total} findings; ${problems.length} problems: ${problems.join('; ')}`;
-    return {
-      next: { ...next, findingCounts: findings },
-      outcome: { summary: 'ready', reason: PASCAL(end), message },
-    };
-  }
-
   return {
     async reconcile(key, ctx) {
       try {
-        return await reconcileRun(key, ctx);
+        return await reconcileRun({ deps, caches, events, scans, ctx }, key);
       } catch (err) {
         // Our cache is behind our own last write: the watch event brings the run back.
         if (isConflict(err)) return { requeue: true };
@@ -361,152 +232,329 @@ export function runReconciler(
       }
     },
   };
+}
 
-  async function reconcileRun(key: string, ctx: ReconcileContext): Promise<Result | undefined> {
-    const run = caches.runs.get(key);
-    if (run === undefined) {
-      await deleteRunFindings(deps, key);
-      return undefined;
-    }
-    if (run.metadata.deletionTimestamp !== undefined) return undefined;
-    if (isTerminal(run.status?.state)) return undefined;
-    let announcement: (() => void) | undefined;
-    const result = await reconcileWithStatus<AssessmentRunStatus>({
-      previous: run.status,
-      generation: run.metadata.generation,
-      now: () => deps.clock.now(),
-      log: ctx.log,
-      steps: async (draft) => {
-        const done = await step(run, ctx);
-        if (done === undefined) return noChange(run);
-        for (const k of Object.keys(draft)) delete draft[k as keyof AssessmentRunStatus];
-        Object.assign(draft, done.next);
-        announcement = done.announce;
-        return { ...done.outcome, ...(done.result ? { result: done.result } : {}) };
+async function reconcileRun(w: RunWork, key: string): Promise<Result | undefined> {
+  const run = w.caches.runs.get(key);
+  if (run === undefined) {
+    await deleteRunFindings(w.deps, key);
+    return undefined;
+  }
+  if (run.metadata.deletionTimestamp !== undefined) return undefined;
+  if (isTerminal(run.status?.state)) return undefined;
+  let announcement: (() => void) | undefined;
+  const result = await reconcileWithStatus<AssessmentRunStatus>({
+    previous: run.status,
+    generation: run.metadata.generation,
+    now: () => w.deps.clock.now(),
+    log: w.ctx.log,
+    steps: async (draft) => {
+      const done = await step(w, run);
+      if (done === undefined) return noChange(run);
+      for (const k of Object.keys(draft)) delete draft[k as keyof AssessmentRunStatus];
+      Object.assign(draft, done.next);
+      announcement = done.announce;
+      return { ...done.outcome, ...(done.result ? { result: done.result } : {}) };
+    },
+    write: (status) => writeStatus(w.deps, run, status),
+  });
+  announcement?.();
+  return result;
+}
+
+/**
+ * Writes the status computed from `run` as cached. The resourceVersion makes it a
+ * precondition: a cache that has not yet seen our previous write gets a Conflict instead of
+ * taking the run back a state.
+ */
+async function writeStatus(
+  deps: ControllerDeps,
+  run: Run,
+  status: AssessmentRunStatus,
+): Promise<void> {
+  await apply(
+    deps.manager.client,
+    kinds.assessmentRuns,
+    {
+      apiVersion: API_VERSION,
+      kind: 'AssessmentRun',
+      metadata: {
+        name: run.metadata.name,
+        namespace: run.metadata.namespace ?? '',
+        ...(run.metadata.resourceVersion !== undefined
+          ? { resourceVersion: run.metadata.resourceVersion }
+          : {}),
       },
-      write: (status) => writeStatus(run, status),
-    });
-    announcement?.();
-    return result;
-  }
+      status,
+    },
+    { status: true, current: run },
+  );
+}
 
-  /** A run in a state the machine does not know: said so, nothing else changes. */
-  function noChange(run: Run): StepsResult {
-    const state = run.status?.state ?? 'CREATED';
-    return { summary: 'reconciling', reason: PASCAL(state), message: `state ${state}` };
-  }
+/** A run in a state the machine does not know: said so, nothing else changes. */
+function noChange(run: Run): StepsResult {
+  const state = run.status?.state ?? 'CREATED';
+  return { summary: 'reconciling', reason: PASCAL(state), message: `state ${state}` };
+}
 
-  /** One step of the state machine: the status after it, how it went, and what to announce. */
-  async function step(
-    run: Run,
-    ctx: ReconcileContext,
-  ): Promise<
-    | { next: AssessmentRunStatus; outcome: Outcome; result?: Result; announce?: () => void }
-    | undefined
-  > {
-    const namespace = run.metadata.namespace ?? '';
-    const now = deps.clock.now();
-    const status: AssessmentRunStatus = { ...(run.status ?? {}) };
-    const template = caches.templates.get(`${namespace}/${run.spec.templateRef.name}`);
-    const problem =
-      template === undefined
-        ? `spec.templateRef: AssessmentTemplate ${run.spec.templateRef.name} does not exist in namespace ${namespace}`
-        : templateProblem(template, caches, deps.adminNamespace)?.message;
-    const settings =
-      template === undefined
-        ? undefined
-        : {
-            durationSeconds: template.spec.durationSeconds,
-            rulesPackages: template.spec.rulesPackages,
-            findingAttributes: template.spec.findingAttributes,
-          };
-    const step: Step = nextStep(status, {
-      now,
-      stop: run.spec.stop?.action,
-      template: settings,
-      problem: status.state === 'CREATED' ? problem : undefined,
-    });
-    const ref = objectReference({ ...run, kind: 'AssessmentRun' });
-
-    switch (step.kind) {
-      case 'done':
-        return undefined;
-      case 'wait-for-template':
-        return {
-          next: status,
-          outcome: {
-            summary: 'reconciling',
-            reason: 'TemplateNotFound',
-            message: problem ?? 'waiting for the template',
-          },
-          result: { requeueAfterMs: WAIT_MS },
-        };
-      case 'collect': {
-        const before = toCollected(status);
-        const merged = mergeCollected(before, seenNow(run));
-        const state = status.state ?? 'CREATED';
-        return {
-          next:
-            merged === before
-              ? status
-              : { ...status, collected: collectedStatus(merged), ...counts(merged) },
-          outcome: { summary: 'reconciling', reason: PASCAL(state), message: `state ${state}` },
-          result: { requeueAfterMs: step.requeueAfterMs },
-        };
-      }
-      case 'evaluate': {
-        const { next, outcome } = await evaluate(run, status, ctx);
-        return { next, outcome, announce: () => announce(ref, status.state, next) };
-      }
-      case 'transition': {
-        let next = enterState(status, step.to, now, settings);
-        // Collection starts with what matches now and ends with a last look.
-        if (step.to === 'COLLECTING_DATA' || step.to === 'STOP_DATA_COLLECTION_PENDING') {
-          const merged = mergeCollected(toCollected(next), seenNow(run));
-          next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
-        }
-        const outcome: Outcome =
-          step.to === 'FAILED'
-            ? { summary: 'stalled', reason: 'Failed', message: step.message ?? 'the run failed' }
-            : step.to === 'CANCELED'
-              ? { summary: 'ready', reason: 'Canceled', message: step.message ?? 'canceled' }
-              : { summary: 'reconciling', reason: PASCAL(step.to), message: `state ${step.to}` };
-        return {
-          next,
-          outcome,
-          announce: () => announce(ref, status.state, next, step.message),
-        };
-      }
-    }
-  }
-
-  function counts(c: Collected): Pick<AssessmentRunStatus, 'resourceCounts'> {
+/** The template's problem and the settings a run copies from it (none while it is missing). */
+function templateOf(w: RunWork, run: Run) {
+  const namespace = run.metadata.namespace ?? '';
+  const template = w.caches.templates.get(`${namespace}/${run.spec.templateRef.name}`);
+  if (template === undefined) {
     return {
-      resourceCounts: {
-        nodes: c.nodes.length,
-        workloads: c.workloads.length,
-        images: new Set(c.images.map((i) => i.digest ?? i.reference)).size,
-      },
+      problem: `spec.templateRef: AssessmentTemplate ${run.spec.templateRef.name} does not exist in namespace ${namespace}`,
+      settings: undefined,
     };
   }
+  return {
+    problem: templateProblem(template, w.caches, w.deps.adminNamespace)?.message,
+    settings: {
+      durationSeconds: template.spec.durationSeconds,
+      rulesPackages: template.spec.rulesPackages,
+      findingAttributes: template.spec.findingAttributes,
+    },
+  };
+}
 
-  function announce(
-    ref: ReturnType<typeof objectReference>,
-    from: string | undefined,
-    next: AssessmentRunStatus,
-    message?: string,
-  ): void {
-    const to = next.state ?? 'CREATED';
-    const note = `${from ?? '(new)'} -> ${to}${message !== undefined ? `: ${message}` : ''}`;
-    if (to === 'FAILED' || to === 'ERROR') events.warning(ref, PASCAL(to), 'ChangeState', note);
-    else if (to === 'COMPLETED' || to === 'COMPLETED_WITH_ERRORS') {
-      const c = next.findingCounts;
-      events.normal(
-        ref,
-        PASCAL(to),
-        'ChangeState',
-        `${note}; findings: ${c?.total ?? 0} (critical ${c?.critical ?? 0}, high ${c?.high ?? 0}, medium ${c?.medium ?? 0}, low ${c?.low ?? 0})`,
-      );
-    } else events.normal(ref, PASCAL(to), 'ChangeState', note);
+/** One step of the state machine, or undefined when there is none to take. */
+async function step(w: RunWork, run: Run): Promise<StepTaken | undefined> {
+  const now = w.deps.clock.now();
+  const status: AssessmentRunStatus = { ...(run.status ?? {}) };
+  const { problem, settings } = templateOf(w, run);
+  const next: Step = nextStep(status, {
+    now,
+    stop: run.spec.stop?.action,
+    template: settings,
+    problem: status.state === 'CREATED' ? problem : undefined,
+  });
+  const ref = objectReference({ ...run, kind: 'AssessmentRun' });
+  switch (next.kind) {
+    case 'done':
+      return undefined;
+    case 'wait-for-template':
+      return {
+        next: status,
+        outcome: {
+          summary: 'reconciling',
+          reason: 'TemplateNotFound',
+          message: problem ?? 'waiting for the template',
+        },
+        result: { requeueAfterMs: WAIT_MS },
+      };
+    case 'collect': {
+      const before = toCollected(status);
+      const merged = mergeCollected(before, seenNow(w, run));
+      const state = status.state ?? 'CREATED';
+      return {
+        next:
+          merged === before
+            ? status
+            : { ...status, collected: collectedStatus(merged), ...counts(merged) },
+        outcome: { summary: 'reconciling', reason: PASCAL(state), message: `state ${state}` },
+        result: { requeueAfterMs: next.requeueAfterMs },
+      };
+    }
+    case 'evaluate': {
+      const done = await evaluate(w, run, status);
+      return { ...done, announce: () => announce(w.events, ref, status.state, done.next) };
+    }
+    case 'transition':
+      return transition(w, run, status, next, settings);
   }
+}
+
+/** Enters the next state; collection starts with what matches now and ends with a last look. */
+function transition(
+  w: RunWork,
+  run: Run,
+  status: AssessmentRunStatus,
+  { to, message }: { to: AssessmentRunState; message?: string | undefined },
+  settings: Parameters<typeof enterState>[3],
+): StepTaken {
+  let next = enterState(status, to, w.deps.clock.now(), settings);
+  if (to === 'COLLECTING_DATA' || to === 'STOP_DATA_COLLECTION_PENDING') {
+    const merged = mergeCollected(toCollected(next), seenNow(w, run));
+    next = { ...next, collected: collectedStatus(merged), ...counts(merged) };
+  }
+  const outcome: Outcome =
+    to === 'FAILED'
+      ? { summary: 'stalled', reason: 'Failed', message: message ?? 'the run failed' }
+      : to === 'CANCELED'
+        ? { summary: 'ready', reason: 'Canceled', message: message ?? 'canceled' }
+        : { summary: 'reconciling', reason: PASCAL(to), message: `state ${to}` };
+  const ref = objectReference({ ...run, kind: 'AssessmentRun' });
+  return { next, outcome, announce: () => announce(w.events, ref, status.state, next, message) };
+}
+
+/** What the target selects now, or nothing when the target is gone. */
+function seenNow(w: RunWork, run: Run): Collected {
+  const ns = run.metadata.namespace ?? '';
+  const template = w.caches.templates.get(`${ns}/${run.spec.templateRef.name}`);
+  const target =
+    template === undefined
+      ? undefined
+      : w.caches.targets.get(`${ns}/${template.spec.targetRef.name}`);
+  if (target === undefined) return EMPTY_COLLECTED;
+  return selectResources(
+    { namespace: ns, spec: target.spec },
+    w.deps.adminNamespace,
+    clusterSnapshot(w.caches),
+  );
+}
+
+/** The database to evaluate with; a stalled outcome when none is configured. */
+function databaseOf(deps: ControllerDeps): VulnDatabase | Outcome {
+  const source = deps.database;
+  if (source === undefined) {
+    return {
+      summary: 'stalled',
+      reason: 'NoVulnerabilityDatabase',
+      message:
+        'the controller runs without a vulnerability database (--vulnerability-db): the cve rules package cannot be evaluated',
+    };
+  }
+  const db = source.current;
+  if (db === undefined) {
+    throw new WaitingError('the vulnerability database has not been loaded yet', WAIT_MS, {
+      reason: 'DatabaseNotLoaded',
+    });
+  }
+  return db;
+}
+
+/** Runs the `cve` rules package over what was collected and writes the run's findings. */
+async function evaluate(w: RunWork, run: Run, status: AssessmentRunStatus): Promise<StepTaken> {
+  const db = databaseOf(w.deps);
+  if ('summary' in db)
+    return { next: enterState(status, 'ERROR', w.deps.clock.now()), outcome: db };
+  const collected = toCollected(status);
+  const result: CveResult = await evaluateCve(
+    collected,
+    db,
+    w.deps,
+    w.caches,
+    w.scans,
+    w.ctx.signal,
+  );
+  const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
+  const dropped = Math.max(0, built.length - MAX_RUN_FINDINGS);
+  const written = await writeFindings(w, run, status, built.slice(0, MAX_RUN_FINDINGS));
+  const problems: string[] = result.notEvaluated.map((n) => `${n.id}: ${n.reason}`);
+  if (dropped > 0)
+    problems.push(`${dropped} findings over the limit of ${MAX_RUN_FINDINGS} were not written`);
+  if (collected.truncated)
+    problems.push('more resources matched than a run records; some were not collected');
+  if (written.skippedAttributes.size > 0) {
+    problems.push(
+      `template attributes ${[...written.skippedAttributes].sort().join(', ')} were not applied to some findings: a person set another value, or the finding already has 10 attributes`,
+    );
+  }
+  const end = problems.length > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED';
+  const findings = countBySeverity(written.severities);
+  w.ctx.log.info(
+    { findings: findings.total, notEvaluated: result.notEvaluated.length, state: end },
+    'assessment run evaluated',
+  );
+  const nothing =
+    collected.nodes.length === 0 && collected.images.length === 0
+      ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'
+      : '';
+  const message =
+    problems.length === 0
+      ? `${findings.total} findings${nothing}`
+      : `${findings.total} findings; ${problems.length} problems: ${problems.join('; ')}`;
+  return {
+    next: { ...enterState(status, end, w.deps.clock.now()), findingCounts: findings },
+    outcome: { summary: 'ready', reason: PASCAL(end), message },
+  };
+}
+
+/**
+ * Writes the run's findings to the findings store in its namespace, owned by the run, with the
+ * template's attributes where a person has not set the key, in transactions of RUN_BATCH;
+ * returns their severities and the attributes left out.
+ */
+async function writeFindings(
+  w: RunWork,
+  run: Run,
+  status: AssessmentRunStatus,
+  kept: ReturnType<typeof buildPackageFindings>,
+): Promise<{
+  severities: (NonNullable<Finding['status']>['severity'] | undefined)[];
+  skippedAttributes: Set<string>;
+}> {
+  const ns = run.metadata.namespace ?? '';
+  const now = w.deps.clock.now();
+  const rules = w.caches.suppressionRules.list() as unknown as SuppressionRule[];
+  const owner = {
+    apiVersion: API_VERSION,
+    kind: 'AssessmentRun',
+    name: run.metadata.name,
+    uid: run.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+  const severities: (NonNullable<Finding['status']>['severity'] | undefined)[] = [];
+  const skippedAttributes = new Set<string>();
+  const existingFindings = await runFindings(w.deps, ns, run.metadata.name);
+  const writes: BatchWrite[] = [];
+  for (const b of kept) {
+    const name = runFindingName(run.metadata.name, b.name);
+    const existing = existingFindings.get(name);
+    const labels = { ...b.labels, [LABELS.run]: run.metadata.name };
+    const rule = suppressingRule(
+      rules,
+      { metadata: { namespace: ns }, labels, status: b.status },
+      { adminNamespace: w.deps.adminNamespace },
+    );
+    const desired = mergeFinding(existing, b.status, now, { suppressedBy: rule?.metadata.name });
+    const attrs = templateAttributes(status.findingAttributes, existing?.spec?.attributes);
+    for (const k of attrs.skipped) skippedAttributes.add(k);
+    const write = runFindingWrite(existing, {
+      name,
+      namespace: ns,
+      labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
+      owner,
+      attributes: attrs.apply,
+      status: desired,
+    });
+    if (write !== undefined) writes.push(write);
+    severities.push(desired.severity);
+  }
+  // One transaction per page of writes: a run's findings appear together.
+  for (let k = 0; k < writes.length; k += RUN_BATCH)
+    await w.deps.findingsStore.batch(writes.slice(k, k + RUN_BATCH));
+  return { severities, skippedAttributes };
+}
+
+function counts(c: Collected): Pick<AssessmentRunStatus, 'resourceCounts'> {
+  return {
+    resourceCounts: {
+      nodes: c.nodes.length,
+      workloads: c.workloads.length,
+      images: new Set(c.images.map((i) => i.digest ?? i.reference)).size,
+    },
+  };
+}
+
+function announce(
+  events: EventRecorder,
+  ref: ReturnType<typeof objectReference>,
+  from: string | undefined,
+  next: AssessmentRunStatus,
+  message?: string,
+): void {
+  const to = next.state ?? 'CREATED';
+  const note = `${from ?? '(new)'} -> ${to}${message !== undefined ? `: ${message}` : ''}`;
+  if (to === 'FAILED' || to === 'ERROR') events.warning(ref, PASCAL(to), 'ChangeState', note);
+  else if (to === 'COMPLETED' || to === 'COMPLETED_WITH_ERRORS') {
+    const c = next.findingCounts;
+    events.normal(
+      ref,
+      PASCAL(to),
+      'ChangeState',
+      `${note}; findings: ${c?.total ?? 0} (critical ${c?.critical ?? 0}, high ${c?.high ?? 0}, medium ${c?.medium ?? 0}, low ${c?.low ?? 0})`,
+    );
+  } else events.normal(ref, PASCAL(to), 'ChangeState', note);
 }

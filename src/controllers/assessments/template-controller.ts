@@ -85,12 +85,28 @@ function ownedBy(r: Run, uid: string | undefined): boolean {
   );
 }
 
+/** What the template steps share. */
+interface TemplateWork {
+  deps: ControllerDeps;
+  caches: AssessmentCaches;
+  events: EventRecorder;
+  ctx: ReconcileContext;
+}
+
+/** The schedule's part of the status, and when to look again. */
+interface ScheduleState {
+  lastScheduleTime: string | undefined;
+  nextScheduleTime: string | undefined;
+  requeueAfterMs: number | undefined;
+  /** Runs this reconcile started. */
+  started: string[];
+}
+
 export function templateReconciler(
   deps: ControllerDeps,
   caches: AssessmentCaches,
   events: EventRecorder,
 ): Reconciler {
-  const client = deps.manager.client;
   return {
     async reconcile(key, ctx) {
       const template = caches.templates.get(key);
@@ -102,10 +118,10 @@ export function templateReconciler(
         generation: template.metadata.generation,
         now: () => deps.clock.now(),
         log: ctx.log,
-        steps: (draft) => steps(template, draft, ctx),
+        steps: (draft) => steps({ deps, caches, events, ctx }, template, draft),
         write: async (status) => {
           await apply(
-            client,
+            deps.manager.client,
             kinds.assessmentTemplates,
             {
               apiVersion: API_VERSION,
@@ -119,200 +135,268 @@ export function templateReconciler(
       });
     },
   };
+}
 
-  /**
-   * Validation, the schedule and the history limits; fills in the draft and says how it went.
-   * A problem a person must fix is Stalled; a write the API server refuses fails the reconcile.
-   */
-  async function steps(
-    template: Template,
-    draft: AssessmentTemplateStatus,
-    ctx: ReconcileContext,
-  ): Promise<StepsResult> {
-    const key = `${template.metadata.namespace ?? ''}/${template.metadata.name}`;
-    const { namespace = '', name } = splitKey(key);
-    const now = deps.clock.now();
-    const spec = template.spec;
-    const previous = template.status ?? {};
-    const ref = objectReference({ ...template, kind: 'AssessmentTemplate' });
+/**
+ * Validation, the schedule and the history limits; fills in the draft and says how it went.
+ * A problem a person must fix is Stalled; a write the API server refuses fails the reconcile.
+ */
+async function steps(
+  w: TemplateWork,
+  template: Template,
+  draft: AssessmentTemplateStatus,
+): Promise<StepsResult> {
+  const key = `${template.metadata.namespace ?? ''}/${template.metadata.name}`;
+  const spec = template.spec;
+  const runs = w.caches.runs.byIndex(INDEX_BY_TEMPLATE, key);
+  const active = runs.filter((r) => !isTerminal(runState(r)) && !r.metadata.deletionTimestamp);
+  const { problem, cron } = validation(w, template);
+  const schedule: ScheduleState =
+    cron !== undefined && problem === undefined && !spec.suspend
+      ? await startDue(w, template, cron, runs, active)
+      : {
+          lastScheduleTime: template.status?.lastScheduleTime,
+          nextScheduleTime: undefined,
+          requeueAfterMs: undefined,
+          started: [],
+        };
+  const beyond = await pruneHistory(w, template, runs);
+  fillDraft(draft, runs, active, beyond, schedule);
+  const requeueAfterMs = schedule.requeueAfterMs;
+  const result = requeueAfterMs === undefined ? {} : { result: { requeueAfterMs } };
+  if (problem !== undefined) return { summary: 'stalled', ...problem, ...result };
+  return {
+    summary: 'ready',
+    reason: 'Valid',
+    message:
+      spec.schedule === undefined
+        ? 'runs are created by hand'
+        : spec.suspend
+          ? 'the schedule is suspended'
+          : `scheduled: ${spec.schedule}${spec.timeZone ? ` (${spec.timeZone})` : ''}`,
+    ...result,
+  };
+}
 
-    const runs = caches.runs.byIndex(INDEX_BY_TEMPLATE, key);
-    const active = runs.filter((r) => !isTerminal(runState(r)) && !r.metadata.deletionTimestamp);
-    let problem = templateProblem(template, caches, deps.adminNamespace);
-    let cron: ReturnType<typeof parseSchedule> | undefined;
-    if (problem === undefined && spec.schedule !== undefined) {
-      try {
-        cron = parseSchedule(spec.schedule, spec.timeZone);
-      } catch (err) {
-        problem = { reason: 'InvalidSchedule', message: (err as Error).message };
-      }
-    }
-
-    let lastScheduleTime = previous.lastScheduleTime;
-    let nextScheduleTime: string | undefined;
-    let requeueAfterMs: number | undefined;
-    const started: string[] = [];
-    if (cron !== undefined && problem === undefined && !spec.suspend) {
-      const since = new Date(
-        lastScheduleTime ?? template.metadata.creationTimestamp ?? now.toISOString(),
-      );
-      const decision = scheduleDecision(cron, since, now);
-      const due = decision.due;
-      const runName = due === undefined ? undefined : scheduledRunName(name, due);
-      // A reconcile that still sees the status from before its own last write finds the run
-      // of this time already there: it was started, nothing more to do.
-      if (due !== undefined && runs.some((r) => r.metadata.name === runName)) {
-        lastScheduleTime = rfc3339(due);
-      } else if (due !== undefined && runName !== undefined) {
-        if (decision.missed > 0) {
-          events.warning(
-            ref,
-            'MissedSchedule',
-            'StartRun',
-            `${decision.missed}${decision.missed >= 100 ? ' or more' : ''} scheduled starts were missed; starting only the latest, ${rfc3339(due)}`,
-          );
-        }
-        if (spec.concurrencyPolicy === 'Forbid' && active.length > 0) {
-          events.normal(
-            ref,
-            'RunSkipped',
-            'StartRun',
-            `skipped the run scheduled at ${rfc3339(due)}: concurrencyPolicy Forbid and ${active.map((r) => r.metadata.name).join(', ')} still running`,
-          );
-        } else {
-          if (spec.concurrencyPolicy === 'Replace') {
-            for (const r of active) {
-              if (r.spec.stop !== undefined) continue;
-              await apply(
-                client,
-                kinds.assessmentRuns,
-                {
-                  apiVersion: API_VERSION,
-                  kind: 'AssessmentRun',
-                  metadata: { name: r.metadata.name, namespace },
-                  spec: { templateRef: r.spec.templateRef, stop: { action: 'SKIP_EVALUATION' } },
-                },
-                { fieldManager: SCHEDULE_FIELD_MANAGER },
-              );
-              events.normal(
-                ref,
-                'RunReplaced',
-                'StopRun',
-                `stopped ${r.metadata.name} with SKIP_EVALUATION: concurrencyPolicy Replace`,
-              );
-            }
-          }
-          if (await createScheduledRun(template, runName, due)) {
-            events.normal(ref, 'RunStarted', 'StartRun', `started ${runName} for ${rfc3339(due)}`);
-            ctx.log.info({ run: runName, scheduledAt: rfc3339(due) }, 'scheduled run started');
-          }
-          started.push(runName);
-        }
-        lastScheduleTime = rfc3339(due);
-      }
-      if (decision.next !== undefined) {
-        nextScheduleTime = rfc3339(decision.next);
-        // Timers cannot wait longer than about 24 days; look again hourly until the time is near.
-        requeueAfterMs = Math.min(
-          MAX_REQUEUE_MS,
-          Math.max(1000, decision.next.getTime() - now.getTime()),
-        );
-      }
-    }
-
-    // History limits apply to the runs the schedule started (owned by the template).
-    const scheduled = runs.filter((r) => ownedBy(r, template.metadata.uid));
-    const beyond = runsBeyondHistory(
-      scheduled.map((r) => ({
-        name: r.metadata.name,
-        state: runState(r),
-        finishedAt: r.status?.completedAt ?? r.metadata.creationTimestamp ?? '',
-      })),
-      spec.successfulRunsHistoryLimit,
-      spec.failedRunsHistoryLimit,
-    );
-    for (const runName of beyond) {
-      const run = scheduled.find((r) => r.metadata.name === runName);
-      if (run?.metadata.deletionTimestamp !== undefined) continue;
-      await remove(client, kinds.assessmentRuns, runName, namespace, {
-        ...(run?.metadata.uid !== undefined ? { uid: run.metadata.uid } : {}),
-        propagationPolicy: 'Background',
-      });
-      ctx.log.info({ run: runName }, 'deleted a run beyond the history limit');
-    }
-
-    const existing = runs.filter((r) => !beyond.includes(r.metadata.name));
-    const newest = [...existing].sort((a, b) =>
-      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
-    );
-    const activeNames = [...new Set([...active.map((r) => r.metadata.name), ...started])].sort();
-    const lastRunName =
-      started.length > 0
-        ? started[started.length - 1]!
-        : newest.length > 0
-          ? newest[newest.length - 1]!.metadata.name
-          : undefined;
-    for (const field of [
-      'lastRunName',
-      'lastScheduleTime',
-      'nextScheduleTime',
-      'activeRuns',
-    ] as const)
-      delete draft[field];
-    Object.assign(draft, {
-      ...(lastRunName !== undefined ? { lastRunName } : {}),
-      ...(lastScheduleTime !== undefined ? { lastScheduleTime } : {}),
-      ...(nextScheduleTime !== undefined ? { nextScheduleTime } : {}),
-      ...(activeNames.length > 0 ? { activeRuns: activeNames.slice(0, 64) } : {}),
-      runCount: new Set([...existing.map((r) => r.metadata.name), ...started]).size,
-    });
-    const result = requeueAfterMs === undefined ? {} : { result: { requeueAfterMs } };
-    if (problem !== undefined) return { summary: 'stalled', ...problem, ...result };
-    return {
-      summary: 'ready',
-      reason: 'Valid',
-      message:
-        spec.schedule === undefined
-          ? 'runs are created by hand'
-          : spec.suspend
-            ? 'the schedule is suspended'
-            : `scheduled: ${spec.schedule}${spec.timeZone ? ` (${spec.timeZone})` : ''}`,
-      ...result,
-    };
+/** What makes the template unusable, and its parsed schedule when it has one. */
+function validation(
+  w: TemplateWork,
+  template: Template,
+): { problem: { reason: string; message: string } | undefined; cron?: Cron } {
+  const problem = templateProblem(template, w.caches, w.deps.adminNamespace);
+  const spec = template.spec;
+  if (problem !== undefined || spec.schedule === undefined) return { problem };
+  try {
+    return { problem, cron: parseSchedule(spec.schedule, spec.timeZone) };
+  } catch (err) {
+    return { problem: { reason: 'InvalidSchedule', message: (err as Error).message } };
   }
+}
 
-  /** Creates the run of a scheduled time; false when it exists already (started before a restart). */
-  async function createScheduledRun(template: Template, name: string, due: Date): Promise<boolean> {
-    const namespace = template.metadata.namespace ?? '';
-    try {
-      await client.request('POST', collectionPath(kinds.assessmentRuns, namespace), {
-        body: {
+type Cron = ReturnType<typeof parseSchedule>;
+
+/** Starts the run of the latest due time (as the CronJob controller does) and plans the next. */
+async function startDue(
+  w: TemplateWork,
+  template: Template,
+  cron: Cron,
+  runs: readonly Run[],
+  active: readonly Run[],
+): Promise<ScheduleState> {
+  const now = w.deps.clock.now();
+  const state: ScheduleState = {
+    lastScheduleTime: template.status?.lastScheduleTime,
+    nextScheduleTime: undefined,
+    requeueAfterMs: undefined,
+    started: [],
+  };
+  const since = new Date(
+    state.lastScheduleTime ?? template.metadata.creationTimestamp ?? now.toISOString(),
+  );
+  const decision = scheduleDecision(cron, since, now);
+  const due = decision.due;
+  if (due !== undefined) {
+    const runName = scheduledRunName(template.metadata.name, due);
+    // A reconcile that still sees the status from before its own last write finds the run of
+    // this time already there: it was started, nothing more to do.
+    if (!runs.some((r) => r.metadata.name === runName)) {
+      if (await startRun(w, template, { name: runName, due, missed: decision.missed }, active))
+        state.started.push(runName);
+    }
+    state.lastScheduleTime = rfc3339(due);
+  }
+  if (decision.next !== undefined) {
+    state.nextScheduleTime = rfc3339(decision.next);
+    // Timers cannot wait longer than about 24 days; look again hourly until the time is near.
+    state.requeueAfterMs = Math.min(
+      MAX_REQUEUE_MS,
+      Math.max(1000, decision.next.getTime() - now.getTime()),
+    );
+  }
+  return state;
+}
+
+/**
+ * Starts the run of a due time under the concurrency policy: Forbid skips it while a run is
+ * going, Replace stops the running ones first. True when the run is (or already was) there.
+ */
+async function startRun(
+  w: TemplateWork,
+  template: Template,
+  run: { name: string; due: Date; missed: number },
+  active: readonly Run[],
+): Promise<boolean> {
+  const ref = objectReference({ ...template, kind: 'AssessmentTemplate' });
+  const at = rfc3339(run.due);
+  const policy = template.spec.concurrencyPolicy;
+  if (run.missed > 0) {
+    w.events.warning(
+      ref,
+      'MissedSchedule',
+      'StartRun',
+      `${run.missed}${run.missed >= 100 ? ' or more' : ''} scheduled starts were missed; starting only the latest, ${at}`,
+    );
+  }
+  if (policy === 'Forbid' && active.length > 0) {
+    w.events.normal(
+      ref,
+      'RunSkipped',
+      'StartRun',
+      `skipped the run scheduled at ${at}: concurrencyPolicy Forbid and ${active.map((r) => r.metadata.name).join(', ')} still running`,
+    );
+    return false;
+  }
+  if (policy === 'Replace') {
+    for (const r of active) {
+      if (r.spec.stop !== undefined) continue;
+      await apply(
+        w.deps.manager.client,
+        kinds.assessmentRuns,
+        {
           apiVersion: API_VERSION,
           kind: 'AssessmentRun',
-          metadata: {
-            name,
-            namespace,
-            labels: { [TEMPLATE_LABEL]: template.metadata.name },
-            annotations: { [SCHEDULED_AT_ANNOTATION]: rfc3339(due) },
-            ownerReferences: [
-              {
-                apiVersion: API_VERSION,
-                kind: 'AssessmentTemplate',
-                name: template.metadata.name,
-                uid: template.metadata.uid ?? '',
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
-          },
-          spec: { templateRef: { name: template.metadata.name } },
+          metadata: { name: r.metadata.name, namespace: template.metadata.namespace ?? '' },
+          spec: { templateRef: r.spec.templateRef, stop: { action: 'SKIP_EVALUATION' } },
         },
-        query: { fieldManager: 'kube-inspector' },
-      });
-      return true;
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409) return false;
-      throw err;
+        { fieldManager: SCHEDULE_FIELD_MANAGER },
+      );
+      w.events.normal(
+        ref,
+        'RunReplaced',
+        'StopRun',
+        `stopped ${r.metadata.name} with SKIP_EVALUATION: concurrencyPolicy Replace`,
+      );
     }
+  }
+  if (await createScheduledRun(w.deps, template, run.name, run.due)) {
+    w.events.normal(ref, 'RunStarted', 'StartRun', `started ${run.name} for ${at}`);
+    w.ctx.log.info({ run: run.name, scheduledAt: at }, 'scheduled run started');
+  }
+  return true;
+}
+
+/** Deletes the finished scheduled runs beyond the history limits; returns their names. */
+async function pruneHistory(
+  w: TemplateWork,
+  template: Template,
+  runs: readonly Run[],
+): Promise<string[]> {
+  // History limits apply to the runs the schedule started (owned by the template).
+  const scheduled = runs.filter((r) => ownedBy(r, template.metadata.uid));
+  const beyond = runsBeyondHistory(
+    scheduled.map((r) => ({
+      name: r.metadata.name,
+      state: runState(r),
+      finishedAt: r.status?.completedAt ?? r.metadata.creationTimestamp ?? '',
+    })),
+    template.spec.successfulRunsHistoryLimit,
+    template.spec.failedRunsHistoryLimit,
+  );
+  for (const runName of beyond) {
+    const run = scheduled.find((r) => r.metadata.name === runName);
+    if (run?.metadata.deletionTimestamp !== undefined) continue;
+    await remove(
+      w.deps.manager.client,
+      kinds.assessmentRuns,
+      runName,
+      template.metadata.namespace ?? '',
+      {
+        ...(run?.metadata.uid !== undefined ? { uid: run.metadata.uid } : {}),
+        propagationPolicy: 'Background',
+      },
+    );
+    w.ctx.log.info({ run: runName }, 'deleted a run beyond the history limit');
+  }
+  return beyond;
+}
+
+/** The run history and schedule fields of the status. */
+function fillDraft(
+  draft: AssessmentTemplateStatus,
+  runs: readonly Run[],
+  active: readonly Run[],
+  beyond: readonly string[],
+  schedule: ScheduleState,
+): void {
+  const { started, lastScheduleTime, nextScheduleTime } = schedule;
+  const existing = runs.filter((r) => !beyond.includes(r.metadata.name));
+  const newest = [...existing].sort((a, b) =>
+    (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
+  );
+  const activeNames = [...new Set([...active.map((r) => r.metadata.name), ...started])].sort();
+  const lastRunName = started.at(-1) ?? newest.at(-1)?.metadata.name;
+  for (const field of [
+    'lastRunName',
+    'lastScheduleTime',
+    'nextScheduleTime',
+    'activeRuns',
+  ] as const)
+    delete draft[field];
+  Object.assign(draft, {
+    ...(lastRunName !== undefined ? { lastRunName } : {}),
+    ...(lastScheduleTime !== undefined ? { lastScheduleTime } : {}),
+    ...(nextScheduleTime !== undefined ? { nextScheduleTime } : {}),
+    ...(activeNames.length > 0 ? { activeRuns: activeNames.slice(0, 64) } : {}),
+    runCount: new Set([...existing.map((r) => r.metadata.name), ...started]).size,
+  });
+}
+
+/** Creates the run of a scheduled time; false when it exists already (started before a restart). */
+async function createScheduledRun(
+  deps: ControllerDeps,
+  template: Template,
+  name: string,
+  due: Date,
+): Promise<boolean> {
+  const namespace = template.metadata.namespace ?? '';
+  try {
+    await deps.manager.client.request('POST', collectionPath(kinds.assessmentRuns, namespace), {
+      body: {
+        apiVersion: API_VERSION,
+        kind: 'AssessmentRun',
+        metadata: {
+          name,
+          namespace,
+          labels: { [TEMPLATE_LABEL]: template.metadata.name },
+          annotations: { [SCHEDULED_AT_ANNOTATION]: rfc3339(due) },
+          ownerReferences: [
+            {
+              apiVersion: API_VERSION,
+              kind: 'AssessmentTemplate',
+              name: template.metadata.name,
+              uid: template.metadata.uid ?? '',
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        spec: { templateRef: { name: template.metadata.name } },
+      },
+      query: { fieldManager: FIELD_MANAGERS.coverage },
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) return false;
+    throw err;
   }
 }

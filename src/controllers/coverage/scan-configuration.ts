@@ -121,7 +121,6 @@ export function scanConfigurationReconciler(ctx: CoverageContext): Reconciler {
       if (wait > 0) result = { requeueAfterMs: wait };
       else {
         draft.statistics = { ...counts, updatedAt: iso(now.getTime())! };
-        lastStatsWrite = now.getTime();
       }
     }
     return { ...outcome, ...(result ? { result } : {}) };
@@ -153,6 +152,9 @@ export function scanConfigurationReconciler(ctx: CoverageContext): Reconciler {
             { apiVersion: API_VERSION, kind: 'ScanConfiguration', metadata: { name }, status },
             { current: sc, status: true, fieldManager: FIELD_MANAGERS.coverage },
           );
+          // The interval counts from statistics the API server took, not from an attempt.
+          if (status.statistics?.updatedAt !== sc.status?.statistics?.updatedAt)
+            lastStatsWrite = ctx.deps.clock.now().getTime();
         },
       });
     },

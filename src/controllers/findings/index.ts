@@ -20,6 +20,7 @@ import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
+import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/resources.ts';
 import { informers } from '../informers.ts';
 import { findingsMetrics } from './metrics.ts';
 import {
@@ -36,19 +37,6 @@ export { DEFAULT_FINDINGS_CONFIG, type FindingsConfig } from './reconciler.ts';
 
 /** Delay that folds a burst of finding changes into one recount of the rules. */
 const RULE_RECOUNT_DELAY_MS = 2_000;
-
-function addIndex<T extends KubeObject>(
-  cache: { addIndexer(name: string, fn: (o: T) => readonly string[]): void },
-  name: string,
-  fn: (o: T) => readonly string[],
-): void {
-  try {
-    cache.addIndexer(name, fn);
-  } catch (err) {
-    // The caches are shared: a second setup in one process (tests) finds the index there.
-    if (!(err instanceof Error && /exists/.test(err.message))) throw err;
-  }
-}
 
 /** The findings controllers with these settings. */
 export function findingsSetup(overrides: Partial<FindingsConfig> = {}): ControllerSetup {
@@ -75,7 +63,8 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     suppressionRules: informers.suppressionRules(m),
     scanConfigurations: informers.scanConfigurations(m),
   };
-  addIndex(caches.coveredResources, INDEX_BY_IMAGE_DIGEST, (cr) => {
+  // The caches are shared: a second setup in one process (tests) finds the index there.
+  caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
     const d = cr.status?.image?.digest;
     return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
   });
@@ -177,13 +166,13 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     delete: onRule,
   });
   caches.scanConfigurations.addHandlers({
-    add: (c) => c.metadata.name === 'default' && enqueueAll(),
+    add: (c) => c.metadata.name === SCAN_CONFIGURATION_NAME && enqueueAll(),
     // Its spec only: the coverage controller rewrites its status (statistics) all the time.
     update: (old, c) =>
-      c.metadata.name === 'default' &&
+      c.metadata.name === SCAN_CONFIGURATION_NAME &&
       old.metadata.generation !== c.metadata.generation &&
       enqueueAll(),
-    delete: (c) => c.metadata.name === 'default' && enqueueAll(),
+    delete: (c) => c.metadata.name === SCAN_CONFIGURATION_NAME && enqueueAll(),
   });
   deps.images.onChange((digest) => {
     for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))

@@ -15,7 +15,10 @@ import type { Logger } from 'pino';
 import { LABELS } from '../../api/v1alpha1/common.ts';
 import type { CoveredResource } from '../../api/v1alpha1/covered-resource.ts';
 import type { NodeInventory } from '../../api/v1alpha1/node-inventory.ts';
-import type { ScanConfiguration } from '../../api/v1alpha1/scan-configuration.ts';
+import {
+  type ScanConfiguration,
+  SCAN_CONFIGURATION_NAME,
+} from '../../api/v1alpha1/scan-configuration.ts';
 import type { SuppressionRule } from '../../api/v1alpha1/suppression-rule.ts';
 import {
   buildPackageFindings,
@@ -174,7 +177,7 @@ export class FindingsReconciler implements Reconciler {
       existing,
       ...(desired !== undefined ? { desired } : {}),
       suppressedBy: this.suppressor(cr),
-      retention: retentionOf(this.caches.scanConfigurations.get('default')),
+      retention: retentionOf(this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME)),
       now,
     });
     await this.write(name, cr, decision);

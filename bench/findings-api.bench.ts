@@ -1,0 +1,1260 @@
+/**
+ * Findings API benchmark at the target size (`make bench`): the real findings API server on the
+ * SQLite store, registered behind a real kube-apiserver through the aggregation layer, measured
+ * with the kubectl built with the control plane; then today's CRD path (Finding as a custom
+ * resource in etcd) in the same run, for the ratios.
+ *
+ * The serving process is a child of this one (this file, run with BENCH_ROLE=server), so its
+ * resident memory is the server's alone. It:
+ *   1. fills the store with 2,000 images × ~250 plus 5,000 nodes × ~30 findings (about 650,000)
+ *      in one batch per resource, as an evaluation writes them. Advisories are shared as in a
+ *      real cluster: images are built on a few dozen base images and share most of their OS
+ *      vulnerabilities, language packages add their own; node pools are homogeneous. Advisory
+ *      text has real lengths (200–1,500 characters), real-looking CVE ids, CVSS vectors and
+ *      several binary packages of one source package;
+ *   2. serves them; this process measures, through kube-apiserver: `kubectl get findings -A -l
+ *      kubeinspector.io/severity=CRITICAL`, one page of 500 (kubectl --raw and a direct request),
+ *      a full list streamed (JSON, one request without limit) and `kubectl get findings -A`
+ *      (table, pages of 500), 10 concurrent watches receiving a burst of changes (delivery
+ *      latency from the write to each watcher), the server's RSS (peak, sampled every 200 ms),
+ *      and etcd's size and key counts before and after.
+ *   3. installs the Finding CRD and writes findings through kube-apiserver for a fixed time,
+ *      create then status as the controller does, as fast as the API server accepts (16 in
+ *      flight, no client rate limit); measures the same reads and etcd's growth.
+ *
+ * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
+ * BENCH_FINDINGS_PER_NODE (30), BENCH_CRD_SECONDS (150: how long the CRD path writes),
+ * BENCH_RUNS (5 timings of each kubectl command), BENCH_BURST (1000 changed findings),
+ * BENCH_WATCHERS (10). A quick look:
+ *   BENCH_IMAGES=100 BENCH_NODES=200 BENCH_CRD_SECONDS=20 node --expose-gc bench/findings-api.bench.ts
+ *
+ * Prints a table and appends one JSON line to bench/results/findings-api.jsonl.
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
+import {
+  type ClientRequest,
+  get as httpGet,
+  type IncomingMessage,
+  request as httpRequest,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { parse } from 'yaml';
+import { startControlPlane, type ControlPlane } from '../hack/control-plane/control-plane.ts';
+import { API_VERSION, FINDINGS_API_VERSION, LABELS } from '../src/api/v1alpha1/common.ts';
+import { createFindingsApiServer } from '../src/findings-api/server.ts';
+import { SubjectAccessReviewAuthorizer } from '../src/findings-api/subject-access-review.ts';
+import { findingName, labelValue } from '../src/findings/build.ts';
+import { SqliteFindingStore } from '../src/findings-store/sqlite.ts';
+import type { BatchWrite, StoredFinding } from '../src/findings-store/store.ts';
+import { KubeClient } from '../src/kube/client.ts';
+import { seededRandom, type Random } from '../src/vulndb/testing/random.ts';
+import { serveAggregatedApi } from '../test/integration/findings-api-harness.ts';
+
+const sizes = {
+  images: Number(process.env.BENCH_IMAGES ?? 2000),
+  perImage: Number(process.env.BENCH_FINDINGS_PER_IMAGE ?? 250),
+  nodes: Number(process.env.BENCH_NODES ?? 5000),
+  perNode: Number(process.env.BENCH_FINDINGS_PER_NODE ?? 30),
+  crdSeconds: Number(process.env.BENCH_CRD_SECONDS ?? 150),
+  runs: Number(process.env.BENCH_RUNS ?? 5),
+  burst: Number(process.env.BENCH_BURST ?? 1000),
+  watchers: Number(process.env.BENCH_WATCHERS ?? 10),
+};
+const ADMIN = 'kube-inspector-system';
+const AGG_PATH = `/apis/${FINDINGS_API_VERSION}`;
+const CRD_PATH = `/apis/${API_VERSION}`;
+const CRITICAL = `${LABELS.severity}=CRITICAL`;
+
+function mb(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+function line(label: string, value: string): void {
+  console.log(`${label.padEnd(58)} ${value}`);
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN;
+}
+
+// ---------------------------------------------------------------- realistic advisories
+
+const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNTRIAGED'] as const;
+/** Share of each severity among OS advisories (Debian's and Ubuntu's trackers: few critical). */
+const SEVERITY_WEIGHTS = [0.035, 0.19, 0.43, 0.31, 0.035];
+const SCORE_BANDS: Record<string, [number, number]> = {
+  CRITICAL: [9.0, 10.0],
+  HIGH: [7.0, 8.9],
+  MEDIUM: [4.0, 6.9],
+  LOW: [0.1, 3.9],
+  UNTRIAGED: [0, 0],
+};
+const COMPONENTS = [
+  'the X.509 certificate parser',
+  'the HTTP/2 frame decoder',
+  'the DNS resolver',
+  'the TLS handshake state machine',
+  'the regular expression compiler',
+  'the PNG chunk reader',
+  'the archive extraction routine',
+  'the URL normalisation code',
+  'the ASN.1 decoder',
+  'the cookie jar implementation',
+  'the SSH key exchange',
+  'the kernel netfilter subsystem',
+  'the XML entity expansion code',
+  'the glob pattern matcher',
+];
+const FLAWS = [
+  'a heap-based buffer overflow',
+  'an out-of-bounds read',
+  'a use-after-free',
+  'an integer overflow',
+  'a NULL pointer dereference',
+  'an infinite loop',
+  'a double free',
+  'uncontrolled recursion',
+  'a race condition',
+  'improper input validation',
+  'a path traversal',
+];
+const IMPACTS = [
+  'cause a denial of service (application crash)',
+  'execute arbitrary code with the privileges of the process',
+  'read sensitive information from process memory',
+  'bypass certificate verification and impersonate a server',
+  'write files outside the intended directory',
+  'escalate privileges to root on the host',
+  'exhaust CPU through crafted input',
+];
+const TAILS = [
+  'This issue affects versions before the fixed release listed in the advisory.',
+  'The vulnerability is only exploitable when the non-default legacy option is enabled.',
+  'Exploitation requires the attacker to supply a specially crafted file that a user opens.',
+  'Upstream has released a patch; distributions have backported it to their stable branches.',
+  'NOTE: the vendor disputes the severity because the affected function is rarely reachable remotely.',
+  'The flaw exists because the length field of the record is trusted before memory is copied.',
+  'A public proof of concept exists and the issue has been discussed on the oss-security mailing list.',
+];
+const OS_SOURCES = [
+  ['openssl', ['libssl3', 'openssl', 'libssl-dev']],
+  ['glibc', ['libc6', 'libc-bin', 'libc-l10n', 'locales']],
+  ['curl', ['libcurl4', 'curl']],
+  ['systemd', ['libsystemd0', 'libudev1', 'systemd', 'systemd-sysv']],
+  ['perl', ['perl-base', 'perl', 'libperl5.36', 'perl-modules-5.36']],
+  ['krb5', ['libgssapi-krb5-2', 'libk5crypto3', 'libkrb5-3', 'libkrb5support0']],
+  ['libxml2', ['libxml2']],
+  ['gnutls28', ['libgnutls30']],
+  ['expat', ['libexpat1']],
+  ['tiff', ['libtiff6']],
+  ['sqlite3', ['libsqlite3-0']],
+  ['util-linux', ['libblkid1', 'libmount1', 'libuuid1', 'util-linux', 'mount']],
+  ['ncurses', ['libncursesw6', 'libtinfo6', 'ncurses-base', 'ncurses-bin']],
+  ['shadow', ['login', 'passwd']],
+  ['pam', ['libpam0g', 'libpam-modules', 'libpam-modules-bin', 'libpam-runtime']],
+  ['linux', ['linux-image-6.8.0-1021-aws', 'linux-modules-6.8.0-1021-aws']],
+  ['gnupg2', ['gpgv', 'gnupg', 'dirmngr']],
+  ['zlib', ['zlib1g']],
+  ['binutils', ['binutils', 'libbinutils', 'binutils-common']],
+  ['python3.11', ['libpython3.11-minimal', 'python3.11', 'libpython3.11-stdlib']],
+] as const;
+const MANAGERS: Record<string, string> = { npm: 'NPM', PyPI: 'PIP', Go: 'GOBINARY', Maven: 'JAR' };
+const LANG_PACKAGES = [
+  ['npm', 'pkg:npm', ['lodash', 'axios', 'express', 'semver', 'ws', 'jsonwebtoken', 'tar']],
+  ['PyPI', 'pkg:pypi', ['requests', 'urllib3', 'jinja2', 'cryptography', 'pyyaml', 'django']],
+  ['Go', 'pkg:golang', ['golang.org/x/net', 'google.golang.org/grpc', 'golang.org/x/crypto']],
+  ['Maven', 'pkg:maven', ['org.yaml/snakeyaml', 'com.fasterxml.jackson.core/jackson-databind']],
+] as const;
+
+interface Advisory {
+  id: string;
+  severity: string;
+  /** The status fields every finding of this advisory shares. */
+  shared: Record<string, unknown>;
+  /** Binary packages (OS: several of one source package; language: one). */
+  packages: { name: string; ecosystem: string; purlType: string }[];
+  fixed: string | undefined;
+}
+
+function pickSeverity(rng: Random): string {
+  let x = rng.next();
+  for (let i = 0; i < SEVERITIES.length; i++) {
+    x -= SEVERITY_WEIGHTS[i]!;
+    if (x < 0) return SEVERITIES[i]!;
+  }
+  return 'LOW';
+}
+
+/** 200–1,500 characters, most around 300–600, as NVD descriptions are. */
+function description(rng: Random, pkg: string): string {
+  const target = 200 + Math.floor(1300 * rng.next() ** 2.2);
+  let text =
+    `${rng.pick(FLAWS)[0]!.toUpperCase()}${rng.pick(FLAWS).slice(1)} was found in ${rng.pick(COMPONENTS)} of ${pkg}. ` +
+    `A remote attacker could use this flaw to ${rng.pick(IMPACTS)}.`;
+  while (text.length < target) text += ` ${rng.pick(TAILS)}`;
+  return text.slice(0, 1500);
+}
+
+function cvssVector(rng: Random): string {
+  const v = (name: string, values: string) => `${name}:${rng.pick(values.split(''))}`;
+  return [
+    'CVSS:3.1',
+    v('AV', 'NNNALP'),
+    v('AC', 'LLH'),
+    v('PR', 'NNLH'),
+    v('UI', 'NR'),
+    v('S', 'UUC'),
+    v('C', 'HHLN'),
+    v('I', 'HLN'),
+    v('A', 'HHLN'),
+  ].join('/');
+}
+
+function score(rng: Random, severity: string): number {
+  const [lo, hi] = SCORE_BANDS[severity]!;
+  return Math.round((lo + rng.next() * (hi - lo)) * 10) / 10;
+}
+
+function makeAdvisory(rng: Random, n: number, ecosystem: string, lang: boolean): Advisory {
+  const id = `CVE-${2016 + rng.int(10)}-${1000 + ((n * 7919) % 98_000)}`;
+  const severity = pickSeverity(rng);
+  let packages: Advisory['packages'];
+  let source: string;
+  if (lang) {
+    const [eco, purlType, names] = rng.pick(LANG_PACKAGES);
+    source = rng.pick(names);
+    packages = [{ name: source, ecosystem: eco, purlType }];
+  } else {
+    const [src, bins] = rng.pick(OS_SOURCES);
+    source = src;
+    const count = 1 + rng.int(bins.length);
+    packages = bins.slice(0, count).map((name) => ({ name, ecosystem, purlType: 'pkg:deb' }));
+  }
+  const refs = [
+    `https://nvd.nist.gov/vuln/detail/${id}`,
+    `https://security-tracker.debian.org/tracker/${id}`,
+    ...Array.from(
+      { length: rng.int(5) },
+      (_, i) =>
+        `https://github.com/${source}/${source}/commit/${(n * 31 + i).toString(16).padStart(40, 'a')}`,
+    ),
+  ];
+  const base = score(rng, severity);
+  const cvss =
+    severity === 'UNTRIAGED'
+      ? []
+      : [
+          { version: '3.1', scoringVector: cvssVector(rng), baseScore: base, source: 'NVD' },
+          ...(rng.chance(0.5)
+            ? [
+                {
+                  version: '3.1',
+                  scoringVector: cvssVector(rng),
+                  baseScore: Math.max(0.1, base - 1.2),
+                  source: 'DEBIAN_CVE',
+                },
+              ]
+            : []),
+        ];
+  const shared: Record<string, unknown> = {
+    description: description(rng, source),
+    vulnerabilitySource: lang ? 'GHSA' : 'DEBIAN_CVE',
+    exploitAvailable: rng.chance(0.04) ? 'YES' : 'NO',
+    aliases: [
+      lang
+        ? `GHSA-${(n * 104_729).toString(36).slice(0, 4)}-${n.toString(36).padStart(4, 'q')}-x9mw`
+        : `DSA-${5000 + (n % 900)}-1`,
+    ],
+    referenceUrls: refs,
+    epss: { score: Math.round(rng.next() ** 4 * 10_000) / 10_000 },
+    ...(cvss.length > 0 ? { cvss, inspectorScore: base } : {}),
+  };
+  const fixed = rng.chance(0.65)
+    ? `${1 + rng.int(3)}.${rng.int(20)}.${rng.int(9)}-${1 + rng.int(3)}+deb12u${1 + rng.int(4)}`
+    : undefined;
+  return { id, severity, shared, packages, fixed };
+}
+
+// ---------------------------------------------------------------- resources and findings
+
+interface Resource {
+  type: 'CONTAINER_IMAGE' | 'NODE';
+  id: string;
+  covered: string;
+  extra: Record<string, unknown>;
+  /** Advisories of this resource (indexes into the shared table). */
+  advisories: number[];
+}
+
+interface Population {
+  advisories: Advisory[];
+  /** The resources in the order they are evaluated. */
+  resource(i: number): Resource;
+  count: number;
+}
+
+/** Picks `n` distinct entries of `pool`. */
+function sample(rng: Random, pool: number[], n: number): number[] {
+  const picked = new Set<number>();
+  while (picked.size < Math.min(n, pool.length)) picked.add(pool[rng.int(pool.length)]!);
+  return [...picked];
+}
+
+/**
+ * 40 base images (each with ~300 OS advisories drawn from its distribution's 3,000), 8,000
+ * language advisories, 8 homogeneous node pools (each ~30 advisories of the node OS's 600).
+ * An image takes ~85% of its findings from its base image, the rest from language packages;
+ * a node takes its pool's set (1 in 10 nodes lags one patch round and has a few more).
+ */
+function population(): Population {
+  const rng = seededRandom(7);
+  const advisories: Advisory[] = [];
+  const add = (count: number, eco: string, lang: boolean): number[] =>
+    Array.from({ length: count }, () => {
+      advisories.push(makeAdvisory(rng, advisories.length, eco, lang));
+      return advisories.length - 1;
+    });
+  const debian = add(3000, 'Debian:12', false);
+  const ubuntu = add(2000, 'Ubuntu:22.04', false);
+  const lang = add(8000, 'npm', true);
+  const nodeOs = add(600, 'Ubuntu:24.04', false);
+  const bases = Array.from({ length: 40 }, (_, b) =>
+    sample(rng, b % 3 === 2 ? ubuntu : debian, Math.round(sizes.perImage * 1.2)),
+  );
+  const pools = Array.from({ length: 8 }, () => sample(rng, nodeOs, sizes.perNode * 1.3));
+  const resource = (i: number): Resource => {
+    const r = seededRandom(1000 + i);
+    if (i < sizes.images) {
+      const base = bases[i % bases.length]!;
+      const n = Math.max(1, Math.round(sizes.perImage * (0.6 + r.next() * 0.8)));
+      const os = sample(r, base, Math.round(n * 0.85));
+      return { ...imageResource(i), advisories: [...os, ...sample(r, lang, n - os.length)] };
+    }
+    const k = i - sizes.images;
+    const pool = pools[k % pools.length]!;
+    const own = k % 10 === 0 ? sample(r, nodeOs, 8) : [];
+    const set = [
+      ...new Set([...pool.slice(0, Math.round(sizes.perNode * (0.8 + (k % 8) * 0.05))), ...own]),
+    ];
+    return { ...nodeResource(k), advisories: set };
+  };
+  return { advisories, resource, count: sizes.images + sizes.nodes };
+}
+
+function imageResource(i: number): Omit<Resource, 'advisories'> {
+  const digest = `sha256:${(i * 2_654_435_761).toString(16).padStart(16, '0').repeat(4).slice(0, 64)}`;
+  const repository = `registry.example.com/team-${i % 60}/service-${i}`;
+  return {
+    type: 'CONTAINER_IMAGE',
+    id: `${repository}@${digest}`,
+    covered: `image-${digest.slice(7, 23)}`,
+    extra: {
+      imageRepository: repository,
+      imageDigest: digest,
+      imageTags: [`v1.${i % 30}.${i % 7}`],
+      platform: 'DEBIAN_12',
+    },
+  };
+}
+
+function nodeResource(i: number): Omit<Resource, 'advisories'> {
+  const name = `ip-10-${(i >> 8) & 255}-${i & 255}-${i % 200}.pool-${i % 8}.ec2.internal`;
+  return {
+    type: 'NODE',
+    id: name,
+    covered: `node-${name}`.slice(0, 63),
+    extra: { kind: 'Node', name, platform: 'UBUNTU_24_04' },
+  };
+}
+
+const OBSERVED = '2026-11-30T08:00:00Z';
+
+function managedFields() {
+  const fields = [
+    'type',
+    'title',
+    'severity',
+    'status',
+    'vulnerabilityId',
+    'packages',
+    'resource',
+    'recommendation',
+    'fixAvailable',
+    'firstObservedAt',
+    'updatedAt',
+  ];
+  return [
+    {
+      manager: 'kube-inspector',
+      operation: 'Apply',
+      apiVersion: FINDINGS_API_VERSION,
+      time: OBSERVED,
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:status': Object.fromEntries(fields.map((f) => [`f:${f}`, {}])) },
+      subresource: 'status',
+    },
+  ];
+}
+
+/** The Finding of one advisory on one resource, as the findings controller builds it. */
+function makeFinding(
+  resource: Resource,
+  a: Advisory,
+  apiVersion: string,
+  seed: number,
+): StoredFinding {
+  const rng = seededRandom(seed);
+  const layer = `sha256:${(seed * 40_503).toString(16).padStart(64, '0').slice(-64)}`;
+  const packages = a.packages.map((p) => {
+    const version = `${1 + rng.int(3)}.${rng.int(20)}.${rng.int(9)}-1`;
+    const os = p.purlType === 'pkg:deb';
+    return {
+      name: p.name,
+      version,
+      ...(a.fixed ? { fixedInVersion: a.fixed } : {}),
+      ecosystem: resource.type === 'NODE' && os ? 'Ubuntu:24.04' : p.ecosystem,
+      packageManager: os ? 'OS' : (MANAGERS[p.ecosystem] ?? 'OS'),
+      purl: `${p.purlType}/${os ? 'debian/' : ''}${p.name}@${version}${os ? '?arch=amd64' : ''}`,
+      ...(!os ? { filePath: `/app/vendor/${p.name}` } : {}),
+      ...(resource.type === 'CONTAINER_IMAGE' ? { sourceLayerHash: layer } : {}),
+      remediation: a.fixed
+        ? os
+          ? `apt-get install --only-upgrade ${p.name}`
+          : `Upgrade ${p.name} to ${a.fixed}`
+        : 'No fixed version is known yet.',
+    };
+  });
+  const names = a.packages.map((p) => p.name);
+  return {
+    apiVersion,
+    kind: 'Finding',
+    metadata: {
+      namespace: ADMIN,
+      name: findingName(resource.id, a.id, `${a.packages[0]!.ecosystem}/${names[0]}`),
+      labels: {
+        [LABELS.severity]: a.severity,
+        [LABELS.type]: 'PACKAGE_VULNERABILITY',
+        [LABELS.status]: 'ACTIVE',
+        [LABELS.resourceType]: resource.type,
+        [LABELS.vulnerabilityId]: labelValue(a.id),
+        [LABELS.coveredResource]: resource.covered,
+      },
+      ...(apiVersion === FINDINGS_API_VERSION ? { managedFields: managedFields() } : {}),
+    },
+    status: {
+      type: 'PACKAGE_VULNERABILITY',
+      title: `${a.id} - ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
+      severity: a.severity,
+      status: 'ACTIVE',
+      vulnerabilityId: a.id,
+      ...a.shared,
+      packages,
+      fixAvailable: a.fixed ? 'YES' : 'NO',
+      resource: { type: resource.type, id: resource.id, ...resource.extra },
+      rulesPackage: 'cve',
+      recommendation: {
+        text: a.fixed
+          ? `Upgrade ${names.map((n) => `${n} to ${a.fixed}`).join(', ')} or later.`
+          : 'No fixed version is known yet; watch the advisory.',
+        url: (a.shared.referenceUrls as string[])[0],
+      },
+      firstObservedAt: OBSERVED,
+      lastObservedAt: OBSERVED,
+      updatedAt: OBSERVED,
+    },
+  };
+}
+
+function resourceFindings(pop: Population, i: number, apiVersion: string): StoredFinding[] {
+  const r = pop.resource(i);
+  return r.advisories.map((a, k) => makeFinding(r, pop.advisories[a]!, apiVersion, i * 4096 + k));
+}
+
+// ---------------------------------------------------------------- the serving process
+
+type ToServer =
+  { type: 'burst'; count: number } | { type: 'rss'; reset: boolean } | { type: 'stop' };
+type FromServer =
+  | { type: 'progress'; findings: number; ms: number }
+  | {
+      type: 'filled';
+      findings: number;
+      ms: number;
+      bytesOnDisk: number;
+      checkpointedBytes: number;
+      advisories: number;
+      rss: number;
+      peakRss: number;
+    }
+  | { type: 'ready' }
+  | { type: 'burst-written'; count: number; ms: number }
+  | { type: 'rss'; rss: number; peak: number }
+  | { type: 'error'; message: string };
+
+function send(message: FromServer): void {
+  process.send!(message);
+}
+
+/** Fills the store one resource at a time (one batch each), as the controller converges. */
+async function fill(
+  store: SqliteFindingStore,
+  pop: Population,
+  peak: () => number,
+  sampleRss: () => void,
+): Promise<void> {
+  let count = 0;
+  const t = performance.now();
+  for (let i = 0; i < pop.count; i++) {
+    const writes: BatchWrite[] = resourceFindings(pop, i, FINDINGS_API_VERSION).map((finding) => ({
+      op: 'upsert',
+      finding,
+    }));
+    await store.batch(writes);
+    sampleRss();
+    count += writes.length;
+    if (count % 50_000 < writes.length)
+      send({ type: 'progress', findings: count, ms: performance.now() - t });
+  }
+  const ms = performance.now() - t;
+  (globalThis as { gc?: () => void }).gc?.();
+  const stats = await store.stats();
+  store.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  send({
+    type: 'filled',
+    findings: count,
+    ms,
+    bytesOnDisk: stats.bytesOnDisk,
+    checkpointedBytes: (await store.stats()).bytesOnDisk,
+    advisories: stats.advisories,
+    rss: process.memoryUsage().rss,
+    peakRss: peak(),
+  });
+}
+
+/** Changes `count` findings (one write each, as separate evaluations would), stamping updatedAt. */
+async function burst(store: SqliteFindingStore, count: number): Promise<void> {
+  const targets = (await store.list({ limit: count })).items;
+  const t = performance.now();
+  for (const f of targets) {
+    const status = f.status as Record<string, unknown>;
+    await store.batch([
+      {
+        op: 'update',
+        finding: { ...f, status: { ...status, updatedAt: new Date().toISOString() } },
+      },
+    ]);
+  }
+  send({ type: 'burst-written', count: targets.length, ms: performance.now() - t });
+}
+
+async function serve(): Promise<void> {
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+  const kc = new KubeConfig();
+  kc.loadFromFile(process.env.BENCH_KUBECONFIG!);
+  const store = new SqliteFindingStore({ path: process.env.BENCH_DB! });
+  const served = await serveAggregatedApi({
+    kubeConfig: kc,
+    log: pino({ level: 'silent' }),
+    service: { name: 'kube-inspector-findings', namespace: ADMIN },
+    handler: (authenticator, client) =>
+      createFindingsApiServer({
+        store,
+        authenticator,
+        authorizer: new SubjectAccessReviewAuthorizer(client),
+        controllerUsernames: [],
+        deleterUsernames: [],
+      }).handler,
+  });
+  send({ type: 'ready' });
+  await fill(
+    store,
+    population(),
+    () => peak,
+    () => (peak = Math.max(peak, process.memoryUsage.rss())),
+  );
+  process.on('message', (m: ToServer) => {
+    const run = async (): Promise<void> => {
+      if (m.type === 'burst') await burst(store, m.count);
+      else if (m.type === 'rss') {
+        send({ type: 'rss', rss: process.memoryUsage().rss, peak });
+        if (m.reset) peak = 0;
+      } else {
+        clearInterval(sampler);
+        await served.stop();
+        await store.close();
+        process.exit(0);
+      }
+    };
+    run().catch((err: unknown) =>
+      send({ type: 'error', message: String((err as Error)?.stack ?? err) }),
+    );
+  });
+}
+
+// ---------------------------------------------------------------- measuring from outside
+
+class ServerProcess {
+  private readonly queue: FromServer[] = [];
+  private waiter: (() => void) | undefined;
+  readonly child: ChildProcess;
+  exited = false;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.child = fork(import.meta.filename, [], {
+      env: { ...process.env, ...env, BENCH_ROLE: 'server' },
+      execArgv: process.execArgv,
+    });
+    this.child.on('message', (m: FromServer) => {
+      this.queue.push(m);
+      this.waiter?.();
+    });
+    this.child.on('exit', () => {
+      this.exited = true;
+      this.waiter?.();
+    });
+  }
+
+  /** The next message of this type (progress messages are printed on the way). */
+  async next<T extends FromServer['type']>(type: T): Promise<Extract<FromServer, { type: T }>> {
+    for (;;) {
+      const i = this.queue.findIndex(
+        (m) => m.type === type || m.type === 'error' || m.type === 'progress',
+      );
+      if (i >= 0) {
+        const [m] = this.queue.splice(i, 1);
+        if (m!.type === 'error') throw new Error(`server: ${m!.message}`);
+        if (m!.type === 'progress') {
+          line(`  ${m!.findings} findings written`, seconds(m!.ms));
+          continue;
+        }
+        return m as Extract<FromServer, { type: T }>;
+      }
+      if (this.exited) throw new Error('the serving process exited');
+      await new Promise<void>((r) => (this.waiter = r));
+      this.waiter = undefined;
+    }
+  }
+
+  ask(m: ToServer): void {
+    this.child.send(m);
+  }
+}
+
+interface Tls {
+  server: URL;
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+function tlsOf(kubeconfig: string): Tls {
+  const kc = parse(readFileSync(kubeconfig, 'utf8')) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
+  };
+  const b = (s: string) => Buffer.from(s, 'base64');
+  return {
+    server: new URL(kc.clusters[0]!.cluster.server),
+    ca: b(kc.clusters[0]!.cluster['certificate-authority-data']),
+    cert: b(kc.users[0]!.user['client-certificate-data']),
+    key: b(kc.users[0]!.user['client-key-data']),
+  };
+}
+
+interface Fetched {
+  status: number;
+  ms: number;
+  firstByteMs: number;
+  bytes: number;
+  /** The body, only when keep is set. */
+  body: string;
+}
+
+/** A GET through kube-apiserver, streamed: bytes are counted, kept only when asked. */
+function fetchApi(tls: Tls, path: string, keep = false): Promise<Fetched> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const req = httpsRequest(
+      {
+        host: tls.server.hostname,
+        port: tls.server.port,
+        path,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        agent: false,
+      },
+      (res) => {
+        const firstByteMs = performance.now() - t;
+        let bytes = 0;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (keep) chunks.push(c);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            ms: performance.now() - t,
+            firstByteMs,
+            bytes,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Runs kubectl once: wall time and bytes of output (not kept). */
+function kubectlTimed(
+  plane: ControlPlane,
+  args: string[],
+): Promise<{ ms: number; bytes: number; lines: number }> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const child = spawn(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfig, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let bytes = 0;
+    let lines = 0;
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      bytes += c.length;
+      for (const x of c) if (x === 10) lines++;
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve({ ms: performance.now() - t, bytes, lines })
+        : reject(new Error(`kubectl ${args.join(' ')}: ${stderr}`)),
+    );
+  });
+}
+
+/** `runs` timings of one kubectl command: median, min, and the output size of the last. */
+async function kubectlRepeated(plane: ControlPlane, args: string[], runs: number) {
+  const times: number[] = [];
+  let last = { ms: 0, bytes: 0, lines: 0 };
+  for (let i = 0; i < runs; i++) {
+    last = await kubectlTimed(plane, args);
+    times.push(last.ms);
+  }
+  return { median: median(times), min: Math.min(...times), lines: last.lines, bytes: last.bytes };
+}
+
+// ---------------------------------------------------------------- etcd
+
+interface EtcdSize {
+  dbBytes: number;
+  inUseBytes: number;
+  keys: number;
+}
+
+function httpText(url: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const done = (res: IncomingMessage) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    };
+    if (body === undefined) httpGet(url, done).on('error', reject);
+    else {
+      const req = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        done,
+      );
+      req.on('error', reject);
+      req.end(body);
+    }
+  });
+}
+
+async function etcdSize(plane: ControlPlane): Promise<EtcdSize> {
+  const text = await httpText(`${plane.etcdUrl}/metrics`);
+  const metric = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    dbBytes: metric('etcd_mvcc_db_total_size_in_bytes'),
+    inUseBytes: metric('etcd_mvcc_db_total_size_in_use_in_bytes'),
+    keys: metric('etcd_debugging_mvcc_keys_total'),
+  };
+}
+
+function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix);
+  b[b.length - 1]! += 1;
+  return b.toString('base64');
+}
+
+/** Keys under a prefix, and the bytes of the values of the first `sampleSize` of them. */
+async function etcdKeys(
+  plane: ControlPlane,
+  prefix: string,
+  sampleSize = 0,
+): Promise<{ count: number; sampleAvgBytes: number }> {
+  const key = Buffer.from(prefix).toString('base64');
+  const counted = JSON.parse(
+    await httpText(
+      `${plane.etcdUrl}/v3/kv/range`,
+      JSON.stringify({ key, range_end: prefixEnd(prefix), count_only: true }),
+    ),
+  ) as { count?: string };
+  let sampleAvgBytes = 0;
+  if (sampleSize > 0) {
+    const got = JSON.parse(
+      await httpText(
+        `${plane.etcdUrl}/v3/kv/range`,
+        JSON.stringify({ key, range_end: prefixEnd(prefix), limit: sampleSize }),
+      ),
+    ) as { kvs?: { value: string }[] };
+    const kvs = got.kvs ?? [];
+    sampleAvgBytes =
+      kvs.reduce((s, kv) => s + Buffer.from(kv.value, 'base64').length, 0) /
+      Math.max(1, kvs.length);
+  }
+  return { count: Number(counted.count ?? 0), sampleAvgBytes };
+}
+
+/** Resident memory of kube-apiserver of this control plane (from /proc). */
+function apiServerRss(plane: ControlPlane): number {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes(plane.dir) || !cmd.split('\0')[0]!.endsWith('kube-apiserver')) continue;
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return NaN;
+}
+
+// ---------------------------------------------------------------- reads and watches
+
+const results: Record<string, number | string> = {};
+
+/** The reads of the task, against one resource path (aggregated or CRD). */
+async function measureReads(
+  plane: ControlPlane,
+  tls: Tls,
+  label: string,
+  path: string,
+  resource: string,
+): Promise<void> {
+  const critical = await kubectlRepeated(
+    plane,
+    ['get', resource, '-A', '-l', CRITICAL],
+    sizes.runs,
+  );
+  line(
+    `${label}: kubectl get -A -l severity=CRITICAL`,
+    `median ${seconds(critical.median)}, min ${seconds(critical.min)} (${critical.lines - 1} rows)`,
+  );
+  const raw = await kubectlRepeated(
+    plane,
+    ['get', '--raw', `${path}/findings?limit=500`],
+    sizes.runs,
+  );
+  const direct: number[] = [];
+  for (let i = 0; i < sizes.runs; i++)
+    direct.push((await fetchApi(tls, `${path}/findings?limit=500`)).ms);
+  line(
+    `${label}: one page of 500, kubectl get --raw`,
+    `median ${seconds(raw.median)}, min ${seconds(raw.min)} (${mb(raw.bytes)})`,
+  );
+  line(
+    `${label}: one page of 500, one HTTPS request`,
+    `median ${seconds(median(direct))}, min ${seconds(Math.min(...direct))}`,
+  );
+  const full = await fetchApi(tls, `${path}/findings`);
+  line(
+    `${label}: full list streamed (JSON, no limit)`,
+    `${seconds(full.ms)}, ${mb(full.bytes)} (first byte ${seconds(full.firstByteMs)}, HTTP ${full.status})`,
+  );
+  const table = await kubectlTimed(plane, ['get', resource, '-A']);
+  line(
+    `${label}: kubectl get -A (table, pages of 500)`,
+    `${seconds(table.ms)}, ${table.lines - 1} rows, ${mb(table.bytes)}`,
+  );
+  const key = label.replace(/\W+/g, '_');
+  Object.assign(results, {
+    [`${key}_criticalMs`]: critical.median,
+    [`${key}_criticalRows`]: critical.lines - 1,
+    [`${key}_page500KubectlMs`]: raw.median,
+    [`${key}_page500RequestMs`]: median(direct),
+    [`${key}_fullListMs`]: full.ms,
+    [`${key}_fullListBytes`]: full.bytes,
+    [`${key}_tableMs`]: table.ms,
+  });
+}
+
+interface WatchResult {
+  latencies: number[];
+  received: number[];
+  allMs: number;
+}
+
+/** `watchers` watches through kube-apiserver; the server changes `burst` findings; delivery latency. */
+async function measureWatches(tls: Tls, server: ServerProcess): Promise<WatchResult> {
+  const list = JSON.parse((await fetchApi(tls, `${AGG_PATH}/findings?limit=1`, true)).body) as {
+    metadata: { resourceVersion: string };
+  };
+  const rv = list.metadata.resourceVersion;
+  const latencies: number[] = [];
+  const received = Array.from({ length: sizes.watchers }, () => 0);
+  const requests: ClientRequest[] = [];
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const opened = Array.from(
+    { length: sizes.watchers },
+    (_, w) =>
+      new Promise<void>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: tls.server.hostname,
+            port: tls.server.port,
+            path: `${AGG_PATH}/findings?watch=true&resourceVersion=${rv}`,
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+            agent: false,
+          },
+          (res) => {
+            resolve();
+            let buffered = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              buffered += chunk;
+              let nl: number;
+              while ((nl = buffered.indexOf('\n')) >= 0) {
+                const event = JSON.parse(buffered.slice(0, nl)) as {
+                  type: string;
+                  object: StoredFinding;
+                };
+                buffered = buffered.slice(nl + 1);
+                if (event.type !== 'MODIFIED') continue;
+                latencies.push(
+                  Date.now() - Date.parse((event.object.status as { updatedAt: string }).updatedAt),
+                );
+                if (++received[w]! === sizes.burst && received.every((n) => n >= sizes.burst))
+                  resolveAll();
+              }
+            });
+            res.on('error', () => {});
+          },
+        );
+        req.on('error', reject);
+        req.end();
+        requests.push(req);
+      }),
+  );
+  await Promise.all(opened);
+  const t = performance.now();
+  server.ask({ type: 'burst', count: sizes.burst });
+  const written = await server.next('burst-written');
+  await Promise.race([all, new Promise((r) => setTimeout(r, 120_000))]);
+  const allMs = performance.now() - t;
+  for (const req of requests) req.destroy();
+  line(`${sizes.burst} changes written by the server (one write each)`, seconds(written.ms));
+  return { latencies, received, allMs };
+}
+
+// ---------------------------------------------------------------- today's CRD path
+
+function findingsCrd(): { metadata: { name: string } } {
+  const path = 'crds/kubeinspector.io_findings.yaml';
+  const root = join(import.meta.dirname, '..');
+  if (existsSync(join(root, path)))
+    return parse(readFileSync(join(root, path), 'utf8')) as { metadata: { name: string } };
+  const removedIn = execFileSync('git', ['rev-list', '-n', '1', 'HEAD', '--', path], {
+    cwd: root,
+    encoding: 'utf8',
+  }).trim();
+  return parse(
+    execFileSync('git', ['show', `${removedIn}^:${path}`], { cwd: root, encoding: 'utf8' }),
+  ) as { metadata: { name: string } };
+}
+
+async function installCrd(client: KubeClient): Promise<void> {
+  const crd = findingsCrd();
+  await client.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+    body: crd,
+  });
+  for (;;) {
+    const got = await client.request<{
+      status?: { conditions?: { type: string; status: string }[] };
+    }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
+    if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+}
+
+/** Creates findings as custom resources for `budgetMs` (create, then status), 16 in flight. */
+async function writeCrds(
+  client: KubeClient,
+  budgetMs: number,
+): Promise<{ written: number; ms: number; conflicts: number }> {
+  const pop = population();
+  const deadline = performance.now() + budgetMs;
+  let resource = 0;
+  let pending: StoredFinding[] = [];
+  const nextFinding = (): StoredFinding | undefined => {
+    while (pending.length === 0 && resource < pop.count)
+      pending = resourceFindings(pop, resource++, API_VERSION);
+    return pending.shift();
+  };
+  let written = 0;
+  let conflicts = 0;
+  const collection = `${CRD_PATH}/namespaces/${ADMIN}/findings`;
+  const worker = async (): Promise<void> => {
+    for (
+      let f = nextFinding();
+      f !== undefined && performance.now() < deadline;
+      f = nextFinding()
+    ) {
+      const { status, ...rest } = f;
+      let created: StoredFinding;
+      try {
+        created = await client.request<StoredFinding>('POST', collection, {
+          body: { ...rest, spec: {} },
+        });
+      } catch (err) {
+        if ((err as { status?: number }).status === 409) {
+          conflicts++;
+          continue;
+        }
+        throw err;
+      }
+      await client.request('PUT', `${collection}/${created.metadata.name}/status`, {
+        body: { ...created, status },
+      });
+      written++;
+    }
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return { written, ms: performance.now() - t, conflicts };
+}
+
+// ---------------------------------------------------------------- the run
+
+async function aggregatedPath(plane: ControlPlane, tls: Tls, dir: string): Promise<ServerProcess> {
+  const etcd0 = await etcdSize(plane);
+  const server = new ServerProcess({
+    BENCH_KUBECONFIG: plane.kubeconfig,
+    BENCH_DB: join(dir, 'findings.db'),
+  });
+  await server.next('ready');
+  const etcd1 = await etcdSize(plane);
+  line(
+    'etcd: keys added by registering the API (Service, APIService)',
+    `${etcd1.keys - etcd0.keys}`,
+  );
+  const filled = await server.next('filled');
+  const etcd2 = await etcdSize(plane);
+  line(
+    'fill: findings written (one batch per resource)',
+    `${filled.findings} in ${seconds(filled.ms)} (${Math.round(filled.findings / (filled.ms / 1000))}/s)`,
+  );
+  line(
+    'fill: bytes on disk / per finding',
+    `${mb(filled.bytesOnDisk)} / ${Math.round(filled.bytesOnDisk / filled.findings)} B (${filled.advisories} advisories kept once)`,
+  );
+  line(
+    'fill: bytes on disk / per finding after a WAL checkpoint',
+    `${mb(filled.checkpointedBytes)} / ${Math.round(filled.checkpointedBytes / filled.findings)} B`,
+  );
+  line(
+    'fill: server RSS at the end / peak during the fill',
+    `${mb(filled.rss)} / ${mb(filled.peakRss)}`,
+  );
+  const keys = await etcdKeys(plane, '/registry/findings.kubeinspector.io');
+  line(
+    'etcd during the fill: keys added / in-use bytes added',
+    `${etcd2.keys - etcd1.keys} / ${etcd2.inUseBytes - etcd1.inUseBytes} B (findings keys ${keys.count}; db ${mb(etcd2.dbBytes)})`,
+  );
+  server.ask({ type: 'rss', reset: true });
+  await server.next('rss');
+  Object.assign(results, {
+    findings: filled.findings,
+    fillSeconds: filled.ms / 1000,
+    bytesOnDisk: filled.bytesOnDisk,
+    bytesPerFinding: Math.round(filled.bytesOnDisk / filled.findings),
+    checkpointedBytesPerFinding: Math.round(filled.checkpointedBytes / filled.findings),
+    fillPeakRssMiB: Math.round(filled.peakRss / 2 ** 20),
+    etcdKeysAddedByFill: etcd2.keys - etcd1.keys,
+    etcdInUseBytesAddedByFill: etcd2.inUseBytes - etcd1.inUseBytes,
+    etcdFindingKeys: keys.count,
+  });
+  const healthz = await kubectlRepeated(plane, ['get', '--raw', '/healthz'], sizes.runs);
+  line(
+    'kubectl get --raw /healthz (process start and TLS, for scale)',
+    `median ${seconds(healthz.median)}`,
+  );
+  results.kubectlFloorMs = healthz.median;
+  await measureReads(
+    plane,
+    tls,
+    'aggregated',
+    AGG_PATH,
+    `findings.${FINDINGS_API_VERSION.split('/')[0]}`,
+  );
+  const watch = await measureWatches(tls, server);
+  line(
+    `${sizes.watchers} watchers: delivery latency p50 / p99 / max`,
+    `${seconds(percentile(watch.latencies, 50))} / ${seconds(percentile(watch.latencies, 99))} / ${seconds(Math.max(...watch.latencies))}`,
+  );
+  line(
+    `${sizes.watchers} watchers: every event at every watcher after`,
+    `${seconds(watch.allMs)} (received ${watch.received.join('/')})`,
+  );
+  server.ask({ type: 'rss', reset: false });
+  const rss = await server.next('rss');
+  line('server RSS now / peak while serving all of the above', `${mb(rss.rss)} / ${mb(rss.peak)}`);
+  const etcd3 = await etcdSize(plane);
+  line(
+    'etcd while serving: keys added / in-use bytes added',
+    `${etcd3.keys - etcd2.keys} / ${etcd3.inUseBytes - etcd2.inUseBytes} B`,
+  );
+  Object.assign(results, {
+    watchP50Ms: percentile(watch.latencies, 50),
+    watchP99Ms: percentile(watch.latencies, 99),
+    watchAllMs: watch.allMs,
+    watchEvents: watch.latencies.length,
+    servePeakRssMiB: Math.round(rss.peak / 2 ** 20),
+  });
+  return server;
+}
+
+async function crdPath(plane: ControlPlane, tls: Tls, client: KubeClient): Promise<void> {
+  await installCrd(client);
+  const etcd0 = await etcdSize(plane);
+  const rss0 = apiServerRss(plane);
+  const w = await writeCrds(client, sizes.crdSeconds * 1000);
+  const etcd1 = await etcdSize(plane);
+  const keys = await etcdKeys(plane, '/registry/kubeinspector.io/findings/', 200);
+  const rss1 = apiServerRss(plane);
+  const perFinding = w.ms / w.written;
+  line(
+    'CRD: findings written (create + status, 16 in flight)',
+    `${w.written} in ${seconds(w.ms)} (${(w.written / (w.ms / 1000)).toFixed(1)}/s${w.conflicts ? `, ${w.conflicts} name clashes skipped` : ''})`,
+  );
+  line(
+    'CRD: etcd keys / in-use bytes added / per finding',
+    `${keys.count} / ${mb(etcd1.inUseBytes - etcd0.inUseBytes)} / ${Math.round((etcd1.inUseBytes - etcd0.inUseBytes) / w.written)} B (value ${Math.round(keys.sampleAvgBytes)} B)`,
+  );
+  line('CRD: etcd db file', `${mb(etcd0.dbBytes)} -> ${mb(etcd1.dbBytes)}`);
+  line('CRD: kube-apiserver RSS before / after', `${mb(rss0)} / ${mb(rss1)}`);
+  await measureReads(plane, tls, 'CRD', CRD_PATH, `findings.${API_VERSION.split('/')[0]}`);
+  Object.assign(results, {
+    crdFindings: w.written,
+    crdWriteMsPerFinding: perFinding,
+    crdEtcdBytesPerFinding: Math.round((etcd1.inUseBytes - etcd0.inUseBytes) / w.written),
+    crdEtcdValueBytes: Math.round(keys.sampleAvgBytes),
+    crdApiServerRssAddedMiB: Math.round((rss1 - rss0) / 2 ** 20),
+  });
+}
+
+function ratios(): void {
+  const r = results as Record<string, number>;
+  const aggPerFinding = (r.fillSeconds! * 1000) / r.findings!;
+  line(
+    'ratio: write time per finding, CRD / aggregated',
+    `${(r.crdWriteMsPerFinding! / aggPerFinding).toFixed(0)}× (${r.crdWriteMsPerFinding!.toFixed(2)} ms vs ${aggPerFinding.toFixed(3)} ms)`,
+  );
+  line(
+    'ratio: etcd bytes per finding, CRD / aggregated',
+    `${r.crdEtcdBytesPerFinding} B vs ${r.etcdFindingKeys} keys (0 B)`,
+  );
+  line(
+    'ratio: store bytes per finding, etcd (CRD) / SQLite',
+    `${(r.crdEtcdBytesPerFinding! / r.bytesPerFinding!).toFixed(2)}`,
+  );
+  const scale = r.findings! / r.crdFindings!;
+  line(
+    'ratio: CRITICAL list time, CRD / aggregated',
+    `${(r.CRD_criticalMs! / r.aggregated_criticalMs!).toFixed(2)} with ${scale.toFixed(0)}× fewer findings in the CRD`,
+  );
+  line(
+    'ratio: full list time per finding, CRD / aggregated',
+    `${(r.CRD_fullListMs! / r.crdFindings! / (r.aggregated_fullListMs! / r.findings!)).toFixed(2)}`,
+  );
+  line(
+    `CRD path for all ${r.findings} findings: measured rate / 50 req/s`,
+    `${((r.crdWriteMsPerFinding! * r.findings!) / 3_600_000).toFixed(1)} h / ${((2 * r.findings!) / 50 / 3600).toFixed(1)} h`,
+  );
+}
+
+async function main(): Promise<void> {
+  const load: number[] = [];
+  const loadSampler = setInterval(() => load.push(loadavg()[0]!), 10_000);
+  line('sizes', JSON.stringify(sizes));
+  line('load average (1 min) at the start, 2 cores', loadavg()[0]!.toFixed(1));
+  const dir = mkdtempSync(join(tmpdir(), 'findings-api-bench-'));
+  const plane = await startControlPlane({ log: () => {} });
+  const tls = tlsOf(plane.kubeconfig);
+  const kc = new KubeConfig();
+  kc.loadFromFile(plane.kubeconfig);
+  const client = await KubeClient.create(kc, { qps: 0 });
+  let server: ServerProcess | undefined;
+  try {
+    await client.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ADMIN } } });
+    server = await aggregatedPath(plane, tls, dir);
+    await crdPath(plane, tls, client);
+    ratios();
+    line(
+      'load average (1 min) during the run: mean / max',
+      `${(load.reduce((a, b) => a + b, 0) / Math.max(1, load.length)).toFixed(1)} / ${Math.max(...load).toFixed(1)}`,
+    );
+    results.loadMean = load.reduce((a, b) => a + b, 0) / Math.max(1, load.length);
+  } finally {
+    clearInterval(loadSampler);
+    if (server && !server.exited) {
+      server.ask({ type: 'stop' });
+      await new Promise((r) => server!.child.once('exit', r));
+    }
+    await client.close();
+    await plane.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const out = join(import.meta.dirname, 'results');
+  mkdirSync(out, { recursive: true });
+  appendFileSync(
+    join(out, 'findings-api.jsonl'),
+    `${JSON.stringify({ at: new Date().toISOString(), ...sizes, ...results })}\n`,
+  );
+}
+
+if (process.env.BENCH_ROLE === 'server') await serve();
+else await main();

@@ -65,8 +65,12 @@ export function startFindingsServing(
       apiLog.info('findings store closed');
     },
   });
+  // Ready = serving findings: only the replica that owns the store (a Service then sends the
+  // aggregation layer's connections to it alone).
   manager.addReadyCheck('findings-store', () =>
-    manager.isLeader && !holder.isOpen ? 'findings store not open' : undefined,
+    holder.isOpen
+      ? undefined
+      : 'findings store not open on this replica (the lease holder opens it)',
   );
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(manager.client, apiLog, signal);

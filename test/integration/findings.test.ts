@@ -14,9 +14,7 @@ import { findingsSetup, setupFindings } from '../../src/controllers/findings/ind
 import { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
 import type { Finding } from '../../src/api/v1alpha1/finding.ts';
-import { kinds } from '../../src/controllers/informers.ts';
 import { buildPackageFinding, findingName, mergeFinding } from '../../src/findings/build.ts';
-import { apply } from '../../src/kube/apply.ts';
 import type { KubeObject } from '../../src/kube/resources.ts';
 import { matchPackages } from '../../src/vulndb/match.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
@@ -483,8 +481,9 @@ describe('continuous findings', () => {
     );
     const name = `run-1-${built.name}`.slice(0, 253);
     const owner = { apiVersion: 'v1', kind: 'ConfigMap', name: 'run-1', uid, controller: true };
-    await apply(env.client, kinds.findings, {
-      apiVersion: 'kubeinspector.io/v1alpha1',
+    // Written as the run controller writes it: into the findings store, owned by the run.
+    await controller.store.create({
+      apiVersion: 'findings.kubeinspector.io/v1alpha1',
       kind: 'Finding',
       metadata: {
         name,
@@ -492,18 +491,8 @@ describe('continuous findings', () => {
         labels: { ...built.labels, [LABELS.run]: 'run-1' },
         ownerReferences: [owner],
       },
+      status: mergeFinding(undefined, built.status, clock.now()),
     });
-    await apply(
-      env.client,
-      kinds.findings,
-      {
-        apiVersion: 'kubeinspector.io/v1alpha1',
-        kind: 'Finding',
-        metadata: { name, namespace: 'team-a' },
-        status: mergeFinding(undefined, built.status, clock.now()),
-      },
-      { status: true },
-    );
     const get = async () =>
       JSON.parse(
         await env.kubectl('get', 'finding', name, '-n', 'team-a', '-o', 'json'),

@@ -134,7 +134,7 @@ describe('continuous findings', () => {
 
     // kubectl selects by the labels, as Inspector's filters do.
     expect(await findingNames(`${LABELS.coveredResource}=${cr},${LABELS.severity}=HIGH`)).toContain(
-      `finding.kubeinspector.io/${glibc.metadata.name}`,
+      `finding.findings.kubeinspector.io/${glibc.metadata.name}`,
     );
 
     const counts = await eventually('finding counts on the CoveredResource', async () => {
@@ -220,7 +220,7 @@ describe('continuous findings', () => {
     );
     await env.kubectlWithInput(
       JSON.stringify({
-        apiVersion: 'kubeinspector.io/v1alpha1',
+        apiVersion: 'findings.kubeinspector.io/v1alpha1',
         kind: 'Finding',
         metadata: { name, namespace: env.adminNamespace },
         spec: { attributes: { ticket: 'SEC-1234' } },
@@ -657,7 +657,7 @@ describe('continuous findings', () => {
     expect((await findings(cr)).get('CVE-2023-4911')!.spec?.attributes).toEqual(attributes);
 
     const before = await findings(cr);
-    await controller.stop();
+    await controller.stop({ keepApiService: true });
     controller = await startController(env, { setups: [setupFindings], database, clock, images });
     await resync();
     await new Promise((r) => setTimeout(r, 2_500));

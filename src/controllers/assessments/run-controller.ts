@@ -48,7 +48,8 @@ import {
 } from '../../assessments/selection.ts';
 import { type Step, enterState, isTerminal, nextStep } from '../../assessments/run-state.ts';
 import type { ControllerDeps } from '../deps.ts';
-import { kinds } from '../informers.ts';
+import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { recordControllerWrite } from '../findings/ownership.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { type CveResult, RunScanCache, evaluateCve } from './cve.ts';
 import { templateProblem } from './template-controller.ts';
@@ -175,6 +176,7 @@ interface RunFindingParts {
 export function runFindingWrite(
   existing: (StoredFinding & Finding) | undefined,
   p: RunFindingParts,
+  now: Date,
 ): BatchWrite | undefined {
   const attributes = { ...(existing?.spec?.attributes ?? {}), ...p.attributes };
   const theirLabels = Object.entries(existing?.metadata.labels ?? {}).filter(
@@ -195,9 +197,11 @@ export function runFindingWrite(
       : {}),
     status: p.status,
   } as StoredFinding;
-  if (existing === undefined) return { op: 'create', finding };
-  if (sameJson(finding, existing)) return undefined;
-  return { op: 'update', finding };
+  if (existing !== undefined && sameJson(finding, existing)) return undefined;
+  const owned = recordControllerWrite(existing, finding, now, FIELD_MANAGERS.templates);
+  return existing === undefined
+    ? { op: 'create', finding: owned }
+    : { op: 'update', finding: owned };
 }
 
 /**
@@ -511,14 +515,18 @@ async function writeFindings(
     const desired = mergeFinding(existing, b.status, now, { suppressedBy: rule?.metadata.name });
     const attrs = templateAttributes(status.findingAttributes, existing?.spec?.attributes);
     for (const k of attrs.skipped) skippedAttributes.add(k);
-    const write = runFindingWrite(existing, {
-      name,
-      namespace: ns,
-      labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
-      owner,
-      attributes: attrs.apply,
-      status: desired,
-    });
+    const write = runFindingWrite(
+      existing,
+      {
+        name,
+        namespace: ns,
+        labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
+        owner,
+        attributes: attrs.apply,
+        status: desired,
+      },
+      now,
+    );
     if (write !== undefined) writes.push(write);
     severities.push(desired.severity);
   }

@@ -25,6 +25,7 @@ import {
 import type { BatchWrite, StoredFinding } from '../../findings-store/store.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { EvaluationResult } from './metrics.ts';
+import { recordControllerWrite } from './ownership.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -154,7 +155,11 @@ class Decision {
       sameJson(existing.status, status)
     )
       return;
-    const finding = desiredObject(this.facts.namespace, name, existing, labels, status);
+    const finding = recordControllerWrite(
+      existing,
+      desiredObject(this.facts.namespace, name, existing, labels, status),
+      this.facts.now,
+    );
     this.writes.push(
       existing === undefined ? { op: 'create', finding } : { op: 'update', finding },
     );

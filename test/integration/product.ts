@@ -368,3 +368,37 @@ export async function startController(
     },
   };
 }
+
+/**
+ * For a `kube-inspector controller` process run by a test: the flags that make it serve the
+ * findings API on `port` with the environment's store and certificate, as the Deployment does.
+ */
+export function findingsProcessFlags(env: ProductEnvironment, port: number): string[] {
+  return [
+    `--findings-db=${env.findings.storePath}`,
+    `--findings-api-bind-address=127.0.0.1:${port}`,
+    `--tls-cert-file=${env.findings.serving.cert}`,
+    `--tls-private-key-file=${env.findings.serving.key}`,
+    '--findings-deleter=system:kube-controller-manager',
+  ];
+}
+
+/**
+ * Puts a controller process's findings API (on `port`) behind the environment's Service and
+ * registers the APIService; the returned function unregisters it (APIService first).
+ */
+export async function attachFindingsProcess(
+  env: ProductEnvironment,
+  port: number,
+): Promise<() => Promise<void>> {
+  const endpoint: Endpoint = { port, ready: () => Promise.resolve(true) };
+  env.endpoints.unshift(endpoint);
+  const registration = await registerFindings(env);
+  return async () => {
+    await registration.unregister();
+    env.endpoints.splice(env.endpoints.indexOf(endpoint), 1);
+  };
+}
+
+/** A free port of 127.0.0.1 for a process of the test to listen on. */
+export { freePort };

@@ -285,7 +285,7 @@ describe('kube-inspector findings export', { timeout: 60_000 }, () => {
     const { code, stderr } = await cli(['findings', 'export', '-l', 'bad selector!!']);
     expect(code).toBe(1);
     expect(stderr).toMatch(
-      /kube-inspector findings: GET \/apis\/kubeinspector\.io\/v1alpha1\/findings: 400/,
+      /kube-inspector findings: GET \/apis\/findings\.kubeinspector\.io\/v1alpha1\/findings: 400/,
     );
   });
 });

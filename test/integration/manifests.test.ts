@@ -82,10 +82,17 @@ describe('manifests/', () => {
     expect(crds).toHaveLength(7);
     // Finding is served by the findings API: no CRD, and no admission policy for its deletion.
     expect(crds.map((c) => c.metadata.name)).not.toContain('findings.kubeinspector.io');
-    expect(kinds).not.toContain('ValidatingAdmissionPolicy');
+    const policies = objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'));
+    expect(policies.map((p) => p.metadata.name)).not.toContain('kube-inspector-finding-deletion');
+    expect(JSON.stringify(policies)).not.toMatch(/"findings"/);
     expect(find(objects, 'Namespace').metadata.name).toBe(ADMIN_NAMESPACE);
     for (const o of objects.filter((x) => NAMESPACED.has(x.kind))) {
-      expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe(ADMIN_NAMESPACE);
+      // The one exception: reading kube-apiserver's front-proxy settings is granted in kube-system.
+      const expected =
+        o.kind === 'RoleBinding' && o.metadata.name.endsWith('-authentication-reader')
+          ? 'kube-system'
+          : ADMIN_NAMESPACE;
+      expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe(expected);
     }
     for (const o of objects) {
       expect(o.metadata.labels?.['app.kubernetes.io/part-of'], o.metadata.name).toBe(

@@ -23,11 +23,11 @@
  * Sizes (environment): BENCH_NODES (500), BENCH_PODS (5000), BENCH_WORKLOADS (1000
  * Deployments), BENCH_IMAGES (200), BENCH_STEADY_SECONDS (60), BENCH_TIMEOUT_SECONDS (1800,
  * for each wait). BENCH_FINDINGS=0 runs the coverage controllers alone (no findings: nothing
- * else shares the controller's API client limit, so the time is coverage's own). The default takes about 10 minutes on 2 busy cores. The target size of
- * docs/operations.md (about 50 minutes of controller writes at its client limit, after about as
- * long to write the cluster):
+ * else shares the controller's API client limit, so the time is coverage's own). The default
+ * takes about 6 minutes on 2 busy cores. The target size of docs/operations.md (on 2 busy cores:
+ * about 13 minutes to write the cluster, then 15 for coverage alone to converge):
  *
- *   BENCH_NODES=5000 BENCH_PODS=50000 BENCH_WORKLOADS=10000 BENCH_IMAGES=2000 \
+ *   BENCH_NODES=5000 BENCH_PODS=50000 BENCH_WORKLOADS=10000 BENCH_IMAGES=2000 BENCH_FINDINGS=0 \
  *     node --expose-gc bench/coverage-scale.bench.ts
  *
  * Prints a table and appends one JSON line to bench/results/coverage-scale.jsonl.

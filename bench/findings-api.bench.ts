@@ -12,12 +12,14 @@
  *      vulnerabilities, language packages add their own; node pools are homogeneous. Advisory
  *      text has real lengths (200–1,500 characters), real-looking CVE ids, CVSS vectors and
  *      several binary packages of one source package;
- *   2. serves them; this process measures, through kube-apiserver: `kubectl get findings -A -l
- *      kubeinspector.io/severity=CRITICAL`, one page of 500 (kubectl --raw and a direct request),
- *      a full list streamed (JSON, one request without limit) and `kubectl get findings -A`
- *      (table, pages of 500), 10 concurrent watches receiving a burst of changes (delivery
- *      latency from the write to each watcher), the server's RSS (peak, sampled every 200 ms),
- *      and etcd's size and key counts before and after.
+ *   2. serves them while it fills (a read through kube-apiserver every 5 s) and after; this
+ *      process measures, through kube-apiserver: `kubectl get findings -A -l
+ *      kubeinspector.io/severity=CRITICAL`, one page of 500 (kubectl --raw and one request), one
+ *      CRITICAL page, a full list in pages of 500 as kubectl and informers read it (for at most
+ *      BENCH_LIST_SECONDS), one list without limit (streamed; kube-apiserver may cut it at its
+ *      request timeout, which is reported), 10 concurrent watches receiving a burst of changes
+ *      (delivery latency from the write to each watcher), the server's RSS (peak), and etcd's
+ *      size and key counts before and after;
  *   3. installs the Finding CRD and writes findings through kube-apiserver for a fixed time,
  *      create then status as the controller does, as fast as the API server accepts (16 in
  *      flight, no client rate limit); measures the same reads and etcd's growth.
@@ -25,7 +27,7 @@
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
  * BENCH_FINDINGS_PER_NODE (30), BENCH_CRD_SECONDS (150: how long the CRD path writes),
  * BENCH_RUNS (5 timings of each kubectl command), BENCH_BURST (1000 changed findings),
- * BENCH_WATCHERS (10). A quick look:
+ * BENCH_WATCHERS (10), BENCH_LIST_SECONDS (240). A quick look:
  *   BENCH_IMAGES=100 BENCH_NODES=200 BENCH_CRD_SECONDS=20 node --expose-gc bench/findings-api.bench.ts
  *
  * Prints a table and appends one JSON line to bench/results/findings-api.jsonl.
@@ -530,6 +532,8 @@ async function fill(
     }));
     await store.batch(writes);
     sampleRss();
+    // Let the server answer between evaluations, as the controller's event-driven writes do.
+    await new Promise((r) => setImmediate(r));
     count += writes.length;
     if (count % 50_000 < writes.length)
       send({ type: 'progress', findings: count, ms: performance.now() - t });
@@ -688,6 +692,8 @@ interface Fetched {
   bytes: number;
   /** The body, only when keep is set. */
   body: string;
+  /** The connection ended before the response did. */
+  aborted: boolean;
 }
 
 /** A GET through kube-apiserver, streamed: bytes are counted, kept only when asked. */
@@ -708,25 +714,49 @@ function fetchApi(tls: Tls, path: string, keep = false): Promise<Fetched> {
         const firstByteMs = performance.now() - t;
         let bytes = 0;
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => {
-          bytes += c.length;
-          if (keep) chunks.push(c);
-        });
-        res.on('end', () =>
+        const done = (aborted: boolean) =>
           resolve({
             status: res.statusCode ?? 0,
             ms: performance.now() - t,
             firstByteMs,
             bytes,
             body: Buffer.concat(chunks).toString(),
-          }),
-        );
-        res.on('error', reject);
+            aborted,
+          });
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (keep) chunks.push(c);
+        });
+        res.on('end', () => done(false));
+        res.on('error', () => done(true));
       },
     );
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A full list the way kubectl and informers read it: pages of 500 with continue, for at most `budgetMs`. */
+async function pagedWalk(
+  tls: Tls,
+  path: string,
+  budgetMs: number,
+): Promise<{ ms: number; bytes: number; items: number; pages: number; complete: boolean }> {
+  const t = performance.now();
+  let token: string | undefined;
+  let bytes = 0;
+  let items = 0;
+  let pages = 0;
+  do {
+    const query = `limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+    const got = await fetchApi(tls, `${path}/findings?${query}`, true);
+    const list = JSON.parse(got.body) as { items: unknown[]; metadata: { continue?: string } };
+    bytes += got.bytes;
+    items += list.items.length;
+    pages++;
+    token = list.metadata.continue || undefined;
+  } while (token !== undefined && performance.now() - t < budgetMs);
+  return { ms: performance.now() - t, bytes, items, pages, complete: token === undefined };
 }
 
 /** Runs kubectl once: wall time and bytes of output (not kept). */
@@ -896,15 +926,29 @@ async function measureReads(
     `${label}: one page of 500, one HTTPS request`,
     `median ${seconds(median(direct))}, min ${seconds(Math.min(...direct))}`,
   );
+  const criticalPage: number[] = [];
+  for (let i = 0; i < sizes.runs; i++)
+    criticalPage.push(
+      (
+        await fetchApi(
+          tls,
+          `${path}/findings?labelSelector=${encodeURIComponent(CRITICAL)}&limit=500`,
+        )
+      ).ms,
+    );
+  line(
+    `${label}: one CRITICAL page of 500, one HTTPS request`,
+    `median ${seconds(median(criticalPage))}`,
+  );
+  const walk = await pagedWalk(tls, path, Number(process.env.BENCH_LIST_SECONDS ?? 240) * 1000);
+  line(
+    `${label}: full list in pages of 500 (as kubectl, informers)`,
+    `${walk.complete ? '' : 'stopped after '}${seconds(walk.ms)}: ${walk.items} items, ${walk.pages} pages, ${mb(walk.bytes)} (${Math.round(walk.items / (walk.ms / 1000))}/s)`,
+  );
   const full = await fetchApi(tls, `${path}/findings`);
   line(
     `${label}: full list streamed (JSON, no limit)`,
-    `${seconds(full.ms)}, ${mb(full.bytes)} (first byte ${seconds(full.firstByteMs)}, HTTP ${full.status})`,
-  );
-  const table = await kubectlTimed(plane, ['get', resource, '-A']);
-  line(
-    `${label}: kubectl get -A (table, pages of 500)`,
-    `${seconds(table.ms)}, ${table.lines - 1} rows, ${mb(table.bytes)}`,
+    `${full.aborted ? 'cut by the connection after ' : ''}${seconds(full.ms)}, ${mb(full.bytes)} (first byte ${seconds(full.firstByteMs)}, HTTP ${full.status})`,
   );
   const key = label.replace(/\W+/g, '_');
   Object.assign(results, {
@@ -912,9 +956,13 @@ async function measureReads(
     [`${key}_criticalRows`]: critical.lines - 1,
     [`${key}_page500KubectlMs`]: raw.median,
     [`${key}_page500RequestMs`]: median(direct),
+    [`${key}_criticalPageMs`]: median(criticalPage),
+    [`${key}_walkMs`]: walk.ms,
+    [`${key}_walkItems`]: walk.items,
+    [`${key}_walkBytes`]: walk.bytes,
     [`${key}_fullListMs`]: full.ms,
     [`${key}_fullListBytes`]: full.bytes,
-    [`${key}_tableMs`]: table.ms,
+    [`${key}_fullListCut`]: String(full.aborted),
   });
 }
 
@@ -1081,7 +1129,42 @@ async function aggregatedPath(plane: ControlPlane, tls: Tls, dir: string): Promi
     'etcd: keys added by registering the API (Service, APIService)',
     `${etcd1.keys - etcd0.keys}`,
   );
+  const probes = { ok: 0, failed: 0, slowest: 0 };
+  let filling = true;
+  const probing = (async () => {
+    while (filling) {
+      await new Promise((r) => setTimeout(r, 5000));
+      const got = await fetchApi(tls, `${AGG_PATH}/namespaces/${ADMIN}/findings?limit=1`).catch(
+        () => undefined,
+      );
+      if (got?.status === 200) probes.ok++;
+      else probes.failed++;
+      probes.slowest = Math.max(probes.slowest, got?.ms ?? 0);
+    }
+  })();
   const filled = await server.next('filled');
+  filling = false;
+  await probing;
+  line(
+    'reads through kube-apiserver during the fill (every 5 s)',
+    `${probes.ok} answered, ${probes.failed} failed, slowest ${seconds(probes.slowest)}`,
+  );
+  const discovered = performance.now();
+  for (;;) {
+    const got = await kubectlTimed(plane, [
+      'api-resources',
+      '--api-group=findings.kubeinspector.io',
+      '-o',
+      'name',
+    ]).catch(() => undefined);
+    if (got !== undefined && got.lines > 0) break;
+    if (performance.now() - discovered > 180_000) throw new Error('findings API not in discovery');
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  line(
+    'findings API in discovery after the fill',
+    `after ${seconds(performance.now() - discovered)}`,
+  );
   const etcd2 = await etcdSize(plane);
   line(
     'fill: findings written (one batch per resource)',
@@ -1116,6 +1199,8 @@ async function aggregatedPath(plane: ControlPlane, tls: Tls, dir: string): Promi
     etcdKeysAddedByFill: etcd2.keys - etcd1.keys,
     etcdInUseBytesAddedByFill: etcd2.inUseBytes - etcd1.inUseBytes,
     etcdFindingKeys: keys.count,
+    fillProbesFailed: probes.failed,
+    fillProbeSlowestMs: probes.slowest,
   });
   const healthz = await kubectlRepeated(plane, ['get', '--raw', '/healthz'], sizes.runs);
   line(
@@ -1207,8 +1292,8 @@ function ratios(): void {
     `${(r.CRD_criticalMs! / r.aggregated_criticalMs!).toFixed(2)} with ${scale.toFixed(0)}× fewer findings in the CRD`,
   );
   line(
-    'ratio: full list time per finding, CRD / aggregated',
-    `${(r.CRD_fullListMs! / r.crdFindings! / (r.aggregated_fullListMs! / r.findings!)).toFixed(2)}`,
+    'ratio: paged list time per item, CRD / aggregated',
+    `${(r.CRD_walkMs! / r.CRD_walkItems! / (r.aggregated_walkMs! / r.aggregated_walkItems!)).toFixed(2)}`,
   );
   line(
     `CRD path for all ${r.findings} findings: measured rate / 50 req/s`,

@@ -19,8 +19,9 @@
  *   6. the slowest single statement of the reads above (how long the event loop is held).
  *
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
- * BENCH_FINDINGS_PER_NODE (30); BENCH_CACHE_KIB sets the SQLite page cache (8192). The default takes a few minutes on 2 busy cores; for a quick
- * look:  BENCH_IMAGES=200 BENCH_NODES=500 node --expose-gc bench/findings-store.bench.ts
+ * BENCH_FINDINGS_PER_NODE (30); BENCH_CACHE_KIB sets the SQLite page cache (8192). The default
+ * needs about 4 minutes of CPU (11 minutes of wall time on 2 cores shared with other work); for
+ * a quick look:  BENCH_IMAGES=200 BENCH_NODES=500 node --expose-gc bench/findings-store.bench.ts
  *
  * Prints a table and appends one JSON line to bench/results/findings-store.jsonl.
  */
@@ -254,6 +255,11 @@ function resourceFindings(
 const dir = mkdtempSync(join(tmpdir(), 'findings-store-bench-'));
 const path = join(dir, 'findings.db');
 const results: Record<string, number | string> = { ...sizes };
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
 let slowest = 0;
 function timed<T>(fn: () => T): T {
   const t = performance.now();

@@ -81,8 +81,11 @@ const COUNT_COLUMNS: Readonly<Record<FindingCountKey, string>> = {
   coveredResource: `f.${LABEL_COLUMNS[LABELS.coveredResource]!}`,
   run: `f.${LABEL_COLUMNS[LABELS.run]!}`,
 };
-const SELECT_ROWS =
-  'SELECT f.*, a.body AS advisory, c.body AS context, ev.at AS evaluated_at FROM findings f LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id LEFT JOIN evaluations ev ON ev.covered_resource = f.l_covered_resource';
+// evaluated_at: the covered resource's last evaluation (lastObservedAt of open findings).
+const JOIN_PARTS =
+  'LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id LEFT JOIN evaluations ev ON ev.covered_resource = f.l_covered_resource';
+const SELECT_PAGE = 'SELECT f.*, a.body AS advisory, c.body AS context, ev.at AS evaluated_at FROM';
+const SELECT_ROWS = `${SELECT_PAGE} findings f ${JOIN_PARTS}`;
 const SELECT_EVENTS =
   'SELECT e.*, a.body AS advisory FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id';
 
@@ -257,9 +260,17 @@ class Snapshot {
 }
 
 /** One bounded query: matching rows after an id, in id order. */
+/**
+ * One bounded query: matching rows after an id, in id order. The ids are chosen first (from an
+ * index alone when the selectors allow), then only the page's rows are read: an `in` selector,
+ * whose matches are not in id order, sorts ids, never whole rows.
+ */
 function pageRows(db: DatabaseSync, filter: SqlFilter, afterId: number, limit: number): Row[] {
-  const sql = `${SELECT_ROWS} WHERE (${filter.where}) AND f.id > ? ORDER BY f.id LIMIT ?`;
-  return db.prepare(sql).all(...filter.params, afterId, limit) as unknown as Row[];
+  const ids = `SELECT f.id FROM findings f WHERE (${filter.where}) AND f.id > ? ORDER BY f.id LIMIT ?`;
+  const sql = `${SELECT_PAGE} (${ids}) AS p JOIN findings f ON f.id = p.id ${JOIN_PARTS}`;
+  const rows = db.prepare(sql).all(...filter.params, afterId, limit) as unknown as Row[];
+  // Sorted here rather than by SQLite, which would copy whole rows into a sorter.
+  return rows.sort((x, y) => x.id - y.id);
 }
 
 // ---------------------------------------------------------------- the store

@@ -3,14 +3,13 @@ import type { StoredFinding } from '../../findings-store/store.ts';
 import { recordControllerWrite } from './ownership.ts';
 
 const now = new Date('2026-03-01T00:00:00Z');
-const finding = (extra: Record<string, unknown> = {}): StoredFinding =>
-  ({
-    apiVersion: 'findings.kubeinspector.io/v1alpha1',
-    kind: 'Finding',
-    metadata: { name: 'f', namespace: 'ns', labels: { 'kubeinspector.io/status': 'ACTIVE' } },
-    status: { status: 'ACTIVE', severity: 'HIGH' },
-    ...extra,
-  });
+const finding = (extra: Record<string, unknown> = {}): StoredFinding => ({
+  apiVersion: 'findings.kubeinspector.io/v1alpha1',
+  kind: 'Finding',
+  metadata: { name: 'f', namespace: 'ns', labels: { 'kubeinspector.io/status': 'ACTIVE' } },
+  status: { status: 'ACTIVE', severity: 'HIGH' },
+  ...extra,
+});
 
 const entries = (f: StoredFinding) =>
   (f.metadata.managedFields ?? []) as { manager: string; subresource?: string; fieldsV1: object }[];

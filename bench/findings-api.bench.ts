@@ -589,6 +589,8 @@ async function serve(): Promise<void> {
         deleterUsernames: [],
       }).handler,
   });
+  // The benchmark process went away (it crashed or was killed): nothing is left to serve.
+  process.once('disconnect', () => process.exit(1));
   send({ type: 'ready' });
   await fill(
     store,
@@ -604,9 +606,12 @@ async function serve(): Promise<void> {
         if (m.reset) peak = 0;
       } else {
         clearInterval(sampler);
-        await served.stop();
-        await store.close();
-        process.exit(0);
+        try {
+          await served.stop();
+          await store.close();
+        } finally {
+          process.exit(0);
+        }
       }
     };
     run().catch((err: unknown) =>
@@ -1326,8 +1331,12 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(loadSampler);
     if (server && !server.exited) {
+      const child = server.child;
+      const exited = new Promise((r) => child.once('exit', r));
       server.ask({ type: 'stop' });
-      await new Promise((r) => server!.child.once('exit', r));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
     }
     await client.close();
     await plane.stop();

@@ -18,7 +18,7 @@ export interface ControllerDeps {
   clock: Clock;
   /** The administrator namespace: continuous findings and the controller's own objects. */
   adminNamespace: string;
-  /** Scans images for the coverage controller. */
+  /** Scans images for the scan service. */
   scanner: ImageScanner;
   /** The vulnerability database; undefined when none is configured (nothing is matched). */
   database: DatabaseSource | undefined;
@@ -30,7 +30,7 @@ export interface ControllerDeps {
    * lease holder opens it).
    */
   findingsStore: FindingStore;
-  /** Image scan results, shared by coverage (writer) and findings (reader). */
+  /** Covered image scan results: the scan service writes them, coverage and findings read. */
   images: ImageInventoryStore;
   /** Images scanned at the same time (default 4). */
   scanConcurrency?: number;

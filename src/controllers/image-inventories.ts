@@ -1,8 +1,8 @@
 /**
- * Results of image scans, by manifest digest, shared by the coverage controller (which scans)
- * and the findings controller (which matches). Inventories live here and in the scanner's layer
- * cache, never in etcd. Listeners hear about every change so the findings controller can
- * re-match at once.
+ * The covered results of the scan service (`controllers/scans/service.ts`), by manifest digest:
+ * written only by the service when a scan coverage asked for ends, read by coverage and
+ * findings. Inventories live here and in the scanner's layer cache, never in etcd. Listeners
+ * hear about every change so the findings controller can re-match at once.
  */
 import type { ScanOutcome } from '../scanner/types.ts';
 

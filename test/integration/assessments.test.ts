@@ -414,6 +414,29 @@ describe('assessments', () => {
     );
   });
 
+  it("a run's image scans go through the scan service: counted once each, and not repeated for the next run", async () => {
+    const scans = (text: string, result: string) =>
+      Number(
+        new RegExp(`^kubeinspector_image_scans_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    // The run before scanned the two images it collected, once each.
+    const before = await controller.metrics();
+    expect(scans(before, 'success')).toBe(2);
+    expect(before).toMatch(/^kubeinspector_image_scans_in_flight 0$/m);
+
+    await env.apply(runObject('adhoc-2', 'storefront-cve'));
+    await stateIs('adhoc-2', 'COLLECTING_DATA');
+    await stop('adhoc-2', 'START_EVALUATION');
+    const done = await stateIs('adhoc-2', 'COMPLETED');
+    expect(done.status?.resourceCounts).toEqual({ nodes: 0, workloads: 1, images: 1 });
+    const ids = (await findingsOf('adhoc-2')).map((f) => f.status.resource.id);
+    expect(new Set(ids)).toEqual(new Set([`${web.repository}@${web.digest}`]));
+    expect(scans(await controller.metrics(), 'success')).toBe(2);
+    await env.kubectl('delete', 'assessmentrun', 'adhoc-2', '-n', NS, '--wait=false');
+  });
+
   it('deleting a run deletes its findings within seconds, by the controller and by the garbage collector', async () => {
     const findings = await findingsOf('adhoc-1');
     expect(findings.length).toBeGreaterThan(0);

@@ -2,11 +2,12 @@
  * The `cve` rules package: the package vulnerabilities of the nodes and images a run collected.
  *
  * - Nodes: the packages of the node's NodeInventory (written by the node agent).
- * - Images: the inventory the coverage controller keeps by digest (the image inventory store);
- *   an image it does not hold (a namespace not activated, a tag never resolved) is scanned here,
- *   with the pull secrets of a pod seen running it, at most {@link MAX_RUN_SCANS} per run and
- *   {@link RUN_SCAN_CONCURRENCY} at a time. Results of these scans stay in the run's memory (a
- *   small LRU); they never enter the shared store, whose contents mean "covered".
+ * - Images: the inventory coverage holds in the scan service; an image it does not hold (a
+ *   namespace not activated, a tag never resolved) is requested from the scan service for the
+ *   run, with the pull secrets of a pod seen running it, at most {@link MAX_RUN_SCANS} per run.
+ *   The evaluation does not wait for those scans: it throws a WaitingError, and the service
+ *   enqueues the run again when a scan it asked for ends. Their results never become covered
+ *   results, whose presence means "covered".
  * - A resource that cannot be evaluated (no inventory, scan failed, over the budget) is
  *   reported with the reason; the run then ends COMPLETED_WITH_ERRORS.
  */
@@ -19,11 +20,15 @@ import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { podCredentials } from '../pull-secrets.ts';
 import type { AssessmentCaches } from './cluster.ts';
-import { pool } from '../../util/pool.ts';
+import { WaitingError } from '../../runtime/controller.ts';
+import { runImagePlan } from '../scans/policy.ts';
+import { scanService } from '../scans/service.ts';
 
-/** Images one run may scan itself (those the coverage controller has not scanned). */
+/** Images one run may have scanned for it (those the coverage controller has not scanned). */
 export const MAX_RUN_SCANS = 20;
-export const RUN_SCAN_CONCURRENCY = 2;
+
+/** Fallback look for a run waiting on scans, should a completion be missed. */
+const SCANS_PENDING_RETRY_MS = 30_000;
 
 export interface EvaluatedResource {
   resource: FindingResource;
@@ -48,40 +53,13 @@ function tagOf(reference: string): string | undefined {
   return colon > slash ? noDigest.slice(colon + 1) : undefined;
 }
 
-/** Inventories of images this process scanned for runs, by digest and by reference. */
-export class RunScanCache {
-  private readonly entries = new Map<string, ScanOutcome>();
-  private readonly max: number;
-  constructor(max = 64) {
-    this.max = max;
-  }
-  get(key: string): ScanOutcome | undefined {
-    const v = this.entries.get(key);
-    if (v !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, v: ScanOutcome): void {
-    this.entries.delete(key);
-    this.entries.set(key, v);
-    while (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-  }
-}
-
-export async function evaluateCve(
+export function evaluateCve(
   collected: Collected,
   db: VulnDatabase,
   deps: ControllerDeps,
   caches: AssessmentCaches,
-  scans: RunScanCache,
-  signal: AbortSignal,
-): Promise<CveResult> {
+  requeue: () => void,
+): CveResult {
   const resources: EvaluatedResource[] = [];
   const notEvaluated: NotEvaluated[] = [];
 
@@ -107,47 +85,7 @@ export async function evaluateCve(
     });
   }
 
-  // Images: from the shared store when it has them, else scanned here within the budget.
-  const outcomes = new Map<CollectedImage, ScanOutcome | string>();
-  const toScan: CollectedImage[] = [];
-  for (const img of collected.images) {
-    const stored = img.digest === undefined ? undefined : deps.images.get(img.digest);
-    if (stored?.outcome.status === 'inventory') outcomes.set(img, stored.outcome);
-    else {
-      const cached = scans.get(img.digest ?? img.reference);
-      if (cached !== undefined) outcomes.set(img, cached);
-      else toScan.push(img);
-    }
-  }
-  const budget = toScan.slice(0, MAX_RUN_SCANS);
-  for (const img of toScan.slice(MAX_RUN_SCANS)) {
-    outcomes.set(img, `not scanned: the run may scan at most ${MAX_RUN_SCANS} images itself`);
-  }
-  await pool(budget, RUN_SCAN_CONCURRENCY, async (img) => {
-    if (signal.aborted) {
-      outcomes.set(img, 'not scanned: the controller is stopping');
-      return;
-    }
-    const pod =
-      img.pod !== undefined && img.namespace !== undefined
-        ? caches.pods.get(`${img.namespace}/${img.pod}`)
-        : undefined;
-    const credentials =
-      pod === undefined
-        ? undefined
-        : (await podCredentials(deps.manager.client, caches.serviceAccounts, pod)).credentials;
-    const reference =
-      img.digest !== undefined && !img.reference.includes('@')
-        ? `${img.reference.split('@')[0]}@${img.digest}`
-        : img.reference;
-    const outcome = await deps.scanner.scan(reference, {
-      ...(credentials !== undefined ? { credentials } : {}),
-      signal,
-    });
-    scans.set(img.digest ?? img.reference, outcome);
-    outcomes.set(img, outcome);
-  });
-
+  const outcomes = imageOutcomes(collected.images, deps, caches, requeue);
   const seenDigests = new Set<string>();
   for (const img of collected.images) {
     const outcome = outcomes.get(img);
@@ -190,4 +128,78 @@ export async function evaluateCve(
     });
   }
   return { resources, notEvaluated };
+}
+
+function scanKey(img: CollectedImage): string {
+  return img.digest ?? img.reference;
+}
+
+/**
+ * Images: covered results when coverage has them, else results of scans asked for the run.
+ * Scans still to come are requested (or joined) and the evaluation waits for them.
+ */
+function imageOutcomes(
+  images: readonly CollectedImage[],
+  deps: ControllerDeps,
+  caches: AssessmentCaches,
+  requeue: () => void,
+): Map<CollectedImage, ScanOutcome | string> {
+  const scans = scanService(deps);
+  const results = images.map((img) => scans.resultFor(scanKey(img)));
+  const plan = runImagePlan(
+    images.map((img, i) => ({
+      covered: scans.get(scanKey(img))?.outcome.status === 'inventory',
+      runResult: results[i] !== undefined,
+      inFlight: scans.has(scanKey(img)),
+    })),
+    MAX_RUN_SCANS,
+  );
+  const outcomes = new Map<CollectedImage, ScanOutcome | string>();
+  let pending = 0;
+  images.forEach((img, i) => {
+    const action = plan[i]!;
+    if (action === 'use') outcomes.set(img, results[i]!.outcome);
+    else if (action === 'over-budget') {
+      outcomes.set(img, `not scanned: the run may scan at most ${MAX_RUN_SCANS} images itself`);
+    } else {
+      pending++;
+      requestRunScan(img, deps, caches, requeue);
+    }
+  });
+  if (pending > 0) {
+    throw new WaitingError(
+      `waiting for ${pending} image scans requested for this run`,
+      SCANS_PENDING_RETRY_MS,
+      { reason: 'ImageScansPending' },
+    );
+  }
+  return outcomes;
+}
+
+/** Asks the scan service for a run's image; joins a scan already under way. */
+function requestRunScan(
+  img: CollectedImage,
+  deps: ControllerDeps,
+  caches: AssessmentCaches,
+  requeue: () => void,
+): void {
+  const pod =
+    img.pod !== undefined && img.namespace !== undefined
+      ? caches.pods.get(`${img.namespace}/${img.pod}`)
+      : undefined;
+  const reference =
+    img.digest !== undefined && !img.reference.includes('@')
+      ? `${img.reference.split('@')[0]}@${img.digest}`
+      : img.reference;
+  scanService(deps).request({
+    purpose: 'run',
+    digest: scanKey(img),
+    reference,
+    credentialSources: pod === undefined ? '' : `${img.namespace}/${img.pod}`,
+    credentials: async () =>
+      pod === undefined
+        ? { credentials: {}, problems: [] }
+        : await podCredentials(deps.manager.client, caches.serviceAccounts, pod),
+    onDone: requeue,
+  });
 }

@@ -65,7 +65,7 @@ export function setupAssessments(deps: ControllerDeps): void {
   });
   const runs = new Controller({
     name: 'assessmentrun',
-    reconciler: runReconciler(deps, caches, events),
+    reconciler: runReconciler(deps, caches, events, (key) => runs.enqueue(key)),
     log,
     registry: manager.registry,
     concurrency: 2,

@@ -51,7 +51,7 @@ import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { recordControllerWrite } from '../findings/ownership.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
-import { type CveResult, RunScanCache, evaluateCve } from './cve.ts';
+import { type CveResult, evaluateCve } from './cve.ts';
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 
@@ -130,7 +130,8 @@ interface RunWork {
   deps: ControllerDeps;
   caches: AssessmentCaches;
   events: EventRecorder;
-  scans: RunScanCache;
+  /** Enqueues the run again (when an image scan asked for it ends). */
+  requeue: () => void;
   ctx: ReconcileContext;
 }
 
@@ -223,12 +224,13 @@ export function runReconciler(
   deps: ControllerDeps,
   caches: AssessmentCaches,
   events: EventRecorder,
+  enqueue: (key: string) => void,
 ): Reconciler {
-  const scans = new RunScanCache();
   return {
     async reconcile(key, ctx) {
       try {
-        return await reconcileRun({ deps, caches, events, scans, ctx }, key);
+        const requeue = () => enqueue(key);
+        return await reconcileRun({ deps, caches, events, requeue, ctx }, key);
       } catch (err) {
         // Our cache is behind our own last write: the watch event brings the run back.
         if (isConflict(err)) return { requeue: true };
@@ -433,14 +435,7 @@ async function evaluate(w: RunWork, run: Run, status: AssessmentRunStatus): Prom
   if ('summary' in db)
     return { next: enterState(status, 'ERROR', w.deps.clock.now()), outcome: db };
   const collected = toCollected(status);
-  const result: CveResult = await evaluateCve(
-    collected,
-    db,
-    w.deps,
-    w.caches,
-    w.scans,
-    w.ctx.signal,
-  );
+  const result: CveResult = evaluateCve(collected, db, w.deps, w.caches, w.requeue);
   const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
   const dropped = Math.max(0, built.length - MAX_RUN_FINDINGS);
   const written = await writeFindings(w, run, status, built.slice(0, MAX_RUN_FINDINGS));

@@ -22,7 +22,7 @@ import {
   selectorMatches,
 } from '../../coverage/config.ts';
 import { podImages } from '../../coverage/pods.ts';
-import type { ScanQueue } from './scan-queue.ts';
+import type { ScanService } from '../scans/service.ts';
 
 export type Covered = CoveredResource & KubeObject;
 
@@ -49,7 +49,7 @@ export class CoverageContext {
   readonly scanConfigurations: ReturnType<typeof informers.scanConfigurations>;
   readonly covered: ReturnType<typeof informers.coveredResources>;
   readonly inventories: ReturnType<typeof informers.nodeInventories>;
-  scans!: ScanQueue;
+  scans!: ScanService;
   readonly events: EventRecorder;
 
   constructor(deps: ControllerDeps) {

@@ -19,6 +19,7 @@ import {
 import type { KubeObject } from '../../kube/resources.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
 import { podCredentials, pullSecretNames } from '../pull-secrets.ts';
+import { coverageScanDecision } from '../scans/policy.ts';
 import { requeueAt, retireOrDisable } from './common.ts';
 import {
   type CoverageContext,
@@ -30,8 +31,6 @@ import {
 } from './context.ts';
 import { workloadOfPod } from './workload.ts';
 
-/** Failed scans are tried again after this long (or when the pods' pull secrets change). */
-export const RETRY_FAILED_SCAN_MS = 10 * 60_000;
 /** An image no longer used keeps its CoveredResource this long after it became ineligible. */
 export const KEEP_UNUSED_MS = 30 * DAY_MS;
 
@@ -60,7 +59,7 @@ export function scanStateOf(
   digest: string,
   current: Covered | undefined,
 ): { state: ScanState; remembered: boolean } {
-  const record = ctx.deps.images.get(digest);
+  const record = ctx.scans.get(digest);
   if (record !== undefined) {
     return {
       state: record.outcome.status === 'inventory' ? 'inventory' : record.outcome.reason,
@@ -90,7 +89,7 @@ export function scanMessageOf(
   digest: string,
   current: Covered | undefined,
 ): string | undefined {
-  const record = ctx.deps.images.get(digest);
+  const record = ctx.scans.get(digest);
   if (record !== undefined) {
     return record.outcome.status === 'failed' ? record.outcome.message : undefined;
   }
@@ -178,7 +177,7 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
 
       const frequency = repositoryFrequency(config.rules, repository);
       const { state, remembered } = scanStateOf(ctx, digest, current);
-      const record = ctx.deps.images.get(digest);
+      const record = ctx.scans.get(digest);
       const inventory =
         record?.outcome.status === 'inventory' ? record.outcome.inventory : undefined;
       const pushedAt = parseTime(inventory?.image?.created) ?? parseTime(prev?.pushedAt);
@@ -196,33 +195,30 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       };
       const d = imageCoverage(facts, config, now);
 
-      // Scans: first scan of an eligible image; background rescan of a continuous image the
-      // store forgot (its findings need the inventory); failed scans after the retry delay or
-      // when the pull secrets change.
-      let retryAt: number | undefined;
-      const wantsScan =
-        d.statusCode === 'ACTIVE' ||
-        (state !== 'pending' && state !== 'inventory' && d.reason === state);
-      if (wantsScan && usersActive.length > 0 && !ctx.scans.has(digest)) {
-        const sources = credentialSources(ctx, usersActive);
-        const lastScan = record
+      // Scans: the scan service's policy decides (first scan, forgotten continuous image,
+      // retry of a failure).
+      const inFlight = ctx.scans.has(digest, 'coverage');
+      const sources =
+        usersActive.length > 0 && !inFlight ? credentialSources(ctx, usersActive) : '';
+      const decision = coverageScanDecision({
+        state,
+        statusCode: d.statusCode,
+        reason: d.reason,
+        activeUsers: usersActive.length,
+        inFlight,
+        hasResult: record !== undefined,
+        continuous: frequency === 'CONTINUOUS_SCAN',
+        lastScanAt: record
           ? record.scannedAt.getTime()
           : remembered
             ? parseTime(current?.status?.lastScannedAt)
-            : undefined;
-        let scan: boolean;
-        if (state === 'pending') scan = true;
-        else if (state === 'inventory')
-          scan = record === undefined && frequency === 'CONTINUOUS_SCAN';
-        else {
-          retryAt = (lastScan ?? now) + RETRY_FAILED_SCAN_MS;
-          scan =
-            retryAt <= now ||
-            (record !== undefined && ctx.scans.credentialSourcesOf(digest) !== sources);
-          if (scan) retryAt = undefined;
-        }
-        if (scan) requestScan(ctx, key, usersActive, sources, config.maxImageBytes);
-      }
+            : undefined,
+        credentialsChanged:
+          record !== undefined && ctx.scans.credentialSourcesOf(digest) !== sources,
+        now,
+      });
+      const retryAt = decision.retryAt;
+      if (decision.scan) requestScan(ctx, key, usersActive, sources, config.maxImageBytes);
 
       // An image no longer used is removed 30 days after it stopped being eligible.
       let deleteAt: number | undefined;
@@ -233,7 +229,7 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
         deleteAt = until + KEEP_UNUSED_MS;
         if (deleteAt <= now) {
           await ctx.delete(crName);
-          ctx.deps.images.delete(digest);
+          ctx.scans.forget(digest);
           return undefined;
         }
       }
@@ -305,6 +301,7 @@ function requestScan(
       Number((a.status as { phase?: string })?.phase === 'Running'),
   );
   ctx.scans.request({
+    purpose: 'coverage',
     digest,
     reference: key,
     maxImageBytes,

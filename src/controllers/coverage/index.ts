@@ -18,7 +18,7 @@ import { namespaceReconciler } from './namespace.ts';
 import { nodeReconciler } from './node.ts';
 import { repositoryReconciler } from './repository.ts';
 import { scanConfigurationReconciler, STATS_INTERVAL_MS } from './scan-configuration.ts';
-import { ScanQueue } from './scan-queue.ts';
+import { scanService } from '../scans/service.ts';
 import { type WorkloadKind, workloadKeyOf, workloadOfPod, workloadReconciler } from './workload.ts';
 
 export interface CoverageControllers {
@@ -60,14 +60,7 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     namespaces: make('coverage-namespace', namespaceReconciler(ctx), 1),
     scanConfigurations: make('coverage-scanconfiguration', scanConfigurationReconciler(ctx), 1),
   };
-  ctx.scans = new ScanQueue({
-    scanner: deps.scanner,
-    store: deps.images,
-    concurrency: deps.scanConcurrency ?? 4,
-    clock: deps.clock,
-    log: log.child({ component: 'image-scans' }),
-    registry,
-  });
+  ctx.scans = scanService(deps);
 
   const stats = () => c.scanConfigurations.enqueueAfter(SCAN_CONFIGURATION_NAME, STATS_INTERVAL_MS);
   const imageKeysOfPod = (p: KubeObject) => podImages(p);
@@ -196,7 +189,7 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
         if (cr.status?.scanStatus.statusCode === 'INACTIVE') enqueueCovered(cr);
     },
   });
-  deps.images.onChange((digest) => {
+  ctx.scans.onChange((digest) => {
     for (const p of ctx.pods.byIndex('byImageDigest', digest)) enqueuePod(p);
     for (const cr of ctx.covered.byIndex('byImageDigest', digest)) enqueueCovered(cr);
   });

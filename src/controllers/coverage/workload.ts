@@ -200,7 +200,7 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
           continue;
         }
         images.push(seen.key);
-        const record = ctx.deps.images.get(seen.digest);
+        const record = ctx.scans.get(seen.digest);
         const imageCovered = ctx.covered.get(
           coveredResourceName.image(seen.repository, seen.digest),
         );
@@ -270,7 +270,7 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
 function newestScan(ctx: CoverageContext, runs: readonly { digest: string }[]): string | undefined {
   let newest: number | undefined;
   for (const r of runs) {
-    const t = ctx.deps.images.get(r.digest)?.scannedAt.getTime();
+    const t = ctx.scans.get(r.digest)?.scannedAt.getTime();
     if (t !== undefined && (newest === undefined || t > newest)) newest = t;
   }
   return iso(newest);

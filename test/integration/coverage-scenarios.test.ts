@@ -555,7 +555,7 @@ const CASES: Case[] = [
     'node-ready',
     'ACTIVE',
     'SUCCESSFUL',
-    async (cr, s) => {
+    (cr, s) => {
       expect(cr.status?.resourceId).toBe('node-ready');
       expect(cr.status?.scanType).toBe('PACKAGE');
       expect(cr.status?.scanMode).toBe('AGENT_BASED');

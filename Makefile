@@ -161,6 +161,9 @@ deploy: ## Install into the current kubeconfig's cluster: kubectl apply -k manif
 
 .PHONY: undeploy
 undeploy: ## Remove kube-inspector, its CRDs and every object of them from the current kubeconfig's cluster.
+	@# The APIService first: kube-apiserver stops proxying findings.kubeinspector.io before the
+	@# server goes, so discovery never fails and no namespace waits on it while Terminating.
+	$(KUBECTL) delete apiservice v1alpha1.findings.kubeinspector.io --ignore-not-found --wait=true
 	$(KUBECTL) delete -k manifests/ --ignore-not-found
 
 .PHONY: clean

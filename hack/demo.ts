@@ -4,7 +4,9 @@
 // OCI registry holding two sample images built from real package databases (Debian 12's dpkg
 // status, Alpine 3.20's apk database), runs the controller (with the bundled sample
 // vulnerability database: OSV records of real Debian and Alpine advisories) and the node agent
-// (over a Debian 12 host root) as local processes, applies examples/scenario, and prints what a
+// (over a Debian 12 host root) as local processes, registers the findings API the controller
+// serves (Finding is not a CRD: kube-inspector serves it from its own store through the
+// aggregation layer, as in a cluster), applies examples/scenario, and prints what a
 // newcomer should see: coverage, findings, an assessment run going through its states, and the
 // coverage metric.
 //
@@ -17,7 +19,16 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from './control-plane/control-plane.ts';
+import { issueServingCertificate } from './control-plane/pki.ts';
+import { KubeClient } from '../src/kube/client.ts';
+import {
+  type AggregatedApi,
+  findingsGroup,
+  findingsVersion,
+  registerAggregatedApi,
+} from '../test/integration/findings-api-harness.ts';
 import {
   buildImage,
   freePort,
@@ -98,6 +109,8 @@ const applyObjects = (objects: object[], manager: string, subresource?: string):
 const getJson = <T>(...args: string[]): T => JSON.parse(kubectl(...args, '-o', 'json')) as T;
 
 const children: ChildProcess[] = [];
+let findingsApi: AggregatedApi | undefined;
+let admin: KubeClient | undefined;
 const registry = await startRegistry();
 const hostRoot = mkdtempSync(join(tmpdir(), 'kube-inspector-demo-host-'));
 let exitCode = 0;
@@ -276,6 +289,10 @@ try {
   writeFileSync(join(hostRoot, 'etc/os-release'), fixture('dpkg/os-release'));
   writeFileSync(join(hostRoot, 'var/lib/dpkg/status'), HOST_DPKG);
   const metricsPort = await freePort();
+  const findingsPort = await freePort();
+  // The findings API's serving certificate, for the Service the APIService names.
+  const findingsService = { name: 'kube-inspector-findings-api', namespace: ADMIN };
+  const serving = await issueServingCertificate(join(hostRoot, 'serving'), findingsService);
   const controller = run('controller', [
     'controller',
     `--metrics-bind-address=127.0.0.1:${metricsPort}`,
@@ -283,6 +300,11 @@ try {
     `--vulnerability-db=${join(repo, 'src/vulndb/testdata/osv')}`,
     `--insecure-registry=${registry.host}`,
     '--scan-concurrency=2',
+    `--findings-db=${join(hostRoot, 'findings', 'findings.db')}`,
+    `--findings-api-bind-address=127.0.0.1:${findingsPort}`,
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
+    '--findings-deleter=system:kube-controller-manager',
   ]);
   const agent = run('agent', [
     'agent',
@@ -293,6 +315,20 @@ try {
   ]);
   console.log(`controller pid ${controller.pid}, metrics on 127.0.0.1:${metricsPort}`);
   console.log(`agent pid ${agent.pid}, host root ${hostRoot}`);
+
+  heading('register the findings API the controller serves (findings.kubeinspector.io)');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(plane.kubeconfig);
+  admin = await KubeClient.create(kubeConfig);
+  // No kube-proxy here: an ExternalName Service sends kube-apiserver to the local process.
+  findingsApi = await registerAggregatedApi(admin, {
+    group: findingsGroup,
+    version: findingsVersion,
+    service: findingsService,
+    port: findingsPort,
+    caBundle: serving.caBundle,
+  });
+  show('get', 'apiservice', `${findingsVersion}.${findingsGroup}`);
 
   heading('apply examples/scenario (what a team keeps in Git), with the sample image');
   const scenario = join(repo, 'examples', 'scenario');
@@ -554,6 +590,9 @@ try {
   console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
   exitCode = 1;
 } finally {
+  // The APIService first, so that nothing points at a findings API that is going away.
+  await findingsApi?.unregister().catch(() => undefined);
+  await admin?.close();
   // Let the controller release its lease and drain before the API server goes away.
   await Promise.all(
     children.map(async (child) => {

@@ -90,6 +90,11 @@ export function renderReference(kinds: readonly KindInfo[]): string {
   for (const info of kinds) {
     const root = rootSchema(info);
     lines.push(`## ${info.kind}`, '', info.description, '');
+    if (info.group !== undefined)
+      lines.push(
+        `Served as \`${info.group}/${API_VERSION.slice(API_VERSION.indexOf('/') + 1)}\` by kube-inspector's aggregated API (not a CustomResourceDefinition).`,
+        '',
+      );
     const props = (root.properties ?? {}) as Record<string, JsonSchema>;
     for (const part of ['spec', 'status']) {
       const node = props[part];

@@ -11,7 +11,7 @@ import { ApiextensionsV1Api, CoordinationV1Api, VersionApi } from '@kubernetes/c
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { DEFAULT_FINDINGS_CONFIG } from '../controllers/findings/reconciler.ts';
-import { KINDS } from '../api/v1alpha1/kinds.ts';
+import { CRD_KINDS } from '../api/v1alpha1/kinds.ts';
 import { defaultDeps, setupControllers } from '../controllers/index.ts';
 import { loadKubeConfig } from '../kube/config.ts';
 import { registerVulnDbMetrics } from '../metrics/vulndb.ts';
@@ -28,10 +28,20 @@ import {
 } from '../vulndb/enrichment.ts';
 import { databaseSource, type DatabaseSource } from '../vulndb/source.ts';
 import { InputError } from './errors.ts';
+import { type FindingsServingConfig, startFindingsServing } from './findings-serving.ts';
 import { shutdownSignal } from './signals.ts';
 
 export const DEFAULT_ADMIN_NAMESPACE = 'kube-inspector-system';
 export const DEFAULT_SCAN_CONCURRENCY = 4;
+export const DEFAULT_FINDINGS_DB = '/var/lib/kube-inspector/findings.db';
+export const DEFAULT_SERVING_DIR = '/var/run/kube-inspector/serving-cert';
+export const CONTROLLER_SERVICE_ACCOUNT = 'kube-inspector-controller';
+/** kube-controller-manager's garbage collector and namespace controller, and itself. */
+export const DEFAULT_FINDINGS_DELETERS = [
+  'system:serviceaccount:kube-system:generic-garbage-collector',
+  'system:serviceaccount:kube-system:namespace-controller',
+  'system:kube-controller-manager',
+];
 /** How long startup waits for the first database load before the controllers start anyway. */
 const FIRST_LOAD_WAIT_MS = 30_000;
 
@@ -73,6 +83,22 @@ Image scanning:
   --insecure-registry HOST[:PORT]   reach this registry over plain HTTP (repeatable)
   --ca-bundle FILE                  extra PEM certificates to trust for registries
 
+Findings store and API (findings.kubeinspector.io, served to kube-apiserver's aggregation layer):
+  --findings-db PATH                the SQLite database of findings, on a ReadWriteOnce volume;
+                                    opened only by the lease holder (default: $FINDINGS_DB,
+                                    else ${DEFAULT_FINDINGS_DB}); ":memory:" is refused
+  --findings-api-bind-address HOST:PORT
+                                    where the findings API is served over TLS (default :8443)
+  --tls-cert-file FILE              serving certificate of the findings API, PEM, re-read when it
+                                    changes (default: $TLS_CERT_FILE, else
+                                    ${DEFAULT_SERVING_DIR}/tls.crt)
+  --tls-private-key-file FILE       its key (default: $TLS_PRIVATE_KEY_FILE, else
+                                    ${DEFAULT_SERVING_DIR}/tls.key)
+  --controller-username NAME        who writes findings as the controller (repeatable; default
+                                    system:serviceaccount:<admin namespace>:${CONTROLLER_SERVICE_ACCOUNT})
+  --findings-deleter NAME           who else may delete findings (repeatable; default the
+                                    garbage collector and the namespace controller)
+
 Findings:
   --max-findings-per-resource N     most open findings of one node or image, highest severities
                                     first; more is reported as a FindingCapExceeded event
@@ -107,6 +133,7 @@ export interface ControllerConfig {
   scanCacheDir: string | undefined;
   insecureRegistries: string[];
   caBundle: string | undefined;
+  findings: FindingsServingConfig;
 }
 
 function hostPort(value: string, flag: string): HostPort {
@@ -179,6 +206,12 @@ export function parseControllerArgs(
         'scan-cache-dir': { type: 'string' },
         'insecure-registry': { type: 'string', multiple: true, default: [] },
         'ca-bundle': { type: 'string' },
+        'findings-db': { type: 'string' },
+        'findings-api-bind-address': { type: 'string', default: ':8443' },
+        'tls-cert-file': { type: 'string' },
+        'tls-private-key-file': { type: 'string' },
+        'controller-username': { type: 'string', multiple: true, default: [] },
+        'findings-deleter': { type: 'string', multiple: true, default: [] },
         once: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -247,9 +280,18 @@ export function parseControllerArgs(
       );
     }
   }
-  for (const flag of ['epss', 'kev', 'ca-bundle', 'scan-cache-dir'] as const) {
+  for (const flag of [
+    'epss',
+    'kev',
+    'ca-bundle',
+    'scan-cache-dir',
+    'findings-db',
+    'tls-cert-file',
+    'tls-private-key-file',
+  ] as const) {
     if (values[flag] === '') throw new InputError(`--${flag} must not be empty`);
   }
+  const findings = findingsServingConfig(values, env, adminNamespace);
   return {
     help: values.help,
     once: values.once,
@@ -274,6 +316,47 @@ export function parseControllerArgs(
     scanCacheDir: values['scan-cache-dir'],
     insecureRegistries: values['insecure-registry'],
     caBundle: values['ca-bundle'],
+    findings,
+  };
+}
+
+/** The findings store and API settings of the flags (and their environment variables). */
+function findingsServingConfig(
+  values: {
+    'findings-db'?: string | undefined;
+    'findings-api-bind-address': string;
+    'tls-cert-file'?: string | undefined;
+    'tls-private-key-file'?: string | undefined;
+    'controller-username': string[];
+    'findings-deleter': string[];
+  },
+  env: NodeJS.ProcessEnv,
+  adminNamespace: string,
+): FindingsServingConfig {
+  const dbPath = values['findings-db'] ?? (env.FINDINGS_DB || DEFAULT_FINDINGS_DB);
+  if (dbPath === ':memory:' || dbPath.startsWith('file::memory:'))
+    throw new InputError(
+      '--findings-db :memory: would lose every finding at the next restart: give a file on a persistent volume',
+    );
+  const bind = hostPort(values['findings-api-bind-address'], '--findings-api-bind-address');
+  const controllers = values['controller-username'];
+  const deleters = values['findings-deleter'];
+  for (const name of [...controllers, ...deleters])
+    if (name.trim() === '')
+      throw new InputError('--controller-username and --findings-deleter must not be empty');
+  return {
+    dbPath,
+    host: bind.host,
+    port: bind.port,
+    certFile: values['tls-cert-file'] ?? (env.TLS_CERT_FILE || `${DEFAULT_SERVING_DIR}/tls.crt`),
+    keyFile:
+      values['tls-private-key-file'] ??
+      (env.TLS_PRIVATE_KEY_FILE || `${DEFAULT_SERVING_DIR}/tls.key`),
+    controllerUsernames:
+      controllers.length > 0
+        ? controllers
+        : [`system:serviceaccount:${adminNamespace}:${CONTROLLER_SERVICE_ACCOUNT}`],
+    deleterUsernames: deleters.length > 0 ? deleters : DEFAULT_FINDINGS_DELETERS,
   };
 }
 
@@ -366,7 +449,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
 
   if (config.once) return 0;
   // The controllers' caches would wait forever for a kind the API server does not serve.
-  const missing = KINDS.map((k) => k.kind).filter((k) => !kinds.includes(k));
+  const missing = CRD_KINDS.map((k) => k.kind).filter((k) => !kinds.includes(k));
   if (missing.length > 0) {
     throw new Error(
       `the CustomResourceDefinitions of ${missing.join(', ')} (${apiGroup}) are not installed: ` +
@@ -440,6 +523,14 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
       : {}),
   });
 
+  const stop = shutdownSignal(log);
+  for (const [file, flag] of [
+    [config.findings.certFile, '--tls-cert-file'],
+    [config.findings.keyFile, '--tls-private-key-file'],
+  ] as const)
+    await readFlagFile(file, flag);
+  const findings = startFindingsServing(manager, config.findings, log, stop);
+
   const scanner = createImageScanner({
     insecureRegistries: config.insecureRegistries,
     ...(caBundle !== undefined ? { caBundle } : {}),
@@ -456,10 +547,9 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
       ...(enrichment !== undefined ? { enrichment: enrichment.enrichment } : {}),
       scanConcurrency: config.scanConcurrency,
       maxFindingsPerResource: config.maxFindingsPerResource,
+      findingsStore: findings.store,
     }),
   );
-
-  const stop = shutdownSignal(log);
 
   // The first load gets a head start so the controllers begin with a database; a slow or
   // failing one does not hold the process (probes, metrics) back.
@@ -478,6 +568,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
   try {
     await manager.run(stop);
   } finally {
+    await findings.stop();
     database?.stop();
   }
   return 0;

@@ -1,9 +1,10 @@
 /**
  * What every controller area is given: the manager, the clock, the scanner, the vulnerability
- * database and the store of image scan results. The areas import this file, never the
+ * database, the findings store and the store of image scan results. The areas import this file, never the
  * aggregator in index.ts, so the aggregator and the contract are two files and no circle.
  */
 import type { Logger } from 'pino';
+import type { FindingStore } from '../findings-store/store.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { ImageScanner } from '../scanner/index.ts';
@@ -23,6 +24,12 @@ export interface ControllerDeps {
   database: DatabaseSource | undefined;
   /** EPSS scores and known-exploited ids (--epss, --kev); undefined when none is configured. */
   enrichment?: Enrichment;
+  /**
+   * Where findings live (the findings API serves the same store): controllers read and write
+   * findings here in-process, never through HTTP. Used only while the controllers run (the
+   * lease holder opens it).
+   */
+  findingsStore: FindingStore;
   /** Covered image scan results: the scan service writes them, coverage and findings read. */
   images: ImageInventoryStore;
   /** Images scanned at the same time (default 4). */

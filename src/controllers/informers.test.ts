@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { SqliteFindingStore } from '../findings-store/sqlite.ts';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ describe('the shared caches', () => {
   it('one declaration asked for twice is one cache', async () => {
     const m = await manager();
     expect(informers.pods(m)).toBe(informers.pods(m));
-    expect(informers.findings(m)).toBe(informers.findings(m));
+    expect(informers.suppressionRules(m)).toBe(informers.suppressionRules(m));
     const w = informers.workloads(m);
     expect(informers.workloads(m).CronJob).toBe(w.CronJob);
   });
@@ -62,6 +63,7 @@ describe('the shared caches', () => {
       adminNamespace: 'kube-inspector-system',
       scanner: createImageScanner({}),
       database: undefined,
+      findingsStore: new SqliteFindingStore({ path: ':memory:' }),
     });
     for (const setup of setups) setup(deps);
     // Every area asked through the declarations: asking again finds the same caches.

@@ -11,7 +11,6 @@ import type { AssessmentRun } from '../api/v1alpha1/assessment-run.ts';
 import type { AssessmentTarget } from '../api/v1alpha1/assessment-target.ts';
 import type { AssessmentTemplate } from '../api/v1alpha1/assessment-template.ts';
 import type { CoveredResource } from '../api/v1alpha1/covered-resource.ts';
-import type { Finding } from '../api/v1alpha1/finding.ts';
 import type { NodeInventory } from '../api/v1alpha1/node-inventory.ts';
 import { FIELD_MANAGERS, kinds } from '../api/v1alpha1/resources.ts';
 import type { ScanConfiguration } from '../api/v1alpha1/scan-configuration.ts';
@@ -142,8 +141,6 @@ export const informers = {
     cache<CoveredResource>(m, kinds.coveredResources),
   nodeInventories: (m: Manager): Cache<NodeInventory & KubeObject> =>
     cache<NodeInventory>(m, kinds.nodeInventories),
-  /** Findings of every namespace. */
-  findings: (m: Manager): Cache<Finding & KubeObject> => cache<Finding>(m, kinds.findings),
   suppressionRules: (m: Manager): Cache<SuppressionRule & KubeObject> =>
     cache<SuppressionRule>(m, kinds.suppressionRules),
   assessmentTargets: (m: Manager): Cache<AssessmentTarget & KubeObject> =>

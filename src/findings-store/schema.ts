@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 
+-- When the controller last evaluated each covered resource (milliseconds): the lastObservedAt
+-- of its open findings is derived from it when they are served, so an evaluation that changes
+-- nothing writes one row here instead of one per finding.
+CREATE TABLE IF NOT EXISTS evaluations (
+  covered_resource TEXT PRIMARY KEY,
+  at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TRIGGER IF NOT EXISTS findings_delete_labels AFTER DELETE ON findings BEGIN
   DELETE FROM finding_labels WHERE finding_id = OLD.id;
 END;

@@ -8,8 +8,10 @@ import { statSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { FINDINGS_GROUP } from '../api/v1alpha1/common.ts';
+import { FINDINGS_GROUP, LABELS } from '../api/v1alpha1/common.ts';
 import {
+  LABEL_COLUMNS,
+  STATUS_COLUMNS,
   canonicalJson,
   eventBody,
   joinEvent,
@@ -25,6 +27,8 @@ import {
   StoreError,
   type BatchWrite,
   type DeletePreconditions,
+  type FindingCountKey,
+  type FindingQuery,
   type FindingStore,
   type FindingWatch,
   type ListOptions,
@@ -67,14 +71,25 @@ export interface SqliteFindingStoreOptions {
 }
 
 const RESOURCE = `findings.${FINDINGS_GROUP}`;
+
+/** The column behind each countBy key. */
+const COUNT_COLUMNS: Readonly<Record<FindingCountKey, string>> = {
+  namespace: 'f.namespace',
+  severity: `f.${STATUS_COLUMNS.severity}`,
+  type: `f.${STATUS_COLUMNS.type}`,
+  status: `f.${STATUS_COLUMNS.status}`,
+  coveredResource: `f.${LABEL_COLUMNS[LABELS.coveredResource]!}`,
+  run: `f.${LABEL_COLUMNS[LABELS.run]!}`,
+};
+// evaluated_at: the covered resource's last evaluation (lastObservedAt of open findings).
 const JOIN_PARTS =
-  'LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id';
-const SELECT_PAGE = 'SELECT f.*, a.body AS advisory, c.body AS context FROM';
+  'LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id LEFT JOIN evaluations ev ON ev.covered_resource = f.l_covered_resource';
+const SELECT_PAGE = 'SELECT f.*, a.body AS advisory, c.body AS context, ev.at AS evaluated_at FROM';
 const SELECT_ROWS = `${SELECT_PAGE} findings f ${JOIN_PARTS}`;
 const SELECT_EVENTS =
   'SELECT e.*, a.body AS advisory FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id';
 
-type Row = StoredRow & { id: number; advisory_id: number | null };
+type Row = StoredRow & { id: number; advisory_id: number | null; evaluated_at?: number | null };
 interface EventRow {
   rv: number;
   type: ChangeEvent['type'];
@@ -101,6 +116,20 @@ interface Applied {
 
 function iso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * A row as served: an open finding of a covered resource was observed again at the resource's
+ * last evaluation, so its lastObservedAt is the later of the stored one and that evaluation.
+ */
+export function servedRow(row: Row): StoredFinding {
+  const object = joinRow(row);
+  const at = row.evaluated_at;
+  const status = object.status as { status?: string; lastObservedAt?: string } | undefined;
+  if (typeof at !== 'number' || status === undefined || status.status === 'CLOSED') return object;
+  const stored = Date.parse(status.lastObservedAt ?? '');
+  if (!(stored >= at)) status.lastObservedAt = iso(at);
+  return object;
 }
 
 function normalise(finding: StoredFinding): StoredFinding {
@@ -304,7 +333,7 @@ export class SqliteFindingStore implements FindingStore {
   async get(namespace: string, name: string): Promise<StoredFinding | undefined> {
     await Promise.resolve();
     const row = this.rowByKey(namespace, name);
-    return row && joinRow(row);
+    return row && servedRow(row);
   }
 
   /** The resourceVersion of the oldest change a watch cannot resume after. */
@@ -362,7 +391,7 @@ export class SqliteFindingStore implements FindingStore {
     const more = rows.length > options.limit;
     if (more) rows.length = options.limit;
     const result: ListResult = {
-      items: rows.map(joinRow),
+      items: rows.map(servedRow),
       resourceVersion: String(start.rv),
     };
     const last = rows.at(-1);
@@ -399,7 +428,7 @@ export class SqliteFindingStore implements FindingStore {
           const rows = snapshot.page(filter, after, size);
           if (rows.length === 0) return;
           after = rows.at(-1)!.id;
-          yield rows.map(joinRow);
+          yield rows.map(servedRow);
           await nextTurn();
         }
       } finally {
@@ -489,7 +518,7 @@ export class SqliteFindingStore implements FindingStore {
         const rows = snapshot.page(filter, after, size);
         if (rows.length === 0) return undefined;
         after = rows.at(-1)!.id;
-        return rows.map((r): WatchEvent => ({ type: 'ADDED', object: joinRow(r) }));
+        return rows.map((r): WatchEvent => ({ type: 'ADDED', object: servedRow(r) }));
       },
       close: () => snapshot.close(),
     };
@@ -790,6 +819,64 @@ export class SqliteFindingStore implements FindingStore {
       deleted.push(...page);
       await nextTurn();
     }
+  }
+
+  // -------------------------------------------------------------- evaluations and counts
+
+  async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
+    await Promise.resolve();
+    if (at === undefined)
+      this.sql('DELETE FROM evaluations WHERE covered_resource = ?').run(coveredResource);
+    else
+      this.sql('INSERT OR REPLACE INTO evaluations (covered_resource, at) VALUES (?, ?)').run(
+        coveredResource,
+        at.getTime(),
+      );
+  }
+
+  async lastEvaluation(coveredResource: string): Promise<Date | undefined> {
+    await Promise.resolve();
+    const row = this.sql('SELECT at FROM evaluations WHERE covered_resource = ?').get(
+      coveredResource,
+    ) as { at: number } | undefined;
+    return row === undefined ? undefined : new Date(row.at);
+  }
+
+  async count(options: FindingQuery): Promise<number> {
+    await Promise.resolve();
+    const filter = filterSql(options);
+    const sql = `SELECT count(*) AS n FROM findings f WHERE ${filter.where}`;
+    return (this.sql(sql).get(...filter.params) as { n: number }).n;
+  }
+
+  async countBy<K extends FindingCountKey>(
+    options: FindingQuery,
+    by: readonly K[],
+  ): Promise<{ key: Record<K, string>; count: number }[]> {
+    await Promise.resolve();
+    const filter = filterSql(options);
+    const columns = by.map((k) => `${COUNT_COLUMNS[k]} AS k${by.indexOf(k)}`);
+    const groups = by.map((_k, i) => `k${i}`);
+    const sql = `SELECT ${[...columns, 'count(*) AS n'].join(', ')} FROM findings f WHERE ${filter.where}${groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : ''}`;
+    const rows = this.sql(sql).all(...filter.params) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      key: Object.fromEntries(
+        by.map((k, i) => [k, typeof r[`k${i}`] === 'string' ? r[`k${i}`] : '']),
+      ) as Record<K, string>,
+      count: Number(r.n),
+    }));
+  }
+
+  async marker(name: string): Promise<number | undefined> {
+    await Promise.resolve();
+    const row = this.sql('SELECT value FROM meta WHERE key = ?').get(`marker:${name}`) as
+      { value: number } | undefined;
+    return row?.value;
+  }
+
+  async setMarker(name: string, value: number): Promise<void> {
+    await Promise.resolve();
+    this.sql('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(`marker:${name}`, value);
   }
 
   // -------------------------------------------------------------- housekeeping

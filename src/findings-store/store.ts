@@ -134,12 +134,38 @@ export interface FindingStore {
    * nothing, one resourceVersion each, events published after commit.
    */
   batch(writes: BatchWrite[]): Promise<StoredFinding[]>;
+  /**
+   * Records that the controller evaluated a covered resource at `at` (undefined: forgets it, the
+   * resource is gone). Open findings labelled with that covered resource are then served with
+   * `status.lastObservedAt` no earlier than `at`; nothing else changes and no event is sent
+   * (lastObservedAt is derived, like a Table's age column).
+   */
+  recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void>;
+  /** When the covered resource was last evaluated, or undefined. */
+  lastEvaluation(coveredResource: string): Promise<Date | undefined>;
+  /** How many findings match. */
+  count(options: FindingQuery): Promise<number>;
+  /** How many findings match, grouped by the given keys (one entry per distinct combination). */
+  countBy<K extends FindingCountKey>(
+    options: FindingQuery,
+    by: readonly K[],
+  ): Promise<{ key: Record<K, string>; count: number }[]>;
+  /** A number the store keeps for its owner (one-off migrations record themselves here). */
+  marker(name: string): Promise<number | undefined>;
+  setMarker(name: string, value: number): Promise<void>;
   /** The latest resourceVersion. */
   currentResourceVersion(): string;
   /** Rows, bytes on disk and the event log window, for metrics and status. */
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }
+
+/** What count and countBy select on. */
+export type FindingQuery = Pick<ListOptions, 'namespace' | 'labelSelector' | 'fieldSelector'>;
+
+/** Keys countBy groups on: status fields, and the covered-resource and run labels. */
+export type FindingCountKey =
+  'namespace' | 'severity' | 'type' | 'status' | 'coveredResource' | 'run';
 
 export type BatchWrite =
   | { op: 'create'; finding: StoredFinding }

@@ -46,7 +46,7 @@ const days = (n: number): Date => new Date(t0.getTime() + n * 86_400_000);
 
 function stored(status: Finding['status']): Finding {
   return {
-    apiVersion: 'kubeinspector.io/v1alpha1',
+    apiVersion: 'findings.kubeinspector.io/v1alpha1',
     kind: 'Finding',
     metadata: { name: 'f', namespace: 'kube-inspector-system' },
     status,

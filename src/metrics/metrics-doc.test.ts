@@ -1,6 +1,7 @@
 // docs/metrics.md lists every metric the controller registers, and nothing else; the alerts
 // and the Grafana dashboard in manifests/monitoring use only metrics the code registers and
 // the page lists.
+import { SqliteFindingStore } from '../findings-store/sqlite.ts';
 import { agentMetrics } from '../agent/agent.ts';
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -64,6 +65,7 @@ async function controllerRegistry(): Promise<Registry> {
       adminNamespace: 'kube-inspector-system',
       scanner: createImageScanner({}),
       database: undefined,
+      findingsStore: new SqliteFindingStore({ path: ':memory:' }),
     }),
   );
   new Reflector({ client, resource: core.pods, cache: new Cache(), log, registry });

@@ -94,6 +94,11 @@ export class Manager {
     { reflector: Reflector<KubeObject>; cache: Cache<KubeObject>; transform: unknown }
   >();
   private readonly controllers: { controller: Controller; needsLeader: boolean }[] = [];
+  private readonly leaderTasks: ((signal: AbortSignal) => Promise<void>)[] = [];
+  private readonly leaderTasksAbort = new AbortController();
+  private leaderTaskRuns: Promise<void>[] = [];
+  private readonly leaderHooks: { start(): Promise<void>; stop(): Promise<void> }[] = [];
+  private leaderHooksStarted = 0;
   private readonly healthChecks = new Map<string, Check>();
   private readonly readyChecks = new Map<string, Check>();
   private servers: Server[] = [];
@@ -189,6 +194,24 @@ export class Manager {
     return cache;
   }
 
+  /**
+   * Adds a task that runs beside the controllers while this replica leads (a watch of an
+   * in-process store, for example): started with them, its signal aborted when they are asked
+   * to stop, and awaited before leadership is released.
+   */
+  addLeaderTask(task: (signal: AbortSignal) => Promise<void>): void {
+    this.leaderTasks.push(task);
+  }
+
+  /**
+   * Adds hooks around leadership: `start` is awaited before the controllers start (opening what
+   * only the leader may own, such as a database file), `stop` after they drained and before the
+   * lease is released. A failing start stops the process (like a lost lease).
+   */
+  addLeaderHooks(hooks: { start(): Promise<void>; stop(): Promise<void> }): void {
+    this.leaderHooks.push(hooks);
+  }
+
   /** Adds a controller; by default it runs only while this replica leads. */
   addController(controller: Controller, options: { needsLeader?: boolean } = {}): void {
     this.controllers.push({ controller, needsLeader: options.needsLeader ?? true });
@@ -240,13 +263,14 @@ export class Manager {
       for (const c of this.controllers) if (!c.needsLeader) c.controller.start();
       const leaderOnly = this.controllers.filter((c) => c.needsLeader).map((c) => c.controller);
       if (this.o.leaderElector === undefined) {
-        this.leading = true;
-        for (const c of leaderOnly) c.start();
+        await this.lead(leaderOnly);
       } else {
-        electorRun = this.o.leaderElector.run(signal, (leaderSignal) => {
-          this.leading = true;
-          this.log.info('became leader; starting controllers');
-          for (const c of leaderOnly) c.start();
+        electorRun = this.o.leaderElector.run(signal, async (leaderSignal) => {
+          await this.lead(leaderOnly).catch((err: unknown) => {
+            this.log.error({ err }, 'could not start leading; exiting');
+            this.onLeadershipLost();
+          });
+          this.log.info('became leader; controllers started');
           leaderSignal.addEventListener(
             'abort',
             () => {
@@ -272,7 +296,10 @@ export class Manager {
     this.stopping = true;
     const deadline = this.o.shutdownDeadlineMs ?? 25_000;
     this.log.info({ deadlineMs: deadline }, 'shutting down: draining reconciles');
+    this.leaderTasksAbort.abort(new Error('manager stopped'));
     const drained = await Promise.all(this.controllers.map((c) => c.controller.stop(deadline)));
+    await Promise.all(this.leaderTaskRuns);
+    await this.stopLeaderHooks();
     // The lease is released only now, so a new leader never overlaps our last reconciles.
     markControllersStopped();
     await electorRun.catch((err: unknown) =>
@@ -286,6 +313,35 @@ export class Manager {
     await this.events.close();
     await this.client.close();
     this.log.info({ drained: drained.every(Boolean) }, 'stopped');
+  }
+
+  /** Leader hooks first, then the leader-only controllers and tasks. */
+  private async lead(leaderOnly: Controller[]): Promise<void> {
+    for (const hook of this.leaderHooks) {
+      await hook.start();
+      this.leaderHooksStarted++;
+    }
+    this.leading = true;
+    for (const c of leaderOnly) c.start();
+    this.startLeaderTasks();
+  }
+
+  private async stopLeaderHooks(): Promise<void> {
+    const started = this.leaderHooks.slice(0, this.leaderHooksStarted).reverse();
+    this.leaderHooksStarted = 0;
+    for (const hook of started)
+      await hook
+        .stop()
+        .catch((err: unknown) => this.log.error({ err }, 'a leader hook failed to stop'));
+  }
+
+  private startLeaderTasks(): void {
+    this.leaderTaskRuns = this.leaderTasks.map((task) =>
+      task(this.leaderTasksAbort.signal).catch((err: unknown) => {
+        if (!this.leaderTasksAbort.signal.aborted)
+          this.log.error({ err }, 'a leader task ended with an error');
+      }),
+    );
   }
 
   /** Overridable for tests; in production the process exits so a fresh replica can campaign. */

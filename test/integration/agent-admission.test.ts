@@ -9,7 +9,12 @@ import { ApiError, type KubeClient } from '../../src/kube/client.ts';
 import { operatingSystem } from '../../src/scanner/analyzers/os-release.ts';
 import { agentToken, applyAgentManifests, nodeWithAgentPod, tokenClient } from './agent-support.ts';
 import { eventually } from './helpers.ts';
-import { type ProductEnvironment, startProductEnvironment } from './product.ts';
+import {
+  type ProductEnvironment,
+  type RunningController,
+  startController,
+  startProductEnvironment,
+} from './product.ts';
 
 const status = (node: string, packages = 3) =>
   inventoryStatus(
@@ -52,6 +57,7 @@ async function refusal(p: Promise<unknown>): Promise<ApiError> {
 
 describe('node agent: least privilege', () => {
   let env: ProductEnvironment;
+  let controller: RunningController | undefined;
   const clients: KubeClient[] = [];
   let a: KubeClient;
   let b: KubeClient;
@@ -59,6 +65,8 @@ describe('node agent: least privilege', () => {
 
   beforeAll(async () => {
     env = await startProductEnvironment();
+    // The findings API, served (so that a refused finding write is the API's own refusal).
+    controller = await startController(env, { setups: [] });
     await applyAgentManifests(env);
     const aUid = await nodeWithAgentPod(env, 'node-a');
     const bUid = await nodeWithAgentPod(env, 'node-b');
@@ -69,6 +77,7 @@ describe('node agent: least privilege', () => {
   });
   afterAll(async () => {
     for (const c of clients) await c.close();
+    await controller?.stop();
     await env?.stop();
   });
 
@@ -176,10 +185,10 @@ describe('node agent: least privilege', () => {
         () =>
           a.request(
             'POST',
-            `/apis/kubeinspector.io/v1alpha1/namespaces/${env.adminNamespace}/findings`,
+            `/apis/findings.kubeinspector.io/v1alpha1/namespaces/${env.adminNamespace}/findings`,
             {
               body: {
-                apiVersion: 'kubeinspector.io/v1alpha1',
+                apiVersion: 'findings.kubeinspector.io/v1alpha1',
                 kind: 'Finding',
                 metadata: { name: 'x' },
               },

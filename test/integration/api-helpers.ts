@@ -1,10 +1,17 @@
-// Helpers of the API tests: install the generated CRDs, write objects of our
-// kinds through the API, and read the message of a refusal.
+// Helpers of the API tests: install the generated CRDs, serve the findings API, write objects of
+// our kinds through the API, and read the message of a refusal.
 import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { GROUP, VERSION, kindInfo } from '../../src/api/v1alpha1/index.ts';
-import { kubectl } from './helpers.ts';
+import { createFindingsApiServer } from '../../src/findings-api/server.ts';
+import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
+import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
+import { serveAggregatedApi } from './findings-api-harness.ts';
+import { createNamespace, kubectl, kubectlApply } from './helpers.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const crdDir = join(repoRoot, 'crds');
@@ -199,4 +206,81 @@ export function rewriteExample(documents: Body[], namespace: string, suffix: str
     out.push({ ...doc, metadata });
   }
   return { documents: out, clusterObjects };
+}
+
+/** The controller's username on the shared control plane (the manifests' service account). */
+export const controllerUsername =
+  'system:serviceaccount:kube-inspector-system:kube-inspector-controller';
+
+export interface SharedFindingsApi {
+  /** The store the API serves (the controller writes here directly). */
+  store: SqliteFindingStore;
+  /** Unregisters the API (APIService first), stops it and removes the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the findings API on the shared control plane for one test file, from a store on a
+ * temporary file, as the controller process serves it: the controller's username writes status
+ * and creates, the control plane's controller manager may delete.
+ */
+export async function serveFindingsApi(kc: KubeConfig): Promise<SharedFindingsApi> {
+  const dir = await mkdtemp(join(tmpdir(), 'ki-api-findings-'));
+  const store = new SqliteFindingStore({ path: join(dir, 'findings.db') });
+  const serviceNamespace = await createNamespace(kc, 'findings-api');
+  // The controller's RBAC on the findings API, as the manifests grant it (applied again by every
+  // file that serves the API; the same objects each time).
+  await kubectlApply(
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'kube-inspector-test-findings-writer' },
+      rules: [
+        {
+          apiGroups: ['findings.kubeinspector.io'],
+          resources: ['findings', 'findings/status'],
+          verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'kube-inspector-test-findings-writer' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'kube-inspector-test-findings-writer',
+      },
+      subjects: [
+        {
+          kind: 'ServiceAccount',
+          name: 'kube-inspector-controller',
+          namespace: 'kube-inspector-system',
+        },
+      ],
+    },
+  );
+  const served = await serveAggregatedApi({
+    kubeConfig: kc,
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    service: { name: 'kube-inspector-findings-api', namespace: serviceNamespace },
+    handler: (authenticator, client) =>
+      createFindingsApiServer({
+        store,
+        authenticator,
+        authorizer: new SubjectAccessReviewAuthorizer(client),
+        controllerUsernames: [controllerUsername],
+        deleterUsernames: ['system:kube-controller-manager'],
+      }).handler,
+  });
+  return {
+    store,
+    async stop() {
+      await served.stop();
+      await store.close();
+      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: serviceNamespace });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

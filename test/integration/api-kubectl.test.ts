@@ -1,25 +1,30 @@
-// What a person sees with kubectl once the CRDs are installed: every example
-// applies (server-side dry run, then for real), kubectl explain describes the
-// fields, the inspector category lists every kind, and the printer columns
-// show the values that matter.
+// What a person sees with kubectl once the CRDs are installed and the findings
+// API is served: every example applies (server-side dry run, then for real; the
+// Finding as the controller, the only writer of findings), kubectl explain
+// describes the fields, the inspector category lists every kind, and the printer
+// columns show the values that matter.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { KINDS } from '../../src/api/v1alpha1/index.ts';
+import { GROUP, KINDS } from '../../src/api/v1alpha1/index.ts';
 import {
+  type SharedFindingsApi,
+  controllerUsername,
   deleteClusterObject,
   exampleFiles,
   examplesDir,
   installCrds,
   rewriteExample,
+  serveFindingsApi,
 } from './api-helpers.ts';
 import { createNamespace, eventually, kubeConfig, kubectl } from './helpers.ts';
 
 let kc: KubeConfig;
 let namespace: string;
+let findingsApi: SharedFindingsApi;
 const suffix = Math.random().toString(16).slice(2, 10);
 const work = mkdtempSync(join(tmpdir(), 'api-examples-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,11 +33,13 @@ const clusterObjects: [string, string][] = [];
 beforeAll(async () => {
   await installCrds();
   kc = kubeConfig();
+  findingsApi = await serveFindingsApi(kc);
   namespace = await createNamespace(kc, 'api-kubectl');
 });
 
 afterAll(async () => {
   for (const [kind, name] of clusterObjects) await deleteClusterObject(kc, kind, name);
+  await findingsApi?.stop();
 });
 
 /** Writes the rewritten example into dir and returns its path. */
@@ -62,12 +69,21 @@ describe('every example', () => {
   for (const file of exampleFiles().filter((f) => !f.startsWith('scenario'))) {
     it(`${file} passes a server-side dry run, applies, and its status is accepted`, async () => {
       const { path, count, withStatus } = prepare(file, namespace, work);
-      const dry = await kubectl('apply', '--server-side', '--dry-run=server', '-f', path);
+      // Findings are written by the controller alone (the findings API refuses anyone else).
+      const as = file === 'finding.yaml' ? [`--as=${controllerUsername}`] : [];
+      const dry = await kubectl(...as, 'apply', '--server-side', '--dry-run=server', '-f', path);
       expect(dry.match(/\(server dry run\)/g)).toHaveLength(count);
-      const applied = await kubectl('apply', '--server-side', '-f', path);
+      const applied = await kubectl(...as, 'apply', '--server-side', '-f', path);
       expect(applied.match(/serverside-applied/g)).toHaveLength(count);
       if (withStatus) {
-        const status = await kubectl('apply', '--server-side', '--subresource=status', '-f', path);
+        const status = await kubectl(
+          ...as,
+          'apply',
+          '--server-side',
+          '--subresource=status',
+          '-f',
+          path,
+        );
         expect(status).toMatch(/serverside-applied/);
       }
     });
@@ -130,7 +146,7 @@ describe('kubectl', () => {
   it('get inspector -A lists every kind of the API', async () => {
     const out = await kubectl('get', 'inspector', '-A', '-o', 'name');
     for (const info of KINDS) {
-      expect(out, info.kind).toContain(`${info.singular}.kubeinspector.io/`);
+      expect(out, info.kind).toContain(`${info.singular}.${info.group ?? GROUP}/`);
     }
   });
 

@@ -1,35 +1,50 @@
 // Finding attributes are a map merged per key by server-side apply, so a
-// person's attribute survives the controller's applies (ADR 0301).
+// person's attribute survives the controller's applies (ADR 0301), on the
+// findings API served behind the shared control plane.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { installCrds } from './api-helpers.ts';
+import { controllerUsername, serveFindingsApi, type SharedFindingsApi } from './api-helpers.ts';
 import { createNamespace, kubeConfig, kubectl } from './helpers.ts';
 
 let namespace: string;
+let api: SharedFindingsApi;
 const dir = mkdtempSync(join(tmpdir(), 'api-ownership-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
-  await installCrds();
+  api = await serveFindingsApi(kubeConfig());
   namespace = await createNamespace(kubeConfig(), 'api-ownership');
 });
+afterAll(async () => {
+  await api?.stop();
+});
 
-/** Server-side applies a Finding with these attributes as the given field manager. */
+/**
+ * Server-side applies a Finding with these attributes as the given field manager (the
+ * controller's manager `kube-inspector` as the controller's identity, anyone else as a person).
+ */
 async function applyAttributes(manager: string, attributes: Record<string, string>): Promise<void> {
   const path = join(dir, `${manager}.yaml`);
   writeFileSync(
     path,
     stringify({
-      apiVersion: 'kubeinspector.io/v1alpha1',
+      apiVersion: 'findings.kubeinspector.io/v1alpha1',
       kind: 'Finding',
       metadata: { name: 'cve-2024-6387-node-a', namespace },
       spec: { attributes },
     }),
   );
-  await kubectl('apply', '--server-side', `--field-manager=${manager}`, '-f', path);
+  await kubectl(
+    ...(manager === 'kube-inspector' ? [`--as=${controllerUsername}`] : []),
+    'apply',
+    '--server-side',
+    `--field-manager=${manager}`,
+    '-f',
+    path,
+  );
 }
 
 async function attributes(): Promise<Record<string, string>> {
@@ -73,5 +88,6 @@ describe('finding attributes under server-side apply', () => {
   it('refuse an eleventh attribute, whoever adds it', async () => {
     const ten = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'v']));
     await expect(applyAttributes('someone', ten)).rejects.toThrow(/spec\.attributes/);
+    await expect(applyAttributes('kube-inspector', ten)).rejects.toThrow(/spec\.attributes/);
   });
 });

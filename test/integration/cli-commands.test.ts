@@ -1,6 +1,7 @@
 // `kube-inspector findings export`, `kube-inspector coverage` and the `kubectl inspector`
-// plugin, as real processes against a real API server holding Finding and CoveredResource
-// objects created with kubectl (status through the status subresource).
+// plugin, as real processes against a real API server: CoveredResource objects created with
+// kubectl (status through the status subresource), Findings written into the store of a running
+// controller and read through the findings API behind kube-apiserver.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +10,18 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseCsv } from '../support/csv.ts';
 import { OPENSSH_ATTRIBUTES, OPENSSH_STATUS, VISIBLE_HEADERS } from '../support/findings.ts';
-import { type ProductEnvironment, startProductEnvironment } from './product.ts';
+import {
+  type ProductEnvironment,
+  type RunningController,
+  startController,
+  startProductEnvironment,
+} from './product.ts';
 
 const execFileAsync = promisify(execFile);
 const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
 let env: ProductEnvironment;
+let controller: RunningController;
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -152,10 +159,16 @@ const coveredResources = [
 beforeAll(async () => {
   env = await startProductEnvironment();
   await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
-  for (const o of [...findings, ...coveredResources]) await createWithStatus(o);
+  for (const o of coveredResources) await createWithStatus(o);
+  // The findings API with no controller area running: nothing rewrites these findings.
+  controller = await startController(env, { setups: [] });
+  for (const f of findings) {
+    await controller.store.create({ apiVersion: 'findings.kubeinspector.io/v1alpha1', ...f });
+  }
 }, 180_000);
 
 afterAll(async () => {
+  await controller?.stop();
   await env?.stop();
 });
 
@@ -272,7 +285,7 @@ describe('kube-inspector findings export', { timeout: 60_000 }, () => {
     const { code, stderr } = await cli(['findings', 'export', '-l', 'bad selector!!']);
     expect(code).toBe(1);
     expect(stderr).toMatch(
-      /kube-inspector findings: GET \/apis\/kubeinspector\.io\/v1alpha1\/findings: 400/,
+      /kube-inspector findings: GET \/apis\/findings\.kubeinspector\.io\/v1alpha1\/findings: 400/,
     );
   });
 });

@@ -11,7 +11,11 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { SETUPS } from '../../src/controllers/index.ts';
 import { loadLocal } from '../../src/vulndb/loader.ts';
 import { eventually } from './helpers.ts';
-import { type ProductEnvironment, startProductEnvironment } from './product.ts';
+import {
+  type ProductEnvironment,
+  findingsProcessFlags,
+  startProductEnvironment,
+} from './product.ts';
 
 const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const osv = new URL('../../src/vulndb/testdata/osv', import.meta.url).pathname;
@@ -38,6 +42,8 @@ function startControllerProcess(
       '--metrics-bind-address=127.0.0.1:0',
       '--health-probe-bind-address=127.0.0.1:0',
       ...(o.leaderElect ? [] : ['--leader-elect=false']),
+      // The findings API on a free port, the environment's store and serving certificate.
+      ...findingsProcessFlags(env, 0),
       ...args,
     ],
     {

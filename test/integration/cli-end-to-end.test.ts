@@ -1,7 +1,8 @@
 // The product through its command line only: `kube-inspector controller` as a process with a
 // database directory and EPSS/KEV files covers a node (its agent pod and NodeInventory written
-// as the agent would), matches its packages into Finding objects carrying the enrichment, and
-// `kube-inspector findings export` and `kube-inspector coverage` show them.
+// as the agent would), matches its packages into findings carrying the enrichment, which it
+// keeps in its findings store and serves as the findings API (registered with the control
+// plane), and `kube-inspector findings export` and `kube-inspector coverage` show them.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,13 @@ import { parseCsv } from '../support/csv.ts';
 import { AGENT_LABELS, Writer, kubeletNodeStatus, nodeObject } from './coverage-fixtures.ts';
 import { BOOKWORM_PACKAGES, applyNodeInventory } from './findings-fixtures.ts';
 import { eventually } from './helpers.ts';
-import { type ProductEnvironment, startProductEnvironment } from './product.ts';
+import {
+  type ProductEnvironment,
+  attachFindingsProcess,
+  findingsProcessFlags,
+  freePort,
+  startProductEnvironment,
+} from './product.ts';
 
 const execFileAsync = promisify(execFile);
 const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
@@ -26,6 +33,7 @@ const NODE = 'worker-e2e';
 describe('kube-inspector from its command line', { timeout: 240_000 }, () => {
   let env: ProductEnvironment;
   let controller: ReturnType<typeof spawn> | undefined;
+  let detach: (() => Promise<void>) | undefined;
   const output: string[] = [];
 
   const cli = async (...args: string[]): Promise<string> =>
@@ -66,6 +74,7 @@ describe('kube-inspector from its command line', { timeout: 240_000 }, () => {
   }, 120_000);
 
   afterAll(async () => {
+    await detach?.();
     if (controller !== undefined && controller.exitCode === null) {
       const exited = new Promise((resolve) => controller!.once('exit', resolve));
       controller.kill('SIGTERM');
@@ -86,6 +95,7 @@ describe('kube-inspector from its command line', { timeout: 240_000 }, () => {
       JSON.stringify({ vulnerabilities: [{ cveID: 'CVE-2024-6387' }] }),
     );
     const started = Date.now();
+    const port = await freePort();
     controller = spawn(
       process.execPath,
       [
@@ -98,6 +108,7 @@ describe('kube-inspector from its command line', { timeout: 240_000 }, () => {
         `--vulnerability-db=${osv}`,
         `--epss=${join(dir, 'epss.csv')}`,
         `--kev=${join(dir, 'kev.json')}`,
+        ...findingsProcessFlags(env, port),
       ],
       {
         env: {
@@ -109,6 +120,9 @@ describe('kube-inspector from its command line', { timeout: 240_000 }, () => {
     );
     controller.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
     controller.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
+    detach = await attachFindingsProcess(env, port).catch((err: unknown) => {
+      throw new Error(`${String(err)}\ncontroller output:\n${output.join('').slice(-4000)}`);
+    });
 
     const coveredName = coveredResourceName.node(NODE);
     const findings = await eventually(

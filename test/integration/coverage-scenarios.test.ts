@@ -6,7 +6,7 @@
 // zero writes once steady) and what changes it (deadlines, deletion, deactivation).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupCoverage } from '../../src/controllers/coverage/index.ts';
-import { kinds } from '../../src/controllers/informers.ts';
+import type { StoredFinding } from '../../src/findings-store/store.ts';
 import { REASON_IGNORED } from '../../src/api/v1alpha1/common.ts';
 import { coveredResourceName as names } from '../../src/coverage/names.ts';
 import { core, type KubeObject } from '../../src/kube/resources.ts';
@@ -1150,17 +1150,21 @@ function countByReason(items: CoveredResourceView[]): Map<string, number> {
 const sorted = (m: Map<string, number>): [string, number][] =>
   [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
 
-/** Creates an ACTIVE Finding on a CoveredResource, as the findings controller would. */
+/** Creates an ACTIVE Finding on a CoveredResource in the findings store, as the findings controller would. */
 async function hold(
   s: Scenario,
   findingName: string,
   coveredResourceName: string,
 ): Promise<KubeObject> {
-  const finding = await s.w.create(
-    kinds.findings,
-    heldFinding(s.env.adminNamespace, findingName, coveredResourceName),
-  );
-  return s.w.setStatus(kinds.findings, finding, { status: 'ACTIVE' }, 'kube-inspector-findings');
+  return s.controller.store.create({
+    ...heldFinding(s.env.adminNamespace, findingName, coveredResourceName),
+    status: { status: 'ACTIVE' },
+  } as StoredFinding);
+}
+
+/** Deletes a Finding of the administrator namespace from the store, as retention would. */
+async function release(s: Scenario, findingName: string): Promise<void> {
+  await s.controller.store.delete(s.env.adminNamespace, findingName);
 }
 
 // ---------------------------------------------------------------- the tests
@@ -1693,18 +1697,17 @@ describe('coverage of a cluster, resource by resource', () => {
       );
       // The findings controller closes the findings of a resource that is gone; the CLOSED
       // Finding stays (retention), the CoveredResource does not.
-      const closed = await s.env.client.request<KubeObject>(
-        'PATCH',
-        `/apis/kubeinspector.io/v1alpha1/namespaces/${s.env.adminNamespace}/findings/hold-terminated-node`,
-        {
-          body: { metadata: { labels: { 'kubeinspector.io/status': 'CLOSED' } } },
-          contentType: 'application/merge-patch+json',
-          query: { fieldManager: 'kube-inspector-findings' },
+      const held = (await s.controller.store.get(s.env.adminNamespace, 'hold-terminated-node'))!;
+      await s.controller.store.update({
+        ...held,
+        metadata: {
+          ...held.metadata,
+          labels: { ...held.metadata.labels, 'kubeinspector.io/status': 'CLOSED' },
         },
-      );
-      await s.w.setStatus(kinds.findings, closed, { status: 'CLOSED' }, 'kube-inspector-findings');
+        status: { status: 'CLOSED' },
+      });
       await waitGone(s, name, 30_000);
-      await s.w.remove(kinds.findings, 'hold-terminated-node', s.env.adminNamespace);
+      await release(s, 'hold-terminated-node');
     });
 
     it('a private image refused without credentials is scanned once its pods’ service account gets the pull secret', async () => {
@@ -1750,7 +1753,7 @@ describe('coverage of a cluster, resource by resource', () => {
         if (left.length === 1 && left[0] === held) return true;
         throw new Error(`still there: ${left.join(', ')}`);
       });
-      await s.w.remove(kinds.findings, `hold-${held}`, s.env.adminNamespace);
+      await release(s, `hold-${held}`);
       await waitGone(s, held, 30_000);
       await setScanTypes(undefined);
     };
@@ -1813,7 +1816,7 @@ describe('coverage of a cluster, resource by resource', () => {
       await waitFor(s, ns, 'INACTIVE', 'NO_SCAN_CONFIGURATION_ASSOCIATED', 30_000);
       await waitFor(s, wl, 'INACTIVE', 'NO_SCAN_CONFIGURATION_ASSOCIATED', 30_000);
       await waitFor(s, img, 'INACTIVE', 'PENDING_DISABLE', 30_000);
-      await s.w.remove(kinds.findings, 'hold-toggle-image', s.env.adminNamespace);
+      await release(s, 'hold-toggle-image');
       await waitFor(s, img, 'INACTIVE', 'NO_SCAN_CONFIGURATION_ASSOCIATED', 30_000);
       await s.env.client.request('PATCH', `/api/v1/namespaces/${NS.toggle}`, {
         body: { metadata: { labels: { [SCAN_LABEL]: 'enabled' } } },

@@ -18,7 +18,7 @@ import {
   FrontProxyAuthenticator,
   type FrontProxyServer,
 } from '../../src/findings-api/front-proxy.ts';
-import { ApiError, isNotFound, KubeClient } from '../../src/kube/client.ts';
+import { isNotFound, KubeClient } from '../../src/kube/client.ts';
 
 export const findingsGroup = 'findings.kubeinspector.io';
 export const findingsVersion = 'v1alpha1';
@@ -57,19 +57,20 @@ async function deleteIgnoringNotFound(client: KubeClient, path: string): Promise
   }
 }
 
-async function createOrReplace(
+/**
+ * Server-side apply under the harness's own field manager: creates the object, or leaves one that
+ * already says the same untouched (a replacement process finds the APIService it was given).
+ */
+async function applyObject(
   client: KubeClient,
   collection: string,
   body: { metadata: { name: string } },
 ): Promise<void> {
-  try {
-    await client.request('POST', collection, { body });
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 409) throw err;
-    // Left by an earlier run that was killed: start from a clean object.
-    await client.request('DELETE', `${collection}/${body.metadata.name}`);
-    await client.request('POST', collection, { body });
-  }
+  await client.request('PATCH', `${collection}/${body.metadata.name}`, {
+    body,
+    contentType: 'application/apply-patch+yaml',
+    query: { fieldManager: 'integration-test-harness', force: true },
+  });
 }
 
 /** Creates the Service and APIService and waits until kube-apiserver says the API is available. */
@@ -80,7 +81,7 @@ export async function registerAggregatedApi(
   const apiServiceName = `${options.version}.${options.group}`;
   const servicePath = `/api/v1/namespaces/${options.service.namespace}/services`;
   const apiServicePath = '/apis/apiregistration.k8s.io/v1/apiservices';
-  await createOrReplace(client, servicePath, {
+  await applyObject(client, servicePath, {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: options.service.name, namespace: options.service.namespace },
@@ -90,7 +91,7 @@ export async function registerAggregatedApi(
       ports: [{ name: 'https', port: options.port, protocol: 'TCP' }],
     },
   } as { metadata: { name: string } });
-  await createOrReplace(client, apiServicePath, {
+  await applyObject(client, apiServicePath, {
     apiVersion: 'apiregistration.k8s.io/v1',
     kind: 'APIService',
     metadata: { name: apiServiceName },
@@ -157,8 +158,11 @@ export interface ServedApi {
    * the same port with a handler built anew, as a restarted process would.
    */
   restart(): Promise<void>;
-  /** Unregisters (APIService first), then stops the server. */
-  stop(): Promise<void>;
+  /**
+   * Unregisters (APIService first), then stops the server. With `keepApiService` the Service and
+   * APIService stay, as when the process is replaced and the installed objects remain.
+   */
+  stop(options?: { keepApiService?: boolean }): Promise<void>;
 }
 
 export interface ServeOptions {
@@ -173,6 +177,10 @@ export interface ServeOptions {
   service: { name: string; namespace: string };
   group?: string;
   version?: string;
+  /** Listen on this port of 127.0.0.1 (a replacement process reuses its predecessor's). */
+  port?: number;
+  /** The serving certificate to use (a replacement process reuses its predecessor's). */
+  serving?: ServingCertificate;
   /** Builds the request handler (again at each restart), given the authenticator and client. */
   handler: (authenticator: FrontProxyAuthenticator, client: KubeClient) => RequestListener;
 }
@@ -190,7 +198,7 @@ export async function serveAggregatedApi(options: ServeOptions): Promise<ServedA
   const abort = new AbortController();
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(client, options.log, abort.signal);
-  const serving = await issueServingCertificate(dir, options.service);
+  const serving = options.serving ?? (await issueServingCertificate(dir, options.service));
   const start = async (port: number): Promise<FrontProxyServer> => {
     const started = await createFrontProxyServer(
       {
@@ -216,7 +224,7 @@ export async function serveAggregatedApi(options: ServeOptions): Promise<ServedA
     running.server.closeAllConnections();
     await new Promise<void>((r) => running.server.close(() => r()));
   };
-  let frontProxy = await start(0);
+  let frontProxy = await start(options.port ?? 0);
   const port = (frontProxy.server.address() as AddressInfo).port;
   const shutdown = async (): Promise<void> => {
     await halt(frontProxy);
@@ -251,8 +259,8 @@ export async function serveAggregatedApi(options: ServeOptions): Promise<ServedA
       await halt(frontProxy);
       frontProxy = await start(port);
     },
-    async stop() {
-      await registration.unregister();
+    async stop(stopOptions = {}) {
+      if (stopOptions.keepApiService !== true) await registration.unregister();
       await shutdown();
     },
   };

@@ -14,9 +14,7 @@ import { findingsSetup, setupFindings } from '../../src/controllers/findings/ind
 import { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
 import type { Finding } from '../../src/api/v1alpha1/finding.ts';
-import { kinds } from '../../src/controllers/informers.ts';
 import { buildPackageFinding, findingName, mergeFinding } from '../../src/findings/build.ts';
-import { apply } from '../../src/kube/apply.ts';
 import type { KubeObject } from '../../src/kube/resources.ts';
 import { matchPackages } from '../../src/vulndb/match.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
@@ -136,7 +134,7 @@ describe('continuous findings', () => {
 
     // kubectl selects by the labels, as Inspector's filters do.
     expect(await findingNames(`${LABELS.coveredResource}=${cr},${LABELS.severity}=HIGH`)).toContain(
-      `finding.kubeinspector.io/${glibc.metadata.name}`,
+      `finding.findings.kubeinspector.io/${glibc.metadata.name}`,
     );
 
     const counts = await eventually('finding counts on the CoveredResource', async () => {
@@ -222,7 +220,7 @@ describe('continuous findings', () => {
     );
     await env.kubectlWithInput(
       JSON.stringify({
-        apiVersion: 'kubeinspector.io/v1alpha1',
+        apiVersion: 'findings.kubeinspector.io/v1alpha1',
         kind: 'Finding',
         metadata: { name, namespace: env.adminNamespace },
         spec: { attributes: { ticket: 'SEC-1234' } },
@@ -483,8 +481,9 @@ describe('continuous findings', () => {
     );
     const name = `run-1-${built.name}`.slice(0, 253);
     const owner = { apiVersion: 'v1', kind: 'ConfigMap', name: 'run-1', uid, controller: true };
-    await apply(env.client, kinds.findings, {
-      apiVersion: 'kubeinspector.io/v1alpha1',
+    // Written as the run controller writes it: into the findings store, owned by the run.
+    await controller.store.create({
+      apiVersion: 'findings.kubeinspector.io/v1alpha1',
       kind: 'Finding',
       metadata: {
         name,
@@ -492,18 +491,8 @@ describe('continuous findings', () => {
         labels: { ...built.labels, [LABELS.run]: 'run-1' },
         ownerReferences: [owner],
       },
+      status: mergeFinding(undefined, built.status, clock.now()),
     });
-    await apply(
-      env.client,
-      kinds.findings,
-      {
-        apiVersion: 'kubeinspector.io/v1alpha1',
-        kind: 'Finding',
-        metadata: { name, namespace: 'team-a' },
-        status: mergeFinding(undefined, built.status, clock.now()),
-      },
-      { status: true },
-    );
     const get = async () =>
       JSON.parse(
         await env.kubectl('get', 'finding', name, '-n', 'team-a', '-o', 'json'),
@@ -668,7 +657,7 @@ describe('continuous findings', () => {
     expect((await findings(cr)).get('CVE-2023-4911')!.spec?.attributes).toEqual(attributes);
 
     const before = await findings(cr);
-    await controller.stop();
+    await controller.stop({ keepApiService: true });
     controller = await startController(env, { setups: [setupFindings], database, clock, images });
     await resync();
     await new Promise((r) => setTimeout(r, 2_500));

@@ -4,7 +4,9 @@
 // real API server enforces the ClusterRole and Role of manifests/), against a control plane
 // that writes an audit log. A scenario makes every controller work: a node with an agent and
 // an inventory, a Deployment whose image needs a pull secret, a suppression rule, an assessment
-// run. Then the audit log says which requests the controller made: none may be refused, each
+// run, and a Finding custom resource of an earlier version to import; the process serves its
+// findings API, registered with the control plane. Then the audit log says which requests the
+// controller made: none may be refused, each
 // must be granted, and every granted verb must have been used or be listed below with the
 // reason this scenario does not use it.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
+import { issueServingCertificate } from '../../hack/control-plane/pki.ts';
 import { kinds } from '../../src/controllers/informers.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
 import { KubeClient, isNotFound } from '../../src/kube/client.ts';
@@ -34,6 +37,12 @@ import {
   testImage,
 } from './coverage-fixtures.ts';
 import { BOOKWORM_PACKAGES, applyNodeInventory } from './findings-fixtures.ts';
+import {
+  type AggregatedApi,
+  findingsGroup,
+  findingsVersion,
+  registerAggregatedApi,
+} from './findings-api-harness.ts';
 import { eventually } from './helpers.ts';
 import {
   ADMIN_NAMESPACE,
@@ -96,6 +105,7 @@ let admin: KubeClient;
 let registry: TestRegistry;
 let databaseDir: string;
 let controller: ChildProcess | undefined;
+let findingsApi: AggregatedApi | undefined;
 let controllerLog = '';
 let metricsText = '';
 let requests: AuditEvent[] = [];
@@ -116,7 +126,11 @@ async function startControllerProcess(): Promise<{ metrics: number; probes: numb
     .containers[0]!;
   const [command, ...flags] = expandedArgs(objects, container);
   expect(command).toBe('controller');
-  const ports = { metrics: await freePort(), probes: await freePort() };
+  const ports = { metrics: await freePort(), probes: await freePort(), findings: await freePort() };
+  // The findings API on loopback, behind a Service of the test's own (ExternalName: no
+  // kube-proxy here) with a serving certificate for it.
+  const service = { name: 'findings-api-test', namespace: ADMIN_NAMESPACE };
+  const serving = await issueServingCertificate(join(scratch, 'serving'), service);
   // The Deployment's flags, then what differs in a test: where the cluster, the database,
   // the cache and the registry are, and ports on loopback (a later flag wins).
   const args = [
@@ -130,6 +144,11 @@ async function startControllerProcess(): Promise<{ metrics: number; probes: numb
     `--vulnerability-db=${databaseDir}`,
     `--scan-cache-dir=${join(scratch, 'cache')}`,
     `--insecure-registry=${registry.host}`,
+    `--findings-db=${join(scratch, 'findings', 'findings.db')}`,
+    `--findings-api-bind-address=127.0.0.1:${ports.findings}`,
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
+    '--findings-deleter=system:kube-controller-manager',
   ];
   controller = spawn(process.execPath, args, {
     env: {
@@ -156,6 +175,13 @@ async function startControllerProcess(): Promise<{ metrics: number; probes: numb
     },
     90_000,
   );
+  findingsApi = await registerAggregatedApi(admin, {
+    group: findingsGroup,
+    version: findingsVersion,
+    service,
+    port: ports.findings,
+    caBundle: serving.caBundle,
+  });
   return ports;
 }
 
@@ -352,9 +378,36 @@ beforeAll(async () => {
   });
 
   await applyManifests(kubectlOf(plane));
+  // A cluster upgraded from a version that kept findings as custom resources: the old CRD and
+  // one Finding, imported by the controller at its first start.
+  await kubectlOf(plane)(
+    'apply',
+    '--server-side',
+    '-f',
+    join(import.meta.dirname, 'fixtures', 'finding-crd-v1alpha1.yaml'),
+  );
+  await kubectlOf(plane)(
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/findings.kubeinspector.io',
+  );
+  await admin.request(
+    'POST',
+    `/apis/kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings`,
+    {
+      body: {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'Finding',
+        metadata: { name: 'imported-finding', namespace: ADMIN_NAMESPACE },
+        spec: { attributes: { ticket: 'SEC-1' } },
+      },
+    },
+  );
 }, 300_000);
 
 afterAll(async () => {
+  await findingsApi?.unregister();
   await stopControllerProcess();
   await admin?.close();
   await registry?.stop();
@@ -409,7 +462,8 @@ describe('the controller RBAC in manifests/', () => {
       'findings of the node',
       async () => {
         const list = await admin.get<{ items: KubeObject[] }>(
-          `/apis/kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings`,
+          `/apis/findings.kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings`,
+          { query: { labelSelector: 'kubeinspector.io/covered-resource' } },
         );
         return list.items.length > 0 ? true : undefined;
       },
@@ -436,9 +490,24 @@ describe('the controller RBAC in manifests/', () => {
       },
       90_000,
     );
+    const imported = await step(
+      'the Finding custom resource imported, and its CRD removed',
+      async () => {
+        const imported = await get<KubeObject & { spec?: { attributes?: object } }>(
+          `/apis/findings.kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings/imported-finding`,
+        );
+        const crd = await get(
+          '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/findings.kubeinspector.io',
+        );
+        lastState = `imported: ${JSON.stringify(imported?.spec)}, CRD ${crd ? 'present' : 'gone'}`;
+        return imported !== undefined && crd === undefined ? imported : undefined;
+      },
+      60_000,
+    );
+    expect(imported.spec?.attributes).toEqual({ ticket: 'SEC-1' });
     // Node scanning switched off: the node's findings are deleted, then its CoveredResource.
     await w.apply(kinds.scanConfigurations, scanConfiguration(['Image', 'Workload']), 'kubectl');
-    const nodeFindings = `/apis/kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings?labelSelector=${encodeURIComponent(`kubeinspector.io/covered-resource=${coveredResourceName.node(NODE)}`)}`;
+    const nodeFindings = `/apis/findings.kubeinspector.io/v1alpha1/namespaces/${ADMIN_NAMESPACE}/findings?labelSelector=${encodeURIComponent(`kubeinspector.io/covered-resource=${coveredResourceName.node(NODE)}`)}`;
     await step(
       'the node to leave coverage',
       async () => {
@@ -490,6 +559,17 @@ describe('the controller RBAC in manifests/', () => {
       ),
     );
 
+    // Bindings to roles every cluster has, which the findings API needs as any extension API
+    // server does: system:auth-delegator (reviews) and, in kube-system only,
+    // extension-apiserver-authentication-reader (the front-proxy settings).
+    const delegated = new Set([
+      permission('authentication.k8s.io', 'tokenreviews', 'create'),
+      permission('authorization.k8s.io', 'subjectaccessreviews', 'create'),
+    ]);
+    const authenticationReader = new Set(
+      ['get', 'list', 'watch'].map((v) => permission('', 'configmaps', v)),
+    );
+
     const used = new Set<string>();
     const ungranted: string[] = [];
     for (const e of requests) {
@@ -505,7 +585,10 @@ describe('the controller RBAC in manifests/', () => {
       for (const n of needed) {
         used.add(n);
         const granted =
-          clusterWide.has(n) || (ref.namespace === ADMIN_NAMESPACE && inAdminNamespace.has(n));
+          clusterWide.has(n) ||
+          delegated.has(n) ||
+          (ref.namespace === ADMIN_NAMESPACE && inAdminNamespace.has(n)) ||
+          (ref.namespace === 'kube-system' && authenticationReader.has(n));
         if (!granted) ungranted.push(`${n} (${e.requestURI})`);
       }
     }

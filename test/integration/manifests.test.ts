@@ -1,7 +1,9 @@
 // manifests/ as a person installs it: `kubectl apply -k manifests/` against a real control
 // plane (of this file's own: it installs cluster-scoped objects), every object accepted by a
 // server-side dry run, and the controller Deployment checked against the image and the
-// controller's flags.
+// controller's flags; the findings API's objects (APIService, Service, certificate, PVC,
+// delegated authentication bindings) agree with each other and with those flags, and no
+// Finding CRD or deletion admission policy is installed.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +49,9 @@ const NAMESPACED = new Set([
   'PodDisruptionBudget',
   'ServiceMonitor',
   'PrometheusRule',
+  'PersistentVolumeClaim',
+  'Issuer',
+  'Certificate',
 ]);
 
 describe('manifests/', () => {
@@ -66,13 +71,28 @@ describe('manifests/', () => {
       'ServiceMonitor',
       'PrometheusRule',
       'ConfigMap',
+      'APIService',
+      'PersistentVolumeClaim',
+      'Issuer',
+      'Certificate',
     ]) {
       expect(kinds, kind).toContain(kind);
     }
-    expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).toHaveLength(8);
+    const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(crds).toHaveLength(7);
+    // Finding is served by the findings API: no CRD, and no admission policy for its deletion.
+    expect(crds.map((c) => c.metadata.name)).not.toContain('findings.kubeinspector.io');
+    const policies = objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'));
+    expect(policies.map((p) => p.metadata.name)).not.toContain('kube-inspector-finding-deletion');
+    expect(JSON.stringify(policies)).not.toMatch(/"findings"/);
     expect(find(objects, 'Namespace').metadata.name).toBe(ADMIN_NAMESPACE);
     for (const o of objects.filter((x) => NAMESPACED.has(x.kind))) {
-      expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe(ADMIN_NAMESPACE);
+      // The one exception: reading kube-apiserver's front-proxy settings is granted in kube-system.
+      const expected =
+        o.kind === 'RoleBinding' && o.metadata.name.endsWith('-authentication-reader')
+          ? 'kube-system'
+          : ADMIN_NAMESPACE;
+      expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBe(expected);
     }
     for (const o of objects) {
       expect(o.metadata.labels?.['app.kubernetes.io/part-of'], o.metadata.name).toBe(
@@ -123,16 +143,19 @@ describe('manifests/', () => {
         'json',
       ),
     ) as { spec: { replicas: number } };
-    expect(stored.spec.replicas).toBe(2);
+    expect(stored.spec.replicas).toBe(1);
   });
 
-  it('runs the controller with leader election, a restricted security context, probes, limits and emptyDir caches', () => {
+  it('runs one controller with leader election, a restricted security context, probes, limits, emptyDir caches and the findings volume', () => {
     const deployment = find(objects, 'Deployment', 'kube-inspector-controller');
     const spec = podSpec(deployment);
     const pod = spec as unknown as {
       securityContext: Record<string, unknown>;
     };
-    expect((deployment as unknown as { spec: { replicas: number } }).spec.replicas).toBe(2);
+    // One replica, recreated rather than rolled: it owns the findings database (ReadWriteOnce).
+    expect(
+      (deployment as unknown as { spec: { replicas: number; strategy: { type: string } } }).spec,
+    ).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
     expect(spec.serviceAccountName).toBe(CONTROLLER_SA);
     expect(pod.securityContext).toMatchObject({
       runAsNonRoot: true,
@@ -172,17 +195,32 @@ describe('manifests/', () => {
     expect(c.env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe(
       'metadata.namespace',
     );
-    // Every mount is an emptyDir with a size limit: nothing is written to the image.
+    // Every mount is an emptyDir with a size limit, the findings database's PVC, or the serving
+    // certificate's Secret (read-only): nothing is written to the image.
+    const volumes = spec.volumes as unknown as {
+      name: string;
+      emptyDir?: { sizeLimit?: string };
+      persistentVolumeClaim?: { claimName: string };
+      secret?: { secretName: string };
+    }[];
     for (const m of c.volumeMounts) {
-      const v = spec.volumes?.find((x) => x.name === m.name);
-      expect(v?.emptyDir?.sizeLimit, m.mountPath).toMatch(/^\d+[MG]i$/);
+      const v = volumes.find((x) => x.name === m.name);
+      if (v?.persistentVolumeClaim !== undefined) {
+        expect(v.persistentVolumeClaim.claimName).toBe('kube-inspector-findings');
+        expect(find(objects, 'PersistentVolumeClaim', 'kube-inspector-findings')).toBeDefined();
+      } else if (v?.secret !== undefined) {
+        expect((m as { readOnly?: boolean }).readOnly, m.mountPath).toBe(true);
+      } else {
+        expect(v?.emptyDir?.sizeLimit, m.mountPath).toMatch(/^\d+[MG]i$/);
+      }
     }
     expect(c.volumeMounts.map((m) => m.mountPath)).toContain('/tmp');
 
     const pdb = find(objects, 'PodDisruptionBudget') as unknown as {
-      spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } };
+      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
     };
-    expect(pdb.spec.minAvailable).toBe(1);
+    // One replica: a drain may take it (the findings API answers 503 until it is back).
+    expect(pdb.spec.maxUnavailable).toBe(1);
     const podLabels = (
       deployment as unknown as {
         spec: { template: { metadata: { labels: Record<string, string> } } };
@@ -213,8 +251,69 @@ describe('manifests/', () => {
     expect(mounts.map((m) => m.mountPath)).toContain(config.scanCacheDir);
   });
 
+  it('registers the findings API: APIService, Service, serving certificate, flags and delegated authentication agree', () => {
+    type Obj = Manifest & { spec: Record<string, unknown> };
+    const apiService = find(objects, 'APIService', 'v1alpha1.findings.kubeinspector.io') as Obj;
+    const target = apiService.spec.service as { name: string; namespace: string; port: number };
+    expect(apiService.spec).toMatchObject({
+      group: 'findings.kubeinspector.io',
+      version: 'v1alpha1',
+    });
+    expect(apiService.spec.insecureSkipTLSVerify).toBeUndefined();
+    const annotations = apiService.metadata.annotations as Record<string, string> | undefined;
+    expect(annotations?.['cert-manager.io/inject-ca-from']).toMatch(
+      new RegExp(`^${ADMIN_NAMESPACE}/`),
+    );
+    const service = find(objects, 'Service', target.name) as unknown as {
+      metadata: { namespace: string };
+      spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] };
+    };
+    expect(service.metadata.namespace).toBe(target.namespace);
+    const port = service.spec.ports.find((p) => p.port === target.port);
+    expect(port?.targetPort).toBe('findings-api');
+    // The Service reaches the controller's pods on the port its flag serves.
+    const deployment = find(objects, 'Deployment', 'kube-inspector-controller') as unknown as {
+      spec: { template: { metadata: { labels: Record<string, string> } } };
+    };
+    expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+    const c = podSpec(find(objects, 'Deployment', 'kube-inspector-controller')).containers[0]!;
+    const ports = (c as unknown as { ports: { name: string; containerPort: number }[] }).ports;
+    const config = parseControllerArgs(expandedArgs(objects, c).slice(1), {
+      POD_NAMESPACE: ADMIN_NAMESPACE,
+    });
+    expect(ports.find((p) => p.name === 'findings-api')?.containerPort).toBe(config.findings.port);
+    const mounts = (c as unknown as { volumeMounts: { mountPath: string }[] }).volumeMounts.map(
+      (m) => m.mountPath,
+    );
+    expect(mounts.some((m) => config.findings.dbPath.startsWith(`${m}/`))).toBe(true);
+    expect(mounts.some((m) => config.findings.certFile.startsWith(`${m}/`))).toBe(true);
+    // The serving certificate names the Service as kube-apiserver dials it.
+    const certificates = objects.filter((o) => o.kind === 'Certificate') as Obj[];
+    const serving = certificates.find((o) =>
+      ((o.spec.dnsNames as string[] | undefined) ?? []).includes(
+        `${target.name}.${target.namespace}.svc`,
+      ),
+    );
+    expect(serving, 'a Certificate for <service>.<namespace>.svc').toBeDefined();
+    // Delegated authentication and authorisation, as every extension API server has.
+    const bindings = objects.filter((o) => /RoleBinding$/.test(o.kind)) as unknown as {
+      kind: string;
+      metadata: { namespace?: string };
+      roleRef: { name: string };
+      subjects: { kind: string; name: string }[];
+    }[];
+    const boundTo = (role: string) =>
+      bindings.find(
+        (b) => b.roleRef.name === role && b.subjects.some((x) => x.name === CONTROLLER_SA),
+      );
+    expect(boundTo('system:auth-delegator')?.kind).toBe('ClusterRoleBinding');
+    expect(boundTo('extension-apiserver-authentication-reader')?.metadata.namespace).toBe(
+      'kube-system',
+    );
+  });
+
   it('exposes the metrics port to the ServiceMonitor through the Service', () => {
-    const service = find(objects, 'Service') as unknown as {
+    const service = find(objects, 'Service', 'kube-inspector-controller-metrics') as unknown as {
       metadata: { name: string; labels: Record<string, string> };
       spec: {
         selector: Record<string, string>;

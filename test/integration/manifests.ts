@@ -15,6 +15,11 @@ export const monitoringCrdsFixture = join(
   'fixtures',
   'prometheus-operator-crds.yaml',
 );
+export const certManagerCrdsFixture = join(
+  import.meta.dirname,
+  'fixtures',
+  'cert-manager-crds.yaml',
+);
 export const ADMIN_NAMESPACE = 'kube-inspector-system';
 export const CONTROLLER_SA = 'kube-inspector-controller';
 
@@ -126,17 +131,20 @@ export function kubectlOf(
 }
 
 /**
- * Installs the stand-in Prometheus Operator CRDs (a test fixture), then `kubectl apply -k
- * manifests/`, and waits until the kube-inspector CRDs are served. Returns apply's output.
+ * Installs the stand-in Prometheus Operator and cert-manager CRDs (test fixtures), then `kubectl
+ * apply -k manifests/`, and waits until the kube-inspector CRDs are served. Returns apply's output.
  */
 export async function applyManifests(kubectl: Kubectl): Promise<string> {
   await kubectl('apply', '--server-side', '-f', monitoringCrdsFixture);
+  await kubectl('apply', '--server-side', '-f', certManagerCrdsFixture);
   await kubectl(
     'wait',
     '--for=condition=Established',
     '--timeout=60s',
     'crd/servicemonitors.monitoring.coreos.com',
     'crd/prometheusrules.monitoring.coreos.com',
+    'crd/issuers.cert-manager.io',
+    'crd/certificates.cert-manager.io',
   );
   const applied = await kubectl('apply', '-k', manifestsDir);
   await kubectl(

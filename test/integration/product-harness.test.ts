@@ -1,5 +1,6 @@
 // The harness the product's integration tests share: its own control plane with the CRDs,
-// and the manager serving metrics and readiness.
+// the manager serving metrics and readiness, and the findings API the controller process serves,
+// registered with the control plane while it runs and unregistered (APIService first) at stop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProductEnvironment, startController, startProductEnvironment } from './product.ts';
 
@@ -19,7 +20,6 @@ describe('the product test harness', () => {
       'assessmenttargets.kubeinspector.io',
       'assessmenttemplates.kubeinspector.io',
       'coveredresources.kubeinspector.io',
-      'findings.kubeinspector.io',
       'nodeinventories.kubeinspector.io',
       'scanconfigurations.kubeinspector.io',
       'suppressionrules.kubeinspector.io',
@@ -36,5 +36,28 @@ describe('the product test harness', () => {
     } finally {
       await controller.stop();
     }
+  });
+
+  it('serves the findings API through the control plane while the controller runs', async () => {
+    const controller = await startController(env, { setups: [] });
+    try {
+      const resources = await env.kubectl(
+        'api-resources',
+        '--api-group=findings.kubeinspector.io',
+        '-o',
+        'wide',
+      );
+      expect(resources).toMatch(
+        /^findings\s+.*findings\.kubeinspector\.io\/v1alpha1\s+true\s+Finding/m,
+      );
+      expect(await env.kubectl('get', 'findings', '-A')).toBe('');
+      // The store is the environment's file: what one process wrote, the next one serves.
+      const stats = await controller.store.stats();
+      expect(stats.findings).toBe(0);
+    } finally {
+      await controller.stop();
+    }
+    const apiServices = await env.kubectl('get', 'apiservices', '-o', 'name');
+    expect(apiServices).not.toContain('findings.kubeinspector.io');
   });
 });

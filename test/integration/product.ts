@@ -2,9 +2,16 @@
 // own (cluster-scoped objects such as Nodes, CoveredResources and the `default`
 // ScanConfiguration would otherwise leak between files), the CRDs installed, the
 // administrator namespace, and the controllers running in-process on a Manager exactly as
-// `kube-inspector controller` runs them.
+// `kube-inspector controller` runs them, with the findings API the process serves (the
+// product's own startFindingsServing): the SQLite store on a file of the environment (its
+// volume, kept across controller restarts, opened by the lease holder), an HTTPS server with a
+// serving certificate for <service>.<namespace>.svc, and the APIService that registers it with
+// the control plane. The environment's Service port is a TCP relay to a ready controller, as a
+// Service sends traffic only to ready pods.
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -12,17 +19,83 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
+import { issueServingCertificate, type ServingCertificate } from '../../hack/control-plane/pki.ts';
 import type { ControllerDeps, ControllerSetup } from '../../src/controllers/deps.ts';
 import { SETUPS, defaultDeps } from '../../src/controllers/index.ts';
 import type { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
+import { type FindingsServing, startFindingsServing } from '../../src/cli/findings-serving.ts';
+import type { FindingStore } from '../../src/findings-store/store.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { Manager, type LeaderElector } from '../../src/runtime/manager.ts';
 import { createImageScanner, type ImageScanner } from '../../src/scanner/index.ts';
 import type { DatabaseSource } from '../../src/vulndb/source.ts';
+import {
+  type AggregatedApi,
+  findingsGroup,
+  findingsVersion,
+  registerAggregatedApi,
+} from './findings-api-harness.ts';
 
 const execFileAsync = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
+
+/** Where the controller process serves its findings API, the same for every controller of one environment. */
+export interface FindingsApiPlacement {
+  /** The SQLite file (in a cluster, on the PersistentVolume): a new process opens the same one. */
+  storePath: string;
+  /** The Service's port on 127.0.0.1: relayed to a ready controller's findings API. */
+  port: number;
+  /** The Service the APIService names. */
+  service: { name: string; namespace: string };
+  /** Issued for <service>.<namespace>.svc by a CA of the environment (the APIService's caBundle). */
+  serving: ServingCertificate;
+  /** The controller's username: the only one the API lets write status and create findings. */
+  controllerUsername: string;
+}
+
+/** A controller process as the Service sees it: its findings API port and its readiness. */
+interface Endpoint {
+  port: number;
+  ready(): Promise<boolean>;
+}
+
+/**
+ * A TCP relay on `port` that sends each new connection to the first ready endpoint (the newest
+ * when none is ready), as kube-proxy sends a Service's traffic to ready pods. TLS passes through.
+ */
+async function startServiceRelay(endpoints: Endpoint[]): Promise<{ port: number; server: Server }> {
+  const pick = async (): Promise<Endpoint | undefined> => {
+    for (const e of endpoints) if (await e.ready()) return e;
+    return endpoints.at(-1);
+  };
+  const server = createServer((client: Socket) => {
+    client.pause();
+    void pick().then((target) => {
+      if (target === undefined) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(target.port, '127.0.0.1');
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+      client.resume();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 export interface ProductEnvironment {
   plane: ControlPlane;
@@ -35,6 +108,11 @@ export interface ProductEnvironment {
   kubectlWithInput(input: string, ...args: string[]): Promise<string>;
   /** Server-side apply of objects as the field manager `kubectl` (a person). */
   apply(...objects: object[]): Promise<string>;
+  /** Where controllers of this environment serve the findings API and keep its store. */
+  findings: FindingsApiPlacement;
+  /** The controllers' findings API endpoints behind the Service (internal to the harness). */
+  endpoints: Endpoint[];
+  /** Removes the findings APIService if a controller left it, stops the control plane, removes the store. */
   stop(): Promise<void>;
 }
 
@@ -64,6 +142,17 @@ export async function startProductEnvironment(
   kubeConfig.loadFromFile(plane.kubeconfig);
   const client = await KubeClient.create(kubeConfig);
   const adminNamespace = options.adminNamespace ?? 'kube-inspector-system';
+  const scratch = await mkdtemp(join(tmpdir(), 'ki-product-'));
+  const service = { name: 'kube-inspector-findings-api', namespace: adminNamespace };
+  const endpoints: Endpoint[] = [];
+  const relay = await startServiceRelay(endpoints);
+  const findings: FindingsApiPlacement = {
+    storePath: join(scratch, 'findings.db'),
+    port: relay.port,
+    service,
+    serving: await issueServingCertificate(scratch, service),
+    controllerUsername: `system:serviceaccount:${adminNamespace}:kube-inspector-controller`,
+  };
 
   const run = async (input: string | undefined, args: string[]): Promise<string> => {
     const child = execFileAsync(
@@ -95,9 +184,19 @@ export async function startProductEnvironment(
         '-f',
         '-',
       ]),
+    findings,
+    endpoints,
     async stop() {
+      await client
+        .request(
+          'DELETE',
+          '/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.findings.kubeinspector.io',
+        )
+        .catch(() => undefined);
       await client.close();
+      relay.server.close();
       await plane.stop();
+      await rm(scratch, { recursive: true, force: true });
     },
   };
   const crds = (await crdDocuments()) as { metadata: { name: string } }[];
@@ -132,9 +231,78 @@ export interface RunningController {
   manager: Manager;
   registry: Registry;
   deps: ControllerDeps;
+  /**
+   * The findings store as the controllers use it: the environment's file while this process
+   * leads, otherwise every call fails with 503 ServiceUnavailable.
+   */
+  store: FindingStore;
+  /** The findings API this process serves (its own port, behind the environment's Service). */
+  findingsApi: FindingsServing & { port: number };
   /** The /metrics text. */
   metrics(): Promise<string>;
-  stop(): Promise<void>;
+  /**
+   * Unregisters the findings API (APIService first), stops the controllers and the server and
+   * closes the store. With `keepApiService` the APIService and Service stay, as when a pod is
+   * replaced (a crash, a rolling upgrade) and the installed objects remain.
+   */
+  stop(options?: { keepApiService?: boolean }): Promise<void>;
+}
+
+/** Polls a manager's /readyz until it answers 200 (caches synced, the store open when leading). */
+async function untilReady(manager: Manager, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // The probe port is known once the manager's servers listen.
+    const res = await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(
+      () => undefined,
+    );
+    if (res?.ok) return;
+    if (Date.now() > deadline) {
+      const why = (await res?.text().catch(() => '')) ?? 'no answer';
+      throw new Error(`controller not ready within ${timeoutMs} ms: ${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The findings side of the process, as `kube-inspector controller` starts it: the API on a port
+ * of its own (an endpoint of the environment's Service), the store opened under the lease.
+ */
+async function serveFindings(
+  env: ProductEnvironment,
+  manager: Manager,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<FindingsServing & { port: number }> {
+  const port = await freePort();
+  const serving = startFindingsServing(
+    manager,
+    {
+      dbPath: env.findings.storePath,
+      host: '127.0.0.1',
+      port,
+      certFile: env.findings.serving.cert,
+      keyFile: env.findings.serving.key,
+      controllerUsernames: [env.findings.controllerUsername],
+      // The control plane's controller manager runs every controller under one identity.
+      deleterUsernames: ['system:kube-controller-manager'],
+    },
+    log,
+    signal,
+  );
+  return { ...serving, port };
+}
+
+/** Registers the findings API with the control plane (idempotent) once it is served. */
+function registerFindings(env: ProductEnvironment): Promise<AggregatedApi> {
+  return registerAggregatedApi(env.client, {
+    group: findingsGroup,
+    version: findingsVersion,
+    service: env.findings.service,
+    port: env.findings.port,
+    caBundle: env.findings.serving.caBundle,
+  });
 }
 
 /** Runs the product controllers in-process against the environment until stop(). */
@@ -156,6 +324,8 @@ export async function startController(
     ...(options.reflector ? { reflector: options.reflector } : {}),
   });
   manager.onLeadershipLost = () => log.warn('leadership lost (test manager keeps running)');
+  const abort = new AbortController();
+  const findings = await serveFindings(env, manager, log, abort.signal);
   const deps = defaultDeps({
     manager,
     log,
@@ -167,30 +337,68 @@ export async function startController(
         options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {},
       ),
     database: options.database,
+    findingsStore: findings.store,
     ...(options.images ? { images: options.images } : {}),
     ...(options.scanConcurrency !== undefined ? { scanConcurrency: options.scanConcurrency } : {}),
   });
   for (const setup of options.setups ?? SETUPS) setup(deps);
-  const abort = new AbortController();
   const running = manager.run(abort.signal);
-  // Ready once the caches synced: the same signal /readyz gives.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const res = await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(
-      () => undefined,
-    );
-    if (res?.ok) break;
-    if (Date.now() > deadline) throw new Error('controller not ready within 60 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(manager);
+  const endpoint: Endpoint = {
+    port: findings.port,
+    ready: async () =>
+      (await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(() => undefined))
+        ?.ok === true,
+  };
+  env.endpoints.unshift(endpoint);
+  const registration = await registerFindings(env);
   return {
     manager,
     registry,
     deps,
+    store: findings.store,
+    findingsApi: findings,
     metrics: async () => (await fetch(`http://127.0.0.1:${manager.ports.metrics}/metrics`)).text(),
-    async stop() {
+    async stop(stopOptions = {}) {
+      if (stopOptions.keepApiService !== true) await registration.unregister();
       abort.abort();
       await running;
+      await findings.stop();
+      env.endpoints.splice(env.endpoints.indexOf(endpoint), 1);
     },
   };
 }
+
+/**
+ * For a `kube-inspector controller` process run by a test: the flags that make it serve the
+ * findings API on `port` with the environment's store and certificate, as the Deployment does.
+ */
+export function findingsProcessFlags(env: ProductEnvironment, port: number): string[] {
+  return [
+    `--findings-db=${env.findings.storePath}`,
+    `--findings-api-bind-address=127.0.0.1:${port}`,
+    `--tls-cert-file=${env.findings.serving.cert}`,
+    `--tls-private-key-file=${env.findings.serving.key}`,
+    '--findings-deleter=system:kube-controller-manager',
+  ];
+}
+
+/**
+ * Puts a controller process's findings API (on `port`) behind the environment's Service and
+ * registers the APIService; the returned function unregisters it (APIService first).
+ */
+export async function attachFindingsProcess(
+  env: ProductEnvironment,
+  port: number,
+): Promise<() => Promise<void>> {
+  const endpoint: Endpoint = { port, ready: () => Promise.resolve(true) };
+  env.endpoints.unshift(endpoint);
+  const registration = await registerFindings(env);
+  return async () => {
+    await registration.unregister();
+    env.endpoints.splice(env.endpoints.indexOf(endpoint), 1);
+  };
+}
+
+/** A free port of 127.0.0.1 for a process of the test to listen on. */
+export { freePort };

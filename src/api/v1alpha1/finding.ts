@@ -3,7 +3,7 @@
 // controller computes is status.
 import { z } from 'zod';
 import {
-  API_VERSION,
+  FINDINGS_API_VERSION,
   FindingTypeSchema,
   FixAvailableSchema,
   ObjectMetaSchema,
@@ -217,7 +217,9 @@ export const FindingStatusSchema = z
 export type FindingStatus = z.infer<typeof FindingStatusSchema>;
 
 export const FindingSchema = z.object({
-  apiVersion: z.literal(API_VERSION),
+  apiVersion: z
+    .literal(FINDINGS_API_VERSION)
+    .describe('findings.kubeinspector.io/v1alpha1: served by the aggregated findings API.'),
   kind: z.literal('Finding'),
   metadata: ObjectMetaSchema,
   spec: FindingSpecSchema.optional(),

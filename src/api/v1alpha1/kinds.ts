@@ -17,6 +17,7 @@ import {
   AssessmentTemplateSpecSchema,
   AssessmentTemplateStatusSchema,
 } from './assessment-template.ts';
+import { FINDINGS_GROUP } from './common.ts';
 import { CoveredResourceSchema, CoveredResourceStatusSchema } from './covered-resource.ts';
 import { FindingSchema, FindingSpecSchema, FindingStatusSchema } from './finding.ts';
 import { NodeInventorySchema, NodeInventoryStatusSchema } from './node-inventory.ts';
@@ -44,6 +45,11 @@ export interface PrinterColumn {
 
 export interface KindInfo {
   kind: string;
+  /**
+   * The API group when it is not kubeinspector.io: Finding is served by kube-inspector's own
+   * aggregated API (findings.kubeinspector.io), not by a CustomResourceDefinition.
+   */
+  group?: string;
   plural: string;
   singular: string;
   shortNames: string[];
@@ -343,6 +349,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'Finding',
+    group: FINDINGS_GROUP,
     object: FindingSchema,
     plural: 'findings',
     singular: 'finding',
@@ -421,6 +428,9 @@ export const KINDS: readonly KindInfo[] = [
     ],
   },
 ];
+
+/** The kinds installed as CustomResourceDefinitions (every kind of group kubeinspector.io). */
+export const CRD_KINDS: readonly KindInfo[] = KINDS.filter((k) => k.group === undefined);
 
 export function kindInfo(kind: string): KindInfo {
   const info = KINDS.find((k) => k.kind === kind);

@@ -19,7 +19,7 @@ function resourceOf(kind: string): ApiResource {
   const info = KINDS.find((k) => k.kind === kind);
   if (info === undefined) throw new Error(`unknown kind ${kind}`);
   return {
-    group: GROUP,
+    group: info.group ?? GROUP,
     version: VERSION,
     plural: info.plural,
     kind: info.kind,
@@ -27,7 +27,7 @@ function resourceOf(kind: string): ApiResource {
   };
 }
 
-/** The resources of the kubeinspector.io kinds. */
+/** The resources of the product's kinds (Finding: findings.kubeinspector.io, aggregated). */
 export const kinds = {
   scanConfigurations: resourceOf('ScanConfiguration'),
   coveredResources: resourceOf('CoveredResource'),
@@ -38,6 +38,18 @@ export const kinds = {
   assessmentTemplates: resourceOf('AssessmentTemplate'),
   assessmentRuns: resourceOf('AssessmentRun'),
 } as const;
+
+/**
+ * The Finding custom resource of earlier versions (CRD findings.kubeinspector.io, group
+ * kubeinspector.io): read once at start to import its objects into the findings store.
+ */
+export const legacyFindings: ApiResource = {
+  group: GROUP,
+  version: VERSION,
+  plural: 'findings',
+  kind: 'Finding',
+  namespaced: true,
+};
 
 /**
  * Every field manager the product writes under. Server-side apply keeps what each one owns

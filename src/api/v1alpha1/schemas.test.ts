@@ -168,7 +168,7 @@ describe('the inferred types', () => {
       'INFORMATIONAL' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL' | 'UNTRIAGED' | undefined
     >();
     const f: Finding = FindingSchema.parse({
-      apiVersion: 'kubeinspector.io/v1alpha1',
+      apiVersion: 'findings.kubeinspector.io/v1alpha1',
       kind: 'Finding',
       metadata: { name: 'f' },
       spec: { attributes: { owner: 'team-a' } },

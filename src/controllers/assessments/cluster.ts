@@ -32,7 +32,6 @@ export interface AssessmentCaches {
   targets: Cache<Target>;
   templates: Cache<Template>;
   runs: Cache<Run>;
-  findings: ReturnType<typeof informers.findings>;
   nodeInventories: ReturnType<typeof informers.nodeInventories>;
   suppressionRules: ReturnType<typeof informers.suppressionRules>;
   nodes: Cache;
@@ -45,7 +44,6 @@ export interface AssessmentCaches {
 
 export const INDEX_BY_TEMPLATE = 'assessments.template';
 export const INDEX_BY_TARGET = 'assessments.target';
-export const INDEX_BY_RUN_LABEL = 'assessments.run';
 
 /** Creates (or joins) the shared caches. */
 export function assessmentCaches(m: Manager): AssessmentCaches {
@@ -54,7 +52,6 @@ export function assessmentCaches(m: Manager): AssessmentCaches {
     targets: informers.assessmentTargets(m),
     templates: informers.assessmentTemplates(m),
     runs: informers.assessmentRuns(m),
-    findings: informers.findings(m),
     nodeInventories: informers.nodeInventories(m),
     suppressionRules: informers.suppressionRules(m),
     nodes: informers.nodes(m),
@@ -70,10 +67,6 @@ export function assessmentCaches(m: Manager): AssessmentCaches {
   c.templates.ensureIndexer(INDEX_BY_TARGET, (t) => [
     `${t.metadata.namespace}/${t.spec.targetRef.name}`,
   ]);
-  c.findings.ensureIndexer(INDEX_BY_RUN_LABEL, (f) => {
-    const run = f.metadata.labels?.['kubeinspector.io/run'];
-    return run === undefined ? [] : [`${f.metadata.namespace}/${run}`];
-  });
   return c;
 }
 

@@ -10,16 +10,25 @@
  * resources could not be evaluated.
  */
 import type { AssessmentRunState, AssessmentRunStatus } from '../../api/v1alpha1/assessment-run.ts';
-import { API_VERSION, LABELS } from '../../api/v1alpha1/common.ts';
+import {
+  API_VERSION,
+  FINDINGS_API_VERSION,
+  LABEL_PREFIX,
+  LABELS,
+} from '../../api/v1alpha1/common.ts';
 import type { Finding } from '../../api/v1alpha1/finding.ts';
 import type { SuppressionRule } from '../../api/v1alpha1/suppression-rule.ts';
 import {
   buildPackageFindings,
   countBySeverity,
   mergeFinding,
+  sameJson,
   withStatusLabel,
 } from '../../findings/build.ts';
 import { suppressingRule } from '../../findings/suppression.ts';
+import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import type { BatchWrite, StoredFinding } from '../../findings-store/store.ts';
+import type { OwnerReference } from '../../kube/resources.ts';
 import { apply } from '../../kube/apply.ts';
 import { isConflict } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
@@ -40,16 +49,16 @@ import {
 import { type Step, enterState, isTerminal, nextStep } from '../../assessments/run-state.ts';
 import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { recordControllerWrite } from '../findings/ownership.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { type CveResult, evaluateCve } from './cve.ts';
-import { pool } from '../../util/pool.ts';
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */
 export const MAX_RUN_FINDINGS = 5000;
-/** Findings written at the same time. */
-const WRITE_CONCURRENCY = 8;
+/** Findings written in one store transaction. */
+const RUN_BATCH = 500;
 /** Poll while waiting for the template or the database. */
 const WAIT_MS = 30_000;
 
@@ -134,6 +143,83 @@ interface StepTaken {
   announce?: () => void;
 }
 
+/** The stored findings of a run, by name. */
+async function runFindings(
+  deps: ControllerDeps,
+  namespace: string,
+  run: string,
+): Promise<Map<string, StoredFinding & Finding>> {
+  const out = new Map<string, StoredFinding & Finding>();
+  const { pages } = await deps.findingsStore.listPages({
+    namespace,
+    labelSelector: parseLabelSelector(`${LABELS.run}=${run}`),
+  });
+  for await (const page of pages)
+    for (const f of page) out.set(f.metadata.name, f as StoredFinding & Finding);
+  return out;
+}
+
+interface RunFindingParts {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  owner: OwnerReference;
+  /** Template attributes to set (keys a person set to another value are left out already). */
+  attributes: Record<string, string>;
+  status: NonNullable<Finding['status']>;
+}
+
+/**
+ * The write of one run finding, or undefined when the stored one already says it all. A
+ * person's labels and attributes are kept; the run's labels, owner reference, template
+ * attributes and status are set.
+ */
+export function runFindingWrite(
+  existing: (StoredFinding & Finding) | undefined,
+  p: RunFindingParts,
+  now: Date,
+): BatchWrite | undefined {
+  const attributes = { ...(existing?.spec?.attributes ?? {}), ...p.attributes };
+  const theirLabels = Object.entries(existing?.metadata.labels ?? {}).filter(
+    ([k]) => !k.startsWith(LABEL_PREFIX),
+  );
+  const owners = (existing?.metadata.ownerReferences ?? []).filter((o) => o.uid !== p.owner.uid);
+  const finding = {
+    ...(existing ?? { apiVersion: FINDINGS_API_VERSION, kind: 'Finding' }),
+    metadata: {
+      ...(existing?.metadata ?? {}),
+      name: p.name,
+      namespace: p.namespace,
+      labels: { ...Object.fromEntries(theirLabels), ...p.labels },
+      ownerReferences: [...owners, p.owner],
+    },
+    ...(Object.keys(attributes).length > 0 || existing?.spec !== undefined
+      ? { spec: { ...(existing?.spec ?? {}), attributes } }
+      : {}),
+    status: p.status,
+  } as StoredFinding;
+  if (existing !== undefined && sameJson(finding, existing)) return undefined;
+  const owned = recordControllerWrite(existing, finding, now, FIELD_MANAGERS.templates);
+  return existing === undefined
+    ? { op: 'create', finding: owned }
+    : { op: 'update', finding: owned };
+}
+
+/**
+ * A run that is gone takes its findings with it. The garbage collector does it too (through
+ * the findings API's metadata lists, following the ownerReferences); this covers a collector
+ * that is slow or not running, so they go within seconds either way.
+ */
+async function deleteRunFindings(deps: ControllerDeps, key: string): Promise<void> {
+  const slash = key.indexOf('/');
+  const deleted = await deps.findingsStore.deleteCollection({
+    namespace: key.slice(0, slash),
+    labelSelector: parseLabelSelector(`${LABELS.run}=${key.slice(slash + 1)}`),
+  });
+  if (deleted.length > 0)
+    deps.log.info({ run: key, findings: deleted.length }, 'deleted the findings of a deleted run');
+}
+
 export function runReconciler(
   deps: ControllerDeps,
   caches: AssessmentCaches,
@@ -156,7 +242,11 @@ export function runReconciler(
 
 async function reconcileRun(w: RunWork, key: string): Promise<Result | undefined> {
   const run = w.caches.runs.get(key);
-  if (run === undefined || run.metadata.deletionTimestamp !== undefined) return undefined;
+  if (run === undefined) {
+    await deleteRunFindings(w.deps, key);
+    return undefined;
+  }
+  if (run.metadata.deletionTimestamp !== undefined) return undefined;
   if (isTerminal(run.status?.state)) return undefined;
   let announcement: (() => void) | undefined;
   const result = await reconcileWithStatus<AssessmentRunStatus>({
@@ -380,8 +470,9 @@ async function evaluate(w: RunWork, run: Run, status: AssessmentRunStatus): Prom
 }
 
 /**
- * Writes the run's findings in its namespace, owned by the run, with the template's attributes
- * where a person has not set the key; returns their severities and the attributes left out.
+ * Writes the run's findings to the findings store in its namespace, owned by the run, with the
+ * template's attributes where a person has not set the key, in transactions of RUN_BATCH;
+ * returns their severities and the attributes left out.
  */
 async function writeFindings(
   w: RunWork,
@@ -392,7 +483,6 @@ async function writeFindings(
   severities: (NonNullable<Finding['status']>['severity'] | undefined)[];
   skippedAttributes: Set<string>;
 }> {
-  const client = w.deps.manager.client;
   const ns = run.metadata.namespace ?? '';
   const now = w.deps.clock.now();
   const rules = w.caches.suppressionRules.list() as unknown as SuppressionRule[];
@@ -406,9 +496,11 @@ async function writeFindings(
   };
   const severities: (NonNullable<Finding['status']>['severity'] | undefined)[] = [];
   const skippedAttributes = new Set<string>();
-  await pool(kept, WRITE_CONCURRENCY, async (b) => {
+  const existingFindings = await runFindings(w.deps, ns, run.metadata.name);
+  const writes: BatchWrite[] = [];
+  for (const b of kept) {
     const name = runFindingName(run.metadata.name, b.name);
-    const existing = w.caches.findings.get(`${ns}/${name}`);
+    const existing = existingFindings.get(name);
     const labels = { ...b.labels, [LABELS.run]: run.metadata.name };
     const rule = suppressingRule(
       rules,
@@ -416,35 +508,26 @@ async function writeFindings(
       { adminNamespace: w.deps.adminNamespace },
     );
     const desired = mergeFinding(existing, b.status, now, { suppressedBy: rule?.metadata.name });
-    const write = (body: object, options: Parameters<typeof apply>[3]) =>
-      apply(
-        client,
-        kinds.findings,
-        { apiVersion: API_VERSION, kind: 'Finding', metadata: { name, namespace: ns }, ...body },
-        { current: existing, ...options },
-      );
-    await write(
-      {
-        metadata: {
-          name,
-          namespace: ns,
-          labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
-          ownerReferences: [owner],
-        },
-      },
-      {},
-    );
     const attrs = templateAttributes(status.findingAttributes, existing?.spec?.attributes);
     for (const k of attrs.skipped) skippedAttributes.add(k);
-    if (Object.keys(attrs.apply).length > 0) {
-      await write(
-        { spec: { attributes: attrs.apply } },
-        { fieldManager: FIELD_MANAGERS.templates },
-      );
-    }
-    await write({ status: desired }, { status: true });
+    const write = runFindingWrite(
+      existing,
+      {
+        name,
+        namespace: ns,
+        labels: withStatusLabel(labels, desired.status ?? 'ACTIVE'),
+        owner,
+        attributes: attrs.apply,
+        status: desired,
+      },
+      now,
+    );
+    if (write !== undefined) writes.push(write);
     severities.push(desired.severity);
-  });
+  }
+  // One transaction per page of writes: a run's findings appear together.
+  for (let k = 0; k < writes.length; k += RUN_BATCH)
+    await w.deps.findingsStore.batch(writes.slice(k, k + RUN_BATCH));
   return { severities, skippedAttributes };
 }
 

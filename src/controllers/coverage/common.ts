@@ -19,7 +19,7 @@ export async function retireOrDisable(
   current: Covered | undefined,
 ): Promise<Result | undefined> {
   if (current === undefined) return undefined;
-  if (ctx.findingsOf(name).length === 0 || current.status === undefined) {
+  if (current.status === undefined || (await ctx.findingCount(name)) === 0) {
     await ctx.delete(name);
     return undefined;
   }

@@ -9,6 +9,7 @@ import type {
   CoveredResourceStatus,
 } from '../../api/v1alpha1/covered-resource.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
+import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import { apply, remove } from '../../kube/apply.ts';
 import { type Cache, indexers } from '../../kube/cache.ts';
 import type { KubeObject, OwnerReference } from '../../kube/resources.ts';
@@ -48,7 +49,6 @@ export class CoverageContext {
   readonly scanConfigurations: ReturnType<typeof informers.scanConfigurations>;
   readonly covered: ReturnType<typeof informers.coveredResources>;
   readonly inventories: ReturnType<typeof informers.nodeInventories>;
-  readonly findings: ReturnType<typeof informers.findings>;
   scans!: ScanService;
   readonly events: EventRecorder;
 
@@ -66,7 +66,6 @@ export class CoverageContext {
     this.scanConfigurations = informers.scanConfigurations(m);
     this.covered = informers.coveredResources(m);
     this.inventories = informers.nodeInventories(m);
-    this.findings = informers.findings(m);
 
     this.pods.ensureIndexer('byNodeName', indexers.byNodeName);
     this.pods.ensureIndexer('byOwnerUid', indexers.byOwnerUid);
@@ -93,10 +92,6 @@ export class CoverageContext {
         ? [o.status.image.digest]
         : [],
     );
-    this.findings.ensureIndexer('byCoveredResource', (f) => {
-      const v = f.metadata.labels?.[LABELS.coveredResource];
-      return v ? [v] : [];
-    });
   }
 
   /** The configuration in effect and its problems. */
@@ -124,9 +119,17 @@ export class CoverageContext {
     };
   }
 
-  /** Findings that still name the CoveredResource. */
-  findingsOf(coveredName: string): KubeObject[] {
-    return this.findings.byIndex('byCoveredResource', coveredName);
+  /**
+   * How many findings still name the CoveredResource (`open`: only those not CLOSED), counted
+   * by the findings store.
+   */
+  findingCount(coveredName: string, options: { open?: boolean } = {}): Promise<number> {
+    return this.deps.findingsStore.count({
+      namespace: this.deps.adminNamespace,
+      labelSelector: parseLabelSelector(
+        `${LABELS.coveredResource}=${coveredName}${options.open === true ? `,${LABELS.status}!=CLOSED` : ''}`,
+      ),
+    });
   }
 
   /** Agent pods bound to a node. */

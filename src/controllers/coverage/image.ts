@@ -183,7 +183,7 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       const pushedAt = parseTime(inventory?.image?.created) ?? parseTime(prev?.pushedAt);
 
       const facts: ImageFacts = {
-        pendingDisable: !activated && ctx.findingsOf(crName).length > 0,
+        pendingDisable: !activated && (await ctx.findingCount(crName)) > 0,
         activated,
         excluded,
         frequency,

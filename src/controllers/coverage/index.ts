@@ -3,6 +3,7 @@
  * CoverageContext. Event handlers only map a changed object to the keys it affects.
  */
 import { Gauge } from 'prom-client';
+import { LABELS } from '../../api/v1alpha1/common.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
 import { resourceTypeOfName } from '../../coverage/names.ts';
 import { podImages } from '../../coverage/pods.ts';
@@ -10,6 +11,7 @@ import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import type { ControllerDeps } from '../deps.ts';
+import { findingEvents } from '../findings/store-events.ts';
 import { CoverageContext, type Covered, AGENT_LABELS } from './context.ts';
 import { imageReconciler } from './image.ts';
 import { namespaceReconciler } from './namespace.ts';
@@ -175,13 +177,18 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       stats();
     }),
   );
-  ctx.findings.addHandlers(
-    both((f: KubeObject) => {
-      const name = f.metadata.labels?.['kubeinspector.io/covered-resource'];
-      const cr = name ? ctx.covered.get(name) : undefined;
-      if (cr !== undefined) enqueueCovered(cr);
-    }),
-  );
+  // A resource kept for its findings (PENDING_DISABLE, RESOURCE_TERMINATED) goes once they do.
+  findingEvents(deps).on({
+    change: (f) => {
+      const name = f.metadata.labels?.[LABELS.coveredResource];
+      const cr = name !== undefined ? ctx.covered.get(name) : undefined;
+      if (cr !== undefined && cr.status?.scanStatus.statusCode === 'INACTIVE') enqueueCovered(cr);
+    },
+    resync: () => {
+      for (const cr of ctx.covered.list())
+        if (cr.status?.scanStatus.statusCode === 'INACTIVE') enqueueCovered(cr);
+    },
+  });
   ctx.scans.onChange((digest) => {
     for (const p of ctx.pods.byIndex('byImageDigest', digest)) enqueuePod(p);
     for (const cr of ctx.covered.byIndex('byImageDigest', digest)) enqueueCovered(cr);

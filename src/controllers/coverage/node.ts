@@ -36,10 +36,8 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
 
       if (node === undefined) {
         // Deleted: kept as RESOURCE_TERMINATED while findings are open, then removed.
-        const open = ctx
-          .findingsOf(crName)
-          .some((f) => (f.status as { status?: string } | undefined)?.status !== 'CLOSED');
-        if (!open) {
+        const open = await ctx.findingCount(crName, { open: true });
+        if (open === 0) {
           await ctx.delete(crName);
           return undefined;
         }

@@ -3,6 +3,9 @@
  * vulnerability database, written as Finding objects in the administrator namespace, kept in
  * step with the inventory, the database, the coverage status, the suppression rules and time.
  *
+ * Findings live in the findings store (deps.findingsStore), read and written in-process; the
+ * controllers follow its in-process watch (store-events.ts) instead of a Finding informer.
+ *
  * Three controllers:
  * - `findings` (key: CoveredResource name) writes the findings of one resource and its
  *   finding counts (see reconciler.ts);
@@ -13,6 +16,7 @@
  */
 import { LABELS } from '../../api/v1alpha1/common.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
+import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
@@ -22,12 +26,12 @@ import { findingsMetrics } from './metrics.ts';
 import {
   DEFAULT_FINDINGS_CONFIG,
   FindingsReconciler,
-  INDEX_BY_COVERED_RESOURCE,
   INDEX_BY_IMAGE_DIGEST,
   type FindingsCaches,
   type FindingsConfig,
 } from './reconciler.ts';
 import { RunFindingSuppressionReconciler, SuppressionRuleReconciler } from './rules.ts';
+import { findingEvents } from './store-events.ts';
 
 export { DEFAULT_FINDINGS_CONFIG, type FindingsConfig } from './reconciler.ts';
 
@@ -56,21 +60,17 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
   const caches: FindingsCaches = {
     coveredResources: informers.coveredResources(m),
     nodeInventories: informers.nodeInventories(m),
-    findings: informers.findings(m),
     suppressionRules: informers.suppressionRules(m),
     scanConfigurations: informers.scanConfigurations(m),
   };
   // The caches are shared: a second setup in one process (tests) finds the index there.
-  caches.findings.ensureIndexer(INDEX_BY_COVERED_RESOURCE, (f) => {
-    const v = f.metadata.labels?.[LABELS.coveredResource];
-    return v !== undefined && f.metadata.namespace === deps.adminNamespace ? [v] : [];
-  });
   caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
     const d = cr.status?.image?.digest;
     return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
   });
 
-  const metrics = findingsMetrics(m.registry, caches.findings);
+  const store = deps.findingsStore;
+  const metrics = findingsMetrics(m.registry, store, () => m.isLeader);
   const log = deps.log.child({ area: 'findings' });
   const reconciler = new FindingsReconciler(deps, caches, config, metrics, m.events);
   const controller = new Controller({
@@ -95,14 +95,25 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
   m.addController(controller);
   m.addController(rules);
   m.addController(runSuppression);
+  const findingKey = (f: KubeObject): string => `${f.metadata.namespace ?? ''}/${f.metadata.name}`;
 
   const enqueue = (name: string | undefined): void => {
     if (name !== undefined && name !== '') controller.enqueue(name);
   };
+  /** Every covered resource that has findings (also those whose CoveredResource is gone). */
+  const enqueueWithFindings = async (): Promise<void> => {
+    const groups = await store.countBy({ namespace: deps.adminNamespace }, ['coveredResource']);
+    for (const { key } of groups) enqueue(key.coveredResource);
+  };
+  const enqueueRunFindings = async (): Promise<void> => {
+    const { pages } = await store.listPages({ labelSelector: parseLabelSelector(LABELS.run) });
+    for await (const page of pages) for (const f of page) runSuppression.enqueue(findingKey(f));
+  };
+  const warn = (err: unknown): void => log.warn({ err }, 'findings store query failed');
   /** Every resource that has or may have findings. */
   const enqueueAll = (): void => {
     for (const key of caches.coveredResources.keys()) enqueue(key);
-    for (const name of caches.findings.indexValues(INDEX_BY_COVERED_RESOURCE)) enqueue(name);
+    enqueueWithFindings().catch(warn);
   };
   const enqueueContinuous = (): void => {
     for (const cr of caches.coveredResources.list()) {
@@ -131,33 +142,24 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     update: (_old, inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
     delete: (inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
   });
-  const findingKey = (f: KubeObject): string => `${f.metadata.namespace ?? ''}/${f.metadata.name}`;
-  const onFinding = (f: KubeObject): void => {
-    if (f.metadata.namespace === deps.adminNamespace)
-      enqueue(f.metadata.labels?.[LABELS.coveredResource]);
-    if (f.metadata.labels?.[LABELS.run] !== undefined) runSuppression.enqueue(findingKey(f));
-    recountRules();
-  };
-  caches.findings.addHandlers({
-    add: (f) => {
-      reconciler.seen(f);
-      onFinding(f);
-    },
-    update: (_old, f) => {
-      reconciler.seen(f);
-      onFinding(f);
-    },
-    delete: (f) => {
-      reconciler.gone(f);
-      onFinding(f);
-    },
-  });
   const onRule = (r: KubeObject): void => {
     rules.enqueue(`${r.metadata.namespace ?? ''}/${r.metadata.name}`);
-    for (const name of caches.findings.indexValues(INDEX_BY_COVERED_RESOURCE)) enqueue(name);
-    for (const f of caches.findings.list())
-      if (f.metadata.labels?.[LABELS.run] !== undefined) runSuppression.enqueue(findingKey(f));
+    enqueueWithFindings().catch(warn);
+    enqueueRunFindings().catch(warn);
   };
+  findingEvents(deps).on({
+    change: (f) => {
+      // The findings controller's own writes need no reaction; run findings may need their
+      // suppression state moved, and every change may move a rule's count.
+      if (f.metadata.labels?.[LABELS.run] !== undefined) runSuppression.enqueue(findingKey(f));
+      recountRules();
+    },
+    resync: () => {
+      enqueueAll();
+      enqueueRunFindings().catch(warn);
+      recountRules();
+    },
+  });
   caches.suppressionRules.addHandlers({
     add: onRule,
     update: (_old, r) => onRule(r),

@@ -1,12 +1,11 @@
 /**
- * Metrics of the findings controller. The gauge is computed from the Finding cache at scrape
- * time (every finding in the cache: continuous and run findings), so it is never stale and
- * costs nothing between scrapes.
+ * Metrics of the findings controller. The gauge is counted by the findings store at scrape
+ * time (one grouped count over indexed columns: continuous and run findings), so it is never
+ * stale and costs nothing between scrapes. While the store is not open here (a standby
+ * replica) the gauge has no series.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Finding } from '../../api/v1alpha1/finding.ts';
-import type { Cache } from '../../kube/cache.ts';
-import type { KubeObject } from '../../kube/resources.ts';
+import type { FindingStore } from '../../findings-store/store.ts';
 
 /** Outcomes of one reconcile of a resource's findings. */
 export const EVALUATION_RESULTS = [
@@ -31,33 +30,36 @@ export interface FindingsMetrics {
 
 export function findingsMetrics(
   registry: Registry,
-  findings: Cache<Finding & KubeObject>,
+  store: FindingStore,
+  open: () => boolean = () => true,
 ): FindingsMetrics {
   const registers = [registry];
   new Gauge({
     name: 'kubeinspector_findings',
-    help: 'Findings by severity, type and status (ACTIVE, SUPPRESSED, CLOSED), from the cache.',
+    help: 'Findings by severity, type and status (ACTIVE, SUPPRESSED, CLOSED), counted by the findings store.',
     labelNames: ['severity', 'type', 'status'],
     registers,
-    collect() {
+    async collect() {
       this.reset();
-      const counts = new Map<
-        string,
-        { severity: string; type: string; status: string; n: number }
-      >();
-      for (const f of findings.list()) {
-        // Created a moment ago, its status not written yet: not a finding to count.
-        if (f.status?.status === undefined) continue;
-        const severity = f.status?.severity ?? 'UNTRIAGED';
-        const type = f.status?.type ?? 'PACKAGE_VULNERABILITY';
-        const status = f.status.status;
-        const key = `${severity}|${type}|${status}`;
-        const c = counts.get(key);
-        if (c === undefined) counts.set(key, { severity, type, status, n: 1 });
-        else c.n++;
+      if (!open()) return;
+      let groups;
+      try {
+        groups = await store.countBy({}, ['severity', 'type', 'status'] as const);
+      } catch {
+        return; // the store closed between the check and the count (shutdown, failover)
       }
-      for (const { severity, type, status, n } of counts.values())
-        this.set({ severity, type, status }, n);
+      for (const { key, count } of groups) {
+        // Created a moment ago with no status yet: not a finding to count.
+        if (key.status === '') continue;
+        this.inc(
+          {
+            severity: key.severity || 'UNTRIAGED',
+            type: key.type || 'PACKAGE_VULNERABILITY',
+            status: key.status,
+          },
+          count,
+        );
+      }
     },
   });
   const evaluations = new Counter({

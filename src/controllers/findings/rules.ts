@@ -1,11 +1,14 @@
 /**
  * SuppressionRule status: how many findings the rule suppresses now (continuous and run
- * findings alike), computed from the caches, and a Ready condition (Ready=False with the
+ * findings alike), counted from the findings store's SUPPRESSED findings, and a Ready condition (Ready=False with the
  * reason when the reconcile fails). Written only when it changes; `lastAppliedAt` moves when
  * the count or the rule's generation changes.
  */
 import { API_VERSION, LABELS } from '../../api/v1alpha1/common.ts';
+import type { Finding } from '../../api/v1alpha1/finding.ts';
 import type { SuppressionRuleStatus } from '../../api/v1alpha1/suppression-rule.ts';
+import { parseFieldSelector } from '../../findings-store/selectors.ts';
+import type { StoredFinding } from '../../findings-store/store.ts';
 import { resuppress, sameJson } from '../../findings/build.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
@@ -14,7 +17,7 @@ import type { ReconcileContext, Reconciler, Result } from '../../runtime/control
 import { formatConditionTime } from '../../runtime/conditions.ts';
 import { type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import type { ControllerDeps } from '../deps.ts';
-import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { kinds } from '../informers.ts';
 import type { FindingsCaches } from './reconciler.ts';
 
 export class SuppressionRuleReconciler implements Reconciler {
@@ -36,7 +39,7 @@ export class SuppressionRuleReconciler implements Reconciler {
       generation,
       now: () => this.deps.clock.now(),
       log: ctx.log,
-      steps: (draft) => Promise.resolve(this.count(key, draft, generation)),
+      steps: (draft) => this.count(key, draft, generation),
       write: async (status) => {
         if (sameJson(rule.status, status)) return;
         await apply(
@@ -59,28 +62,33 @@ export class SuppressionRuleReconciler implements Reconciler {
     });
   }
 
-  /** Counts the findings the rule suppresses now into the draft. */
-  private count(
+  /** Counts the findings the rule suppresses now into the draft (SUPPRESSED ones, page by page). */
+  private async count(
     key: string,
     draft: SuppressionRuleStatus,
     generation: number | undefined,
-  ): StepsResult {
+  ): Promise<StepsResult> {
     const rules = this.caches.suppressionRules.list();
     const admin = this.deps.adminNamespace;
     let matched = 0;
-    for (const f of this.caches.findings.list()) {
-      if (f.status?.status !== 'SUPPRESSED') continue;
-      const cr = f.metadata.labels?.[LABELS.coveredResource];
-      const resourceLabels =
-        cr !== undefined
-          ? this.caches.coveredResources.get(cr)?.status?.resourceLabels
-          : f.status.resource?.type === 'NODE' && f.status.resource.name !== undefined
-            ? this.caches.coveredResources.get(coveredResourceName.node(f.status.resource.name))
-                ?.status?.resourceLabels
-            : undefined;
-      const by = suppressingRule(rules, f, { adminNamespace: admin, resourceLabels });
-      if (by !== undefined && ruleKey(by) === key) matched++;
-    }
+    const { pages } = await this.deps.findingsStore.listPages({
+      fieldSelector: parseFieldSelector('status.status=SUPPRESSED'),
+    });
+    for await (const page of pages)
+      for (const stored of page) {
+        const f = stored as StoredFinding & Finding;
+        if (f.status?.status !== 'SUPPRESSED') continue;
+        const cr = f.metadata.labels?.[LABELS.coveredResource];
+        const resourceLabels =
+          cr !== undefined
+            ? this.caches.coveredResources.get(cr)?.status?.resourceLabels
+            : f.status.resource?.type === 'NODE' && f.status.resource.name !== undefined
+              ? this.caches.coveredResources.get(coveredResourceName.node(f.status.resource.name))
+                  ?.status?.resourceLabels
+              : undefined;
+        const by = suppressingRule(rules, f, { adminNamespace: admin, resourceLabels });
+        if (by !== undefined && ruleKey(by) === key) matched++;
+      }
     const changed =
       draft.matchedFindings !== matched ||
       draft.observedGeneration !== generation ||
@@ -95,15 +103,12 @@ export class SuppressionRuleReconciler implements Reconciler {
   }
 }
 
-/** Field manager of the suppression state of run findings (their other fields are the runs'). */
-export const SUPPRESSION_FIELD_MANAGER = FIELD_MANAGERS.suppression;
-
 /**
  * Keeps the ACTIVE / SUPPRESSED state of run findings (key: namespace/name) in step with the
  * SuppressionRules after their run wrote them: a rule created, narrowed or deleted later moves
- * them. Only `status.status`, `status.updatedAt` and the status label are sent, under a field
- * manager of their own, so nothing the run controller owns (ownerReferences, the rest of the
- * status) can be removed by this write. CLOSED findings are left alone.
+ * them. Only `status.status`, `status.updatedAt` and the status label change; the rest of the
+ * stored object (ownerReferences, attributes, the run's status) is written back as read, under
+ * a resourceVersion precondition. CLOSED findings are left alone.
  */
 export class RunFindingSuppressionReconciler implements Reconciler {
   private readonly deps: ControllerDeps;
@@ -115,7 +120,10 @@ export class RunFindingSuppressionReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<Result | undefined> {
-    const f = this.caches.findings.get(key);
+    const slash = key.indexOf('/');
+    const store = this.deps.findingsStore;
+    const f = (await store.get(key.slice(0, slash), key.slice(slash + 1))) as
+      (StoredFinding & Finding) | undefined;
     const status = f?.status;
     if (f === undefined || f.metadata.labels?.[LABELS.run] === undefined) return undefined;
     if (status?.status === undefined || status.status === 'CLOSED') return undefined;
@@ -128,32 +136,13 @@ export class RunFindingSuppressionReconciler implements Reconciler {
       this.deps.clock.now(),
     );
     if (next === status) return undefined;
-    const metadata = {
-      name: f.metadata.name,
-      ...(f.metadata.namespace !== undefined ? { namespace: f.metadata.namespace } : {}),
-    };
-    const client = this.deps.manager.client;
-    await apply(
-      client,
-      kinds.findings,
-      {
-        apiVersion: 'kubeinspector.io/v1alpha1',
-        kind: 'Finding',
-        metadata: { ...metadata, labels: { [LABELS.status]: next.status! } },
-      },
-      { current: f, fieldManager: SUPPRESSION_FIELD_MANAGER },
-    );
-    await apply(
-      client,
-      kinds.findings,
-      {
-        apiVersion: 'kubeinspector.io/v1alpha1',
-        kind: 'Finding',
-        metadata,
-        status: { status: next.status, updatedAt: next.updatedAt },
-      },
-      { status: true, current: f, fieldManager: SUPPRESSION_FIELD_MANAGER },
-    );
+    // The stored object with its state moved; the resourceVersion makes a concurrent change
+    // (a person's, or the run's) fail with a conflict and this reconcile retry.
+    await store.update({
+      ...f,
+      metadata: { ...f.metadata, labels: { ...f.metadata.labels, [LABELS.status]: next.status! } },
+      status: { ...status, status: next.status, updatedAt: next.updatedAt },
+    });
     return undefined;
   }
 }

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { SqliteFindingStore } from '../findings-store/sqlite.ts';
+import { StoreHolder } from './store-holder.ts';
+import { ApiError } from './status.ts';
+
+describe('the store as the lease holder has it', () => {
+  it('answers 503 with a retry delay until a store is opened, and after it closed', async () => {
+    const holder = new StoreHolder();
+    const refused = await holder.list({}).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect((refused as ApiError).status).toMatchObject({
+      code: 503,
+      reason: 'ServiceUnavailable',
+      details: { retryAfterSeconds: 2 },
+    });
+    expect(() => holder.currentResourceVersion()).toThrow(ApiError);
+    holder.open(new SqliteFindingStore({ path: ':memory:' }));
+    expect(holder.isOpen).toBe(true);
+    expect((await holder.list({})).items).toEqual([]);
+    await holder.close();
+    expect(holder.isOpen).toBe(false);
+    await expect(holder.get('ns', 'x')).rejects.toBeInstanceOf(ApiError);
+  });
+});

@@ -1,0 +1,125 @@
+// The findings store as the lease holder has it. With SQLite one process owns the database
+// file, so the controller process serves the findings API from the start (discovery, OpenAPI
+// and health answer on every replica) but opens the store only while it holds the lease: until
+// then, and after it closed the store at shutdown, every findings request is answered 503
+// ServiceUnavailable with a Retry-After, which kube-apiserver passes on and clients retry.
+// docs/adr/0930-findings-store-owned-by-the-lease-holder.md.
+import type {
+  BatchWrite,
+  DeletePreconditions,
+  FindingCountKey,
+  FindingQuery,
+  FindingStore,
+  FindingWatch,
+  ListOptions,
+  ListPages,
+  ListResult,
+  StoreStats,
+  StoredFinding,
+  WatchOptions,
+  WriteOptions,
+} from '../findings-store/store.ts';
+import { ApiError, failure } from './status.ts';
+
+/** The answer while no store is open here. */
+export function storeUnavailable(): ApiError {
+  const status = failure(
+    'ServiceUnavailable',
+    'the findings store is not open on this replica (it is opened by the leader); try again shortly',
+  );
+  status.details = { retryAfterSeconds: 2 };
+  return new ApiError(status);
+}
+
+/** A FindingStore that forwards to the store opened on this replica, or answers 503. */
+export class StoreHolder implements FindingStore {
+  private current: FindingStore | undefined;
+
+  /** The open store, or undefined. */
+  get store(): FindingStore | undefined {
+    return this.current;
+  }
+
+  get isOpen(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Serves this store from now on. */
+  open(store: FindingStore): void {
+    this.current = store;
+  }
+
+  /** Stops serving the store (its open watches end) and closes it. */
+  async close(): Promise<void> {
+    const store = this.current;
+    this.current = undefined;
+    await store?.close();
+  }
+
+  private use(): FindingStore {
+    if (this.current === undefined) throw storeUnavailable();
+    return this.current;
+  }
+
+  async get(namespace: string, name: string): Promise<StoredFinding | undefined> {
+    return this.use().get(namespace, name);
+  }
+  async list(options: ListOptions): Promise<ListResult> {
+    return this.use().list(options);
+  }
+  async listPages(options: Omit<ListOptions, 'limit'>): Promise<ListPages> {
+    return this.use().listPages(options);
+  }
+  async watch(options: WatchOptions): Promise<FindingWatch> {
+    return this.use().watch(options);
+  }
+  async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
+    return this.use().create(finding, options);
+  }
+  async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
+    return this.use().update(finding, options);
+  }
+  async delete(
+    namespace: string,
+    name: string,
+    options?: WriteOptions & { preconditions?: DeletePreconditions },
+  ): Promise<StoredFinding> {
+    return this.use().delete(namespace, name, options);
+  }
+  async deleteCollection(
+    options: ListOptions,
+    writeOptions?: WriteOptions,
+  ): Promise<StoredFinding[]> {
+    return this.use().deleteCollection(options, writeOptions);
+  }
+  async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
+    return this.use().batch(writes);
+  }
+  async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
+    return this.use().recordEvaluation(coveredResource, at);
+  }
+  async lastEvaluation(coveredResource: string): Promise<Date | undefined> {
+    return this.use().lastEvaluation(coveredResource);
+  }
+  async count(options: FindingQuery): Promise<number> {
+    return this.use().count(options);
+  }
+  async countBy<K extends FindingCountKey>(
+    options: FindingQuery,
+    by: readonly K[],
+  ): Promise<{ key: Record<K, string>; count: number }[]> {
+    return this.use().countBy(options, by);
+  }
+  async marker(name: string): Promise<number | undefined> {
+    return this.use().marker(name);
+  }
+  async setMarker(name: string, value: number): Promise<void> {
+    return this.use().setMarker(name, value);
+  }
+  currentResourceVersion(): string {
+    return this.use().currentResourceVersion();
+  }
+  async stats(): Promise<StoreStats> {
+    return this.use().stats();
+  }
+}

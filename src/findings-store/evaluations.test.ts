@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { SqliteFindingStore } from './sqlite.ts';
+import type { StoredFinding } from './store.ts';
+
+const NS = 'kube-inspector-system';
+
+function finding(
+  name: string,
+  status: 'ACTIVE' | 'SUPPRESSED' | 'CLOSED',
+  labels: Record<string, string> = {},
+  severity = 'HIGH',
+): StoredFinding {
+  return {
+    apiVersion: 'findings.kubeinspector.io/v1alpha1',
+    kind: 'Finding',
+    metadata: {
+      name,
+      namespace: NS,
+      labels: { 'kubeinspector.io/covered-resource': 'node-a', ...labels },
+    },
+    status: {
+      status,
+      severity,
+      type: 'PACKAGE_VULNERABILITY',
+      firstObservedAt: '2026-03-01T00:00:00Z',
+      lastObservedAt: '2026-03-01T00:00:00Z',
+      updatedAt: '2026-03-01T00:00:00Z',
+    },
+  };
+}
+
+const lastObserved = (f: StoredFinding | undefined): unknown =>
+  (f?.status as { lastObservedAt?: string } | undefined)?.lastObservedAt;
+
+describe('evaluations recorded once per covered resource', () => {
+  it('serves open findings with lastObservedAt of the last evaluation, without a new version or event', async () => {
+    const store = new SqliteFindingStore({ path: ':memory:' });
+    await store.batch([
+      { op: 'create', finding: finding('open', 'ACTIVE') },
+      { op: 'create', finding: finding('quiet', 'SUPPRESSED') },
+      { op: 'create', finding: finding('closed', 'CLOSED') },
+      {
+        op: 'create',
+        finding: finding('other', 'ACTIVE', { 'kubeinspector.io/covered-resource': 'node-b' }),
+      },
+    ]);
+    const rv = store.currentResourceVersion();
+    const watch = await store.watch({ resourceVersion: rv });
+    await store.recordEvaluation('node-a', new Date('2026-03-05T12:00:00Z'));
+    expect(lastObserved(await store.get(NS, 'open'))).toBe('2026-03-05T12:00:00Z');
+    expect(lastObserved(await store.get(NS, 'quiet'))).toBe('2026-03-05T12:00:00Z');
+    expect(lastObserved(await store.get(NS, 'closed'))).toBe('2026-03-01T00:00:00Z');
+    expect(lastObserved(await store.get(NS, 'other'))).toBe('2026-03-01T00:00:00Z');
+    const listed = await store.list({ namespace: NS });
+    expect(listed.items.map((f) => [f.metadata.name, lastObserved(f)])).toContainEqual([
+      'open',
+      '2026-03-05T12:00:00Z',
+    ]);
+    expect(store.currentResourceVersion()).toBe(rv);
+    expect(await store.lastEvaluation('node-a')).toEqual(new Date('2026-03-05T12:00:00Z'));
+    // No event: the next one is a real change.
+    await store.update({ ...(await store.get(NS, 'other'))!, spec: { attributes: { a: 'b' } } });
+    const first = await watch[Symbol.asyncIterator]().next();
+    expect((first.value as { object: StoredFinding }).object.metadata.name).toBe('other');
+    watch.close();
+    await store.recordEvaluation('node-a', undefined);
+    expect(await store.lastEvaluation('node-a')).toBeUndefined();
+    expect(lastObserved(await store.get(NS, 'open'))).toBe('2026-03-01T00:00:00Z');
+    await store.close();
+  });
+
+  it('never moves lastObservedAt back', async () => {
+    const store = new SqliteFindingStore({ path: ':memory:' });
+    await store.create(finding('open', 'ACTIVE'));
+    await store.recordEvaluation('node-a', new Date('2026-02-01T00:00:00Z'));
+    expect(lastObserved(await store.get(NS, 'open'))).toBe('2026-03-01T00:00:00Z');
+    await store.close();
+  });
+});
+
+describe('counts', () => {
+  it('counts and groups what a selector matches', async () => {
+    const store = new SqliteFindingStore({ path: ':memory:' });
+    await store.batch([
+      { op: 'create', finding: finding('a', 'ACTIVE', {}, 'CRITICAL') },
+      { op: 'create', finding: finding('b', 'ACTIVE', {}, 'CRITICAL') },
+      {
+        op: 'create',
+        finding: finding('c', 'CLOSED', { 'kubeinspector.io/covered-resource': 'node-b' }),
+      },
+    ]);
+    expect(
+      await store.count({
+        labelSelector: parseLabelSelector('kubeinspector.io/covered-resource=node-a'),
+      }),
+    ).toBe(2);
+    expect(await store.count({ fieldSelector: parseFieldSelector('status.status=CLOSED') })).toBe(
+      1,
+    );
+    const groups = await store.countBy({}, ['severity', 'status', 'coveredResource'] as const);
+    expect(groups).toEqual(
+      expect.arrayContaining([
+        { key: { severity: 'CRITICAL', status: 'ACTIVE', coveredResource: 'node-a' }, count: 2 },
+        { key: { severity: 'HIGH', status: 'CLOSED', coveredResource: 'node-b' }, count: 1 },
+      ]),
+    );
+    expect(groups).toHaveLength(2);
+    await store.close();
+  });
+
+  it('keeps markers for one-off migrations', async () => {
+    const store = new SqliteFindingStore({ path: ':memory:' });
+    expect(await store.marker('legacy')).toBeUndefined();
+    await store.setMarker('legacy', 42);
+    expect(await store.marker('legacy')).toBe(42);
+    await store.close();
+  });
+});

@@ -27,10 +27,18 @@ export function unknownFields(input: unknown, parsed: unknown, path: string): st
   return out;
 }
 
+/** A field path as kube-apiserver writes it: `status.cvss[0].baseScore`. */
+export function fieldPath(root: string, segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>(
+    (path, s) => (typeof s === 'number' ? `${path}[${s}]` : `${path}.${String(s)}`),
+    root,
+  );
+}
+
 function zodCauses(error: z.ZodError, root: string): StatusCause[] {
   return error.issues.map((i) => ({
     reason: 'FieldValueInvalid',
-    field: [root, ...i.path.map(String)].join('.'),
+    field: fieldPath(root, i.path),
     message: `Invalid value: ${i.message}`,
   }));
 }

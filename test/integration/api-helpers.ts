@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { GROUP, VERSION, kindInfo } from '../../src/api/v1alpha1/index.ts';
 import { createFindingsApiServer } from '../../src/findings-api/server.ts';
@@ -34,9 +34,13 @@ export async function installCrds(): Promise<string[]> {
 
 type Body = Record<string, unknown>;
 
-function path(kind: string): { plural: string; namespaced: boolean } {
+function path(kind: string): { group: string; plural: string; namespaced: boolean } {
   const info = kindInfo(kind);
-  return { plural: info.plural, namespaced: info.scope === 'Namespaced' };
+  return {
+    group: info.group ?? GROUP,
+    plural: info.plural,
+    namespaced: info.scope === 'Namespaced',
+  };
 }
 
 /** Creates an object of one of our kinds with strict field validation. */
@@ -48,14 +52,14 @@ export async function createObject(
   spec: Body | undefined,
 ): Promise<Body> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  const { plural, namespaced } = path(kind);
+  const { group, plural, namespaced } = path(kind);
   const body: Body = {
-    apiVersion: `${GROUP}/${VERSION}`,
+    apiVersion: `${group}/${VERSION}`,
     kind,
     metadata: namespaced ? { name, namespace } : { name },
     ...(spec ? { spec } : {}),
   };
-  const common = { group: GROUP, version: VERSION, plural, body, fieldValidation: 'Strict' };
+  const common = { group, version: VERSION, plural, body, fieldValidation: 'Strict' };
   return (await (namespaced
     ? api.createNamespacedCustomObject({ ...common, namespace })
     : api.createClusterCustomObject(common))) as Body;
@@ -70,8 +74,8 @@ export async function writeStatus(
   status: Body,
 ): Promise<Body> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  const { plural, namespaced } = path(kind);
-  const common = { group: GROUP, version: VERSION, plural, name };
+  const { group, plural, namespaced } = path(kind);
+  const common = { group, version: VERSION, plural, name };
   const current = (await (namespaced
     ? api.getNamespacedCustomObject({ ...common, namespace })
     : api.getClusterCustomObject(common))) as Body;
@@ -99,8 +103,8 @@ export async function writeSpec(
   spec: Body,
 ): Promise<Body> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  const { plural, namespaced } = path(kind);
-  const common = { group: GROUP, version: VERSION, plural, name };
+  const { group, plural, namespaced } = path(kind);
+  const common = { group, version: VERSION, plural, name };
   const current = (await (namespaced
     ? api.getNamespacedCustomObject({ ...common, namespace })
     : api.getClusterCustomObject(common))) as Body;
@@ -108,6 +112,21 @@ export async function writeSpec(
   return (await (namespaced
     ? api.replaceNamespacedCustomObject({ ...common, namespace, body, fieldValidation: 'Strict' })
     : api.replaceClusterCustomObject({ ...common, body, fieldValidation: 'Strict' }))) as Body;
+}
+
+/** The same cluster and credentials, acting as another user (kube-apiserver impersonation). */
+export function impersonating(kc: KubeConfig, username: string): KubeConfig {
+  const as = new KubeConfig();
+  const user = kc.getCurrentUser();
+  const cluster = kc.getCurrentCluster();
+  if (user === null || cluster === null) throw new Error('kubeconfig has no current user');
+  as.loadFromOptions({
+    clusters: [cluster],
+    users: [{ ...user, impersonateUser: username }],
+    contexts: [{ name: 'as', cluster: cluster.name, user: user.name }],
+    currentContext: 'as',
+  });
+  return as;
 }
 
 /** Deletes a cluster-scoped object of ours, or a Namespace; missing is fine. */

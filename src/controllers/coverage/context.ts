@@ -18,6 +18,7 @@ import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
 import {
   type CoverageConfig,
+  type EffectiveConfiguration,
   effectiveConfiguration,
   selectorMatches,
 } from '../../coverage/config.ts';
@@ -51,6 +52,8 @@ export class CoverageContext {
   readonly inventories: ReturnType<typeof informers.nodeInventories>;
   scans!: ScanService;
   readonly events: EventRecorder;
+  /** The last ScanConfiguration object parsed and what it gave. */
+  private parsed: { from: unknown; value: EffectiveConfiguration } | undefined;
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -94,10 +97,16 @@ export class CoverageContext {
     );
   }
 
-  /** The configuration in effect and its problems. */
+  /**
+   * The configuration in effect and its problems, parsed once per change of the
+   * ScanConfiguration: the cache replaces the object on every change, so its identity is the key.
+   */
   config(): { config: CoverageConfig; problems: string[] } {
     const sc = this.scanConfigurations.get(SCAN_CONFIGURATION_NAME);
-    return effectiveConfiguration(sc);
+    if (this.parsed === undefined || this.parsed.from !== sc) {
+      this.parsed = { from: sc, value: effectiveConfiguration(sc) };
+    }
+    return this.parsed.value;
   }
 
   now(): number {

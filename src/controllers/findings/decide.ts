@@ -12,7 +12,10 @@
 import { FINDINGS_API_VERSION, LABEL_PREFIX, LABELS } from '../../api/v1alpha1/common.ts';
 import type { CoveredResource } from '../../api/v1alpha1/covered-resource.ts';
 import type { Finding, FindingStatus } from '../../api/v1alpha1/finding.ts';
-import type { ScanConfiguration } from '../../api/v1alpha1/scan-configuration.ts';
+import {
+  ScanConfigurationSpecSchema,
+  type ScanConfiguration,
+} from '../../api/v1alpha1/scan-configuration.ts';
 import {
   countBySeverity,
   deleteAt,
@@ -66,13 +69,17 @@ export interface Retention {
   reopenWindowDays: number;
 }
 
-/** The retention settings of the `default` ScanConfiguration, with the documented defaults. */
+/** The schema's defaults of the retention settings (the one home of those numbers). */
+const DEFAULT_RETENTION: Retention =
+  ScanConfigurationSpecSchema.shape.findingRetention.parse(undefined);
+
+/** The retention settings of the `default` ScanConfiguration, with the schema's defaults. */
 export function retentionOf(config: ScanConfiguration | undefined): Retention {
   const r = config?.spec.findingRetention;
   return {
-    closedDays: r?.closedDays ?? 30,
-    resourceGoneDays: r?.resourceGoneDays ?? 3,
-    reopenWindowDays: r?.reopenWindowDays ?? 7,
+    closedDays: r?.closedDays ?? DEFAULT_RETENTION.closedDays,
+    resourceGoneDays: r?.resourceGoneDays ?? DEFAULT_RETENTION.resourceGoneDays,
+    reopenWindowDays: r?.reopenWindowDays ?? DEFAULT_RETENTION.reopenWindowDays,
   };
 }
 

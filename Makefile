@@ -82,7 +82,8 @@ verify: manifests typecheck lint ## Type check, lint, regenerate, and fail when 
 
 .PHONY: test
 test: deps typecheck lint control-plane-binaries ## All tests: types, lint, unit and integration (real control plane).
-	npx vitest run
+	@# kubectl's discovery cache of this run only (never a stale one from another control plane on the same port)
+	cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; KUBECACHEDIR="$$cache" npx vitest run
 
 .PHONY: test-unit
 test-unit: deps ## Unit tests only (no cluster).

@@ -299,10 +299,6 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   removeStaleFolders();
   const dir = await mkdtemp(join(tmpdir(), tempPrefix));
   await writeFile(join(dir, 'owner.pid'), String(process.pid));
-  // kubectl keeps discovery in ~/.kube/cache by host and port for hours: a control plane that
-  // reuses a port of an earlier one (with other API groups) would be read through a stale map.
-  // kubectl run by this process and its children caches next to this control plane instead.
-  process.env.KUBECACHEDIR ??= join(dir, 'kubectl-cache');
   const processes: Process[] = [];
   const stopAll = async (): Promise<void> => {
     for (const p of [...processes].reverse()) await p.stop(stopTimeout);

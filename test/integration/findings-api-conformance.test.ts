@@ -43,7 +43,7 @@ import {
   type ServedApi,
   serveAggregatedApi,
 } from './findings-api-harness.ts';
-import { eventually, uniqueName } from './helpers.ts';
+import { eventually, kubectlOfWithInput, uniqueName } from './helpers.ts';
 
 const execFileAsync = promisify(execFile);
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -98,22 +98,7 @@ async function kubectlAll(
 }
 
 function kubectlInput(input: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfig, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(stdout)
-        : reject(new Error(`kubectl ${args.join(' ')} exited ${code}: ${stderr}`)),
-    );
-    child.stdin.end(input);
-  });
+  return kubectlOfWithInput(plane.binaries.kubectl, plane.kubeconfig, input, ...args);
 }
 
 /** Runs kubectl with input and returns its exit code, stdout and stderr. */

@@ -69,8 +69,18 @@ export function statusCode(err: unknown): number | undefined {
 
 /** Runs kubectl with `input` on standard input; resolves to stdout, rejects with stderr. */
 export function kubectlWithInput(input: string, ...args: string[]): Promise<string> {
+  return kubectlOfWithInput(inject('kubectl'), inject('kubeconfig'), input, ...args);
+}
+
+/** The same for a given kubectl and kubeconfig (a control plane of a test's own). */
+export function kubectlOfWithInput(
+  kubectl: string,
+  kubeconfig: string,
+  input: string,
+  ...args: string[]
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(inject('kubectl'), ['--kubeconfig', inject('kubeconfig'), ...args], {
+    const child = spawn(kubectl, ['--kubeconfig', kubeconfig, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -25,15 +25,14 @@
  *
  * Prints a table and appends one JSON line to bench/results/findings-store.jsonl.
  */
-import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FINDINGS_API_VERSION, LABELS } from '../src/api/v1alpha1/common.ts';
 import { parseLabelSelector } from '../src/findings-store/selectors.ts';
 import { SqliteFindingStore } from '../src/findings-store/sqlite.ts';
-import type { BatchWrite, StoredFinding } from '../src/findings-store/store.ts';
-import { seededRandom, type Random } from '../src/vulndb/testing/random.ts';
+import type { BatchWrite } from '../src/findings-store/store.ts';
+import { population, resourceFindings } from './findings-population.ts';
 
 const sizes = {
   images: Number(process.env.BENCH_IMAGES ?? 2000),
@@ -41,15 +40,6 @@ const sizes = {
   nodes: Number(process.env.BENCH_NODES ?? 5000),
   perNode: Number(process.env.BENCH_FINDINGS_PER_NODE ?? 30),
 };
-const ADMIN = 'kube-inspector-system';
-const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNTRIAGED'];
-/** Share of each severity among image findings (public scanner statistics: few critical). */
-const SEVERITY_WEIGHTS = [0.04, 0.2, 0.4, 0.3, 0.03, 0.03];
-const WORDS =
-  'a heap based buffer overflow in the parser allows remote attackers to execute arbitrary code or cause a denial of service via a crafted certificate when the library processes untrusted input from the network because a length field is not validated before copying memory'.split(
-    ' ',
-  );
-
 function mb(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
@@ -61,193 +51,6 @@ function line(label: string, value: string): void {
 }
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-// ---------------------------------------------------------------- realistic findings
-
-interface Advisory {
-  id: string;
-  severity: string;
-  status: Record<string, unknown>;
-  pkg: string;
-}
-
-function pickSeverity(rng: Random): string {
-  let x = rng.next();
-  for (let i = 0; i < SEVERITIES.length; i++) {
-    x -= SEVERITY_WEIGHTS[i]!;
-    if (x < 0) return SEVERITIES[i]!;
-  }
-  return 'LOW';
-}
-
-function sentence(rng: Random, words: number): string {
-  return Array.from({ length: words }, () => rng.pick(WORDS)).join(' ');
-}
-
-/** One advisory: description, scores, references and aliases of a real Debian CVE's size. */
-function makeAdvisory(rng: Random, n: number): Advisory {
-  const id = `CVE-${2015 + (n % 10)}-${10000 + n}`;
-  const severity = pickSeverity(rng);
-  const score = { CRITICAL: 9.8, HIGH: 7.5, MEDIUM: 5.3, LOW: 3.1 }[severity] ?? 0;
-  const status: Record<string, unknown> = {
-    description: `${sentence(rng, 30 + rng.int(90))}.`,
-    cvss: [
-      {
-        version: '3.1',
-        scoringVector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
-        baseScore: score,
-        source: 'NVD',
-      },
-      ...(rng.chance(0.5)
-        ? [
-            {
-              version: '3.1',
-              scoringVector: 'CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N',
-              baseScore: 5.5,
-              source: 'DEBIAN_CVE',
-            },
-          ]
-        : []),
-    ],
-    referenceUrls: Array.from(
-      { length: 2 + rng.int(6) },
-      (_, i) => `https://security-tracker.debian.org/tracker/${id}${i === 0 ? '' : `/ref-${i}`}`,
-    ),
-    vulnerabilitySource: 'DEBIAN_CVE',
-    aliases: [`DSA-${5000 + n}-1`, ...(rng.chance(0.3) ? [`GHSA-xxxx-${n}`] : [])],
-    exploitAvailable: rng.chance(0.05) ? 'YES' : 'NO',
-    epss: { score: Math.round(rng.next() * 10_000) / 10_000 },
-  };
-  return { id, severity, status, pkg: `lib${sentence(rng, 1)}${n % 700}` };
-}
-
-interface Resource {
-  type: 'CONTAINER_IMAGE' | 'NODE';
-  id: string;
-  covered: string;
-  extra: Record<string, unknown>;
-}
-
-function imageResource(i: number): Resource {
-  const digest = `sha256:${i.toString(16).padStart(8, '0').repeat(8)}`;
-  const repository = `registry.example.com/team-${i % 40}/service-${i}`;
-  return {
-    type: 'CONTAINER_IMAGE',
-    id: `${repository}@${digest}`,
-    covered: `image-${digest.slice(7, 23)}`,
-    extra: {
-      imageRepository: repository,
-      imageDigest: digest,
-      imageTags: [`v1.${i % 30}.0`],
-      platform: 'DEBIAN_12',
-    },
-  };
-}
-
-function nodeResource(i: number): Resource {
-  const name = `node-${String(i).padStart(5, '0')}.pool-${i % 8}.example.internal`;
-  return {
-    type: 'NODE',
-    id: name,
-    covered: `node-${name}`.slice(0, 63),
-    extra: { kind: 'Node', name, platform: 'UBUNTU_22_04' },
-  };
-}
-
-function managedFields(time: string) {
-  const fields = [
-    'f:type',
-    'f:title',
-    'f:severity',
-    'f:status',
-    'f:vulnerabilityId',
-    'f:packages',
-    'f:resource',
-    'f:recommendation',
-    'f:fixAvailable',
-    'f:firstObservedAt',
-    'f:updatedAt',
-  ];
-  return [
-    {
-      manager: 'kube-inspector',
-      operation: 'Apply',
-      apiVersion: FINDINGS_API_VERSION,
-      time,
-      fieldsType: 'FieldsV1',
-      fieldsV1: { 'f:status': Object.fromEntries(fields.map((f) => [f, {}])) },
-      subresource: 'status',
-    },
-  ];
-}
-
-function makeFinding(resource: Resource, a: Advisory, rng: Random): StoredFinding {
-  const version = `1.${rng.int(20)}.${rng.int(20)}-1`;
-  const fixed = rng.chance(0.7) ? `1.${20 + rng.int(5)}.0-1` : undefined;
-  const name = `${a.id.toLowerCase()}-${a.pkg}-${createHash('sha256').update(resource.id).digest('hex').slice(0, 16)}`;
-  const observed = '2026-11-30T08:00:00Z';
-  return {
-    apiVersion: FINDINGS_API_VERSION,
-    kind: 'Finding',
-    metadata: {
-      namespace: ADMIN,
-      name,
-      labels: {
-        [LABELS.severity]: a.severity,
-        [LABELS.type]: 'PACKAGE_VULNERABILITY',
-        [LABELS.status]: 'ACTIVE',
-        [LABELS.resourceType]: resource.type,
-        [LABELS.vulnerabilityId]: a.id,
-        [LABELS.coveredResource]: resource.covered,
-      },
-      managedFields: managedFields(observed),
-    },
-    status: {
-      type: 'PACKAGE_VULNERABILITY',
-      title: `${a.id} - ${a.pkg}`,
-      severity: a.severity,
-      status: 'ACTIVE',
-      vulnerabilityId: a.id,
-      ...a.status,
-      packages: [
-        {
-          name: a.pkg,
-          version,
-          ...(fixed ? { fixedInVersion: fixed } : {}),
-          ecosystem: resource.type === 'NODE' ? 'Ubuntu:22.04' : 'Debian:12',
-          packageManager: 'OS',
-          arch: 'amd64',
-          purl: `pkg:deb/debian/${a.pkg}@${version}?arch=amd64`,
-        },
-      ],
-      fixAvailable: fixed ? 'YES' : 'NO',
-      inspectorScore: (a.status.cvss as { baseScore: number }[])[0]!.baseScore,
-      resource: { type: resource.type, id: resource.id, ...resource.extra },
-      rulesPackage: 'cve',
-      recommendation: {
-        text: fixed
-          ? `Upgrade ${a.pkg} to ${fixed} or later.`
-          : 'No fixed version is known yet; watch the advisory.',
-        url: (a.status.referenceUrls as string[])[0],
-      },
-      firstObservedAt: observed,
-      updatedAt: observed,
-    },
-  };
-}
-
-/** The findings of one resource: `count` distinct advisories from its pool. */
-function resourceFindings(
-  resource: Resource,
-  pool: Advisory[],
-  count: number,
-  rng: Random,
-): StoredFinding[] {
-  const picked = new Set<number>();
-  const n = Math.max(1, Math.round(count * (0.6 + rng.next() * 0.8)));
-  while (picked.size < Math.min(n, pool.length)) picked.add(rng.int(pool.length));
-  return [...picked].map((i) => makeFinding(resource, pool[i]!, rng));
 }
 
 // ---------------------------------------------------------------- the run
@@ -269,26 +72,12 @@ function timed<T>(fn: () => T): T {
 }
 
 async function insertAll(store: SqliteFindingStore): Promise<number> {
-  const rng = seededRandom(42);
-  const imagePool = Array.from({ length: 20_000 }, (_, n) => makeAdvisory(rng, n));
-  const nodePool = Array.from({ length: 400 }, (_, n) => makeAdvisory(rng, 100_000 + n));
-  const resources: [Resource, Advisory[], number][] = [
-    ...Array.from({ length: sizes.images }, (_, i): [Resource, Advisory[], number] => [
-      imageResource(i),
-      imagePool,
-      sizes.perImage,
-    ]),
-    ...Array.from({ length: sizes.nodes }, (_, i): [Resource, Advisory[], number] => [
-      nodeResource(i),
-      nodePool,
-      sizes.perNode,
-    ]),
-  ];
+  const pop = population(sizes);
   let count = 0;
   const t = performance.now();
   const cpu = process.cpuUsage();
-  for (const [resource, pool, per] of resources) {
-    const writes: BatchWrite[] = resourceFindings(resource, pool, per, rng).map((finding) => ({
+  for (let i = 0; i < pop.count; i++) {
+    const writes: BatchWrite[] = resourceFindings(pop, i, FINDINGS_API_VERSION).map((finding) => ({
       op: 'upsert',
       finding,
     }));

@@ -1,111 +1,111 @@
 /**
  * CONTAINER_IMAGE coverage: one CoveredResource per `repository@digest` the kubelet reports
  * for pods, while the Image scan type is active. Drives the scans of eligible images.
+ *
+ * A reconcile reads the facts from the caches (`imageObservation`), asks the pure decision
+ * (`decideImage` in src/coverage/image.ts) and the scan service's policy
+ * (`coverageScanDecision`), then writes: the scan request, the status, one Event per failed
+ * scan, or the removal of an image no longer used.
  */
-import type {
-  CoveredResourceStatus,
-  ScanStatusReason,
-} from '../../api/v1alpha1/covered-resource.ts';
-import { DAY_MS, repositoryFrequency } from '../../coverage/config.ts';
-import { coveredResourceName } from '../../coverage/names.ts';
-import { platformOf, podImages } from '../../coverage/pods.ts';
+import type { CoverageConfig } from '../../coverage/config.ts';
 import {
-  earliest,
-  imageCoverage,
-  imageEligibleUntil,
-  type ImageFacts,
-  type ScanState,
-} from '../../coverage/rules.ts';
+  type ImagePodUse,
+  type ImageObservation,
+  type ScanResult,
+  decideImage,
+  imageActivated,
+  scanMessageOf as scanMessageOfResult,
+  scanStateOf as scanStateOfResult,
+} from '../../coverage/image.ts';
+import { coveredResourceName } from '../../coverage/names.ts';
+import { podImages } from '../../coverage/pods.ts';
+import { earliest, type ScanState } from '../../coverage/rules.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
 import { podCredentials, pullSecretNames } from '../pull-secrets.ts';
 import { coverageScanDecision } from '../scans/policy.ts';
 import { requeueAt, retireOrDisable } from './common.ts';
-import {
-  type CoverageContext,
-  type Covered,
-  compact,
-  coveredLabels,
-  iso,
-  parseTime,
-} from './context.ts';
+import { type CoverageContext, type Covered, coveredLabels } from './context.ts';
 import { workloadOfPod } from './workload.ts';
 
-/** An image no longer used keeps its CoveredResource this long after it became ineligible. */
-export const KEEP_UNUSED_MS = 30 * DAY_MS;
-
-const SCANNED_REASONS: ReadonlySet<ScanStatusReason> = new Set([
-  'SUCCESSFUL',
-  'SCAN_FREQUENCY_SCAN_ON_PUSH',
-  'ACCESS_DENIED',
-  'UNSUPPORTED_OS',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'IMAGE_SIZE_EXCEEDED',
-  'INTERNAL_ERROR',
-]);
+export { KEEP_UNUSED_MS } from '../../coverage/image.ts';
 
 export function splitImageKey(key: string): { repository: string; digest: string } {
   const at = key.lastIndexOf('@');
   return { repository: key.slice(0, at), digest: key.slice(at + 1) };
 }
 
-/**
- * The scan state of a digest: the store's record when there is one; else what the
- * CoveredResource remembers from an earlier scan (after a restart the store is empty);
- * else pending.
- */
+/** The result the scan service holds for a digest, as the pure decisions take it. */
+export function scanResultOf(ctx: CoverageContext, digest: string): ScanResult | undefined {
+  const record = ctx.scans.get(digest);
+  return record && { scannedAt: record.scannedAt.getTime(), outcome: record.outcome };
+}
+
+/** The scan state of a digest (see `scanStateOf` in src/coverage/image.ts). */
 export function scanStateOf(
   ctx: CoverageContext,
   digest: string,
   current: Covered | undefined,
 ): { state: ScanState; remembered: boolean } {
-  const record = ctx.scans.get(digest);
-  if (record !== undefined) {
-    return {
-      state: record.outcome.status === 'inventory' ? 'inventory' : record.outcome.reason,
-      remembered: false,
-    };
-  }
-  const reason = current?.status?.scanStatus.reason;
-  if (reason !== undefined && SCANNED_REASONS.has(reason) && current?.status?.lastScannedAt) {
-    const state: ScanState =
-      reason === 'SUCCESSFUL' || reason === 'SCAN_FREQUENCY_SCAN_ON_PUSH'
-        ? 'inventory'
-        : (reason as ScanState);
-    return { state, remembered: true };
-  }
-  return { state: 'pending', remembered: false };
+  return scanStateOfResult(scanResultOf(ctx, digest), current?.status);
 }
 
-/** Longest scanStatus.message the schema allows. */
-const MESSAGE_MAX = 1024;
-
-/**
- * The scanner's message about a failed scan of the digest: the store's record when there is
- * one; else what the CoveredResource remembers (after a restart the store is empty).
- */
+/** The scanner's message about a failed scan of a digest (see src/coverage/image.ts). */
 export function scanMessageOf(
   ctx: CoverageContext,
   digest: string,
   current: Covered | undefined,
 ): string | undefined {
-  const record = ctx.scans.get(digest);
-  if (record !== undefined) {
-    return record.outcome.status === 'failed' ? record.outcome.message : undefined;
-  }
-  return current?.status?.scanStatus.message;
-}
-
-/** A scanStatus.message within the schema's bound. */
-export function boundedMessage(message: string | undefined): string | undefined {
-  if (message === undefined || message === '') return undefined;
-  return message.length <= MESSAGE_MAX ? message : `${message.slice(0, MESSAGE_MAX - 1)}…`;
+  return scanMessageOfResult(scanResultOf(ctx, digest), current?.status);
 }
 
 function isExcluded(ctx: CoverageContext, pod: KubeObject, label: string): boolean {
   if (Object.hasOwn(pod.metadata.labels ?? {}, label)) return true;
   const w = workloadOfPod(ctx, pod);
   return w?.object !== undefined && Object.hasOwn(w.object.metadata.labels ?? {}, label);
+}
+
+function podUse(ctx: CoverageContext, config: CoverageConfig, key: string, pod: KubeObject) {
+  const ns = ctx.namespaceState(config, pod.metadata.namespace!);
+  const use: ImagePodUse = {
+    selected: ns.selected,
+    // Only asked of pods of selected namespaces (the workload lookup is not free).
+    excluded: ns.selected && (ns.excluded || isExcluded(ctx, pod, config.exclusionLabel)),
+    running: (pod.status as { phase?: string } | undefined)?.phase === 'Running',
+    containers: podImages(pod)
+      .filter((i) => i.key === key)
+      .map((i) => ({ running: i.running, startedAt: i.startedAt, tag: i.tag })),
+  };
+  return use;
+}
+
+/** The facts of one image, read from the caches, the scan service and the findings store. */
+async function imageObservation(
+  ctx: CoverageContext,
+  config: CoverageConfig,
+  key: string,
+  pods: readonly KubeObject[],
+  current: Covered | undefined,
+): Promise<{ observation: ImageObservation; activePods: KubeObject[]; sources: string }> {
+  const { repository, digest } = splitImageKey(key);
+  const uses = pods.map((p) => podUse(ctx, config, key, p));
+  const activePods = pods.filter((_, i) => uses[i]!.selected);
+  const scanInFlight = ctx.scans.has(digest, 'coverage');
+  const sources = activePods.length > 0 && !scanInFlight ? credentialSources(ctx, activePods) : '';
+  const findingsRemain =
+    !imageActivated(uses, current?.status) &&
+    (await ctx.findingCount(coveredResourceName.image(repository, digest))) > 0;
+  const observation: ImageObservation = {
+    repository,
+    digest,
+    pods: uses,
+    previous: current?.status,
+    findingsRemain,
+    result: scanResultOf(ctx, digest),
+    scanInFlight,
+    credentialsChanged: ctx.scans.credentialSourcesOf(digest) !== sources,
+  };
+  return { observation, activePods, sources };
 }
 
 export function imageReconciler(ctx: CoverageContext): Reconciler {
@@ -119,162 +119,23 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       const pods = ctx.pods.byIndex('byImageKey', key);
       if (pods.length === 0 && current === undefined) return undefined;
       const now = ctx.now();
-      const prev = current?.status?.image;
-
-      let activated: boolean;
-      let excluded: boolean;
-      let usersActive: KubeObject[] = [];
-      if (pods.length > 0) {
-        usersActive = pods.filter(
-          (p) => ctx.namespaceState(config, p.metadata.namespace!).selected,
-        );
-        activated = usersActive.length > 0;
-        excluded =
-          activated &&
-          usersActive.every(
-            (p) =>
-              ctx.namespaceState(config, p.metadata.namespace!).excluded ||
-              isExcluded(ctx, p, config.exclusionLabel),
-          );
-      } else {
-        // No pod uses it any more: it keeps the activation it had.
-        const r = current?.status?.scanStatus.reason;
-        activated = r !== 'NO_SCAN_CONFIGURATION_ASSOCIATED' && r !== 'PENDING_DISABLE';
-        excluded = r === 'EXCLUDED_BY_TAG';
+      const facts = await imageObservation(ctx, config, key, pods, current);
+      const out = decideImage(facts.observation, config, now);
+      if (out.kind === 'remove') {
+        await ctx.delete(crName);
+        ctx.scans.forget(digest);
+        return undefined;
       }
-      const mine = pods.flatMap((p) =>
-        podImages(p)
-          .filter((i) => i.key === key)
-          .map((i) => ({ pod: p, image: i })),
-      );
-      const runningPods = new Set(
-        mine
-          .filter(
-            (m) =>
-              (m.pod.status as { phase?: string } | undefined)?.phase === 'Running' &&
-              m.image.running &&
-              usersActive.includes(m.pod),
-          )
-          .map((m) => m.pod),
-      );
-      const inUse = runningPods.size > 0;
-      const wasInUse = (prev?.inUseCount ?? 0) > 0;
-      const lastInUseAt =
-        inUse !== wasInUse || (inUse && prev?.lastInUseAt === undefined)
-          ? now
-          : parseTime(prev?.lastInUseAt);
-      const startTimes = mine.map((m) => m.image.startedAt).filter((t) => t !== undefined);
-      const pulledAt = earliestMax([...startTimes, parseTime(prev?.imagePulledAt)]);
-      const tags = [
-        ...new Set(
-          mine.length > 0
-            ? mine.map((m) => m.image.tag).filter((t): t is string => t !== undefined)
-            : (prev?.tags ?? []),
-        ),
-      ]
-        .sort()
-        .slice(0, 64);
-
-      const frequency = repositoryFrequency(config.rules, repository);
-      const { state, remembered } = scanStateOf(ctx, digest, current);
-      const record = ctx.scans.get(digest);
-      const inventory =
-        record?.outcome.status === 'inventory' ? record.outcome.inventory : undefined;
-      const pushedAt = parseTime(inventory?.image?.created) ?? parseTime(prev?.pushedAt);
-
-      const facts: ImageFacts = {
-        pendingDisable: !activated && (await ctx.findingCount(crName)) > 0,
-        activated,
-        excluded,
-        frequency,
-        inUse,
-        pushedAt,
-        pulledAt,
-        lastInUseAt,
-        scan: state,
-      };
-      const d = imageCoverage(facts, config, now);
-
-      // Scans: the scan service's policy decides (first scan, forgotten continuous image,
-      // retry of a failure).
-      const inFlight = ctx.scans.has(digest, 'coverage');
-      const sources =
-        usersActive.length > 0 && !inFlight ? credentialSources(ctx, usersActive) : '';
-      const decision = coverageScanDecision({
-        state,
-        statusCode: d.statusCode,
-        reason: d.reason,
-        activeUsers: usersActive.length,
-        inFlight,
-        hasResult: record !== undefined,
-        continuous: frequency === 'CONTINUOUS_SCAN',
-        lastScanAt: record
-          ? record.scannedAt.getTime()
-          : remembered
-            ? parseTime(current?.status?.lastScannedAt)
-            : undefined,
-        credentialsChanged:
-          record !== undefined && ctx.scans.credentialSourcesOf(digest) !== sources,
-        now,
-      });
-      const retryAt = decision.retryAt;
-      if (decision.scan) requestScan(ctx, key, usersActive, sources, config.maxImageBytes);
-
-      // An image no longer used is removed 30 days after it stopped being eligible.
-      let deleteAt: number | undefined;
-      if (pods.length === 0) {
-        const until =
-          imageEligibleUntil({ inUse: false, pushedAt, pulledAt, lastInUseAt }, config) ??
-          (lastInUseAt ?? now) + config.pullWindowMs;
-        deleteAt = until + KEEP_UNUSED_MS;
-        if (deleteAt <= now) {
-          await ctx.delete(crName);
-          ctx.scans.forget(digest);
-          return undefined;
-        }
+      // The scan service's policy: first scan, forgotten continuous image, retry of a failure.
+      const scan = coverageScanDecision(out.scan);
+      if (scan.scan) requestScan(ctx, key, facts.activePods, facts.sources, config.maxImageBytes);
+      const { uid } = await ctx.write(crName, coveredLabels(out.status), out.status);
+      if (out.scanFailure !== undefined) {
+        ctx.warn(crName, uid, 'ImageScanFailed', 'Scan', out.scanFailure);
       }
-
-      // A failed scan that decides the reason says why, on the object and in an Event.
-      const failed = state !== 'pending' && state !== 'inventory' && d.reason === state;
-      const message = failed ? boundedMessage(scanMessageOf(ctx, digest, current)) : undefined;
-      const status: CoveredResourceStatus = compact({
-        resourceType: 'CONTAINER_IMAGE',
-        resourceId: key.slice(0, 1024),
-        scanStatus: compact({ statusCode: d.statusCode, reason: d.reason, message }),
-        scanType: 'PACKAGE',
-        scanMode: 'AGENTLESS',
-        lastScannedAt: record ? iso(record.scannedAt.getTime()) : current?.status?.lastScannedAt,
-        repository: { name: repository.slice(0, 512), scanFrequency: frequency },
-        image: compact({
-          repository: repository.slice(0, 512),
-          digest,
-          tags: tags.length > 0 ? tags : undefined,
-          platform: platformOf(inventory?.os) ?? prev?.platform,
-          architecture: inventory?.image?.platform.split('/')[1] ?? prev?.architecture,
-          pushedAt: iso(pushedAt),
-          imagePulledAt: iso(pulledAt),
-          lastInUseAt: iso(lastInUseAt),
-          inUseCount: runningPods.size,
-          sizeBytes: inventory?.image?.compressedSize ?? prev?.sizeBytes,
-        }),
-      });
-      const { uid } = await ctx.write(crName, coveredLabels(status), status);
-      // Each failed scan once: when this write is the one that records it.
-      if (
-        failed &&
-        record !== undefined &&
-        status.lastScannedAt !== current?.status?.lastScannedAt
-      ) {
-        ctx.warn(crName, uid, 'ImageScanFailed', 'Scan', `${d.reason}: ${message ?? 'no message'}`);
-      }
-      return requeueAt(earliest(now, d.deadline, retryAt, deleteAt), now);
+      return requeueAt(earliest(now, out.deadline, scan.retryAt), now);
     },
   };
-}
-
-function earliestMax(times: (number | undefined)[]): number | undefined {
-  const known = times.filter((t): t is number => t !== undefined);
-  return known.length > 0 ? Math.max(...known) : undefined;
 }
 
 function credentialSources(ctx: CoverageContext, pods: readonly KubeObject[]): string {

@@ -1,27 +1,13 @@
-/** NODE coverage: one CoveredResource per Node while the Node scan type is active. */
-import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
+/**
+ * NODE coverage: one CoveredResource per Node while the Node scan type is active. A reconcile
+ * reads the facts from the caches, asks the pure decision (`decideNode` in
+ * src/coverage/node.ts) and writes the status or removes the CoveredResource.
+ */
 import { coveredResourceName } from '../../coverage/names.ts';
-import { nodeCoverage, type NodeFacts } from '../../coverage/rules.ts';
+import { decideNode } from '../../coverage/node.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
-import {
-  type CoverageContext,
-  compact,
-  coveredLabels,
-  iso,
-  parseTime,
-  trimLabels,
-} from './context.ts';
+import { type CoverageContext, coveredLabels } from './context.ts';
 import { requeueAt, retireOrDisable } from './common.ts';
-
-interface NodeStatusLike {
-  conditions?: { type?: string; status?: string; lastTransitionTime?: string }[];
-  nodeInfo?: {
-    operatingSystem?: string;
-    architecture?: string;
-    osImage?: string;
-    kernelVersion?: string;
-  };
-}
 
 export function nodeReconciler(ctx: CoverageContext): Reconciler {
   return {
@@ -33,75 +19,30 @@ export function nodeReconciler(ctx: CoverageContext): Reconciler {
       const node = ctx.nodes.get(name);
       if (node === undefined && current === undefined) return undefined;
       const now = ctx.now();
-
-      if (node === undefined) {
-        // Deleted: kept as RESOURCE_TERMINATED while findings are open, then removed.
-        const open = await ctx.findingCount(crName, { open: true });
-        if (open === 0) {
-          await ctx.delete(crName);
-          return undefined;
-        }
-        const status = {
-          ...current!.status!,
-          scanStatus: { statusCode: 'INACTIVE', reason: 'RESOURCE_TERMINATED' },
-        } satisfies CoveredResourceStatus;
-        await ctx.write(crName, coveredLabels(status), status);
+      const inventory = ctx.inventories.get(name);
+      const out = decideNode(
+        {
+          name,
+          node: node && {
+            uid: node.metadata.uid,
+            labels: node.metadata.labels,
+            status: node.status ?? {},
+          },
+          inventory: inventory && (inventory.status ?? {}),
+          agentPod: node !== undefined && ctx.agentPodsOn(name).length > 0,
+          // A deleted node is kept as RESOURCE_TERMINATED while findings of it are open.
+          openFindings: node === undefined && (await ctx.findingCount(crName, { open: true })) > 0,
+          previous: current?.status,
+        },
+        config,
+        now,
+      );
+      if (out.kind === 'remove') {
+        await ctx.delete(crName);
         return undefined;
       }
-
-      const st = (node.status ?? {}) as NodeStatusLike;
-      const ready = st.conditions?.find((c) => c.type === 'Ready');
-      const inventory = ctx.inventories.get(name);
-      const inv = inventory?.status;
-      const collectedAt = parseTime(inv?.collectedAt);
-      const recorded = parseTime(current?.status?.lastScannedAt);
-      const facts: NodeFacts = {
-        exists: true,
-        pendingDisable: false,
-        excluded: Object.hasOwn(node.metadata.labels ?? {}, config.exclusionLabel),
-        ready: { status: ready?.status, since: parseTime(ready?.lastTransitionTime) },
-        operatingSystem: st.nodeInfo?.operatingSystem || undefined,
-        architecture: st.nodeInfo?.architecture || inv?.architecture || undefined,
-        agentPod: ctx.agentPodsOn(name).length > 0,
-        inventory:
-          inventory === undefined
-            ? undefined
-            : {
-                collectedAt,
-                errorCodes: (inv?.errors ?? []).map((e) => e.code),
-                packages: inv?.packages?.length ?? 0,
-              },
-        // The write below records the inventory collected last as evaluated, so the node
-        // reaches its state in that one write: no PENDING_INITIAL_SCAN step before it.
-        lastScannedAt: collectedAt ?? recorded,
-      };
-      const d = nodeCoverage(facts, config, now);
-      // The inventory the findings use is the one collected last.
-      const evaluated =
-        d.statusCode === 'ACTIVE' && collectedAt !== undefined ? collectedAt : recorded;
-      const status: CoveredResourceStatus = compact({
-        resourceType: 'NODE',
-        resourceId: name,
-        resource: compact({
-          apiVersion: 'v1',
-          kind: 'Node',
-          name,
-          uid: node.metadata.uid,
-        }),
-        scanStatus: { statusCode: d.statusCode, reason: d.reason },
-        scanType: 'PACKAGE',
-        scanMode: 'AGENT_BASED',
-        lastScannedAt: iso(evaluated),
-        resourceLabels: trimLabels(node.metadata.labels),
-        node: compact({
-          osImage: st.nodeInfo?.osImage?.slice(0, 256),
-          platform: inv?.os?.platform,
-          kernelVersion: (inv?.kernelVersion ?? st.nodeInfo?.kernelVersion)?.slice(0, 256),
-          architecture: (st.nodeInfo?.architecture || inv?.architecture || undefined)?.slice(0, 32),
-        }),
-      });
-      await ctx.write(crName, coveredLabels(status), status);
-      return requeueAt(d.deadline, now);
+      await ctx.write(crName, coveredLabels(out.status), out.status);
+      return requeueAt(out.deadline, now);
     },
   };
 }

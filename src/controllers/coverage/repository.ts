@@ -7,8 +7,8 @@ import { repositoryFrequency } from '../../coverage/config.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import { repositoryCoverage, type ScanState } from '../../coverage/rules.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
-import { type CoverageContext, compact, coveredLabels } from './context.ts';
-import { boundedMessage, scanMessageOf, scanStateOf } from './image.ts';
+import { type CoverageContext, boundedMessage, compact, coveredLabels } from './context.ts';
+import { scanMessageOf, scanStateOf } from './image.ts';
 
 const NOT_ACTIVATED = new Set(['NO_SCAN_CONFIGURATION_ASSOCIATED', 'PENDING_DISABLE']);
 

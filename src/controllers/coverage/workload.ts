@@ -2,39 +2,34 @@
  * WORKLOAD coverage: Deployments, StatefulSets, DaemonSets, Jobs (not run by a CronJob),
  * CronJobs and bare Pods, while the Workload scan type is active. A workload's pods are found
  * through ownerReferences (Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob).
+ *
+ * A reconcile reads the facts from the caches (`workloadObservation`), asks the pure decision
+ * (`decideWorkload` in src/coverage/workload.ts) and writes the status.
  */
-import { type WorkloadKind, controllerOf, podWorkload } from '../../coverage/owner.ts';
-import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
-import { repositoryFrequency } from '../../coverage/config.ts';
+import type { CoverageConfig } from '../../coverage/config.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
-import { platformOf, podImages, repositoryOf } from '../../coverage/pods.ts';
-import { type WorkloadImageState, workloadCoverage } from '../../coverage/rules.ts';
+import { type WorkloadKind, controllerOf, podWorkload } from '../../coverage/owner.ts';
+import { podImages } from '../../coverage/pods.ts';
+import {
+  type WorkloadImageScan,
+  type WorkloadObservation,
+  decideWorkload,
+} from '../../coverage/workload.ts';
 import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
 import { requeueAt, retireOrDisable } from './common.ts';
 import {
   type CoverageContext,
+  type Covered,
   LAST_UPDATE_MARKER,
-  compact,
   controllerRef,
   coveredLabels,
-  iso,
   parseTime,
-  trimLabels,
 } from './context.ts';
-import { boundedMessage, scanMessageOf, scanStateOf } from './image.ts';
+import { scanResultOf } from './image.ts';
 
 export type { WorkloadKind };
-
-const API_VERSIONS: Record<WorkloadKind, string> = {
-  Deployment: 'apps/v1',
-  StatefulSet: 'apps/v1',
-  DaemonSet: 'apps/v1',
-  Job: 'batch/v1',
-  CronJob: 'batch/v1',
-  Pod: 'v1',
-};
 
 export interface WorkloadRef {
   namespace: string;
@@ -139,6 +134,64 @@ function lastUpdated(obj: KubeObject): number {
   return parseTime(marker?.time) ?? parseTime(obj.metadata.creationTimestamp) ?? 0;
 }
 
+/** The facts of one workload, read from the caches and the scan service. */
+function workloadObservation(
+  ctx: CoverageContext,
+  config: CoverageConfig,
+  key: string,
+  obj: KubeObject,
+  current: Covered | undefined,
+): WorkloadObservation {
+  const { namespace, kind, name } = splitWorkloadKey(key);
+  const pods = podsOf(ctx, kind, obj);
+  const spec = templateSpec(kind, obj);
+  const runs = pods.flatMap((p) => podImages(p));
+  const scans = new Map<string, WorkloadImageScan>();
+  for (const r of runs) {
+    scans.set(r.key, {
+      result: scanResultOf(ctx, r.digest),
+      previous: ctx.covered.get(coveredResourceName.image(r.repository, r.digest))?.status,
+    });
+  }
+  return {
+    kind,
+    namespace,
+    name,
+    uid: obj.metadata.uid,
+    labels: obj.metadata.labels,
+    namespaceState: ctx.namespaceState(config, namespace),
+    lastUpdatedAt: lastUpdated(obj),
+    pods: pods.map((p) => {
+      const st = p.status as { phase?: string; startTime?: string } | undefined;
+      return { running: st?.phase === 'Running', startedAt: parseTime(st?.startTime) };
+    }),
+    lastScheduledAt:
+      kind === 'CronJob'
+        ? parseTime((obj.status as { lastScheduleTime?: string })?.lastScheduleTime)
+        : undefined,
+    containers: [...(spec.containers ?? []), ...(spec.initContainers ?? [])],
+    runs,
+    scans,
+    previous: current?.status,
+  };
+}
+
+/**
+ * The workload a key names, when it is one coverage covers: not a pod run by a known
+ * workload (covered through that workload), not a Job run by a CronJob.
+ */
+function coveredWorkload(ctx: CoverageContext, key: string): KubeObject | undefined {
+  const { namespace, kind, name } = splitWorkloadKey(key);
+  const obj =
+    kind === 'Pod'
+      ? ctx.pods.get(`${namespace}/${name}`)
+      : ctx.workloads[kind]?.get(`${namespace}/${name}`);
+  if (obj === undefined) return undefined;
+  if (kind === 'Pod' && workloadOfPod(ctx, obj)?.key !== key) return undefined;
+  if (kind === 'Job' && controllerRef(obj)?.kind === 'CronJob') return undefined;
+  return obj;
+}
+
 export function workloadReconciler(ctx: CoverageContext): Reconciler {
   return {
     async reconcile(key): Promise<Result | undefined> {
@@ -147,131 +200,19 @@ export function workloadReconciler(ctx: CoverageContext): Reconciler {
       const crName = coveredResourceName.workload(namespace, kind, name);
       const current = ctx.covered.get(crName);
       if (!config.scanTypes.has('Workload')) return retireOrDisable(ctx, crName, current);
-      const obj =
-        kind === 'Pod'
-          ? ctx.pods.get(`${namespace}/${name}`)
-          : ctx.workloads[kind]?.get(`${namespace}/${name}`);
-      // A pod run by a known workload is covered through that workload.
-      const isWorkload =
-        obj !== undefined &&
-        (kind !== 'Pod' || workloadOfPod(ctx, obj)?.key === key) &&
-        !(kind === 'Job' && controllerRef(obj)?.kind === 'CronJob');
-      if (!isWorkload) {
+      const obj = coveredWorkload(ctx, key);
+      if (obj === undefined) {
         if (current !== undefined) await ctx.delete(crName);
         return undefined;
       }
       const now = ctx.now();
-      const ns = ctx.namespaceState(config, namespace);
-      const pods = podsOf(ctx, kind, obj);
-      const running = pods.some((p) => (p.status as { phase?: string })?.phase === 'Running');
-      const starts = pods
-        .map((p) => parseTime((p.status as { startTime?: string })?.startTime))
-        .filter((t): t is number => t !== undefined);
-      const scheduled =
-        kind === 'CronJob'
-          ? parseTime((obj.status as { lastScheduleTime?: string })?.lastScheduleTime)
-          : undefined;
-      const lastInvokedAt = [...starts, ...(scheduled !== undefined ? [scheduled] : [])].reduce<
-        number | undefined
-      >((a, b) => (a === undefined || b > a ? b : a), undefined);
-
-      // Each container of the template: the digest its newest pod runs, and that image's state.
-      const spec = templateSpec(kind, obj);
-      const containers = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
-      const runs = pods.flatMap((p) => podImages(p));
-      const images: string[] = [];
-      const states: WorkloadImageState[] = [];
-      /** The first image that failed with each reason, and why. */
-      const failures = new Map<string, string>();
-      let runtime: string | undefined;
-      for (const c of containers) {
-        const seen = runs
-          .filter((r) => r.container === c.name)
-          .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))[0];
-        const repo = seen?.repository ?? repositoryOf(c.image ?? '');
-        if (repo !== undefined && repositoryFrequency(config.rules, repo) === 'MANUAL') {
-          states.push('manual');
-          images.push(seen?.key ?? c.image ?? '');
-          continue;
-        }
-        if (seen === undefined) {
-          states.push('pending');
-          images.push(c.image ?? '');
-          continue;
-        }
-        images.push(seen.key);
-        const record = ctx.scans.get(seen.digest);
-        const imageCovered = ctx.covered.get(
-          coveredResourceName.image(seen.repository, seen.digest),
-        );
-        const { state } = scanStateOf(ctx, seen.digest, imageCovered);
-        if (state !== 'pending' && state !== 'inventory' && !failures.has(state)) {
-          const why = scanMessageOf(ctx, seen.digest, imageCovered);
-          failures.set(state, `image ${seen.key}: ${why ?? state}`);
-        }
-        if (record?.outcome.status === 'inventory') {
-          const inv = record.outcome.inventory;
-          runtime ??= platformOf(inv.os);
-          if (inv.os?.supported === false && inv.packages.length === 0) {
-            states.push('unsupported-inventory');
-            continue;
-          }
-        }
-        states.push(state);
-      }
-      const d = workloadCoverage(
-        {
-          namespaceActivated: ns.selected,
-          excluded: ns.excluded || Object.hasOwn(obj.metadata.labels ?? {}, config.exclusionLabel),
-          running,
-          lastUpdatedAt: lastUpdated(obj),
-          lastInvokedAt,
-          images: states,
-        },
+      const { coverage, status } = decideWorkload(
+        workloadObservation(ctx, config, key, obj, current),
         config,
         now,
       );
-      const status: CoveredResourceStatus = compact({
-        resourceType: 'WORKLOAD',
-        resourceId: key.slice(0, 1024),
-        resource: compact({
-          apiVersion: API_VERSIONS[kind],
-          kind,
-          namespace,
-          name,
-          uid: obj.metadata.uid,
-        }),
-        resourceLabels: trimLabels(obj.metadata.labels),
-        scanStatus: compact({
-          statusCode: d.statusCode,
-          reason: d.reason,
-          message: boundedMessage(failures.get(d.reason)),
-        }),
-        scanType: 'PACKAGE',
-        scanMode: 'AGENTLESS',
-        lastScannedAt: newestScan(ctx, runs) ?? current?.status?.lastScannedAt,
-        workload: compact({
-          kind,
-          runtime: runtime ?? current?.status?.workload?.runtime,
-          images:
-            images.length > 0
-              ? [...new Set(images)].slice(0, 64).map((i) => i.slice(0, 1024))
-              : undefined,
-          lastInvokedAt: iso(lastInvokedAt),
-          lastUpdatedAt: iso(lastUpdated(obj)),
-        }),
-      });
       await ctx.write(crName, coveredLabels(status, namespace), status);
-      return requeueAt(d.deadline, now);
+      return requeueAt(coverage.deadline, now);
     },
   };
-}
-
-function newestScan(ctx: CoverageContext, runs: readonly { digest: string }[]): string | undefined {
-  let newest: number | undefined;
-  for (const r of runs) {
-    const t = ctx.scans.get(r.digest)?.scannedAt.getTime();
-    if (t !== undefined && (newest === undefined || t > newest)) newest = t;
-  }
-  return iso(newest);
 }

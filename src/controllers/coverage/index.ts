@@ -2,7 +2,7 @@
  * The coverage controllers: one per resource type plus the ScanConfiguration, sharing one
  * CoverageContext. Event handlers only map a changed object to the keys it affects.
  */
-import { Gauge } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { LABELS } from '../../api/v1alpha1/common.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
 import { resourceTypeOfName } from '../../coverage/names.ts';
@@ -44,6 +44,18 @@ function both<T>(fn: (obj: T) => void) {
 
 export function setupCoverage(deps: ControllerDeps): CoverageControllers {
   const ctx = new CoverageContext(deps);
+  const c = coverageControllers(ctx, deps);
+  ctx.scans = scanService(deps);
+  const enqueue = coverageEnqueuers(ctx, c, deps.adminNamespace);
+  watchConfiguration(ctx, c, enqueue);
+  watchClusterObjects(ctx, c, enqueue);
+  watchResults(ctx, deps, enqueue);
+  coverageGauge(ctx, deps.manager.registry);
+  return c;
+}
+
+/** One controller per resource type and one for the ScanConfiguration, added to the manager. */
+function coverageControllers(ctx: CoverageContext, deps: ControllerDeps): CoverageControllers {
   const { manager, log } = deps;
   const registry = manager.registry;
   const make = (name: string, reconciler: Reconciler, concurrency = 2) => {
@@ -51,7 +63,7 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     manager.addController(c);
     return c;
   };
-  const c: CoverageControllers = {
+  return {
     context: ctx,
     nodes: make('coverage-node', nodeReconciler(ctx)),
     images: make('coverage-image', imageReconciler(ctx)),
@@ -60,18 +72,38 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     namespaces: make('coverage-namespace', namespaceReconciler(ctx), 1),
     scanConfigurations: make('coverage-scanconfiguration', scanConfigurationReconciler(ctx), 1),
   };
-  ctx.scans = scanService(deps);
+}
 
-  const stats = () => c.scanConfigurations.enqueueAfter(SCAN_CONFIGURATION_NAME, STATS_INTERVAL_MS);
-  const imageKeysOfPod = (p: KubeObject) => podImages(p);
-  const enqueuePod = (p: KubeObject) => {
-    for (const i of imageKeysOfPod(p)) {
+/** How a changed object maps to the keys of the controllers it affects. */
+interface CoverageEnqueuers {
+  /** A pod: its images and their repositories, its workload, and for an agent pod its node. */
+  pod: (p: KubeObject) => void;
+  /** A workload or an object that owns pods: the workload it belongs to. */
+  workload: (kind: WorkloadKind | 'ReplicaSet', obj: KubeObject) => void;
+  /** A CoveredResource: the resource it covers (and an image's repository). */
+  covered: (cr: Covered) => void;
+  /** Every resource coverage knows of. */
+  all: () => void;
+  /** The ScanConfiguration's statistics, a little later. */
+  stats: () => void;
+  /** The workload caches by kind. */
+  workloadCaches: [WorkloadKind, Cache][];
+}
+
+function coverageEnqueuers(
+  ctx: CoverageContext,
+  c: CoverageControllers,
+  adminNamespace: string,
+): CoverageEnqueuers {
+  const workloadCaches = Object.entries(ctx.workloads) as [WorkloadKind, Cache][];
+  const pod = (p: KubeObject) => {
+    for (const i of podImages(p)) {
       c.images.enqueue(i.key);
       c.repositories.enqueue(i.repository);
     }
     const w = workloadOfPod(ctx, p);
     if (w !== undefined) c.workloads.enqueue(w.key);
-    if (p.metadata.namespace === deps.adminNamespace) {
+    if (p.metadata.namespace === adminNamespace) {
       const labels = p.metadata.labels ?? {};
       const node = (p.spec as { nodeName?: string } | undefined)?.nodeName;
       if (node && Object.entries(AGENT_LABELS).every(([k, v]) => labels[k] === v)) {
@@ -79,50 +111,61 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       }
     }
   };
-  const workloadCaches = Object.entries(ctx.workloads) as [keyof typeof ctx.workloads, Cache][];
-  const enqueueWorkload = (kind: WorkloadKind | 'ReplicaSet', obj: KubeObject) => {
+  const workload = (kind: WorkloadKind | 'ReplicaSet', obj: KubeObject) => {
     const key = workloadKeyOf(kind, obj);
     if (key !== undefined) c.workloads.enqueue(key);
   };
-  const enqueueAll = () => {
+  const covered = (cr: Covered) => enqueueCovered(c, cr);
+  const all = () => {
     for (const n of ctx.nodes.keys()) c.nodes.enqueue(n);
     for (const ns of ctx.namespaces.keys()) c.namespaces.enqueue(ns);
-    for (const p of ctx.pods.list()) enqueuePod(p);
+    for (const p of ctx.pods.list()) pod(p);
     for (const [kind, cache] of workloadCaches) {
-      for (const w of cache.list()) enqueueWorkload(kind, w);
+      for (const w of cache.list()) workload(kind, w);
     }
-    for (const cr of ctx.covered.list()) enqueueCovered(cr);
+    for (const cr of ctx.covered.list()) covered(cr);
     c.scanConfigurations.enqueue(SCAN_CONFIGURATION_NAME);
   };
-  const enqueueCovered = (cr: Covered) => {
-    const s = cr.status;
-    const type = s?.resourceType ?? resourceTypeOfName(cr.metadata.name);
-    if (s === undefined) return;
-    switch (type) {
-      case 'NODE':
-        c.nodes.enqueue(s.resourceId);
-        break;
-      case 'CONTAINER_IMAGE':
-        c.images.enqueue(s.resourceId);
-        if (s.image?.repository) c.repositories.enqueue(s.image.repository);
-        break;
-      case 'IMAGE_REPOSITORY':
-        c.repositories.enqueue(s.resourceId);
-        break;
-      case 'WORKLOAD':
-        c.workloads.enqueue(s.resourceId);
-        break;
-      case 'NAMESPACE':
-        c.namespaces.enqueue(s.resourceId);
-        break;
-    }
-  };
+  const stats = () => c.scanConfigurations.enqueueAfter(SCAN_CONFIGURATION_NAME, STATS_INTERVAL_MS);
+  return { pod, workload, covered, all, stats, workloadCaches };
+}
 
-  // Every resource depends on the configuration, but only on its spec: our own status writes
-  // (statistics) must not requeue the world.
+function enqueueCovered(c: CoverageControllers, cr: Covered): void {
+  const s = cr.status;
+  const type = s?.resourceType ?? resourceTypeOfName(cr.metadata.name);
+  if (s === undefined) return;
+  switch (type) {
+    case 'NODE':
+      c.nodes.enqueue(s.resourceId);
+      break;
+    case 'CONTAINER_IMAGE':
+      c.images.enqueue(s.resourceId);
+      if (s.image?.repository) c.repositories.enqueue(s.image.repository);
+      break;
+    case 'IMAGE_REPOSITORY':
+      c.repositories.enqueue(s.resourceId);
+      break;
+    case 'WORKLOAD':
+      c.workloads.enqueue(s.resourceId);
+      break;
+    case 'NAMESPACE':
+      c.namespaces.enqueue(s.resourceId);
+      break;
+  }
+}
+
+/**
+ * Every resource depends on the configuration, but only on its spec: our own status writes
+ * (statistics) must not requeue the world.
+ */
+function watchConfiguration(
+  ctx: CoverageContext,
+  c: CoverageControllers,
+  enqueue: CoverageEnqueuers,
+): void {
   const configChanged = (sc: KubeObject) => {
     c.scanConfigurations.enqueue(sc.metadata.name);
-    if (sc.metadata.name === SCAN_CONFIGURATION_NAME) enqueueAll();
+    if (sc.metadata.name === SCAN_CONFIGURATION_NAME) enqueue.all();
   };
   ctx.scanConfigurations.addHandlers({
     add: configChanged,
@@ -132,13 +175,21 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       else c.scanConfigurations.enqueue(n.metadata.name);
     },
   });
+}
+
+/** Namespaces, nodes, service accounts, NodeInventories, pods and workloads. */
+function watchClusterObjects(
+  ctx: CoverageContext,
+  c: CoverageControllers,
+  enqueue: CoverageEnqueuers,
+): void {
   ctx.namespaces.addHandlers(
     both((ns: KubeObject) => {
       const name = ns.metadata.name;
       c.namespaces.enqueue(name);
-      for (const p of ctx.pods.byIndex('byNamespace', name)) enqueuePod(p);
-      for (const [kind, cache] of workloadCaches) {
-        for (const w of cache.byIndex('byNamespace', name)) enqueueWorkload(kind, w);
+      for (const p of ctx.pods.byIndex('byNamespace', name)) enqueue.pod(p);
+      for (const [kind, cache] of enqueue.workloadCaches) {
+        for (const w of cache.byIndex('byNamespace', name)) enqueue.workload(kind, w);
       }
     }),
   );
@@ -150,12 +201,12 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       for (const p of ctx.pods.byIndex('byNamespace', sa.metadata.namespace ?? '')) {
         const account =
           (p.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default';
-        if (account === sa.metadata.name) enqueuePod(p);
+        if (account === sa.metadata.name) enqueue.pod(p);
       }
     },
   });
   ctx.inventories.addHandlers(both((i: KubeObject) => c.nodes.enqueue(i.metadata.name)));
-  ctx.pods.addHandlers(both(enqueuePod));
+  ctx.pods.addHandlers(both(enqueue.pod));
   // ReplicaSets and Jobs own pods: a change requeues their workload and their pods' images.
   for (const [kind, owned] of [
     ['ReplicaSet', ctx.replicaSets],
@@ -163,18 +214,26 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
   ] as const) {
     owned.addHandlers(
       both((o: KubeObject) => {
-        enqueueWorkload(kind, o);
-        for (const p of ctx.pods.byIndex('byOwnerUid', o.metadata.uid ?? '')) enqueuePod(p);
+        enqueue.workload(kind, o);
+        for (const p of ctx.pods.byIndex('byOwnerUid', o.metadata.uid ?? '')) enqueue.pod(p);
       }),
     );
   }
-  for (const [kind, cache] of workloadCaches) {
-    if (kind !== 'Job') cache.addHandlers(both((w: KubeObject) => enqueueWorkload(kind, w)));
+  for (const [kind, cache] of enqueue.workloadCaches) {
+    if (kind !== 'Job') cache.addHandlers(both((w: KubeObject) => enqueue.workload(kind, w)));
   }
+}
+
+/** CoveredResources, the findings store and the scan service's results. */
+function watchResults(
+  ctx: CoverageContext,
+  deps: ControllerDeps,
+  enqueue: CoverageEnqueuers,
+): void {
   ctx.covered.addHandlers(
     both((cr: Covered) => {
-      enqueueCovered(cr);
-      stats();
+      enqueue.covered(cr);
+      enqueue.stats();
     }),
   );
   // A resource kept for its findings (PENDING_DISABLE, RESOURCE_TERMINATED) goes once they do.
@@ -182,18 +241,20 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
     change: (f) => {
       const name = f.metadata.labels?.[LABELS.coveredResource];
       const cr = name !== undefined ? ctx.covered.get(name) : undefined;
-      if (cr !== undefined && cr.status?.scanStatus.statusCode === 'INACTIVE') enqueueCovered(cr);
+      if (cr !== undefined && cr.status?.scanStatus.statusCode === 'INACTIVE') enqueue.covered(cr);
     },
     resync: () => {
       for (const cr of ctx.covered.list())
-        if (cr.status?.scanStatus.statusCode === 'INACTIVE') enqueueCovered(cr);
+        if (cr.status?.scanStatus.statusCode === 'INACTIVE') enqueue.covered(cr);
     },
   });
   ctx.scans.onChange((digest) => {
-    for (const p of ctx.pods.byIndex('byImageDigest', digest)) enqueuePod(p);
-    for (const cr of ctx.covered.byIndex('byImageDigest', digest)) enqueueCovered(cr);
+    for (const p of ctx.pods.byIndex('byImageDigest', digest)) enqueue.pod(p);
+    for (const cr of ctx.covered.byIndex('byImageDigest', digest)) enqueue.covered(cr);
   });
+}
 
+function coverageGauge(ctx: CoverageContext, registry: Registry): void {
   new Gauge({
     name: 'kubeinspector_coverage_resources',
     help: 'CoveredResources by resource type, scan status code and reason',
@@ -212,5 +273,4 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
       }
     },
   });
-  return c;
 }

@@ -14,7 +14,9 @@
  * - `run-finding-suppression` (key: namespace/name of a run finding) moves run findings between
  *   ACTIVE and SUPPRESSED when the rules change after their run wrote them.
  */
+import type { Logger } from 'pino';
 import { LABELS } from '../../api/v1alpha1/common.ts';
+import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import type { KubeObject } from '../../kube/resources.ts';
@@ -56,6 +58,16 @@ export const setupFindings: ControllerSetup = (deps) => {
 };
 
 function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
+  const caches = findingsCaches(deps);
+  const log = deps.log.child({ area: 'findings' });
+  const controllers = findingsControllers(deps, caches, config, log);
+  const enqueue = findingsEnqueuers(deps, caches, controllers, log);
+  watchFindingsInputs(deps, caches, controllers, enqueue);
+  watchDatabase(deps, log, enqueue);
+}
+
+/** The caches the findings controllers read, with the image-digest index. */
+function findingsCaches(deps: ControllerDeps): FindingsCaches {
   const m = deps.manager;
   const caches: FindingsCaches = {
     coveredResources: informers.coveredResources(m),
@@ -68,96 +80,156 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     const d = cr.status?.image?.digest;
     return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
   });
+  return caches;
+}
 
-  const store = deps.findingsStore;
-  const metrics = findingsMetrics(m.registry, store, () => m.isLeader);
-  const log = deps.log.child({ area: 'findings' });
+interface FindingsControllers {
+  /** Key: CoveredResource name. */
+  findings: Controller;
+  /** Key: namespace/name of a SuppressionRule. */
+  rules: Controller;
+  /** Key: namespace/name of a run finding. */
+  runSuppression: Controller;
+}
+
+/** The three findings controllers, added to the manager. */
+function findingsControllers(
+  deps: ControllerDeps,
+  caches: FindingsCaches,
+  config: FindingsConfig,
+  log: Logger,
+): FindingsControllers {
+  const m = deps.manager;
+  const metrics = findingsMetrics(m.registry, deps.findingsStore, () => m.isLeader);
   const reconciler = new FindingsReconciler(deps, caches, config, metrics, m.events);
-  const controller = new Controller({
-    name: 'findings',
-    reconciler,
-    log,
-    registry: m.registry,
-    concurrency: 2,
-  });
-  const rules = new Controller({
-    name: 'suppression-rules',
-    reconciler: new SuppressionRuleReconciler(deps, caches),
-    log,
-    registry: m.registry,
-  });
-  const runSuppression = new Controller({
-    name: 'run-finding-suppression',
-    reconciler: new RunFindingSuppressionReconciler(deps, caches),
-    log,
-    registry: m.registry,
-  });
-  m.addController(controller);
-  m.addController(rules);
-  m.addController(runSuppression);
-  const findingKey = (f: KubeObject): string => `${f.metadata.namespace ?? ''}/${f.metadata.name}`;
-
-  const enqueue = (name: string | undefined): void => {
-    if (name !== undefined && name !== '') controller.enqueue(name);
+  const c: FindingsControllers = {
+    findings: new Controller({
+      name: 'findings',
+      reconciler,
+      log,
+      registry: m.registry,
+      concurrency: 2,
+    }),
+    rules: new Controller({
+      name: 'suppression-rules',
+      reconciler: new SuppressionRuleReconciler(deps, caches),
+      log,
+      registry: m.registry,
+    }),
+    runSuppression: new Controller({
+      name: 'run-finding-suppression',
+      reconciler: new RunFindingSuppressionReconciler(deps, caches),
+      log,
+      registry: m.registry,
+    }),
   };
+  m.addController(c.findings);
+  m.addController(c.rules);
+  m.addController(c.runSuppression);
+  return c;
+}
+
+/** How a change maps to the keys of the findings controllers. */
+interface FindingsEnqueuers {
+  /** A CoveredResource by name. */
+  resource: (name: string | undefined) => void;
   /** Every covered resource that has findings (also those whose CoveredResource is gone). */
-  const enqueueWithFindings = async (): Promise<void> => {
-    const groups = await store.countBy({ namespace: deps.adminNamespace }, ['coveredResource']);
-    for (const { key } of groups) enqueue(key.coveredResource);
-  };
-  const enqueueRunFindings = async (): Promise<void> => {
-    const { pages } = await store.listPages({ labelSelector: parseLabelSelector(LABELS.run) });
-    for await (const page of pages) for (const f of page) runSuppression.enqueue(findingKey(f));
-  };
-  const warn = (err: unknown): void => log.warn({ err }, 'findings store query failed');
+  withFindings: () => void;
+  /** Every run finding. */
+  runFindings: () => void;
   /** Every resource that has or may have findings. */
-  const enqueueAll = (): void => {
-    for (const key of caches.coveredResources.keys()) enqueue(key);
-    enqueueWithFindings().catch(warn);
-  };
-  const enqueueContinuous = (): void => {
-    for (const cr of caches.coveredResources.list()) {
-      const s = cr.status;
-      if (s === undefined) continue;
-      if (s.resourceType === 'NODE') enqueue(cr.metadata.name);
-      else if (
-        s.resourceType === 'CONTAINER_IMAGE' &&
-        s.scanStatus.reason !== 'SCAN_FREQUENCY_SCAN_ON_PUSH'
-      )
-        enqueue(cr.metadata.name);
-    }
-  };
-  const recountRules = (): void => {
-    for (const key of caches.suppressionRules.keys())
-      rules.enqueueAfter(key, RULE_RECOUNT_DELAY_MS);
-  };
+  all: () => void;
+  /** Every resource whose findings follow the database (nodes, continuous images). */
+  continuous: () => void;
+  /** Every rule's count, a little later (a burst of changes gives one recount). */
+  recountRules: () => void;
+}
 
+function findingsEnqueuers(
+  deps: ControllerDeps,
+  caches: FindingsCaches,
+  c: FindingsControllers,
+  log: Logger,
+): FindingsEnqueuers {
+  const store = deps.findingsStore;
+  const warn = (err: unknown): void => log.warn({ err }, 'findings store query failed');
+  const resource = (name: string | undefined): void => {
+    if (name !== undefined && name !== '') c.findings.enqueue(name);
+  };
+  const withFindings = async (): Promise<void> => {
+    const groups = await store.countBy({ namespace: deps.adminNamespace }, ['coveredResource']);
+    for (const { key } of groups) resource(key.coveredResource);
+  };
+  const runFindings = async (): Promise<void> => {
+    const { pages } = await store.listPages({ labelSelector: parseLabelSelector(LABELS.run) });
+    for await (const page of pages) for (const f of page) c.runSuppression.enqueue(findingKey(f));
+  };
+  return {
+    resource,
+    withFindings: () => void withFindings().catch(warn),
+    runFindings: () => void runFindings().catch(warn),
+    all: () => {
+      for (const key of caches.coveredResources.keys()) resource(key);
+      void withFindings().catch(warn);
+    },
+    continuous: () => {
+      for (const cr of caches.coveredResources.list()) {
+        if (followsDatabase(cr.status)) resource(cr.metadata.name);
+      }
+    },
+    recountRules: () => {
+      for (const key of caches.suppressionRules.keys())
+        c.rules.enqueueAfter(key, RULE_RECOUNT_DELAY_MS);
+    },
+  };
+}
+
+function findingKey(f: KubeObject): string {
+  return `${f.metadata.namespace ?? ''}/${f.metadata.name}`;
+}
+
+/** Nodes and continuous images are matched again when the database changes. */
+function followsDatabase(s: CoveredResourceStatus | undefined): boolean {
+  if (s === undefined) return false;
+  if (s.resourceType === 'NODE') return true;
+  return (
+    s.resourceType === 'CONTAINER_IMAGE' && s.scanStatus.reason !== 'SCAN_FREQUENCY_SCAN_ON_PUSH'
+  );
+}
+
+/**
+ * CoveredResources, NodeInventories, finding changes, SuppressionRules, the ScanConfiguration's
+ * spec and the scan service's covered results.
+ */
+function watchFindingsInputs(
+  deps: ControllerDeps,
+  caches: FindingsCaches,
+  c: FindingsControllers,
+  enqueue: FindingsEnqueuers,
+): void {
   caches.coveredResources.addHandlers({
-    add: (cr) => enqueue(cr.metadata.name),
-    update: (_old, cr) => enqueue(cr.metadata.name),
-    delete: (cr) => enqueue(cr.metadata.name),
+    add: (cr) => enqueue.resource(cr.metadata.name),
+    update: (_old, cr) => enqueue.resource(cr.metadata.name),
+    delete: (cr) => enqueue.resource(cr.metadata.name),
   });
-  caches.nodeInventories.addHandlers({
-    add: (inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
-    update: (_old, inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
-    delete: (inv) => enqueue(coveredResourceName.node(inv.metadata.name)),
-  });
+  const node = (inv: KubeObject) => enqueue.resource(coveredResourceName.node(inv.metadata.name));
+  caches.nodeInventories.addHandlers({ add: node, update: (_old, inv) => node(inv), delete: node });
   const onRule = (r: KubeObject): void => {
-    rules.enqueue(`${r.metadata.namespace ?? ''}/${r.metadata.name}`);
-    enqueueWithFindings().catch(warn);
-    enqueueRunFindings().catch(warn);
+    c.rules.enqueue(`${r.metadata.namespace ?? ''}/${r.metadata.name}`);
+    enqueue.withFindings();
+    enqueue.runFindings();
   };
   findingEvents(deps).on({
     change: (f) => {
       // The findings controller's own writes need no reaction; run findings may need their
       // suppression state moved, and every change may move a rule's count.
-      if (f.metadata.labels?.[LABELS.run] !== undefined) runSuppression.enqueue(findingKey(f));
-      recountRules();
+      if (f.metadata.labels?.[LABELS.run] !== undefined) c.runSuppression.enqueue(findingKey(f));
+      enqueue.recountRules();
     },
     resync: () => {
-      enqueueAll();
-      enqueueRunFindings().catch(warn);
-      recountRules();
+      enqueue.all();
+      enqueue.runFindings();
+      enqueue.recountRules();
     },
   });
   caches.suppressionRules.addHandlers({
@@ -165,27 +237,30 @@ function setupFindingsWith(deps: ControllerDeps, config: FindingsConfig): void {
     update: (_old, r) => onRule(r),
     delete: onRule,
   });
+  const isDefault = (sc: KubeObject) => sc.metadata.name === SCAN_CONFIGURATION_NAME;
   caches.scanConfigurations.addHandlers({
-    add: (c) => c.metadata.name === SCAN_CONFIGURATION_NAME && enqueueAll(),
+    add: (sc) => isDefault(sc) && enqueue.all(),
     // Its spec only: the coverage controller rewrites its status (statistics) all the time.
-    update: (old, c) =>
-      c.metadata.name === SCAN_CONFIGURATION_NAME &&
-      old.metadata.generation !== c.metadata.generation &&
-      enqueueAll(),
-    delete: (c) => c.metadata.name === SCAN_CONFIGURATION_NAME && enqueueAll(),
+    update: (old, sc) =>
+      isDefault(sc) && old.metadata.generation !== sc.metadata.generation && enqueue.all(),
+    delete: (sc) => isDefault(sc) && enqueue.all(),
   });
   deps.images.onChange((digest) => {
     for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
-      enqueue(cr.metadata.name);
+      enqueue.resource(cr.metadata.name);
   });
+}
+
+/** A database update re-matches every continuous resource. */
+function watchDatabase(deps: ControllerDeps, log: Logger, enqueue: FindingsEnqueuers): void {
   if (deps.database === undefined) {
     log.warn(
       'no vulnerability database configured: continuous findings are not matched (see --vulnerability-db)',
     );
-  } else {
-    deps.database.onUpdate(() => {
-      log.info('vulnerability database updated: re-matching continuous resources');
-      enqueueContinuous();
-    });
+    return;
   }
+  deps.database.onUpdate(() => {
+    log.info('vulnerability database updated: re-matching continuous resources');
+    enqueue.continuous();
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * Helpers the coverage decisions share to shape a CoveredResource's status and labels exactly
+ * What the coverage decisions share to shape a CoveredResource's status and labels exactly
  * as the API server stores them, so comparing with the cached object is exact. Pure.
  */
 import { LABELS } from '../api/v1alpha1/common.ts';

@@ -86,7 +86,15 @@ export function packageUrl(pkg: RawPackage, os: OperatingSystem | undefined): st
       const slash = pkg.name.lastIndexOf('/');
       const ns = slash > 0 ? pkg.name.slice(0, slash) : undefined;
       const name = slash > 0 ? pkg.name.slice(slash + 1) : pkg.name;
-      return new PackageURL('golang', ns, name, pkg.version).toString();
+      // The platform a Go binary was built for decides which advisories apply (some are
+      // limited to one GOOS or GOARCH), so it travels with the package as qualifiers.
+      return new PackageURL(
+        'golang',
+        ns,
+        name,
+        pkg.version,
+        qualifiers({ goarch: pkg.goarch, goos: pkg.goos }),
+      ).toString();
     }
     case 'maven':
       return new PackageURL('maven', pkg.namespace, pkg.name, pkg.version).toString();

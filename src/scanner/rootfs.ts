@@ -3,7 +3,7 @@
  * found by walking the tree without following symlinks, read under the same caps.
  */
 import { constants, createReadStream } from 'node:fs';
-import { access, lstat, opendir, readFile } from 'node:fs/promises';
+import { access, lstat, open, opendir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Analyzer } from './analyzers/analyzer.ts';
 import { ANALYZERS } from './analyzers/index.ts';
@@ -106,6 +106,25 @@ export async function scanRootfs(
       }
       if (streaming.length > 0 && !(await readable(join(dir, path), path, warnings))) return;
       for (const a of streaming) {
+        if (a.readAt !== undefined) {
+          // Only the parts the analyzer asks for are read (headers, then one region).
+          const handle = await open(join(dir, path), 'r');
+          try {
+            const file = {
+              size: st.size,
+              read: async (offset: number, length: number): Promise<Buffer> => {
+                const buf = Buffer.alloc(Math.max(0, Math.min(length, st.size - offset)));
+                const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
+                bytes += bytesRead;
+                return buf.subarray(0, bytesRead);
+              },
+            };
+            add(a.name, await a.readAt(facts, file));
+          } finally {
+            await handle.close();
+          }
+          continue;
+        }
         const sa = a.stream!(facts);
         const stream = createReadStream(join(dir, path), { highWaterMark: 1 << 20 });
         for await (const chunk of stream) {

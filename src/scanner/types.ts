@@ -15,6 +15,9 @@ export interface RawPackage {
   sourceVersion?: string;
   /** Maven group id, npm scope and the like are part of `name`; this holds a Maven group. */
   namespace?: string;
+  /** Go modules: the `GOOS` and `GOARCH` the binary was built for, from its build settings. */
+  goos?: string;
+  goarch?: string;
 }
 
 export interface Package extends RawPackage {

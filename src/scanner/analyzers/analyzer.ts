@@ -17,6 +17,13 @@ export interface FileAnalysis {
   warnings?: string[];
 }
 
+/** A file that can be read at any offset (a root filesystem's file, not a layer's tar entry). */
+export interface RandomAccessFile {
+  size: number;
+  /** Reads up to `length` bytes at `offset`; fewer only at the end of the file. */
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
 /** Analysis of a file fed in chunks; `write` returns false when it needs no more data. */
 export interface StreamingAnalysis {
   write(chunk: Buffer): boolean;
@@ -37,6 +44,11 @@ export interface Analyzer {
   ): FileAnalysis | Promise<FileAnalysis>;
   /** Streaming analyzers see every matching file chunk by chunk, with no size cap. */
   stream?(facts: FileFacts): StreamingAnalysis;
+  /**
+   * Streaming analyzers that need only parts of a file may also read it at chosen offsets when
+   * the file allows it (a root filesystem); a layer's files are always streamed.
+   */
+  readAt?(facts: FileFacts, file: RandomAccessFile): Promise<FileAnalysis | undefined>;
 }
 
 /** Splits RFC 822-style stanzas (dpkg status, apk installed) separated by blank lines. */

@@ -6,12 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../types.ts';
 import { parseApkInstalled } from './apk.ts';
 import { parseDpkgStatus } from './dpkg.ts';
-import {
-  buildInfoPackages,
-  goBinaryAnalyzer,
-  goToolchainVersion,
-  parseBuildInfo,
-} from './go-binary.ts';
 import { analyzeArchive, parsePomProperties } from './java.ts';
 import { npmAnalyzer, parsePackageJson } from './npm.ts';
 import { operatingSystem, parseOsRelease } from './os-release.ts';
@@ -247,101 +241,5 @@ describe('Java archives', () => {
 
   it('needs group, artifact and version in pom.properties', () => {
     expect(parsePomProperties('groupId=a\nversion=1')).toBeUndefined();
-  });
-});
-
-describe('Go build info', () => {
-  it('reads the toolchain version of a real Go binary the way Debian recorded it', () => {
-    const binary = readFileSync('/usr/bin/docker-registry');
-    const scanner = goBinaryAnalyzer.stream!({
-      path: 'usr/bin/docker-registry',
-      size: binary.length,
-      mode: 0o755,
-    });
-    for (let i = 0; i < binary.length; i += 65536) {
-      if (!scanner.write(binary.subarray(i, i + 65536))) break;
-    }
-    const pkgs = scanner.end()!.packages!;
-    const builtUsing = execFileSync(
-      'dpkg-query',
-      ['-W', '-f', '${Built-Using}', 'docker-registry'],
-      { encoding: 'utf8' },
-    );
-    const golang = /golang-1\.\d+ \(= ([\d.]+)-/.exec(builtUsing)?.[1];
-    expect(golang).toBeDefined();
-    expect(pkgs).toContainEqual({ type: 'golang', name: 'stdlib', version: `v${golang}` });
-  });
-
-  it('reads main module, dependencies and replacements from module info', () => {
-    const info = [
-      'path\texample.com/app',
-      'mod\texample.com/app\t(devel)\t',
-      'dep\tgolang.org/x/net\tv0.17.0\th1:abc=',
-      'dep\tgithub.com/a/b\tv1.0.0\th1:def=',
-      '=>\tgithub.com/fork/b\tv1.0.1\th1:ghi=',
-      'build\tGOOS=linux',
-    ].join('\n');
-    expect(buildInfoPackages('go1.21.3', info)).toEqual([
-      { type: 'golang', name: 'stdlib', version: 'v1.21.3' },
-      { type: 'golang', name: 'golang.org/x/net', version: 'v0.17.0' },
-      { type: 'golang', name: 'github.com/fork/b', version: 'v1.0.1' },
-    ]);
-  });
-
-  it('parses a blob in the inline format and refuses the old pointer format', () => {
-    const varint = (n: number): Buffer => Buffer.from([n]);
-    const head = Buffer.alloc(32);
-    Buffer.from('\xff Go buildinf:', 'latin1').copy(head);
-    head[14] = 8;
-    head[15] = 2;
-    const version = Buffer.from('go1.22rc1');
-    const mod = Buffer.from('path\tx\n');
-    const blob = Buffer.concat([head, varint(version.length), version, varint(mod.length), mod]);
-    expect(parseBuildInfo(blob)).toEqual({ goVersion: 'go1.22rc1', modInfo: 'path\tx\n' });
-    expect(parseBuildInfo(blob.subarray(0, 40))).toBeUndefined();
-    head[15] = 0;
-    expect(parseBuildInfo(head)).toBe('unsupported');
-  });
-
-  it.each([
-    ['go1.21', 'v1.21.0'],
-    ['go1.22.4', 'v1.22.4'],
-    ['go1.22rc1', 'v1.22.0-rc1'],
-    ['devel +abc', undefined],
-  ])('normalises the toolchain version %s to %s', (input, want) => {
-    expect(goToolchainVersion(input)).toBe(want);
-  });
-
-  it('finds build info whatever chunk boundary splits its magic', () => {
-    const head = Buffer.alloc(32);
-    Buffer.from('\xff Go buildinf:', 'latin1').copy(head);
-    head[14] = 8;
-    head[15] = 2;
-    const version = Buffer.from('go1.21.5');
-    const mod = Buffer.from('path\tx\ndep\tgolang.org/x/text\tv0.14.0\th1:x=\n');
-    const file = Buffer.concat([
-      Buffer.from('\x7fELF', 'latin1'),
-      Buffer.alloc(4000, 0x41),
-      head,
-      Buffer.from([version.length]),
-      version,
-      Buffer.from([mod.length]),
-      mod,
-      Buffer.alloc(3000, 0x42),
-    ]);
-    for (let split = 3990; split <= 4040; split++) {
-      const scanner = goBinaryAnalyzer.stream!({ path: 'bin/x', size: file.length, mode: 0o755 });
-      if (scanner.write(file.subarray(0, split))) scanner.write(file.subarray(split));
-      expect(scanner.end()?.packages, `split at ${split}`).toEqual([
-        { type: 'golang', name: 'stdlib', version: 'v1.21.5' },
-        { type: 'golang', name: 'golang.org/x/text', version: 'v0.14.0' },
-      ]);
-    }
-  });
-
-  it('ignores executables that are not ELF files', () => {
-    const scanner = goBinaryAnalyzer.stream!({ path: 'bin/script', size: 5000, mode: 0o755 });
-    expect(scanner.write(Buffer.from('#!/bin/sh\n\xff Go buildinf:', 'latin1'))).toBe(false);
-    expect(scanner.end()).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@
 import type { CompiledRange, IndexedEntry, VulnDatabase } from './database.ts';
 import { advisoryNames, type InstalledPackage } from './ecosystem.ts';
 import type { Enrichment } from './enrichment.ts';
+import { appliesToPlatform } from './platform.ts';
 import {
   assess,
   severityRank,
@@ -250,7 +251,7 @@ export function matchPackage(
       if (seen.has(entry)) continue;
       seen.add(entry);
       const m = matchEntry(entry, v);
-      if (m !== undefined) matches.push(m);
+      if (m !== undefined && appliesToPlatform(entry.affected, pkg)) matches.push(m);
     }
   }
   if (matches.length === 0) return [];

@@ -8,6 +8,7 @@
  * by the loader, never fatal.
  */
 import { z } from 'zod';
+import { goImportPlatforms, type GoImportPlatform } from './platform.ts';
 
 const eventSchema = z
   .looseObject({
@@ -99,6 +100,8 @@ export interface AffectedPackage {
   severity: Severity[];
   /** A severity word from `ecosystem_specific` / `database_specific` (`HIGH`, `moderate`, ...). */
   databaseSeverity: string | undefined;
+  /** Go records: the platform limits of the affected imports, when any import is limited. */
+  goImports?: GoImportPlatform[] | undefined;
 }
 
 /** One OSV record as the database keeps it: what matching, scoring and reports need. */
@@ -172,6 +175,7 @@ export function parseOsvRecord(input: unknown): ParseResult {
       versions: orNone(a.versions ?? none),
       severity: orNone((a.severity ?? none).map((s) => ({ type: s.type, score: s.score }))),
       databaseSeverity: severityWord(a.ecosystem_specific, a.database_specific),
+      goImports: goImportPlatforms(a.ecosystem_specific),
     });
   }
   return {

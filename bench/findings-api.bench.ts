@@ -5,7 +5,8 @@
  * resource in etcd) in the same run, for the ratios.
  *
  * The serving process is a child of this one (this file, run with BENCH_ROLE=server), so its
- * resident memory is the server's alone. It:
+ * resident memory is the server's alone; it runs with the controller Deployment's NODE_OPTIONS
+ * (V8's heap limits), as the controller that serves the API does. It:
  *   1. fills the store with 2,000 images × ~250 plus 5,000 nodes × ~30 findings (about 650,000)
  *      in one batch per resource, as an evaluation writes them. Advisories are shared as in a
  *      real cluster: images are built on a few dozen base images and share most of their OS
@@ -228,6 +229,21 @@ async function serve(): Promise<void> {
 
 // ---------------------------------------------------------------- measuring from outside
 
+/**
+ * The V8 flags the controller Deployment runs with (its NODE_OPTIONS): the findings API is served
+ * by the controller's process, so the server here runs as that process does.
+ */
+function deploymentNodeOptions(): string[] {
+  const file = join(import.meta.dirname, '..', 'manifests', 'controller', 'deployment.yaml');
+  const deployment = parse(readFileSync(file, 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const env = deployment.spec.template.spec.containers.flatMap((c) => c.env ?? []);
+  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (value === undefined) throw new Error(`${file}: the controller has no NODE_OPTIONS`);
+  return value.split(/\s+/).filter((f) => f !== '');
+}
+
 class ServerProcess {
   private readonly queue: FromServer[] = [];
   private waiter: (() => void) | undefined;
@@ -237,7 +253,7 @@ class ServerProcess {
   constructor(env: NodeJS.ProcessEnv) {
     this.child = fork(import.meta.filename, [], {
       env: { ...process.env, ...env, BENCH_ROLE: 'server' },
-      execArgv: process.execArgv,
+      execArgv: [...process.execArgv, ...deploymentNodeOptions()],
     });
     this.child.on('message', (m: FromServer) => {
       this.queue.push(m);

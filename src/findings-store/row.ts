@@ -237,10 +237,38 @@ function joinMetadata(row: StoredRow, meta: Json, context: Context): StoredFindi
   return metadata as unknown as StoredFinding['metadata'];
 }
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Parsed shared parts (advisory, context) by their JSON text. A page of findings repeats a few
+ * advisories and resources many times; parsing each once per page was most of a page's CPU.
+ * The parsed values are frozen: a served object shares them, and a caller that changes one
+ * fails loudly instead of changing every other finding's copy. Bounded; the oldest entry goes.
+ */
+const SHARED_PARTS_KEPT = 4096;
+const sharedParts = new Map<string, unknown>();
+
+function parseShared<T>(json: string): T {
+  let value = sharedParts.get(json);
+  if (value === undefined) {
+    value = deepFreeze(JSON.parse(json) as unknown);
+    if (sharedParts.size >= SHARED_PARTS_KEPT)
+      sharedParts.delete(sharedParts.keys().next().value as string);
+    sharedParts.set(json, value);
+  }
+  return value as T;
+}
+
 /** Puts a row back together into the Finding it was split from. */
 export function joinRow(row: StoredRow): StoredFinding {
   const body = JSON.parse(row.body) as Json & { metadata: Json; status?: Json };
-  const context = (row.context !== null ? JSON.parse(row.context) : {}) as Context;
+  const context = row.context !== null ? parseShared<Context>(row.context) : {};
   const out: StoredFinding = {
     apiVersion: FINDINGS_API_VERSION,
     kind: 'Finding',
@@ -253,7 +281,7 @@ export function joinRow(row: StoredRow): StoredFinding {
       const v = row[column];
       if (typeof v === 'string') status[field] = v;
     }
-    if (row.advisory !== null) Object.assign(status, JSON.parse(row.advisory) as Json);
+    if (row.advisory !== null) Object.assign(status, parseShared<Json>(row.advisory));
     Object.assign(status, body.status);
     if (context.resource !== undefined) status.resource = context.resource;
     out.status = status;
@@ -274,6 +302,6 @@ export function eventBody(finding: StoredFinding): string {
 export function joinEvent(body: string, advisory: string | null): StoredFinding {
   const object = JSON.parse(body) as StoredFinding;
   if (advisory !== null && isRecord(object.status))
-    object.status = { ...(JSON.parse(advisory) as Json), ...object.status };
+    object.status = { ...parseShared<Json>(advisory), ...object.status };
   return object;
 }

@@ -397,7 +397,13 @@ export class SqliteFindingStore implements FindingStore {
     const last = rows.at(-1);
     if (more && last !== undefined) {
       result.continue = encodeContinue({ rv: start.rv, id: last.id });
-      const remaining = this.countAfter(filter, last.id);
+      // As kube-apiserver's storage: a count only when nothing but the namespace narrows the
+      // list (with selectors it would count non-matching objects there; here it would cost a
+      // scan of every match per page).
+      const selected =
+        (options.labelSelector?.requirements.length ?? 0) > 0 ||
+        (options.fieldSelector?.requirements.length ?? 0) > 0;
+      const remaining = selected ? undefined : this.countAfter(filter, last.id);
       if (remaining !== undefined) result.remainingItemCount = remaining;
     }
     return result;

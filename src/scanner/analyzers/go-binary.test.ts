@@ -132,6 +132,8 @@ describe('Go build info in module info', () => {
     ['go1.22rc1', 'v1.22.0-rc.1'],
     ['go1.21beta2', 'v1.21.0-beta.2'],
     ['go1.25.0 X:nodwarf5', 'v1.25.0'],
+    ['go1.21-pre3', 'v1.21.0-pre.3'],
+    ['go1.25-20250209-RC00 cl/724970549 +ff27d270c9', undefined],
     ['devel +abc', undefined],
   ])('normalises the toolchain version %s to %s, as govulncheck does', (input, want) => {
     expect(goToolchainVersion(input)).toBe(want);
@@ -204,6 +206,27 @@ describe('Go build info in executables', () => {
     expect(plan.kind === 'region' && plan.sections).toBeFalsy();
     const { result } = await randomAccess(data);
     expect(result?.packages?.map((p) => p.name)).toEqual(['stdlib']);
+  });
+
+  it('finds the blob when the writable segment does not start on a 16-byte boundary', () => {
+    // As an external linker lays it out (RELRO data first): move the writable segment's start
+    // 8 bytes down; the blob keeps its own alignment.
+    const data = Buffer.from(bins['linux-amd64']!);
+    const phoff = Number(data.readBigUInt64LE(0x20));
+    const phentsize = data.readUInt16LE(0x36);
+    let moved = 0;
+    for (let i = 0; i < data.readUInt16LE(0x38); i++) {
+      const at = phoff + i * phentsize;
+      if (data.readUInt32LE(at) !== 1 || (data.readUInt32LE(at + 4) & 3) !== 2) continue;
+      data.writeBigUInt64LE(data.readBigUInt64LE(at + 8) - 8n, at + 8);
+      data.writeBigUInt64LE(data.readBigUInt64LE(at + 16) - 8n, at + 16);
+      data.writeBigUInt64LE(data.readBigUInt64LE(at + 32) + 8n, at + 32);
+      moved++;
+    }
+    expect(moved).toBe(1);
+    const plan = planFromHead(data.subarray(0, 8192), data.length);
+    expect(plan.kind === 'region' && plan.start % 16).toBe(8);
+    expect(streamed(data)?.packages?.map((p) => p.name)).toEqual(['stdlib']);
   });
 
   it('finds build info whatever chunk boundary splits its magic', () => {

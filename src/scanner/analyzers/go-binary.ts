@@ -36,12 +36,15 @@ function readVarint(buf: Buffer, pos: number): [number, number] | undefined {
 
 /**
  * Normalises a Go toolchain version as govulncheck does: `go1.22.1` → `v1.22.1`,
- * `go1.21` → `v1.21.0`, `go1.22rc1` → `v1.22.0-rc.1`.
+ * `go1.21` → `v1.21.0`, `go1.22rc1` → `v1.22.0-rc.1`; undefined for anything else (a vendor's
+ * build such as `go1.25-20250209-RC00`, `devel ...`), whose standard library is then not matched.
  */
 export function goToolchainVersion(v: string): string | undefined {
-  const m = /^go(\d+\.\d+)(\.\d+)?((?:-?(rc|beta|alpha)\.?)(\d+))?/.exec(v.trim().split(/\s/)[0]!);
+  const tag = v.trim().split(/\s+/)[0] ?? '';
+  const m = /^go(\d+\.\d+)(\.\d+|)((beta|rc|-pre)(\d+))?$/.exec(tag);
   if (m === null) return undefined;
-  return `v${m[1]}${m[2] ?? '.0'}${m[3] === undefined ? '' : `-${m[4]}.${m[5]}`}`;
+  const pre = m[3] === undefined ? '' : `${m[4]!.startsWith('-') ? '' : '-'}${m[4]}.${m[5]}`;
+  return `v${m[1]}${m[2] === '' ? '.0' : m[2]}${pre}`;
 }
 
 /** Parses the blob that starts at the magic; undefined when more bytes are needed. */
@@ -180,7 +183,7 @@ class BuildInfoSearch {
   }
 
   #ok(offset: number): boolean {
-    return !this.#aligned || (offset - this.#start) % ALIGN === 0;
+    return !this.#aligned || offset % ALIGN === 0;
   }
 
   /** The file offset of the magic in the seam (tail + piece head) or in the piece, if any. */
@@ -218,6 +221,12 @@ class BuildInfoSearch {
   #settle(parsed: ReturnType<typeof parseBuildInfo>): void {
     if (parsed !== undefined && parsed !== 'unsupported') {
       this.#result = { packages: buildInfoPackages(parsed.goVersion, parsed.modInfo) };
+      if (goToolchainVersion(parsed.goVersion) === undefined) {
+        const version = parsed.goVersion.slice(0, 100);
+        this.#result.warnings = [
+          `${this.#path}: Go version "${version}" is not a release version; its standard library is not matched`,
+        ];
+      }
       return;
     }
     const why =

@@ -14,7 +14,10 @@ export type ExePlan =
   | { kind: 'none' }
   /** Compressed by an executable packer: the build info is not readable without running it. */
   | { kind: 'packed'; packer: string }
-  /** Search [start, end) of the file for the build-info magic (16-byte aligned from start). */
+  /**
+   * Search [start, end) of the file for the build-info magic at a 16-byte aligned offset (file
+   * offsets and addresses agree modulo the page size, so this is the blob's address alignment).
+   */
   | { kind: 'region'; format: 'ELF' | 'PE'; start: number; end: number; sections?: ElfSections }
   /** The headers are not where they should be: search the whole file. */
   | { kind: 'whole'; format: 'ELF' };
@@ -87,14 +90,19 @@ function elfSections({ r, is64, little }: ElfHeader, size: number): ElfSections 
   return { offset, count, entrySize, namesIndex, little, is64 };
 }
 
-/** The file range of the first loadable segment that is writable and not executable. */
-function writableSegment(
+/**
+ * The file range spanning the loadable segments that are writable and not executable: the Go
+ * linker puts `.go.buildinfo` at the start of the first, an external linker (cgo) may put it in
+ * a later one after its RELRO segment.
+ */
+function writableSpan(
   { r, is64 }: ElfHeader,
   phoff: number,
   phentsize: number,
   phnum: number,
   size: number,
 ): { start: number; end: number } | undefined {
+  let span: { start: number; end: number } | undefined;
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * phentsize;
     const type = r.u32(at);
@@ -104,9 +112,13 @@ function writableSegment(
     if (type !== PT_LOAD || flags === undefined || (flags & (PF_X | PF_W)) !== PF_W) continue;
     if (offset === undefined || filesz === undefined) continue;
     const end = Math.min(size, offset + filesz);
-    if (offset < end) return { start: offset, end };
+    if (offset >= end) continue;
+    span =
+      span === undefined
+        ? { start: offset, end }
+        : { start: Math.min(span.start, offset), end: Math.max(span.end, end) };
   }
-  return undefined;
+  return span;
 }
 
 function elfPlan(head: Buffer, size: number): ExePlan {
@@ -121,7 +133,7 @@ function elfPlan(head: Buffer, size: number): ExePlan {
   if (phoff === undefined || phentsize === undefined || phnum === undefined || phnum === 0)
     return { kind: 'whole', format: 'ELF' };
   if (phoff + phnum * phentsize > head.length) return { kind: 'whole', format: 'ELF' };
-  const segment = writableSegment(elf, phoff, phentsize, phnum, size);
+  const segment = writableSpan(elf, phoff, phentsize, phnum, size);
   if (segment === undefined) return { kind: 'none' };
   const sections = elfSections(elf, size);
   return { kind: 'region', format: 'ELF', ...segment, ...(sections && { sections }) };

@@ -96,14 +96,15 @@ describe('Go build info in module info', () => {
     ]);
   });
 
-  it('does not call a module whose main package lives under cmd/ the toolchain', () => {
-    const info = 'path\texample.com/x/cmd/tool\nmod\texample.com/x\tv1.0.0\th1:a=\n';
-    const path = 'path\tcmd/tool\nmod\tcmd\tv1.0.0\th1:a=\n';
-    expect(buildInfoPackages('go1.22.1', info).map((p) => p.name)).toEqual([
-      'stdlib',
-      'example.com/x',
-    ]);
-    expect(buildInfoPackages('go1.22.1', path).map((p) => p.name)).toEqual(['stdlib', 'cmd']);
+  it('reports a command of the module cmd as the toolchain, a module with a cmd/ folder not', () => {
+    const distribution = 'path\tcmd/vet\nmod\tcmd\t(devel)\t\n';
+    const other = 'path\tcmd/tool\nmod\texample.com/x\tv1.0.0\th1:a=\n';
+    const nested = 'path\texample.com/x/cmd/tool\nmod\texample.com/x\tv1.0.0\th1:a=\n';
+    const names = (info: string): string[] =>
+      buildInfoPackages('go1.22.1', info).map((p) => p.name);
+    expect(names(distribution)).toEqual(['stdlib', 'toolchain']);
+    expect(names(other)).toEqual(['stdlib', 'example.com/x']);
+    expect(names(nested)).toEqual(['stdlib', 'example.com/x']);
   });
 
   it('parses a blob in the inline format and refuses the old pointer format', () => {

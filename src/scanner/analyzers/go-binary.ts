@@ -84,8 +84,8 @@ function platformOf(lines: string[]): Pick<RawPackage, 'goos' | 'goarch'> {
 /**
  * Turns build info into packages: the standard library, the main module and its dependencies,
  * each with the platform the binary was built for when its build settings name it. A binary of
- * the Go distribution itself (`cmd/go`, `cmd/vet`, ...: main package under `cmd/`, no main
- * module) is also the `toolchain` module at the Go version, as the Go vulnerability database
+ * the Go distribution itself (`cmd/go`, `cmd/vet`, ...: main package under `cmd/`, main module
+ * `cmd` or none) is also the `toolchain` module at the Go version, as the Go vulnerability database
  * files vulnerabilities of the go command and its tools.
  */
 export function buildInfoPackages(goVersion: string, modInfo: string): RawPackage[] {
@@ -96,8 +96,10 @@ export function buildInfoPackages(goVersion: string, modInfo: string): RawPackag
   if (std !== undefined) {
     out.push({ type: 'golang', name: 'stdlib', version: std, ...platform });
     const path = lines.find((l) => l.startsWith('path\t'))?.slice(5);
-    const hasMain = lines.some((l) => l.startsWith('mod\t'));
-    if (path?.startsWith('cmd/') === true && !hasMain)
+    // The distribution's commands belong to the module `cmd` (named in newer build info, or
+    // not at all); a module of another path that has a cmd/ folder is not the toolchain.
+    const main = lines.find((l) => l.startsWith('mod\t'))?.split('\t')[1];
+    if (path?.startsWith('cmd/') === true && (main === undefined || main === 'cmd'))
       out.push({ type: 'golang', name: 'toolchain', version: std, ...platform });
   }
   for (let i = 0; i < lines.length; i++) {

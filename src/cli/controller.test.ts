@@ -23,6 +23,15 @@ describe('controller flags', () => {
     expect(c.vulnerabilityDb).toBeUndefined();
     expect(c.leaderElect).toBe(true);
     expect(c.metrics).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(c.kubeApi).toEqual({ qps: 50, burst: 100 });
+  });
+
+  it('reads the API client limit; 0 requests a second leaves it to the API server', () => {
+    expect(parse(['--kube-api-qps=200', '--kube-api-burst=400']).kubeApi).toEqual({
+      qps: 200,
+      burst: 400,
+    });
+    expect(parse(['--kube-api-qps=0']).kubeApi.qps).toBe(0);
   });
 
   it('takes the admin namespace from POD_NAMESPACE, and the Lease follows it', () => {
@@ -162,6 +171,13 @@ describe('controller flags', () => {
       ['--metrics-bind-address=localhost'],
       {},
       /--metrics-bind-address must be HOST:PORT/,
+    ],
+    ['a fractional API limit', ['--kube-api-qps=2.5'], {}, /--kube-api-qps must be an integer/],
+    [
+      'an API burst of 0',
+      ['--kube-api-burst=0'],
+      {},
+      /--kube-api-burst must be an integer from 1 to 10000, got "0"/,
     ],
     [
       'a negative shutdown timeout',

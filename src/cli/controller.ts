@@ -42,6 +42,9 @@ export const DEFAULT_FINDINGS_DELETERS = [
   'system:serviceaccount:kube-system:namespace-controller',
   'system:kube-controller-manager',
 ];
+/** The controller's own limit on requests to kube-apiserver (client-go's QPS and Burst). */
+export const DEFAULT_KUBE_API_QPS = 50;
+export const DEFAULT_KUBE_API_BURST = 100;
 /** How long startup waits for the first database load before the controllers start anyway. */
 const FIRST_LOAD_WAIT_MS = 30_000;
 
@@ -64,6 +67,10 @@ Cluster and process:
   --leader-elect=false              run without leader election (one replica only)
   --leader-election-namespace NS    namespace of the Lease (default: the administrator namespace)
   --shutdown-timeout SECONDS        how long in-flight work may finish on SIGTERM (default 25)
+  --kube-api-qps N                  requests a second to kube-apiserver, on average (default
+                                    ${DEFAULT_KUBE_API_QPS}; 0 leaves the limit to the API server's
+                                    priority and fairness)
+  --kube-api-burst N                requests allowed in a burst above that (default ${DEFAULT_KUBE_API_BURST})
   --once                            connect, report, and exit instead of running
 
 Vulnerability database:
@@ -124,6 +131,8 @@ export interface ControllerConfig {
   metrics: HostPort;
   probes: HostPort;
   shutdownMs: number;
+  /** Requests a second to kube-apiserver and the burst above it; qps 0 is no limit. */
+  kubeApi: { qps: number; burst: number };
   vulnerabilityDb: string | undefined;
   refreshMs: number;
   epss: string | undefined;
@@ -194,6 +203,8 @@ export function parseControllerArgs(
         'leader-elect': { type: 'string', default: 'true' },
         'leader-election-namespace': { type: 'string' },
         'shutdown-timeout': { type: 'string', default: '25' },
+        'kube-api-qps': { type: 'string', default: String(DEFAULT_KUBE_API_QPS) },
+        'kube-api-burst': { type: 'string', default: String(DEFAULT_KUBE_API_BURST) },
         'vulnerability-db': { type: 'string' },
         'vulnerability-db-refresh': { type: 'string', default: '1h' },
         epss: { type: 'string' },
@@ -302,6 +313,10 @@ export function parseControllerArgs(
     metrics,
     probes,
     shutdownMs: shutdownSeconds * 1000,
+    kubeApi: {
+      qps: integer(values['kube-api-qps'], '--kube-api-qps', 0, 10_000),
+      burst: integer(values['kube-api-burst'], '--kube-api-burst', 1, 10_000),
+    },
     vulnerabilityDb: db,
     refreshMs,
     epss: values.epss,
@@ -509,6 +524,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
     metricsPort: config.metrics.port,
     probePort: config.probes.port,
     shutdownDeadlineMs: config.shutdownMs,
+    client: config.kubeApi,
     ...(config.leaderElect
       ? {
           leaderElector: leaseLeaderElector({

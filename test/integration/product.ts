@@ -25,7 +25,7 @@ import { SETUPS, defaultDeps } from '../../src/controllers/index.ts';
 import type { ImageInventoryStore } from '../../src/controllers/image-inventories.ts';
 import { type FindingsServing, startFindingsServing } from '../../src/cli/findings-serving.ts';
 import type { FindingStore } from '../../src/findings-store/store.ts';
-import { KubeClient } from '../../src/kube/client.ts';
+import { KubeClient, type ClientOptions } from '../../src/kube/client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { Manager, type LeaderElector } from '../../src/runtime/manager.ts';
 import { createImageScanner, type ImageScanner } from '../../src/scanner/index.ts';
@@ -223,6 +223,8 @@ export interface ControllerOptions {
   setups?: readonly ControllerSetup[];
   scanConcurrency?: number;
   log?: Logger;
+  /** The controller's API client limit (the CLI's --kube-api-qps and --kube-api-burst). */
+  client?: ClientOptions;
   /** Reflector tuning, for tests that restart watches. */
   reflector?: { minWatchTimeoutSeconds?: number; inactivityMs?: number };
 }
@@ -322,6 +324,7 @@ export async function startController(
     shutdownDeadlineMs: 10_000,
     ...(options.leaderElector ? { leaderElector: options.leaderElector } : {}),
     ...(options.reflector ? { reflector: options.reflector } : {}),
+    ...(options.client ? { client: options.client } : {}),
   });
   manager.onLeadershipLost = () => log.warn('leadership lost (test manager keeps running)');
   const abort = new AbortController();

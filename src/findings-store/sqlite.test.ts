@@ -596,9 +596,19 @@ describe('SqliteFindingStore watch', () => {
     down.metadata.labels![LABELS.severity] = 'LOW';
     await store.update(down);
     const expected = ['ADDED a@2', 'MODIFIED a@3', 'DELETED a@4'];
-    expect(summary(await take(live, 3))).toEqual(expected);
+    const liveEvents = await take(live, 3);
+    expect(summary(liveEvents)).toEqual(expected);
     const replayed = await store.watch({ resourceVersion: '1', labelSelector: selector });
-    expect(summary(await take(replayed, 3))).toEqual(expected);
+    const replayedEvents = await take(replayed, 3);
+    expect(summary(replayedEvents)).toEqual(expected);
+    // As kube-apiserver's watch cache: the DELETED event carries the object as the watcher last
+    // saw it (still matching), at the change's resourceVersion.
+    for (const events of [liveEvents, replayedEvents]) {
+      const deleted = events[2]!.object;
+      expect(deleted.metadata.labels![LABELS.severity]).toBe('CRITICAL');
+      expect(deleted.spec).toEqual({ attributes: { x: '1' } });
+      expect(deleted.metadata.resourceVersion).toBe('4');
+    }
     live.close();
     replayed.close();
   });

@@ -273,6 +273,15 @@ function pageRows(db: DatabaseSync, filter: SqlFilter, afterId: number, limit: n
   return rows.sort((x, y) => x.id - y.id);
 }
 
+/** The log's record of what a change replaced: its labels and fields, and the object. */
+function prevFromLog(prev: string | null): Pick<ChangeEvent, 'prev' | 'prevObject'> {
+  if (prev === null) return {};
+  const { object, ...selectableBefore } = JSON.parse(prev) as Selectable & {
+    object?: StoredFinding;
+  };
+  return { prev: selectableBefore, prevObject: object };
+}
+
 // ---------------------------------------------------------------- the store
 
 export class SqliteFindingStore implements FindingStore {
@@ -557,7 +566,7 @@ export class SqliteFindingStore implements FindingStore {
       namespace: r.namespace,
       object,
       ...selectable(object),
-      prev: r.prev === null ? undefined : (JSON.parse(r.prev) as Selectable),
+      ...prevFromLog(r.prev),
     };
   }
 
@@ -620,7 +629,10 @@ export class SqliteFindingStore implements FindingStore {
 
   /** Appends a change to the event log and to the transaction's changes. */
   private logChange(tx: Tx, change: ChangeEvent, advisoryId: number | null): void {
-    const prev = change.prev === undefined ? null : JSON.stringify(change.prev);
+    const prev =
+      change.prev === undefined
+        ? null
+        : JSON.stringify({ ...change.prev, object: change.prevObject });
     const body = eventBody(change.object);
     this.sql(
       'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -639,12 +651,13 @@ export class SqliteFindingStore implements FindingStore {
     id: number | undefined,
     tx: Tx,
     type: ChangeEvent['type'],
-    prev?: Selectable,
+    before?: StoredFinding,
   ): void {
     const split = splitFinding(object);
     const advisoryId = this.partId('advisories', split.advisory);
     const contextId = this.partId('contexts', split.context);
     const current = selectable(object);
+    const prev = before === undefined ? undefined : selectable(before);
     const changed =
       prev !== undefined && canonicalJson(prev) !== canonicalJson(current) ? prev : undefined;
     const change: ChangeEvent = {
@@ -654,6 +667,7 @@ export class SqliteFindingStore implements FindingStore {
       object,
       ...current,
       prev: changed,
+      prevObject: changed === undefined ? undefined : before,
     };
     this.logChange(tx, change, advisoryId);
     const cols = SqliteFindingStore.COLUMNS;
@@ -735,7 +749,7 @@ export class SqliteFindingStore implements FindingStore {
       return { object: stored, dryRunVersion: stored.metadata.resourceVersion };
     tx.rv++;
     next.metadata.resourceVersion = String(tx.rv);
-    this.writeRow(next, row.id, tx, 'MODIFIED', selectable(stored));
+    this.writeRow(next, row.id, tx, 'MODIFIED', stored);
     return { object: next, dryRunVersion: stored.metadata.resourceVersion };
   }
 

@@ -39,6 +39,8 @@ export interface ChangeEvent extends Selectable {
   object: StoredFinding;
   /** For MODIFIED: labels and fields before the change, when they differ from after. */
   prev?: Selectable | undefined;
+  /** With `prev`: the object before the change (what a watcher it no longer matches sees). */
+  prevObject?: StoredFinding | undefined;
 }
 
 function selects(filter: WatchFilter, s: Selectable): boolean {
@@ -50,7 +52,8 @@ function selects(filter: WatchFilter, s: Selectable): boolean {
 /**
  * The event a watcher with this filter sees for a change, as kube-apiserver's watch cache
  * decides it: a modification that makes an object match is ADDED, one that makes it stop
- * matching is DELETED.
+ * matching is DELETED, carrying the object as it was (the last state the watcher saw) at the
+ * change's resourceVersion.
  */
 export function visibleEvent(filter: WatchFilter, e: ChangeEvent): WatchEvent | undefined {
   if (filter.namespace !== undefined && e.namespace !== filter.namespace) return undefined;
@@ -58,7 +61,10 @@ export function visibleEvent(filter: WatchFilter, e: ChangeEvent): WatchEvent | 
   if (e.type !== 'MODIFIED') return now ? { type: e.type, object: e.object } : undefined;
   const before = e.prev === undefined ? now : selects(filter, e.prev);
   if (now) return { type: before ? 'MODIFIED' : 'ADDED', object: e.object };
-  return before ? { type: 'DELETED', object: e.object } : undefined;
+  if (!before) return undefined;
+  const last = e.prevObject ?? e.object;
+  const object = { ...last, metadata: { ...last.metadata, resourceVersion: String(e.rv) } };
+  return { type: 'DELETED', object };
 }
 
 /** A BOOKMARK event: only the resourceVersion (and the initial-events-end annotation). */

@@ -38,6 +38,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setupCoverage } from '../src/controllers/coverage/index.ts';
 import { setupFindings } from '../src/controllers/findings/index.ts';
+import { IMAGE_PACKAGES, writeBenchAdvisories } from './findings-advisories.ts';
 import { resourceTypeOfName } from '../src/coverage/names.ts';
 import { kinds } from '../src/controllers/informers.ts';
 import { KubeClient } from '../src/kube/client.ts';
@@ -90,6 +91,14 @@ const IMAGES = size('BENCH_IMAGES', 200);
 const STEADY_SECONDS = size('BENCH_STEADY_SECONDS', 60);
 const TIMEOUT_MS = size('BENCH_TIMEOUT_SECONDS', 1800) * 1000;
 const FINDINGS = process.env.BENCH_FINDINGS !== '0';
+/**
+ * Findings a finished scan makes, when set: synthetic advisories (bench/findings-advisories.ts)
+ * give every image this many and every node BENCH_FINDINGS_PER_NODE (30), as in a real cluster.
+ * Unset, the bundled fixture database matches a handful per resource.
+ */
+const PER_IMAGE =
+  process.env.BENCH_FINDINGS_PER_IMAGE === undefined ? 0 : size('BENCH_FINDINGS_PER_IMAGE', 250);
+const PER_NODE = size('BENCH_FINDINGS_PER_NODE', 30);
 /** The controller's --kube-api-qps (its default, 50, unless set); burst is twice that. */
 const KUBE_API_QPS = size('BENCH_KUBE_API_QPS', 50);
 /** Requests the bench keeps in flight while it writes the cluster. */
@@ -173,7 +182,18 @@ async function pushImages(registry: TestRegistry, n: number, repository: (i: num
     join(import.meta.dirname, '..', 'test', 'fixtures', 'images', 'dpkg', 'os-release'),
     'utf8',
   );
-  const status = bookwormDpkgStatus();
+  const libraries = IMAGE_PACKAGES.map((p) =>
+    [
+      `Package: ${p.name}`,
+      'Status: install ok installed',
+      'Architecture: amd64',
+      `Version: ${p.version}`,
+      `Description: ${p.name}`,
+      '',
+    ].join('\n'),
+  );
+  const status =
+    PER_IMAGE > 0 ? [bookwormDpkgStatus(), ...libraries].join('\n') : bookwormDpkgStatus();
   const images: PushedImage[] = new Array<PushedImage>(n);
   await pool(range(n), 8, async (i) => {
     const image = buildImage({
@@ -536,6 +556,12 @@ try {
   env = await startProductEnvironment();
   registry = await startRegistry();
   db = await databaseCopy();
+  if (PER_IMAGE > 0) {
+    const n = writeBenchAdvisories(db.dir, BOOKWORM_PACKAGES, PER_NODE, PER_IMAGE);
+    if ((await db.source.refresh()) !== 'updated')
+      throw new Error('the benchmark advisories did not load');
+    log(`${n} benchmark advisories: ~${PER_IMAGE} findings an image, ~${PER_NODE} a node`);
+  }
   writer = await KubeClient.create(env.kubeConfig, { qps: 0 });
   log('control plane, registry and database ready');
   const tWrite = Date.now();
@@ -593,7 +619,8 @@ try {
   });
   // Findings are served by the controller's own API: they can be watched once it runs (no
   // finding is written before a scan ends, so nothing is missed).
-  if (FINDINGS) await findingEvents.start();
+  // At a real cluster's finding count the watch would cost more than what it measures.
+  if (FINDINGS && PER_IMAGE === 0) await findingEvents.start();
   const readySeconds = (Date.now() - tStart) / 1000;
   const readyMemory = memory();
   log(
@@ -690,7 +717,10 @@ try {
     .sort();
   const findingsByStatus = sumBy(steadyAfter, 'kubeinspector_findings', 'status');
   const covered = await objectSizes(writer, collectionPath(kinds.coveredResources));
-  const findings = await objectSizes(writer, collectionPath(kinds.findings, env.adminNamespace));
+  const findings =
+    PER_IMAGE > 0
+      ? undefined
+      : await objectSizes(writer, collectionPath(kinds.findings, env.adminNamespace));
 
   const rows: [string, string][] = [
     [
@@ -740,7 +770,9 @@ try {
     ],
     [
       'Findings',
-      `${findings.count} (${verbs(findingsByStatus)}), ${(findings.bytes / 2 ** 20).toFixed(2)} MiB, largest ${findings.largest} B (${findings.largestName})`,
+      findings === undefined
+        ? `${verbs(findingsByStatus)} (not listed at this size)`
+        : `${findings.count} (${verbs(findingsByStatus)}), ${(findings.bytes / 2 ** 20).toFixed(2)} MiB, largest ${findings.largest} B (${findings.largestName})`,
     ],
     [
       'image scans',
@@ -779,6 +811,8 @@ try {
       convergeMemory,
       peakRssMiB,
       findingsControllers: FINDINGS,
+      findingsPerImage: PER_IMAGE,
+      findingsPerNode: PER_NODE,
       kubeApiQps: KUBE_API_QPS,
       convergeCpu,
       settleCpu,

@@ -1,63 +1,30 @@
 /**
  * IMAGE_REPOSITORY coverage: one CoveredResource per repository with at least one image in an
- * activated namespace, while the Image scan type is active.
+ * activated namespace, while the Image scan type is active. A reconcile reads the repository's
+ * image CoveredResources and the results held for them, asks the pure decision
+ * (`decideRepository` in src/coverage/repository.ts) and writes or removes.
  */
-import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
-import { repositoryFrequency } from '../../coverage/config.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
-import { repositoryCoverage, type ScanState } from '../../coverage/rules.ts';
+import { decideRepository } from '../../coverage/repository.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
-import { type CoverageContext, boundedMessage, compact, coveredLabels } from './context.ts';
-import { scanMessageOf, scanStateOf } from './image.ts';
-
-const NOT_ACTIVATED = new Set(['NO_SCAN_CONFIGURATION_ASSOCIATED', 'PENDING_DISABLE']);
+import { type CoverageContext, coveredLabels } from './context.ts';
+import { scanResultOf } from './image.ts';
 
 export function repositoryReconciler(ctx: CoverageContext): Reconciler {
   return {
     async reconcile(repository): Promise<Result | undefined> {
       const { config } = ctx.config();
       const crName = coveredResourceName.repository(repository);
-      const images = ctx.covered
-        .byIndex('byImageRepository', repository)
-        .filter((i) => !NOT_ACTIVATED.has(i.status?.scanStatus.reason ?? ''));
-      if (!config.scanTypes.has('Image') || images.length === 0) {
+      const images = ctx.covered.byIndex('byImageRepository', repository).map((i) => ({
+        status: i.status,
+        result: scanResultOf(ctx, i.status?.image?.digest ?? ''),
+      }));
+      const out = decideRepository(repository, images, config);
+      if (out.kind === 'remove') {
         await ctx.delete(crName);
         return undefined;
       }
-      const frequency = repositoryFrequency(config.rules, repository);
-      const states: ScanState[] = images.map(
-        (i) => scanStateOf(ctx, i.status?.image?.digest ?? '', i).state,
-      );
-      const d = repositoryCoverage(frequency, states);
-      // Every scanned image failed: the first one with the reason says why.
-      const failedAt = states.findIndex((st) => st === d.reason);
-      const failedImage = failedAt >= 0 ? images[failedAt] : undefined;
-      const why =
-        failedImage === undefined
-          ? undefined
-          : scanMessageOf(ctx, failedImage.status?.image?.digest ?? '', failedImage);
-      const message =
-        failedImage === undefined
-          ? undefined
-          : `image ${failedImage.status?.resourceId ?? ''}: ${why ?? d.reason}`;
-      const status: CoveredResourceStatus = compact({
-        resourceType: 'IMAGE_REPOSITORY',
-        resourceId: repository.slice(0, 1024),
-        scanStatus: compact({
-          statusCode: d.statusCode,
-          reason: d.reason,
-          message: boundedMessage(message),
-        }),
-        scanType: 'PACKAGE',
-        scanMode: 'AGENTLESS',
-        repository: { name: repository.slice(0, 512), scanFrequency: frequency },
-        lastScannedAt: images
-          .map((i) => i.status?.lastScannedAt)
-          .filter((t): t is string => t !== undefined)
-          .sort()
-          .at(-1),
-      });
-      await ctx.write(crName, coveredLabels(status), status);
+      await ctx.write(crName, coveredLabels(out.status), out.status);
       return undefined;
     },
   };

@@ -199,15 +199,21 @@ function latest(times: readonly (number | undefined)[]): number | undefined {
  * state, the coverage the rules gave, and who could be scanned for.
  */
 export interface ImageScanQuestion {
+  /** `pending` (never scanned), `inventory` (scanned), or the reason of the last failure. */
   state: ScanState;
   statusCode: Decision['statusCode'];
+  /** The coverage reason the rules gave. */
   reason: ScanStatusReason;
+  /** Pods of activated, not excluded workloads using the image. */
   activeUsers: number;
+  /** A scan of the digest waits or runs now. */
   inFlight: boolean;
+  /** This process holds a result for the digest. */
   hasResult: boolean;
   continuous: boolean;
   /** When the last scan ended: the held result's time, else the remembered one. */
   lastScanAt: number | undefined;
+  /** The pull secrets differ from those the held result used. */
   credentialsChanged: boolean;
   now: number;
 }

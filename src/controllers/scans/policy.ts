@@ -5,29 +5,13 @@
  * the budget). No cluster, no clock of their own: the callers give them the facts.
  */
 
+import type { ImageScanQuestion } from '../../coverage/image.ts';
+
 /** A failed image scan is retried after this long, or at once when the pull secrets change. */
 export const RETRY_FAILED_SCAN_MS = 10 * 60_000;
 
 /** What coverage knows about one image when it decides whether to scan it. */
-export interface CoverageScanFacts {
-  /** `pending` (never scanned), `inventory` (scanned), or the reason of the last failure. */
-  state: string;
-  statusCode: 'ACTIVE' | 'INACTIVE';
-  /** The coverage reason the rules gave. */
-  reason: string;
-  /** Pods of activated, not excluded workloads using the image. */
-  activeUsers: number;
-  /** A scan of the digest waits or runs now. */
-  inFlight: boolean;
-  /** This process holds a result for the digest. */
-  hasResult: boolean;
-  continuous: boolean;
-  /** When the last scan ended (this process's result, else what the object remembers). */
-  lastScanAt: number | undefined;
-  /** The pull secrets differ from those the held result used. */
-  credentialsChanged: boolean;
-  now: number;
-}
+export type CoverageScanFacts = ImageScanQuestion;
 
 export interface CoverageScanDecision {
   scan: boolean;

@@ -85,6 +85,11 @@ test: deps typecheck lint control-plane-binaries ## All tests: types, lint, unit
 	@# kubectl's discovery cache of this run only (never a stale one from another control plane on the same port)
 	cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; KUBECACHEDIR="$$cache" npx vitest run
 
+.PHONY: e2e
+e2e: deps control-plane-binaries debian-packages ## End-to-end tests on a real worker node joined to a control plane (needs root; see docs/development.md).
+	@# The node (kubelet, containerd, CNI, kube-proxy) changes the host: the run fails when anything is left.
+	cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; KUBECACHEDIR="$$cache" npx vitest run --config test/e2e/vitest.config.ts
+
 .PHONY: test-unit
 test-unit: deps ## Unit tests only (no cluster).
 	npx vitest run --project unit

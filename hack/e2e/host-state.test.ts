@@ -66,3 +66,21 @@ describe('netfilterRestoreScripts', () => {
     ).toEqual({});
   });
 });
+
+describe('leftovers with markers', () => {
+  it("ignores other programs' new processes, not the node's or a pod's", () => {
+    const after = {
+      ...base,
+      processes: {
+        ...base.processes,
+        '50': 'docker-registry docker-registry serve /elsewhere/config.yml',
+        '51': 'docker-registry docker-registry serve /node-work/registry.yml',
+        '52': 'sleep sleep 3600 [kubepods]',
+      },
+    };
+    expect(leftovers(base, after, ['/node-work'])).toEqual([
+      'process 51: docker-registry docker-registry serve /node-work/registry.yml',
+      'process 52: sleep sleep 3600 [kubepods]',
+    ]);
+  });
+});

@@ -41,6 +41,8 @@ export const watchedFolders = [
   '/var/log',
   '/etc',
   '/etc/cni',
+  '/lib',
+  '/var/lib/containers',
   '/opt',
   '/opt/cni',
 ];
@@ -65,14 +67,18 @@ async function entries(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).map((e) => join(dir, e));
 }
 
+/** The node's kind of processes, and every process in a pod's cgroup (marked [kubepods]). */
 async function processes(): Promise<Record<string, string>> {
   const found: Record<string, string> = {};
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
-    if (!nodeProcessNames.includes(comm)) continue;
+    const inPod = (await readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '')).includes(
+      '/kubepods',
+    );
+    if (!inPod && !nodeProcessNames.includes(comm)) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    found[pid] = `${comm} ${cmdline.split('\0').join(' ').trim()}`;
+    found[pid] = `${comm} ${cmdline.split('\0').join(' ').trim()}${inPod ? ' [kubepods]' : ''}`;
   }
   return found;
 }
@@ -130,11 +136,20 @@ function added(before: readonly string[], after: readonly string[]): string[] {
   return after.filter((x) => !old.has(x));
 }
 
-/** Everything in `after` that `before` did not have, one line each; empty when nothing is left. */
-export function leftovers(before: HostState, after: HostState): string[] {
+/**
+ * Everything in `after` that `before` did not have, one line each; empty when nothing is left.
+ * With `markers` (the node's folders), a new process counts when it runs in a pod's cgroup or its
+ * command line names a marker: other programs on a shared machine start processes meanwhile.
+ */
+export function leftovers(before: HostState, after: HostState, markers?: string[]): string[] {
   const found: string[] = [];
   for (const [pid, what] of Object.entries(after.processes)) {
-    if (before.processes[pid] !== what) found.push(`process ${pid}: ${what}`);
+    if (before.processes[pid] === what) continue;
+    const ours =
+      markers === undefined ||
+      what.endsWith(' [kubepods]') ||
+      markers.some((m) => what.includes(m));
+    if (ours) found.push(`process ${pid}: ${what}`);
   }
   for (const m of added(before.mounts, after.mounts)) found.push(`mount ${m}`);
   for (const l of added(before.links, after.links)) found.push(`network link ${l}`);

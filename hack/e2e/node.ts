@@ -71,6 +71,9 @@ export const nodeControllers = [
   'daemonset-controller',
   'job-controller',
   'disruption-controller',
+  'persistentvolume-binder-controller',
+  'persistentvolume-protection-controller',
+  'persistentvolumeclaim-protection-controller',
   'endpointslice-controller',
   'endpoints-controller',
   'clusterrole-aggregation-controller',
@@ -431,6 +434,13 @@ async function removeHostPaths(r: Running): Promise<void> {
     '/run/containerd',
   ]) {
     if (!r.before.files.includes(dir)) await run('rmdir', [dir]).catch(() => undefined);
+  }
+  // Folders created for hostPath volumes that did not exist (containerd makes a missing source
+  // of a bind mount): new entries of the watched folders that hold nothing but empty folders.
+  const now = await snapshotHost();
+  for (const entry of now.files) {
+    if (r.before.files.includes(entry)) continue;
+    await run('find', [entry, '-depth', '-type', 'd', '-empty', '-delete']).catch(() => undefined);
   }
   const logs = '/var/log/containers';
   for (const entry of await readdir(logs).catch(() => [] as string[])) {

@@ -54,11 +54,11 @@ state = "${n.work}/containerd/state"
 `;
 }
 
-/** hosts.toml: plain HTTP to the loopback registry. */
-export function registryHosts(n: NodeLayout): string {
-  return `server = "http://${n.registry}"
+/** hosts.toml: plain HTTP to the loopback registry (host:port). */
+export function registryHosts(registry: string): string {
+  return `server = "http://${registry}"
 
-[host."http://${n.registry}"]
+[host."http://${registry}"]
   capabilities = ["pull", "resolve"]
   skip_verify = true
 `;

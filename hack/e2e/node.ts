@@ -92,6 +92,8 @@ export interface E2eNode {
   name: string;
   /** host:port of the loopback registry holding pause:1 and tools:1. */
   registry: string;
+  /** The same registry as pods reach it (the pod network's gateway, DNAT to loopback). */
+  podRegistry: string;
   work: string;
   timings: NodeTimings;
   /** pids by process name, for memory measurements. */
@@ -177,7 +179,16 @@ async function writeConfigs(n: NodeLayout, plane: ControlPlane): Promise<void> {
     await mkdir(join(w, d), { recursive: true });
   }
   await writeFile(join(w, 'containerd/config.toml'), containerdConfig(n));
-  await writeFile(join(w, `containerd/certs.d/${n.registry}/hosts.toml`), registryHosts(n));
+  await writeFile(
+    join(w, `containerd/certs.d/${n.registry}/hosts.toml`),
+    registryHosts(n.registry),
+  );
+  const podRegistry = `${gateway(n)}:${n.registryPort}`;
+  await mkdir(join(w, `containerd/certs.d/${podRegistry}`), { recursive: true });
+  await writeFile(
+    join(w, `containerd/certs.d/${podRegistry}/hosts.toml`),
+    registryHosts(podRegistry),
+  );
   await writeFile(join(w, 'cni/net.d/10-bridge.conflist'), cniConfig(n));
   await writeFile(join(w, 'kubelet-config.yaml'), kubeletConfig(n));
   await writeFile(join(w, 'kube-proxy.yaml'), kubeProxyConfig(n, plane.kubeconfig));
@@ -220,28 +231,46 @@ async function writeConfigs(n: NodeLayout, plane: ControlPlane): Promise<void> {
   await writeFile(join(w, 'kubelet.kubeconfig'), JSON.stringify(kubeconfig), { mode: 0o600 });
 }
 
-/** The bridge made before the CNI plugin (which adopts it), so route_localnet can be set on it. */
-async function setUpNetwork(n: NodeLayout, apiPort: string): Promise<void> {
-  await run('ip', ['link', 'add', n.bridge, 'type', 'bridge']);
-  await run('ip', ['link', 'set', n.bridge, 'up']);
-  // Lets packets from pods be routed to 127.0.0.1 after the DNAT below.
-  await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
-  const chain = 'KINSP-E2E-APISERVER';
-  const dnat = ['-j', 'DNAT', '--to-destination', `127.0.0.1:${apiPort}`];
-  await run('iptables', ['-t', 'nat', '-N', chain]);
-  await run('iptables', [
+/** The pod network's gateway (the bridge's address): the first address of the pod CIDR. */
+function gateway(n: NodeLayout): string {
+  return n.podCidr.replace(/\.0\/\d+$/, '.1');
+}
+
+/** DNAT rule arguments: `destination:port` to 127.0.0.1:`toPort`. */
+function dnat(chain: string, destination: string, port: string, toPort: string): string[] {
+  return [
     '-t',
     'nat',
     '-A',
     chain,
     '-d',
-    `${kubernetesServiceIp}/32`,
+    `${destination}/32`,
     '-p',
     'tcp',
     '--dport',
-    '443',
-    ...dnat,
-  ]);
+    port,
+    '-j',
+    'DNAT',
+    '--to-destination',
+    `127.0.0.1:${toPort}`,
+  ];
+}
+
+/**
+ * The bridge made before the CNI plugin (which adopts it), so route_localnet can be set on it,
+ * and the DNAT rules that let pods and the host reach loopback servers: the API server at the
+ * `kubernetes` Service's IP, the registry at the pod network's gateway.
+ */
+async function setUpNetwork(n: NodeLayout, apiPort: string): Promise<void> {
+  await run('ip', ['link', 'add', n.bridge, 'type', 'bridge']);
+  await run('ip', ['link', 'set', n.bridge, 'up']);
+  // Lets packets from pods be routed to 127.0.0.1 after the DNAT below.
+  await writeFile(`/proc/sys/net/ipv4/conf/${n.bridge}/route_localnet`, '1');
+  const chain = 'KINSP-E2E-LOOPBACK';
+  await run('iptables', ['-t', 'nat', '-N', chain]);
+  await run('iptables', dnat(chain, kubernetesServiceIp, '443', apiPort));
+  const registryPort = String(n.registryPort);
+  await run('iptables', dnat(chain, gateway(n), registryPort, registryPort));
   // Before kube-proxy's jump, which would reject a Service without endpoints.
   await run('iptables', ['-t', 'nat', '-I', 'PREROUTING', '1', '-j', chain]);
   await run('iptables', ['-t', 'nat', '-I', 'OUTPUT', '1', '-j', chain]);
@@ -378,6 +407,7 @@ export async function startNode(plane: ControlPlane, options: NodeOptions): Prom
   return {
     name: r.n.nodeName,
     registry: r.n.registry,
+    podRegistry: `${gateway(r.n)}:${r.n.registryPort}`,
     work,
     timings,
     pids: () => {

@@ -24,7 +24,9 @@ declare module 'vitest' {
     nodeName: string;
     /** host:port of the loopback registry (pause:1, tools:1, kube-inspector:e2e). */
     registry: string;
-    /** kube-inspector's image built from the Dockerfile, in the loopback registry. */
+    /** The same registry as pods (and the controller's scanner) reach it. */
+    podRegistry: string;
+    /** kube-inspector's image built from the Dockerfile, in the registry (pods' address). */
     image: string;
     /** The node's working folder (host paths for PersistentVolumes go under it). */
     nodeWork: string;
@@ -63,10 +65,11 @@ export async function setup(project: TestProject): Promise<void> {
     `control plane up in ${planeMs} ms; node ${node.name} up in ${t.totalMs} ms ` +
       `(images ${t.imagesMs} ms, containerd ${t.containerdMs} ms, kubelet to Ready ${t.nodeReadyMs} ms)`,
   );
-  const image = `${node.registry}/kube-inspector:e2e`;
+  // Pushed through the loopback address, pulled and scanned through the pods' one.
+  const image = `${node.podRegistry}/kube-inspector:e2e`;
   const built = await buildImage({
     tag: 'localhost/kube-inspector:e2e',
-    push: image,
+    push: `${node.registry}/kube-inspector:e2e`,
     storage: join(cacheRoot(), 'image-build', 'storage'),
     log,
   });
@@ -78,6 +81,7 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('kubectl', plane.binaries.kubectl);
   project.provide('nodeName', node.name);
   project.provide('registry', node.registry);
+  project.provide('podRegistry', node.podRegistry);
 }
 
 /** Resident memory in MiB of each node process and of all container shims together. */

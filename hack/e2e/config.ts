@@ -6,6 +6,8 @@ export interface NodeLayout {
   work: string;
   registry: string;
   registryPort: number;
+  /** A second registry that requires basic auth (htpasswd in the work folder). */
+  authRegistryPort: number;
   cniBinDir: string;
   bridge: string;
   network: string;
@@ -154,16 +156,24 @@ iptables:
 `;
 }
 
-export function registryConfig(n: NodeLayout): string {
+/** docker-registry's config; with `htpasswd`, basic auth against that file. */
+export function registryConfig(storage: string, addr: string, htpasswd?: string): string {
+  const auth = htpasswd
+    ? `auth:
+  htpasswd:
+    realm: kube-inspector-e2e
+    path: ${htpasswd}
+`
+    : '';
   return `version: 0.1
 log:
   level: warn
 storage:
   filesystem:
-    rootdirectory: ${n.work}/registry
+    rootdirectory: ${storage}
   delete:
     enabled: true
 http:
-  addr: ${n.registry}
-`;
+  addr: ${addr}
+${auth}`;
 }

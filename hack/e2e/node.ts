@@ -81,6 +81,10 @@ export const nodeControllers = [
   'taint-eviction-controller',
 ];
 
+/** The basic-auth registry's only user (a throw-away node's, not a secret). */
+const authUser = 'e2e';
+const authPassword = 'e2e-registry-password';
+
 export interface NodeTimings {
   imagesMs: number;
   containerdMs: number;
@@ -94,6 +98,8 @@ export interface E2eNode {
   registry: string;
   /** The same registry as pods reach it (the pod network's gateway, DNAT to loopback). */
   podRegistry: string;
+  /** A registry that requires basic auth: loopback and pod addresses, user and password. */
+  authRegistry: { registry: string; podRegistry: string; username: string; password: string };
   work: string;
   timings: NodeTimings;
   /** pids by process name, for memory measurements. */
@@ -161,6 +167,7 @@ async function layout(work: string): Promise<NodeLayout> {
     work,
     registry: `127.0.0.1:${registryPort}`,
     registryPort,
+    authRegistryPort: await freePort(),
     cniBinDir: existsSync('/usr/lib/cni/bridge') ? '/usr/lib/cni' : '/opt/cni/bin',
     bridge: 'kinspbr0',
     network: 'kube-inspector-e2e',
@@ -183,16 +190,28 @@ async function writeConfigs(n: NodeLayout, plane: ControlPlane): Promise<void> {
     join(w, `containerd/certs.d/${n.registry}/hosts.toml`),
     registryHosts(n.registry),
   );
-  const podRegistry = `${gateway(n)}:${n.registryPort}`;
-  await mkdir(join(w, `containerd/certs.d/${podRegistry}`), { recursive: true });
-  await writeFile(
-    join(w, `containerd/certs.d/${podRegistry}/hosts.toml`),
-    registryHosts(podRegistry),
-  );
+  for (const port of [n.registryPort, n.authRegistryPort]) {
+    const podRegistry = `${gateway(n)}:${port}`;
+    await mkdir(join(w, `containerd/certs.d/${podRegistry}`), { recursive: true });
+    await writeFile(
+      join(w, `containerd/certs.d/${podRegistry}/hosts.toml`),
+      registryHosts(podRegistry),
+    );
+  }
   await writeFile(join(w, 'cni/net.d/10-bridge.conflist'), cniConfig(n));
   await writeFile(join(w, 'kubelet-config.yaml'), kubeletConfig(n));
   await writeFile(join(w, 'kube-proxy.yaml'), kubeProxyConfig(n, plane.kubeconfig));
-  await writeFile(join(w, 'registry.yml'), registryConfig(n));
+  await writeFile(join(w, 'registry.yml'), registryConfig(join(w, 'registry'), n.registry));
+  const htpasswd = await run('htpasswd', ['-Bbn', authUser, authPassword]);
+  await writeFile(join(w, 'htpasswd'), htpasswd);
+  await writeFile(
+    join(w, 'auth-registry.yml'),
+    registryConfig(
+      join(w, 'auth-registry'),
+      `127.0.0.1:${n.authRegistryPort}`,
+      join(w, 'htpasswd'),
+    ),
+  );
   // The node's identity: system:node:<name> in group system:nodes, from the control plane's CA.
   const pki = plane.pki!;
   await writeFile(join(w, 'pki/ca.crt'), await readFile(pki.caCert));
@@ -269,8 +288,9 @@ async function setUpNetwork(n: NodeLayout, apiPort: string): Promise<void> {
   const chain = 'KINSP-E2E-LOOPBACK';
   await run('iptables', ['-t', 'nat', '-N', chain]);
   await run('iptables', dnat(chain, kubernetesServiceIp, '443', apiPort));
-  const registryPort = String(n.registryPort);
-  await run('iptables', dnat(chain, gateway(n), registryPort, registryPort));
+  for (const port of [String(n.registryPort), String(n.authRegistryPort)]) {
+    await run('iptables', dnat(chain, gateway(n), port, port));
+  }
   // Before kube-proxy's jump, which would reject a Service without endpoints.
   await run('iptables', ['-t', 'nat', '-I', 'PREROUTING', '1', '-j', chain]);
   await run('iptables', ['-t', 'nat', '-I', 'OUTPUT', '1', '-j', chain]);
@@ -383,8 +403,14 @@ export async function startNode(plane: ControlPlane, options: NodeOptions): Prom
       'serve',
       join(work, 'registry.yml'),
     ]);
-    await waitFor('registry', [registry], 20_000, async () => {
-      return (await httpStatus(`http://${r.n.registry}/v2/`)) === 200;
+    const authRegistry = spawnProcess(r, 'auth-registry', 'docker-registry', [
+      'serve',
+      join(work, 'auth-registry.yml'),
+    ]);
+    await waitFor('registry', [registry, authRegistry], 20_000, async () => {
+      const open = await httpStatus(`http://${r.n.registry}/v2/`);
+      const auth = await httpStatus(`http://127.0.0.1:${r.n.authRegistryPort}/v2/`);
+      return open === 200 && auth === 401;
     });
     let t = Date.now();
     await pushNodeImages(join(work, 'images'), r.n.registry, {
@@ -408,6 +434,12 @@ export async function startNode(plane: ControlPlane, options: NodeOptions): Prom
     name: r.n.nodeName,
     registry: r.n.registry,
     podRegistry: `${gateway(r.n)}:${r.n.registryPort}`,
+    authRegistry: {
+      registry: `127.0.0.1:${r.n.authRegistryPort}`,
+      podRegistry: `${gateway(r.n)}:${r.n.authRegistryPort}`,
+      username: authUser,
+      password: authPassword,
+    },
     work,
     timings,
     pids: () => {
@@ -510,6 +542,7 @@ async function stopNode(r: Running): Promise<void> {
   await removeContainers(n.work);
   await stopProcess(r, 'containerd');
   await stopProcess(r, 'registry');
+  await stopProcess(r, 'auth-registry');
   // Mounts under the work folder (overlay root filesystems, shm, volumes), deepest first.
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')

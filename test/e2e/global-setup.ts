@@ -26,6 +26,8 @@ declare module 'vitest' {
     registry: string;
     /** The same registry as pods (and the controller's scanner) reach it. */
     podRegistry: string;
+    /** A registry that requires basic auth (loopback and pod addresses, user, password). */
+    authRegistry: { registry: string; podRegistry: string; username: string; password: string };
     /** kube-inspector's image built from the Dockerfile, in the registry (pods' address). */
     image: string;
     /** The node's working folder (host paths for PersistentVolumes go under it). */
@@ -82,6 +84,7 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('nodeName', node.name);
   project.provide('registry', node.registry);
   project.provide('podRegistry', node.podRegistry);
+  project.provide('authRegistry', node.authRegistry);
 }
 
 /** Resident memory in MiB of each node process and of all container shims together. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServingCertificate } from '../../hack/control-plane/pki.ts';
-import { apply, eventually, kubectl, kubectlResult } from './helpers.ts';
+import { apply, eventually, kubectl, kubectlResult, namespace } from './helpers.ts';
 
 const ns = 'kube-inspector-system';
 const repo = new URL('../..', import.meta.url).pathname;
@@ -68,6 +68,7 @@ async function prerequisites(): Promise<string> {
     'configmap',
     'kube-inspector-registry',
     `--from-literal=insecure-registry=${inject('podRegistry')}`,
+    `--from-literal=insecure-registry-2=${inject('authRegistry').podRegistry}`,
   ]);
   await apply({
     apiVersion: 'v1',
@@ -130,6 +131,14 @@ afterAll(async () => {
   const started = Date.now();
   try {
     await make('undeploy', makeVars());
+    // Nothing stuck in Terminating: the namespace and the APIService are gone when it returns.
+    const left = await kubectlResult([
+      'get',
+      `namespace/${ns}`,
+      'apiservice/v1alpha1.findings.kubeinspector.io',
+    ]);
+    expect(left.stderr).toMatch(/NotFound/);
+    expect(left.stdout).toBe('');
     await kubectl(['delete', 'persistentvolume', 'kube-inspector-findings', '--ignore-not-found']);
     console.error(`e2e: make undeploy in ${Date.now() - started} ms`);
   } finally {
@@ -224,6 +233,86 @@ describe('make deploy', () => {
     });
     expect(findings.forNode.length).toBeGreaterThan(0);
     expect(findings.forImage.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a registry with basic auth', () => {
+  const app = 'e2e-pull';
+  let removeNamespace: () => Promise<void>;
+
+  beforeAll(async () => {
+    const auth = inject('authRegistry');
+    for (const repo of ['with-secret']) {
+      execFileSync('skopeo', [
+        'copy',
+        '--quiet',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `--dest-creds=${auth.username}:${auth.password}`,
+        `docker://${inject('registry')}/tools:1`,
+        `docker://${auth.registry}/e2e/${repo}:1`,
+      ]);
+    }
+    removeNamespace = await namespace(app);
+    await kubectl([
+      '-n',
+      app,
+      'create',
+      'secret',
+      'docker-registry',
+      'registry-credentials',
+      `--docker-server=${auth.podRegistry}`,
+      `--docker-username=${auth.username}`,
+      `--docker-password=${auth.password}`,
+    ]);
+  });
+  afterAll(async () => {
+    await removeNamespace();
+  });
+
+  function deployment(name: string, pullSecret: boolean): object {
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: app },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            ...(pullSecret ? { imagePullSecrets: [{ name: 'registry-credentials' }] } : {}),
+            containers: [
+              {
+                name: 'main',
+                image: `${inject('authRegistry').podRegistry}/e2e/${name}:1`,
+                command: ['sleep', '3600'],
+              },
+            ],
+          },
+        },
+      },
+    };
+  }
+
+  it('scans the image of a workload with the imagePullSecret its pods pull with', async () => {
+    await apply(deployment('with-secret', true));
+    // The kubelet pulls with the secret: the pod runs.
+    await kubectl(['-n', app, 'rollout', 'status', 'deployment/with-secret', '--timeout=120s']);
+    const reasons = await eventually('image and workload scanned', 150_000, async () => {
+      const list = JSON.parse(await kubectl(['get', 'coveredresources', '-o', 'json'])) as {
+        items: { status?: { resourceId?: string; scanStatus?: { reason?: string } } }[];
+      };
+      const reason = (match: (id: string) => boolean): string | undefined =>
+        list.items.find((c) => match(c.status?.resourceId ?? ''))?.status?.scanStatus?.reason;
+      const image = reason((id) => id.includes('/e2e/with-secret@'));
+      const workload = reason((id) => id === `${app}/Deployment/with-secret`);
+      const done = (r: string | undefined): boolean =>
+        r !== undefined && r !== 'PENDING_INITIAL_SCAN';
+      return done(image) && done(workload) ? { image, workload } : undefined;
+    });
+    expect(reasons).toEqual({ image: 'SUCCESSFUL', workload: 'SUCCESSFUL' });
   });
 });
 

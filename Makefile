@@ -85,6 +85,11 @@ test: deps typecheck lint control-plane-binaries ## All tests: types, lint, unit
 	@# kubectl's discovery cache of this run only (never a stale one from another control plane on the same port)
 	cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; KUBECACHEDIR="$$cache" npx vitest run
 
+.PHONY: e2e
+e2e: deps control-plane-binaries debian-packages ## End-to-end tests on a real worker node joined to a control plane (needs root; see docs/development.md).
+	@# The node (kubelet, containerd, CNI, kube-proxy) changes the host: the run fails when anything is left.
+	cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; KUBECACHEDIR="$$cache" npx vitest run --config test/e2e/vitest.config.ts
+
 .PHONY: test-unit
 test-unit: deps ## Unit tests only (no cluster).
 	npx vitest run --project unit
@@ -134,26 +139,33 @@ demo-down: ## Stop a demo left running with DEMO_KEEP=true (it cleans up after i
 bench: deps ## Run the benchmarks in bench/ and print their numbers.
 	@for f in bench/*.bench.ts; do echo "== $$f"; $(RUN_TS) --expose-gc $$f; done
 
+# The Dockerfile's base image; empty tries its default and builds a local one when that cannot be
+# pulled; `local` always builds the local one (see docs/adr/0706-daemonless-image-build.md).
+NODE_IMAGE ?=
+
 .PHONY: docker-build
-docker-build: ## Build the container image (needs a Docker engine).
-	docker build -t $(IMAGE) .
+docker-build: deps debian-packages ## Build the container image from the Dockerfile with buildah (no Docker engine; root). NODE_IMAGE=local|<image>.
+	$(RUN_TS) hack/e2e/image.ts --tag $(IMAGE) $(if $(NODE_IMAGE),--node-image $(NODE_IMAGE))
 
 # ---------------------------------------------------------------- deploy
 
 KUBECTL ?= kubectl
 # Where the OSV advisories come from; empty keeps the value of manifests/controller/controller.env.
 VULNERABILITY_DB ?=
-DEPLOY_DIR := $(TOOLS_DIR)/deploy
+# The kustomization installed: the base, or an overlay such as manifests/overlays/e2e (a cluster
+# without cert-manager, the Prometheus Operator or a storage provisioner; docs/operations.md).
+DEPLOY_BASE ?= manifests
+DEPLOY_DIR ?= $(TOOLS_DIR)/deploy
 
 .PHONY: deploy
-deploy: ## Install into the current kubeconfig's cluster: kubectl apply -k manifests/ with IMAGE (and VULNERABILITY_DB).
+deploy: ## Install into the current kubeconfig's cluster: kubectl apply -k $(DEPLOY_BASE) (default manifests/) with IMAGE (and VULNERABILITY_DB).
 	@rm -rf $(DEPLOY_DIR) && mkdir -p $(DEPLOY_DIR)
 	@image='$(IMAGE)'; \
 	if [[ "$$image" == *@* ]]; then name="$${image%@*}"; ref="    digest: $${image#*@}"; \
 	elif [[ "$${image##*/}" == *:* ]]; then name="$${image%:*}"; ref="    newTag: $${image##*:}"; \
 	else name="$$image"; ref="    newTag: latest"; fi; \
 	{ echo 'apiVersion: kustomize.config.k8s.io/v1beta1'; echo 'kind: Kustomization'; \
-	  echo 'resources: [../../manifests]'; \
+	  echo "resources: [$$(realpath -m --relative-to='$(DEPLOY_DIR)' '$(abspath $(DEPLOY_BASE))')]"; \
 	  echo 'images:'; echo '  - name: kube-inspector'; echo "    newName: $$name"; echo "$$ref"; \
 	  if [[ -n '$(VULNERABILITY_DB)' ]]; then echo 'configMapGenerator:'; \
 	    echo '  - { name: kube-inspector-controller-config, namespace: kube-inspector-system, behavior: merge, literals: [VULNERABILITY_DB=$(VULNERABILITY_DB)] }'; fi; \
@@ -165,7 +177,7 @@ undeploy: ## Remove kube-inspector, its CRDs and every object of them from the c
 	@# The APIService first: kube-apiserver stops proxying findings.kubeinspector.io before the
 	@# server goes, so discovery never fails and no namespace waits on it while Terminating.
 	$(KUBECTL) delete apiservice v1alpha1.findings.kubeinspector.io --ignore-not-found --wait=true
-	$(KUBECTL) delete -k manifests/ --ignore-not-found
+	$(KUBECTL) delete -k $(DEPLOY_BASE) --ignore-not-found
 
 .PHONY: clean
 clean: ## Remove build output (not the control-plane cache).

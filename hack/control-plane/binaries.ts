@@ -15,7 +15,12 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-export type BinaryName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kubectl';
+export type BinaryName =
+  'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kubectl' | NodeBinaryName;
+/** A worker node's binaries (the end-to-end tests' node); built only when asked for. */
+export type NodeBinaryName = 'kubelet' | 'kube-scheduler' | 'kube-proxy';
+export const nodeBinaries: readonly NodeBinaryName[] = ['kubelet', 'kube-scheduler', 'kube-proxy'];
+/** The control plane's binaries. */
 export const allBinaries: readonly BinaryName[] = [
   'etcd',
   'kube-apiserver',
@@ -23,7 +28,7 @@ export const allBinaries: readonly BinaryName[] = [
   'kubectl',
 ];
 
-export type Binaries = Record<BinaryName, string>;
+export type Binaries = Record<Exclude<BinaryName, NodeBinaryName>, string>;
 
 interface GoModuleSpec {
   /** Folder under hack/control-plane holding the wrapper go.mod and go.sum. */
@@ -58,6 +63,9 @@ const modules: readonly GoModuleSpec[] = [
       'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
       'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
       kubectl: 'k8s.io/kubernetes/cmd/kubectl',
+      kubelet: 'k8s.io/kubernetes/cmd/kubelet',
+      'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
+      'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
     },
     ldflags: kubernetesLdflags,
   },
@@ -104,7 +112,7 @@ export interface ResolveOptions {
 export type Source = 'TEST_ASSET' | 'KUBEBUILDER_ASSETS' | 'cache' | 'built';
 
 export interface Resolved {
-  binaries: Partial<Binaries>;
+  binaries: Partial<Record<BinaryName, string>>;
   sources: Partial<Record<BinaryName, Source>>;
 }
 

@@ -50,6 +50,12 @@ export interface StartOptions {
   apiServerArgs?: string[];
   /** kube-controller-manager's --controllers (an owned control plane only). */
   controllers?: string[];
+  /**
+   * For a control plane with a worker node: the ServiceAccount admission plugin stays on (the
+   * node's controller manager runs the service-account controllers), and the serving
+   * certificate also names these addresses (the `kubernetes` Service's IP and DNS names).
+   */
+  node?: { servingIpAddresses: string[]; servingDnsNames: string[] };
 }
 
 /** The controllers of kube-controller-manager unless a test asks for others. */
@@ -160,6 +166,11 @@ export class Process {
       });
     });
     this.child = child;
+  }
+
+  /** The process id while it runs (setpriv execs the binary, so it is the binary's). */
+  get pid(): number | undefined {
+    return this.exitInfo === undefined ? this.child?.pid : undefined;
   }
 
   /** Why the process is no longer running, or undefined while it runs. */
@@ -305,10 +316,21 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   };
 
   try {
-    const pki = await createPki(join(dir, 'pki'), {
-      admin: { user: 'kube-inspector-admin', groups: ['system:masters'] },
-      'controller-manager': { user: 'system:kube-controller-manager', groups: ['system:masters'] },
-    });
+    const pki = await createPki(
+      join(dir, 'pki'),
+      {
+        admin: { user: 'kube-inspector-admin', groups: ['system:masters'] },
+        'controller-manager': {
+          user: 'system:kube-controller-manager',
+          groups: ['system:masters'],
+        },
+      },
+      7,
+      {
+        ipAddresses: options.node?.servingIpAddresses ?? [],
+        dnsNames: options.node?.servingDnsNames ?? [],
+      },
+    );
     const [etcdClient, etcdPeer, apiPort, kcmPort] = [
       await freePort(),
       await freePort(),
@@ -356,7 +378,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         `--client-ca-file=${pki.caCert}`,
         '--authorization-mode=RBAC',
         // No service-account controller runs, so no default service account is made.
-        '--disable-admission-plugins=ServiceAccount',
+        ...(options.node ? [] : ['--disable-admission-plugins=ServiceAccount']),
         '--service-cluster-ip-range=10.0.0.0/24',
         '--allow-privileged=true',
         `--service-account-issuer=${server}`,

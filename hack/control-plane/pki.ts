@@ -239,6 +239,8 @@ export async function createPki(
   dir: string,
   clients: Record<string, ClientIdentity>,
   days = 7,
+  /** More names for the serving certificate (a node's pods reach it at the Service IP). */
+  servingNames: { dnsNames?: string[]; ipAddresses?: string[] } = {},
 ): Promise<Pki> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ca = await createCa(dir, 'ca', 'kube-inspector-control-plane-ca', days);
@@ -249,8 +251,8 @@ export async function createPki(
     {
       commonName: 'localhost',
       usage: 'server',
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
+      dnsNames: ['localhost', ...(servingNames.dnsNames ?? [])],
+      ipAddresses: ['127.0.0.1', ...(servingNames.ipAddresses ?? [])],
     },
     days,
   );

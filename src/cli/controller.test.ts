@@ -93,6 +93,13 @@ describe('controller flags', () => {
       '/mirror/go',
     ]);
     expect(c.vulnerabilityDbDir).toBe('/var/cache/kube-inspector/vulndb');
+    const mirror = parse(['--vulnerability-db=osv:https://mirror.example/osv']).vulnerabilityDb!;
+    expect(mirror).toHaveLength(13);
+    expect(mirror).toContain('https://mirror.example/osv/Debian/all.zip');
+    expect(mirror).toContain('https://mirror.example/osv/Rocky%20Linux/all.zip');
+    expect(parse(['--vulnerability-db=osv']).vulnerabilityDb).toContain(
+      'https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip',
+    );
     expect(parse([], { XDG_CACHE_HOME: '/cache' }).vulnerabilityDbDir).toBe(
       '/cache/kube-inspector/vulndb',
     );

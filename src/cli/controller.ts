@@ -26,6 +26,7 @@ import {
   parseKevJson,
   type Enrichment,
 } from '../vulndb/enrichment.ts';
+import { expandSource } from '../vulndb/osv-exports.ts';
 import { databaseSource } from '../vulndb/source.ts';
 import type { AdvisoryStore, SourceStatus } from '../vulndb/store.ts';
 import { checkSource, defaultIndexDir } from './db-index.ts';
@@ -72,8 +73,10 @@ Vulnerability database:
   --vulnerability-db SOURCE[,SOURCE...]
                                     OSV advisories: directories of *.json, zip or JSON files, or
                                     http(s) URLs (refreshed with conditional requests and OSV
-                                    change lists); repeatable or comma-separated. Without it
-                                    nothing is matched. A source that fails keeps its last good
+                                    change lists); repeatable or comma-separated. "osv" is the
+                                    OSV project's export of every ecosystem kube-inspector reads,
+                                    "osv:BASE" the same exports at a mirror. Without it nothing
+                                    is matched. A source that fails keeps its last good
                                     records; the error is in the metrics and the
                                     ScanConfiguration's status.
   --vulnerability-db-dir DIR        where the advisory index is kept, on a volume (default
@@ -187,6 +190,15 @@ function integer(value: string, flag: string, min: number, max: number): number 
 }
 
 /** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
+/** `--vulnerability-db` values: repeated or comma-separated, checked, `osv` expanded. */
+function databaseSources(values: string[] | undefined): string[] | undefined {
+  const given = values?.flatMap((v) => v.split(','));
+  for (const source of given ?? []) {
+    checkSource(source.startsWith('osv:') ? source.slice(4) : source, '--vulnerability-db');
+  }
+  return given?.flatMap(expandSource);
+}
+
 /** Logs one refresh of the database: its failure, or what was loaded, and failed sources. */
 function logRefresh(
   dbLog: pino.Logger,
@@ -300,8 +312,7 @@ export function parseControllerArgs(
       ? adminNamespace
       : namespace(values['leader-election-namespace'], '--leader-election-namespace');
 
-  const db = values['vulnerability-db']?.flatMap((v) => v.split(','));
-  for (const source of db ?? []) checkSource(source, '--vulnerability-db');
+  const db = databaseSources(values['vulnerability-db']);
   const dbDir = values['vulnerability-db-dir'];
   if (dbDir === '') throw new InputError('--vulnerability-db-dir must not be empty');
   const refreshMs = parseDuration(values['vulnerability-db-refresh'], '--vulnerability-db-refresh');

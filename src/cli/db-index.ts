@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { IndexReader } from '../vulndb/advisory-index.ts';
 import type { VulnDatabase } from '../vulndb/database.ts';
+import { expandSource } from '../vulndb/osv-exports.ts';
 import { AdvisoryStore, INDEX_FILE } from '../vulndb/store.ts';
 import { InputError } from './errors.ts';
 
@@ -18,6 +19,20 @@ export function defaultIndexDir(env: NodeJS.ProcessEnv = process.env): string {
       ? env.XDG_CACHE_HOME
       : join(homedir(), '.cache');
   return join(base, 'kube-inspector', 'vulndb');
+}
+
+/**
+ * Sources as given on the command line (repeated, or comma-separated), checked, with `osv` and
+ * `osv:BASE` expanded into the OSV project's per-ecosystem exports (or a mirror of them).
+ */
+export function checkSources(specs: readonly string[], flag: string): string[] {
+  return specs
+    .flatMap((v) => v.split(','))
+    .flatMap((s) => {
+      if (s.startsWith('osv:')) checkSource(s.slice(4), flag);
+      return expandSource(s);
+    })
+    .map((s) => checkSource(s, flag));
 }
 
 /**
@@ -84,18 +99,19 @@ const same = (a: readonly string[], b: readonly string[]): boolean =>
  */
 export async function openCachedIndex(options: OpenIndexOptions): Promise<OpenedIndex> {
   const dir = options.dir ?? defaultIndexDir();
-  const given = options.sources?.map((s) => checkSource(s, options.flag));
+  const given =
+    options.sources === undefined ? undefined : checkSources(options.sources, options.flag);
   const recorded = indexedSources(dir);
   const sources = given ?? recorded;
+  if (!options.update && recorded === undefined) {
+    throw new InputError(
+      `no vulnerability database in ${dir}: run \`kube-inspector db update\` once before scanning offline`,
+    );
+  }
   if (sources === undefined || sources.length === 0) {
     return { database: undefined, store: undefined, warnings: [] };
   }
-  if (!options.update) {
-    if (recorded === undefined) {
-      throw new InputError(
-        `no vulnerability database in ${dir}: run \`kube-inspector db update\` once before scanning offline`,
-      );
-    }
+  if (!options.update && recorded !== undefined) {
     if (!same(recorded, sources)) {
       throw new InputError(
         `the database in ${dir} was built from ${recorded.join(', ')}, not ${sources.join(', ')}: update it first`,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IndexReader, type IndexedSource } from '../vulndb/advisory-index.ts';
 import { INDEX_FILE, readStatusFile, type PersistedStatus } from '../vulndb/store.ts';
-import { defaultIndexDir, openCachedIndex } from './db-index.ts';
+import { defaultIndexDir, indexedSources, openCachedIndex } from './db-index.ts';
 import { InputError } from './errors.ts';
 
 const help = (cmd: string): string => `Usage: ${cmd} db update [--db SOURCE]... [options]
@@ -19,8 +19,10 @@ update  asks every source what changed since the last update (conditional reques
 status  prints the index: sources, records per ecosystem, age, the last error.
 
 Options:
-  --db SOURCE       OSV source: a directory of *.json, a zip or JSON file, or an http(s) URL
-                    (update; repeatable; default: the sources the index was last updated from)
+  --db SOURCE       OSV source: a directory of *.json, a zip or JSON file, an http(s) URL, "osv"
+                    (the OSV project's exports of every ecosystem kube-inspector reads) or
+                    "osv:BASE" (a mirror of them); repeatable or comma-separated (update;
+                    default: the sources the index was last updated from, else osv)
   --db-dir DIR      where the index lives (default $XDG_CACHE_HOME/kube-inspector/vulndb or
                     ~/.cache/kube-inspector/vulndb)
   -o, --output FMT  text or json (default text)
@@ -211,7 +213,9 @@ export async function runDb(args: string[], cmd = 'kube-inspector'): Promise<num
     return d.index === null ? 1 : 0;
   }
   if (sub !== 'update') throw new InputError(`unknown db command "${sub}" (use update or status)`);
-  const opened = await openCachedIndex({ sources: values.db, dir, update: true, flag: '--db' });
+  // With no source given or recorded: the OSV project's exports.
+  const sources = values.db ?? (indexedSources(dir) === undefined ? ['osv'] : undefined);
+  const opened = await openCachedIndex({ sources, dir, update: true, flag: '--db' });
   if (opened.store === undefined) {
     throw new InputError(`no source: give --db SOURCE (the index in ${dir} has none recorded)`);
   }

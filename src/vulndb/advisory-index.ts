@@ -9,8 +9,10 @@
  * - `advisories`: one row per (source, record id): the `modified` time in milliseconds and the
  *   compact advisory (see osv.ts) as deflated JSON.
  * - `affected`: one row per affected package of an advisory: the normalised package key
- *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row and the index of the
- *   entry in the advisory's `affected` list.
+ *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
+ *   in the advisory's `affected` list, and what deciding a match needs (the entry's ecosystem,
+ *   ranges and versions, as plain JSON). A lookup reads only that; the advisory itself is
+ *   inflated when an entry matches.
  *
  * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
  * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.
@@ -19,6 +21,7 @@ import { deflateSync, inflateSync } from 'fflate';
 import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
+  compileRanges,
   indexedEntry,
   maxReportedErrors,
   type DatabaseStats,
@@ -27,10 +30,11 @@ import {
   type VulnDatabase,
 } from './database.ts';
 import { packageKey } from './ecosystem.ts';
-import { parseOsvRecord, type Advisory } from './osv.ts';
+import { versionOrderFor } from './version/index.ts';
+import { parseOsvRecord, type AffectedPackage, type Advisory } from './osv.ts';
 
 /** Bumped when the schema or the encoding of a record changes; other files are rebuilt. */
-export const INDEX_FORMAT = 1;
+export const INDEX_FORMAT = 2;
 
 /** Longest `details` text kept: reports use only its first line, when there is no summary. */
 const MAX_DETAILS = 1000;
@@ -46,6 +50,13 @@ function encodeAdvisory(a: Advisory): Uint8Array {
 
 function decodeAdvisory(body: Uint8Array): Advisory {
   return JSON.parse(decoder.decode(inflateSync(body))) as Advisory;
+}
+
+/** What deciding whether an affected entry matches needs, kept apart from the advisory. */
+interface MatchData {
+  ecosystem: string;
+  ranges: AffectedPackage['ranges'];
+  versions: string[];
 }
 
 /** What a source's loader knew about the data it loaded, to ask next time whether it changed. */
@@ -98,7 +109,12 @@ CREATE TABLE advisories (
   body BLOB NOT NULL,
   UNIQUE (source, id)
 );
-CREATE TABLE affected (key TEXT NOT NULL, advisory INTEGER NOT NULL, idx INTEGER NOT NULL);
+CREATE TABLE affected (
+  key TEXT NOT NULL,
+  advisory INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  match TEXT NOT NULL
+);
 CREATE TABLE withdrawn (
   source INTEGER NOT NULL,
   id TEXT NOT NULL,
@@ -247,7 +263,7 @@ export class IndexWriter {
     );
     this.update = this.db.prepare('UPDATE advisories SET modified = ?, body = ? WHERE rowid = ?');
     this.insertAffected = this.db.prepare(
-      'INSERT INTO affected (key, advisory, idx) VALUES (?, ?, ?)',
+      'INSERT INTO affected (key, advisory, idx, match) VALUES (?, ?, ?, ?)',
     );
     this.deleteAffected = this.db.prepare('DELETE FROM affected WHERE advisory = ?');
     this.withdrawStmt = this.db.prepare(
@@ -304,7 +320,8 @@ export class IndexWriter {
         .run(source.id);
       this.db
         .prepare(
-          'INSERT INTO main.affected (key, advisory, idx) SELECT f.key, f.advisory, f.idx ' +
+          'INSERT INTO main.affected (key, advisory, idx, match) ' +
+            'SELECT f.key, f.advisory, f.idx, f.match ' +
             'FROM prev.affected f JOIN main.advisories a ON a.rowid = f.advisory WHERE a.source = ?',
         )
         .run(source.id);
@@ -356,7 +373,12 @@ export class IndexWriter {
       const key = packageKey(affected.ecosystem, affected.name);
       if (keys.has(`${key}\u0001${idx}`)) return;
       keys.add(`${key}\u0001${idx}`);
-      this.insertAffected.run(key, rowid, idx);
+      const match: MatchData = {
+        ecosystem: affected.ecosystem,
+        ranges: affected.ranges,
+        versions: affected.versions,
+      };
+      this.insertAffected.run(key, rowid, idx, JSON.stringify(match));
     });
     return seen === undefined ? 'new' : 'replaced';
   }
@@ -495,6 +517,7 @@ interface Row {
   key: string;
   idx: number;
   rowid: number;
+  match: string;
   body: Uint8Array;
 }
 
@@ -535,7 +558,7 @@ export class IndexReader implements VulnDatabase {
       throw err;
     }
     const select =
-      'SELECT f.key AS key, f.idx AS idx, a.rowid AS rowid, a.body AS body ' +
+      'SELECT f.key AS key, f.idx AS idx, a.rowid AS rowid, f.match AS match, a.body AS body ' +
       'FROM affected f JOIN advisories a ON a.rowid = f.advisory';
     this.byKey = this.db.prepare(`${select} WHERE f.key = ? ORDER BY a.rowid, f.idx`);
     this.byKeys = this.db.prepare(
@@ -602,14 +625,36 @@ export class IndexReader implements VulnDatabase {
     return a;
   }
 
+  /**
+   * Entries ready for matching: ranges compiled from the match data; the advisory (and the full
+   * affected entry) inflated only when something reads it — when the entry matched.
+   */
   private entriesOf(rows: Row[]): IndexedEntry[] {
-    const out: IndexedEntry[] = [];
-    for (const r of rows) {
-      const a = this.advisory(r.rowid, r.body);
-      const affected = a.affected[r.idx];
-      if (affected !== undefined) out.push(indexedEntry(a, affected));
-    }
-    return out;
+    return rows.map((r) => {
+      const m = JSON.parse(r.match) as MatchData;
+      const partial: AffectedPackage = {
+        ecosystem: m.ecosystem,
+        name: '',
+        purl: undefined,
+        ranges: m.ranges,
+        versions: m.versions,
+        severity: [],
+        databaseSeverity: undefined,
+      };
+      let advisory: Advisory | undefined;
+      const load = (): Advisory => (advisory ??= this.advisory(r.rowid, r.body));
+      return {
+        get advisory(): Advisory {
+          return load();
+        },
+        get affected(): AffectedPackage {
+          return load().affected[r.idx] ?? partial;
+        },
+        ranges: compileRanges(partial),
+        order: versionOrderFor(m.ecosystem),
+        versions: m.versions,
+      };
+    });
   }
 
   lookup(ecosystem: string, name: string): readonly IndexedEntry[] {

@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import type { IndexedSource, SourceValidators, SourceWriter } from './advisory-index.ts';
-import { openZipFile } from './zip.ts';
+import { openZipFile, type ZipEntry, type ZipFile } from './zip.ts';
 
 /** A problem with a source's data or its server: the source fails, the index does not. */
 export class SourceError extends Error {}
@@ -126,6 +126,21 @@ async function startsLikeZip(path: string): Promise<boolean> {
   }
 }
 
+/** The entries of a zip; a central directory that breaks off midway fails the source. */
+function* entries(zip: ZipFile, name: string): Generator<ZipEntry> {
+  const it = zip.entries();
+  for (;;) {
+    let next: IteratorResult<ZipEntry>;
+    try {
+      next = it.next();
+    } catch (err) {
+      throw new SourceError(`${name}: not a readable zip: ${message(err)}`, { cause: err });
+    }
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
 /** Feeds a zip (entry by entry, read from disk) or a JSON file of one record or an array. */
 async function feedFile(path: string, name: string, w: SourceWriter): Promise<void> {
   if (await startsLikeZip(path)) {
@@ -136,10 +151,8 @@ async function feedFile(path: string, name: string, w: SourceWriter): Promise<vo
       throw new SourceError(`${name}: not a readable zip: ${message(err)}`, { cause: err });
     }
     try {
-      const json = zip.entries
-        .filter((e) => e.name.endsWith('.json'))
-        .sort((a, b) => (a.name < b.name ? -1 : 1));
-      for (const entry of json) {
+      for (const entry of entries(zip, name)) {
+        if (!entry.name.endsWith('.json')) continue;
         let data: Uint8Array;
         try {
           data = entry.read();

@@ -164,28 +164,47 @@ function centralEntry(cd: Reader, at: number, i: number): CentralEntry {
   return e;
 }
 
-function listEntries(size: number, readAt: ReadAt): ZipEntry[] {
+function toEntry(e: CentralEntry, readAt: ReadAt): ZipEntry {
+  return {
+    name: e.name,
+    size: e.size,
+    read: () => {
+      if ((e.flags & 1) !== 0) throw new Error(`${e.name}: encrypted entries are not supported`);
+      const header = new Reader(readAt(e.local, 30), e.local);
+      if (header.u32(e.local) !== LOCAL) throw new Error(`${e.name}: bad local header`);
+      const start = e.local + 30 + header.u16(e.local + 26) + header.u16(e.local + 28);
+      return inflate(e.name, e.method, readAt(start, e.compressed), e.size);
+    },
+  };
+}
+
+/**
+ * The entries of an archive in directory order, reading its central directory a window at a
+ * time: memory stays the same whatever the number of entries.
+ */
+function* iterateEntries(size: number, readAt: ReadAt, windowBytes: number): Generator<ZipEntry> {
   if (size < 22) throw new Error('too short to be a zip');
   const { count, cdSize, cdOffset } = directory(size, readAt);
-  const cd = new Reader(readAt(cdOffset, cdSize), cdOffset);
-  const entries: ZipEntry[] = [];
+  const cdEnd = cdOffset + cdSize;
+  let win = new Reader(new Uint8Array(0), cdOffset);
+  const fill = (at: number, need: number): void => {
+    if (at + need > cdEnd) throw new Error(`truncated archive (offset ${at})`);
+    if (at >= win.base && at + need <= win.base + win.bytes.length) return;
+    win = new Reader(readAt(at, Math.min(Math.max(windowBytes, need), cdEnd - at)), at);
+  };
   let at = cdOffset;
   for (let i = 0; i < count; i++) {
-    const e = centralEntry(cd, at, i);
+    fill(at, 46);
+    const whole = 46 + win.u16(at + 28) + win.u16(at + 30) + win.u16(at + 32);
+    fill(at, whole);
+    const e = centralEntry(win, at, i);
     at = e.next;
-    entries.push({
-      name: e.name,
-      size: e.size,
-      read: () => {
-        if ((e.flags & 1) !== 0) throw new Error(`${e.name}: encrypted entries are not supported`);
-        const header = new Reader(readAt(e.local, 30), e.local);
-        if (header.u32(e.local) !== LOCAL) throw new Error(`${e.name}: bad local header`);
-        const start = e.local + 30 + header.u16(e.local + 26) + header.u16(e.local + 28);
-        return inflate(e.name, e.method, readAt(start, e.compressed), e.size);
-      },
-    });
+    yield toEntry(e, readAt);
   }
-  return entries;
+}
+
+function listEntries(size: number, readAt: ReadAt): ZipEntry[] {
+  return [...iterateEntries(size, readAt, Number.MAX_SAFE_INTEGER)];
 }
 
 /** Lists the entries of a zip archive held in memory; throws when it is not a readable zip. */
@@ -194,7 +213,8 @@ export function readZip(bytes: Uint8Array): ZipEntry[] {
 }
 
 export interface ZipFile {
-  entries: ZipEntry[];
+  /** The entries in directory order, read from the file as they are asked for. */
+  entries(): Generator<ZipEntry>;
   close(): void;
 }
 
@@ -217,8 +237,12 @@ export function openZipFile(path: string): ZipFile {
       }
       return buf;
     };
-    const entries = listEntries(size, readAt);
-    return { entries, close: () => closeSync(fd) };
+    // Read the end records now: a file that is not a zip fails here, not while iterating.
+    directory(size, readAt);
+    return {
+      entries: () => iterateEntries(size, readAt, 1 << 20),
+      close: () => closeSync(fd),
+    };
   } catch (err) {
     closeSync(fd);
     throw err;

@@ -34,7 +34,7 @@ import { versionOrderFor } from './version/index.ts';
 import { parseOsvRecord, type AffectedPackage, type Advisory } from './osv.ts';
 
 /** Bumped when the schema or the encoding of a record changes; other files are rebuilt. */
-export const INDEX_FORMAT = 2;
+export const INDEX_FORMAT = 3;
 
 /** Longest `details` text kept: reports use only its first line, when there is no summary. */
 const MAX_DETAILS = 1000;
@@ -109,12 +109,13 @@ CREATE TABLE advisories (
   body BLOB NOT NULL,
   UNIQUE (source, id)
 );
-CREATE TABLE affected (
+CREATE TABLE affected_load (
   key TEXT NOT NULL,
   advisory INTEGER NOT NULL,
   idx INTEGER NOT NULL,
   match TEXT NOT NULL
 );
+CREATE INDEX affected_load_advisory ON affected_load (advisory);
 CREATE TABLE withdrawn (
   source INTEGER NOT NULL,
   id TEXT NOT NULL,
@@ -123,9 +124,21 @@ CREATE TABLE withdrawn (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * The final `affected` table: clustered by package key, so a lookup is one range scan that
+ * holds everything matching needs. Filled in key order from the table the load wrote.
+ */
 const INDEXES = `
-CREATE INDEX affected_key ON affected (key);
-CREATE INDEX affected_advisory ON affected (advisory);
+CREATE TABLE affected (
+  key TEXT NOT NULL,
+  advisory INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  match TEXT NOT NULL,
+  PRIMARY KEY (key, advisory, idx)
+) WITHOUT ROWID;
+INSERT INTO affected (key, advisory, idx, match)
+  SELECT key, advisory, idx, match FROM affected_load ORDER BY key, advisory, idx;
+DROP TABLE affected_load;
 CREATE INDEX advisories_id ON advisories (id);
 `;
 
@@ -263,9 +276,9 @@ export class IndexWriter {
     );
     this.update = this.db.prepare('UPDATE advisories SET modified = ?, body = ? WHERE rowid = ?');
     this.insertAffected = this.db.prepare(
-      'INSERT INTO affected (key, advisory, idx, match) VALUES (?, ?, ?, ?)',
+      'INSERT INTO affected_load (key, advisory, idx, match) VALUES (?, ?, ?, ?)',
     );
-    this.deleteAffected = this.db.prepare('DELETE FROM affected WHERE advisory = ?');
+    this.deleteAffected = this.db.prepare('DELETE FROM affected_load WHERE advisory = ?');
     this.withdrawStmt = this.db.prepare(
       'INSERT OR REPLACE INTO withdrawn (source, id, modified) VALUES (?, ?, ?)',
     );
@@ -320,7 +333,7 @@ export class IndexWriter {
         .run(source.id);
       this.db
         .prepare(
-          'INSERT INTO main.affected (key, advisory, idx, match) ' +
+          'INSERT INTO main.affected_load (key, advisory, idx, match) ' +
             'SELECT f.key, f.advisory, f.idx, f.match ' +
             'FROM prev.affected f JOIN main.advisories a ON a.rowid = f.advisory WHERE a.source = ?',
         )
@@ -403,7 +416,7 @@ export class IndexWriter {
     );
     const ecosystems = this.db.prepare(
       'SELECT substr(f.key, 1, instr(f.key, char(0)) - 1) AS ecosystem, ' +
-        'count(DISTINCT f.advisory) AS n FROM affected f JOIN advisories a ' +
+        'count(DISTINCT f.advisory) AS n FROM affected_load f JOIN advisories a ' +
         'ON a.rowid = f.advisory WHERE a.source = ? GROUP BY ecosystem',
     );
     for (const s of this.sources) {
@@ -420,8 +433,8 @@ export class IndexWriter {
 
   /** Writes the sources and the indexes, closes the file and flushes it to disk. */
   finish(): void {
-    this.db.exec(INDEXES);
     this.count();
+    this.db.exec(INDEXES);
     const add = this.db.prepare(
       'INSERT INTO sources (id, spec, position, validators, stats) VALUES (?, ?, ?, ?, ?)',
     );
@@ -509,16 +522,15 @@ class Lru<V> {
 }
 
 export interface ReaderOptions {
-  /** Most decoded affected entries kept between lookups (default 20,000). */
+  /** Most decoded affected entries kept between lookups (default 50,000). */
   cacheEntries?: number;
 }
 
 interface Row {
   key: string;
   idx: number;
-  rowid: number;
+  advisory: number;
   match: string;
-  body: Uint8Array;
 }
 
 /** A read-only view of an index file; what the matcher is given. */
@@ -533,6 +545,7 @@ export class IndexReader implements VulnDatabase {
   private readonly byKey: StatementSync;
   private readonly byKeys: StatementSync;
   private readonly byId: StatementSync;
+  private readonly byRowid: StatementSync;
   private readonly entries: Lru<readonly IndexedEntry[]>;
   /** Decoded advisories of the entries in the cache, so two keys share one advisory object. */
   private readonly advisories = new Map<number, WeakRef<Advisory>>();
@@ -557,17 +570,14 @@ export class IndexReader implements VulnDatabase {
       this.db.close();
       throw err;
     }
-    const select =
-      'SELECT f.key AS key, f.idx AS idx, a.rowid AS rowid, f.match AS match, a.body AS body ' +
-      'FROM affected f JOIN advisories a ON a.rowid = f.advisory';
-    this.byKey = this.db.prepare(`${select} WHERE f.key = ? ORDER BY a.rowid, f.idx`);
-    this.byKeys = this.db.prepare(
-      `${select} WHERE f.key IN (SELECT value FROM json_each(?)) ORDER BY a.rowid, f.idx`,
-    );
+    const select = 'SELECT key, idx, advisory, match FROM affected';
+    this.byKey = this.db.prepare(`${select} WHERE key = ?`);
+    this.byKeys = this.db.prepare(`${select} WHERE key IN (SELECT value FROM json_each(?))`);
+    this.byRowid = this.db.prepare('SELECT body FROM advisories WHERE rowid = ?');
     this.byId = this.db.prepare(
       'SELECT body FROM advisories WHERE id = ? ORDER BY modified DESC LIMIT 1',
     );
-    this.entries = new Lru(options.cacheEntries ?? 20_000);
+    this.entries = new Lru(options.cacheEntries ?? 50_000);
     const info = statSync(path);
     this.inode = info.ino;
     this.stats = this.aggregate(info.size);
@@ -614,10 +624,12 @@ export class IndexReader implements VulnDatabase {
     return r.m ?? 0;
   }
 
-  private advisory(rowid: number, body: Uint8Array): Advisory {
+  private advisory(rowid: number): Advisory {
     const held = this.advisories.get(rowid)?.deref();
     if (held !== undefined) return held;
-    const a = decodeAdvisory(body);
+    const row = this.byRowid.get(rowid) as { body: Uint8Array } | undefined;
+    if (row === undefined) throw new Error(`advisory row ${rowid} is missing from ${this.path}`);
+    const a = decodeAdvisory(row.body);
     this.advisories.set(rowid, new WeakRef(a));
     if (this.advisories.size > 200_000) {
       for (const [k, v] of this.advisories) if (v.deref() === undefined) this.advisories.delete(k);
@@ -642,7 +654,7 @@ export class IndexReader implements VulnDatabase {
         databaseSeverity: undefined,
       };
       let advisory: Advisory | undefined;
-      const load = (): Advisory => (advisory ??= this.advisory(r.rowid, r.body));
+      const load = (): Advisory => (advisory ??= this.advisory(r.advisory));
       return {
         get advisory(): Advisory {
           return load();

@@ -54,7 +54,6 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
   private readonly onRefresh: ((outcome: RefreshOutcome, status: S) => void) | undefined;
   private readonly now: () => Date;
   private readonly listeners = new Set<(db: VulnDatabase) => void>();
-  private readonly refreshListeners = new Set<(outcome: RefreshOutcome) => void>();
   readonly status: S;
 
   protected constructor(status: S, options: RefreshingOptions<S>) {
@@ -89,15 +88,6 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
     return () => this.listeners.delete(listener);
   }
 
-  /**
-   * Calls `listener` after every refresh, whatever its outcome (the status has changed).
-   * Returns a function that removes the listener.
-   */
-  onRefreshed(listener: (outcome: RefreshOutcome) => void): () => void {
-    this.refreshListeners.add(listener);
-    return () => this.refreshListeners.delete(listener);
-  }
-
   /** One refresh; concurrent calls share the one in flight. */
   refresh(): Promise<RefreshOutcome> {
     this.running ??= this.doRefresh().finally(() => {
@@ -130,7 +120,6 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
     if (outcome === 'updated' && this.db !== undefined) {
       for (const l of this.listeners) l(this.db);
     }
-    for (const l of this.refreshListeners) l(outcome);
     return outcome;
   }
 

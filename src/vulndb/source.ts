@@ -22,8 +22,6 @@ export interface DatabaseSource {
    * the listener.
    */
   onUpdate(listener: (db: VulnDatabase) => void): () => void;
-  /** Calls `listener` after every refresh, whatever its outcome. */
-  onRefreshed?(listener: (outcome: RefreshOutcome) => void): () => void;
   /** Loads now, then refreshes every interval until {@link DatabaseSource.stop}. */
   start(): Promise<RefreshOutcome>;
   stop(): void;

@@ -151,19 +151,28 @@ export class AdvisoryStore extends RefreshingDatabase<SourceStatus> {
 
   /**
    * Serves the index an earlier run left in the directory, without asking the sources, and
-   * reads the state of the last refreshes. Returns false when there is no readable index.
+   * reads the state of the last refreshes. Returns false when there is no readable index, or
+   * when it holds a source that is not configured.
    */
   async open(): Promise<boolean> {
     await this.readStatus();
     if (this.reader !== undefined) return true;
     if (!existsSync(this.indexPath)) return false;
+    let reader: IndexReader;
     try {
-      this.reader = new IndexReader(this.indexPath, this.options.reader);
+      reader = new IndexReader(this.indexPath, this.options.reader);
     } catch (err) {
       this.status.lastError = `the index in ${this.dir} cannot be read: ${message(err)}`;
       return false;
     }
-    this.adopt(this.reader);
+    // An index holding a source no longer configured is not served: the first refresh
+    // replaces it.
+    if (reader.sources.some((s) => !this.options.sources.includes(s.spec))) {
+      reader.close();
+      return false;
+    }
+    this.reader = reader;
+    this.adopt(reader);
     return true;
   }
 

@@ -1,8 +1,9 @@
 /**
  * The vulnerability database on a cluster object: the `default` ScanConfiguration's
  * `status.vulnerabilityDatabase` (sources, records per ecosystem, age, last error), written
- * under its own field manager after every refresh and whenever the object changes, and only
- * when the value differs from what the object holds.
+ * under its own field manager when the object changes and every {@link STATUS_INTERVAL_MS}
+ * (a refresh shows within that time), and only when the value differs from what the object
+ * holds.
  */
 import {
   SCAN_CONFIGURATION_NAME,
@@ -17,6 +18,9 @@ import type { ControllerDeps } from '../deps.ts';
 import { FIELD_MANAGERS, informers, kinds } from '../informers.ts';
 
 const MAX_ERROR = 1024;
+
+/** How often the status is compared with the database's state. */
+export const STATUS_INTERVAL_MS = 15_000;
 
 const iso = (d: Date | undefined): string | undefined =>
   d === undefined || Number.isNaN(d.getTime()) ? undefined : d.toISOString();
@@ -89,7 +93,7 @@ export function setupVulnDbStatus(deps: ControllerDeps): Controller {
           },
           { current: sc, status: true, fieldManager: FIELD_MANAGERS.vulndb },
         );
-        return undefined;
+        return { requeueAfterMs: STATUS_INTERVAL_MS };
       },
     },
   });
@@ -100,6 +104,5 @@ export function setupVulnDbStatus(deps: ControllerDeps): Controller {
     update: (_o, n) => n.metadata.name === SCAN_CONFIGURATION_NAME && enqueue(),
     delete: () => undefined,
   });
-  deps.database?.onRefreshed?.(enqueue);
   return controller;
 }

@@ -653,8 +653,9 @@ export class IndexReader implements VulnDatabase {
         severity: [],
         databaseSeverity: undefined,
       };
-      let advisory: Advisory | undefined;
-      const load = (): Advisory => (advisory ??= this.advisory(r.advisory));
+      // Not memoised here: a cached entry must not keep its advisory alive after the match
+      // (the weak map shares one object while something holds it).
+      const load = (): Advisory => this.advisory(r.advisory);
       return {
         get advisory(): Advisory {
           return load();

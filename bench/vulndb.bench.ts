@@ -1,19 +1,30 @@
 /**
- * Vulnerability database benchmark: load time and memory for 200,000 OSV records (from a zip,
- * as the OSV project publishes them), then matching 10,000 installed packages across OS and
- * language ecosystems, then raw version comparisons per order. Prints numbers; asserts nothing.
+ * Vulnerability database benchmark: OSV records shaped like real ones (Debian and Ubuntu records
+ * naming several releases, with binary package lists; GitHub advisories with ranges, `versions`
+ * lists, CVSS vectors and long details), written to a zip as the OSV project publishes them.
+ *
+ * Each measurement runs in a process of its own, so its RSS is its own:
+ * - index: build the on-disk index from the zip (time, bytes on disk, peak RSS), then open it as
+ *   a fresh process would and match 10,000 installed packages (time, RSS after);
+ * - memory: today's in-memory database from the same zip (load time, heap, RSS, match time);
+ * then raw version comparisons per order. Prints numbers; asserts nothing.
  *
  *   node --expose-gc bench/vulndb.bench.ts [records] [packages]
+ *   node --expose-gc bench/vulndb.bench.ts --sizes 100000,500000   (index and memory at each)
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { InstalledPackage } from '../src/vulndb/ecosystem.ts';
-import { loadZipBytes } from '../src/vulndb/loader.ts';
+import { loadZipFile } from '../src/vulndb/loader.ts';
 import { matchPackages } from '../src/vulndb/match.ts';
+import { AdvisoryStore } from '../src/vulndb/store.ts';
 import { seededRandom, type Random } from '../src/vulndb/testing/random.ts';
-import { writeZip } from '../src/vulndb/testing/zip-writer.ts';
+import { writeZipFile } from '../src/vulndb/testing/zip-writer.ts';
+import type { VulnDatabase } from '../src/vulndb/database.ts';
 import { versionOrderFor } from '../src/vulndb/version/index.ts';
 
-const records = Number(process.argv[2] ?? 200_000);
-const packages = Number(process.argv[3] ?? 10_000);
 const namesPerEcosystem = 4_000;
 
 interface Eco {
@@ -59,118 +70,266 @@ const ecosystems: Eco[] = [
   { ecosystem: 'crates.io', rangeType: 'SEMVER', version: (n, p) => `${n}.${p}.${p % 3}` },
 ];
 
-function record(i: number, rng: Random): object {
-  const eco = ecosystems[i % ecosystems.length]!;
+const prose =
+  'A flaw was found in the handling of crafted input that allows a remote attacker to cause ' +
+  'a denial of service or possibly execute arbitrary code. ';
+
+/** A distribution record: one source package, several releases, binary package lists. */
+function distroRecord(i: number, eco: Eco, rng: Random): object {
   const name = `pkg-${rng.int(namesPerEcosystem)}`;
   const major = 1 + rng.int(5);
-  const fixed = eco.version(major, 1 + rng.int(60));
-  const events: object[] = [
-    { introduced: rng.chance(0.7) ? '0' : eco.version(major, 0) },
-    { fixed },
-  ];
+  const [family] = eco.ecosystem.split(':');
+  const releases =
+    family === 'Debian'
+      ? ['Debian:11', 'Debian:12', 'Debian:13']
+      : family === 'Ubuntu'
+        ? ['Ubuntu:20.04:LTS', 'Ubuntu:22.04:LTS', 'Ubuntu:24.04:LTS']
+        : [eco.ecosystem];
+  const binaries = Array.from({ length: 3 + rng.int(8) }, (_, b) => `${name}-bin${b}`);
   return {
     schema_version: '1.6.0',
-    id: `BENCH-${String(i).padStart(7, '0')}`,
+    id: `${family!.toUpperCase()}-CVE-2024-${String(100000 + i)}`,
+    modified: '2024-06-01T00:00:00Z',
+    published: '2024-05-01T00:00:00Z',
+    upstream: [`CVE-2024-${100000 + i}`],
+    summary: '',
+    details: `${prose.repeat(2 + rng.int(4))}`,
+    affected: releases.map((release) => ({
+      package: { ecosystem: release, name, purl: `pkg:deb/${family!.toLowerCase()}/${name}` },
+      ranges: [
+        {
+          type: 'ECOSYSTEM',
+          events: [{ introduced: '0' }, { fixed: eco.version(major, 1 + rng.int(60)) }],
+        },
+      ],
+      ecosystem_specific: {
+        urgency: 'medium',
+        binaries: binaries.map((b) => ({
+          binary_name: b,
+          binary_version: eco.version(major, rng.int(60)),
+        })),
+      },
+      database_specific: { source: `https://security-tracker.invalid/${family}/${i}.json` },
+    })),
+    references: [
+      { type: 'ADVISORY', url: `https://security-tracker.invalid/CVE-2024-${100000 + i}` },
+    ],
+  };
+}
+
+/** A GitHub advisory: ranges, a `versions` list, a CVSS vector, references. */
+function githubRecord(i: number, eco: Eco, rng: Random): object {
+  const name = `pkg-${rng.int(namesPerEcosystem)}`;
+  const major = 1 + rng.int(5);
+  const fixedPatch = 1 + rng.int(60);
+  const introduced = rng.chance(0.7) ? 0 : rng.int(fixedPatch);
+  return {
+    schema_version: '1.6.0',
+    id: `GHSA-${String(i).padStart(4, '0').slice(-4)}-${(i * 7919).toString(36).padStart(4, '0').slice(-4)}-${i.toString(36).padStart(4, '0')}`,
     modified: '2024-06-01T00:00:00Z',
     published: '2024-05-01T00:00:00Z',
     aliases: [`CVE-2024-${100000 + i}`],
     summary: `Synthetic advisory ${i} for ${name}`,
-    details: 'A synthetic advisory for the benchmark. '.repeat(4),
+    details: `${prose.repeat(4 + rng.int(10))}\n\n### Impact\n${prose}\n\n### Patches\nUpgrade.`,
     severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:L/A:N' }],
     affected: [
       {
         package: { ecosystem: eco.ecosystem, name },
-        ranges: [{ type: eco.rangeType, events }],
+        ranges: [
+          {
+            type: eco.rangeType,
+            events: [
+              { introduced: introduced === 0 ? '0' : eco.version(major, introduced) },
+              { fixed: eco.version(major, fixedPatch) },
+            ],
+          },
+        ],
+        versions: Array.from({ length: Math.min(fixedPatch - introduced, 25) }, (_, k) =>
+          eco.version(major, introduced + k),
+        ),
+        database_specific: { source: `https://github.invalid/advisories/${i}` },
       },
     ],
-    references: [{ type: 'ADVISORY', url: `https://advisories.invalid/${i}` }],
+    references: Array.from({ length: 3 + rng.int(5) }, (_, r) => ({
+      type: r === 0 ? 'ADVISORY' : 'WEB',
+      url: `https://advisories.invalid/${i}/${r}`,
+    })),
+    database_specific: { severity: 'HIGH', github_reviewed: true, cwe_ids: ['CWE-79'] },
   };
 }
 
-function mb(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-}
-
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-function line(label: string, value: string): void {
-  console.log(`${label.padEnd(44)} ${value}`);
-}
-
-// ---------------------------------------------------------------- build the input
-const rng = seededRandom(42);
-let t = performance.now();
-const encoder = new TextEncoder();
-const files: [string, Uint8Array][] = [];
-for (let i = 0; i < records; i++) {
-  files.push([`BENCH-${i}.json`, encoder.encode(JSON.stringify(record(i, rng)))]);
-}
-const zip = writeZip(files, true);
-const jsonBytes = files.reduce((n, [, f]) => n + f.byteLength, 0);
-files.length = 0;
-line(
-  'input',
-  `${records} records, ${mb(jsonBytes)} JSON, ${mb(zip.byteLength)} zip (built in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
-);
-
-// ---------------------------------------------------------------- load
-gc();
-const heapBefore = process.memoryUsage().heapUsed;
-const rssBefore = process.memoryUsage().rss;
-t = performance.now();
-const db = loadZipBytes(zip, 'bench.zip');
-const loadSeconds = (performance.now() - t) / 1000;
-gc();
-const heapAfter = process.memoryUsage().heapUsed;
-line(
-  'load (unzip + validate + index)',
-  `${loadSeconds.toFixed(2)} s (${Math.round(records / loadSeconds)} records/s)`,
-);
-line('database heap after GC', mb(heapAfter - heapBefore));
-line('process RSS growth', mb(process.memoryUsage().rss - rssBefore));
-line('records kept / malformed', `${db.stats.records} / ${db.stats.malformed}`);
-line('records by ecosystem', JSON.stringify(db.stats.byEcosystem));
-
-// ---------------------------------------------------------------- match
-const installed: InstalledPackage[] = [];
-const prng = seededRandom(7);
-for (let i = 0; i < packages; i++) {
+function record(i: number, rng: Random): object {
   const eco = ecosystems[i % ecosystems.length]!;
-  const name = `pkg-${prng.int(namesPerEcosystem)}`;
-  const ecosystem = eco.ecosystem.replace(':LTS', '');
-  installed.push({ ecosystem, name, version: eco.version(1 + prng.int(5), prng.int(70)) });
+  return eco.rangeType === 'ECOSYSTEM' && i % ecosystems.length < 4
+    ? distroRecord(i, eco, rng)
+    : githubRecord(i, eco, rng);
 }
-matchPackages(db, installed.slice(0, 500)); // warm up
-const runs: number[] = [];
-let findings = 0;
-for (let r = 0; r < 5; r++) {
-  t = performance.now();
-  findings = matchPackages(db, installed).findings.length;
-  runs.push((performance.now() - t) / 1000);
-}
-runs.sort((a, b) => a - b);
-const median = runs[2]!;
-const candidates = installed.reduce((n, p) => n + db.lookup(p.ecosystem, p.name).length, 0);
-line(
-  `match ${packages} packages (median of 5)`,
-  `${median.toFixed(3)} s (${Math.round(packages / median)} packages/s)`,
-);
-line('advisory entries examined / findings', `${candidates} / ${findings}`);
 
-// ---------------------------------------------------------------- version order
-const pairs = 200_000;
-for (const eco of ecosystems) {
-  const order = versionOrderFor(eco.ecosystem)!;
-  const vr = seededRandom(3);
-  const vs = Array.from({ length: 1000 }, () => eco.version(1 + vr.int(5), vr.int(70)));
-  t = performance.now();
-  let sink = 0;
-  for (let i = 0; i < pairs; i++) sink += order.compare(vs[i % 1000]!, vs[(i * 7 + 3) % 1000]!);
-  const s = (performance.now() - t) / 1000;
-  line(
-    `compare ${order.name} (${eco.ecosystem})`,
-    `${Math.round(pairs / s / 1000)}k comparisons/s${sink === 0.5 ? '' : ''}`,
+function installedPackages(n: number): InstalledPackage[] {
+  const out: InstalledPackage[] = [];
+  const prng = seededRandom(7);
+  for (let i = 0; i < n; i++) {
+    const eco = ecosystems[i % ecosystems.length]!;
+    const name = `pkg-${prng.int(namesPerEcosystem)}`;
+    const ecosystem = eco.ecosystem.replace(':LTS', '');
+    out.push({ ecosystem, name, version: eco.version(1 + prng.int(5), prng.int(70)) });
+  }
+  return out;
+}
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+const line = (label: string, value: string): void => console.log(`${label.padEnd(46)} ${value}`);
+const cpuSeconds = (since: NodeJS.CpuUsage): string => {
+  const u = process.cpuUsage(since);
+  return ((u.user + u.system) / 1e6).toFixed(1);
+};
+const peakRss = (): number => process.resourceUsage().maxRSS * 1024;
+
+function matchTimes(
+  db: VulnDatabase,
+  installed: InstalledPackage[],
+): { median: number; findings: number } {
+  matchPackages(db, installed.slice(0, 500)); // warm up
+  const runs: number[] = [];
+  let findings = 0;
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    findings = matchPackages(db, installed).findings.length;
+    runs.push((performance.now() - t) / 1000);
+  }
+  runs.sort((a, b) => a - b);
+  return { median: runs[2]!, findings };
+}
+
+// ---------------------------------------------------------------- phases (child processes)
+function phaseMake(zip: string, records: number): void {
+  const rng = seededRandom(42);
+  const encoder = new TextEncoder();
+  let json = 0;
+  const t = performance.now();
+  const size = writeZipFile(
+    zip,
+    (function* () {
+      for (let i = 0; i < records; i++) {
+        const bytes = encoder.encode(JSON.stringify(record(i, rng)));
+        json += bytes.byteLength;
+        yield [`${i}.json`, bytes] as [string, Uint8Array];
+      }
+    })(),
+    true,
   );
+  line(
+    'input',
+    `${records} records, ${mb(json)} JSON, ${mb(size)} zip (written in ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+  );
+}
+
+async function phaseIndex(zip: string, dir: string, packages: number): Promise<void> {
+  const rss0 = process.memoryUsage().rss;
+  const build = new AdvisoryStore({ dir, sources: [zip] });
+  const cpu0 = process.cpuUsage();
+  let t = performance.now();
+  const outcome = await build.refresh();
+  const seconds = (performance.now() - t) / 1000;
+  const cpu = cpuSeconds(cpu0);
+  const db = build.current!;
+  line(
+    'index: build (stream zip, validate, write)',
+    `${seconds.toFixed(1)} s (${cpu} s CPU), ${outcome}`,
+  );
+  line('index: records / bytes on disk', `${db.stats.records} / ${mb(db.stats.diskBytes ?? 0)}`);
+  line('index: peak RSS of the building process', `${mb(peakRss())} (at start ${mb(rss0)})`);
+  build.close();
+  // A fresh reader, as a controller restarting on the volume or the next CLI run.
+  gc();
+  const reader = new AdvisoryStore({ dir, sources: [zip] });
+  t = performance.now();
+  await reader.open();
+  line(
+    'index: open',
+    `${((performance.now() - t) * 1000).toFixed(0)} µs`.replace(/^(\d+)\d{3} µs$/, '$1 ms'),
+  );
+  const installed = installedPackages(packages);
+  const cpu1 = process.cpuUsage();
+  const { median, findings } = matchTimes(reader.current!, installed);
+  line('index: CPU of warm-up and 5 matches', `${cpuSeconds(cpu1)} s`);
+  gc();
+  line(
+    `index: match ${packages} packages (median of 5)`,
+    `${median.toFixed(3)} s, ${findings} findings`,
+  );
+  line('index: RSS after matching', mb(process.memoryUsage().rss));
+  reader.close();
+}
+
+async function phaseMemory(zip: string, packages: number): Promise<void> {
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const cpu0 = process.cpuUsage();
+  const t = performance.now();
+  const db = await loadZipFile(zip);
+  const seconds = (performance.now() - t) / 1000;
+  const cpu = cpuSeconds(cpu0);
+  gc();
+  line('memory: load (read zip, validate, index)', `${seconds.toFixed(1)} s (${cpu} s CPU)`);
+  line(
+    'memory: heap held / RSS',
+    `${mb(process.memoryUsage().heapUsed - heap0)} / ${mb(process.memoryUsage().rss)}`,
+  );
+  line('memory: peak RSS', mb(peakRss()));
+  const { median, findings } = matchTimes(db, installedPackages(packages));
+  line(
+    `memory: match ${packages} packages (median of 5)`,
+    `${median.toFixed(3)} s, ${findings} findings`,
+  );
+}
+
+function child(args: string[]): void {
+  execFileSync(process.execPath, [...process.execArgv, import.meta.filename, ...args], {
+    stdio: 'inherit',
+  });
+}
+
+function compareVersions(): void {
+  const pairs = 200_000;
+  for (const eco of ecosystems) {
+    const order = versionOrderFor(eco.ecosystem)!;
+    const vr = seededRandom(3);
+    const vs = Array.from({ length: 1000 }, () => eco.version(1 + vr.int(5), vr.int(70)));
+    const t = performance.now();
+    let sink = 0;
+    for (let i = 0; i < pairs; i++) sink += order.compare(vs[i % 1000]!, vs[(i * 7 + 3) % 1000]!);
+    const s = (performance.now() - t) / 1000;
+    line(
+      `compare ${order.name} (${eco.ecosystem})`,
+      `${Math.round(pairs / s / 1000)}k comparisons/s${sink === 0.5 ? '' : ''}`,
+    );
+  }
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+if (mode === '--phase') {
+  const [phase, zip, arg1, arg2] = rest;
+  if (phase === 'make') phaseMake(zip!, Number(arg1));
+  else if (phase === 'index') await phaseIndex(zip!, arg1!, Number(arg2));
+  else if (phase === 'memory') await phaseMemory(zip!, Number(arg1));
+} else {
+  const sizes = mode === '--sizes' ? rest[0]!.split(',').map(Number) : [Number(mode ?? 200_000)];
+  const packages = Number((mode === '--sizes' ? rest[1] : rest[0]) ?? 10_000);
+  const work = mkdtempSync(join(tmpdir(), 'vulndb-bench-'));
+  try {
+    for (const records of sizes) {
+      console.log(`-- ${records} records`);
+      const zip = join(work, `osv-${records}.zip`);
+      child(['--phase', 'make', zip, String(records)]);
+      child(['--phase', 'index', zip, join(work, `index-${records}`), String(packages)]);
+      child(['--phase', 'memory', zip, String(packages)]);
+      rmSync(zip, { force: true });
+      rmSync(join(work, `index-${records}`), { recursive: true, force: true });
+    }
+    compareVersions();
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

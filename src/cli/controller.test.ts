@@ -61,7 +61,7 @@ describe('controller flags', () => {
       '--ca-bundle=ca.pem',
     ]);
     expect(c).toMatchObject({
-      vulnerabilityDb: 'https://advisories.example/all.zip',
+      vulnerabilityDb: ['https://advisories.example/all.zip'],
       refreshMs: 5_400_000,
       epss: 'epss.csv',
       kev: 'kev.json',
@@ -81,8 +81,37 @@ describe('controller flags', () => {
   });
 
   it('accepts a directory or zip path as the database', () => {
-    expect(parse(['--vulnerability-db', './osv']).vulnerabilityDb).toBe('./osv');
-    expect(parse(['--vulnerability-db', '/data/all.zip']).vulnerabilityDb).toBe('/data/all.zip');
+    expect(parse(['--vulnerability-db', './osv']).vulnerabilityDb).toEqual(['./osv']);
+    expect(parse(['--vulnerability-db', '/data/all.zip']).vulnerabilityDb).toEqual([
+      '/data/all.zip',
+    ]);
+  });
+
+  it('takes several database sources, repeated or comma-separated, and a directory for the index', () => {
+    const c = parse(
+      [
+        '--vulnerability-db=https://a.example/Debian/all.zip,https://a.example/npm/all.zip',
+        '--vulnerability-db=/mirror/go',
+        '--vulnerability-db-dir=/var/cache/kube-inspector/vulndb',
+      ],
+      { HOME: '/home/ki' },
+    );
+    expect(c.vulnerabilityDb).toEqual([
+      'https://a.example/Debian/all.zip',
+      'https://a.example/npm/all.zip',
+      '/mirror/go',
+    ]);
+    expect(c.vulnerabilityDbDir).toBe('/var/cache/kube-inspector/vulndb');
+    const mirror = parse(['--vulnerability-db=osv:https://mirror.example/osv']).vulnerabilityDb!;
+    expect(mirror).toHaveLength(13);
+    expect(mirror).toContain('https://mirror.example/osv/Debian/all.zip');
+    expect(mirror).toContain('https://mirror.example/osv/Rocky%20Linux/all.zip');
+    expect(parse(['--vulnerability-db=osv']).vulnerabilityDb).toContain(
+      'https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip',
+    );
+    expect(parse([], { XDG_CACHE_HOME: '/cache' }).vulnerabilityDbDir).toBe(
+      '/cache/kube-inspector/vulndb',
+    );
   });
 
   const refusals: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
@@ -99,6 +128,12 @@ describe('controller flags', () => {
       /--vulnerability-db s3:\/\/b\/k: unsupported scheme "s3"/,
     ],
     ['an empty database', ['--vulnerability-db='], {}, /--vulnerability-db must not be empty/],
+    [
+      'an empty index directory',
+      ['--vulnerability-db-dir='],
+      {},
+      /--vulnerability-db-dir must not be empty/,
+    ],
     [
       'a refresh that is not a duration',
       ['--vulnerability-db-refresh=hourly'],

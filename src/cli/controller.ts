@@ -26,7 +26,10 @@ import {
   parseKevJson,
   type Enrichment,
 } from '../vulndb/enrichment.ts';
-import { databaseSource, type DatabaseSource } from '../vulndb/source.ts';
+import { expandSource } from '../vulndb/osv-exports.ts';
+import { databaseSource } from '../vulndb/source.ts';
+import type { AdvisoryStore, SourceStatus } from '../vulndb/store.ts';
+import { checkSource, defaultIndexDir } from './db-index.ts';
 import { InputError } from './errors.ts';
 import { type FindingsServingConfig, startFindingsServing } from './findings-serving.ts';
 import { shutdownSignal } from './signals.ts';
@@ -74,11 +77,18 @@ Cluster and process:
   --once                            connect, report, and exit instead of running
 
 Vulnerability database:
-  --vulnerability-db SOURCE         OSV advisories: a directory of *.json, a zip or JSON file, or
-                                    an http(s) URL (refreshed with conditional requests). Without
-                                    it nothing is matched. A failed load is not fatal: the last
-                                    good database is kept and the error is counted in
-                                    kubeinspector_vulndb_refreshes_total{result="error"}.
+  --vulnerability-db SOURCE[,SOURCE...]
+                                    OSV advisories: directories of *.json, zip or JSON files, or
+                                    http(s) URLs (refreshed with conditional requests and OSV
+                                    change lists); repeatable or comma-separated. "osv" is the
+                                    OSV project's export of every ecosystem kube-inspector reads,
+                                    "osv:BASE" the same exports at a mirror. Without it nothing
+                                    is matched. A source that fails keeps its last good
+                                    records; the error is in the metrics and the
+                                    ScanConfiguration's status.
+  --vulnerability-db-dir DIR        where the advisory index is kept, on a volume (default
+                                    $XDG_CACHE_HOME/kube-inspector/vulndb, else
+                                    ~/.cache/kube-inspector/vulndb)
   --vulnerability-db-refresh DURATION
                                     time between refreshes, e.g. 30m, 1h, 1h30m (default 1h)
   --epss FILE                       EPSS scores (FIRST's CSV: cve,epss,percentile)
@@ -133,7 +143,10 @@ export interface ControllerConfig {
   shutdownMs: number;
   /** Requests a second to kube-apiserver and the burst above it; qps 0 is no limit. */
   kubeApi: { qps: number; burst: number };
-  vulnerabilityDb: string | undefined;
+  /** The database's sources in order; undefined when none is configured. */
+  vulnerabilityDb: string[] | undefined;
+  /** Where the advisory index is kept. */
+  vulnerabilityDbDir: string;
   refreshMs: number;
   epss: string | undefined;
   kev: string | undefined;
@@ -186,6 +199,54 @@ function integer(value: string, flag: string, min: number, max: number): number 
 }
 
 /** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
+/** `--vulnerability-db` values: repeated or comma-separated, checked, `osv` expanded. */
+function databaseSources(values: string[] | undefined): string[] | undefined {
+  const given = values?.flatMap((v) => v.split(','));
+  for (const source of given ?? []) {
+    checkSource(source.startsWith('osv:') ? source.slice(4) : source, '--vulnerability-db');
+  }
+  return given?.flatMap(expandSource);
+}
+
+/** Logs one refresh of the database: its failure, or what was loaded, and failed sources. */
+function logRefresh(
+  dbLog: pino.Logger,
+  outcome: string,
+  status: SourceStatus,
+  database: AdvisoryStore | undefined,
+): void {
+  for (const s of status.sources) {
+    if (s.lastOutcome === 'failed') {
+      dbLog.error(
+        { source: s.source, error: s.lastError, consecutiveFailures: s.consecutiveFailures },
+        'vulnerability database source failed; keeping its last good records',
+      );
+    }
+  }
+  if (outcome === 'failed') {
+    dbLog.error(
+      {
+        source: status.source,
+        error: status.lastError,
+        consecutiveFailures: status.consecutiveFailures,
+      },
+      'vulnerability database refresh failed; keeping the last good database',
+    );
+  } else if (outcome === 'updated') {
+    const stats = database?.current?.stats;
+    dbLog.info(
+      {
+        source: status.source,
+        advisories: database?.current?.size,
+        malformed: stats?.malformed,
+        newestModified: stats?.newestModified,
+        indexBytes: stats?.diskBytes,
+      },
+      'vulnerability database loaded',
+    );
+  }
+}
+
 // eslint-disable-next-line max-lines-per-function -- one check per flag, in the order --help lists them
 export function parseControllerArgs(
   args: string[],
@@ -205,7 +266,8 @@ export function parseControllerArgs(
         'shutdown-timeout': { type: 'string', default: '25' },
         'kube-api-qps': { type: 'string', default: String(DEFAULT_KUBE_API_QPS) },
         'kube-api-burst': { type: 'string', default: String(DEFAULT_KUBE_API_BURST) },
-        'vulnerability-db': { type: 'string' },
+        'vulnerability-db': { type: 'string', multiple: true },
+        'vulnerability-db-dir': { type: 'string' },
         'vulnerability-db-refresh': { type: 'string', default: '1h' },
         epss: { type: 'string' },
         kev: { type: 'string' },
@@ -261,23 +323,9 @@ export function parseControllerArgs(
       ? adminNamespace
       : namespace(values['leader-election-namespace'], '--leader-election-namespace');
 
-  const db = values['vulnerability-db'];
-  if (db !== undefined) {
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(db)?.[1];
-    if (db === '') throw new InputError('--vulnerability-db must not be empty');
-    if (scheme !== undefined) {
-      if (!/^https?$/i.test(scheme)) {
-        throw new InputError(
-          `--vulnerability-db ${db}: unsupported scheme "${scheme}" (use a path or an http(s) URL)`,
-        );
-      }
-      try {
-        new URL(db);
-      } catch {
-        throw new InputError(`--vulnerability-db ${db}: not a valid URL`);
-      }
-    }
-  }
+  const db = databaseSources(values['vulnerability-db']);
+  const dbDir = values['vulnerability-db-dir'];
+  if (dbDir === '') throw new InputError('--vulnerability-db-dir must not be empty');
   const refreshMs = parseDuration(values['vulnerability-db-refresh'], '--vulnerability-db-refresh');
   if (refreshMs < 10_000) {
     throw new InputError(
@@ -318,6 +366,7 @@ export function parseControllerArgs(
       burst: integer(values['kube-api-burst'], '--kube-api-burst', 1, 10_000),
     },
     vulnerabilityDb: db,
+    vulnerabilityDbDir: dbDir ?? defaultIndexDir(env),
     refreshMs,
     epss: values.epss,
     kev: values.kev,
@@ -480,38 +529,24 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
   }
 
   const registry = new Registry();
-  let database: DatabaseSource | undefined;
+  let database: AdvisoryStore | undefined;
   const dbMetrics = registerVulnDbMetrics(registry, () => database);
   const dbLog = log.child({ component: 'vulndb' });
   if (config.vulnerabilityDb !== undefined) {
     database = databaseSource(config.vulnerabilityDb, {
+      dir: config.vulnerabilityDbDir,
       intervalMs: config.refreshMs,
       onRefresh: (outcome, status) => {
         dbMetrics.onRefresh(outcome);
-        if (outcome === 'failed') {
-          dbLog.error(
-            {
-              source: status.source,
-              error: status.lastError,
-              consecutiveFailures: status.consecutiveFailures,
-            },
-            'vulnerability database refresh failed; keeping the last good database',
-          );
-        } else if (outcome === 'updated') {
-          const stats = database?.current?.stats;
-          dbLog.info(
-            {
-              source: status.source,
-              advisories: database?.current?.size,
-              malformed: stats?.malformed,
-              newestModified: stats?.newestModified,
-              loadSeconds: stats?.loadSeconds,
-            },
-            'vulnerability database loaded',
-          );
-        }
+        logRefresh(dbLog, outcome, status, database);
       },
     });
+    if (await database.open()) {
+      dbLog.info(
+        { dir: config.vulnerabilityDbDir, advisories: database.current?.size },
+        'serving the advisory index left on the volume until the first refresh',
+      );
+    }
   } else {
     log.warn('no --vulnerability-db: coverage runs, but no vulnerability is matched');
   }
@@ -585,7 +620,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
     await manager.run(stop);
   } finally {
     await findings.stop();
-    database?.stop();
+    database?.close();
   }
   return 0;
 }

@@ -35,6 +35,10 @@ const commands: Record<string, Command> = {
     summary: 'Export findings as CSV or JSON (findings export).',
     run: async (args, cmd) => (await import('./findings-export.ts')).runFindings(args, cmd),
   },
+  db: {
+    summary: 'Update the vulnerability database index or show its state (db update|status).',
+    run: async (args, cmd) => (await import('./db.ts')).runDb(args, cmd),
+  },
   agent: {
     summary: "Run the node agent: write this node's NodeInventory (the DaemonSet).",
     run: async (args) => (await import('./agent.ts')).runAgent(args),

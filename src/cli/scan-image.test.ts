@@ -20,6 +20,13 @@ const status = [
   'Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u1\n',
 ].join('\n');
 
+// The advisory index of these scans lives in a cache directory of their own.
+const cacheHome = mkdtempSync(join(tmpdir(), 'ki-scan-cache-'));
+process.env.XDG_CACHE_HOME = cacheHome;
+afterAll(() => rmSync(cacheHome, { recursive: true, force: true }));
+/** A directory with no index: a scan given it runs without a database. */
+const noIndex = join(cacheHome, 'none');
+
 async function capture(
   fn: () => Promise<number>,
 ): Promise<{ code: number; out: string; err: string }> {
@@ -67,7 +74,7 @@ describe('kube-inspector scan image', { timeout: 60_000 }, () => {
     capture(() => runScanTarget('image', [ref, '--insecure-registry', registry.host, ...args]));
 
   it('prints the packages as a table and exits 0 without a database', async () => {
-    const { code, out, err } = await scan();
+    const { code, out, err } = await scan('--db-dir', noIndex);
     expect(code).toBe(0);
     expect(out).toContain('Debian GNU/Linux 12 (bookworm)');
     expect(out).toMatch(/deb\s+libc6\s+2\.36-9\+deb12u1\s+glibc/);
@@ -109,7 +116,7 @@ describe('kube-inspector scan image', { timeout: 60_000 }, () => {
   });
 
   it('writes SPDX 2.3 JSON with a purl for every package', async () => {
-    const { code, out } = await scan('--format', 'spdx');
+    const { code, out } = await scan('--format', 'spdx', '--db-dir', noIndex);
     expect(code).toBe(0);
     const doc = JSON.parse(out) as {
       spdxVersion: string;
@@ -159,7 +166,9 @@ describe('kube-inspector scan rootfs', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lists the packages of an unpacked root filesystem', async () => {
-    const { code, out } = await capture(() => runScanTarget('rootfs', [dir, '--format', 'json']));
+    const { code, out } = await capture(() =>
+      runScanTarget('rootfs', [dir, '--format', 'json', '--db-dir', noIndex]),
+    );
     expect(code).toBe(0);
     const doc = JSON.parse(out) as {
       inventory: { os: { ecosystem: string }; packages: { name: string; filePath: string }[] };

@@ -40,10 +40,14 @@ ${
   target === 'image'
     ? 'Reads an image straight from its registry (no container engine, nothing unpacked to disk),\nlists its OS and language packages'
     : 'Walks an unpacked root filesystem, lists its OS and language packages'
-}, and with --db matches them against an OSV database.
+}, and matches them against the OSV advisory index (see \`kube-inspector db\`) when there is one.
 
 Options:
-  --db SOURCE                 OSV database: a directory of *.json, a zip, or an http(s) URL
+  --db SOURCE                 OSV source: a directory of *.json, a zip or JSON file, or an http(s)
+                              URL (repeatable; default: the sources the index was last updated from)
+  --db-dir DIR                where the index lives (default $XDG_CACHE_HOME/kube-inspector/vulndb
+                              or ~/.cache/kube-inspector/vulndb)
+  --skip-db-update            use the index as it is, without asking the sources (offline)
   --format FORMAT             table, json, cyclonedx (1.6) or spdx (2.3) (default table)
   --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH, MEDIUM,
                               LOW, INFORMATIONAL or UNTRIAGED (default UNTRIAGED: any finding)
@@ -180,7 +184,7 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
     }
   }
   // Open the database first: a bad --db is a usage error, found before any download.
-  const db = values.db === undefined ? undefined : await openDatabase(values.db);
+  const db = await openDatabase(values);
 
   let outcome;
   if (target === 'image') {

@@ -1,15 +1,14 @@
 /**
  * What the `scan` targets (`image`, `rootfs`, `sbom`) share: the options every target takes
- * (`--db`, `--format`, `--severity-threshold`, `--help`), opening the database, the findings
- * table, the threshold that decides exit code 1, and turning a usage or input error into exit
- * code 2.
+ * (`--db`, `--db-dir`, `--skip-db-update`, `--format`, `--severity-threshold`, `--help`),
+ * opening the database, the findings table, the threshold that decides exit code 1, and turning
+ * a usage or input error into exit code 2.
  */
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { VulnDatabase } from '../vulndb/database.ts';
-import { loadLocal } from '../vulndb/loader.ts';
 import type { PackageFinding } from '../vulndb/match.ts';
-import { RemoteDatabase } from '../vulndb/remote.ts';
 import { severityOrder, severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
+import { openCachedIndex } from './db-index.ts';
 
 import { InputError } from './errors.ts';
 
@@ -17,7 +16,9 @@ export { InputError };
 
 /** The `parseArgs` options every scan target takes. */
 const COMMON_SCAN_OPTIONS = {
-  db: { type: 'string' },
+  db: { type: 'string', multiple: true },
+  'db-dir': { type: 'string' },
+  'skip-db-update': { type: 'boolean', default: false },
   format: { type: 'string', default: 'table' },
   'severity-threshold': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -51,21 +52,28 @@ export function parseThreshold(value: string | undefined): SeverityLevel {
   return level;
 }
 
-/** The `--db` database: an http(s) URL fetched once, or a local directory, zip or JSON file. */
-export async function openDatabase(source: string): Promise<VulnDatabase> {
-  if (/^https?:\/\//i.test(source)) {
-    const remote = new RemoteDatabase({ url: source, timeoutMs: 120_000 });
-    await remote.refresh();
-    const db = remote.current;
-    if (db === undefined)
-      throw new InputError(`--db ${source}: ${remote.status.lastError ?? 'not loaded'}`);
-    return db;
-  }
-  try {
-    return await loadLocal(source);
-  } catch (err) {
-    throw new InputError(`--db ${source}: ${err instanceof Error ? err.message : String(err)}`);
-  }
+/** The database options of a scan, as parsed. */
+export interface DatabaseArgs {
+  db?: string[] | undefined;
+  'db-dir'?: string | undefined;
+  'skip-db-update'?: boolean | undefined;
+}
+
+/**
+ * The database of a scan: the index in the cache directory (or `--db-dir`), updated from the
+ * `--db` sources (or the sources it was last updated from) unless `--skip-db-update`.
+ * Undefined when no source is given and no index exists yet; an {@link InputError} when the
+ * sources cannot be read and no index of them exists.
+ */
+export async function openDatabase(args: DatabaseArgs): Promise<VulnDatabase | undefined> {
+  const opened = await openCachedIndex({
+    sources: args.db,
+    dir: args['db-dir'],
+    update: args['skip-db-update'] !== true,
+    flag: '--db',
+  });
+  for (const line of opened.warnings) console.error(line);
+  return opened.database;
 }
 
 /** Rows as aligned columns, two spaces apart; the last column is not padded. */

@@ -191,7 +191,7 @@ describe('kube-inspector scan sbom', { timeout: 60_000 }, () => {
   });
 
   it.each([
-    [['scan', 'sbom', cyclonedx], /--db is required/],
+    [['scan', 'sbom', cyclonedx, '--db-dir', join(scratch, 'no-index-here')], /--db is required/],
     [['scan', 'sbom', '--db', db], /expected exactly one SBOM file/],
     [
       ['scan', 'sbom', cyclonedx, '--db', db, '--format', 'xml'],

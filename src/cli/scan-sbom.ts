@@ -21,12 +21,17 @@ import {
 } from './scan-output.ts';
 
 const help = `Usage: kube-inspector scan sbom <file> --db <dir|zip|url> [options]
+       kube-inspector scan sbom <file> [options]   (the index of the last --db or db update)
 
-Matches the packages of a CycloneDX (1.4-1.6) or SPDX 2.3 JSON SBOM against an OSV
-vulnerability database and reports the findings.
+Matches the packages of a CycloneDX (1.4-1.6) or SPDX 2.3 JSON SBOM against the OSV advisory
+index (kept in the cache directory and reused across runs) and reports the findings.
 
 Options:
-  --db SOURCE                 OSV database: a directory of *.json, a zip, or an http(s) URL
+  --db SOURCE                 OSV source: a directory of *.json, a zip or JSON file, or an http(s)
+                              URL (repeatable; default: the sources the index was last updated from)
+  --db-dir DIR                where the index lives (default $XDG_CACHE_HOME/kube-inspector/vulndb
+                              or ~/.cache/kube-inspector/vulndb)
+  --skip-db-update            use the index as it is, without asking the sources (offline)
   --format table|json         output format (default table)
   --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH,
                               MEDIUM, LOW, INFORMATIONAL or UNTRIAGED (default UNTRIAGED:
@@ -108,7 +113,6 @@ async function scanSbom(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new InputError('expected exactly one SBOM file');
   const file = positionals[0]!;
-  if (values.db === undefined) throw new InputError('--db is required');
   if (values.format !== 'table' && values.format !== 'json') {
     throw new InputError(`--format ${values.format}: expected table or json`);
   }
@@ -130,7 +134,12 @@ async function scanSbom(args: string[]): Promise<number> {
     throw new InputError(`SBOM ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const enrichment = await loadEnrichment(values.epss, values.kev);
-  const db = await openDatabase(values.db);
+  const db = await openDatabase(values);
+  if (db === undefined) {
+    throw new InputError(
+      '--db is required: there is no vulnerability database yet (give --db SOURCE, or run `kube-inspector db update --db SOURCE` once)',
+    );
+  }
   const started = performance.now();
   const { findings, unreadableVersions } = matchPackages(db, sbom.packages, enrichment);
   const matchSeconds = (performance.now() - started) / 1000;
@@ -175,7 +184,7 @@ async function scanSbom(args: string[]): Promise<number> {
   }
   console.error(
     `database ${stats.source}: ${stats.records} records, ${stats.malformed} malformed skipped, ` +
-      `loaded in ${stats.loadSeconds.toFixed(2)}s; matched in ${matchSeconds.toFixed(3)}s`,
+      `index built ${stats.loadedAt.toISOString()}; matched in ${matchSeconds.toFixed(3)}s`,
   );
   for (const e of stats.errors.slice(0, 3)) console.error(`  malformed: ${e.source}: ${e.message}`);
   for (const u of unreadableVersions.slice(0, 3)) {

@@ -8,6 +8,7 @@ import { setupCoverage } from './coverage/index.ts';
 import type { ControllerDeps, ControllerSetup } from './deps.ts';
 import { setupFindings } from './findings/index.ts';
 import { ImageInventoryStore } from './image-inventories.ts';
+import { setupVulnDbStatus } from './vulndb/status.ts';
 
 export function defaultDeps(
   deps: Omit<ControllerDeps, 'images'> & { images?: ImageInventoryStore },
@@ -16,7 +17,12 @@ export function defaultDeps(
 }
 
 /** Every controller of the product, in the order they are registered. */
-export const SETUPS: readonly ControllerSetup[] = [setupCoverage, setupFindings, setupAssessments];
+export const SETUPS: readonly ControllerSetup[] = [
+  setupCoverage,
+  setupFindings,
+  setupAssessments,
+  (deps) => void setupVulnDbStatus(deps),
+];
 
 export function setupControllers(deps: ControllerDeps): void {
   for (const setup of SETUPS) setup(deps);

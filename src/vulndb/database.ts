@@ -1,7 +1,11 @@
 /**
- * The in-memory vulnerability database: advisories indexed by (ecosystem, package name), with
- * each affected entry's ranges compiled once (events sorted in the ecosystem's version order).
- * A database is immutable once built; loaders build a new one and swap it in whole.
+ * The vulnerability database as matching sees it: advisories looked up by (ecosystem, package
+ * name), each affected entry's ranges compiled (events sorted in the ecosystem's version order).
+ *
+ * Two implementations: the on-disk index (`advisory-index.ts`, what the controller and the CLI
+ * use) and the in-memory {@link MemoryDatabase} built here (tests, and loading a directory or
+ * zip once without an index). Either is immutable once built; a refresh builds a new one and
+ * swaps it in whole.
  */
 import { normalizeEcosystem, packageKey } from './ecosystem.ts';
 import { parseOsvRecord, type Advisory, type AffectedPackage, type RangeEvent } from './osv.ts';
@@ -56,8 +60,13 @@ export interface DatabaseStats {
   newestModified: string | undefined;
   /** Wall time of the load, in seconds. */
   loadSeconds: number;
-  /** Growth of the V8 heap during the load, in bytes (an estimate of the database's size). */
+  /**
+   * Growth of the V8 heap during the load, in bytes (an estimate of an in-memory database's
+   * size); 0 for the on-disk index, whose size is {@link DatabaseStats.diskBytes}.
+   */
   heapBytes: number;
+  /** Size of the on-disk index file, in bytes; 0 for an in-memory database. */
+  diskBytes?: number;
   loadedAt: Date;
 }
 
@@ -69,7 +78,10 @@ function normalizeEventVersion(base: string, type: string, version: string): str
     : version;
 }
 
-function compileRanges(affected: AffectedPackage, onUnsupported: () => void): CompiledRange[] {
+export function compileRanges(
+  affected: AffectedPackage,
+  onUnsupported: () => void = () => undefined,
+): CompiledRange[] {
   const base = baseEcosystem(affected.ecosystem);
   const out: CompiledRange[] = [];
   for (const range of affected.ranges) {
@@ -101,7 +113,46 @@ function compileRanges(affected: AffectedPackage, onUnsupported: () => void): Co
   return out;
 }
 
-export class VulnDatabase {
+/** One affected entry of an advisory, ready for matching. */
+export function indexedEntry(
+  advisory: Advisory,
+  affected: AffectedPackage,
+  onUnsupported?: () => void,
+): IndexedEntry {
+  return {
+    advisory,
+    affected,
+    ranges: compileRanges(affected, onUnsupported),
+    order: versionOrderFor(affected.ecosystem),
+    versions: affected.versions,
+  };
+}
+
+/** What matching, the controllers and the CLI read from a database. */
+export interface VulnDatabase {
+  readonly stats: DatabaseStats;
+  /** Records kept (withdrawn ones excluded). */
+  readonly size: number;
+  /** Entries filed under one (ecosystem, name); ecosystem and name are normalised here. */
+  lookup(ecosystem: string, name: string): readonly IndexedEntry[];
+  /** One advisory by its id. */
+  get(id: string): Advisory | undefined;
+  /**
+   * Says which (ecosystem, name) pairs are about to be looked up, so an on-disk database can
+   * read them in a few batched queries. Optional; lookups work without it.
+   */
+  prefetch?(keys: Iterable<readonly [ecosystem: string, name: string]>): void;
+}
+
+export const VulnDatabase = {
+  /** Builds an in-memory database from advisories; used by tests. */
+  fromAdvisories(advisories: Iterable<Advisory>, base: Partial<DatabaseStats> = {}): VulnDatabase {
+    return MemoryDatabase.fromAdvisories(advisories, base);
+  },
+};
+
+/** The database held in the heap: advisories indexed by (ecosystem, package name). */
+export class MemoryDatabase implements VulnDatabase {
   readonly stats: DatabaseStats;
   private readonly index: Map<string, IndexedEntry[]>;
   private readonly advisories: Map<string, Advisory>;
@@ -135,7 +186,7 @@ export class VulnDatabase {
   static fromAdvisories(
     advisories: Iterable<Advisory>,
     base: Partial<DatabaseStats> = {},
-  ): VulnDatabase {
+  ): MemoryDatabase {
     const builder = new DatabaseBuilder(base.source ?? 'memory');
     for (const a of advisories) builder.addAdvisory(a);
     return builder.build();
@@ -143,7 +194,7 @@ export class VulnDatabase {
 }
 
 /**
- * Collects records (valid, malformed, duplicated, withdrawn) and builds one {@link VulnDatabase}.
+ * Collects records (valid, malformed, duplicated, withdrawn) and builds one {@link MemoryDatabase}.
  * Loaders feed it record by record, so one bad record never spoils a load.
  */
 export class DatabaseBuilder {
@@ -202,7 +253,7 @@ export class DatabaseBuilder {
     return this.malformed;
   }
 
-  build(): VulnDatabase {
+  build(): MemoryDatabase {
     const index = new Map<string, IndexedEntry[]>();
     const byEcosystem: Record<string, number> = {};
     let unsupportedRanges = 0;
@@ -216,15 +267,8 @@ export class DatabaseBuilder {
       }
       const ecosystems = new Set<string>();
       for (const affected of advisory.affected) {
-        const ranges = compileRanges(affected, () => unsupportedRanges++);
+        const entry = indexedEntry(advisory, affected, () => unsupportedRanges++);
         const key = packageKey(affected.ecosystem, affected.name);
-        const entry: IndexedEntry = {
-          advisory,
-          affected,
-          ranges,
-          order: versionOrderFor(affected.ecosystem),
-          versions: affected.versions,
-        };
         const list = index.get(key);
         if (list === undefined) index.set(key, [entry]);
         else list.push(entry);
@@ -246,6 +290,6 @@ export class DatabaseBuilder {
       heapBytes: Math.max(0, process.memoryUsage().heapUsed - this.heapBefore),
       loadedAt: new Date(),
     };
-    return new VulnDatabase(index, this.advisories, stats);
+    return new MemoryDatabase(index, this.advisories, stats);
   }
 }

@@ -2,7 +2,14 @@
  * The vulnerability database module: OSV loading, ecosystems and version order, matching and
  * scoring. It works with no cluster; the controllers and the CLI use it through this file.
  */
-export { DatabaseBuilder, VulnDatabase, type DatabaseStats, type LoadIssue } from './database.ts';
+export { IndexReader, type IndexedSource, type SourceStats } from './advisory-index.ts';
+export {
+  DatabaseBuilder,
+  MemoryDatabase,
+  VulnDatabase,
+  type DatabaseStats,
+  type LoadIssue,
+} from './database.ts';
 export {
   advisoryNames,
   ecosystemForOs,
@@ -21,20 +28,15 @@ export {
   type PackageFinding,
 } from './match.ts';
 export { parseOsvRecord, type Advisory } from './osv.ts';
-export {
-  RemoteDatabase,
-  type RefreshOutcome,
-  type RemoteOptions,
-  type RemoteStatus,
-} from './remote.ts';
+export { type RefreshOutcome } from './refreshing.ts';
 export { packageFromPurl, readSbom, type SbomPackages } from './sbom.ts';
 export {
   databaseSource,
   LocalDatabaseSource,
   type DatabaseSource,
   type SourceOptions,
-  type SourceStatus,
 } from './source.ts';
+export { AdvisoryStore, type SourceState, type SourceStatus, type StoreOptions } from './store.ts';
 export {
   assess,
   scoreCvss,

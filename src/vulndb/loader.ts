@@ -133,7 +133,7 @@ export async function loadZipFile(path: string): Promise<VulnDatabase> {
   return loadZipBytes(await readFile(path), path);
 }
 
-/** A local source: a directory, or a zip or JSON file. URLs go through {@link RemoteDatabase}. */
+/** A local source in memory: a directory, or a zip or JSON file (the index streams them instead). */
 export async function loadLocal(path: string): Promise<VulnDatabase> {
   const info = await stat(path);
   if (info.isDirectory()) return loadDirectory(path);

@@ -278,7 +278,10 @@ export function matchPackages(
   let count = 0;
   let unsupportedEcosystem = 0;
   const unreadableVersions: MatchSummary['unreadableVersions'] = [];
-  for (const pkg of packages) {
+  const list = [...packages];
+  // An on-disk database reads the packages' entries in a few batched queries.
+  db.prefetch?.(list.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)));
+  for (const pkg of list) {
     count++;
     const order = versionOrderFor(pkg.ecosystem);
     if (order === undefined) unsupportedEcosystem++;

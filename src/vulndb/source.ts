@@ -1,27 +1,17 @@
 /**
- * One interface for every database source the controller can be given: a directory, a zip or
- * JSON file, or an HTTP(S) URL. Each keeps its last good database, reloads on an interval
- * (a local source only when its files changed, a URL with conditional requests), and swaps a
- * new database in whole.
+ * What the controllers depend on: the current database and a way to refresh it. The one
+ * implementation is the on-disk advisory store (store.ts), fed by a list of sources: directories
+ * of OSV JSON, zip or JSON files, http(s) URLs.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VulnDatabase } from './database.ts';
-import { loadLocal } from './loader.ts';
-import {
-  initialRefreshStatus,
-  RefreshingDatabase,
-  RemoteDatabase,
-  type RefreshOutcome,
-  type RefreshStatus,
-  type RemoteStatus,
-} from './remote.ts';
+import type { RefreshOutcome } from './refreshing.ts';
+import { AdvisoryStore, type SourceState, type SourceStatus, type StoreOptions } from './store.ts';
 
-export interface SourceStatus extends RefreshStatus {
-  source: string;
-}
+export type { SourceState, SourceStatus };
 
-/** What the controllers depend on: the current database and a way to refresh it. */
 export interface DatabaseSource {
   /** The last good database, or `undefined` before the first successful load. */
   readonly current: VulnDatabase | undefined;
@@ -37,111 +27,37 @@ export interface DatabaseSource {
   stop(): void;
 }
 
-export interface SourceOptions {
-  /** Time between refreshes, in milliseconds (default one hour). */
-  intervalMs?: number;
-  /** HTTP request timeout, in milliseconds. */
-  timeoutMs?: number;
-  onRefresh?: (outcome: RefreshOutcome, status: SourceStatus) => void;
-  now?: () => Date;
-}
+/** Store options; without `dir` the index lives in a temporary directory removed at exit. */
+export type SourceOptions = Omit<StoreOptions, 'sources' | 'dir'> & { dir?: string | undefined };
 
-/** A fingerprint of a file or a directory's `*.json` files: sizes and modification times. */
-async function fingerprint(path: string): Promise<string> {
-  const info = await stat(path);
-  if (!info.isDirectory()) return `${info.size}:${info.mtimeMs}`;
-  const entries = await readdir(path, { recursive: true, withFileTypes: true });
-  const files = entries
-    .filter((e) => e.isFile() && e.name.endsWith('.json'))
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
-  const parts: string[] = [];
-  for (const f of files) {
-    const s = await stat(f);
-    parts.push(`${f}:${s.size}:${s.mtimeMs}`);
-  }
-  return parts.join('\n');
-}
+const scratch: string[] = [];
 
-/** A directory or file, reloaded when its fingerprint changes. */
-export class LocalDatabaseSource
-  extends RefreshingDatabase<SourceStatus>
-  implements DatabaseSource
-{
-  private seen: string | undefined;
-  private readonly path: string;
-
-  constructor(path: string, options: SourceOptions = {}) {
-    super({ source: path, ...initialRefreshStatus() }, options);
-    this.path = path;
-  }
-
-  protected async fetchNext(): Promise<VulnDatabase | 'not-modified'> {
-    const print = await fingerprint(this.path);
-    if (this.current !== undefined && print === this.seen) return 'not-modified';
-    const next = await loadLocal(this.path);
-    if (next.size === 0 && next.stats.malformed > 0) {
-      throw new Error(`no valid record among ${next.stats.malformed} malformed`);
-    }
-    this.seen = print;
-    return next;
-  }
-}
-
-/** Adapts {@link RemoteDatabase} to {@link DatabaseSource}. */
-class RemoteSource implements DatabaseSource {
-  private readonly remote: RemoteDatabase;
-
-  constructor(url: string, options: SourceOptions) {
-    this.remote = new RemoteDatabase({
-      url,
-      ...(options.intervalMs !== undefined && { intervalMs: options.intervalMs }),
-      ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
-      ...(options.now !== undefined && { now: options.now }),
-      ...(options.onRefresh !== undefined && {
-        onRefresh: (o: RefreshOutcome, s: RemoteStatus) => options.onRefresh?.(o, toStatus(s)),
-      }),
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-inspector-vulndb-'));
+  if (scratch.length === 0) {
+    process.on('exit', () => {
+      for (const d of scratch) rmSync(d, { recursive: true, force: true });
     });
   }
-
-  get current(): VulnDatabase | undefined {
-    return this.remote.current;
-  }
-
-  get status(): SourceStatus {
-    return toStatus(this.remote.status);
-  }
-
-  refresh(): Promise<RefreshOutcome> {
-    return this.remote.refresh();
-  }
-
-  onUpdate(listener: (db: VulnDatabase) => void): () => void {
-    return this.remote.onUpdate(listener);
-  }
-
-  start(): Promise<RefreshOutcome> {
-    return this.remote.start();
-  }
-
-  stop(): void {
-    this.remote.stop();
-  }
+  scratch.push(dir);
+  return dir;
 }
 
-function toStatus(s: RemoteStatus): SourceStatus {
-  return {
-    source: s.url,
-    lastCheck: s.lastCheck,
-    lastSuccess: s.lastSuccess,
-    lastOutcome: s.lastOutcome,
-    lastError: s.lastError,
-    consecutiveFailures: s.consecutiveFailures,
-  };
+/** An index in `options.dir` fed by `sources` (paths or http(s) URLs, in order). */
+export function databaseSource(
+  sources: string | readonly string[],
+  options: SourceOptions = {},
+): AdvisoryStore {
+  return new AdvisoryStore({
+    ...options,
+    dir: options.dir ?? scratchDir(),
+    sources: typeof sources === 'string' ? [sources] : sources,
+  });
 }
 
-/** A source for a path (directory, zip or JSON file) or an `http(s)://` URL. */
-export function databaseSource(spec: string, options: SourceOptions = {}): DatabaseSource {
-  if (/^https?:\/\//i.test(spec)) return new RemoteSource(spec, options);
-  return new LocalDatabaseSource(spec, options);
+/** The index of one local directory, zip or JSON file. */
+export class LocalDatabaseSource extends AdvisoryStore {
+  constructor(path: string, options: SourceOptions = {}) {
+    super({ ...options, dir: options.dir ?? scratchDir(), sources: [path] });
+  }
 }

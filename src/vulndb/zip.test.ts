@@ -6,7 +6,7 @@ import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { loadZipBytes } from './loader.ts';
 import { writeZip } from './testing/zip-writer.ts';
-import { readZip } from './zip.ts';
+import { openZipFile, readZip } from './zip.ts';
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -40,6 +40,20 @@ describe('the zip reader', () => {
         expect(entries).toHaveLength(70_000);
         expect(text(entries[69_999]!.read())).toContain('"R-69999"');
         expect(loadZipBytes(readFileSync(file), 'big.zip').size).toBe(70_000);
+        // From disk: the central directory (over 1 MiB here) is read a window at a time.
+        const onDisk = openZipFile(file);
+        try {
+          let n = 0;
+          let last = '';
+          for (const e of onDisk.entries()) {
+            n++;
+            if (n === 70_000) last = text(e.read());
+          }
+          expect(n).toBe(70_000);
+          expect(last).toContain('"R-69999"');
+        } finally {
+          onDisk.close();
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -74,6 +88,21 @@ describe('the zip reader', () => {
       }
     },
   );
+
+  it('refuses a file on disk that is not a zip or is cut short', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zipfile-'));
+    try {
+      const zip = zipSync({ 'a.json': bytes('{}'), 'b.json': bytes('[]') });
+      const cut = join(dir, 'cut.zip');
+      writeFileSync(cut, zip.subarray(0, zip.length - 30));
+      expect(() => openZipFile(cut)).toThrow();
+      const text = join(dir, 'text.zip');
+      writeFileSync(text, 'not a zip at all, just some text here');
+      expect(() => openZipFile(text)).toThrow(/no end of central directory/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('refuses data that is not a zip or is cut short', () => {
     expect(() => readZip(bytes('not a zip at all, just some text here'))).toThrow(

@@ -127,6 +127,7 @@ describe('kube-inspector controller as a process', { timeout: 180_000 }, () => {
     const cache = join(scratch, 'layers');
     const running = startControllerProcess(env, [
       `--vulnerability-db=${osv}`,
+      `--vulnerability-db-dir=${join(scratch, 'vulndb')}`,
       '--vulnerability-db-refresh=10m',
       '--scan-concurrency=2',
       `--scan-cache-dir=${cache}`,
@@ -174,7 +175,12 @@ describe('kube-inspector controller as a process', { timeout: 180_000 }, () => {
   it('keeps running with no database when the URL cannot be reached, and counts the error', async () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}/osv/all.zip`;
-    const running = startControllerProcess(env, [`--vulnerability-db=${url}`]);
+    const scratch = mkdtempSync(join(tmpdir(), 'ki-vulndb-'));
+    onTestFinished(() => rmSync(scratch, { recursive: true, force: true }));
+    const running = startControllerProcess(env, [
+      `--vulnerability-db=${url}`,
+      `--vulnerability-db-dir=${scratch}`,
+    ]);
     try {
       const { text, probes } = await eventually(
         'the failed load to be counted',

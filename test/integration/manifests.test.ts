@@ -245,7 +245,9 @@ describe('manifests/', () => {
       scanConcurrency: 4,
       refreshMs: 3_600_000,
     });
-    expect(config.vulnerabilityDb).toMatch(/^https?:\/\//);
+    // The shipped sources: the OSV exports of every ecosystem read, each an http(s) URL.
+    expect(config.vulnerabilityDb).toHaveLength(13);
+    for (const source of config.vulnerabilityDb!) expect(source).toMatch(/^https:\/\//);
     // The layer cache is one of the emptyDir mounts.
     const mounts = (c as unknown as { volumeMounts: { mountPath: string }[] }).volumeMounts;
     expect(mounts.map((m) => m.mountPath)).toContain(config.scanCacheDir);

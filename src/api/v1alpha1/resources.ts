@@ -58,7 +58,7 @@ export const legacyFindings: ApiResource = {
 export const FIELD_MANAGERS = {
   /**
    * The controller's default manager: coverage (CoveredResource labels and status,
-   * ScanConfiguration status), Finding objects, and the runs a template's schedule creates.
+   * ScanConfiguration status but its `vulnerabilityDatabase`), Finding objects, and the runs a template's schedule creates.
    */
   coverage: 'kube-inspector',
   /** A CoveredResource's `status.findingCounts`, written by the findings controller. */
@@ -71,4 +71,6 @@ export const FIELD_MANAGERS = {
   suppression: 'kube-inspector-suppression',
   /** NodeInventory objects, written by the node agent. */
   agent: 'kube-inspector-agent',
+  /** The ScanConfiguration's `status.vulnerabilityDatabase`. */
+  vulndb: 'kube-inspector-vulndb',
 } as const;

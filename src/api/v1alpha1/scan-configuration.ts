@@ -291,6 +291,65 @@ export const NamespaceCoverageSchema = z
   })
   .describe('Coverage of one namespace.');
 
+export const VulnerabilityDatabaseSourceStatusSchema = z
+  .object({
+    source: boundedString(2048, 1).describe('The source: a URL or a path in the controller.'),
+    records: count('Records of this source in the index (withdrawn ones excluded).').optional(),
+    loadedAt: timestamp()
+      .optional()
+      .describe('When the records of this source in the index were loaded.'),
+    lastCheckTime: timestamp().optional().describe('When the source was last asked for changes.'),
+    lastSuccessTime: timestamp()
+      .optional()
+      .describe('When the source was last read (loaded, or confirmed unchanged).'),
+    lastError: boundedString(1024)
+      .optional()
+      .describe(
+        'Why the last refresh could not read the source; its last good records are still served. Absent when the last refresh read it.',
+      ),
+    consecutiveFailures: count('Refreshes in a row that could not read the source.').optional(),
+  })
+  .describe('The state of one vulnerability database source.');
+
+export const VulnerabilityDatabaseStatusSchema = z
+  .object({
+    loaded: z.boolean().describe('Whether the controller has an advisory index to match against.'),
+    records: count('Advisories in the index (withdrawn ones excluded).').optional(),
+    malformedRecords: count('Records that failed validation and were skipped.').optional(),
+    indexBytes: z.int().min(0).optional().describe('Size of the on-disk advisory index, in bytes.'),
+    builtAt: timestamp().optional().describe('When the index being served was built.'),
+    newestModified: timestamp()
+      .optional()
+      .describe('The newest `modified` time among the advisories: how fresh the data is.'),
+    lastRefreshTime: timestamp().optional().describe('When the controller last refreshed.'),
+    lastError: boundedString(1024)
+      .optional()
+      .describe(
+        'Why the last refresh failed as a whole (for example a full disk); the last good index is still served.',
+      ),
+    sources: z
+      .array(VulnerabilityDatabaseSourceStatusSchema)
+      .max(64)
+      .optional()
+      .describe('Per configured source, in order.'),
+    ecosystems: z
+      .array(
+        z
+          .object({
+            ecosystem: boundedString(128, 1).describe('Ecosystem, as normalised for matching.'),
+            records: count('Advisories naming this ecosystem.'),
+          })
+          .describe('Advisories of one ecosystem.'),
+      )
+      .max(512)
+      .optional()
+      .describe('Advisories per ecosystem (a record naming two counts in both).'),
+  })
+  .describe(
+    'The vulnerability database of the controller: sources, records per ecosystem, age and errors. Written by the controller when it changes.',
+  );
+export type VulnerabilityDatabaseStatus = z.infer<typeof VulnerabilityDatabaseStatusSchema>;
+
 export const ScanConfigurationStatusSchema = z
   .object({
     observedGeneration: observedGeneration(),
@@ -328,6 +387,7 @@ export const ScanConfigurationStatusSchema = z
       })
       .optional()
       .describe('Coverage statistics, like Inspector ListCoverageStatistics.'),
+    vulnerabilityDatabase: VulnerabilityDatabaseStatusSchema.optional(),
   })
   .describe('Observed state, written by the controller.');
 export type ScanConfigurationStatus = z.infer<typeof ScanConfigurationStatusSchema>;

@@ -146,10 +146,12 @@ export function scanConfigurationReconciler(ctx: CoverageContext): Reconciler {
                 },
           ),
         write: async (status) => {
+          // vulnerabilityDatabase belongs to the database status controller (its own manager).
+          const { vulnerabilityDatabase: _db, ...own } = status;
           await apply(
             ctx.deps.manager.client,
             kinds.scanConfigurations,
-            { apiVersion: API_VERSION, kind: 'ScanConfiguration', metadata: { name }, status },
+            { apiVersion: API_VERSION, kind: 'ScanConfiguration', metadata: { name }, status: own },
             { current: sc, status: true, fieldManager: FIELD_MANAGERS.coverage },
           );
           // The interval counts from statistics the API server took, not from an attempt.

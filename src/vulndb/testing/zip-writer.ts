@@ -3,11 +3,50 @@
  * than 65,535 entries — for tests and benchmarks that need archives the size of real OSV
  * exports. (fflate's writer truncates the entry count of such archives.)
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { crc32, deflateRawSync } from 'node:zlib';
 
+/** Writes the zip to a file as its entries come, holding only the central directory. */
+export function writeZipFile(
+  path: string,
+  files: Iterable<[string, Uint8Array]>,
+  deflate = false,
+): number {
+  const fd = openSync(path, 'w');
+  let size = 0;
+  try {
+    writeZipTo(
+      (chunk) => {
+        writeSync(fd, chunk);
+        size += chunk.length;
+      },
+      files,
+      deflate,
+    );
+  } finally {
+    closeSync(fd);
+  }
+  return size;
+}
+
 export function writeZip(files: Iterable<[string, Uint8Array]>, deflate = false): Uint8Array {
+  const parts: Uint8Array[] = [];
+  writeZipTo((chunk) => parts.push(chunk), files, deflate);
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function writeZipTo(
+  sink: (chunk: Uint8Array) => void,
+  files: Iterable<[string, Uint8Array]>,
+  deflate: boolean,
+): void {
   const encoder = new TextEncoder();
-  const locals: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
   let offset = 0;
   let count = 0;
@@ -25,7 +64,9 @@ export function writeZip(files: Iterable<[string, Uint8Array]>, deflate = false)
     local.setUint32(18, data.length, true);
     local.setUint32(22, raw.length, true);
     local.setUint16(26, n.length, true);
-    locals.push(new Uint8Array(local.buffer), n, data);
+    sink(new Uint8Array(local.buffer));
+    sink(n);
+    sink(data);
     const central = new DataView(new ArrayBuffer(46));
     central.setUint32(0, 0x02014b50, true);
     central.setUint16(4, 45, true);
@@ -68,12 +109,5 @@ export function writeZip(files: Iterable<[string, Uint8Array]>, deflate = false)
   eocd.setUint32(12, cdSize, true);
   eocd.setUint32(16, zip64 ? 0xffffffff : cdOffset, true);
   tail.push(new Uint8Array(eocd.buffer));
-  const parts = [...locals, ...centrals, ...tail];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  for (const p of [...centrals, ...tail]) sink(p);
 }

@@ -1,16 +1,11 @@
 /**
- * A database fetched from an HTTP(S) URL and refreshed on an interval with conditional
- * requests (`If-None-Match` with the last ETag, `If-Modified-Since` with the last
- * `Last-Modified`). A new database is built completely before it replaces the current one in a
- * single assignment, so readers see either the old or the new one; a failed refresh (network
- * error, timeout, HTTP error, unreadable payload, a payload with no valid record) keeps the last
- * good database and is reported in the status.
- *
- * The status bookkeeping and the interval timer live in {@link RefreshingDatabase}, which the
- * local sources in `source.ts` share.
+ * A database that refreshes on an interval and keeps its last good version: the status
+ * bookkeeping, the sharing of a refresh in flight, the update listeners and the timer. A new
+ * database is built completely before it replaces the current one in a single assignment, so
+ * readers see either the old or the new one; a failed refresh keeps the last good database and
+ * is reported in the status. The on-disk index (`store.ts`) is the one subclass.
  */
 import type { VulnDatabase } from './database.ts';
-import { loadBytes } from './loader.ts';
 
 export type RefreshOutcome = 'updated' | 'not-modified' | 'failed';
 
@@ -24,48 +19,6 @@ export interface RefreshStatus {
   /** The error of the last refresh, when it failed. */
   lastError: string | undefined;
   consecutiveFailures: number;
-}
-
-export interface RemoteStatus extends RefreshStatus {
-  url: string;
-  etag: string | undefined;
-  lastModified: string | undefined;
-}
-
-export interface RemoteOptions {
-  url: string;
-  /** Time between refreshes, in milliseconds (default one hour). */
-  intervalMs?: number;
-  /** Per-request timeout, in milliseconds (default 5 minutes). */
-  timeoutMs?: number;
-  /** Largest payload accepted, in bytes (default 2 GiB). */
-  maxBytes?: number;
-  /** Called after every refresh. */
-  onRefresh?: (outcome: RefreshOutcome, status: RemoteStatus) => void;
-  fetch?: typeof fetch;
-  now?: () => Date;
-}
-
-async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new Error(`payload of ${declared} bytes is larger than the limit of ${maxBytes}`);
-  }
-  if (res.body === null) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw new Error(`payload is larger than the limit of ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 /** A {@link RefreshStatus} before the first refresh. */
@@ -119,6 +72,11 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
   /** The last good database, or `undefined` before the first successful load. */
   get current(): VulnDatabase | undefined {
     return this.db;
+  }
+
+  /** Serves a database found without a refresh (an index left by an earlier run). */
+  protected adopt(db: VulnDatabase): void {
+    this.db = db;
   }
 
   /**
@@ -185,66 +143,5 @@ export abstract class RefreshingDatabase<S extends RefreshStatus> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-  }
-}
-
-export class RemoteDatabase extends RefreshingDatabase<RemoteStatus> {
-  private readonly options: Required<Omit<RemoteOptions, 'onRefresh' | 'intervalMs' | 'now'>>;
-
-  constructor(options: RemoteOptions) {
-    const url = new URL(options.url);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error(`unsupported URL scheme ${url.protocol} (use http or https)`);
-    }
-    super(
-      {
-        url: options.url,
-        ...initialRefreshStatus(),
-        etag: undefined,
-        lastModified: undefined,
-      },
-      options,
-    );
-    this.options = {
-      url: options.url,
-      timeoutMs: options.timeoutMs ?? 300_000,
-      maxBytes: options.maxBytes ?? 2 ** 31,
-      fetch: options.fetch ?? fetch,
-    };
-  }
-
-  protected async fetchNext(): Promise<VulnDatabase | 'not-modified'> {
-    const { url, timeoutMs, maxBytes } = this.options;
-    const held = this.current !== undefined;
-    const headers: Record<string, string> = { accept: 'application/zip, application/json' };
-    // Conditional headers only make sense while we hold the database they describe.
-    if (held && this.status.etag !== undefined) headers['if-none-match'] = this.status.etag;
-    if (held && this.status.lastModified !== undefined) {
-      headers['if-modified-since'] = this.status.lastModified;
-    }
-    const res = await this.options.fetch(url, {
-      headers,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.status === 304 && this.current !== undefined) {
-      await res.body?.cancel();
-      return 'not-modified';
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
-    }
-    const bytes = await readCapped(res, maxBytes);
-    const next = loadBytes(bytes, url);
-    if (next.size === 0 && next.stats.malformed > 0) {
-      const first = next.stats.errors[0];
-      throw new Error(
-        `no valid record among ${next.stats.malformed} malformed` +
-          (first === undefined ? '' : ` (first: ${first.source}: ${first.message})`),
-      );
-    }
-    this.status.etag = res.headers.get('etag') ?? undefined;
-    this.status.lastModified = res.headers.get('last-modified') ?? undefined;
-    return next;
   }
 }

@@ -1,0 +1,720 @@
+/**
+ * The on-disk advisory index: one SQLite file (node:sqlite) holding the advisories of every
+ * configured source, keyed by (ecosystem, package name), so matching reads only the packages it
+ * is asked about and memory does not grow with the database.
+ *
+ * Tables:
+ * - `sources`: one row per source (its spec, the validators of what was loaded — ETag,
+ *   Last-Modified, a local fingerprint — and its load statistics as JSON).
+ * - `advisories`: one row per (source, record id): the `modified` time in milliseconds and the
+ *   compact advisory (see osv.ts) as deflated JSON.
+ * - `affected`: one row per affected package of an advisory: the normalised package key
+ *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
+ *   in the advisory's `affected` list, and what deciding a match needs (the entry's ecosystem,
+ *   ranges and versions, as plain JSON). A lookup reads only that; the advisory itself is
+ *   inflated when an entry matches.
+ *
+ * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
+ * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.
+ */
+import { deflateSync, inflateSync } from 'fflate';
+import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import {
+  compileRanges,
+  indexedEntry,
+  maxReportedErrors,
+  type DatabaseStats,
+  type IndexedEntry,
+  type LoadIssue,
+  type VulnDatabase,
+} from './database.ts';
+import { packageKey } from './ecosystem.ts';
+import { versionOrderFor } from './version/index.ts';
+import { parseOsvRecord, type AffectedPackage, type Advisory } from './osv.ts';
+
+/** Bumped when the schema or the encoding of a record changes; other files are rebuilt. */
+export const INDEX_FORMAT = 3;
+
+/** Longest `details` text kept: reports use only its first line, when there is no summary. */
+const MAX_DETAILS = 1000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function encodeAdvisory(a: Advisory): Uint8Array {
+  const firstLine = a.details.split('\n', 1)[0] ?? '';
+  const slim: Advisory = { ...a, details: firstLine.slice(0, MAX_DETAILS) };
+  return deflateSync(encoder.encode(JSON.stringify(slim)), { level: 6 });
+}
+
+function decodeAdvisory(body: Uint8Array): Advisory {
+  return JSON.parse(decoder.decode(inflateSync(body))) as Advisory;
+}
+
+/** What deciding whether an affected entry matches needs, kept apart from the advisory. */
+interface MatchData {
+  ecosystem: string;
+  ranges: AffectedPackage['ranges'];
+  versions: string[];
+}
+
+/** What a source's loader knew about the data it loaded, to ask next time whether it changed. */
+export interface SourceValidators {
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+  /** Sizes and modification times of a local file or directory. */
+  fingerprint?: string | undefined;
+  /** The validators of the change list (`modified_id.csv`), when the source has one. */
+  changesEtag?: string | undefined;
+}
+
+/** Load statistics of one source, as kept in the index. */
+export interface SourceStats {
+  records: number;
+  withdrawn: number;
+  malformed: number;
+  duplicates: number;
+  unsupportedRanges: number;
+  errors: LoadIssue[];
+  byEcosystem: Record<string, number>;
+  newestModified: string | undefined;
+  /** When these records were loaded from the source (RFC 3339). */
+  loadedAt: string;
+  /** How the records were loaded: the whole export, or changed records only. */
+  mode: 'full' | 'incremental';
+}
+
+export interface IndexedSource {
+  id: number;
+  spec: string;
+  validators: SourceValidators;
+  stats: SourceStats;
+}
+
+const SCHEMA = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE sources (
+  id INTEGER PRIMARY KEY,
+  spec TEXT NOT NULL UNIQUE,
+  position INTEGER NOT NULL,
+  validators TEXT NOT NULL,
+  stats TEXT NOT NULL
+);
+CREATE TABLE advisories (
+  rowid INTEGER PRIMARY KEY,
+  source INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  modified INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  UNIQUE (source, id)
+);
+CREATE TABLE affected_load (
+  key TEXT NOT NULL,
+  advisory INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  match TEXT NOT NULL
+);
+CREATE INDEX affected_load_advisory ON affected_load (advisory);
+CREATE TABLE withdrawn (
+  source INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  modified INTEGER NOT NULL,
+  PRIMARY KEY (source, id)
+) WITHOUT ROWID;
+`;
+
+/**
+ * The final `affected` table: clustered by package key, so a lookup is one range scan that
+ * holds everything matching needs. Filled in key order from the table the load wrote.
+ */
+const INDEXES = `
+CREATE TABLE affected (
+  key TEXT NOT NULL,
+  advisory INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  match TEXT NOT NULL,
+  PRIMARY KEY (key, advisory, idx)
+) WITHOUT ROWID;
+INSERT INTO affected (key, advisory, idx, match)
+  SELECT key, advisory, idx, match FROM affected_load ORDER BY key, advisory, idx;
+DROP TABLE affected_load;
+CREATE INDEX advisories_id ON advisories (id);
+`;
+
+function newStats(mode: SourceStats['mode']): SourceStats {
+  return {
+    records: 0,
+    withdrawn: 0,
+    malformed: 0,
+    duplicates: 0,
+    unsupportedRanges: 0,
+    errors: [],
+    byEcosystem: {},
+    newestModified: undefined,
+    loadedAt: new Date().toISOString(),
+    mode,
+  };
+}
+
+/**
+ * Records of one source going into a new index file. Feeds like the in-memory builder: one bad
+ * record never spoils a load; a withdrawn record is counted and left out; of two records with
+ * the same id the one modified last is kept.
+ */
+export class SourceWriter {
+  readonly stats: SourceStats;
+  /** Valid records stored by this load (new or replacing an older one with the same id). */
+  kept = 0;
+  private readonly writer: IndexWriter;
+  private readonly sourceId: number;
+
+  constructor(writer: IndexWriter, sourceId: number, stats: SourceStats) {
+    this.writer = writer;
+    this.sourceId = sourceId;
+    this.stats = stats;
+  }
+
+  /** Adds one parsed JSON value: a record, or an array of records. */
+  addJson(value: unknown, where: string): void {
+    if (Array.isArray(value)) value.forEach((v, i) => this.addRecord(v, `${where}[${i}]`));
+    else this.addRecord(value, where);
+  }
+
+  /** Adds JSON text; text that is not JSON is counted as malformed. */
+  addJsonText(text: string, where: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      this.addError(where, `not JSON: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    this.addJson(value, where);
+  }
+
+  addRecord(value: unknown, where: string): void {
+    const r = parseOsvRecord(value);
+    if (r.ok) this.addAdvisory(r.advisory);
+    else this.addError(where, r.error);
+  }
+
+  /** Counts a record (or a file) that could not be read. */
+  addError(where: string, message: string): void {
+    this.stats.malformed++;
+    if (this.stats.errors.length < maxReportedErrors) {
+      this.stats.errors.push({ source: where, message });
+    }
+  }
+
+  addAdvisory(a: Advisory): void {
+    const modified = Date.parse(a.modified);
+    const modifiedMs = Number.isFinite(modified) ? modified : 0;
+    if (a.withdrawn !== undefined && a.withdrawn !== '') {
+      this.stats.withdrawn++;
+      this.writer.withdraw(this.sourceId, a.id, modifiedMs);
+      return;
+    }
+    const put = this.writer.put(this.sourceId, a, modifiedMs);
+    if (put !== 'older') this.kept++;
+    if (put !== 'new') {
+      this.stats.duplicates++;
+      if (put === 'older') return;
+    }
+    for (const affected of a.affected) {
+      indexedEntry(a, affected, () => this.stats.unsupportedRanges++);
+    }
+  }
+}
+
+export interface WriterOptions {
+  /** Largest index file, in bytes; a load that needs more fails ("database or disk is full"). */
+  maxBytes?: number | undefined;
+  /**
+   * The first row id of new advisories: above every row of the previous index, whose rows keep
+   * their ids when they are copied (default 1).
+   */
+  firstRowid?: number | undefined;
+}
+
+/**
+ * Writes a new index file. Nothing else opens the file until {@link IndexWriter.finish} has
+ * closed it, so it is written without a journal; a failed build is discarded with
+ * {@link IndexWriter.abort}.
+ */
+export class IndexWriter {
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly find: StatementSync;
+  private readonly insert: StatementSync;
+  private readonly update: StatementSync;
+  private readonly insertAffected: StatementSync;
+  private readonly deleteAffected: StatementSync;
+  private readonly withdrawStmt: StatementSync;
+  private readonly sources: IndexedSource[] = [];
+  private readonly writers = new Map<number, SourceWriter>();
+  private nextRowid: number;
+
+  constructor(path: string, options: WriterOptions = {}) {
+    this.path = path;
+    this.nextRowid = options.firstRowid ?? 1;
+    this.db = new DatabaseSync(path);
+    this.db.exec(
+      'PRAGMA page_size = 8192; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; ' +
+        'PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -16000;',
+    );
+    if (options.maxBytes !== undefined) {
+      this.db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxBytes / 8192))}`);
+    }
+    this.db.exec(SCHEMA);
+    this.db.exec('BEGIN');
+    this.find = this.db.prepare(
+      'SELECT rowid, modified FROM advisories WHERE source = ? AND id = ?',
+    );
+    this.insert = this.db.prepare(
+      'INSERT INTO advisories (rowid, source, id, modified, body) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.update = this.db.prepare('UPDATE advisories SET modified = ?, body = ? WHERE rowid = ?');
+    this.insertAffected = this.db.prepare(
+      'INSERT INTO affected_load (key, advisory, idx, match) VALUES (?, ?, ?, ?)',
+    );
+    this.deleteAffected = this.db.prepare('DELETE FROM affected_load WHERE advisory = ?');
+    this.withdrawStmt = this.db.prepare(
+      'INSERT OR REPLACE INTO withdrawn (source, id, modified) VALUES (?, ?, ?)',
+    );
+  }
+
+  /** Starts the records of a source loaded now. */
+  beginSource(
+    spec: string,
+    id: number,
+    validators: SourceValidators,
+    mode: SourceStats['mode'] = 'full',
+  ): SourceWriter {
+    const stats = newStats(mode);
+    return this.addSource(spec, id, validators, stats);
+  }
+
+  /** Continues a source's statistics (an incremental load adds to what was loaded before). */
+  addSource(
+    spec: string,
+    id: number,
+    validators: SourceValidators,
+    stats: SourceStats,
+  ): SourceWriter {
+    this.sources.push({ id, spec, validators, stats });
+    const w = new SourceWriter(this, id, stats);
+    this.writers.set(id, w);
+    return w;
+  }
+
+  /**
+   * Copies a source's records from a previous index file (a source that did not change, or
+   * could not be read this time). With `except`, records whose id is in the temporary table
+   * `changed` are left out (they are loaded again).
+   */
+  copySource(prevPath: string, source: IndexedSource, except = false): void {
+    this.db.exec('COMMIT');
+    this.db.prepare('ATTACH DATABASE ? AS prev').run(`file:${prevPath}?mode=ro`);
+    try {
+      this.db.exec('BEGIN');
+      const skip = except ? 'AND id NOT IN (SELECT id FROM temp.changed)' : '';
+      this.db
+        .prepare(
+          'INSERT INTO main.advisories (rowid, source, id, modified, body) ' +
+            `SELECT rowid, source, id, modified, body FROM prev.advisories WHERE source = ? ${skip}`,
+        )
+        .run(source.id);
+      this.db
+        .prepare(
+          'INSERT INTO main.withdrawn (source, id, modified) ' +
+            `SELECT source, id, modified FROM prev.withdrawn WHERE source = ? ${skip}`,
+        )
+        .run(source.id);
+      this.db
+        .prepare(
+          'INSERT INTO main.affected_load (key, advisory, idx, match) ' +
+            'SELECT f.key, f.advisory, f.idx, f.match ' +
+            'FROM prev.affected f JOIN main.advisories a ON a.rowid = f.advisory WHERE a.source = ?',
+        )
+        .run(source.id);
+      this.db.exec('COMMIT');
+    } finally {
+      this.db.exec('DETACH DATABASE prev');
+      this.db.exec('BEGIN');
+    }
+    if (!except) this.sources.push({ ...source, stats: { ...source.stats } });
+  }
+
+  /** Marks the start of a source's load, to undo it with {@link IndexWriter.discardSource}. */
+  savepoint(): void {
+    this.db.exec('SAVEPOINT source');
+  }
+
+  /** Keeps what was loaded since {@link IndexWriter.savepoint}. */
+  release(): void {
+    this.db.exec('RELEASE source');
+  }
+
+  /** Undoes a source's load since {@link IndexWriter.savepoint} (it failed). */
+  discardSource(id: number): void {
+    this.db.exec('ROLLBACK TO source; RELEASE source');
+    this.writers.delete(id);
+    const at = this.sources.findIndex((s) => s.id === id);
+    if (at >= 0) this.sources.splice(at, 1);
+  }
+
+  /**
+   * Stores one advisory of a source: `'new'` for a new id, `'replaced'` when it replaced an
+   * older record with the same id, `'older'` when a record modified later is already stored
+   * (nothing written).
+   */
+  put(source: number, a: Advisory, modifiedMs: number): 'new' | 'replaced' | 'older' {
+    const seen = this.find.get(source, a.id) as { rowid: number; modified: number } | undefined;
+    let rowid: number;
+    if (seen !== undefined) {
+      if (seen.modified >= modifiedMs) return 'older';
+      this.update.run(modifiedMs, encodeAdvisory(a), seen.rowid);
+      this.deleteAffected.run(seen.rowid);
+      rowid = seen.rowid;
+    } else {
+      rowid = this.nextRowid++;
+      this.insert.run(rowid, source, a.id, modifiedMs, encodeAdvisory(a));
+    }
+    const keys = new Set<string>();
+    a.affected.forEach((affected, idx) => {
+      const key = packageKey(affected.ecosystem, affected.name);
+      if (keys.has(`${key}\u0001${idx}`)) return;
+      keys.add(`${key}\u0001${idx}`);
+      const match: MatchData = {
+        ecosystem: affected.ecosystem,
+        ranges: affected.ranges,
+        versions: affected.versions,
+      };
+      this.insertAffected.run(key, rowid, idx, JSON.stringify(match));
+    });
+    return seen === undefined ? 'new' : 'replaced';
+  }
+
+  /** Remembers a withdrawn record, so a change list does not offer it again as new. */
+  withdraw(source: number, id: string, modifiedMs: number): void {
+    this.withdrawStmt.run(source, id, modifiedMs);
+  }
+
+  /** The ids the next {@link IndexWriter.copySource} with `except` leaves out. */
+  exclude(ids: Iterable<string>): void {
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS changed (id TEXT PRIMARY KEY) WITHOUT ROWID');
+    this.db.exec('DELETE FROM temp.changed');
+    const add = this.db.prepare('INSERT OR IGNORE INTO temp.changed (id) VALUES (?)');
+    for (const id of ids) add.run(id);
+  }
+
+  /** Records, records per ecosystem and the newest `modified` of the sources loaded now. */
+  private count(): void {
+    const records = this.db.prepare(
+      'SELECT count(*) AS n, max(modified) AS newest FROM advisories WHERE source = ?',
+    );
+    const ecosystems = this.db.prepare(
+      'SELECT substr(f.key, 1, instr(f.key, char(0)) - 1) AS ecosystem, ' +
+        'count(DISTINCT f.advisory) AS n FROM affected_load f JOIN advisories a ' +
+        'ON a.rowid = f.advisory WHERE a.source = ? GROUP BY ecosystem',
+    );
+    for (const s of this.sources) {
+      if (!this.writers.has(s.id)) continue;
+      const r = records.get(s.id) as { n: number; newest: number | null };
+      s.stats.records = r.n;
+      s.stats.newestModified = r.newest === null ? undefined : new Date(r.newest).toISOString();
+      s.stats.byEcosystem = {};
+      for (const e of ecosystems.all(s.id) as { ecosystem: string; n: number }[]) {
+        s.stats.byEcosystem[e.ecosystem] = e.n;
+      }
+    }
+  }
+
+  /** Writes the sources and the indexes, closes the file and flushes it to disk. */
+  finish(): void {
+    this.count();
+    this.db.exec(INDEXES);
+    const add = this.db.prepare(
+      'INSERT INTO sources (id, spec, position, validators, stats) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.sources.forEach((s, i) => {
+      add.run(s.id, s.spec, i, JSON.stringify(s.validators), JSON.stringify(s.stats));
+    });
+    this.db
+      .prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)')
+      .run('format', String(INDEX_FORMAT), 'builtAt', new Date().toISOString());
+    this.db.exec('COMMIT');
+    this.db.exec('ANALYZE');
+    this.db.close();
+    const fd = openSync(this.path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Closes the file after a failed build (the caller removes it). */
+  abort(): void {
+    try {
+      if (this.db.isOpen) this.db.close();
+    } catch {
+      // already failing: the file is removed by the caller
+    }
+  }
+}
+
+/** The sources recorded in an index file, in their configured order. */
+export function readSources(db: DatabaseSync): IndexedSource[] {
+  const rows = db
+    .prepare('SELECT id, spec, validators, stats FROM sources ORDER BY position')
+    .all() as { id: number; spec: string; validators: string; stats: string }[];
+  return rows.map((r) => ({
+    id: r.id,
+    spec: r.spec,
+    validators: JSON.parse(r.validators) as SourceValidators,
+    stats: JSON.parse(r.stats) as SourceStats,
+  }));
+}
+
+/** A small least-recently-used map, bounded by the total weight of its values. */
+class Lru<V> {
+  private readonly map = new Map<string, { value: V; weight: number }>();
+  private weight = 0;
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  get(key: string): V | undefined {
+    const hit = this.map.get(key);
+    if (hit === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, hit);
+    return hit.value;
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  set(key: string, value: V, weight: number): void {
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.weight -= old.weight;
+      this.map.delete(key);
+    }
+    this.map.set(key, { value, weight });
+    this.weight += weight;
+    for (const [k, v] of this.map) {
+      if (this.weight <= this.limit || this.map.size === 1) break;
+      this.map.delete(k);
+      this.weight -= v.weight;
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.weight = 0;
+  }
+}
+
+export interface ReaderOptions {
+  /** Most decoded affected entries kept between lookups (default 50,000). */
+  cacheEntries?: number;
+}
+
+interface Row {
+  key: string;
+  idx: number;
+  advisory: number;
+  match: string;
+}
+
+/** A read-only view of an index file; what the matcher is given. */
+export class IndexReader implements VulnDatabase {
+  readonly path: string;
+  readonly stats: DatabaseStats;
+  readonly sources: IndexedSource[];
+  readonly builtAt: string | undefined;
+  /** The file's inode when it was opened: a refresh in another process replaces the file. */
+  readonly inode: number;
+  private readonly db: DatabaseSync;
+  private readonly byKey: StatementSync;
+  private readonly byKeys: StatementSync;
+  private readonly byId: StatementSync;
+  private readonly byRowid: StatementSync;
+  private readonly entries: Lru<readonly IndexedEntry[]>;
+  /** Decoded advisories of the entries in the cache, so two keys share one advisory object. */
+  private readonly advisories = new Map<number, WeakRef<Advisory>>();
+
+  constructor(path: string, options: ReaderOptions = {}) {
+    this.path = path;
+    this.db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const format = (
+        this.db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as
+          { value: string } | undefined
+      )?.value;
+      if (format !== String(INDEX_FORMAT)) {
+        throw new Error(`index format ${format ?? 'unknown'}, expected ${INDEX_FORMAT}`);
+      }
+      this.builtAt = (
+        this.db.prepare("SELECT value FROM meta WHERE key = 'builtAt'").get() as
+          { value: string } | undefined
+      )?.value;
+      this.sources = readSources(this.db);
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    const select = 'SELECT key, idx, advisory, match FROM affected';
+    this.byKey = this.db.prepare(`${select} WHERE key = ?`);
+    this.byKeys = this.db.prepare(`${select} WHERE key IN (SELECT value FROM json_each(?))`);
+    this.byRowid = this.db.prepare('SELECT body FROM advisories WHERE rowid = ?');
+    this.byId = this.db.prepare(
+      'SELECT body FROM advisories WHERE id = ? ORDER BY modified DESC LIMIT 1',
+    );
+    this.entries = new Lru(options.cacheEntries ?? 50_000);
+    const info = statSync(path);
+    this.inode = info.ino;
+    this.stats = this.aggregate(info.size);
+  }
+
+  private aggregate(diskBytes: number): DatabaseStats {
+    const byEcosystem: Record<string, number> = {};
+    const s = this.sources.map((x) => x.stats);
+    for (const st of s) {
+      for (const [e, n] of Object.entries(st.byEcosystem))
+        byEcosystem[e] = (byEcosystem[e] ?? 0) + n;
+    }
+    const newest = s
+      .map((x) => x.newestModified)
+      .filter((x): x is string => x !== undefined)
+      .sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+    const sum = (f: (x: SourceStats) => number): number => s.reduce((n, x) => n + f(x), 0);
+    return {
+      source: this.sources.map((x) => x.spec).join(', '),
+      records: sum((x) => x.records),
+      withdrawn: sum((x) => x.withdrawn),
+      malformed: sum((x) => x.malformed),
+      duplicates: sum((x) => x.duplicates),
+      unsupportedRanges: sum((x) => x.unsupportedRanges),
+      errors: s.flatMap((x) => x.errors).slice(0, maxReportedErrors),
+      byEcosystem,
+      newestModified: newest,
+      loadSeconds: 0,
+      heapBytes: 0,
+      diskBytes,
+      loadedAt: new Date(this.builtAt ?? Date.now()),
+    };
+  }
+
+  get size(): number {
+    return this.stats.records;
+  }
+
+  /** The largest advisory row id (0 when empty); new rows of the next index start above it. */
+  maxRowid(): number {
+    const r = this.db.prepare('SELECT max(rowid) AS m FROM advisories').get() as {
+      m: number | null;
+    };
+    return r.m ?? 0;
+  }
+
+  private advisory(rowid: number): Advisory {
+    const held = this.advisories.get(rowid)?.deref();
+    if (held !== undefined) return held;
+    const row = this.byRowid.get(rowid) as { body: Uint8Array } | undefined;
+    if (row === undefined) throw new Error(`advisory row ${rowid} is missing from ${this.path}`);
+    const a = decodeAdvisory(row.body);
+    this.advisories.set(rowid, new WeakRef(a));
+    if (this.advisories.size > 200_000) {
+      for (const [k, v] of this.advisories) if (v.deref() === undefined) this.advisories.delete(k);
+    }
+    return a;
+  }
+
+  /**
+   * Entries ready for matching: ranges compiled from the match data; the advisory (and the full
+   * affected entry) inflated only when something reads it — when the entry matched.
+   */
+  private entriesOf(rows: Row[]): IndexedEntry[] {
+    return rows.map((r) => {
+      const m = JSON.parse(r.match) as MatchData;
+      const partial: AffectedPackage = {
+        ecosystem: m.ecosystem,
+        name: '',
+        purl: undefined,
+        ranges: m.ranges,
+        versions: m.versions,
+        severity: [],
+        databaseSeverity: undefined,
+      };
+      // Not memoised here: a cached entry must not keep its advisory alive after the match
+      // (the weak map shares one object while something holds it).
+      const load = (): Advisory => this.advisory(r.advisory);
+      return {
+        get advisory(): Advisory {
+          return load();
+        },
+        get affected(): AffectedPackage {
+          return load().affected[r.idx] ?? partial;
+        },
+        ranges: compileRanges(partial),
+        order: versionOrderFor(m.ecosystem),
+        versions: m.versions,
+      };
+    });
+  }
+
+  lookup(ecosystem: string, name: string): readonly IndexedEntry[] {
+    const key = packageKey(ecosystem, name);
+    const cached = this.entries.get(key);
+    if (cached !== undefined) return cached;
+    const entries = this.entriesOf(this.byKey.all(key) as unknown as Row[]);
+    this.entries.set(key, entries, Math.max(1, entries.length));
+    return entries;
+  }
+
+  prefetch(keys: Iterable<readonly [ecosystem: string, name: string]>): void {
+    const wanted = new Set<string>();
+    for (const [ecosystem, name] of keys) {
+      const key = packageKey(ecosystem, name);
+      if (!this.entries.has(key)) wanted.add(key);
+    }
+    const all = [...wanted];
+    for (let i = 0; i < all.length; i += 500) {
+      const batch = all.slice(i, i + 500);
+      const rows = this.byKeys.all(JSON.stringify(batch)) as unknown as Row[];
+      const grouped = new Map<string, Row[]>(batch.map((k) => [k, []]));
+      for (const r of rows) grouped.get(r.key)?.push(r);
+      for (const [key, list] of grouped) {
+        const entries = this.entriesOf(list);
+        this.entries.set(key, entries, Math.max(1, entries.length));
+      }
+    }
+  }
+
+  get(id: string): Advisory | undefined {
+    const row = this.byId.get(id) as { body: Uint8Array } | undefined;
+    return row === undefined ? undefined : decodeAdvisory(row.body);
+  }
+
+  /** Advisory ids of one source with their modified times (ms), in id order. */
+  *modifiedIds(source: number): Generator<[id: string, modifiedMs: number]> {
+    const stmt = this.db.prepare(
+      'SELECT id, modified FROM advisories WHERE source = ? ORDER BY id',
+    );
+    for (const r of stmt.iterate(source) as Iterable<{ id: string; modified: number }>) {
+      yield [r.id, r.modified];
+    }
+  }
+
+  close(): void {
+    this.entries.clear();
+    if (this.db.isOpen) this.db.close();
+  }
+}

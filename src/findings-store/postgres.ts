@@ -159,13 +159,15 @@ class Snapshot {
   }
 
   async open(): Promise<this> {
-    this.client = await this.store.pool.connect();
+    this.client = await this.store.checkout();
+    this.store.snapshots.add(this);
     try {
       await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       this.rv = await storedRv(this.client);
     } catch (err) {
       this.client.release(err as Error);
       this.client = undefined;
+      this.store.snapshots.delete(this);
       throw err;
     }
     return this;
@@ -183,6 +185,7 @@ class Snapshot {
   close(): void {
     const client = this.client;
     this.client = undefined;
+    this.store.snapshots.delete(this);
     if (client === undefined) return;
     client.query('COMMIT').then(
       () => client.release(),
@@ -242,6 +245,8 @@ const ROW_BY_KEY = numberParams(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name
 
 export class PostgresFindingStore implements FindingStore {
   readonly pool: pg.Pool;
+  /** Snapshots open (each holds a connection until its list is read or abandoned). */
+  readonly snapshots = new Set<Snapshot>();
   /** The feed's position: every change up to it has been handed to this instance's watches. */
   rv = 0;
   private readonly options: Required<
@@ -283,7 +288,7 @@ export class PostgresFindingStore implements FindingStore {
   static async open(options: PostgresFindingStoreOptions): Promise<PostgresFindingStore> {
     const store = new PostgresFindingStore(options);
     try {
-      const client = await store.pool.connect();
+      const client = await store.checkout();
       try {
         await migrate(client);
         store.rv = await storedRv(client);
@@ -308,6 +313,23 @@ export class PostgresFindingStore implements FindingStore {
   }
 
   // -------------------------------------------------------------- connections
+
+  /**
+   * A pooled connection held for a transaction. A connection lost meanwhile fails the
+   * statements on it; its error event (which the pool listens to only while a client is idle)
+   * must not end the process.
+   */
+  async checkout(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    const onError = (err: Error) => this.onConnectionError(err);
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.off('error', onError);
+      release(err);
+    };
+    return client;
+  }
 
   /** A read statement (`?` parameters), tried again when the connection drops. */
   private async read<T extends pg.QueryResultRow>(
@@ -671,7 +693,7 @@ export class PostgresFindingStore implements FindingStore {
     dryRun: boolean,
     fn: (tx: Tx) => Promise<Applied[]>,
   ): Promise<StoredFinding[]> {
-    const client = await this.pool.connect();
+    const client = await this.checkout();
     let failed: unknown;
     let tx: Tx;
     let applied: Applied[];
@@ -1040,6 +1062,7 @@ export class PostgresFindingStore implements FindingStore {
     this.closed = true;
     if (this.poller) clearInterval(this.poller);
     for (const w of [...this.watchers]) w.close();
+    for (const s of [...this.snapshots]) s.close();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);

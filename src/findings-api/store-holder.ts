@@ -1,9 +1,10 @@
-// The findings store as the lease holder has it. With SQLite one process owns the database
-// file, so the controller process serves the findings API from the start (discovery, OpenAPI
-// and health answer on every replica) but opens the store only while it holds the lease: until
-// then, and after it closed the store at shutdown, every findings request is answered 503
-// ServiceUnavailable with a Retry-After, which kube-apiserver passes on and clients retry.
-// docs/adr/0930-findings-store-owned-by-the-lease-holder.md.
+// The findings store as this replica has it. With SQLite one process owns the database file, so
+// the controller process serves the findings API from the start (discovery, OpenAPI and health
+// answer on every replica) but opens the store only while it holds the lease: until then, and
+// after it closed the store at shutdown, every findings request is answered 503
+// ServiceUnavailable with a Retry-After, which kube-apiserver passes on and clients retry
+// (docs/adr/0930). With PostgreSQL every replica opens the store at start and answers 503 only
+// until the database is reachable (docs/adr/0933).
 import type {
   BatchWrite,
   DeletePreconditions,
@@ -25,7 +26,7 @@ import { ApiError, failure } from './status.ts';
 export function storeUnavailable(): ApiError {
   const status = failure(
     'ServiceUnavailable',
-    'the findings store is not open on this replica (it is opened by the leader); try again shortly',
+    'the findings store is not open on this replica yet (with SQLite only the leader opens it); try again shortly',
   );
   status.details = { retryAfterSeconds: 2 };
   return new ApiError(status);

@@ -35,6 +35,11 @@ const commands: Record<string, Command> = {
     summary: 'Export findings as CSV or JSON (findings export).',
     run: async (args, cmd) => (await import('./findings-export.ts')).runFindings(args, cmd),
   },
+  'findings-store': {
+    summary: 'Copy the findings store between SQLite and PostgreSQL (findings-store copy).',
+    run: async (args, cmd) =>
+      (await import('./findings-store-copy.ts')).runFindingsStore(args, cmd),
+  },
   agent: {
     summary: "Run the node agent: write this node's NodeInventory (the DaemonSet).",
     run: async (args) => (await import('./agent.ts')).runAgent(args),

@@ -12,6 +12,7 @@ import {
   parseFieldSelector,
   parseLabelSelector,
 } from './selectors.ts';
+import { copyFindings } from './copy.ts';
 import { PostgresFindingStore } from './postgres.ts';
 import { SqliteFindingStore, type SqliteFindingStoreOptions } from './sqlite.ts';
 import {
@@ -1045,5 +1046,44 @@ describe('PostgresFindingStore replicas', () => {
       (err: unknown) => String(err),
     );
     expect(stale).toMatch(/password authentication failed/);
+  });
+});
+
+describe('copying a findings store between backends', () => {
+  const MARKER = 'one-off-import';
+  it('moves findings with attributes, lifecycle, evaluations and markers, SQLite to PostgreSQL and back', async () => {
+    const { store: sqlite } = open();
+    const objects = Array.from({ length: 120 }, (_, i) =>
+      finding(`f${i}`, {
+        vuln: i,
+        labels: { [LABELS.coveredResource]: `r${i % 3}`, team: `t${i % 2}` },
+      }),
+    );
+    objects[5]!.spec = { attributes: { owner: 'payments', ticket: 'SEC-1' } };
+    (objects[6]!.status as Record<string, unknown>).status = 'CLOSED';
+    await sqlite.batch(objects.map((f) => ({ op: 'create', finding: f })));
+    const seen = new Date('2026-03-01T10:00:00Z');
+    await sqlite.recordEvaluation('r1', seen);
+    await sqlite.setMarker(MARKER, 1234);
+    const postgres = await openPostgres();
+    const result = await copyFindings(sqlite, postgres, [MARKER]);
+    expect(result).toEqual({ findings: 120, evaluations: 1, markers: 1 });
+    const comparable = (f: StoredFinding | undefined) => {
+      const { uid: _u, resourceVersion: _r, creationTimestamp: _c, ...meta } = f!.metadata;
+      return { ...f, metadata: meta };
+    };
+    for (const name of ['f5', 'f6', 'f7'])
+      expect(comparable(await postgres.get(ADMIN, name))).toEqual(
+        comparable(await sqlite.get(ADMIN, name)),
+      );
+    expect(await postgres.lastEvaluation('r1')).toEqual(seen);
+    expect(await postgres.marker(MARKER)).toBe(1234);
+    expect(await postgres.count({ labelSelector: parseLabelSelector('team=t1') })).toBe(60);
+    await expect(copyFindings(sqlite, postgres, [MARKER])).rejects.toThrow(
+      /already holds 120 findings/,
+    );
+    const { store: back } = open();
+    expect((await copyFindings(postgres, back, [MARKER])).findings).toBe(120);
+    expect(st(await back.get(ADMIN, 'f6')).status).toBe('CLOSED');
   });
 });

@@ -37,6 +37,9 @@ CREATE TABLE contexts (
   body text NOT NULL,
   refs integer NOT NULL DEFAULT 0
 );
+-- What DELETE_UNREFERENCED looks for, without reading the tables.
+CREATE INDEX advisories_unreferenced ON advisories (id) WHERE refs <= 0;
+CREATE INDEX contexts_unreferenced ON contexts (id) WHERE refs <= 0;
 
 CREATE TABLE findings (
   id bigserial PRIMARY KEY,
@@ -92,17 +95,17 @@ BEGIN
   RETURN n;
 END $$;
 
--- Reference counts of the shared parts; a part nobody refers to is deleted at once.
+-- Reference counts of the shared parts. A part nobody refers to is deleted by the writer at the
+-- end of its transaction (DELETE_UNREFERENCED), not here: the triggers of one statement fire in
+-- no promised order, and a count passing through 0 must not drop a part still wanted.
 CREATE FUNCTION ki_ref(part_table text, part bigint, delta integer) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
   IF part IS NULL THEN RETURN; END IF;
   IF part_table = 'advisories' THEN
     UPDATE advisories SET refs = refs + delta WHERE id = part;
-    IF delta < 0 THEN DELETE FROM advisories WHERE id = part AND refs <= 0; END IF;
   ELSE
     UPDATE contexts SET refs = refs + delta WHERE id = part;
-    IF delta < 0 THEN DELETE FROM contexts WHERE id = part AND refs <= 0; END IF;
   END IF;
 END $$;
 
@@ -131,6 +134,10 @@ END $$;
 CREATE TRIGGER events_refs AFTER INSERT OR DELETE ON events
 FOR EACH ROW EXECUTE FUNCTION ki_events_refs();
 `;
+
+/** Run by every write transaction before it commits: drops the parts nobody refers to. */
+export const DELETE_UNREFERENCED =
+  'WITH a AS (DELETE FROM advisories WHERE refs <= 0) DELETE FROM contexts WHERE refs <= 0';
 
 /** The migrations, in order. Released ones never change. */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [

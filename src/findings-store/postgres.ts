@@ -16,8 +16,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
-import { CHANGES_CHANNEL, migrate } from './postgres-schema.ts';
+import { CHANGES_CHANNEL, DELETE_UNREFERENCED, migrate } from './postgres-schema.ts';
 import {
+  LABEL_COLUMNS,
   canonicalJson,
   eventBody,
   joinEvent,
@@ -115,6 +116,8 @@ const D = POSTGRES_DIALECT;
 /** A write transaction in progress. */
 interface Tx {
   client: pg.PoolClient;
+  /** Rows read ahead for a batch by key (undefined: absent); each is used once. */
+  known?: Map<string, Row | undefined>;
   rv: number;
   now: number;
   changes: ChangeEvent[];
@@ -219,6 +222,11 @@ async function pageRows(
   return rows;
 }
 
+/** Whether an object has labels kept in finding_labels (not a well-known column). */
+function hasExtraLabels(object: StoredFinding): boolean {
+  return Object.keys(object.metadata.labels ?? {}).some((k) => LABEL_COLUMNS[k] === undefined);
+}
+
 function changeFromLog(r: EventRow): ChangeEvent {
   const object = joinEvent(r.object, r.advisory);
   return {
@@ -235,13 +243,29 @@ const ROW_NAMES = (() => {
   const s = splitFinding({ metadata: { namespace: '', name: '', resourceVersion: '0' } });
   return Object.keys(s.columns);
 })();
-const INSERT_ROW = numberParams(
-  `INSERT INTO findings (${ROW_NAMES.join(', ')}, advisory_id, context_id, body) VALUES (${ROW_NAMES.map(() => '?').join(', ')}, ?, ?, ?) RETURNING id`,
-);
-const UPDATE_ROW = numberParams(
-  `UPDATE findings SET ${ROW_NAMES.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, context_id = ?, body = ? WHERE id = ?`,
-);
 const ROW_BY_KEY = numberParams(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`);
+const ROWS_BY_KEYS = `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+const LOG_EVENT =
+  'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)';
+// One round trip each: the change's event with the row written.
+const EVENT_AND_INSERT = numberParams(
+  `WITH e AS (${LOG_EVENT}) INSERT INTO findings (${ROW_NAMES.join(', ')}, advisory_id, context_id, body) VALUES (${ROW_NAMES.map(() => '?').join(', ')}, ?, ?, ?) RETURNING id`,
+);
+const EVENT_AND_UPDATE = numberParams(
+  `WITH e AS (${LOG_EVENT}) UPDATE findings SET ${ROW_NAMES.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, context_id = ?, body = ? WHERE id = ?`,
+);
+const EVENT_AND_DELETE = numberParams(`WITH e AS (${LOG_EVENT}) DELETE FROM findings WHERE id = ?`);
+// Both shared parts' ids in one round trip, each created when new (writers are serialised, so
+// no other transaction inserts the same hash meanwhile).
+const PART_IDS = `WITH
+  a_found AS (SELECT id FROM advisories WHERE hash = $1::bytea),
+  a_made AS (INSERT INTO advisories (hash, body) SELECT $1::bytea, $2::text
+    WHERE $1::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM a_found) RETURNING id),
+  c_found AS (SELECT id FROM contexts WHERE hash = $3::bytea),
+  c_made AS (INSERT INTO contexts (hash, body) SELECT $3::bytea, $4::text
+    WHERE $3::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM c_found) RETURNING id)
+SELECT (SELECT id FROM a_found UNION ALL SELECT id FROM a_made LIMIT 1) AS advisory_id,
+  (SELECT id FROM c_found UNION ALL SELECT id FROM c_made LIMIT 1) AS context_id`;
 
 export class PostgresFindingStore implements FindingStore {
   readonly pool: pg.Pool;
@@ -711,6 +735,7 @@ export class PostgresFindingStore implements FindingStore {
       if (tx.changes.length > 0) {
         await client.query(`UPDATE meta SET value = $1 WHERE key = 'rv'`, [tx.rv]);
         await this.prune(tx);
+        await client.query(DELETE_UNREFERENCED);
         await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(tx.rv)]);
       }
       await client.query('COMMIT');
@@ -737,45 +762,67 @@ export class PostgresFindingStore implements FindingStore {
   }
 
   private async rowByKey(tx: Tx, namespace: string, name: string): Promise<Row | undefined> {
+    const key = `${namespace}/${name}`;
+    if (tx.known?.has(key)) {
+      const row = tx.known.get(key);
+      tx.known.delete(key); // a later write of the same key reads what this one left
+      return row;
+    }
     const { rows } = await tx.client.query<Row>(ROW_BY_KEY, [namespace, name]);
     return rows[0];
   }
 
-  private async partId(
-    tx: Tx,
-    table: 'advisories' | 'contexts',
-    part: SharedPart | undefined,
-  ): Promise<number | null> {
-    if (part === undefined) return null;
-    const found = await tx.client.query<{ id: number }>(`SELECT id FROM ${table} WHERE hash = $1`, [
-      part.hash,
+  /** Reads the rows a batch writes in one statement (each key's first use is served from it). */
+  private async prefetch(tx: Tx, writes: BatchWrite[]): Promise<void> {
+    const keys = new Map<string, [string, string]>();
+    for (const w of writes) {
+      const ns = w.op === 'delete' ? w.namespace : w.finding.metadata.namespace;
+      const name = w.op === 'delete' ? w.name : w.finding.metadata.name;
+      if (typeof ns === 'string' && typeof name === 'string') keys.set(`${ns}/${name}`, [ns, name]);
+    }
+    if (keys.size < 2) return;
+    const list = [...keys.values()];
+    const { rows } = await tx.client.query<Row>(ROWS_BY_KEYS, [
+      list.map(([ns]) => ns),
+      list.map(([, name]) => name),
     ]);
-    if (found.rows[0]) return found.rows[0].id;
-    const made = await tx.client.query<{ id: number }>(
-      `INSERT INTO ${table} (hash, body) VALUES ($1, $2) RETURNING id`,
-      [part.hash, part.body],
-    );
-    return made.rows[0]!.id;
+    tx.known = new Map([...keys.keys()].map((k) => [k, undefined]));
+    for (const r of rows) tx.known.set(`${r.namespace}/${r.name}`, r);
   }
 
-  private async logChange(tx: Tx, change: ChangeEvent, advisoryId: number | null): Promise<void> {
+  private async partIds(
+    tx: Tx,
+    advisory: SharedPart | undefined,
+    context: SharedPart | undefined,
+  ): Promise<{ advisory_id: number | null; context_id: number | null }> {
+    const { rows } = await tx.client.query<{
+      advisory_id: number | null;
+      context_id: number | null;
+    }>(PART_IDS, [
+      advisory?.hash ?? null,
+      advisory?.body ?? null,
+      context?.hash ?? null,
+      context?.body ?? null,
+    ]);
+    return rows[0]!;
+  }
+
+  /** The event log row of a change (parameters of LOG_EVENT); the change is published later. */
+  private eventParams(tx: Tx, change: ChangeEvent, advisoryId: number | null): SqlValue[] {
     const prev =
       change.prev === undefined
         ? null
         : JSON.stringify({ ...change.prev, object: change.prevObject });
-    await tx.client.query(
-      'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [
-        change.rv,
-        change.type,
-        tx.now,
-        change.namespace,
-        advisoryId,
-        eventBody(change.object),
-        prev,
-      ],
-    );
     tx.changes.push(change);
+    return [
+      change.rv,
+      change.type,
+      tx.now,
+      change.namespace,
+      advisoryId,
+      eventBody(change.object),
+      prev,
+    ];
   }
 
   /** Inserts or rewrites a row (id given), its extra labels and its change. */
@@ -786,13 +833,12 @@ export class PostgresFindingStore implements FindingStore {
     before?: StoredFinding,
   ): Promise<void> {
     const split = splitFinding(object);
-    const advisoryId = await this.partId(tx, 'advisories', split.advisory);
-    const contextId = await this.partId(tx, 'contexts', split.context);
+    const parts = await this.partIds(tx, split.advisory, split.context);
     const current = selectable(object);
     const prev = before === undefined ? undefined : selectable(before);
     const changed =
       prev !== undefined && canonicalJson(prev) !== canonicalJson(current) ? prev : undefined;
-    await this.logChange(
+    const event = this.eventParams(
       tx,
       {
         type: id === undefined ? 'ADDED' : 'MODIFIED',
@@ -803,20 +849,22 @@ export class PostgresFindingStore implements FindingStore {
         prev: changed,
         prevObject: changed === undefined ? undefined : before,
       },
-      advisoryId,
+      parts.advisory_id,
     );
     const values: SqlValue[] = [
+      ...event,
       ...ROW_NAMES.map((c) => split.columns[c] ?? null),
-      advisoryId,
-      contextId,
+      parts.advisory_id,
+      parts.context_id,
       split.body,
     ];
     let rowId = id;
     if (rowId === undefined) {
-      rowId = (await tx.client.query<{ id: number }>(INSERT_ROW, values)).rows[0]!.id;
+      rowId = (await tx.client.query<{ id: number }>(EVENT_AND_INSERT, values)).rows[0]!.id;
     } else {
-      await tx.client.query(UPDATE_ROW, [...values, rowId]);
-      await tx.client.query('DELETE FROM finding_labels WHERE finding_id = $1', [rowId]);
+      await tx.client.query(EVENT_AND_UPDATE, [...values, rowId]);
+      if (before !== undefined && hasExtraLabels(before))
+        await tx.client.query('DELETE FROM finding_labels WHERE finding_id = $1', [rowId]);
     }
     if (split.extraLabels.length > 0)
       await tx.client.query(
@@ -898,12 +946,12 @@ export class PostgresFindingStore implements FindingStore {
       ...stored,
       metadata: { ...stored.metadata, resourceVersion: String(tx.rv) },
     };
-    await this.logChange(
+    const event = this.eventParams(
       tx,
       { type: 'DELETED', rv: tx.rv, namespace, object, ...selectable(object) },
       row.advisory_id,
     );
-    await tx.client.query('DELETE FROM findings WHERE id = $1', [row.id]);
+    await tx.client.query(EVENT_AND_DELETE, [...event, row.id]);
     return { object, dryRunVersion: stored.metadata.resourceVersion };
   }
 
@@ -949,6 +997,7 @@ export class PostgresFindingStore implements FindingStore {
 
   async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
     return this.transact(false, async (tx) => {
+      await this.prefetch(tx, writes);
       const applied: Applied[] = [];
       for (const w of writes) applied.push(await this.apply(tx, w));
       return applied;

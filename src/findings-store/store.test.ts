@@ -1007,6 +1007,29 @@ describe('PostgresFindingStore replicas', () => {
     expect(failures).toBeGreaterThan(0);
   });
 
+  it('stores each advisory once and drops it when neither a finding nor a logged change refers to it', async () => {
+    const {
+      stores: [store],
+    } = await replicas(1, { maxEvents: 1 });
+    await store!.batch([
+      { op: 'create', finding: finding('f1', { vuln: 1 }) },
+      { op: 'create', finding: finding('f2', { vuln: 1 }) },
+    ]);
+    expect((await store!.stats()).advisories).toBe(1);
+    const f2 = (await store!.get(ADMIN, 'f2'))!;
+    await store!.update({ ...f2, status: finding('f2', { vuln: 2 }).status });
+    expect((await store!.stats()).advisories).toBe(2);
+    await store!.delete(ADMIN, 'f1');
+    expect((await store!.stats()).advisories).toBe(2); // the DELETED event still shows it
+    await store!.delete(ADMIN, 'f2');
+    expect((await store!.stats()).advisories).toBe(1);
+    await store!.create(finding('f3', { vuln: 3 }));
+    expect((await store!.stats()).advisories).toBe(1);
+    expect(st(await store!.get(ADMIN, 'f3')).description).toBe(
+      st(finding('x', { vuln: 3 })).description,
+    );
+  });
+
   it('keeps its pool across the database going away and coming back', async () => {
     if (server === undefined) throw new Error('PostgreSQL did not start');
     const {

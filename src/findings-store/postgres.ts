@@ -722,23 +722,18 @@ export class PostgresFindingStore implements FindingStore {
     let tx: Tx;
     let applied: Applied[];
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<{ value: number }>(
-        `SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`,
-      );
-      tx = { client, rv: rows[0]?.value ?? 0, now: this.options.now(), changes: [] };
+      // One round trip: the transaction and the sequence's lock.
+      const begun = (await client.query(
+        `BEGIN; SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`,
+      )) as unknown as pg.QueryResult<{ value: number }>[];
+      const rv = begun[1]?.rows[0]?.value ?? 0;
+      tx = { client, rv, now: this.options.now(), changes: [] };
       applied = await fn(tx);
       if (dryRun) {
         await client.query('ROLLBACK');
         return applied.map(dryRunResult);
       }
-      if (tx.changes.length > 0) {
-        await client.query(`UPDATE meta SET value = $1 WHERE key = 'rv'`, [tx.rv]);
-        await this.prune(tx);
-        await client.query(DELETE_UNREFERENCED);
-        await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(tx.rv)]);
-      }
-      await client.query('COMMIT');
+      await client.query(tx.changes.length > 0 ? this.commitSql(tx) : 'COMMIT');
     } catch (err) {
       failed = err;
       await client.query('ROLLBACK').catch(() => undefined);
@@ -753,12 +748,25 @@ export class PostgresFindingStore implements FindingStore {
     return applied.map((a) => a.object);
   }
 
-  private async prune(tx: Tx): Promise<void> {
-    await tx.client.query('DELETE FROM events WHERE rv <= $1', [tx.rv - this.options.maxEvents]);
-    await tx.client.query(
-      'DELETE FROM events WHERE rv IN (SELECT rv FROM events WHERE ts < $1 ORDER BY ts LIMIT 2000)',
-      [tx.now - this.options.eventWindowMs],
-    );
+  /**
+   * The end of a write transaction in one round trip: the sequence, the log pruned to its window
+   * and count, the parts nobody refers to dropped, the notification, the commit. Only integers
+   * this code computed are written into the text; a failing statement skips the rest (and the
+   * caller rolls back).
+   */
+  private commitSql(tx: Tx): string {
+    const int = (n: number): string => {
+      if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`);
+      return String(n);
+    };
+    return [
+      `UPDATE meta SET value = ${int(tx.rv)} WHERE key = 'rv'`,
+      `DELETE FROM events WHERE rv <= ${int(tx.rv - this.options.maxEvents)}`,
+      `DELETE FROM events WHERE rv IN (SELECT rv FROM events WHERE ts < ${int(tx.now - this.options.eventWindowMs)} ORDER BY ts LIMIT 2000)`,
+      DELETE_UNREFERENCED,
+      `SELECT pg_notify('${CHANGES_CHANNEL}', '${int(tx.rv)}')`,
+      'COMMIT',
+    ].join('; ');
   }
 
   private async rowByKey(tx: Tx, namespace: string, name: string): Promise<Row | undefined> {

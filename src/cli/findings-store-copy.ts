@@ -42,7 +42,11 @@ async function openStore(spec: string, role: 'FROM' | 'TO'): Promise<FindingStor
   }
   if (spec.startsWith('postgres-url-file:')) {
     const file = spec.slice('postgres-url-file:'.length);
-    readPostgresUrl(file);
+    try {
+      readPostgresUrl(file);
+    } catch (err) {
+      throw new InputError(`${role} ${(err as Error).message}`);
+    }
     return PostgresFindingStore.open({ url: () => readPostgresUrl(file) });
   }
   throw new InputError(`${role} "${spec}" must be sqlite:PATH or postgres-url-file:FILE`);

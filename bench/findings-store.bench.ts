@@ -1,6 +1,7 @@
 /**
- * Findings store benchmark (`make bench`): the SQLite FindingStore at the target size of
- * docs/operations.md, without a cluster.
+ * Findings store benchmark (`make bench`): the SQLite FindingStore (or, with
+ * BENCH_STORE=postgres, the PostgreSQL one) at the target size of docs/operations.md, without a
+ * cluster.
  *
  * Writes 2,000 images × ~250 findings plus 5,000 nodes × ~30 (about 650,000 Findings shaped as
  * the findings controller builds them: labels, packages, resource, recommendation, a
@@ -18,6 +19,11 @@
  *      10 watchers consuming the changes;
  *   6. the slowest single statement of the reads above (how long the event loop is held).
  *
+ * PostgreSQL: BENCH_STORE=postgres runs the same measures on a PostgreSQL store, at
+ * BENCH_POSTGRES_URL (an empty database) or else on a server of its own on loopback (Debian's
+ * postgresql package, as the tests); the watchers of step 5 are then spread over three store
+ * instances (three serving replicas) and there are BENCH_WATCHERS of them (default 10).
+ *
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
  * BENCH_FINDINGS_PER_NODE (30); BENCH_CACHE_KIB sets the SQLite page cache (8192). The default
  * needs about 4 minutes of CPU (11 minutes of wall time on 2 cores shared with other work); for
@@ -30,8 +36,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FINDINGS_API_VERSION, LABELS } from '../src/api/v1alpha1/common.ts';
 import { parseLabelSelector } from '../src/findings-store/selectors.ts';
+import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
+import { PostgresFindingStore } from '../src/findings-store/postgres.ts';
 import { SqliteFindingStore } from '../src/findings-store/sqlite.ts';
-import type { BatchWrite } from '../src/findings-store/store.ts';
+import type { BatchWrite, FindingStore } from '../src/findings-store/store.ts';
 import { population, resourceFindings } from './findings-population.ts';
 
 const sizes = {
@@ -57,7 +65,9 @@ function seconds(ms: number): string {
 
 const dir = mkdtempSync(join(tmpdir(), 'findings-store-bench-'));
 const path = join(dir, 'findings.db');
-const results: Record<string, number | string> = { ...sizes };
+const backend = process.env.BENCH_STORE === 'postgres' ? 'postgres' : 'sqlite';
+const watcherCount = Number(process.env.BENCH_WATCHERS ?? 10);
+const results: Record<string, number | string> = { store: backend, ...sizes };
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     rmSync(dir, { recursive: true, force: true });
@@ -71,7 +81,7 @@ function timed<T>(fn: () => T): T {
   return out;
 }
 
-async function insertAll(store: SqliteFindingStore): Promise<number> {
+async function insertAll(store: FindingStore): Promise<number> {
   const pop = population(sizes);
   let count = 0;
   const t = performance.now();
@@ -101,6 +111,22 @@ async function insertAll(store: SqliteFindingStore): Promise<number> {
   results.findings = count;
   results.insertSeconds = ms / 1000;
   return count;
+}
+
+async function measurePostgresSize(store: PostgresFindingStore, count: number): Promise<void> {
+  const stats = await store.stats();
+  line('bytes in the database (tables and indexes)', mb(stats.bytesOnDisk));
+  line('bytes per finding', `${Math.round(stats.bytesOnDisk / count)}`);
+  line('advisories kept once', `${stats.advisories}`);
+  const { rows } = await store.pool.query<{ name: string; bytes: number }>(
+    `SELECT c.relname AS name, pg_relation_size(c.oid)::bigint AS bytes FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 't') ORDER BY bytes DESC LIMIT 12`,
+  );
+  line('bytes by table and index', rows.map((p) => `${p.name} ${mb(p.bytes)}`).join(', '));
+  results.bytesOnDisk = stats.bytesOnDisk;
+  results.bytesPerFinding = Math.round(stats.bytesOnDisk / count);
+  results.advisories = stats.advisories;
 }
 
 async function measureSize(store: SqliteFindingStore, count: number): Promise<void> {
@@ -148,7 +174,7 @@ function memory(label: string): void {
   results[`rss ${label}`] = Math.round(m.rss / 2 ** 20);
 }
 
-async function measureCritical(store: SqliteFindingStore): Promise<void> {
+async function measureCritical(store: FindingStore): Promise<void> {
   const labelSelector = parseLabelSelector(`${LABELS.severity}=CRITICAL`);
   slowest = 0;
   const t = performance.now();
@@ -177,7 +203,7 @@ async function measureCritical(store: SqliteFindingStore): Promise<void> {
   results.critical = n;
 }
 
-async function measurePages(store: SqliteFindingStore): Promise<void> {
+async function measurePages(store: FindingStore): Promise<void> {
   let t = performance.now();
   const page = await store.list({ limit: 500 });
   const first = performance.now() - t;
@@ -191,7 +217,7 @@ async function measurePages(store: SqliteFindingStore): Promise<void> {
   results.pageMs = first;
 }
 
-async function measureStream(store: SqliteFindingStore): Promise<void> {
+async function measureStream(store: FindingStore): Promise<void> {
   const t = performance.now();
   const { pages } = await store.listPages({});
   let n = 0;
@@ -210,7 +236,7 @@ async function measureStream(store: SqliteFindingStore): Promise<void> {
   results.streamSeconds = ms / 1000;
 }
 
-async function measureReevaluation(store: SqliteFindingStore): Promise<void> {
+async function measureReevaluation(store: FindingStore, replicas: FindingStore[]): Promise<void> {
   const rv = store.currentResourceVersion();
   const sample = (await store.list({ limit: 250 })).items;
   let t = performance.now();
@@ -219,9 +245,10 @@ async function measureReevaluation(store: SqliteFindingStore): Promise<void> {
     're-evaluation of 250 unchanged findings',
     `${seconds(performance.now() - t)} (resourceVersion ${rv} -> ${store.currentResourceVersion()})`,
   );
+  const from = store.currentResourceVersion();
   const watchers = await Promise.all(
-    Array.from({ length: 10 }, () =>
-      store.watch({ resourceVersion: store.currentResourceVersion() }),
+    Array.from({ length: watcherCount }, (_, i) =>
+      replicas[i % replicas.length]!.watch({ resourceVersion: from }),
     ),
   );
   const received = watchers.map(async (w) => {
@@ -242,32 +269,49 @@ async function measureReevaluation(store: SqliteFindingStore): Promise<void> {
   const written = performance.now() - t;
   const counts = await Promise.all(received);
   line(
-    '1,000 changed findings, one batch each, 10 watchers',
+    `1,000 changed findings, one batch each, ${watcherCount} watchers on ${replicas.length} instances`,
     `${seconds(written)} written, ${seconds(performance.now() - t)} until every watcher had all (${counts.join('/')})`,
   );
   results.changedWriteMs = written;
 }
 
+/** The PostgreSQL database of the run: BENCH_POSTGRES_URL, or a server of its own. */
+async function postgresUrl(): Promise<{ url: string; server?: TestPostgres }> {
+  const given = process.env.BENCH_POSTGRES_URL;
+  if (given !== undefined && given !== '') return { url: given };
+  const server = await startPostgres();
+  return { url: (await server.createDatabase()).url, server };
+}
+
 async function main(): Promise<void> {
   memory('before');
   const cache = process.env.BENCH_CACHE_KIB;
-  const store = new SqliteFindingStore({
-    path,
-    ...(cache !== undefined ? { cacheSizeKiB: Number(cache) } : {}),
-  });
+  const pg = backend === 'postgres' ? await postgresUrl() : undefined;
+  const store: FindingStore =
+    pg === undefined
+      ? new SqliteFindingStore({
+          path,
+          ...(cache !== undefined ? { cacheSizeKiB: Number(cache) } : {}),
+        })
+      : await PostgresFindingStore.open({ url: pg.url });
+  const replicas: FindingStore[] = [store];
   try {
+    if (pg !== undefined)
+      for (let i = 0; i < 2; i++) replicas.push(await PostgresFindingStore.open({ url: pg.url }));
     const count = await insertAll(store);
     memory('after insert');
-    await measureSize(store, count);
+    if (store instanceof SqliteFindingStore) await measureSize(store, count);
+    else await measurePostgresSize(store as PostgresFindingStore, count);
     await measureCritical(store);
     await measurePages(store);
     memory('after lists');
     await measureStream(store);
-    await measureReevaluation(store);
+    await measureReevaluation(store, replicas);
     line('slowest single read statement above', seconds(slowest));
     memory('at the end');
   } finally {
-    await store.close();
+    for (const r of replicas) await r.close();
+    await pg?.server?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const out = join(import.meta.dirname, 'results');

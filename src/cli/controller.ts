@@ -101,9 +101,14 @@ Image scanning:
   --ca-bundle FILE                  extra PEM certificates to trust for registries
 
 Findings store and API (findings.kubeinspector.io, served to kube-apiserver's aggregation layer):
+  --findings-store sqlite|postgres  where findings are kept (default: $FINDINGS_STORE, else
+                                    sqlite); postgres lets every replica serve the findings API
   --findings-db PATH                the SQLite database of findings, on a ReadWriteOnce volume;
                                     opened only by the lease holder (default: $FINDINGS_DB,
                                     else ${DEFAULT_FINDINGS_DB}); ":memory:" is refused
+  --findings-postgres-url-file FILE the PostgreSQL connection URL (a mounted Secret key), re-read
+                                    for every new connection (default:
+                                    $FINDINGS_POSTGRES_URL_FILE); with --findings-store=postgres
   --findings-api-bind-address HOST:PORT
                                     where the findings API is served over TLS (default :8443)
   --tls-cert-file FILE              serving certificate of the findings API, PEM, re-read when it
@@ -280,6 +285,8 @@ export function parseControllerArgs(
         'insecure-registry': { type: 'string', multiple: true, default: [] },
         'ca-bundle': { type: 'string' },
         'findings-db': { type: 'string' },
+        'findings-store': { type: 'string' },
+        'findings-postgres-url-file': { type: 'string' },
         'findings-api-bind-address': { type: 'string', default: ':8443' },
         'tls-cert-file': { type: 'string' },
         'tls-private-key-file': { type: 'string' },
@@ -345,6 +352,7 @@ export function parseControllerArgs(
     'ca-bundle',
     'scan-cache-dir',
     'findings-db',
+    'findings-postgres-url-file',
     'tls-cert-file',
     'tls-private-key-file',
   ] as const) {
@@ -388,6 +396,8 @@ export function parseControllerArgs(
 function findingsServingConfig(
   values: {
     'findings-db'?: string | undefined;
+    'findings-store'?: string | undefined;
+    'findings-postgres-url-file'?: string | undefined;
     'findings-api-bind-address': string;
     'tls-cert-file'?: string | undefined;
     'tls-private-key-file'?: string | undefined;
@@ -402,6 +412,15 @@ function findingsServingConfig(
     throw new InputError(
       '--findings-db :memory: would lose every finding at the next restart: give a file on a persistent volume',
     );
+  const store = values['findings-store'] ?? (env.FINDINGS_STORE || 'sqlite');
+  if (store !== 'sqlite' && store !== 'postgres')
+    throw new InputError(`--findings-store must be sqlite or postgres, got "${store}"`);
+  const postgresUrlFile =
+    values['findings-postgres-url-file'] ?? (env.FINDINGS_POSTGRES_URL_FILE || undefined);
+  if (store === 'postgres' && postgresUrlFile === undefined)
+    throw new InputError(
+      '--findings-store=postgres needs --findings-postgres-url-file (a file holding the connection URL, from a Secret)',
+    );
   const bind = hostPort(values['findings-api-bind-address'], '--findings-api-bind-address');
   const controllers = values['controller-username'];
   const deleters = values['findings-deleter'];
@@ -409,7 +428,9 @@ function findingsServingConfig(
     if (name.trim() === '')
       throw new InputError('--controller-username and --findings-deleter must not be empty');
   return {
+    store,
     dbPath,
+    postgresUrlFile,
     host: bind.host,
     port: bind.port,
     certFile: values['tls-cert-file'] ?? (env.TLS_CERT_FILE || `${DEFAULT_SERVING_DIR}/tls.crt`),

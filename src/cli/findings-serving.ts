@@ -2,12 +2,21 @@
  * The findings side of `kube-inspector controller`: the findings API served over TLS to
  * kube-apiserver's front proxy (request-header authentication from
  * kube-system/extension-apiserver-authentication, SubjectAccessReview authorisation), and the
- * SQLite findings store, opened only by the lease holder (docs/adr/0930). Every replica answers
- * discovery and OpenAPI; findings requests get 503 until this replica leads. The store is
- * imported from the Finding custom resources of earlier versions once, before the controllers
- * start. Shutdown: the controllers drain, the store closes (its watches end), the server stops.
+ * findings store.
+ *
+ * - SQLite (the default, docs/adr/0930): opened only by the lease holder. Every replica answers
+ *   discovery and OpenAPI; findings requests get 503 until this replica leads. Shutdown: the
+ *   controllers drain, the store closes (its watches end), the server stops.
+ * - PostgreSQL (docs/adr/0933): every replica opens the store at start and serves reads,
+ *   watches and people's writes; only the lease holder runs the controllers that write
+ *   findings. The store closes when the server stops.
+ *
+ * Either way the store is imported from the Finding custom resources of earlier versions once,
+ * by the lease holder, before the controllers start.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { importLegacyFindings } from '../controllers/findings/legacy-import.ts';
@@ -15,12 +24,20 @@ import { FrontProxyAuthenticator, createFrontProxyServer } from '../findings-api
 import { createFindingsApiServer } from '../findings-api/server.ts';
 import { StoreHolder } from '../findings-api/store-holder.ts';
 import { SubjectAccessReviewAuthorizer } from '../findings-api/subject-access-review.ts';
+import { PostgresFindingStore } from '../findings-store/postgres.ts';
 import { SqliteFindingStore } from '../findings-store/sqlite.ts';
 import type { Manager } from '../runtime/manager.ts';
 
 export interface FindingsServingConfig {
+  /** Which backend keeps findings: SQLite (the default) or PostgreSQL. */
+  store?: 'sqlite' | 'postgres' | undefined;
   /** The SQLite file (on the PersistentVolume). */
   dbPath: string;
+  /**
+   * With PostgreSQL: a file holding the connection URL (a Secret's key mounted as a file). It is
+   * read for every new connection, so a rotated password takes effect without a restart.
+   */
+  postgresUrlFile?: string | undefined;
   host: string;
   port: number;
   certFile: string;
@@ -47,31 +64,8 @@ export function startFindingsServing(
 ): FindingsServing {
   const holder = new StoreHolder();
   const apiLog = log.child({ component: 'findings-api' });
-  manager.addLeaderHooks({
-    start: async () => {
-      await mkdir(dirname(config.dbPath), { recursive: true });
-      const store = new SqliteFindingStore({ path: config.dbPath });
-      try {
-        await importLegacyFindings(manager.client, store, apiLog);
-      } catch (err) {
-        await store.close();
-        throw err;
-      }
-      holder.open(store);
-      apiLog.info({ path: config.dbPath }, 'findings store opened');
-    },
-    stop: async () => {
-      await holder.close();
-      apiLog.info('findings store closed');
-    },
-  });
-  // Ready = serving findings: only the replica that owns the store (a Service then sends the
-  // aggregation layer's connections to it alone).
-  manager.addReadyCheck('findings-store', () =>
-    holder.isOpen
-      ? undefined
-      : 'findings store not open on this replica (the lease holder opens it)',
-  );
+  if (config.store === 'postgres') servePostgres(manager, config, holder, apiLog, signal);
+  else serveSqlite(manager, config, holder, apiLog);
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(manager.client, apiLog, signal);
   const api = createFindingsApiServer({
@@ -106,6 +100,8 @@ export function startFindingsServing(
     store: holder,
     async stop() {
       api.close();
+      // With PostgreSQL the store is this replica's, not the lease holder's: it closes last.
+      if (config.store === 'postgres') await holder.close();
       const proxy = await listening.catch(() => undefined);
       if (proxy === undefined) return;
       proxy.stop();
@@ -113,4 +109,125 @@ export function startFindingsServing(
       await new Promise<void>((resolve) => proxy.server.close(() => resolve()));
     },
   };
+}
+
+/** SQLite: the lease holder opens the file, imports, then the controllers start. */
+function serveSqlite(
+  manager: Manager,
+  config: FindingsServingConfig,
+  holder: StoreHolder,
+  apiLog: Logger,
+): void {
+  manager.addLeaderHooks({
+    start: async () => {
+      await mkdir(dirname(config.dbPath), { recursive: true });
+      const store = new SqliteFindingStore({ path: config.dbPath });
+      try {
+        await importLegacyFindings(manager.client, store, apiLog);
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+      holder.open(store);
+      apiLog.info({ path: config.dbPath }, 'findings store opened');
+    },
+    stop: async () => {
+      await holder.close();
+      apiLog.info('findings store closed');
+    },
+  });
+  // Ready = serving findings: only the replica that owns the store (a Service then sends the
+  // aggregation layer's connections to it alone).
+  manager.addReadyCheck('findings-store', () =>
+    holder.isOpen
+      ? undefined
+      : 'findings store not open on this replica (the lease holder opens it)',
+  );
+}
+
+/**
+ * The connection URL in a file: one line, postgres:// or postgresql://. Read again for every
+ * new connection (password rotation); a clear error names the file when it is wrong.
+ */
+export function readPostgresUrl(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`--findings-postgres-url-file ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(
+      `--findings-postgres-url-file ${file}: not a URL (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE)`,
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new Error(
+      `--findings-postgres-url-file ${file}: scheme ${url.protocol} is not postgres: or postgresql:`,
+    );
+  if (url.hostname === '')
+    throw new Error(`--findings-postgres-url-file ${file}: the URL names no host`);
+  return text;
+}
+
+/** Opens the PostgreSQL store, trying again (up to every 30 s) until it opens or we stop. */
+async function openPostgres(
+  file: string,
+  apiLog: Logger,
+  signal: AbortSignal,
+): Promise<PostgresFindingStore | undefined> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      return await PostgresFindingStore.open({
+        url: () => readPostgresUrl(file),
+        onConnectionError: (err) => apiLog.warn({ err }, 'findings database connection lost'),
+      });
+    } catch (err) {
+      apiLog.error({ err, attempt }, 'findings database unavailable; trying again');
+      await sleep(Math.min(1000 * 2 ** (attempt - 1), 30_000), undefined, { signal }).catch(
+        () => undefined,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** PostgreSQL: every replica opens and serves the store; the lease holder imports once. */
+function servePostgres(
+  manager: Manager,
+  config: FindingsServingConfig,
+  holder: StoreHolder,
+  apiLog: Logger,
+  signal: AbortSignal,
+): void {
+  const file = config.postgresUrlFile;
+  if (file === undefined)
+    throw new Error('--findings-store=postgres needs --findings-postgres-url-file');
+  const opened = openPostgres(file, apiLog, signal).then((store) => {
+    if (store === undefined) return undefined;
+    if (signal.aborted) {
+      void store.close();
+      return undefined;
+    }
+    holder.open(store);
+    apiLog.info('findings store opened (PostgreSQL)');
+    return store;
+  });
+  manager.addLeaderHooks({
+    start: async () => {
+      const store = await opened;
+      if (store === undefined) throw new Error('stopped before the findings database opened');
+      await importLegacyFindings(manager.client, store, apiLog);
+    },
+    stop: () => Promise.resolve(),
+  });
+  // Ready = serving findings: every replica whose store is open.
+  manager.addReadyCheck('findings-store', () =>
+    holder.isOpen ? undefined : 'findings database not open yet on this replica',
+  );
 }

@@ -39,6 +39,11 @@ const commands: Record<string, Command> = {
     summary: 'Update the vulnerability database index or show its state (db update|status).',
     run: async (args, cmd) => (await import('./db.ts')).runDb(args, cmd),
   },
+  'findings-store': {
+    summary: 'Copy the findings store between SQLite and PostgreSQL (findings-store copy).',
+    run: async (args, cmd) =>
+      (await import('./findings-store-copy.ts')).runFindingsStore(args, cmd),
+  },
   agent: {
     summary: "Run the node agent: write this node's NodeInventory (the DaemonSet).",
     run: async (args) => (await import('./agent.ts')).runAgent(args),

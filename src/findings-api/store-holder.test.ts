@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { startPostgres } from '../../test/support/postgres.ts';
+import { PostgresFindingStore } from '../findings-store/postgres.ts';
 import { SqliteFindingStore } from '../findings-store/sqlite.ts';
 import { StoreHolder } from './store-holder.ts';
 import { ApiError } from './status.ts';
@@ -21,4 +23,29 @@ describe('the store as the lease holder has it', () => {
     expect(holder.isOpen).toBe(false);
     await expect(holder.get('ns', 'x')).rejects.toBeInstanceOf(ApiError);
   });
+});
+
+describe('the store holder over PostgreSQL', () => {
+  it('answers 503 while the database cannot be reached, and serves again when it is back', async () => {
+    const postgres = await startPostgres();
+    try {
+      const { url } = await postgres.createDatabase();
+      const holder = new StoreHolder();
+      holder.open(await PostgresFindingStore.open({ url }));
+      expect((await holder.list({})).items).toEqual([]);
+      await postgres.down();
+      const refused = await holder.list({}).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(ApiError);
+      expect((refused as ApiError).status).toMatchObject({
+        code: 503,
+        reason: 'ServiceUnavailable',
+        message: 'the findings database cannot be reached; try again shortly',
+      });
+      await postgres.up();
+      expect((await holder.list({})).items).toEqual([]);
+      await holder.close();
+    } finally {
+      await postgres.stop();
+    }
+  }, 60_000);
 });

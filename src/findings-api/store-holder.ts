@@ -1,9 +1,10 @@
-// The findings store as the lease holder has it. With SQLite one process owns the database
-// file, so the controller process serves the findings API from the start (discovery, OpenAPI
-// and health answer on every replica) but opens the store only while it holds the lease: until
-// then, and after it closed the store at shutdown, every findings request is answered 503
-// ServiceUnavailable with a Retry-After, which kube-apiserver passes on and clients retry.
-// docs/adr/0930-findings-store-owned-by-the-lease-holder.md.
+// The findings store as this replica has it. With SQLite one process owns the database file, so
+// the controller process serves the findings API from the start (discovery, OpenAPI and health
+// answer on every replica) but opens the store only while it holds the lease: until then, and
+// after it closed the store at shutdown, every findings request is answered 503
+// ServiceUnavailable with a Retry-After, which kube-apiserver passes on and clients retry
+// (docs/adr/0930). With PostgreSQL every replica opens the store at start and answers 503 only
+// until the database is reachable (docs/adr/0933).
 import type {
   BatchWrite,
   DeletePreconditions,
@@ -19,14 +20,14 @@ import type {
   WatchOptions,
   WriteOptions,
 } from '../findings-store/store.ts';
+import { isConnectionError } from '../findings-store/postgres.ts';
 import { ApiError, failure } from './status.ts';
 
-/** The answer while no store is open here. */
-export function storeUnavailable(): ApiError {
-  const status = failure(
-    'ServiceUnavailable',
-    'the findings store is not open on this replica (it is opened by the leader); try again shortly',
-  );
+/** The answer while no store is open here (or its database cannot be reached). */
+export function storeUnavailable(
+  message = 'the findings store is not open on this replica yet (with SQLite only the leader opens it); try again shortly',
+): ApiError {
+  const status = failure('ServiceUnavailable', message);
   status.details = { retryAfterSeconds: 2 };
   return new ApiError(status);
 }
@@ -61,65 +62,77 @@ export class StoreHolder implements FindingStore {
     return this.current;
   }
 
+  /** A call to the store; a database that cannot be reached is 503, which clients retry. */
+  private async guard<T>(call: (store: FindingStore) => Promise<T>): Promise<T> {
+    const store = this.use();
+    try {
+      return await call(store);
+    } catch (err) {
+      if (isConnectionError(err))
+        throw storeUnavailable('the findings database cannot be reached; try again shortly');
+      throw err;
+    }
+  }
+
   async get(namespace: string, name: string): Promise<StoredFinding | undefined> {
-    return this.use().get(namespace, name);
+    return this.guard((s) => s.get(namespace, name));
   }
   async list(options: ListOptions): Promise<ListResult> {
-    return this.use().list(options);
+    return this.guard((s) => s.list(options));
   }
   async listPages(options: Omit<ListOptions, 'limit'>): Promise<ListPages> {
-    return this.use().listPages(options);
+    return this.guard((s) => s.listPages(options));
   }
   async watch(options: WatchOptions): Promise<FindingWatch> {
-    return this.use().watch(options);
+    return this.guard((s) => s.watch(options));
   }
   async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    return this.use().create(finding, options);
+    return this.guard((s) => s.create(finding, options));
   }
   async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    return this.use().update(finding, options);
+    return this.guard((s) => s.update(finding, options));
   }
   async delete(
     namespace: string,
     name: string,
     options?: WriteOptions & { preconditions?: DeletePreconditions },
   ): Promise<StoredFinding> {
-    return this.use().delete(namespace, name, options);
+    return this.guard((s) => s.delete(namespace, name, options));
   }
   async deleteCollection(
     options: ListOptions,
     writeOptions?: WriteOptions,
   ): Promise<StoredFinding[]> {
-    return this.use().deleteCollection(options, writeOptions);
+    return this.guard((s) => s.deleteCollection(options, writeOptions));
   }
   async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
-    return this.use().batch(writes);
+    return this.guard((s) => s.batch(writes));
   }
   async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
-    return this.use().recordEvaluation(coveredResource, at);
+    return this.guard((s) => s.recordEvaluation(coveredResource, at));
   }
   async lastEvaluation(coveredResource: string): Promise<Date | undefined> {
-    return this.use().lastEvaluation(coveredResource);
+    return this.guard((s) => s.lastEvaluation(coveredResource));
   }
   async count(options: FindingQuery): Promise<number> {
-    return this.use().count(options);
+    return this.guard((s) => s.count(options));
   }
   async countBy<K extends FindingCountKey>(
     options: FindingQuery,
     by: readonly K[],
   ): Promise<{ key: Record<K, string>; count: number }[]> {
-    return this.use().countBy(options, by);
+    return this.guard((s) => s.countBy(options, by));
   }
   async marker(name: string): Promise<number | undefined> {
-    return this.use().marker(name);
+    return this.guard((s) => s.marker(name));
   }
   async setMarker(name: string, value: number): Promise<void> {
-    return this.use().setMarker(name, value);
+    return this.guard((s) => s.setMarker(name, value));
   }
   currentResourceVersion(): string {
     return this.use().currentResourceVersion();
   }
   async stats(): Promise<StoreStats> {
-    return this.use().stats();
+    return this.guard((s) => s.stats());
   }
 }

@@ -1,7 +1,10 @@
 // Label and field selectors as SQL over the findings table (alias `f`). Pure. The SQL must
 // select exactly what matchesLabels / matchesFields select: a missing label fails every
 // requirement but !=, notin and !key; a missing field reads as "".
-import type { SQLInputValue } from 'node:sqlite';
+//
+// One translation for both backends: a Dialect says what differs (the always-true condition and
+// how a label value is read as an integer). Parameters are written `?`; the PostgreSQL backend
+// numbers them ($1, $2, ...) with numberParams (no literal here contains a `?`).
 import { LABEL_COLUMNS, STATUS_COLUMNS } from './row.ts';
 import type {
   FieldRequirement,
@@ -11,10 +14,43 @@ import type {
 } from './selectors.ts';
 import { StoreError } from './store.ts';
 
+/** A value bound to a `?` (node:sqlite and pg both take these). */
+export type SqlValue = string | number | bigint | null | Buffer;
+
 export interface SqlFilter {
-  /** Conditions joined with AND; "1" when there are none. */
+  /** Conditions joined with AND; the dialect's always-true condition when there are none. */
   where: string;
-  params: SQLInputValue[];
+  params: SqlValue[];
+}
+
+/** What the SQL of the two backends does differently. */
+export interface SqlDialect {
+  /** A condition that is always true. */
+  readonly always: string;
+  /** An expression reading a label value (text) as a 64-bit integer, NULL when it is not one. */
+  int(expression: string): string;
+  /** The parameter compared with int(): the requirement's value. */
+  intParam(value: string): SqlValue;
+}
+
+/** SQLite: ki_int is registered on every connection (schema.ts). */
+export const SQLITE_DIALECT: SqlDialect = {
+  always: '1',
+  int: (e) => `ki_int(${e})`,
+  intParam: (v) => BigInt(v),
+};
+
+/** PostgreSQL: ki_int is created by the migrations (postgres-schema.ts) and returns numeric. */
+export const POSTGRES_DIALECT: SqlDialect = {
+  always: 'TRUE',
+  int: (e) => `ki_int(${e})`,
+  intParam: (v) => String(BigInt(v)),
+};
+
+/** `?` placeholders as PostgreSQL's $1, $2, ... starting after `offset`. */
+export function numberParams(sql: string, offset = 0): string {
+  let n = offset;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }
 
 /** Selectable field -> column. */
@@ -35,7 +71,7 @@ function placeholders(n: number): string {
 }
 
 /** A requirement on a well-known label held in an indexed column. */
-function columnCondition(column: string, r: LabelRequirement): SqlFilter {
+function columnCondition(column: string, r: LabelRequirement, d: SqlDialect): SqlFilter {
   const c = `f.${column}`;
   switch (r.operator) {
     case 'Equals':
@@ -56,15 +92,15 @@ function columnCondition(column: string, r: LabelRequirement): SqlFilter {
     case 'GreaterThan':
     case 'LessThan':
       return {
-        where: `ki_int(${c}) ${r.operator === 'GreaterThan' ? '>' : '<'} ?`,
-        params: [BigInt(r.value)],
+        where: `${d.int(c)} ${r.operator === 'GreaterThan' ? '>' : '<'} ?`,
+        params: [d.intParam(r.value)],
       };
   }
 }
 
 /** A requirement on any other label: the label table, indexed on (key, value). */
-function tableCondition(r: LabelRequirement): SqlFilter {
-  const inTable = (cond: string, params: SQLInputValue[], negate = false): SqlFilter => ({
+function tableCondition(r: LabelRequirement, d: SqlDialect): SqlFilter {
+  const inTable = (cond: string, params: SqlValue[], negate = false): SqlFilter => ({
     where: `f.id ${negate ? 'NOT IN' : 'IN'} (SELECT finding_id FROM finding_labels WHERE key = ?${cond})`,
     params: [r.key, ...params],
   });
@@ -83,15 +119,15 @@ function tableCondition(r: LabelRequirement): SqlFilter {
       return inTable('', [], true);
     case 'GreaterThan':
     case 'LessThan':
-      return inTable(` AND ki_int(value) ${r.operator === 'GreaterThan' ? '>' : '<'} ?`, [
-        BigInt(r.value),
+      return inTable(` AND ${d.int('value')} ${r.operator === 'GreaterThan' ? '>' : '<'} ?`, [
+        d.intParam(r.value),
       ]);
   }
 }
 
-function labelCondition(r: LabelRequirement): SqlFilter {
+function labelCondition(r: LabelRequirement, d: SqlDialect): SqlFilter {
   const column = LABEL_COLUMNS[r.key];
-  return column !== undefined ? columnCondition(column, r) : tableCondition(r);
+  return column !== undefined ? columnCondition(column, r, d) : tableCondition(r, d);
 }
 
 /** A field term; NULL (no such field) reads as "". */
@@ -108,17 +144,20 @@ function fieldCondition(r: FieldRequirement): SqlFilter {
 }
 
 /** The WHERE conditions for a namespace and selectors. Unknown fields throw 'Invalid'. */
-export function filterSql(options: {
-  namespace?: string | undefined;
-  labelSelector?: LabelSelector | undefined;
-  fieldSelector?: FieldSelector | undefined;
-}): SqlFilter {
+export function filterSql(
+  options: {
+    namespace?: string | undefined;
+    labelSelector?: LabelSelector | undefined;
+    fieldSelector?: FieldSelector | undefined;
+  },
+  dialect: SqlDialect = SQLITE_DIALECT,
+): SqlFilter {
   const parts: SqlFilter[] = [];
   if (options.namespace !== undefined)
     parts.push({ where: 'f.namespace = ?', params: [options.namespace] });
-  for (const r of options.labelSelector?.requirements ?? []) parts.push(labelCondition(r));
+  for (const r of options.labelSelector?.requirements ?? []) parts.push(labelCondition(r, dialect));
   for (const r of options.fieldSelector?.requirements ?? []) parts.push(fieldCondition(r));
-  if (parts.length === 0) return { where: '1', params: [] };
+  if (parts.length === 0) return { where: dialect.always, params: [] };
   return { where: parts.map((p) => p.where).join(' AND '), params: parts.flatMap((p) => p.params) };
 }
 

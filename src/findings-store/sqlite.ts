@@ -70,10 +70,10 @@ export interface SqliteFindingStoreOptions {
   now?: () => number;
 }
 
-const RESOURCE = `findings.${FINDINGS_GROUP}`;
+export const RESOURCE = `findings.${FINDINGS_GROUP}`;
 
 /** The column behind each countBy key. */
-const COUNT_COLUMNS: Readonly<Record<FindingCountKey, string>> = {
+export const COUNT_COLUMNS: Readonly<Record<FindingCountKey, string>> = {
   namespace: 'f.namespace',
   severity: `f.${STATUS_COLUMNS.severity}`,
   type: `f.${STATUS_COLUMNS.type}`,
@@ -82,15 +82,20 @@ const COUNT_COLUMNS: Readonly<Record<FindingCountKey, string>> = {
   run: `f.${LABEL_COLUMNS[LABELS.run]!}`,
 };
 // evaluated_at: the covered resource's last evaluation (lastObservedAt of open findings).
-const JOIN_PARTS =
+export const JOIN_PARTS =
   'LEFT JOIN advisories a ON a.id = f.advisory_id LEFT JOIN contexts c ON c.id = f.context_id LEFT JOIN evaluations ev ON ev.covered_resource = f.l_covered_resource';
-const SELECT_PAGE = 'SELECT f.*, a.body AS advisory, c.body AS context, ev.at AS evaluated_at FROM';
-const SELECT_ROWS = `${SELECT_PAGE} findings f ${JOIN_PARTS}`;
-const SELECT_EVENTS =
+export const SELECT_PAGE =
+  'SELECT f.*, a.body AS advisory, c.body AS context, ev.at AS evaluated_at FROM';
+export const SELECT_ROWS = `${SELECT_PAGE} findings f ${JOIN_PARTS}`;
+export const SELECT_EVENTS =
   'SELECT e.*, a.body AS advisory FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id';
 
-type Row = StoredRow & { id: number; advisory_id: number | null; evaluated_at?: number | null };
-interface EventRow {
+export type Row = StoredRow & {
+  id: number;
+  advisory_id: number | null;
+  evaluated_at?: number | null;
+};
+export interface EventRow {
   rv: number;
   type: ChangeEvent['type'];
   namespace: string;
@@ -106,7 +111,7 @@ interface Tx {
   changes: ChangeEvent[];
 }
 
-interface Applied {
+export interface Applied {
   object: StoredFinding;
   /** How to show the result of a dry run: the object as it was, or without a version. */
   dryRunVersion?: string | undefined;
@@ -114,7 +119,7 @@ interface Applied {
 
 // ---------------------------------------------------------------- helpers
 
-function iso(ms: number): string {
+export function iso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
@@ -132,27 +137,27 @@ export function servedRow(row: Row): StoredFinding {
   return object;
 }
 
-function normalise(finding: StoredFinding): StoredFinding {
+export function normalise(finding: StoredFinding): StoredFinding {
   return JSON.parse(JSON.stringify(finding)) as StoredFinding;
 }
 
 /** JSON round trip: what would be stored (undefined members dropped). */
-function normaliseValue(value: unknown): unknown {
+export function normaliseValue(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
-function selectable(object: StoredFinding): Selectable {
+export function selectable(object: StoredFinding): Selectable {
   return { labels: object.metadata.labels ?? {}, fields: findingFields(object) };
 }
 
 /** Parses a resourceVersion given by a client. */
-function parseRv(text: string): number {
+export function parseRv(text: string): number {
   if (!/^\d{1,15}$/.test(text))
     throw new StoreError('Invalid', `invalid resourceVersion "${text}": must be a decimal number`);
   return Number(text);
 }
 
-interface ContinueToken {
+export interface ContinueToken {
   rv: number;
   id: number;
 }
@@ -172,11 +177,11 @@ export function decodeContinue(text: string): ContinueToken {
   throw new StoreError('Invalid', 'continue key is not valid');
 }
 
-function notFound(name: string): StoreError {
+export function notFound(name: string): StoreError {
   return new StoreError('NotFound', `${RESOURCE} "${name}" not found`);
 }
 
-function conflict(name: string, why = 'the object has been modified'): StoreError {
+export function conflict(name: string, why = 'the object has been modified'): StoreError {
   return new StoreError(
     'Conflict',
     `Operation cannot be fulfilled on ${RESOURCE} "${name}": ${why}; please apply your changes to the latest version and try again`,
@@ -184,7 +189,10 @@ function conflict(name: string, why = 'the object has been modified'): StoreErro
 }
 
 /** Checks uid and resourceVersion preconditions against the stored object. */
-function checkPreconditions(stored: StoredFinding, pre: DeletePreconditions | undefined): void {
+export function checkPreconditions(
+  stored: StoredFinding,
+  pre: DeletePreconditions | undefined,
+): void {
   const meta = stored.metadata;
   if (pre?.uid !== undefined && pre.uid !== '' && pre.uid !== meta.uid)
     throw conflict(
@@ -202,7 +210,7 @@ function checkPreconditions(stored: StoredFinding, pre: DeletePreconditions | un
     );
 }
 
-function checkIdentity(finding: StoredFinding): { namespace: string; name: string } {
+export function checkIdentity(finding: StoredFinding): { namespace: string; name: string } {
   const { namespace, name } = finding.metadata;
   if (typeof namespace !== 'string' || namespace === '')
     throw new StoreError('Invalid', 'metadata.namespace: Required value');
@@ -274,7 +282,7 @@ function pageRows(db: DatabaseSync, filter: SqlFilter, afterId: number, limit: n
 }
 
 /** The log's record of what a change replaced: its labels and fields, and the object. */
-function prevFromLog(prev: string | null): Pick<ChangeEvent, 'prev' | 'prevObject'> {
+export function prevFromLog(prev: string | null): Pick<ChangeEvent, 'prev' | 'prevObject'> {
   if (prev === null) return {};
   const { object, ...selectableBefore } = JSON.parse(prev) as Selectable & {
     object?: StoredFinding;
@@ -932,7 +940,7 @@ export class SqliteFindingStore implements FindingStore {
   }
 }
 
-function dryRunResult(a: Applied): StoredFinding {
+export function dryRunResult(a: Applied): StoredFinding {
   const object = structuredClone(a.object);
   if (a.dryRunVersion === undefined) delete object.metadata.resourceVersion;
   else object.metadata.resourceVersion = a.dryRunVersion;

@@ -83,9 +83,9 @@ export function bookmark(resourceVersion: number, initialEventsEnd = false): Wat
   };
 }
 
-/** Pages of initial events; next() gives undefined when done. */
+/** Pages of initial events; next() gives undefined when done (SQLite reads synchronously). */
 export interface InitialEvents {
-  next(): WatchEvent[] | undefined;
+  next(): WatchEvent[] | undefined | Promise<WatchEvent[] | undefined>;
   close(): void;
 }
 
@@ -184,7 +184,7 @@ export class LiveWatch implements FindingWatch {
       for (;;) {
         this.check();
         if (this.closed) return;
-        const page = initial.next();
+        const page = await initial.next();
         if (page === undefined) break;
         yield* page;
         await nextTurn();

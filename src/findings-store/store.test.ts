@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startPostgres, type TestPostgres } from '../../test/support/postgres.ts';
 import { FINDINGS_API_VERSION, LABELS } from '../api/v1alpha1/common.ts';
 import { seededRandom, type Random } from '../vulndb/testing/random.ts';
 import {
@@ -11,8 +12,17 @@ import {
   parseFieldSelector,
   parseLabelSelector,
 } from './selectors.ts';
+import { copyFindings } from './copy.ts';
+import { PostgresFindingStore } from './postgres.ts';
 import { SqliteFindingStore, type SqliteFindingStoreOptions } from './sqlite.ts';
-import { StoreError, type FindingWatch, type StoredFinding, type WatchEvent } from './store.ts';
+import {
+  StoreError,
+  type FindingStore,
+  type FindingWatch,
+  type ListOptions,
+  type StoredFinding,
+  type WatchEvent,
+} from './store.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -30,6 +40,99 @@ function open(options: Partial<SqliteFindingStoreOptions> = {}, path = tempPath(
   cleanups.push(() => store.close());
   return { store, path };
 }
+
+// ---------------------------------------------------------------- the backends
+
+// PostgreSQL answers each statement over a socket: the randomised and concurrent tests take
+// seconds there on a busy machine.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 });
+
+// One PostgreSQL server for the file; every store gets a database of its own.
+let server: TestPostgres | undefined;
+beforeAll(async () => {
+  server = await startPostgres();
+}, 120_000);
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** The options both backends take. */
+type CommonOptions = Partial<
+  Pick<
+    SqliteFindingStoreOptions,
+    'now' | 'pageSize' | 'maxEvents' | 'eventWindowMs' | 'watchBufferSize'
+  >
+>;
+
+interface Backend {
+  name: string;
+  open(options?: CommonOptions): Promise<{ store: FindingStore }>;
+  /** How the backend plans a page selected by the severity label. */
+  severityPlan(store: FindingStore): Promise<string>;
+  severityIndex: RegExp;
+  /** Snapshots (read transactions) still open. */
+  heldSnapshots(store: FindingStore): Promise<number>;
+}
+
+const PAGE_BY_SEVERITY =
+  'SELECT id FROM findings f WHERE f.l_severity = ? AND f.id > ? ORDER BY f.id LIMIT 500';
+
+async function openPostgres(options: CommonOptions = {}): Promise<PostgresFindingStore> {
+  if (server === undefined) throw new Error('PostgreSQL did not start');
+  const { url } = await server.createDatabase();
+  const store = await PostgresFindingStore.open({ url, ...options });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+const BACKENDS: Backend[] = [
+  {
+    name: 'SQLite',
+    open: (options) => Promise.resolve(open(options)),
+    severityPlan: (store) => {
+      const db = (store as SqliteFindingStore).db;
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${PAGE_BY_SEVERITY}`).all('CRITICAL', 0) as {
+        detail: string;
+      }[];
+      return Promise.resolve(plan.map((p) => p.detail).join('\n'));
+    },
+    severityIndex: /USING (COVERING )?INDEX findings_l_severity/,
+    heldSnapshots: (store) => {
+      // A checkpoint can truncate the WAL only when no reader holds an older snapshot.
+      const db = (store as SqliteFindingStore).db;
+      const row = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+      return Promise.resolve(row.busy);
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    open: async (options) => ({ store: await openPostgres(options) }),
+    severityPlan: async (store) => {
+      const client = await (store as PostgresFindingStore).pool.connect();
+      try {
+        // A test table is small enough for a sequential scan: ask what the index path is.
+        await client.query('SET enable_seqscan = off');
+        const sql = PAGE_BY_SEVERITY.replace('?', '$1').replace('?', '$2');
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [
+          'CRITICAL',
+          0,
+        ]);
+        await client.query('RESET enable_seqscan');
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      } finally {
+        client.release();
+      }
+    },
+    severityIndex: /Index (Only )?Scan using findings_l_severity/,
+    heldSnapshots: async (store) => {
+      await new Promise((r) => setTimeout(r, 50));
+      const { rows } = await (store as PostgresFindingStore).pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`,
+      );
+      return rows[0]!.n;
+    },
+  },
+];
 
 const ADMIN = 'kube-inspector-system';
 
@@ -166,9 +269,9 @@ function summary(events: WatchEvent[]): string[] {
   );
 }
 
-describe('SqliteFindingStore CRUD', () => {
+describe.each(BACKENDS)('$name: CRUD', (backend) => {
   it('creates, reads back the same object, updates and deletes', async () => {
-    const { store } = open({ now: () => Date.parse('2026-01-02T03:04:05.678Z') });
+    const { store } = await backend.open({ now: () => Date.parse('2026-01-02T03:04:05.678Z') });
     const input = finding('f1', { labels: { team: 'payments', 'example.com/tier': '1' } });
     const created = await store.create(input);
     expect(created.metadata).toMatchObject({
@@ -198,7 +301,7 @@ describe('SqliteFindingStore CRUD', () => {
   });
 
   it('reads back objects without status, labels or managedFields unchanged', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const bare: StoredFinding = {
       apiVersion: FINDINGS_API_VERSION,
       kind: 'Finding',
@@ -221,7 +324,7 @@ describe('SqliteFindingStore CRUD', () => {
   });
 
   it('refuses duplicates, missing objects and versions on create', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('f1'));
     await expectStoreError(store.create(finding('f1')), 'AlreadyExists', /"f1" already exists/);
     await expectStoreError(store.update(finding('nope')), 'NotFound', /"nope" not found/);
@@ -234,7 +337,7 @@ describe('SqliteFindingStore CRUD', () => {
   });
 
   it('answers Conflict on a stale resourceVersion or failed delete preconditions', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const v1 = await store.create(finding('f1'));
     const v2 = await store.update({ ...v1, spec: { attributes: { team: 'x' } } });
     await expectStoreError(store.update({ ...v1, spec: {} }), 'Conflict', /has been modified/);
@@ -257,7 +360,7 @@ describe('SqliteFindingStore CRUD', () => {
   });
 
   it('changes nothing on dryRun', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const dry = await store.create(finding('f1'), { dryRun: true });
     expect(dry.metadata.uid).toBeDefined();
     expect(dry.metadata.resourceVersion).toBeUndefined();
@@ -275,7 +378,7 @@ describe('SqliteFindingStore CRUD', () => {
   });
 
   it('increments generation on spec changes only and keeps the version of a no-op update', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const v1 = await store.create(finding('f1'));
     const statusOnly = structuredClone(v1);
     st(statusOnly).title = 'new title';
@@ -297,7 +400,7 @@ describe('SqliteFindingStore CRUD', () => {
   });
 
   it('runs a batch as one transaction: all or nothing', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('a'));
     await expectStoreError(
       store.batch([
@@ -379,10 +482,7 @@ function randomFieldTerm(rng: Random): string {
   return `${field}${rng.pick(['=', '==', '!='])}${value}`;
 }
 
-async function listAll(
-  store: SqliteFindingStore,
-  options: Parameters<SqliteFindingStore['list']>[0],
-) {
+async function listAll(store: FindingStore, options: ListOptions) {
   const names: string[] = [];
   let token: string | undefined;
   do {
@@ -393,9 +493,9 @@ async function listAll(
   return names;
 }
 
-describe('SqliteFindingStore selectors in SQL', () => {
+describe.each(BACKENDS)('$name: selectors in SQL', (backend) => {
   it('selects exactly what the pure matchers select, for random objects and selectors', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const rng = seededRandom(1234);
     const objects = Array.from({ length: 150 }, (_, i) => randomObject(rng, i));
     await store.batch(objects.map((finding) => ({ op: 'create', finding })));
@@ -428,7 +528,7 @@ describe('SqliteFindingStore selectors in SQL', () => {
   });
 
   it('refuses a field that cannot be selected on', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await expectStoreError(
       store.list({ fieldSelector: parseFieldSelector('spec.attributes.team=x') }),
       'Invalid',
@@ -436,24 +536,17 @@ describe('SqliteFindingStore selectors in SQL', () => {
     );
   });
 
-  it('uses an index for equality on a well-known label', () => {
-    const { store } = open();
-    const plan = store.db
-      .prepare(
-        `EXPLAIN QUERY PLAN SELECT id FROM findings f WHERE f.l_severity = ? AND f.id > ? ORDER BY f.id LIMIT 500`,
-      )
-      .all('CRITICAL') as { detail: string }[];
-    expect(plan.map((p) => p.detail).join('\n')).toMatch(
-      /USING (COVERING )?INDEX findings_l_severity/,
-    );
+  it('uses an index for equality on a well-known label', async () => {
+    const { store } = await backend.open();
+    expect(await backend.severityPlan(store)).toMatch(backend.severityIndex);
   });
 });
 
 // ---------------------------------------------------------------- paging
 
-describe('SqliteFindingStore paging', () => {
+describe.each(BACKENDS)('$name: paging', (backend) => {
   it('pages under concurrent writes with no duplicates and no gaps, at the first page version', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const rng = seededRandom(99);
     await store.batch(
       Array.from({ length: 300 }, (_, i) => ({ op: 'create' as const, finding: finding(`f${i}`) })),
@@ -489,7 +582,7 @@ describe('SqliteFindingStore paging', () => {
   });
 
   it('streams a full list from one snapshot while writes go on', async () => {
-    const { store } = open({ pageSize: 25 });
+    const { store } = await backend.open({ pageSize: 25 });
     await store.batch(
       Array.from({ length: 200 }, (_, i) => ({ op: 'create' as const, finding: finding(`f${i}`) })),
     );
@@ -509,19 +602,18 @@ describe('SqliteFindingStore paging', () => {
   });
 
   it('releases the snapshot of a full list that is ended before its first page', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('a'));
     const { pages } = await store.listPages({});
     const it = pages[Symbol.asyncIterator]();
     await it.return?.();
     // A checkpoint can only truncate the WAL when no reader holds an older snapshot.
     await store.create(finding('b'));
-    const row = store.db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
-    expect(row.busy).toBe(0);
+    expect(await backend.heldSnapshots(store)).toBe(0);
   });
 
   it('serves list versions as Kubernetes does, or Expired', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('a'));
     await store.create(finding('b'));
     expect((await store.list({ resourceVersion: '1' })).resourceVersion).toBe('2');
@@ -543,7 +635,7 @@ describe('SqliteFindingStore paging', () => {
   });
 
   it('deletes a collection by selector', async () => {
-    const { store } = open({ pageSize: 7 });
+    const { store } = await backend.open({ pageSize: 7 });
     await store.batch(
       Array.from({ length: 40 }, (_, i) => ({
         op: 'create' as const,
@@ -564,9 +656,9 @@ describe('SqliteFindingStore paging', () => {
 
 // ---------------------------------------------------------------- watch
 
-describe('SqliteFindingStore watch', () => {
+describe.each(BACKENDS)('$name: watch', (backend) => {
   it('resumes from a resourceVersion with every later change, in order', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('a'));
     const from = store.currentResourceVersion();
     const b = await store.create(finding('b'));
@@ -584,7 +676,7 @@ describe('SqliteFindingStore watch', () => {
   });
 
   it('turns label changes into ADDED and DELETED for a selecting watch, live and replayed', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const selector = parseLabelSelector(`${LABELS.severity}=CRITICAL`);
     const a = await store.create(finding('a', { severity: 'LOW' }));
     const live = await store.watch({ resourceVersion: '1', labelSelector: selector });
@@ -615,7 +707,7 @@ describe('SqliteFindingStore watch', () => {
 
   it('answers Expired for a version older than the log keeps, by count and by age', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
-    const { store } = open({ maxEvents: 5, eventWindowMs: 60_000, now: () => now });
+    const { store } = await backend.open({ maxEvents: 5, eventWindowMs: 60_000, now: () => now });
     for (let i = 0; i < 7; i++) await store.create(finding(`f${i}`));
     const page = await store.list({ limit: 2 });
     await store.create(finding('f7'));
@@ -640,7 +732,7 @@ describe('SqliteFindingStore watch', () => {
   });
 
   it('ends a slow consumer with Expired without blocking the writer', async () => {
-    const { store } = open({ watchBufferSize: 5 });
+    const { store } = await backend.open({ watchBufferSize: 5 });
     const watch = await store.watch({ resourceVersion: '0', sendInitialEvents: false });
     for (let i = 0; i < 10; i++) await store.create(finding(`f${i}`));
     expect(store.currentResourceVersion()).toBe('10');
@@ -653,7 +745,7 @@ describe('SqliteFindingStore watch', () => {
   });
 
   it('serves WatchList: ADDED per match, the initial-events-end bookmark, then later changes only', async () => {
-    const { store } = open({ pageSize: 10 });
+    const { store } = await backend.open({ pageSize: 10 });
     await store.batch(
       Array.from({ length: 55 }, (_, i) => ({ op: 'create' as const, finding: finding(`f${i}`) })),
     );
@@ -686,7 +778,7 @@ describe('SqliteFindingStore watch', () => {
   });
 
   it('starts with the current state when no version is given, and now when sendInitialEvents is false', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('a'));
     const legacy = await store.watch({});
     const fromNow = await store.watch({ sendInitialEvents: false });
@@ -696,7 +788,7 @@ describe('SqliteFindingStore watch', () => {
   });
 
   it('sends bookmarks on an interval when asked', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     await store.create(finding('a'));
     const watch = await store.watch({
       resourceVersion: '1',
@@ -710,7 +802,7 @@ describe('SqliteFindingStore watch', () => {
   });
 
   it('finishes the iteration when closed', async () => {
-    const { store } = open();
+    const { store } = await backend.open();
     const watch = await store.watch({ sendInitialEvents: false });
     setTimeout(() => watch.close(), 10);
     expect(await take(watch, 1)).toEqual([]);
@@ -781,4 +873,249 @@ describe('SqliteFindingStore on disk', () => {
     await store.create(finding('other', { vuln: 99 }));
     expect((await store.stats()).advisories).toBe(1);
   }, 60_000);
+});
+
+// ---------------------------------------------------------------- PostgreSQL: several replicas
+
+/** Two store instances on one database: two serving replicas. */
+async function replicas(n: number, options: CommonOptions = {}) {
+  if (server === undefined) throw new Error('PostgreSQL did not start');
+  const db = await server.createDatabase();
+  const stores: PostgresFindingStore[] = [];
+  for (let i = 0; i < n; i++) {
+    const store = await PostgresFindingStore.open({ url: db.url, ...options });
+    cleanups.push(() => store.close());
+    stores.push(store);
+  }
+  return { db, stores };
+}
+
+/** Waits until a condition holds, failing after a timeout. */
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('PostgresFindingStore replicas', () => {
+  it('runs the migrations once when replicas start together, and again changes nothing', async () => {
+    if (server === undefined) throw new Error('PostgreSQL did not start');
+    const db = await server.createDatabase();
+    const stores = await Promise.all(
+      [1, 2, 3].map(() => PostgresFindingStore.open({ url: db.url })),
+    );
+    for (const s of stores) cleanups.push(() => s.close());
+    const applied = await server.admin(
+      'SELECT version FROM schema_migrations ORDER BY version',
+      db.database,
+    );
+    expect(applied.rows.map((r: { version: number }) => r.version)).toEqual([1, 2]);
+    await server.admin(
+      'INSERT INTO schema_migrations (version, name) VALUES (99, $$later$$)',
+      db.database,
+    );
+    await expect(PostgresFindingStore.open({ url: db.url })).rejects.toThrow(
+      /migration 99, newer than this version knows/,
+    );
+  });
+
+  it('delivers a change written through one replica to a watch on another, and resumes there', async () => {
+    const {
+      stores: [a, b],
+    } = await replicas(2);
+    const watch = await b!.watch({ resourceVersion: '0', sendInitialEvents: false });
+    await a!.create(finding('one'));
+    const updated = await a!.update({
+      ...(await a!.get(ADMIN, 'one'))!,
+      spec: { attributes: { team: 'billing' } },
+    });
+    expect(summary(await take(watch, 2))).toEqual(['ADDED one@1', 'MODIFIED one@2']);
+    watch.close();
+    // A list on A, then a watch on B from its version: nothing before it, everything after.
+    const list = await a!.list({ limit: 10 });
+    await a!.delete(ADMIN, 'one');
+    const resumed = await b!.watch({ resourceVersion: list.resourceVersion });
+    expect(summary(await take(resumed, 1))).toEqual(['DELETED one@3']);
+    expect(updated.metadata.resourceVersion).toBe('2');
+    resumed.close();
+  });
+
+  it('orders the writes of concurrent replicas in one sequence every watcher sees whole', async () => {
+    const { stores } = await replicas(3);
+    const [a, b, c] = stores as [PostgresFindingStore, PostgresFindingStore, PostgresFindingStore];
+    const watches = await Promise.all(
+      stores.map((s) => s.watch({ resourceVersion: '0', sendInitialEvents: false })),
+    );
+    const writes = async (store: PostgresFindingStore, prefix: string) => {
+      for (let i = 0; i < 40; i++) await store.create(finding(`${prefix}${i}`));
+    };
+    await Promise.all([writes(a, 'a'), writes(b, 'b')]);
+    expect(c.currentResourceVersion()).not.toBe('');
+    for (const w of watches) {
+      const events = await take(w, 80);
+      expect(events.map((e) => Number(e.object.metadata.resourceVersion))).toEqual(
+        Array.from({ length: 80 }, (_, i) => i + 1),
+      );
+      w.close();
+    }
+  });
+
+  it('loses nothing when the database restarts under load: watches resume or relist', async () => {
+    if (server === undefined) throw new Error('PostgreSQL did not start');
+    const { stores } = await replicas(2, { pageSize: 50 });
+    const [writer, reader] = stores as [PostgresFindingStore, PostgresFindingStore];
+    const watch = await reader.watch({ resourceVersion: '0', sendInitialEvents: false });
+    const received: number[] = [];
+    let expired = false;
+    const consuming = (async () => {
+      try {
+        for await (const e of watch) received.push(Number(e.object.metadata.resourceVersion));
+      } catch (err) {
+        if (err instanceof StoreError && err.reason === 'Expired') expired = true;
+        else throw err;
+      }
+    })();
+    const committed: number[] = [];
+    let stop = false;
+    const writing = (async () => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const f = await writer.create(finding(`w${i}`));
+          committed.push(Number(f.metadata.resourceVersion));
+        } catch {
+          // The database is going away or starting: try again.
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    })();
+    await until('writes before the restart', () => committed.length >= 20);
+    const started = async () =>
+      String(
+        (
+          (await server!.admin('SELECT pg_postmaster_start_time()::text AS t')).rows[0] as {
+            t: string;
+          }
+        ).t,
+      );
+    const before = await started();
+    await server.restart(500);
+    const after = committed.length;
+    await until('writes after the restart', () => committed.length >= after + 20);
+    stop = true;
+    await writing;
+    const last = Math.max(...committed);
+    await until('the watch to reach the last write', () => expired || received.at(-1) === last);
+    watch.close();
+    await consuming;
+    // Every committed write is in the database and, unless the watch was told to relist, in it.
+    expect(await reader.count({})).toBe(committed.length);
+    if (!expired) expect(received).toEqual([...committed].sort((x, y) => x - y));
+    // The server did restart underneath (writes in flight then failed or waited for it).
+    expect(await started()).not.toBe(before);
+  });
+
+  it('stores each advisory once and drops it when neither a finding nor a logged change refers to it', async () => {
+    const {
+      stores: [store],
+    } = await replicas(1, { maxEvents: 1 });
+    await store!.batch([
+      { op: 'create', finding: finding('f1', { vuln: 1 }) },
+      { op: 'create', finding: finding('f2', { vuln: 1 }) },
+    ]);
+    expect((await store!.stats()).advisories).toBe(1);
+    const f2 = (await store!.get(ADMIN, 'f2'))!;
+    await store!.update({ ...f2, status: finding('f2', { vuln: 2 }).status });
+    expect((await store!.stats()).advisories).toBe(2);
+    await store!.delete(ADMIN, 'f1');
+    expect((await store!.stats()).advisories).toBe(2); // the DELETED event still shows it
+    await store!.delete(ADMIN, 'f2');
+    expect((await store!.stats()).advisories).toBe(1);
+    await store!.create(finding('f3', { vuln: 3 }));
+    expect((await store!.stats()).advisories).toBe(1);
+    expect(st(await store!.get(ADMIN, 'f3')).description).toBe(
+      st(finding('x', { vuln: 3 })).description,
+    );
+  });
+
+  it('keeps its pool across the database going away and coming back', async () => {
+    if (server === undefined) throw new Error('PostgreSQL did not start');
+    const {
+      stores: [store],
+    } = await replicas(1);
+    await store!.create(finding('kept'));
+    await server.down();
+    await expect(store!.get(ADMIN, 'kept')).rejects.toThrow();
+    await server.up();
+    expect((await store!.get(ADMIN, 'kept'))?.metadata.name).toBe('kept');
+    await store!.create(finding('after'));
+    expect(await store!.count({})).toBe(2);
+  });
+
+  it('connects with a rotated password read from the URL file', async () => {
+    if (server === undefined) throw new Error('PostgreSQL did not start');
+    const db = await server.createDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'findings-url-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'url');
+    writeFileSync(file, `${db.url}\n`);
+    const store = await PostgresFindingStore.open({
+      url: () => readFileSync(file, 'utf8').trim(),
+    });
+    cleanups.push(() => store.close());
+    await store.create(finding('before'));
+    await server.admin(`ALTER ROLE ${db.role} PASSWORD 'rotated-password'`);
+    writeFileSync(file, `${db.url.replace(`:${db.password}@`, ':rotated-password@')}\n`);
+    // Connections already open stay; end them so the next statements need new ones.
+    await server.admin(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${db.role}'`,
+    );
+    expect((await store.get(ADMIN, 'before'))?.metadata.name).toBe('before');
+    await store.create(finding('after'));
+    const stale = await PostgresFindingStore.open({ url: db.url }).then(
+      (s) => s.close().then(() => 'connected'),
+      (err: unknown) => String(err),
+    );
+    expect(stale).toMatch(/password authentication failed/);
+  });
+});
+
+describe('copying a findings store between backends', () => {
+  const MARKER = 'one-off-import';
+  it('moves findings with attributes, lifecycle, evaluations and markers, SQLite to PostgreSQL and back', async () => {
+    const { store: sqlite } = open();
+    const objects = Array.from({ length: 120 }, (_, i) =>
+      finding(`f${i}`, {
+        vuln: i,
+        labels: { [LABELS.coveredResource]: `r${i % 3}`, team: `t${i % 2}` },
+      }),
+    );
+    objects[5]!.spec = { attributes: { owner: 'payments', ticket: 'SEC-1' } };
+    (objects[6]!.status as Record<string, unknown>).status = 'CLOSED';
+    await sqlite.batch(objects.map((f) => ({ op: 'create', finding: f })));
+    const seen = new Date('2026-03-01T10:00:00Z');
+    await sqlite.recordEvaluation('r1', seen);
+    await sqlite.setMarker(MARKER, 1234);
+    const postgres = await openPostgres();
+    const result = await copyFindings(sqlite, postgres, [MARKER]);
+    expect(result).toEqual({ findings: 120, evaluations: 1, markers: 1 });
+    const comparable = (f: StoredFinding | undefined) => {
+      const { uid: _u, resourceVersion: _r, creationTimestamp: _c, ...meta } = f!.metadata;
+      return { ...f, metadata: meta };
+    };
+    for (const name of ['f5', 'f6', 'f7'])
+      expect(comparable(await postgres.get(ADMIN, name))).toEqual(
+        comparable(await sqlite.get(ADMIN, name)),
+      );
+    expect(await postgres.lastEvaluation('r1')).toEqual(seen);
+    expect(await postgres.marker(MARKER)).toBe(1234);
+    expect(await postgres.count({ labelSelector: parseLabelSelector('team=t1') })).toBe(60);
+    await expect(copyFindings(sqlite, postgres, [MARKER])).rejects.toThrow(
+      /already holds 120 findings/,
+    );
+    const { store: back } = open();
+    expect((await copyFindings(postgres, back, [MARKER])).findings).toBe(120);
+    expect(st(await back.get(ADMIN, 'f6')).status).toBe('CLOSED');
+  });
 });

@@ -1,0 +1,1129 @@
+// The FindingStore on PostgreSQL, for several serving replicas (docs/adr/0933). Same normalised
+// rows, resourceVersion sequence and change log as the SQLite store (docs/adr/0900); what
+// differs:
+//
+// - Writers are serialised on the sequence's row (`SELECT ... FOR UPDATE` on meta 'rv'), so
+//   resourceVersions are taken in commit order with no gaps, from any replica.
+// - The events table is the change feed shared by every replica. A write notifies
+//   `kube_inspector_findings` with its last resourceVersion (delivered at commit). Each store
+//   instance keeps a position in the feed and, woken by a notification (or its own commit, or a
+//   slow poll), reads the events after its position in order and hands them to its watches. A
+//   notification carries no data, so a lost one (a dropped LISTEN connection) only delays: the
+//   next read catches up. A feed that finds the log moved past it ends its watches with Expired.
+// - Connections come from a pool whose clients read the connection URL when they connect, so a
+//   rotated password is used by every new connection. Reads retry a dropped connection.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import pg from 'pg';
+import { CHANGES_CHANNEL, DELETE_UNREFERENCED, migrate } from './postgres-schema.ts';
+import {
+  LABEL_COLUMNS,
+  canonicalJson,
+  eventBody,
+  joinEvent,
+  joinRow,
+  splitFinding,
+  type SharedPart,
+} from './row.ts';
+import {
+  POSTGRES_DIALECT,
+  filterSql,
+  numberParams,
+  type SqlFilter,
+  type SqlValue,
+} from './sql-filter.ts';
+import {
+  COUNT_COLUMNS,
+  JOIN_PARTS,
+  RESOURCE,
+  SELECT_EVENTS,
+  SELECT_PAGE,
+  SELECT_ROWS,
+  checkIdentity,
+  checkPreconditions,
+  conflict,
+  decodeContinue,
+  dryRunResult,
+  encodeContinue,
+  iso,
+  normalise,
+  normaliseValue,
+  notFound,
+  parseRv,
+  prevFromLog,
+  selectable,
+  servedRow,
+  type Applied,
+  type ContinueToken,
+  type EventRow,
+  type Row,
+} from './sqlite.ts';
+import {
+  StoreError,
+  type BatchWrite,
+  type DeletePreconditions,
+  type FindingCountKey,
+  type FindingQuery,
+  type FindingStore,
+  type FindingWatch,
+  type ListOptions,
+  type ListPages,
+  type ListResult,
+  type StoreStats,
+  type StoredFinding,
+  type WatchEvent,
+  type WatchOptions,
+  type WriteOptions,
+} from './store.ts';
+import {
+  LiveWatch,
+  visibleEvent,
+  type ChangeEvent,
+  type InitialEvents,
+  type WatchFilter,
+} from './watch.ts';
+
+export interface PostgresFindingStoreOptions {
+  /**
+   * The connection URL (`postgres://user:password@host:5432/db?sslmode=verify-full&sslrootcert=
+   * /path/ca.crt`), or a function giving it, called for every new connection (a URL file
+   * re-read: password rotation).
+   */
+  url: string | (() => string);
+  /** Most connections this instance opens; default 20 (snapshots of long lists hold one). */
+  poolSize?: number;
+  /** How long the change log keeps events for watches to resume from; default 15 minutes. */
+  eventWindowMs?: number;
+  /** The most events the log keeps, whatever their age; default 100,000. */
+  maxEvents?: number;
+  /** Events a watch may have waiting before it is ended with Expired; default 10,000. */
+  watchBufferSize?: number;
+  /** Rows per internal page; default 500. */
+  pageSize?: number;
+  /** Largest remainingItemCount counted; default 10,000. */
+  remainingCountLimit?: number;
+  /** How often the feed looks for changes without a notification; default 5 s. */
+  pollIntervalMs?: number;
+  /** Told about connection trouble the store recovers from (the listener reconnecting). */
+  onConnectionError?: (err: unknown) => void;
+  /** Clock in milliseconds (tests). */
+  now?: () => number;
+}
+
+const D = POSTGRES_DIALECT;
+
+/** A write transaction in progress. */
+interface Tx {
+  client: pg.PoolClient;
+  /** Rows read ahead for a batch by key (undefined: absent); each is used once. */
+  known?: Map<string, Row | undefined>;
+  rv: number;
+  now: number;
+  changes: ChangeEvent[];
+}
+
+/** int8 (counts, ids, versions, times) as a JavaScript number: they stay below 2^53. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+    oid === 20
+      ? Number
+      : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
+};
+
+/** Errors that mean the connection, not the statement, failed: a read may be tried again. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/^(08|57P0)/.test(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  );
+}
+
+/** pg clients that read the URL when they connect. */
+function clientClass(url: () => string): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionString: url(), types: TYPES });
+    }
+  };
+}
+
+/** A consistent read: a REPEATABLE READ transaction on a connection of its own. */
+class Snapshot {
+  rv = 0;
+  private client: pg.PoolClient | undefined;
+  private readonly store: PostgresFindingStore;
+  constructor(store: PostgresFindingStore) {
+    this.store = store;
+  }
+
+  async open(): Promise<this> {
+    this.client = await this.store.checkout();
+    this.store.snapshots.add(this);
+    try {
+      await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      this.rv = await storedRv(this.client);
+    } catch (err) {
+      this.client.release(err as Error);
+      this.client = undefined;
+      this.store.snapshots.delete(this);
+      throw err;
+    }
+    return this;
+  }
+
+  async page(filter: SqlFilter, afterId: number, limit: number): Promise<Row[]> {
+    if (this.client === undefined) return [];
+    return pageRows(this.client, filter, afterId, limit);
+  }
+
+  async compactedRv(): Promise<number> {
+    return this.client === undefined ? this.rv : compactedRv(this.client, this.rv);
+  }
+
+  close(): void {
+    const client = this.client;
+    this.client = undefined;
+    this.store.snapshots.delete(this);
+    if (client === undefined) return;
+    client.query('COMMIT').then(
+      () => client.release(),
+      (err: unknown) => client.release(err as Error),
+    );
+  }
+}
+
+async function storedRv(q: pg.ClientBase | pg.Pool): Promise<number> {
+  const { rows } = await q.query<{ value: number }>(`SELECT value FROM meta WHERE key = 'rv'`);
+  return rows[0]?.value ?? 0;
+}
+
+/** The version of the last change a watch cannot resume after. */
+async function compactedRv(q: pg.ClientBase | pg.Pool, head: number): Promise<number> {
+  const { rows } = await q.query<{ m: number | null }>('SELECT min(rv) AS m FROM events');
+  const m = rows[0]?.m ?? null;
+  return m === null ? head : m - 1;
+}
+
+/** Matching rows after an id, in id order: ids first, then only the page's rows. */
+async function pageRows(
+  q: pg.ClientBase | pg.Pool,
+  filter: SqlFilter,
+  afterId: number,
+  limit: number,
+): Promise<Row[]> {
+  const ids = `SELECT f.id FROM findings f WHERE (${filter.where}) AND f.id > ? ORDER BY f.id LIMIT ?`;
+  const sql = `${SELECT_PAGE} (${ids}) AS p JOIN findings f ON f.id = p.id ${JOIN_PARTS} ORDER BY f.id`;
+  const { rows } = await q.query<Row>(numberParams(sql), [...filter.params, afterId, limit]);
+  return rows;
+}
+
+/** Whether an object has labels kept in finding_labels (not a well-known column). */
+function hasExtraLabels(object: StoredFinding): boolean {
+  return Object.keys(object.metadata.labels ?? {}).some((k) => LABEL_COLUMNS[k] === undefined);
+}
+
+function changeFromLog(r: EventRow): ChangeEvent {
+  const object = joinEvent(r.object, r.advisory);
+  return {
+    type: r.type,
+    rv: r.rv,
+    namespace: r.namespace,
+    object,
+    ...selectable(object),
+    ...prevFromLog(r.prev),
+  };
+}
+
+const ROW_NAMES = (() => {
+  const s = splitFinding({ metadata: { namespace: '', name: '', resourceVersion: '0' } });
+  return Object.keys(s.columns);
+})();
+const ROW_BY_KEY = numberParams(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`);
+const ROWS_BY_KEYS = `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+const LOG_EVENT =
+  'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)';
+// One round trip each: the change's event with the row written.
+const EVENT_AND_INSERT = numberParams(
+  `WITH e AS (${LOG_EVENT}) INSERT INTO findings (${ROW_NAMES.join(', ')}, advisory_id, context_id, body) VALUES (${ROW_NAMES.map(() => '?').join(', ')}, ?, ?, ?) RETURNING id`,
+);
+const EVENT_AND_UPDATE = numberParams(
+  `WITH e AS (${LOG_EVENT}) UPDATE findings SET ${ROW_NAMES.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, context_id = ?, body = ? WHERE id = ?`,
+);
+const EVENT_AND_DELETE = numberParams(`WITH e AS (${LOG_EVENT}) DELETE FROM findings WHERE id = ?`);
+// Both shared parts' ids in one round trip, each created when new (writers are serialised, so
+// no other transaction inserts the same hash meanwhile).
+const PART_IDS = `WITH
+  a_found AS (SELECT id FROM advisories WHERE hash = $1::bytea),
+  a_made AS (INSERT INTO advisories (hash, body) SELECT $1::bytea, $2::text
+    WHERE $1::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM a_found) RETURNING id),
+  c_found AS (SELECT id FROM contexts WHERE hash = $3::bytea),
+  c_made AS (INSERT INTO contexts (hash, body) SELECT $3::bytea, $4::text
+    WHERE $3::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM c_found) RETURNING id)
+SELECT (SELECT id FROM a_found UNION ALL SELECT id FROM a_made LIMIT 1) AS advisory_id,
+  (SELECT id FROM c_found UNION ALL SELECT id FROM c_made LIMIT 1) AS context_id`;
+
+export class PostgresFindingStore implements FindingStore {
+  readonly pool: pg.Pool;
+  /** Snapshots open (each holds a connection until its list is read or abandoned). */
+  readonly snapshots = new Set<Snapshot>();
+  /** The feed's position: every change up to it has been handed to this instance's watches. */
+  rv = 0;
+  private readonly options: Required<
+    Omit<PostgresFindingStoreOptions, 'url' | 'poolSize' | 'onConnectionError'>
+  >;
+  private readonly url: () => string;
+  private readonly onConnectionError: (err: unknown) => void;
+  private readonly watchers = new Set<LiveWatch>();
+  private feed: Promise<void> = Promise.resolve();
+  private queuedCatchUp: Promise<void> | undefined;
+  private listener: pg.Client | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(options: PostgresFindingStoreOptions) {
+    const url = options.url;
+    this.url = typeof url === 'string' ? () => url : url;
+    this.onConnectionError = options.onConnectionError ?? (() => undefined);
+    this.options = {
+      eventWindowMs: options.eventWindowMs ?? 15 * 60_000,
+      maxEvents: options.maxEvents ?? 100_000,
+      watchBufferSize: options.watchBufferSize ?? 10_000,
+      pageSize: options.pageSize ?? 500,
+      remainingCountLimit: options.remainingCountLimit ?? 10_000,
+      pollIntervalMs: options.pollIntervalMs ?? 5_000,
+      now: options.now ?? Date.now,
+    };
+    this.pool = new pg.Pool({
+      Client: clientClass(this.url),
+      max: options.poolSize ?? 20,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client whose server went away: the pool drops it and opens another when needed.
+    this.pool.on('error', (err) => this.onConnectionError(err));
+  }
+
+  /** Connects, runs the migrations this database lacks and starts following the change feed. */
+  static async open(options: PostgresFindingStoreOptions): Promise<PostgresFindingStore> {
+    const store = new PostgresFindingStore(options);
+    try {
+      const client = await store.checkout();
+      try {
+        await migrate(client);
+        store.rv = await storedRv(client);
+      } finally {
+        client.release();
+      }
+      await store.listen();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    store.poller = setInterval(
+      () => void store.catchUp().catch(() => undefined),
+      store.options.pollIntervalMs,
+    );
+    store.poller.unref();
+    return store;
+  }
+
+  currentResourceVersion(): string {
+    return String(this.rv);
+  }
+
+  // -------------------------------------------------------------- connections
+
+  /**
+   * A pooled connection held for a transaction. A connection lost meanwhile fails the
+   * statements on it; its error event (which the pool listens to only while a client is idle)
+   * must not end the process.
+   */
+  async checkout(): Promise<pg.PoolClient> {
+    const client = await this.pool.connect();
+    const onError = (err: Error) => this.onConnectionError(err);
+    client.on('error', onError);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.off('error', onError);
+      release(err);
+    };
+    return client;
+  }
+
+  /** A read statement (`?` parameters), tried again when the connection drops. */
+  private async read<T extends pg.QueryResultRow>(
+    sql: string,
+    params: SqlValue[] = [],
+  ): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.pool.query<T>(numberParams(sql), params)).rows;
+      } catch (err) {
+        if (attempt >= 4 || this.closed || !isConnectionError(err)) throw err;
+        await sleep(250 * attempt);
+      }
+    }
+  }
+
+  /** The LISTEN connection; reopened with backoff when it drops, then the feed catches up. */
+  private async listen(): Promise<void> {
+    const Client = clientClass(this.url);
+    const client = new Client();
+    let lost = false;
+    const onLost = (err?: unknown) => {
+      if (lost) return;
+      lost = true;
+      if (err !== undefined) this.onConnectionError(err);
+      if (this.listener === client) this.listener = undefined;
+      void client.end().catch(() => undefined);
+      if (!this.closed) void this.relisten(1);
+    };
+    await client.connect();
+    client.on('error', (err) => onLost(err));
+    client.on('end', () => onLost());
+    client.on('notification', (n) => {
+      if (n.channel === CHANGES_CHANNEL && Number(n.payload) > this.rv)
+        void this.catchUp().catch(() => undefined);
+    });
+    try {
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch (err) {
+      lost = true;
+      void client.end().catch(() => undefined);
+      throw err;
+    }
+    this.listener = client;
+  }
+
+  private async relisten(attempt: number): Promise<void> {
+    await sleep(Math.min(200 * 2 ** (attempt - 1), 5_000));
+    if (this.closed) return;
+    try {
+      await this.listen();
+    } catch (err) {
+      this.onConnectionError(err);
+      void this.relisten(attempt + 1);
+      return;
+    }
+    // Notifications sent while it was away are lost: read what the log has.
+    await this.catchUp().catch(() => undefined);
+  }
+
+  // -------------------------------------------------------------- the change feed
+
+  /** Runs fn while holding the feed: no change is handed to watches meanwhile. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.feed.then(fn);
+    this.feed = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Hands every committed change after the feed's position to the watches, in order. */
+  catchUp(): Promise<void> {
+    // One catch-up waiting is enough: it reads everything committed when it starts.
+    this.queuedCatchUp ??= this.exclusive(async () => {
+      this.queuedCatchUp = undefined;
+      await this.readFeed();
+    });
+    return this.queuedCatchUp;
+  }
+
+  private async readFeed(): Promise<void> {
+    const size = this.options.pageSize;
+    for (;;) {
+      if (this.closed) return;
+      const rows = await this.read<EventRow>(
+        `${SELECT_EVENTS} WHERE e.rv > ? ORDER BY e.rv LIMIT ?`,
+        [this.rv, size],
+      );
+      if (rows.length === 0 || rows[0]!.rv !== this.rv + 1) {
+        const head = await storedRv(this.pool);
+        if (head <= this.rv) return;
+        if (rows.length === 0) continue; // committed between the two reads
+        this.lose(head);
+        return;
+      }
+      for (const r of rows) {
+        this.rv = r.rv;
+        this.publish([changeFromLog(r)]);
+      }
+      if (rows.length < size) return;
+    }
+  }
+
+  /** The log no longer holds what the feed has not read: the watches relist. */
+  private lose(head: number): void {
+    const from = this.rv;
+    this.rv = head;
+    for (const w of [...this.watchers])
+      w.fail(
+        new StoreError(
+          'Expired',
+          `the change log moved past ${from} before it was read; list again`,
+        ),
+      );
+  }
+
+  private publish(changes: ChangeEvent[]): void {
+    if (this.watchers.size === 0) return;
+    for (const change of changes) for (const w of [...this.watchers]) w.deliver(change);
+  }
+
+  /** After a commit: its changes go to the watches directly when they follow the feed. */
+  private async committed(changes: ChangeEvent[]): Promise<void> {
+    if (changes.length === 0) return;
+    const direct = await this.exclusive(() => {
+      if (changes[0]!.rv !== this.rv + 1) return Promise.resolve(false);
+      this.rv = changes.at(-1)!.rv;
+      this.publish(changes);
+      return Promise.resolve(true);
+    });
+    if (!direct) await this.catchUp().catch(() => undefined);
+  }
+
+  // -------------------------------------------------------------- reads
+
+  async get(namespace: string, name: string): Promise<StoredFinding | undefined> {
+    const [row] = await this.read<Row>(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`, [
+      namespace,
+      name,
+    ]);
+    return row && servedRow(row);
+  }
+
+  /** Which version a list is served at, given the snapshot's. */
+  private listVersion(options: ListOptions, head: number): number {
+    const text = options.resourceVersion;
+    if (text === undefined || text === '' || text === '0') return head;
+    const n = parseRv(text);
+    if (n > head)
+      throw new StoreError(
+        'Expired',
+        `resourceVersion ${n} is newer than the store's ${head}; list again without one`,
+      );
+    if (options.resourceVersionMatch === 'Exact' && n !== head)
+      throw new StoreError(
+        'Expired',
+        `resourceVersion ${n} is gone: exact lists are served only at the latest version (${head})`,
+      );
+    return head;
+  }
+
+  private async listStart(options: ListOptions, snapshot: Snapshot): Promise<ContinueToken> {
+    if (options.continue === undefined || options.continue === '')
+      return { rv: this.listVersion(options, snapshot.rv), id: 0 };
+    if (options.resourceVersion !== undefined && options.resourceVersion !== '')
+      throw new StoreError(
+        'Invalid',
+        'specifying resource version is not allowed when using continue',
+      );
+    const token = decodeContinue(options.continue);
+    if (token.rv < (await snapshot.compactedRv()))
+      throw new StoreError(
+        'Expired',
+        'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+      );
+    return token;
+  }
+
+  async list(options: ListOptions): Promise<ListResult> {
+    const filter = filterSql(options, D);
+    if (options.limit === undefined || options.limit <= 0) {
+      const pages = await this.listPages(options);
+      const items: StoredFinding[] = [];
+      for await (const page of pages.pages) items.push(...page);
+      return { items, resourceVersion: pages.resourceVersion };
+    }
+    const snapshot = await this.snapshot();
+    try {
+      const start = await this.listStart(options, snapshot);
+      const rows = await snapshot.page(filter, start.id, options.limit + 1);
+      const more = rows.length > options.limit;
+      if (more) rows.length = options.limit;
+      const result: ListResult = { items: rows.map(servedRow), resourceVersion: String(start.rv) };
+      const last = rows.at(-1);
+      if (more && last !== undefined) {
+        result.continue = encodeContinue({ rv: start.rv, id: last.id });
+        const selected =
+          (options.labelSelector?.requirements.length ?? 0) > 0 ||
+          (options.fieldSelector?.requirements.length ?? 0) > 0;
+        const remaining = selected ? undefined : await this.countAfter(filter, last.id);
+        if (remaining !== undefined) result.remainingItemCount = remaining;
+      }
+      return result;
+    } finally {
+      snapshot.close();
+    }
+  }
+
+  private async countAfter(filter: SqlFilter, afterId: number): Promise<number | undefined> {
+    const cap = this.options.remainingCountLimit;
+    const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM findings f WHERE (${filter.where}) AND f.id > ? LIMIT ?) AS m`;
+    const [row] = await this.read<{ n: number }>(sql, [...filter.params, afterId, cap]);
+    const n = row?.n ?? 0;
+    return n < cap ? n : undefined;
+  }
+
+  private async snapshot(): Promise<Snapshot> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await new Snapshot(this).open();
+      } catch (err) {
+        if (attempt >= 4 || this.closed || !isConnectionError(err)) throw err;
+        await sleep(250 * attempt);
+      }
+    }
+  }
+
+  async listPages(options: Omit<ListOptions, 'limit'>): Promise<ListPages> {
+    const filter = filterSql(options, D);
+    const snapshot = await this.snapshot();
+    let start: ContinueToken;
+    try {
+      start = await this.listStart(options, snapshot);
+    } catch (err) {
+      snapshot.close();
+      throw err;
+    }
+    const size = this.options.pageSize;
+    async function* pages(): AsyncGenerator<StoredFinding[]> {
+      try {
+        for (let after = start.id; ;) {
+          const rows = await snapshot.page(filter, after, size);
+          if (rows.length === 0) return;
+          after = rows.at(-1)!.id;
+          yield rows.map(servedRow);
+        }
+      } finally {
+        snapshot.close();
+      }
+    }
+    const iterator = pages();
+    const release = iterator.return.bind(iterator);
+    iterator.return = (value) => {
+      snapshot.close();
+      return release(value);
+    };
+    const version = start.id === 0 ? snapshot.rv : start.rv;
+    return { resourceVersion: String(version), pages: iterator };
+  }
+
+  // -------------------------------------------------------------- watch
+
+  async watch(options: WatchOptions): Promise<FindingWatch> {
+    const filter: WatchFilter = {
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+    };
+    const sqlFilter = filterSql(filter, D);
+    const text = options.resourceVersion;
+    const fromNow = text === undefined || text === '' || text === '0';
+    const requested = fromNow ? 0 : parseRv(text);
+    // A version another replica wrote (or a list read) may be ahead of this feed: catch up.
+    if (requested > this.rv) await this.catchUp();
+    if (requested > this.rv)
+      throw new StoreError(
+        'Expired',
+        `resourceVersion ${requested} is newer than the store's ${this.rv}; list again`,
+      );
+    const initial =
+      options.sendInitialEvents === true || (fromNow && options.sendInitialEvents !== false);
+    return this.exclusive(async () => {
+      const common = {
+        filter,
+        capacity: this.options.watchBufferSize,
+        bookmarkIntervalMs: options.allowWatchBookmarks ? options.bookmarkIntervalMs : undefined,
+        currentResourceVersion: () => this.rv,
+        onClose: (w: LiveWatch) => this.watchers.delete(w),
+      };
+      let watch: LiveWatch;
+      if (initial) {
+        // The feed is held, so it cannot pass the snapshot before the watch is registered;
+        // changes up to the snapshot's version that it reads later are left out by liveAfter.
+        const snapshot = await this.snapshot();
+        watch = new LiveWatch({
+          ...common,
+          liveAfter: Math.max(snapshot.rv, this.rv),
+          initial: this.snapshotEvents(snapshot, sqlFilter),
+          initialEventsEnd: options.sendInitialEvents === true ? snapshot.rv : undefined,
+        });
+      } else if (fromNow) {
+        watch = new LiveWatch({ ...common, liveAfter: this.rv });
+      } else {
+        const oldest = await compactedRv(this.pool, this.rv);
+        if (requested < oldest) throw this.expired(requested, oldest);
+        watch = new LiveWatch({
+          ...common,
+          liveAfter: this.rv,
+          initial: this.replay(filter, requested, this.rv),
+        });
+      }
+      this.watchers.add(watch);
+      return watch;
+    });
+  }
+
+  private expired(rv: number, oldest: number): StoreError {
+    return new StoreError('Expired', `too old resource version: ${rv} (${oldest})`);
+  }
+
+  private snapshotEvents(snapshot: Snapshot, filter: SqlFilter): InitialEvents {
+    let after = 0;
+    const size = this.options.pageSize;
+    return {
+      next: async () => {
+        const rows = await snapshot.page(filter, after, size);
+        if (rows.length === 0) return undefined;
+        after = rows.at(-1)!.id;
+        return rows.map((r): WatchEvent => ({ type: 'ADDED', object: servedRow(r) }));
+      },
+      close: () => snapshot.close(),
+    };
+  }
+
+  /** The logged changes in (from, to], page by page; Expired if the log moves past them. */
+  private replay(filter: WatchFilter, from: number, to: number): InitialEvents {
+    let after = from;
+    const size = this.options.pageSize;
+    return {
+      next: async () => {
+        if (after >= to) return undefined;
+        const rows = await this.read<EventRow>(
+          `${SELECT_EVENTS} WHERE e.rv > ? AND e.rv <= ? ORDER BY e.rv LIMIT ?`,
+          [after, to, size],
+        );
+        if (rows.length === 0 || rows[0]!.rv !== after + 1)
+          throw this.expired(after, await compactedRv(this.pool, this.rv));
+        after = rows.at(-1)!.rv;
+        return rows.flatMap((r) => visibleEvent(filter, changeFromLog(r)) ?? []);
+      },
+      close: () => undefined,
+    };
+  }
+
+  // -------------------------------------------------------------- writes
+
+  /** Runs writes in one transaction holding the sequence; publishes after commit. */
+  private async transact(
+    dryRun: boolean,
+    fn: (tx: Tx) => Promise<Applied[]>,
+  ): Promise<StoredFinding[]> {
+    const client = await this.checkout();
+    let failed: unknown;
+    let tx: Tx;
+    let applied: Applied[];
+    try {
+      // One round trip: the transaction and the sequence's lock.
+      const begun = (await client.query(
+        `BEGIN; SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`,
+      )) as unknown as pg.QueryResult<{ value: number }>[];
+      const rv = begun[1]?.rows[0]?.value ?? 0;
+      tx = { client, rv, now: this.options.now(), changes: [] };
+      applied = await fn(tx);
+      if (dryRun) {
+        await client.query('ROLLBACK');
+        return applied.map(dryRunResult);
+      }
+      await client.query(tx.changes.length > 0 ? this.commitSql(tx) : 'COMMIT');
+    } catch (err) {
+      failed = err;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      // A connection that failed is closed rather than given to the next caller.
+      client.release(
+        failed !== undefined && isConnectionError(failed) ? (failed as Error) : undefined,
+      );
+    }
+    await this.committed(tx.changes);
+    return applied.map((a) => a.object);
+  }
+
+  /**
+   * The end of a write transaction in one round trip: the sequence, the log pruned to its window
+   * and count, the parts nobody refers to dropped, the notification, the commit. Only integers
+   * this code computed are written into the text; a failing statement skips the rest (and the
+   * caller rolls back).
+   */
+  private commitSql(tx: Tx): string {
+    const int = (n: number): string => {
+      if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${n}`);
+      return String(n);
+    };
+    return [
+      `UPDATE meta SET value = ${int(tx.rv)} WHERE key = 'rv'`,
+      `DELETE FROM events WHERE rv <= ${int(tx.rv - this.options.maxEvents)}`,
+      `DELETE FROM events WHERE rv IN (SELECT rv FROM events WHERE ts < ${int(tx.now - this.options.eventWindowMs)} ORDER BY ts LIMIT 2000)`,
+      DELETE_UNREFERENCED,
+      `SELECT pg_notify('${CHANGES_CHANNEL}', '${int(tx.rv)}')`,
+      'COMMIT',
+    ].join('; ');
+  }
+
+  private async rowByKey(tx: Tx, namespace: string, name: string): Promise<Row | undefined> {
+    const key = `${namespace}/${name}`;
+    if (tx.known?.has(key)) {
+      const row = tx.known.get(key);
+      tx.known.delete(key); // a later write of the same key reads what this one left
+      return row;
+    }
+    const { rows } = await tx.client.query<Row>(ROW_BY_KEY, [namespace, name]);
+    return rows[0];
+  }
+
+  /** Reads the rows a batch writes in one statement (each key's first use is served from it). */
+  private async prefetch(tx: Tx, writes: BatchWrite[]): Promise<void> {
+    const keys = new Map<string, [string, string]>();
+    for (const w of writes) {
+      const ns = w.op === 'delete' ? w.namespace : w.finding.metadata.namespace;
+      const name = w.op === 'delete' ? w.name : w.finding.metadata.name;
+      if (typeof ns === 'string' && typeof name === 'string') keys.set(`${ns}/${name}`, [ns, name]);
+    }
+    if (keys.size < 2) return;
+    const list = [...keys.values()];
+    const { rows } = await tx.client.query<Row>(ROWS_BY_KEYS, [
+      list.map(([ns]) => ns),
+      list.map(([, name]) => name),
+    ]);
+    tx.known = new Map([...keys.keys()].map((k) => [k, undefined]));
+    for (const r of rows) tx.known.set(`${r.namespace}/${r.name}`, r);
+  }
+
+  private async partIds(
+    tx: Tx,
+    advisory: SharedPart | undefined,
+    context: SharedPart | undefined,
+  ): Promise<{ advisory_id: number | null; context_id: number | null }> {
+    const { rows } = await tx.client.query<{
+      advisory_id: number | null;
+      context_id: number | null;
+    }>(PART_IDS, [
+      advisory?.hash ?? null,
+      advisory?.body ?? null,
+      context?.hash ?? null,
+      context?.body ?? null,
+    ]);
+    return rows[0]!;
+  }
+
+  /** The event log row of a change (parameters of LOG_EVENT); the change is published later. */
+  private eventParams(tx: Tx, change: ChangeEvent, advisoryId: number | null): SqlValue[] {
+    const prev =
+      change.prev === undefined
+        ? null
+        : JSON.stringify({ ...change.prev, object: change.prevObject });
+    tx.changes.push(change);
+    return [
+      change.rv,
+      change.type,
+      tx.now,
+      change.namespace,
+      advisoryId,
+      eventBody(change.object),
+      prev,
+    ];
+  }
+
+  /** Inserts or rewrites a row (id given), its extra labels and its change. */
+  private async writeRow(
+    tx: Tx,
+    object: StoredFinding,
+    id: number | undefined,
+    before?: StoredFinding,
+  ): Promise<void> {
+    const split = splitFinding(object);
+    const parts = await this.partIds(tx, split.advisory, split.context);
+    const current = selectable(object);
+    const prev = before === undefined ? undefined : selectable(before);
+    const changed =
+      prev !== undefined && canonicalJson(prev) !== canonicalJson(current) ? prev : undefined;
+    const event = this.eventParams(
+      tx,
+      {
+        type: id === undefined ? 'ADDED' : 'MODIFIED',
+        rv: tx.rv,
+        namespace: object.metadata.namespace,
+        object,
+        ...current,
+        prev: changed,
+        prevObject: changed === undefined ? undefined : before,
+      },
+      parts.advisory_id,
+    );
+    const values: SqlValue[] = [
+      ...event,
+      ...ROW_NAMES.map((c) => split.columns[c] ?? null),
+      parts.advisory_id,
+      parts.context_id,
+      split.body,
+    ];
+    let rowId = id;
+    if (rowId === undefined) {
+      rowId = (await tx.client.query<{ id: number }>(EVENT_AND_INSERT, values)).rows[0]!.id;
+    } else {
+      await tx.client.query(EVENT_AND_UPDATE, [...values, rowId]);
+      if (before !== undefined && hasExtraLabels(before))
+        await tx.client.query('DELETE FROM finding_labels WHERE finding_id = $1', [rowId]);
+    }
+    if (split.extraLabels.length > 0)
+      await tx.client.query(
+        'INSERT INTO finding_labels (finding_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS l(k, v)',
+        [rowId, split.extraLabels.map(([k]) => k), split.extraLabels.map(([, v]) => v)],
+      );
+  }
+
+  private async createIn(tx: Tx, input: StoredFinding): Promise<Applied> {
+    const given = input.metadata.resourceVersion;
+    if (given !== undefined && given !== '')
+      throw new StoreError('Invalid', 'metadata.resourceVersion: must be empty on create');
+    tx.rv++;
+    const object = normalise({
+      ...input,
+      metadata: {
+        ...input.metadata,
+        uid: randomUUID(),
+        generation: 1,
+        creationTimestamp: iso(tx.now),
+        resourceVersion: String(tx.rv),
+      },
+    });
+    await this.writeRow(tx, object, undefined);
+    return { object, dryRunVersion: undefined };
+  }
+
+  private async updateIn(tx: Tx, input: StoredFinding, row: Row): Promise<Applied> {
+    const stored = joinRow(row);
+    const name = row.name;
+    const given = input.metadata.resourceVersion;
+    if (given !== undefined && given !== '' && given !== stored.metadata.resourceVersion)
+      throw conflict(name);
+    if (
+      input.metadata.uid !== undefined &&
+      input.metadata.uid !== '' &&
+      input.metadata.uid !== row.uid
+    )
+      throw conflict(
+        name,
+        `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${row.uid}`,
+      );
+    const generation = Number(stored.metadata.generation ?? 1);
+    const specChanged = !isDeepStrictEqual(normaliseValue(input.spec), stored.spec);
+    const next = normalise({
+      ...input,
+      metadata: {
+        ...input.metadata,
+        namespace: row.namespace,
+        name,
+        uid: row.uid,
+        ...(stored.metadata.creationTimestamp !== undefined
+          ? { creationTimestamp: stored.metadata.creationTimestamp }
+          : {}),
+        generation: specChanged ? generation + 1 : generation,
+        resourceVersion: String(row.rv),
+      },
+    });
+    if (isDeepStrictEqual(next, stored))
+      return { object: stored, dryRunVersion: stored.metadata.resourceVersion };
+    tx.rv++;
+    next.metadata.resourceVersion = String(tx.rv);
+    await this.writeRow(tx, next, row.id, stored);
+    return { object: next, dryRunVersion: stored.metadata.resourceVersion };
+  }
+
+  private async deleteIn(
+    tx: Tx,
+    namespace: string,
+    name: string,
+    pre?: DeletePreconditions,
+  ): Promise<Applied> {
+    const row = await this.rowByKey(tx, namespace, name);
+    if (row === undefined) throw notFound(name);
+    const stored = joinRow(row);
+    checkPreconditions(stored, pre);
+    tx.rv++;
+    const object: StoredFinding = {
+      ...stored,
+      metadata: { ...stored.metadata, resourceVersion: String(tx.rv) },
+    };
+    const event = this.eventParams(
+      tx,
+      { type: 'DELETED', rv: tx.rv, namespace, object, ...selectable(object) },
+      row.advisory_id,
+    );
+    await tx.client.query(EVENT_AND_DELETE, [...event, row.id]);
+    return { object, dryRunVersion: stored.metadata.resourceVersion };
+  }
+
+  private async apply(tx: Tx, write: BatchWrite): Promise<Applied> {
+    if (write.op === 'delete') return this.deleteIn(tx, write.namespace, write.name);
+    const { namespace, name } = checkIdentity(write.finding);
+    const row = await this.rowByKey(tx, namespace, name);
+    if (write.op === 'create' && row !== undefined)
+      throw new StoreError('AlreadyExists', `${RESOURCE} "${name}" already exists`);
+    if (write.op === 'create' || (write.op === 'upsert' && row === undefined)) {
+      const given = write.finding.metadata.resourceVersion;
+      if (write.op === 'upsert' && given !== undefined && given !== '') throw notFound(name);
+      return this.createIn(tx, write.finding);
+    }
+    if (row === undefined) throw notFound(name);
+    return this.updateIn(tx, write.finding, row);
+  }
+
+  async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
+    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
+      await this.apply(tx, { op: 'create', finding }),
+    ]);
+    return result!;
+  }
+
+  async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
+    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
+      await this.apply(tx, { op: 'update', finding }),
+    ]);
+    return result!;
+  }
+
+  async delete(
+    namespace: string,
+    name: string,
+    options?: WriteOptions & { preconditions?: DeletePreconditions },
+  ): Promise<StoredFinding> {
+    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
+      await this.deleteIn(tx, namespace, name, options?.preconditions),
+    ]);
+    return result!;
+  }
+
+  async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
+    return this.transact(false, async (tx) => {
+      await this.prefetch(tx, writes);
+      const applied: Applied[] = [];
+      for (const w of writes) applied.push(await this.apply(tx, w));
+      return applied;
+    });
+  }
+
+  async deleteCollection(
+    options: ListOptions,
+    writeOptions?: WriteOptions,
+  ): Promise<StoredFinding[]> {
+    const filter = filterSql(options, D);
+    const deleted: StoredFinding[] = [];
+    const dryRun = writeOptions?.dryRun === true;
+    for (let after = 0; ;) {
+      const rows = await pageRows(this.pool, filter, after, this.options.pageSize);
+      if (rows.length === 0) return deleted;
+      after = rows.at(-1)!.id;
+      const page = await this.transact(dryRun, async (tx) => {
+        const applied: Applied[] = [];
+        for (const r of rows)
+          if (await this.rowByKey(tx, r.namespace, r.name))
+            applied.push(await this.deleteIn(tx, r.namespace, r.name));
+        return applied;
+      });
+      deleted.push(...page);
+    }
+  }
+
+  // -------------------------------------------------------------- evaluations and counts
+
+  async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
+    if (at === undefined)
+      await this.pool.query('DELETE FROM evaluations WHERE covered_resource = $1', [
+        coveredResource,
+      ]);
+    else
+      await this.pool.query(
+        'INSERT INTO evaluations (covered_resource, at) VALUES ($1, $2) ON CONFLICT (covered_resource) DO UPDATE SET at = EXCLUDED.at',
+        [coveredResource, at.getTime()],
+      );
+  }
+
+  async lastEvaluation(coveredResource: string): Promise<Date | undefined> {
+    const [row] = await this.read<{ at: number }>(
+      'SELECT at FROM evaluations WHERE covered_resource = ?',
+      [coveredResource],
+    );
+    return row === undefined ? undefined : new Date(row.at);
+  }
+
+  async count(options: FindingQuery): Promise<number> {
+    const filter = filterSql(options, D);
+    const [row] = await this.read<{ n: number }>(
+      `SELECT count(*) AS n FROM findings f WHERE ${filter.where}`,
+      filter.params,
+    );
+    return row?.n ?? 0;
+  }
+
+  async countBy<K extends FindingCountKey>(
+    options: FindingQuery,
+    by: readonly K[],
+  ): Promise<{ key: Record<K, string>; count: number }[]> {
+    const filter = filterSql(options, D);
+    const columns = by.map((k, i) => `${COUNT_COLUMNS[k]} AS k${i}`);
+    const groups = by.map((_k, i) => `k${i}`);
+    const sql = `SELECT ${[...columns, 'count(*) AS n'].join(', ')} FROM findings f WHERE ${filter.where}${groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : ''}`;
+    const rows = await this.read<Record<string, unknown>>(sql, filter.params);
+    return rows.map((r) => ({
+      key: Object.fromEntries(
+        by.map((k, i) => [k, typeof r[`k${i}`] === 'string' ? r[`k${i}`] : '']),
+      ) as Record<K, string>,
+      count: Number(r.n),
+    }));
+  }
+
+  async marker(name: string): Promise<number | undefined> {
+    const [row] = await this.read<{ value: number }>('SELECT value FROM meta WHERE key = ?', [
+      `marker:${name}`,
+    ]);
+    return row?.value;
+  }
+
+  async setMarker(name: string, value: number): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+      [`marker:${name}`, value],
+    );
+  }
+
+  // -------------------------------------------------------------- housekeeping
+
+  async stats(): Promise<StoreStats> {
+    const [row] = await this.read<{ findings: number; advisories: number; bytes: number }>(
+      `SELECT (SELECT count(*) FROM findings) AS findings, (SELECT count(*) FROM advisories) AS advisories,
+        (SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relkind = 'r'
+          AND c.relname IN ('findings', 'finding_labels', 'advisories', 'contexts', 'events', 'evaluations', 'meta')) AS bytes`,
+    );
+    const head = await storedRv(this.pool);
+    return {
+      findings: row?.findings ?? 0,
+      advisories: row?.advisories ?? 0,
+      bytesOnDisk: row?.bytes ?? 0,
+      oldestResumableResourceVersion: String(await compactedRv(this.pool, head)),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    for (const w of [...this.watchers]) w.close();
+    for (const s of [...this.snapshots]) s.close();
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+    await this.feed;
+    await this.pool.end();
+  }
+}

@@ -14,7 +14,6 @@
 //   rotated password is used by every new connection. Reads retry a dropped connection.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { CHANGES_CHANNEL, DELETE_UNREFERENCED, migrate } from './postgres-schema.ts';
 import {
@@ -42,13 +41,12 @@ import {
   SELECT_ROWS,
   checkIdentity,
   checkPreconditions,
-  conflict,
   decodeContinue,
   dryRunResult,
   encodeContinue,
   iso,
+  nextVersion,
   normalise,
-  normaliseValue,
   notFound,
   parseRv,
   prevFromLog,
@@ -902,36 +900,8 @@ export class PostgresFindingStore implements FindingStore {
 
   private async updateIn(tx: Tx, input: StoredFinding, row: Row): Promise<Applied> {
     const stored = joinRow(row);
-    const name = row.name;
-    const given = input.metadata.resourceVersion;
-    if (given !== undefined && given !== '' && given !== stored.metadata.resourceVersion)
-      throw conflict(name);
-    if (
-      input.metadata.uid !== undefined &&
-      input.metadata.uid !== '' &&
-      input.metadata.uid !== row.uid
-    )
-      throw conflict(
-        name,
-        `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${row.uid}`,
-      );
-    const generation = Number(stored.metadata.generation ?? 1);
-    const specChanged = !isDeepStrictEqual(normaliseValue(input.spec), stored.spec);
-    const next = normalise({
-      ...input,
-      metadata: {
-        ...input.metadata,
-        namespace: row.namespace,
-        name,
-        uid: row.uid,
-        ...(stored.metadata.creationTimestamp !== undefined
-          ? { creationTimestamp: stored.metadata.creationTimestamp }
-          : {}),
-        generation: specChanged ? generation + 1 : generation,
-        resourceVersion: String(row.rv),
-      },
-    });
-    if (isDeepStrictEqual(next, stored))
+    const next = nextVersion(input, stored, row);
+    if (next === undefined)
       return { object: stored, dryRunVersion: stored.metadata.resourceVersion };
     tx.rv++;
     next.metadata.resourceVersion = String(tx.rv);

@@ -210,6 +210,45 @@ export function checkPreconditions(
     );
 }
 
+/**
+ * What an update of a stored object writes: the given object with the server's fields kept
+ * (namespace, name, uid, creationTimestamp), the generation raised when the spec changed, after
+ * the update's resourceVersion and uid preconditions; undefined when nothing would change. The
+ * caller gives the result its new resourceVersion.
+ */
+export function nextVersion(
+  input: StoredFinding,
+  stored: StoredFinding,
+  row: { namespace: string; name: string; uid: string; rv: number | bigint },
+): StoredFinding | undefined {
+  const given = input.metadata.resourceVersion;
+  if (given !== undefined && given !== '' && given !== stored.metadata.resourceVersion)
+    throw conflict(row.name);
+  const uid = input.metadata.uid;
+  if (uid !== undefined && uid !== '' && uid !== row.uid)
+    throw conflict(
+      row.name,
+      `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${row.uid}`,
+    );
+  const generation = Number(stored.metadata.generation ?? 1);
+  const specChanged = !isDeepStrictEqual(normaliseValue(input.spec), stored.spec);
+  const next = normalise({
+    ...input,
+    metadata: {
+      ...input.metadata,
+      namespace: row.namespace,
+      name: row.name,
+      uid: row.uid,
+      ...(stored.metadata.creationTimestamp !== undefined
+        ? { creationTimestamp: stored.metadata.creationTimestamp }
+        : {}),
+      generation: specChanged ? generation + 1 : generation,
+      resourceVersion: String(row.rv),
+    },
+  });
+  return isDeepStrictEqual(next, stored) ? undefined : next;
+}
+
 export function checkIdentity(finding: StoredFinding): { namespace: string; name: string } {
   const { namespace, name } = finding.metadata;
   if (typeof namespace !== 'string' || namespace === '')
@@ -724,36 +763,8 @@ export class SqliteFindingStore implements FindingStore {
 
   private updateIn(tx: Tx, input: StoredFinding, row: Row): Applied {
     const stored = joinRow(row);
-    const name = row.name;
-    const given = input.metadata.resourceVersion;
-    if (given !== undefined && given !== '' && given !== stored.metadata.resourceVersion)
-      throw conflict(name);
-    if (
-      input.metadata.uid !== undefined &&
-      input.metadata.uid !== '' &&
-      input.metadata.uid !== row.uid
-    )
-      throw conflict(
-        name,
-        `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${row.uid}`,
-      );
-    const generation = Number(stored.metadata.generation ?? 1);
-    const specChanged = !isDeepStrictEqual(normaliseValue(input.spec), stored.spec);
-    const next = normalise({
-      ...input,
-      metadata: {
-        ...input.metadata,
-        namespace: row.namespace,
-        name,
-        uid: row.uid,
-        ...(stored.metadata.creationTimestamp !== undefined
-          ? { creationTimestamp: stored.metadata.creationTimestamp }
-          : {}),
-        generation: specChanged ? generation + 1 : generation,
-        resourceVersion: String(row.rv),
-      },
-    });
-    if (isDeepStrictEqual(next, stored))
+    const next = nextVersion(input, stored, row);
+    if (next === undefined)
       return { object: stored, dryRunVersion: stored.metadata.resourceVersion };
     tx.rv++;
     next.metadata.resourceVersion = String(tx.rv);

@@ -48,6 +48,8 @@ export const DEFAULT_FINDINGS_DELETERS = [
 /** The controller's own limit on requests to kube-apiserver (client-go's QPS and Burst). */
 export const DEFAULT_KUBE_API_QPS = 50;
 export const DEFAULT_KUBE_API_BURST = 100;
+/** How long past --shutdown-timeout the process may take to end before it exits anyway. */
+const SHUTDOWN_MARGIN_MS = 10_000;
 /** How long startup waits for the first database load before the controllers start anyway. */
 const FIRST_LOAD_WAIT_MS = 30_000;
 
@@ -596,6 +598,18 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
   });
 
   const stop = shutdownSignal(log);
+  // Past the shutdown deadline and a margin the process ends anyway, saying so: the kubelet
+  // would kill it at the end of the grace period, and a stuck shutdown must not outlive it.
+  stop.addEventListener(
+    'abort',
+    () => {
+      setTimeout(() => {
+        log.error({ deadlineMs: config.shutdownMs }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, config.shutdownMs + SHUTDOWN_MARGIN_MS).unref();
+    },
+    { once: true },
+  );
   for (const [file, flag] of [
     [config.findings.certFile, '--tls-cert-file'],
     [config.findings.keyFile, '--tls-private-key-file'],

@@ -25,7 +25,8 @@ export function commandName(argv1: string | undefined): string {
 const commands: Record<string, Command> = {
   controller: {
     summary: 'Run the kube-inspector controller against a cluster.',
-    run: async (args, cmd) => (await import('./controller.ts')).runController(args, cmd),
+    run: async (args, cmd) =>
+      exitWhenIdle(await (await import('./controller.ts')).runController(args, cmd)),
   },
   coverage: {
     summary: 'Summarise coverage per resource type: All / Scanning / Not scanning, by reason.',
@@ -109,6 +110,16 @@ export async function main(argv: string[], cmd = 'kube-inspector'): Promise<numb
     // Bad usage (a flag's value, an unreadable input named by a flag) is exit code 2.
     return err instanceof InputError ? 2 : 1;
   }
+}
+
+/**
+ * The exit code of a long-running command that has stopped: the process ends once its event
+ * loop is empty, or a second later if a library still holds a handle (a pooled socket, a timer),
+ * as a Go controller's process ends when main returns.
+ */
+function exitWhenIdle(code: number): number {
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
 }
 
 process.exitCode = await main(process.argv.slice(2), commandName(process.argv[1]));

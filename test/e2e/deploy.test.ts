@@ -29,7 +29,7 @@ function makeVars(): Record<string, string> {
     DEPLOY_BASE: 'manifests/overlays/e2e',
     DEPLOY_DIR: join(scratch, 'deploy'),
     IMAGE: inject('image'),
-    VULNERABILITY_DB: '/var/lib/kube-inspector-vulndb',
+    VULNERABILITY_DB: '/var/lib/kube-inspector-advisories',
   };
 }
 

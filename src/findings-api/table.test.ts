@@ -5,6 +5,7 @@ import {
   columnDefinitions,
   humanDuration,
   parseIncludeObject,
+  partialMetadata,
   tableRow,
   valueAt,
 } from './table.ts';
@@ -100,6 +101,29 @@ describe('rows', () => {
     ['Object', obj],
   ] as const)('with includeObject=%s carries %j', (include, object) => {
     expect(tableRow(obj, include, 'v1beta1', now).object).toEqual(object);
+  });
+
+  it('leaves managedFields out of the metadata a row carries, and only there', () => {
+    const managed = {
+      ...obj,
+      metadata: {
+        ...obj.metadata,
+        labels: { a: 'b' },
+        managedFields: [{ manager: 'm', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: {} }],
+      },
+    };
+    expect(tableRow(managed, 'Metadata', 'v1', now).object).toEqual({
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: {
+        name: 'f',
+        namespace: 'ns',
+        creationTimestamp: '2026-11-30T12:00:00Z',
+        labels: { a: 'b' },
+      },
+    });
+    expect(tableRow(managed, 'Object', 'v1', now).object).toBe(managed);
+    expect(partialMetadata(managed, 'v1').metadata).toBe(managed.metadata);
   });
 
   it.each([

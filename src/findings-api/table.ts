@@ -123,6 +123,17 @@ export interface TableRow {
   object?: unknown;
 }
 
+/**
+ * The metadata a Table row carries: the object's metadata without managedFields. kubectl prints
+ * none of them and they are about 40 % of a finding's metadata; decoding them was half of
+ * kubectl's time on a long `get`. Clients that need them ask for the object or for
+ * PartialObjectMetadata, which keep them.
+ */
+function rowMetadata(obj: StoredFinding, version: MetaVersion): Record<string, unknown> {
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${version}`, metadata };
+}
+
 export function tableRow(
   obj: StoredFinding,
   include: IncludeObject,
@@ -133,7 +144,7 @@ export function tableRow(
   const cells: unknown[] = [obj.metadata.name ?? ''];
   for (const c of compile(columns)) cells.push(cell(c.type, valueAtPath(obj, c.path), now));
   if (include === 'None') return { cells };
-  return { cells, object: include === 'Object' ? obj : partialMetadata(obj, version) };
+  return { cells, object: include === 'Object' ? obj : rowMetadata(obj, version) };
 }
 
 /** The opening of a Table (everything but rows and metadata, which a stream writes after). */

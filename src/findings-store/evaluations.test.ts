@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { SqliteFindingStore } from './sqlite.ts';
@@ -107,6 +110,68 @@ describe('counts', () => {
     );
     expect(groups).toHaveLength(2);
     await store.close();
+  });
+
+  it('keeps counts without selectors equal to a count of every finding, through every kind of write', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'counts-')), 'findings.db');
+    const every = parseLabelSelector('!no-such-label'); // a selector: counted from the rows
+    const keys = ['namespace', 'severity', 'type', 'status', 'coveredResource', 'run'] as const;
+    const sorted = (g: { key: Record<string, string>; count: number }[]) =>
+      g.map((x) => JSON.stringify([x.key, x.count])).sort();
+    const agree = async (s: SqliteFindingStore) => {
+      expect(sorted(await s.countBy({}, keys))).toEqual(
+        sorted(await s.countBy({ labelSelector: every }, keys)),
+      );
+      expect(sorted(await s.countBy({ namespace: NS }, ['severity', 'status'] as const))).toEqual(
+        sorted(await s.countBy({ namespace: NS, labelSelector: every }, ['severity', 'status'])),
+      );
+      expect(await s.count({})).toBe(await s.count({ labelSelector: every }));
+    };
+    let store = new SqliteFindingStore({ path });
+    await store.batch(
+      ['a', 'b', 'c', 'd', 'e'].map((n, i) => ({
+        op: 'create' as const,
+        finding: finding(
+          n,
+          i % 2 ? 'ACTIVE' : 'SUPPRESSED',
+          i > 2 ? { 'kubeinspector.io/run': 'r1' } : {},
+          i ? 'HIGH' : 'LOW',
+        ),
+      })),
+    );
+    await agree(store);
+    expect(await store.countBy({}, ['severity'] as const)).toEqual(
+      expect.arrayContaining([
+        { key: { severity: 'HIGH' }, count: 4 },
+        { key: { severity: 'LOW' }, count: 1 },
+      ]),
+    );
+    // Severity, status and covered resource change; a finding without status; deletes.
+    const a = (await store.get(NS, 'a'))!;
+    await store.update({
+      ...a,
+      status: { ...(a.status as object), severity: 'CRITICAL', status: 'CLOSED' },
+    });
+    const b = (await store.get(NS, 'b'))!;
+    await store.update({
+      ...b,
+      metadata: { ...b.metadata, labels: { 'kubeinspector.io/covered-resource': 'node-z' } },
+    });
+    const { status: _none, ...bare } = finding('bare', 'ACTIVE');
+    await store.create(bare);
+    await store.delete(NS, 'c');
+    await store.deleteCollection({ labelSelector: parseLabelSelector('kubeinspector.io/run=r1') });
+    await agree(store);
+    expect(await store.count({})).toBe(3);
+    expect(await store.countBy({ namespace: 'elsewhere' }, ['severity'] as const)).toEqual([]);
+    // A file written before the counts existed is counted once when opened.
+    store.db.exec(`DROP TABLE finding_counts; DELETE FROM meta WHERE key = 'counts'`);
+    await store.close();
+    store = new SqliteFindingStore({ path });
+    await agree(store);
+    expect(await store.count({})).toBe(3);
+    await store.close();
+    rmSync(dirname(path), { recursive: true, force: true });
   });
 
   it('keeps markers for one-off migrations', async () => {

@@ -1,12 +1,49 @@
 // The SQLite schema of the findings store (docs/adr/0900-findings-store-schema-and-watch.md).
 import type { DatabaseSync } from 'node:sqlite';
-import { LABEL_COLUMNS, ROW_COLUMNS } from './row.ts';
+import { LABELS } from '../api/v1alpha1/common.ts';
+import { LABEL_COLUMNS, ROW_COLUMNS, STATUS_COLUMNS } from './row.ts';
 import { labelInt } from './sql-filter.ts';
 
 /** Bumped when the schema changes incompatibly; a newer file is refused. */
 export const SCHEMA_VERSION = 1;
 
 const labelColumns = Object.values(LABEL_COLUMNS);
+
+/** The findings columns finding_counts is keyed by (the columns of COUNT_COLUMNS). */
+export const COUNT_KEYS = [
+  'namespace',
+  STATUS_COLUMNS.severity,
+  STATUS_COLUMNS.type,
+  STATUS_COLUMNS.status,
+  LABEL_COLUMNS[LABELS.coveredResource]!,
+  LABEL_COLUMNS[LABELS.run]!,
+] as const;
+
+/** Statements that add `delta` to the count of the row `ref` (NEW or OLD) belongs to. */
+function countChange(ref: 'NEW' | 'OLD', delta: 1 | -1): string {
+  const values = COUNT_KEYS.map((c) => `IFNULL(${ref}.${c}, '')`);
+  const match = COUNT_KEYS.map((c, i) => `${c} = ${values[i]}`).join(' AND ');
+  if (delta === 1)
+    return `INSERT INTO finding_counts (${COUNT_KEYS.join(', ')}, n) VALUES (${values.join(', ')}, 1) ON CONFLICT DO UPDATE SET n = n + 1;`;
+  return `UPDATE finding_counts SET n = n - 1 WHERE ${match}; DELETE FROM finding_counts WHERE ${match} AND n <= 0;`;
+}
+
+/** Fills finding_counts from the findings (a file written before it existed), once. */
+function countExisting(db: DatabaseSync): void {
+  const done = db.prepare(`SELECT value FROM meta WHERE key = 'counts'`).get();
+  if (done !== undefined) return;
+  const keys = COUNT_KEYS.join(', ');
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(
+      `DELETE FROM finding_counts; INSERT INTO finding_counts (${keys}, n) SELECT ${COUNT_KEYS.map((c) => `IFNULL(${c}, '')`).join(', ')}, count(*) FROM findings GROUP BY ${COUNT_KEYS.map((_c, i) => i + 1).join(', ')}; INSERT INTO meta (key, value) VALUES ('counts', 1)`,
+    );
+    db.exec('COMMIT');
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -69,6 +106,26 @@ CREATE TABLE IF NOT EXISTS evaluations (
   covered_resource TEXT PRIMARY KEY,
   at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- How many findings each combination of the columns countBy groups on has (NULL stored as ''),
+-- kept by the triggers below: counts without selectors (the findings gauge at every scrape, the
+-- resources with findings at start) read this small table instead of every finding.
+CREATE TABLE IF NOT EXISTS finding_counts (
+  ${COUNT_KEYS.map((c) => `${c} TEXT NOT NULL`).join(',\n  ')},
+  n INTEGER NOT NULL,
+  PRIMARY KEY (${COUNT_KEYS.join(', ')})
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS findings_count_insert AFTER INSERT ON findings BEGIN
+  ${countChange('NEW', 1)}
+END;
+CREATE TRIGGER IF NOT EXISTS findings_count_delete AFTER DELETE ON findings BEGIN
+  ${countChange('OLD', -1)}
+END;
+CREATE TRIGGER IF NOT EXISTS findings_count_update AFTER UPDATE OF ${COUNT_KEYS.join(', ')} ON findings
+WHEN ${COUNT_KEYS.map((c) => `OLD.${c} IS NOT NEW.${c}`).join(' OR ')} BEGIN
+  ${countChange('OLD', -1)}
+  ${countChange('NEW', 1)}
+END;
 
 CREATE TRIGGER IF NOT EXISTS findings_delete_labels AFTER DELETE ON findings BEGIN
   DELETE FROM finding_labels WHERE finding_id = OLD.id;
@@ -133,4 +190,5 @@ export function migrate(db: DatabaseSync): void {
     throw new Error(
       `findings database schema ${row.value} is newer than this version understands (${SCHEMA_VERSION})`,
     );
+  countExisting(db);
 }

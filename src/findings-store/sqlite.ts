@@ -320,6 +320,14 @@ function pageRows(db: DatabaseSync, filter: SqlFilter, afterId: number, limit: n
   return rows.sort((x, y) => x.id - y.id);
 }
 
+/** Whether a query has label or field selectors (not just a namespace). */
+function selects(options: FindingQuery): boolean {
+  return (
+    (options.labelSelector?.requirements.length ?? 0) > 0 ||
+    (options.fieldSelector?.requirements.length ?? 0) > 0
+  );
+}
+
 /** The log's record of what a change replaced: its labels and fields, and the object. */
 export function prevFromLog(prev: string | null): Pick<ChangeEvent, 'prev' | 'prevObject'> {
   if (prev === null) return {};
@@ -456,10 +464,7 @@ export class SqliteFindingStore implements FindingStore {
       // As kube-apiserver's storage: a count only when nothing but the namespace narrows the
       // list (with selectors it would count non-matching objects there; here it would cost a
       // scan of every match per page).
-      const selected =
-        (options.labelSelector?.requirements.length ?? 0) > 0 ||
-        (options.fieldSelector?.requirements.length ?? 0) > 0;
-      const remaining = selected ? undefined : this.countAfter(filter, last.id);
+      const remaining = selects(options) ? undefined : this.countAfter(filter, last.id);
       if (remaining !== undefined) result.remainingItemCount = remaining;
     }
     return result;
@@ -883,6 +888,10 @@ export class SqliteFindingStore implements FindingStore {
 
   async count(options: FindingQuery): Promise<number> {
     await Promise.resolve();
+    if (!selects(options)) {
+      const groups = await this.countBy(options, []);
+      return groups.reduce((n, g) => n + g.count, 0);
+    }
     const filter = filterSql(options);
     const sql = `SELECT count(*) AS n FROM findings f WHERE ${filter.where}`;
     return (this.sql(sql).get(...filter.params) as { n: number }).n;
@@ -893,11 +902,24 @@ export class SqliteFindingStore implements FindingStore {
     by: readonly K[],
   ): Promise<{ key: Record<K, string>; count: number }[]> {
     await Promise.resolve();
-    const filter = filterSql(options);
-    const columns = by.map((k) => `${COUNT_COLUMNS[k]} AS k${by.indexOf(k)}`);
     const groups = by.map((_k, i) => `k${i}`);
-    const sql = `SELECT ${[...columns, 'count(*) AS n'].join(', ')} FROM findings f WHERE ${filter.where}${groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : ''}`;
-    const rows = this.sql(sql).all(...filter.params) as Record<string, unknown>[];
+    const groupBy = groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '';
+    let rows: Record<string, unknown>[];
+    if (selects(options)) {
+      const filter = filterSql(options);
+      const columns = by.map((k, i) => `${COUNT_COLUMNS[k]} AS k${i}`);
+      const sql = `SELECT ${[...columns, 'count(*) AS n'].join(', ')} FROM findings f WHERE ${filter.where}${groupBy}`;
+      rows = this.sql(sql).all(...filter.params);
+    } else {
+      // Nothing but the namespace narrows it: the kept counts answer without reading findings.
+      const columns = by.map((k, i) => `${COUNT_COLUMNS[k].replace(/^f\./, 'c.')} AS k${i}`);
+      const where = options.namespace === undefined ? '' : ' WHERE c.namespace = ?';
+      const sql = `SELECT ${[...columns, 'sum(c.n) AS n'].join(', ')} FROM finding_counts c${where}${groupBy}`;
+      const params = options.namespace === undefined ? [] : [options.namespace];
+      rows = (this.sql(sql).all(...params) as Record<string, unknown>[]).filter(
+        (r) => r.n !== null && Number(r.n) > 0,
+      );
+    }
     return rows.map((r) => ({
       key: Object.fromEntries(
         by.map((k, i) => [k, typeof r[`k${i}`] === 'string' ? r[`k${i}`] : '']),

@@ -271,16 +271,18 @@ export function checkIdentity(finding: StoredFinding): { namespace: string; name
 class Snapshot {
   readonly rv: number;
   private readonly db: DatabaseSync;
-  private readonly own: boolean;
+  private readonly readers: ReaderPool | undefined;
   private readonly rows: Row[] | undefined;
   private open = true;
 
-  constructor(store: { path: string; db: DatabaseSync; rv: number }, readAll: () => Row[]) {
-    this.own = store.path !== ':memory:';
-    if (this.own) {
-      this.db = new DatabaseSync(store.path);
-      registerFunctions(this.db);
-      this.db.exec('PRAGMA query_only = 1; BEGIN');
+  constructor(
+    store: { path: string; db: DatabaseSync; rv: number; readers: ReaderPool },
+    readAll: () => Row[],
+  ) {
+    if (store.path !== ':memory:') {
+      this.readers = store.readers;
+      this.db = this.readers.take();
+      this.db.exec('BEGIN');
       const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'rv'`).get() as
         { value: number } | undefined;
       this.rv = row?.value ?? 0;
@@ -300,9 +302,46 @@ class Snapshot {
   close(): void {
     if (!this.open) return;
     this.open = false;
-    if (!this.own) return;
+    if (this.readers === undefined) return;
     this.db.exec('COMMIT');
-    this.db.close();
+    this.readers.give(this.db);
+  }
+}
+
+/**
+ * Read-only connections for snapshots, kept open between them: opening one (the file, its
+ * schema, the SQL functions) cost more than a small snapshot's reads, and the findings controller
+ * takes a snapshot at every evaluation. At most `idle` wait; more are opened while busy.
+ */
+class ReaderPool {
+  private readonly free: DatabaseSync[] = [];
+  private closed = false;
+
+  private readonly path: string;
+  private readonly idle: number;
+
+  constructor(path: string, idle = 4) {
+    this.path = path;
+    this.idle = idle;
+  }
+
+  take(): DatabaseSync {
+    const db = this.free.pop();
+    if (db !== undefined) return db;
+    const made = new DatabaseSync(this.path);
+    registerFunctions(made);
+    made.exec('PRAGMA query_only = 1; PRAGMA cache_size = -2048');
+    return made;
+  }
+
+  give(db: DatabaseSync): void {
+    if (this.closed || this.free.length >= this.idle) db.close();
+    else this.free.push(db);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const db of this.free.splice(0)) db.close();
   }
 }
 
@@ -347,6 +386,7 @@ export class SqliteFindingStore implements FindingStore {
     Omit<SqliteFindingStoreOptions, 'path' | 'synchronous' | 'cacheSizeKiB'>
   >;
   private readonly watchers = new Set<LiveWatch>();
+  readonly readers: ReaderPool;
   private readonly statements = new Map<string, StatementSync>();
 
   constructor(options: SqliteFindingStoreOptions) {
@@ -360,6 +400,7 @@ export class SqliteFindingStore implements FindingStore {
       now: options.now ?? Date.now,
     };
     this.db = new DatabaseSync(options.path);
+    this.readers = new ReaderPool(options.path);
     this.db.exec(
       `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.synchronous ?? 'FULL'}; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${options.cacheSizeKiB ?? 8192}; PRAGMA temp_store = MEMORY;`,
     );
@@ -966,6 +1007,7 @@ export class SqliteFindingStore implements FindingStore {
   async close(): Promise<void> {
     await Promise.resolve();
     for (const w of [...this.watchers]) w.close();
+    this.readers.close();
     if (this.db.isOpen) {
       this.db.exec('PRAGMA optimize');
       this.db.close();

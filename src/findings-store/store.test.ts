@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -844,6 +844,37 @@ describe('SqliteFindingStore on disk', () => {
     await store.create(finding('c'));
     expect(summary(await take(replay, 1))).toEqual(['ADDED c@3']);
     await expectStoreError(store.watch({ resourceVersion: '1' }), 'Expired');
+  });
+
+  it('reuses snapshot connections, and a reused one still reads a consistent, current snapshot', async () => {
+    const { store } = open();
+    await store.create(finding('a'));
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const names = async () => {
+      const out: string[] = [];
+      for await (const page of (await store.listPages({})).pages)
+        out.push(...page.map((f) => f.metadata.name));
+      return out;
+    };
+    await names();
+    const before = fds();
+    for (let i = 0; i < 40; i++) expect(await names()).toEqual(['a']);
+    expect(fds() - before).toBeLessThanOrEqual(0);
+    // Held open across a write: the old state; the next one (same connection): the new state.
+    const held = await store.listPages({});
+    expect(fds()).toBe(before); // the kept connection, not a new one
+    await store.create(finding('b'));
+    expect(await names()).toEqual(['a', 'b']);
+    const heldNames: string[] = [];
+    for await (const page of held.pages) heldNames.push(...page.map((f) => f.metadata.name));
+    expect(heldNames).toEqual(['a']);
+    expect(held.resourceVersion).toBe('1');
+    // Several at once: more connections while busy, at most four kept afterwards.
+    const busy = await Promise.all(Array.from({ length: 8 }, () => store.listPages({})));
+    const during = fds();
+    for (const b of busy) for await (const _page of b.pages) break;
+    expect(during - fds()).toBeGreaterThan(0);
+    expect(fds() - before).toBeLessThanOrEqual(3 * 4);
   });
 
   it('stores each advisory once and drops it when nothing refers to it', async () => {

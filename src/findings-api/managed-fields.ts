@@ -37,20 +37,33 @@ function isObject(v: unknown): v is Obj {
 export const pathKey = (segments: string[]) => segments.join('\u0000');
 const segmentsOf = (key: string) => key.split('\u0000');
 
-/** The tracked fields of an object with their values. */
-export function trackedFields(obj: Obj): FieldValues {
-  const out: FieldValues = new Map();
+/**
+ * The tracked fields of an object with their values as they are (not copied); members that are
+ * undefined are absent, as in the JSON that is stored.
+ */
+function trackedValues(obj: Obj): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const add = (key: string, v: unknown) => v !== undefined && out.set(key, v);
   for (const [top, map] of MAPS) {
     const m = (obj[top] as Obj | undefined)?.[map];
-    if (isObject(m))
-      for (const [k, v] of Object.entries(m)) out.set(pathKey([top, map, k]), JSON.stringify(v));
+    if (isObject(m)) for (const [k, v] of Object.entries(m)) add(pathKey([top, map, k]), v);
   }
   if (isObject(obj.status)) {
-    for (const [k, v] of Object.entries(obj.status))
-      out.set(pathKey(['status', k]), JSON.stringify(v));
+    for (const [k, v] of Object.entries(obj.status)) add(pathKey(['status', k]), v);
   }
   return out;
 }
+
+/** The tracked fields of an object with their values. */
+export function trackedFields(obj: Obj): FieldValues {
+  const out: FieldValues = new Map();
+  for (const [k, v] of trackedValues(obj)) out.set(k, JSON.stringify(v));
+  return out;
+}
+
+/** Equal as JSON; the same value (most fields between two versions) without encoding it. */
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || JSON.stringify(a) === JSON.stringify(b);
 
 export function toFieldsV1(fields: Iterable<string>): Obj {
   const root: Obj = {};
@@ -142,10 +155,10 @@ export function recordUpdate(
   now: Date,
 ): ManagedFieldsEntry[] {
   const entries = before ? readEntries(before) : [];
-  const old = before ? trackedFields(before) : new Map<string, string>();
-  const cur = trackedFields(after);
+  const old = before ? trackedValues(before) : new Map<string, unknown>();
+  const cur = trackedValues(after);
   const changed = new Set<string>();
-  for (const [k, v] of cur) if (old.get(k) !== v) changed.add(k);
+  for (const [k, v] of cur) if (!old.has(k) || !sameValue(old.get(k), v)) changed.add(k);
   for (const k of old.keys()) if (!cur.has(k)) changed.add(k);
   const mine = entries.find((e) => sameManager(e, manager));
   const owned = new Set(

@@ -34,6 +34,31 @@ describe('ownership of what the controllers write in-process', () => {
     expect(out.spec).toEqual({ attributes: { owner: 'team-a' } });
   });
 
+  it('owns only the status fields that are stored: an undefined member is no field', () => {
+    const first = recordControllerWrite(
+      undefined,
+      finding({ status: { status: 'ACTIVE', severity: 'HIGH', fixAvailable: undefined } }),
+      now,
+    );
+    const status = () => entries(first).find((e) => e.subresource === 'status')!.fieldsV1;
+    expect(status()).toEqual({ 'f:status': { 'f:severity': {}, 'f:status': {} } });
+    // Unchanged values (the same or an equal copy) leave the fields as they were.
+    const again = recordControllerWrite(
+      first,
+      { ...first, status: { status: 'ACTIVE', severity: 'HIGH', epss: undefined } },
+      new Date('2026-03-02T00:00:00Z'),
+    );
+    expect(entries(again).map((e) => e.fieldsV1)).toEqual(entries(first).map((e) => e.fieldsV1));
+    const changed = recordControllerWrite(
+      first,
+      { ...first, status: { status: 'ACTIVE', severity: 'LOW', fixAvailable: 'YES' } },
+      now,
+    );
+    expect(entries(changed).find((e) => e.subresource === 'status')!.fieldsV1).toEqual({
+      'f:status': { 'f:fixAvailable': {}, 'f:severity': {}, 'f:status': {} },
+    });
+  });
+
   it("leaves a person's attribute to them when the controller only changes status", () => {
     const person = recordControllerWrite(undefined, finding(), now);
     const withTicket = {

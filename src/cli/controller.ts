@@ -604,7 +604,10 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
     'abort',
     () => {
       setTimeout(() => {
-        log.error({ deadlineMs: config.shutdownMs }, 'shutdown did not finish in time; exiting');
+        log.error(
+          { deadlineMs: config.shutdownMs, ...manager.shutdownProgress },
+          'shutdown did not finish in time; exiting',
+        );
         process.exit(1);
       }, config.shutdownMs + SHUTDOWN_MARGIN_MS).unref();
     },

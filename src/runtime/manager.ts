@@ -293,26 +293,81 @@ export class Manager {
       }
     }
 
+    const drained = await this.shutdown({
+      electorRun,
+      markControllersStopped,
+      reflectorsAbort,
+      reflectorRuns,
+    });
+    this.log.info({ drained: drained.every(Boolean) }, 'stopped');
+  }
+
+  /**
+   * Where shutdown is and what it still waits for (the process logs it when shutdown outlives
+   * its deadline, so a hang names its step).
+   */
+  get shutdownProgress(): { step: string; waitingFor: string[] } | undefined {
+    return this.progress && { step: this.progress.step, waitingFor: [...this.progress.pending] };
+  }
+
+  private progress: { step: string; pending: Set<string> } | undefined;
+
+  /** Awaits one shutdown step's promises, keeping track of which are still pending. */
+  private async step<T>(
+    step: string,
+    parts: readonly (readonly [string, Promise<T>])[],
+  ): Promise<T[]> {
+    const pending = new Set(parts.map(([name]) => name));
+    this.progress = { step, pending };
+    return Promise.all(parts.map(([name, p]) => p.finally(() => pending.delete(name))));
+  }
+
+  /** Drains, releases the lease, then stops informers, servers and the client, in order. */
+  private async shutdown(o: {
+    electorRun: Promise<void>;
+    markControllersStopped: () => void;
+    reflectorsAbort: AbortController;
+    reflectorRuns: Promise<void>[];
+  }): Promise<boolean[]> {
+    const { electorRun, markControllersStopped, reflectorsAbort, reflectorRuns } = o;
     this.stopping = true;
     const deadline = this.o.shutdownDeadlineMs ?? 25_000;
     this.log.info({ deadlineMs: deadline }, 'shutting down: draining reconciles');
     this.leaderTasksAbort.abort(new Error('manager stopped'));
-    const drained = await Promise.all(this.controllers.map((c) => c.controller.stop(deadline)));
-    await Promise.all(this.leaderTaskRuns);
-    await this.stopLeaderHooks();
+    const drained = await this.step(
+      'draining reconciles',
+      this.controllers.map((c) => [c.controller.name, c.controller.stop(deadline)] as const),
+    );
+    await this.step(
+      'leader tasks',
+      this.leaderTaskRuns.map((run, i) => [`task ${i}`, run] as const),
+    );
+    await this.step('leader hooks', [['hooks', this.stopLeaderHooks()]]);
     // The lease is released only now, so a new leader never overlaps our last reconciles.
     markControllersStopped();
-    await electorRun.catch((err: unknown) =>
-      this.log.error({ err }, 'leader election ended with an error'),
-    );
+    await this.step('releasing the lease', [
+      [
+        'elector',
+        electorRun.catch((err: unknown) =>
+          this.log.error({ err }, 'leader election ended with an error'),
+        ),
+      ],
+    ]);
     reflectorsAbort.abort(new Error('manager stopped'));
-    await Promise.all(reflectorRuns);
+    const reflectorNames = [...this.reflectors.keys()];
+    await this.step(
+      'stopping informers',
+      reflectorRuns.map((run, i) => [reflectorNames[i] ?? `reflector ${i}`, run] as const),
+    );
     for (const s of this.servers) s.closeAllConnections();
-    await Promise.all(this.servers.map((s) => new Promise((r) => s.close(r))));
+    await this.step(
+      'closing servers',
+      this.servers.map((s, i) => [`server ${i}`, new Promise((r) => s.close(r))] as const),
+    );
     // Series not yet written go out before the client closes.
-    await this.events.close();
-    await this.client.close();
-    this.log.info({ drained: drained.every(Boolean) }, 'stopped');
+    await this.step('flushing events', [['events', this.events.close()]]);
+    await this.step('closing the API client', [['client', this.client.close()]]);
+    return drained;
   }
 
   /** Leader hooks first, then the leader-only controllers and tasks. */

@@ -443,3 +443,34 @@ describe('a reconcile that keeps failing against the real API server', () => {
     }
   });
 });
+
+describe('a manager whose shutdown waits on something', () => {
+  it('names the step and what it still waits for, and finishes once that ends', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(inject('kubeconfig'));
+    const manager = await Manager.create({
+      kubeConfig: kc,
+      log,
+      bindAddress: '127.0.0.1',
+      metricsPort: 0,
+      probePort: 0,
+    });
+    manager.informer(core.configMaps);
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    // A leader task that ignores the abort until it is released.
+    manager.addLeaderTask(() => held);
+    const stop = new AbortController();
+    const running = manager.run(stop.signal);
+    await eventually('leading', () => Promise.resolve(manager.isLeader ? true : undefined));
+    expect(manager.shutdownProgress).toBeUndefined();
+    stop.abort();
+    await eventually('the shutdown waiting for the task', () =>
+      Promise.resolve(manager.shutdownProgress?.step === 'leader tasks' ? true : undefined),
+    );
+    expect(manager.shutdownProgress).toEqual({ step: 'leader tasks', waitingFor: ['task 0'] });
+    release();
+    await running;
+    expect(manager.shutdownProgress).toEqual({ step: 'closing the API client', waitingFor: [] });
+  });
+});

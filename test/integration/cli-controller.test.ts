@@ -106,9 +106,20 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** SIGTERM, then the exit code; a failure shows the process's warnings and errors. */
 async function stop(running: Running): Promise<number | null> {
   running.child.kill('SIGTERM');
-  return running.exited;
+  const code = await running.exited;
+  if (code !== 0)
+    console.error(
+      'the controller exited with %s; its warnings and errors:\n%s',
+      code,
+      running.logs
+        .filter((l) => Number(l.level) >= 40)
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    );
+  return code;
 }
 
 describe('kube-inspector controller as a process', { timeout: 180_000 }, () => {

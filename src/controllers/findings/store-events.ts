@@ -38,6 +38,8 @@ export async function followStore(
       const watch = await store.watch({ resourceVersion: from });
       const close = () => watch.close();
       signal.addEventListener('abort', close, { once: true });
+      // Aborted while the watch was being opened: no abort event will come to close it.
+      if (signal.aborted) close();
       try {
         for await (const event of watch) {
           if (event.type === 'BOOKMARK') continue;

@@ -314,6 +314,7 @@ export class FrontProxyAuthenticator implements Authenticator {
   ready(signal?: AbortSignal): Promise<RequestHeaderConfig> {
     const loaded = this.current;
     if (loaded !== undefined) return Promise.resolve(loaded);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
       this.readyWaiters.push(() => resolve(this.current as RequestHeaderConfig));
       signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });

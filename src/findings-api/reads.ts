@@ -259,6 +259,8 @@ async function streamWatch(
   const timer = setTimeout(stop, (q.timeoutSeconds ?? ctx.config.watchTimeoutSeconds()) * 1000);
   ctx.res.on('close', stop);
   ctx.signal.addEventListener('abort', stop);
+  // The client went away while the watch was being opened: no event will come to close it.
+  if (ctx.signal.aborted || ctx.res.destroyed) stop();
   const passEnd = q.sendInitialEvents === true && q.allowWatchBookmarks;
   try {
     for await (const ev of watch) {

@@ -135,6 +135,10 @@ interface WatchEvent {
 
 const abortable = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
     function done(): void {
@@ -178,6 +182,7 @@ export class Reflector<T extends KubeObject> {
   /** Resolves once the first list has been stored. */
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
       this.syncWaiters.push(resolve);
       signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });

@@ -56,6 +56,14 @@ describe('the reflector against a control plane of its own', () => {
     return { cache, reflector };
   }
 
+  it('gives up waiting for a sync at once when asked with a signal already aborted', async () => {
+    const { reflector } = reflectorFor('default');
+    const gone = new AbortController();
+    gone.abort(new Error('stopped before it started'));
+    await expect(reflector.waitForSync(gone.signal)).rejects.toThrow('stopped before it started');
+    expect(reflector.hasSynced()).toBe(false);
+  });
+
   it('converges after kube-apiserver is killed and started again', async () => {
     const ns = await namespace('restart');
     await client.request('POST', `/api/v1/namespaces/${ns}/configmaps`, {

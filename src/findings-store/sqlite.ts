@@ -20,6 +20,7 @@ import {
   type SharedPart,
   type StoredRow,
 } from './row.ts';
+import { jsonClone } from '../util/json-clone.ts';
 import { migrate, registerFunctions } from './schema.ts';
 import { findingFields } from './selectors.ts';
 import { filterSql, type SqlFilter } from './sql-filter.ts';
@@ -137,13 +138,14 @@ export function servedRow(row: Row): StoredFinding {
   return object;
 }
 
+/** What would be stored: a JSON round trip's result (undefined members dropped), a new object. */
 export function normalise(finding: StoredFinding): StoredFinding {
-  return JSON.parse(JSON.stringify(finding)) as StoredFinding;
+  return jsonClone(finding) as StoredFinding;
 }
 
-/** JSON round trip: what would be stored (undefined members dropped). */
+/** What would be stored of a value (undefined members dropped). */
 export function normaliseValue(value: unknown): unknown {
-  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  return value === undefined ? undefined : jsonClone(value);
 }
 
 export function selectable(object: StoredFinding): Selectable {

@@ -113,6 +113,17 @@ describe('splitFinding and joinRow', () => {
 
   it('hashes content, not key order', () => {
     expect(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] })).toBe('{"a":[{"c":3,"d":2}],"b":1}');
+    const f = cases[4]![1];
+    const status = f.status as Record<string, unknown>;
+    const reordered = Object.fromEntries(Object.entries(status).reverse());
+    const a = splitFinding(f);
+    const b = splitFinding({ ...f, status: reordered });
+    expect(b.advisory).toEqual(a.advisory);
+    expect(b.context).toEqual(a.context);
+    // Other content, other parts (also when the same text was hashed before).
+    const other = splitFinding({ ...f, status: { ...status, description: 'another text' } });
+    expect(other.advisory!.hash).not.toEqual(a.advisory!.hash);
+    expect(splitFinding(f).advisory).toEqual(a.advisory);
   });
 
   it('keeps event bodies without the advisory part and puts them back together', () => {

@@ -84,10 +84,25 @@ export interface SharedPart {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Shared parts by their plain JSON text: the findings of one evaluation repeat a resource's
+ * context and, across resources, the same advisories, built the same way each time, so the
+ * canonical text and its hash are computed once. Bounded; the oldest entry goes.
+ */
+const SHARED_PARTS_MADE = 2048;
+const madeParts = new Map<string, SharedPart>();
+
 function sharedPart(kind: string, value: unknown): SharedPart {
+  const key = `${kind}\0${JSON.stringify(value)}`;
+  const made = madeParts.get(key);
+  if (made !== undefined) return made;
   const body = canonicalJson(value);
   const hash = createHash('sha256').update(kind).update('\0').update(body).digest();
-  return { hash: hash.subarray(0, 16), body };
+  const part = { hash: hash.subarray(0, 16), body };
+  if (madeParts.size >= SHARED_PARTS_MADE)
+    madeParts.delete(madeParts.keys().next().value as string);
+  madeParts.set(key, part);
+  return part;
 }
 
 function isRecord(v: unknown): v is Json {

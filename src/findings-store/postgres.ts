@@ -16,15 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CHANGES_CHANNEL, DELETE_UNREFERENCED, migrate } from './postgres-schema.ts';
-import {
-  LABEL_COLUMNS,
-  canonicalJson,
-  eventBody,
-  joinEvent,
-  joinRow,
-  splitFinding,
-  type SharedPart,
-} from './row.ts';
+import { LABEL_COLUMNS, canonicalJson, joinEvent, joinRow } from './row.ts';
+import { rowWrite, segments, writePending, type PendingWrite } from './postgres-batch.ts';
 import {
   POSTGRES_DIALECT,
   filterSql,
@@ -114,11 +107,14 @@ const D = POSTGRES_DIALECT;
 /** A write transaction in progress. */
 interface Tx {
   client: pg.PoolClient;
-  /** Rows read ahead for a batch by key (undefined: absent); each is used once. */
-  known?: Map<string, Row | undefined>;
   rv: number;
   now: number;
+  /** A dry run: changes are decided, nothing is written. */
+  dryRun: boolean;
+  /** Every change decided, in resourceVersion order (published after commit). */
   changes: ChangeEvent[];
+  /** Changes decided and not written yet. */
+  pending: PendingWrite[];
 }
 
 /** int8 (counts, ids, versions, times) as a JavaScript number: they stay below 2^53. */
@@ -237,33 +233,14 @@ function changeFromLog(r: EventRow): ChangeEvent {
   };
 }
 
-const ROW_NAMES = (() => {
-  const s = splitFinding({ metadata: { namespace: '', name: '', resourceVersion: '0' } });
-  return Object.keys(s.columns);
-})();
-const ROW_BY_KEY = numberParams(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`);
 const ROWS_BY_KEYS = `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
-const LOG_EVENT =
-  'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)';
-// One round trip each: the change's event with the row written.
-const EVENT_AND_INSERT = numberParams(
-  `WITH e AS (${LOG_EVENT}) INSERT INTO findings (${ROW_NAMES.join(', ')}, advisory_id, context_id, body) VALUES (${ROW_NAMES.map(() => '?').join(', ')}, ?, ?, ?) RETURNING id`,
-);
-const EVENT_AND_UPDATE = numberParams(
-  `WITH e AS (${LOG_EVENT}) UPDATE findings SET ${ROW_NAMES.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, context_id = ?, body = ? WHERE id = ?`,
-);
-const EVENT_AND_DELETE = numberParams(`WITH e AS (${LOG_EVENT}) DELETE FROM findings WHERE id = ?`);
-// Both shared parts' ids in one round trip, each created when new (writers are serialised, so
-// no other transaction inserts the same hash meanwhile).
-const PART_IDS = `WITH
-  a_found AS (SELECT id FROM advisories WHERE hash = $1::bytea),
-  a_made AS (INSERT INTO advisories (hash, body) SELECT $1::bytea, $2::text
-    WHERE $1::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM a_found) RETURNING id),
-  c_found AS (SELECT id FROM contexts WHERE hash = $3::bytea),
-  c_made AS (INSERT INTO contexts (hash, body) SELECT $3::bytea, $4::text
-    WHERE $3::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM c_found) RETURNING id)
-SELECT (SELECT id FROM a_found UNION ALL SELECT id FROM a_made LIMIT 1) AS advisory_id,
-  (SELECT id FROM c_found UNION ALL SELECT id FROM c_made LIMIT 1) AS context_id`;
+
+/** The finding a write is about (namespace/name), when it names one. */
+function writeKey(w: BatchWrite): string | undefined {
+  const ns = w.op === 'delete' ? w.namespace : w.finding.metadata.namespace;
+  const name = w.op === 'delete' ? w.name : w.finding.metadata.name;
+  return typeof ns === 'string' && typeof name === 'string' ? `${ns}/${name}` : undefined;
+}
 
 export class PostgresFindingStore implements FindingStore {
   readonly pool: pg.Pool;
@@ -725,7 +702,7 @@ export class PostgresFindingStore implements FindingStore {
         `BEGIN; SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`,
       )) as unknown as pg.QueryResult<{ value: number }>[];
       const rv = begun[1]?.rows[0]?.value ?? 0;
-      tx = { client, rv, now: this.options.now(), changes: [] };
+      tx = { client, rv, now: this.options.now(), dryRun, changes: [], pending: [] };
       applied = await fn(tx);
       if (dryRun) {
         await client.query('ROLLBACK');
@@ -767,119 +744,30 @@ export class PostgresFindingStore implements FindingStore {
     ].join('; ');
   }
 
-  private async rowByKey(tx: Tx, namespace: string, name: string): Promise<Row | undefined> {
-    const key = `${namespace}/${name}`;
-    if (tx.known?.has(key)) {
-      const row = tx.known.get(key);
-      tx.known.delete(key); // a later write of the same key reads what this one left
-      return row;
-    }
-    const { rows } = await tx.client.query<Row>(ROW_BY_KEY, [namespace, name]);
-    return rows[0];
+  /** The stored rows of these keys (namespace/name), read in one statement. */
+  private async rowsByKey(tx: Tx, keys: Iterable<string>): Promise<Map<string, Row>> {
+    const list = [...new Set(keys)].map((k) => {
+      const slash = k.indexOf('/');
+      return [k.slice(0, slash), k.slice(slash + 1)] as const;
+    });
+    const found = new Map<string, Row>();
+    if (list.length === 0) return found;
+    const { rows } = await tx.client.query<Row>({
+      name: 'ki_rows_by_keys',
+      text: ROWS_BY_KEYS,
+      values: [list.map(([ns]) => ns), list.map(([, name]) => name)],
+    });
+    for (const r of rows) found.set(`${r.namespace}/${r.name}`, r);
+    return found;
   }
 
-  /** Reads the rows a batch writes in one statement (each key's first use is served from it). */
-  private async prefetch(tx: Tx, writes: BatchWrite[]): Promise<void> {
-    const keys = new Map<string, [string, string]>();
-    for (const w of writes) {
-      const ns = w.op === 'delete' ? w.namespace : w.finding.metadata.namespace;
-      const name = w.op === 'delete' ? w.name : w.finding.metadata.name;
-      if (typeof ns === 'string' && typeof name === 'string') keys.set(`${ns}/${name}`, [ns, name]);
-    }
-    if (keys.size < 2) return;
-    const list = [...keys.values()];
-    const { rows } = await tx.client.query<Row>(ROWS_BY_KEYS, [
-      list.map(([ns]) => ns),
-      list.map(([, name]) => name),
-    ]);
-    tx.known = new Map([...keys.keys()].map((k) => [k, undefined]));
-    for (const r of rows) tx.known.set(`${r.namespace}/${r.name}`, r);
-  }
-
-  private async partIds(
-    tx: Tx,
-    advisory: SharedPart | undefined,
-    context: SharedPart | undefined,
-  ): Promise<{ advisory_id: number | null; context_id: number | null }> {
-    const { rows } = await tx.client.query<{
-      advisory_id: number | null;
-      context_id: number | null;
-    }>(PART_IDS, [
-      advisory?.hash ?? null,
-      advisory?.body ?? null,
-      context?.hash ?? null,
-      context?.body ?? null,
-    ]);
-    return rows[0]!;
-  }
-
-  /** The event log row of a change (parameters of LOG_EVENT); the change is published later. */
-  private eventParams(tx: Tx, change: ChangeEvent, advisoryId: number | null): SqlValue[] {
-    const prev =
-      change.prev === undefined
-        ? null
-        : JSON.stringify({ ...change.prev, object: change.prevObject });
+  /** Decides a change of a finding (it is written by writePending with the others). */
+  private pend(tx: Tx, change: ChangeEvent, write: PendingWrite | undefined): void {
     tx.changes.push(change);
-    return [
-      change.rv,
-      change.type,
-      tx.now,
-      change.namespace,
-      advisoryId,
-      eventBody(change.object),
-      prev,
-    ];
+    tx.pending.push(write ?? rowWrite(change));
   }
 
-  /** Inserts or rewrites a row (id given), its extra labels and its change. */
-  private async writeRow(
-    tx: Tx,
-    object: StoredFinding,
-    id: number | undefined,
-    before?: StoredFinding,
-  ): Promise<void> {
-    const split = splitFinding(object);
-    const parts = await this.partIds(tx, split.advisory, split.context);
-    const current = selectable(object);
-    const prev = before === undefined ? undefined : selectable(before);
-    const changed =
-      prev !== undefined && canonicalJson(prev) !== canonicalJson(current) ? prev : undefined;
-    const event = this.eventParams(
-      tx,
-      {
-        type: id === undefined ? 'ADDED' : 'MODIFIED',
-        rv: tx.rv,
-        namespace: object.metadata.namespace,
-        object,
-        ...current,
-        prev: changed,
-        prevObject: changed === undefined ? undefined : before,
-      },
-      parts.advisory_id,
-    );
-    const values: SqlValue[] = [
-      ...event,
-      ...ROW_NAMES.map((c) => split.columns[c] ?? null),
-      parts.advisory_id,
-      parts.context_id,
-      split.body,
-    ];
-    let rowId = id;
-    if (rowId === undefined) {
-      rowId = (await tx.client.query<{ id: number }>(EVENT_AND_INSERT, values)).rows[0]!.id;
-    } else {
-      await tx.client.query(EVENT_AND_UPDATE, [...values, rowId]);
-      if (before !== undefined && hasExtraLabels(before))
-        await tx.client.query('DELETE FROM finding_labels WHERE finding_id = $1', [rowId]);
-    }
-    if (split.extraLabels.length > 0)
-      await tx.client.query(
-        'INSERT INTO finding_labels (finding_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS l(k, v)',
-        [rowId, split.extraLabels.map(([k]) => k), split.extraLabels.map(([, v]) => v)],
-      );
-  }
-
-  private async createIn(tx: Tx, input: StoredFinding): Promise<Applied> {
+  private createIn(tx: Tx, input: StoredFinding): Applied {
     const given = input.metadata.resourceVersion;
     if (given !== undefined && given !== '')
       throw new StoreError('Invalid', 'metadata.resourceVersion: must be empty on create');
@@ -894,29 +782,41 @@ export class PostgresFindingStore implements FindingStore {
         resourceVersion: String(tx.rv),
       },
     });
-    await this.writeRow(tx, object, undefined);
+    const change: ChangeEvent = {
+      type: 'ADDED',
+      rv: tx.rv,
+      namespace: object.metadata.namespace,
+      object,
+      ...selectable(object),
+    };
+    this.pend(tx, change, undefined);
     return { object, dryRunVersion: undefined };
   }
 
-  private async updateIn(tx: Tx, input: StoredFinding, row: Row): Promise<Applied> {
+  private updateIn(tx: Tx, input: StoredFinding, row: Row): Applied {
     const stored = joinRow(row);
     const next = nextVersion(input, stored, row);
     if (next === undefined)
       return { object: stored, dryRunVersion: stored.metadata.resourceVersion };
     tx.rv++;
     next.metadata.resourceVersion = String(tx.rv);
-    await this.writeRow(tx, next, row.id, stored);
+    const current = selectable(next);
+    const before = selectable(stored);
+    const changed = canonicalJson(before) !== canonicalJson(current) ? before : undefined;
+    const change: ChangeEvent = {
+      type: 'MODIFIED',
+      rv: tx.rv,
+      namespace: next.metadata.namespace,
+      object: next,
+      ...current,
+      prev: changed,
+      prevObject: changed === undefined ? undefined : stored,
+    };
+    this.pend(tx, change, rowWrite(change, { id: row.id, hadExtraLabels: hasExtraLabels(stored) }));
     return { object: next, dryRunVersion: stored.metadata.resourceVersion };
   }
 
-  private async deleteIn(
-    tx: Tx,
-    namespace: string,
-    name: string,
-    pre?: DeletePreconditions,
-  ): Promise<Applied> {
-    const row = await this.rowByKey(tx, namespace, name);
-    if (row === undefined) throw notFound(name);
+  private deleteIn(tx: Tx, row: Row, pre?: DeletePreconditions): Applied {
     const stored = joinRow(row);
     checkPreconditions(stored, pre);
     tx.rv++;
@@ -924,19 +824,25 @@ export class PostgresFindingStore implements FindingStore {
       ...stored,
       metadata: { ...stored.metadata, resourceVersion: String(tx.rv) },
     };
-    const event = this.eventParams(
-      tx,
-      { type: 'DELETED', rv: tx.rv, namespace, object, ...selectable(object) },
-      row.advisory_id,
-    );
-    await tx.client.query(EVENT_AND_DELETE, [...event, row.id]);
+    const change: ChangeEvent = {
+      type: 'DELETED',
+      rv: tx.rv,
+      namespace: row.namespace,
+      object,
+      ...selectable(object),
+    };
+    this.pend(tx, change, { kind: 'delete', change, id: row.id, advisoryId: row.advisory_id });
     return { object, dryRunVersion: stored.metadata.resourceVersion };
   }
 
-  private async apply(tx: Tx, write: BatchWrite): Promise<Applied> {
-    if (write.op === 'delete') return this.deleteIn(tx, write.namespace, write.name);
+  private apply(tx: Tx, write: BatchWrite, rows: Map<string, Row>): Applied {
+    if (write.op === 'delete') {
+      const row = rows.get(`${write.namespace}/${write.name}`);
+      if (row === undefined) throw notFound(write.name);
+      return this.deleteIn(tx, row);
+    }
     const { namespace, name } = checkIdentity(write.finding);
-    const row = await this.rowByKey(tx, namespace, name);
+    const row = rows.get(`${namespace}/${name}`);
     if (write.op === 'create' && row !== undefined)
       throw new StoreError('AlreadyExists', `${RESOURCE} "${name}" already exists`);
     if (write.op === 'create' || (write.op === 'upsert' && row === undefined)) {
@@ -948,17 +854,41 @@ export class PostgresFindingStore implements FindingStore {
     return this.updateIn(tx, write.finding, row);
   }
 
+  /** Writes what the transaction has decided so far (nothing on a dry run). */
+  private async flush(tx: Tx): Promise<void> {
+    const pending = tx.pending;
+    tx.pending = [];
+    if (!tx.dryRun) await writePending(tx.client, pending, tx.now);
+  }
+
+  /**
+   * Writes in one transaction, segment by segment: a segment's rows are read in one statement,
+   * its changes decided in memory and written in a few statements (postgres-batch.ts).
+   */
+  private async applyAll(tx: Tx, writes: BatchWrite[]): Promise<Applied[]> {
+    const applied: Applied[] = [];
+    for (const segment of segments(writes, writeKey)) {
+      const rows = await this.rowsByKey(
+        tx,
+        segment.flatMap((w) => writeKey(w) ?? []),
+      );
+      for (const w of segment) applied.push(this.apply(tx, w, rows));
+      await this.flush(tx);
+    }
+    return applied;
+  }
+
   async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
-      await this.apply(tx, { op: 'create', finding }),
-    ]);
+    const [result] = await this.transact(options?.dryRun === true, (tx) =>
+      this.applyAll(tx, [{ op: 'create', finding }]),
+    );
     return result!;
   }
 
   async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
-      await this.apply(tx, { op: 'update', finding }),
-    ]);
+    const [result] = await this.transact(options?.dryRun === true, (tx) =>
+      this.applyAll(tx, [{ op: 'update', finding }]),
+    );
     return result!;
   }
 
@@ -967,19 +897,19 @@ export class PostgresFindingStore implements FindingStore {
     name: string,
     options?: WriteOptions & { preconditions?: DeletePreconditions },
   ): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
-      await this.deleteIn(tx, namespace, name, options?.preconditions),
-    ]);
+    const [result] = await this.transact(options?.dryRun === true, async (tx) => {
+      const key = `${namespace}/${name}`;
+      const row = (await this.rowsByKey(tx, [key])).get(key);
+      if (row === undefined) throw notFound(name);
+      const applied = this.deleteIn(tx, row, options?.preconditions);
+      await this.flush(tx);
+      return [applied];
+    });
     return result!;
   }
 
   async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
-    return this.transact(false, async (tx) => {
-      await this.prefetch(tx, writes);
-      const applied: Applied[] = [];
-      for (const w of writes) applied.push(await this.apply(tx, w));
-      return applied;
-    });
+    return this.transact(false, (tx) => this.applyAll(tx, writes));
   }
 
   async deleteCollection(
@@ -994,10 +924,16 @@ export class PostgresFindingStore implements FindingStore {
       if (rows.length === 0) return deleted;
       after = rows.at(-1)!.id;
       const page = await this.transact(dryRun, async (tx) => {
-        const applied: Applied[] = [];
-        for (const r of rows)
-          if (await this.rowByKey(tx, r.namespace, r.name))
-            applied.push(await this.deleteIn(tx, r.namespace, r.name));
+        // Those still there when the transaction holds the sequence.
+        const current = await this.rowsByKey(
+          tx,
+          rows.map((r) => `${r.namespace}/${r.name}`),
+        );
+        const applied = rows.flatMap((r) => {
+          const row = current.get(`${r.namespace}/${r.name}`);
+          return row === undefined ? [] : [this.deleteIn(tx, row)];
+        });
+        await this.flush(tx);
         return applied;
       });
       deleted.push(...page);

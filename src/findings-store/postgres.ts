@@ -132,16 +132,30 @@ export function isConnectionError(err: unknown): boolean {
   if (/^(08|57P0)/.test(code)) return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     message,
   );
 }
+
+/**
+ * How long a statement may go unanswered before its connection is given up (a database host
+ * gone without closing the connection): the statement fails as a lost connection, so a list or
+ * watch streaming from it ends with an error rather than waiting for ever.
+ */
+const STATEMENT_ANSWER_MS = 60_000;
 
 /** pg clients that read the URL when they connect. */
 function clientClass(url: () => string): typeof pg.Client {
   return class extends pg.Client {
     constructor(config?: pg.ClientConfig) {
-      super({ ...config, connectionString: url(), types: TYPES });
+      super({
+        ...config,
+        connectionString: url(),
+        types: TYPES,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        query_timeout: STATEMENT_ANSWER_MS,
+      });
     }
   };
 }

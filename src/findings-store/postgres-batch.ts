@@ -2,20 +2,18 @@
 // (docs/adr/0934). A write transaction first decides every change in memory (the rows it
 // touches are read in one statement), then writes them with:
 //
-//   1. the shared parts (advisories, contexts) the changes refer to: the ids of the known ones
-//      and the new ones inserted, in one statement;
-//   2. the change log's rows, the deleted, the rewritten and the new findings, in one statement
-//      (arrays unnested into multi-row INSERT, UPDATE ... FROM and DELETE ... = ANY);
-//   3. the labels that are not well-known columns, when there are: in one or two.
+//   1. one statement for the shared parts (advisories, contexts) the changes refer to (the new
+//      ones inserted, every one's id found by its hash), the change log's rows, the deleted, the
+//      rewritten and the new findings (arrays unnested into multi-row INSERT, UPDATE ... FROM
+//      and DELETE ... = ANY, as data-modifying CTEs);
+//   2. the labels that are not well-known columns, when there are: one or two more.
 //
 // Every statement has a fixed text whatever the number of rows (one array parameter a column),
 // so each is prepared once per connection and its plan reused. Two writes of one finding in a
 // batch are split into segments by the caller: a segment writes each finding at most once.
 import type pg from 'pg';
-import type { SharedPart, SplitFinding } from './row.ts';
-import { splitFinding } from './row.ts';
+import { eventBody, splitFinding, type SharedPart, type SplitFinding } from './row.ts';
 import type { SqlValue } from './sql-filter.ts';
-import { eventBody } from './row.ts';
 import type { ChangeEvent } from './watch.ts';
 
 /** A change decided in memory, waiting to be written. */
@@ -47,35 +45,52 @@ function arrays(types: readonly string[], from: number): string {
   return types.map((t, i) => `$${from + i}::${t}[]`).join(', ');
 }
 
-const PART_IDS_SQL = `WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS i(kind, hash, body)),
+const EVENT_TYPES = ['bigint', 'text', 'text', 'bigint', 'text', 'text', 'text'];
+const EVENT_NAMES = ['rv', 'type', 'namespace', 'advisory_id', 'advisory', 'object', 'prev'];
+// A row as sent: its columns, then its shared parts by hash (hex) and its body.
+const ROW_TYPES = [...ROW_NAMES.map(columnType), 'text', 'text', 'text'];
+const ROW_SENT = [...ROW_NAMES, 'advisory', 'context', 'body'];
+const EVENTS_FROM = 5;
+const DELETED_AT = EVENTS_FROM + EVENT_TYPES.length;
+const UPDATE_FROM = DELETED_AT + 1;
+const INSERT_FROM = UPDATE_FROM + 1 + ROW_TYPES.length;
+
+/** A sent row's shared parts' ids, from the parts CTE `p` (joined as pa and pc). */
+const PART_JOINS = (row: string) =>
+  `LEFT JOIN p pa ON pa.kind = 'a' AND pa.hash = ${row}.advisory LEFT JOIN p pc ON pc.kind = 'c' AND pc.hash = ${row}.context`;
+
+// One statement for every change of a segment. $1–$3: the shared parts the changes refer to
+// (kind, hash in hex, body): the new ones are inserted and `p` has every one's id. $4: the
+// change time. Then the log's rows (a deleted finding's event names its advisory by id, the
+// others by hash), the deleted ids, the rewritten rows (id first) and the new rows. The
+// data-modifying CTEs all run, on distinct rows; the reference-count triggers fire at the end
+// of the statement, when the parts inserted here exist.
+const WRITE_SQL = `WITH i AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS i(kind, hash, body)),
   am AS (INSERT INTO advisories (hash, body) SELECT decode(i.hash, 'hex'), i.body FROM i
     WHERE i.kind = 'a' AND NOT EXISTS (SELECT 1 FROM advisories x WHERE x.hash = decode(i.hash, 'hex'))
     RETURNING id, hash),
   cm AS (INSERT INTO contexts (hash, body) SELECT decode(i.hash, 'hex'), i.body FROM i
     WHERE i.kind = 'c' AND NOT EXISTS (SELECT 1 FROM contexts x WHERE x.hash = decode(i.hash, 'hex'))
-    RETURNING id, hash)
-SELECT 'a' AS kind, encode(hash, 'hex') AS hash, id FROM am
-UNION ALL SELECT 'a', i.hash, x.id FROM i JOIN advisories x ON i.kind = 'a' AND x.hash = decode(i.hash, 'hex')
-UNION ALL SELECT 'c', encode(hash, 'hex'), id FROM cm
-UNION ALL SELECT 'c', i.hash, x.id FROM i JOIN contexts x ON i.kind = 'c' AND x.hash = decode(i.hash, 'hex')`;
-
-const EVENT_TYPES = ['bigint', 'text', 'text', 'bigint', 'text', 'text'];
-const ROW_TYPES = [...ROW_NAMES.map(columnType), 'bigint', 'bigint', 'text'];
-const ROW_ALL = [...ROW_NAMES, 'advisory_id', 'context_id', 'body'];
-const UPDATE_FROM = 2 + EVENT_TYPES.length + 1;
-const INSERT_FROM = UPDATE_FROM + 1 + ROW_TYPES.length;
-
-// $1: the change time; $2..: the log's columns; then the deleted ids; the rewritten rows (id
-// first); the new rows. Data-modifying CTEs all run, on distinct rows.
-const ROWS_SQL = `WITH e AS (INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev)
-    SELECT x.rv, x.type, $1::bigint, x.namespace, x.advisory_id, x.object, x.prev
-    FROM unnest(${arrays(EVENT_TYPES, 2)}) AS x(rv, type, namespace, advisory_id, object, prev)),
-  d AS (DELETE FROM findings WHERE id = ANY($${2 + EVENT_TYPES.length}::bigint[])),
-  u AS (UPDATE findings f SET ${ROW_ALL.map((c) => `${c} = u.${c}`).join(', ')}
-    FROM unnest(${arrays(['bigint', ...ROW_TYPES], UPDATE_FROM)}) AS u(id, ${ROW_ALL.join(', ')})
+    RETURNING id, hash),
+  p AS (SELECT 'a' AS kind, encode(hash, 'hex') AS hash, id FROM am
+    UNION ALL SELECT 'a', i.hash, x.id FROM i JOIN advisories x ON i.kind = 'a' AND x.hash = decode(i.hash, 'hex')
+    UNION ALL SELECT 'c', encode(hash, 'hex'), id FROM cm
+    UNION ALL SELECT 'c', i.hash, x.id FROM i JOIN contexts x ON i.kind = 'c' AND x.hash = decode(i.hash, 'hex')),
+  e AS (INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev)
+    SELECT x.rv, x.type, $4::bigint, x.namespace, coalesce(x.advisory_id, pa.id), x.object, x.prev
+    FROM unnest(${arrays(EVENT_TYPES, EVENTS_FROM)}) AS x(${EVENT_NAMES.join(', ')})
+    LEFT JOIN p pa ON pa.kind = 'a' AND pa.hash = x.advisory),
+  d AS (DELETE FROM findings WHERE id = ANY($${DELETED_AT}::bigint[])),
+  u AS (UPDATE findings f SET ${ROW_NAMES.map((c) => `${c} = u.${c}`).join(', ')},
+      advisory_id = u.advisory_id, context_id = u.context_id, body = u.body
+    FROM (SELECT u.*, pa.id AS advisory_id, pc.id AS context_id
+      FROM unnest(${arrays(['bigint', ...ROW_TYPES], UPDATE_FROM)}) AS u(id, ${ROW_SENT.join(', ')})
+      ${PART_JOINS('u')}) AS u
     WHERE f.id = u.id)
-INSERT INTO findings (${ROW_ALL.join(', ')})
-  SELECT * FROM unnest(${arrays(ROW_TYPES, INSERT_FROM)})
+INSERT INTO findings (${ROW_NAMES.join(', ')}, advisory_id, context_id, body)
+  SELECT ${ROW_NAMES.map((c) => `n.${c}`).join(', ')}, pa.id, pc.id, n.body
+  FROM unnest(${arrays(ROW_TYPES, INSERT_FROM)}) AS n(${ROW_SENT.join(', ')})
+  ${PART_JOINS('n')}
   RETURNING id, namespace, name`;
 
 const LABELS_DELETE_SQL = 'DELETE FROM finding_labels WHERE finding_id = ANY($1::bigint[])';
@@ -87,35 +102,18 @@ function prepared(name: string, text: string, values: unknown[]): pg.QueryConfig
   return { name: `ki_${name}`, text, values };
 }
 
-const partKey = (kind: 'a' | 'c', part: SharedPart): string =>
-  `${kind}${part.hash.toString('hex')}`;
+const hex = (part: SharedPart | undefined): string | null => part?.hash.toString('hex') ?? null;
 
-/** The ids of the shared parts the writes refer to, inserting the new ones. */
-async function partIds(
-  client: pg.ClientBase,
-  writes: PendingWrite[],
-): Promise<Map<string, number>> {
+/** The shared parts the writes refer to, each once: kinds, hashes and bodies. */
+function partsOf(writes: PendingWrite[]): SqlValue[][] {
   const wanted = new Map<string, [string, string, string]>();
   for (const w of writes) {
     if (w.kind === 'delete') continue;
     const { advisory, context } = w.split;
-    if (advisory)
-      wanted.set(partKey('a', advisory), ['a', advisory.hash.toString('hex'), advisory.body]);
-    if (context)
-      wanted.set(partKey('c', context), ['c', context.hash.toString('hex'), context.body]);
+    if (advisory) wanted.set(`a${hex(advisory)}`, ['a', hex(advisory)!, advisory.body]);
+    if (context) wanted.set(`c${hex(context)}`, ['c', hex(context)!, context.body]);
   }
-  const ids = new Map<string, number>();
-  if (wanted.size === 0) return ids;
-  const parts = [...wanted.values()];
-  const { rows } = await client.query<{ kind: string; hash: string; id: number }>(
-    prepared('part_ids', PART_IDS_SQL, [
-      parts.map((p) => p[0]),
-      parts.map((p) => p[1]),
-      parts.map((p) => p[2]),
-    ]),
-  );
-  for (const r of rows) ids.set(`${r.kind}${r.hash}`, Number(r.id));
-  return ids;
+  return columnsOf([...wanted.values()], 3);
 }
 
 /** Column-wise arrays: one array a column, rows in order. */
@@ -125,49 +123,43 @@ function columnsOf(rows: SqlValue[][], width: number): SqlValue[][] {
   return out;
 }
 
-function eventRow(w: PendingWrite, advisoryId: number | null): SqlValue[] {
+function eventRow(w: PendingWrite): SqlValue[] {
   const c = w.change;
   const prev = c.prev === undefined ? null : JSON.stringify({ ...c.prev, object: c.prevObject });
-  return [c.rv, c.type, c.namespace, advisoryId, eventBody(c.object), prev];
+  const advisoryId = w.kind === 'delete' ? w.advisoryId : null;
+  const advisory = w.kind === 'delete' ? null : hex(w.split.advisory);
+  return [c.rv, c.type, c.namespace, advisoryId, advisory, eventBody(c.object), prev];
 }
 
-/** Writes the pending changes of one segment (each finding at most once), in 2–4 statements. */
+/** Writes the pending changes of one segment (each finding at most once): 1–3 statements. */
 export async function writePending(
   client: pg.ClientBase,
   writes: PendingWrite[],
   now: number,
 ): Promise<void> {
   if (writes.length === 0) return;
-  const ids = await partIds(client, writes);
-  const idOf = (kind: 'a' | 'c', part: SharedPart | undefined): number | null => {
-    if (part === undefined) return null;
-    const id = ids.get(partKey(kind, part));
-    if (id === undefined) throw new Error(`shared part ${partKey(kind, part)} has no id`);
-    return id;
-  };
   const events: SqlValue[][] = [];
   const deleted: number[] = [];
   const updated: SqlValue[][] = [];
   const inserted: SqlValue[][] = [];
   for (const w of writes) {
+    events.push(eventRow(w));
     if (w.kind === 'delete') {
-      events.push(eventRow(w, w.advisoryId));
       deleted.push(w.id);
       continue;
     }
-    const advisoryId = idOf('a', w.split.advisory);
-    events.push(eventRow(w, advisoryId));
     const row: SqlValue[] = [
       ...ROW_NAMES.map((c) => w.split.columns[c] ?? null),
-      advisoryId,
-      idOf('c', w.split.context),
+      hex(w.split.advisory),
+      hex(w.split.context),
       w.split.body,
     ];
     if (w.kind === 'update') updated.push([w.id, ...row]);
     else inserted.push(row);
   }
   const { rows: made } = await client.query<{ id: number; namespace: string; name: string }>(
-    prepared('write_rows', ROWS_SQL, [
+    prepared('write', WRITE_SQL, [
+      ...partsOf(writes),
       now,
       ...columnsOf(events, EVENT_TYPES.length),
       deleted,

@@ -115,6 +115,8 @@ interface Tx {
   changes: ChangeEvent[];
   /** Changes decided and not written yet. */
   pending: PendingWrite[];
+  /** The rows of the first writes' keys, read with the transaction's begin. */
+  readAhead?: { keys: Set<string>; rows: Map<string, Row> } | undefined;
 }
 
 /** int8 (counts, ids, versions, times) as a JavaScript number: they stay below 2^53. */
@@ -248,6 +250,25 @@ function changeFromLog(r: EventRow): ChangeEvent {
 }
 
 const ROWS_BY_KEYS = `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
+
+/** Rows by namespace/name. */
+function keyed(rows: Row[]): Map<string, Row> {
+  return new Map(rows.map((r) => [`${r.namespace}/${r.name}`, r]));
+}
+
+/** The rows of these keys (namespace/name), as a statement with the keys quoted in its text. */
+function rowsByLiteralKeys(client: pg.ClientBase, keys: string[]): string {
+  const pairs = keys.map((k) => {
+    const slash = k.indexOf('/');
+    return `(${client.escapeLiteral(k.slice(0, slash))}, ${client.escapeLiteral(k.slice(slash + 1))})`;
+  });
+  return `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (VALUES ${pairs.join(', ')})`;
+}
+
+/** The keys the first segment of these writes reads. */
+function firstKeys(writes: BatchWrite[]): string[] {
+  return (segments(writes, writeKey)[0] ?? []).flatMap((w) => writeKey(w) ?? []);
+}
 
 /** The finding a write is about (namespace/name), when it names one. */
 function writeKey(w: BatchWrite): string | undefined {
@@ -705,18 +726,23 @@ export class PostgresFindingStore implements FindingStore {
   private async transact(
     dryRun: boolean,
     fn: (tx: Tx) => Promise<Applied[]>,
+    firstKeys: string[] = [],
   ): Promise<StoredFinding[]> {
     const client = await this.checkout();
     let failed: unknown;
     let tx: Tx;
     let applied: Applied[];
     try {
-      // One round trip: the transaction and the sequence's lock.
-      const begun = (await client.query(
-        `BEGIN; SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`,
-      )) as unknown as pg.QueryResult<{ value: number }>[];
-      const rv = begun[1]?.rows[0]?.value ?? 0;
+      // One round trip: the transaction, the sequence's lock and the rows the first writes
+      // touch (the keys as quoted literals: a text of several statements takes no parameters).
+      const keys = [...new Set(firstKeys)];
+      const sql = [`BEGIN`, `SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`];
+      if (keys.length > 0) sql.push(rowsByLiteralKeys(client, keys));
+      const begun = (await client.query(sql.join('; '))) as unknown as pg.QueryResult[];
+      const rv = (begun[1]?.rows[0] as { value: number } | undefined)?.value ?? 0;
       tx = { client, rv, now: this.options.now(), dryRun, changes: [], pending: [] };
+      if (keys.length > 0)
+        tx.readAhead = { keys: new Set(keys), rows: keyed(begun[2]!.rows as Row[]) };
       applied = await fn(tx);
       if (dryRun) {
         await client.query('ROLLBACK');
@@ -760,19 +786,26 @@ export class PostgresFindingStore implements FindingStore {
 
   /** The stored rows of these keys (namespace/name), read in one statement. */
   private async rowsByKey(tx: Tx, keys: Iterable<string>): Promise<Map<string, Row>> {
-    const list = [...new Set(keys)].map((k) => {
+    const wanted = new Set(keys);
+    const ahead = tx.readAhead;
+    tx.readAhead = undefined;
+    if (
+      ahead !== undefined &&
+      ahead.keys.size === wanted.size &&
+      [...wanted].every((k) => ahead.keys.has(k))
+    )
+      return ahead.rows;
+    const list = [...wanted].map((k) => {
       const slash = k.indexOf('/');
       return [k.slice(0, slash), k.slice(slash + 1)] as const;
     });
-    const found = new Map<string, Row>();
-    if (list.length === 0) return found;
+    if (list.length === 0) return new Map();
     const { rows } = await tx.client.query<Row>({
       name: 'ki_rows_by_keys',
       text: ROWS_BY_KEYS,
       values: [list.map(([ns]) => ns), list.map(([, name]) => name)],
     });
-    for (const r of rows) found.set(`${r.namespace}/${r.name}`, r);
-    return found;
+    return keyed(rows);
   }
 
   /** Decides a change of a finding (it is written by writePending with the others). */
@@ -893,15 +926,21 @@ export class PostgresFindingStore implements FindingStore {
   }
 
   async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, (tx) =>
-      this.applyAll(tx, [{ op: 'create', finding }]),
+    const writes: BatchWrite[] = [{ op: 'create', finding }];
+    const [result] = await this.transact(
+      options?.dryRun === true,
+      (tx) => this.applyAll(tx, writes),
+      firstKeys(writes),
     );
     return result!;
   }
 
   async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, (tx) =>
-      this.applyAll(tx, [{ op: 'update', finding }]),
+    const writes: BatchWrite[] = [{ op: 'update', finding }];
+    const [result] = await this.transact(
+      options?.dryRun === true,
+      (tx) => this.applyAll(tx, writes),
+      firstKeys(writes),
     );
     return result!;
   }
@@ -911,19 +950,23 @@ export class PostgresFindingStore implements FindingStore {
     name: string,
     options?: WriteOptions & { preconditions?: DeletePreconditions },
   ): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => {
-      const key = `${namespace}/${name}`;
-      const row = (await this.rowsByKey(tx, [key])).get(key);
-      if (row === undefined) throw notFound(name);
-      const applied = this.deleteIn(tx, row, options?.preconditions);
-      await this.flush(tx);
-      return [applied];
-    });
+    const key = `${namespace}/${name}`;
+    const [result] = await this.transact(
+      options?.dryRun === true,
+      async (tx) => {
+        const row = (await this.rowsByKey(tx, [key])).get(key);
+        if (row === undefined) throw notFound(name);
+        const applied = this.deleteIn(tx, row, options?.preconditions);
+        await this.flush(tx);
+        return [applied];
+      },
+      [key],
+    );
     return result!;
   }
 
   async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
-    return this.transact(false, (tx) => this.applyAll(tx, writes));
+    return this.transact(false, (tx) => this.applyAll(tx, writes), firstKeys(writes));
   }
 
   async deleteCollection(
@@ -937,19 +980,21 @@ export class PostgresFindingStore implements FindingStore {
       const rows = await pageRows(this.pool, filter, after, this.options.pageSize);
       if (rows.length === 0) return deleted;
       after = rows.at(-1)!.id;
-      const page = await this.transact(dryRun, async (tx) => {
-        // Those still there when the transaction holds the sequence.
-        const current = await this.rowsByKey(
-          tx,
-          rows.map((r) => `${r.namespace}/${r.name}`),
-        );
-        const applied = rows.flatMap((r) => {
-          const row = current.get(`${r.namespace}/${r.name}`);
-          return row === undefined ? [] : [this.deleteIn(tx, row)];
-        });
-        await this.flush(tx);
-        return applied;
-      });
+      const keys = rows.map((r) => `${r.namespace}/${r.name}`);
+      const page = await this.transact(
+        dryRun,
+        async (tx) => {
+          // Those still there when the transaction holds the sequence.
+          const current = await this.rowsByKey(tx, keys);
+          const applied = keys.flatMap((k) => {
+            const row = current.get(k);
+            return row === undefined ? [] : [this.deleteIn(tx, row)];
+          });
+          await this.flush(tx);
+          return applied;
+        },
+        keys,
+      );
       deleted.push(...page);
     }
   }

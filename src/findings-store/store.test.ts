@@ -427,6 +427,20 @@ describe.each(BACKENDS)('$name: CRUD', (backend) => {
     expect(st(await store.get(ADMIN, 'a')).severity).toBe('LOW');
   });
 
+  it('keeps names with quotes and backslashes as given (never read as SQL)', async () => {
+    const { store } = await backend.open();
+    const namespace = "ns'; DROP TABLE findings; --";
+    const name = "o'brien\\'\\\\x";
+    await store.create(finding(name, { namespace }));
+    const [updated] = await store.batch([
+      { op: 'upsert', finding: finding(name, { namespace, severity: 'LOW' }) },
+    ]);
+    expect(updated?.metadata).toMatchObject({ namespace, name, resourceVersion: '2' });
+    expect(st(await store.get(namespace, name)).severity).toBe('LOW');
+    expect((await store.delete(namespace, name)).metadata.name).toBe(name);
+    expect(await store.count({})).toBe(0);
+  });
+
   it('writes a large batch, one finding several times, with its labels and one event each', async () => {
     const { store } = await backend.open();
     await store.batch([

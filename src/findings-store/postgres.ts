@@ -354,6 +354,7 @@ export class PostgresFindingStore implements FindingStore {
    * must not end the process.
    */
   async checkout(): Promise<pg.PoolClient> {
+    this.checkOpen();
     const client = await this.pool.connect();
     const onError = (err: Error) => this.onConnectionError(err);
     client.on('error', onError);
@@ -365,11 +366,16 @@ export class PostgresFindingStore implements FindingStore {
     return client;
   }
 
+  private checkOpen(): void {
+    if (this.closed) throw new Error('the PostgreSQL findings store is closed');
+  }
+
   /** A read statement (`?` parameters), tried again when the connection drops. */
   private async read<T extends pg.QueryResultRow>(
     sql: string,
     params: SqlValue[] = [],
   ): Promise<T[]> {
+    this.checkOpen();
     for (let attempt = 1; ; attempt++) {
       try {
         return (await this.pool.query<T>(numberParams(sql), params)).rows;
@@ -1002,6 +1008,7 @@ export class PostgresFindingStore implements FindingStore {
   // -------------------------------------------------------------- evaluations and counts
 
   async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
+    this.checkOpen();
     if (at === undefined)
       await this.pool.query('DELETE FROM evaluations WHERE covered_resource = $1', [
         coveredResource,
@@ -1055,6 +1062,7 @@ export class PostgresFindingStore implements FindingStore {
   }
 
   async setMarker(name: string, value: number): Promise<void> {
+    this.checkOpen();
     await this.pool.query(
       'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
       [`marker:${name}`, value],

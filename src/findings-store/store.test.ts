@@ -1106,6 +1106,15 @@ describe('PostgresFindingStore replicas', () => {
     );
   });
 
+  it('says it is closed when used after close', async () => {
+    const store = await openPostgres();
+    await store.create(finding('a'));
+    await store.close();
+    await expect(store.get(ADMIN, 'a')).rejects.toThrow('the PostgreSQL findings store is closed');
+    await expect(store.create(finding('b'))).rejects.toThrow('findings store is closed');
+    await expect(store.list({ limit: 1 })).rejects.toThrow('findings store is closed');
+  });
+
   it('keeps its pool across the database going away and coming back', async () => {
     if (server === undefined) throw new Error('PostgreSQL did not start');
     const {

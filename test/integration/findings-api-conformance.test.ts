@@ -892,10 +892,12 @@ describe('cluster machinery visiting the findings API', () => {
       );
       expect(lists).toBe(1);
 
-      // A restarted process: the database reopened, every connection (the watch) dropped.
-      await store.close();
+      // A restarted process: the database reopened, every connection (the watch) dropped. The
+      // old store closes once the server that used it is gone, as when a process exits.
+      const previous = store;
       store = await backend.open(scratch);
       await served.restart();
+      await previous.close();
       await store.create(finding(ns, 'after', 'LOW', 1));
       await eventually(
         'the informer to see a finding written after the restart',

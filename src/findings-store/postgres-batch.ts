@@ -1,6 +1,6 @@
 // The PostgreSQL store's writes, in a few statements for any number of findings
 // (docs/adr/0934). A write transaction first decides every change in memory (the rows it
-// touches are read in one statement), then writes them with:
+// touches are read with its begin, in one round trip), then writes them with:
 //
 //   1. one statement for the shared parts (advisories, contexts) the changes refer to (the new
 //      ones inserted, every one's id found by its hash), the change log's rows, the deleted, the

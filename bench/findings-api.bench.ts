@@ -1,8 +1,11 @@
 /**
  * Findings API benchmark at the target size (`make bench`): the real findings API server on the
  * SQLite store, registered behind a real kube-apiserver through the aggregation layer, measured
- * with the kubectl built with the control plane; then today's CRD path (Finding as a custom
- * resource in etcd) in the same run, for the ratios.
+ * with the kubectl built with the control plane; then the same on the PostgreSQL store (a
+ * server of its own on loopback, Debian's postgresql as the tests use), and three serving
+ * replicas on that database behind one Service with BENCH_REPLICA_WATCHERS (20) watches; then
+ * today's CRD path (Finding as a custom resource in etcd) in the same run, for the ratios.
+ * BENCH_STORES=sqlite (or postgres) measures one store only.
  *
  * The serving process is a child of this one (this file, run with BENCH_ROLE=server), so its
  * resident memory is the server's alone; it runs with the controller Deployment's NODE_OPTIONS
@@ -28,7 +31,7 @@
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
  * BENCH_FINDINGS_PER_NODE (30), BENCH_CRD_SECONDS (150: how long the CRD path writes),
  * BENCH_RUNS (5 timings of each kubectl command), BENCH_BURST (1000 changed findings),
- * BENCH_WATCHERS (10), BENCH_LIST_SECONDS (240). A quick look:
+ * BENCH_WATCHERS (10), BENCH_REPLICA_WATCHERS (20), BENCH_LIST_SECONDS (240). A quick look:
  *   BENCH_IMAGES=100 BENCH_NODES=200 BENCH_CRD_SECONDS=20 node --expose-gc bench/findings-api.bench.ts
  *
  * Prints a table and appends one JSON line to bench/results/findings-api.jsonl.
@@ -50,6 +53,7 @@ import {
   request as httpRequest,
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -59,10 +63,16 @@ import { startControlPlane, type ControlPlane } from '../hack/control-plane/cont
 import { API_VERSION, FINDINGS_API_VERSION, LABELS } from '../src/api/v1alpha1/common.ts';
 import { createFindingsApiServer } from '../src/findings-api/server.ts';
 import { SubjectAccessReviewAuthorizer } from '../src/findings-api/subject-access-review.ts';
+import { PostgresFindingStore } from '../src/findings-store/postgres.ts';
 import { SqliteFindingStore } from '../src/findings-store/sqlite.ts';
-import type { BatchWrite, StoredFinding } from '../src/findings-store/store.ts';
+import type { BatchWrite, FindingStore, StoredFinding } from '../src/findings-store/store.ts';
 import { KubeClient } from '../src/kube/client.ts';
-import { serveAggregatedApi } from '../test/integration/findings-api-harness.ts';
+import { issueServingCertificate, type ServingCertificate } from '../hack/control-plane/pki.ts';
+import {
+  registerAggregatedApi,
+  serveAggregatedApi,
+} from '../test/integration/findings-api-harness.ts';
+import { startPostgres, type TestPostgres } from '../test/support/postgres.ts';
 import { population, resourceFindings, type Population } from './findings-population.ts';
 
 const sizes = {
@@ -74,7 +84,14 @@ const sizes = {
   runs: Number(process.env.BENCH_RUNS ?? 5),
   burst: Number(process.env.BENCH_BURST ?? 1000),
   watchers: Number(process.env.BENCH_WATCHERS ?? 10),
+  replicaWatchers: Number(process.env.BENCH_REPLICA_WATCHERS ?? 20),
 };
+/** The stores measured, in order: sqlite, postgres (BENCH_STORES, comma-separated). */
+const stores = (process.env.BENCH_STORES ?? 'sqlite,postgres')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s): s is 'sqlite' | 'postgres' => s === 'sqlite' || s === 'postgres');
+const SERVICE = { name: 'kube-inspector-findings', namespace: 'kube-inspector-system' };
 const ADMIN = 'kube-inspector-system';
 const AGG_PATH = `/apis/${FINDINGS_API_VERSION}`;
 const CRD_PATH = `/apis/${API_VERSION}`;
@@ -114,7 +131,7 @@ type FromServer =
       rss: number;
       peakRss: number;
     }
-  | { type: 'ready' }
+  | { type: 'ready'; port: number }
   | { type: 'burst-written'; count: number; ms: number }
   | { type: 'rss'; rss: number; peak: number }
   | { type: 'error'; message: string };
@@ -125,7 +142,7 @@ function send(message: FromServer): void {
 
 /** Fills the store one resource at a time (one batch each), as the controller converges. */
 async function fill(
-  store: SqliteFindingStore,
+  store: FindingStore,
   pop: Population,
   peak: () => number,
   sampleRss: () => void,
@@ -148,7 +165,7 @@ async function fill(
   const ms = performance.now() - t;
   (globalThis as { gc?: () => void }).gc?.();
   const stats = await store.stats();
-  store.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  if (store instanceof SqliteFindingStore) store.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   send({
     type: 'filled',
     findings: count,
@@ -162,7 +179,7 @@ async function fill(
 }
 
 /** Changes `count` findings (one write each, as separate evaluations would), stamping updatedAt. */
-async function burst(store: SqliteFindingStore, count: number): Promise<void> {
+async function burst(store: FindingStore, count: number): Promise<void> {
   const targets = (await store.list({ limit: count })).items;
   const t = performance.now();
   for (const f of targets) {
@@ -182,11 +199,18 @@ async function serve(): Promise<void> {
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
   const kc = new KubeConfig();
   kc.loadFromFile(process.env.BENCH_KUBECONFIG!);
-  const store = new SqliteFindingStore({ path: process.env.BENCH_DB! });
+  // BENCH_STORE=postgres: a replica on the database at BENCH_POSTGRES_URL, with the serving
+  // certificate every replica shares (BENCH_SERVING); BENCH_FILL=0 for one that only serves.
+  const store: FindingStore =
+    process.env.BENCH_STORE === 'postgres'
+      ? await PostgresFindingStore.open({ url: process.env.BENCH_POSTGRES_URL! })
+      : new SqliteFindingStore({ path: process.env.BENCH_DB! });
+  const serving = process.env.BENCH_SERVING;
   const served = await serveAggregatedApi({
     kubeConfig: kc,
     log: pino({ level: 'silent' }),
-    service: { name: 'kube-inspector-findings', namespace: ADMIN },
+    service: SERVICE,
+    ...(serving ? { serving: JSON.parse(serving) as ServingCertificate } : {}),
     handler: (authenticator, client) =>
       createFindingsApiServer({
         store,
@@ -198,13 +222,14 @@ async function serve(): Promise<void> {
   });
   // The benchmark process went away (it crashed or was killed): nothing is left to serve.
   process.once('disconnect', () => process.exit(1));
-  send({ type: 'ready' });
-  await fill(
-    store,
-    population(sizes),
-    () => peak,
-    () => (peak = Math.max(peak, process.memoryUsage.rss())),
-  );
+  send({ type: 'ready', port: served.port });
+  if (process.env.BENCH_FILL !== '0')
+    await fill(
+      store,
+      population(sizes),
+      () => peak,
+      () => (peak = Math.max(peak, process.memoryUsage.rss())),
+    );
   process.on('message', (m: ToServer) => {
     const run = async (): Promise<void> => {
       if (m.type === 'burst') await burst(store, m.count);
@@ -600,18 +625,22 @@ interface WatchResult {
 }
 
 /** `watchers` watches through kube-apiserver; the server changes `burst` findings; delivery latency. */
-async function measureWatches(tls: Tls, server: ServerProcess): Promise<WatchResult> {
+async function measureWatches(
+  tls: Tls,
+  server: ServerProcess,
+  watchers = sizes.watchers,
+): Promise<WatchResult> {
   const list = JSON.parse((await fetchApi(tls, `${AGG_PATH}/findings?limit=1`, true)).body) as {
     metadata: { resourceVersion: string };
   };
   const rv = list.metadata.resourceVersion;
   const latencies: number[] = [];
-  const received = Array.from({ length: sizes.watchers }, () => 0);
+  const received = Array.from({ length: watchers }, () => 0);
   const requests: ClientRequest[] = [];
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   const opened = Array.from(
-    { length: sizes.watchers },
+    { length: watchers },
     (_, w) =>
       new Promise<void>((resolve, reject) => {
         const req = httpsRequest(
@@ -744,13 +773,22 @@ async function writeCrds(
 
 // ---------------------------------------------------------------- the run
 
-async function aggregatedPath(plane: ControlPlane, tls: Tls, dir: string): Promise<ServerProcess> {
+/** The keys of one store's figures: SQLite's unprefixed (as before), PostgreSQL's `postgres_`. */
+function prefixed(prefix: string, figures: Record<string, number | string>) {
+  return Object.fromEntries(Object.entries(figures).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+async function aggregatedPath(
+  plane: ControlPlane,
+  tls: Tls,
+  serverEnv: NodeJS.ProcessEnv,
+  label: string,
+): Promise<{ server: ServerProcess; port: number }> {
+  const prefix = label === 'aggregated' ? '' : `${label}_`;
+  console.log(`\n${label === 'aggregated' ? 'SQLite' : 'PostgreSQL'} store`);
   const etcd0 = await etcdSize(plane);
-  const server = new ServerProcess({
-    BENCH_KUBECONFIG: plane.kubeconfig,
-    BENCH_DB: join(dir, 'findings.db'),
-  });
-  await server.next('ready');
+  const server = new ServerProcess({ BENCH_KUBECONFIG: plane.kubeconfig, ...serverEnv });
+  const ready = await server.next('ready');
   const etcd1 = await etcdSize(plane);
   line(
     'etcd: keys added by registering the API (Service, APIService)',
@@ -816,32 +854,29 @@ async function aggregatedPath(plane: ControlPlane, tls: Tls, dir: string): Promi
   );
   server.ask({ type: 'rss', reset: true });
   await server.next('rss');
-  Object.assign(results, {
-    findings: filled.findings,
-    fillSeconds: filled.ms / 1000,
-    bytesOnDisk: filled.bytesOnDisk,
-    bytesPerFinding: Math.round(filled.bytesOnDisk / filled.findings),
-    checkpointedBytesPerFinding: Math.round(filled.checkpointedBytes / filled.findings),
-    fillPeakRssMiB: Math.round(filled.peakRss / 2 ** 20),
-    etcdKeysAddedByFill: etcd2.keys - etcd1.keys,
-    etcdInUseBytesAddedByFill: etcd2.inUseBytes - etcd1.inUseBytes,
-    etcdFindingKeys: keys.count,
-    fillProbesFailed: probes.failed,
-    fillProbeSlowestMs: probes.slowest,
-  });
+  Object.assign(
+    results,
+    prefixed(prefix, {
+      findings: filled.findings,
+      fillSeconds: filled.ms / 1000,
+      bytesOnDisk: filled.bytesOnDisk,
+      bytesPerFinding: Math.round(filled.bytesOnDisk / filled.findings),
+      checkpointedBytesPerFinding: Math.round(filled.checkpointedBytes / filled.findings),
+      fillPeakRssMiB: Math.round(filled.peakRss / 2 ** 20),
+      etcdKeysAddedByFill: etcd2.keys - etcd1.keys,
+      etcdInUseBytesAddedByFill: etcd2.inUseBytes - etcd1.inUseBytes,
+      etcdFindingKeys: keys.count,
+      fillProbesFailed: probes.failed,
+      fillProbeSlowestMs: probes.slowest,
+    }),
+  );
   const healthz = await kubectlRepeated(plane, ['get', '--raw', '/healthz'], sizes.runs);
   line(
     'kubectl get --raw /healthz (process start and TLS, for scale)',
     `median ${seconds(healthz.median)}`,
   );
-  results.kubectlFloorMs = healthz.median;
-  await measureReads(
-    plane,
-    tls,
-    'aggregated',
-    AGG_PATH,
-    `findings.${FINDINGS_API_VERSION.split('/')[0]}`,
-  );
+  results[`${prefix}kubectlFloorMs`] = healthz.median;
+  await measureReads(plane, tls, label, AGG_PATH, `findings.${FINDINGS_API_VERSION.split('/')[0]}`);
   const watch = await measureWatches(tls, server);
   line(
     `${sizes.watchers} watchers: delivery latency p50 / p99 / max`,
@@ -859,14 +894,104 @@ async function aggregatedPath(plane: ControlPlane, tls: Tls, dir: string): Promi
     'etcd while serving: keys added / in-use bytes added',
     `${etcd3.keys - etcd2.keys} / ${etcd3.inUseBytes - etcd2.inUseBytes} B`,
   );
-  Object.assign(results, {
-    watchP50Ms: percentile(watch.latencies, 50),
-    watchP99Ms: percentile(watch.latencies, 99),
-    watchAllMs: watch.allMs,
-    watchEvents: watch.latencies.length,
-    servePeakRssMiB: Math.round(rss.peak / 2 ** 20),
+  Object.assign(
+    results,
+    prefixed(prefix, {
+      watchP50Ms: percentile(watch.latencies, 50),
+      watchP99Ms: percentile(watch.latencies, 99),
+      watchAllMs: watch.allMs,
+      watchEvents: watch.latencies.length,
+      servePeakRssMiB: Math.round(rss.peak / 2 ** 20),
+    }),
+  );
+  return { server, port: ready.port };
+}
+
+/** Stops a serving process (it unregisters the API first). */
+async function stopServer(server: ServerProcess): Promise<void> {
+  if (server.exited) return;
+  const child = server.child;
+  const exited = new Promise((r) => child.once('exit', r));
+  server.ask({ type: 'stop' });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The Service of several replicas: a TCP relay on 127.0.0.1 that sends each new connection to the
+ * next replica in turn (as kube-proxy spreads a Service's connections); counts them per replica.
+ */
+async function replicaRelay(
+  ports: number[],
+): Promise<{ server: Server; port: number; counts: number[] }> {
+  const counts = ports.map(() => 0);
+  let next = 0;
+  const server = createServer((client) => {
+    const i = next++ % ports.length;
+    counts[i]!++;
+    const upstream = connect(ports[i]!, '127.0.0.1');
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    client.pipe(upstream).pipe(client);
   });
-  return server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, counts };
+}
+
+/**
+ * Three serving replicas on the PostgreSQL store (the filled one writes, two more only serve),
+ * behind kube-apiserver through one Service spread over them; `replicaWatchers` watches receive
+ * the burst of changes the writer makes.
+ */
+async function replicasPath(
+  plane: ControlPlane,
+  tls: Tls,
+  client: KubeClient,
+  writer: ServerProcess,
+  writerPort: number,
+  serverEnv: NodeJS.ProcessEnv,
+): Promise<void> {
+  const others = [0, 1].map(
+    () => new ServerProcess({ BENCH_KUBECONFIG: plane.kubeconfig, ...serverEnv, BENCH_FILL: '0' }),
+  );
+  try {
+    const ports = [writerPort];
+    for (const o of others) ports.push((await o.next('ready')).port);
+    const relay = await replicaRelay(ports);
+    try {
+      const serving = JSON.parse(serverEnv.BENCH_SERVING!) as ServingCertificate;
+      await registerAggregatedApi(client, {
+        group: 'findings.kubeinspector.io',
+        version: 'v1alpha1',
+        service: SERVICE,
+        port: relay.port,
+        caBundle: serving.caBundle,
+      });
+      const watch = await measureWatches(tls, writer, sizes.replicaWatchers);
+      line(
+        `3 replicas, ${sizes.replicaWatchers} watchers: delivery latency p50 / p99 / max`,
+        `${seconds(percentile(watch.latencies, 50))} / ${seconds(percentile(watch.latencies, 99))} / ${seconds(Math.max(...watch.latencies))}`,
+      );
+      line(
+        `3 replicas, ${sizes.replicaWatchers} watchers: every event at every watcher after`,
+        `${seconds(watch.allMs)} (received ${watch.received.join('/')}; connections per replica ${relay.counts.join('/')})`,
+      );
+      Object.assign(results, {
+        replicas_watchP50Ms: percentile(watch.latencies, 50),
+        replicas_watchP99Ms: percentile(watch.latencies, 99),
+        replicas_watchAllMs: watch.allMs,
+        replicas_watchEvents: watch.latencies.length,
+        replicas_connections: relay.counts.join('/'),
+      });
+    } finally {
+      relay.server.close();
+    }
+  } finally {
+    for (const o of others) await stopServer(o);
+  }
 }
 
 async function crdPath(plane: ControlPlane, tls: Tls, client: KubeClient): Promise<void> {
@@ -928,10 +1053,40 @@ function ratios(): void {
   );
 }
 
+/** The main figures of both stores side by side. */
+function compareStores(): void {
+  const figures: [string, string, (v: number) => string][] = [
+    ['fillSeconds', 'convergence: every finding written', (v) => seconds(v * 1000)],
+    ['bytesPerFinding', 'bytes a finding in the store', (v) => String(v)],
+    ['_criticalMs', 'kubectl get -A -l severity=CRITICAL', seconds],
+    ['_page500RequestMs', 'one page of 500, one request', seconds],
+    ['_walkMs', 'full list in pages of 500', seconds],
+    ['_fullListMs', 'full list streamed', seconds],
+    ['_fullListBytes', 'bytes of the full list', mb],
+    ['watchP50Ms', `${sizes.watchers} watchers: latency p50`, seconds],
+    ['watchP99Ms', `${sizes.watchers} watchers: latency p99`, seconds],
+    ['watchAllMs', `${sizes.watchers} watchers: every event everywhere`, seconds],
+  ];
+  const key = (store: string, k: string) =>
+    k.startsWith('_')
+      ? `${store === 'sqlite' ? 'aggregated' : 'postgres'}${k}`
+      : store === 'sqlite'
+        ? k
+        : `postgres_${k}`;
+  console.log(`\n${''.padEnd(60)} ${'SQLite'.padEnd(14)} PostgreSQL`);
+  for (const [k, label, show] of figures) {
+    const cells = ['sqlite', 'postgres'].map((store) => {
+      const v = results[key(store, k)];
+      return (typeof v === 'number' ? show(v) : '-').padEnd(14);
+    });
+    line(label, cells.join(' '));
+  }
+}
+
 async function main(): Promise<void> {
   const load: number[] = [];
   const loadSampler = setInterval(() => load.push(loadavg()[0]!), 10_000);
-  line('sizes', JSON.stringify(sizes));
+  line('sizes', JSON.stringify({ ...sizes, stores }));
   line('load average (1 min) at the start, 2 cores', loadavg()[0]!.toFixed(1));
   const dir = mkdtempSync(join(tmpdir(), 'findings-api-bench-'));
   const plane = await startControlPlane({ log: () => {} });
@@ -939,12 +1094,36 @@ async function main(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(plane.kubeconfig);
   const client = await KubeClient.create(kc, { qps: 0 });
-  let server: ServerProcess | undefined;
+  const servers: ServerProcess[] = [];
+  let postgres: TestPostgres | undefined;
   try {
     await client.request('POST', '/api/v1/namespaces', { body: { metadata: { name: ADMIN } } });
-    server = await aggregatedPath(plane, tls, dir);
+    if (stores.includes('sqlite')) {
+      const { server } = await aggregatedPath(
+        plane,
+        tls,
+        { BENCH_DB: join(dir, 'findings.db') },
+        'aggregated',
+      );
+      servers.push(server);
+      await stopServer(server);
+    }
+    if (stores.includes('postgres')) {
+      postgres = await startPostgres();
+      const serving = await issueServingCertificate(join(dir), SERVICE);
+      const serverEnv = {
+        BENCH_STORE: 'postgres',
+        BENCH_POSTGRES_URL: (await postgres.createDatabase()).url,
+        BENCH_SERVING: JSON.stringify(serving),
+      };
+      const { server, port } = await aggregatedPath(plane, tls, serverEnv, 'postgres');
+      servers.push(server);
+      await replicasPath(plane, tls, client, server, port, serverEnv);
+      await stopServer(server);
+    }
     await crdPath(plane, tls, client);
-    ratios();
+    if (stores.includes('sqlite')) ratios();
+    if (stores.length > 1) compareStores();
     line(
       'load average (1 min) during the run: mean / max',
       `${(load.reduce((a, b) => a + b, 0) / Math.max(1, load.length)).toFixed(1)} / ${Math.max(...load).toFixed(1)}`,
@@ -952,23 +1131,17 @@ async function main(): Promise<void> {
     results.loadMean = load.reduce((a, b) => a + b, 0) / Math.max(1, load.length);
   } finally {
     clearInterval(loadSampler);
-    if (server && !server.exited) {
-      const child = server.child;
-      const exited = new Promise((r) => child.once('exit', r));
-      server.ask({ type: 'stop' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    for (const server of servers) await stopServer(server);
     await client.close();
     await plane.stop();
+    await postgres?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
   appendFileSync(
     join(out, 'findings-api.jsonl'),
-    `${JSON.stringify({ at: new Date().toISOString(), ...sizes, ...results })}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), ...sizes, stores: stores.join(','), ...results })}\n`,
   );
 }
 

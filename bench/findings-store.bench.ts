@@ -1,7 +1,7 @@
 /**
- * Findings store benchmark (`make bench`): the SQLite FindingStore (or, with
- * BENCH_STORE=postgres, the PostgreSQL one) at the target size of docs/operations.md, without a
- * cluster.
+ * Findings store benchmark (`make bench`): the SQLite FindingStore and then the PostgreSQL one,
+ * in the same run, at the target size of docs/operations.md, without a cluster
+ * (BENCH_STORE=sqlite or BENCH_STORE=postgres for one of them).
  *
  * Writes 2,000 images × ~250 findings plus 5,000 nodes × ~30 (about 650,000 Findings shaped as
  * the findings controller builds them: labels, packages, resource, recommendation, a
@@ -19,17 +19,18 @@
  *      10 watchers consuming the changes;
  *   6. the slowest single statement of the reads above (how long the event loop is held).
  *
- * PostgreSQL: BENCH_STORE=postgres runs the same measures on a PostgreSQL store, at
- * BENCH_POSTGRES_URL (an empty database) or else on a server of its own on loopback (Debian's
- * postgresql package, as the tests); the watchers of step 5 are then spread over three store
- * instances (three serving replicas) and there are BENCH_WATCHERS of them (default 10).
+ * PostgreSQL: the same measures on a PostgreSQL store, at BENCH_POSTGRES_URL (an empty
+ * database) or else on a server of its own on loopback (Debian's postgresql package, as the
+ * tests); the watchers of step 5 are then spread over three store instances (three serving
+ * replicas). There are BENCH_WATCHERS of them (default 10) on either backend. With both
+ * backends the run ends with their main figures side by side.
  *
  * Sizes (environment): BENCH_IMAGES (2000), BENCH_FINDINGS_PER_IMAGE (250), BENCH_NODES (5000),
  * BENCH_FINDINGS_PER_NODE (30); BENCH_CACHE_KIB sets the SQLite page cache (8192). The default
  * needs about 4 minutes of CPU (11 minutes of wall time on 2 cores shared with other work); for
  * a quick look:  BENCH_IMAGES=200 BENCH_NODES=500 node --expose-gc bench/findings-store.bench.ts
  *
- * Prints a table and appends one JSON line to bench/results/findings-store.jsonl.
+ * Prints a table and appends one JSON line a backend to bench/results/findings-store.jsonl.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,9 +66,8 @@ function seconds(ms: number): string {
 
 const dir = mkdtempSync(join(tmpdir(), 'findings-store-bench-'));
 const path = join(dir, 'findings.db');
-const backend = process.env.BENCH_STORE === 'postgres' ? 'postgres' : 'sqlite';
 const watcherCount = Number(process.env.BENCH_WATCHERS ?? 10);
-const results: Record<string, number | string> = { store: backend, ...sizes };
+let results: Record<string, number | string> = { ...sizes };
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     rmSync(dir, { recursive: true, force: true });
@@ -241,6 +241,7 @@ async function measureReevaluation(store: FindingStore, replicas: FindingStore[]
   const sample = (await store.list({ limit: 250 })).items;
   let t = performance.now();
   await store.batch(sample.map((f) => ({ op: 'upsert', finding: f })));
+  results.unchangedMs = performance.now() - t;
   line(
     're-evaluation of 250 unchanged findings',
     `${seconds(performance.now() - t)} (resourceVersion ${rv} -> ${store.currentResourceVersion()})`,
@@ -268,11 +269,13 @@ async function measureReevaluation(store: FindingStore, replicas: FindingStore[]
   }
   const written = performance.now() - t;
   const counts = await Promise.all(received);
+  const delivered = performance.now() - t;
   line(
     `1,000 changed findings, one batch each, ${watcherCount} watchers on ${replicas.length} instances`,
-    `${seconds(written)} written, ${seconds(performance.now() - t)} until every watcher had all (${counts.join('/')})`,
+    `${seconds(written)} written, ${seconds(delivered)} until every watcher had all (${counts.join('/')})`,
   );
   results.changedWriteMs = written;
+  results.changedDeliveredMs = delivered;
 }
 
 /** The PostgreSQL database of the run: BENCH_POSTGRES_URL, or a server of its own. */
@@ -283,7 +286,12 @@ async function postgresUrl(): Promise<{ url: string; server?: TestPostgres }> {
   return { url: (await server.createDatabase()).url, server };
 }
 
-async function main(): Promise<void> {
+type Backend = 'sqlite' | 'postgres';
+
+/** One backend's run: insert, then the reads and the re-evaluation; appends its JSON line. */
+async function runBackend(backend: Backend): Promise<Record<string, number | string>> {
+  results = { store: backend, ...sizes };
+  console.log(`\n${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL'}`);
   memory('before');
   const cache = process.env.BENCH_CACHE_KIB;
   const pg = backend === 'postgres' ? await postgresUrl() : undefined;
@@ -312,7 +320,9 @@ async function main(): Promise<void> {
   } finally {
     for (const r of replicas) await r.close();
     await pg?.server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(path, { force: true });
+    rmSync(`${path}-wal`, { force: true });
+    rmSync(`${path}-shm`, { force: true });
   }
   const out = join(import.meta.dirname, 'results');
   mkdirSync(out, { recursive: true });
@@ -320,6 +330,42 @@ async function main(): Promise<void> {
     join(out, 'findings-store.jsonl'),
     `${JSON.stringify({ at: new Date().toISOString(), ...results })}\n`,
   );
+  return results;
+}
+
+/** The main figures of each backend side by side. */
+function compare(runs: Record<string, number | string>[]): void {
+  const figures: [string, string, (v: number) => string][] = [
+    ['insertSeconds', 'insert, one batch per resource', (v) => seconds(v * 1000)],
+    ['insertCpuSeconds', 'CPU seconds of this process while inserting', (v) => `${v.toFixed(1)} s`],
+    ['criticalFirstPageMs', 'CRITICAL by label: first page', seconds],
+    ['criticalAllMs', 'CRITICAL by label: all pages', seconds],
+    ['pageMs', 'a page of 500', seconds],
+    ['streamSeconds', 'full list streamed', (v) => seconds(v * 1000)],
+    ['unchangedMs', '250 unchanged upserts', seconds],
+    ['changedWriteMs', '1,000 changes written (one batch each)', seconds],
+    ['changedDeliveredMs', '... until every watcher had all', seconds],
+    ['bytesPerFinding', 'bytes a finding', (v) => String(v)],
+  ];
+  console.log(`\n${''.padEnd(52)} ${runs.map((r) => String(r.store).padEnd(12)).join(' ')}`);
+  for (const [key, label, show] of figures)
+    line(
+      label,
+      runs.map((r) => (typeof r[key] === 'number' ? show(r[key]) : '-').padEnd(12)).join(' '),
+    );
+}
+
+async function main(): Promise<void> {
+  const chosen = process.env.BENCH_STORE ?? 'both';
+  const backends: Backend[] =
+    chosen === 'both' ? ['sqlite', 'postgres'] : chosen === 'postgres' ? ['postgres'] : ['sqlite'];
+  const runs: Record<string, number | string>[] = [];
+  try {
+    for (const b of backends) runs.push(await runBackend(b));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (runs.length > 1) compare(runs);
 }
 
 await main();

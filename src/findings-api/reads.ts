@@ -12,11 +12,13 @@ import {
   type StoredFinding,
   type WatchEvent,
 } from '../findings-store/store.ts';
+import { isConnectionError } from '../findings-store/postgres.ts';
 import { type RequestContext, fromStoreError, rethrow, served } from './context.ts';
 import { writeChunk, writeJson } from './http-io.ts';
 import { type Output, negotiate } from './negotiate.ts';
 import { type ListQuery, parseListQuery } from './query.ts';
 import { ApiError, type Status, apiError, failure, notFound } from './status.ts';
+import { storeUnavailable } from './store-holder.ts';
 import {
   type IncludeObject,
   parseIncludeObject,
@@ -194,6 +196,11 @@ export function errorFrame(status: Status): string {
 }
 
 function statusOf(err: unknown): Status {
+  // The database connection lost mid-stream: 503, which clients retry (a list or watch again).
+  if (isConnectionError(err))
+    return storeUnavailable(
+      `the findings database connection was lost: ${(err as Error).message}; try again shortly`,
+    ).status;
   const mapped = fromStoreError(err, '', false);
   if (mapped instanceof ApiError) return mapped.status;
   return failure(

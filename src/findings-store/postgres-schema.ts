@@ -13,6 +13,9 @@ import { LABEL_COLUMNS, ROW_COLUMNS } from './row.ts';
 /** The advisory lock key migrations hold ("kifindng" as 8 bytes). */
 export const MIGRATION_LOCK = '7739830037622582887';
 
+/** How long one migration may run before its connection is given up (one hour). */
+const MIGRATION_ANSWER_MS = 3_600_000;
+
 /** The channel every write notifies with its last resourceVersion. */
 export const CHANGES_CHANNEL = 'kube_inspector_findings';
 
@@ -166,7 +169,9 @@ export async function migrate(client: pg.ClientBase): Promise<number[]> {
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      await client.query(m.sql);
+      // A migration may rewrite a large table: it may take longer than the store's statements.
+      // (node-pg reads query_timeout from the query config; its types leave it out.)
+      await client.query({ text: m.sql, query_timeout: MIGRATION_ANSWER_MS } as pg.QueryConfig);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
         m.version,
         m.name,

@@ -16,15 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CHANGES_CHANNEL, DELETE_UNREFERENCED, migrate } from './postgres-schema.ts';
-import {
-  LABEL_COLUMNS,
-  canonicalJson,
-  eventBody,
-  joinEvent,
-  joinRow,
-  splitFinding,
-  type SharedPart,
-} from './row.ts';
+import { LABEL_COLUMNS, canonicalJson, joinEvent, joinRow } from './row.ts';
+import { rowWrite, segments, writePending, type PendingWrite } from './postgres-batch.ts';
 import {
   POSTGRES_DIALECT,
   filterSql,
@@ -114,11 +107,16 @@ const D = POSTGRES_DIALECT;
 /** A write transaction in progress. */
 interface Tx {
   client: pg.PoolClient;
-  /** Rows read ahead for a batch by key (undefined: absent); each is used once. */
-  known?: Map<string, Row | undefined>;
   rv: number;
   now: number;
+  /** A dry run: changes are decided, nothing is written. */
+  dryRun: boolean;
+  /** Every change decided, in resourceVersion order (published after commit). */
   changes: ChangeEvent[];
+  /** Changes decided and not written yet. */
+  pending: PendingWrite[];
+  /** The rows of the first writes' keys, read with the transaction's begin. */
+  readAhead?: { keys: Set<string>; rows: Map<string, Row> } | undefined;
 }
 
 /** int8 (counts, ids, versions, times) as a JavaScript number: they stay below 2^53. */
@@ -136,16 +134,30 @@ export function isConnectionError(err: unknown): boolean {
   if (/^(08|57P0)/.test(code)) return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     message,
   );
 }
+
+/**
+ * How long a statement may go unanswered before its connection is given up (a database host
+ * gone without closing the connection): the statement fails as a lost connection, so a list or
+ * watch streaming from it ends with an error rather than waiting for ever.
+ */
+const STATEMENT_ANSWER_MS = 60_000;
 
 /** pg clients that read the URL when they connect. */
 function clientClass(url: () => string): typeof pg.Client {
   return class extends pg.Client {
     constructor(config?: pg.ClientConfig) {
-      super({ ...config, connectionString: url(), types: TYPES });
+      super({
+        ...config,
+        connectionString: url(),
+        types: TYPES,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        query_timeout: STATEMENT_ANSWER_MS,
+      });
     }
   };
 }
@@ -237,33 +249,33 @@ function changeFromLog(r: EventRow): ChangeEvent {
   };
 }
 
-const ROW_NAMES = (() => {
-  const s = splitFinding({ metadata: { namespace: '', name: '', resourceVersion: '0' } });
-  return Object.keys(s.columns);
-})();
-const ROW_BY_KEY = numberParams(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`);
 const ROWS_BY_KEYS = `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
-const LOG_EVENT =
-  'INSERT INTO events (rv, type, ts, namespace, advisory_id, object, prev) VALUES (?, ?, ?, ?, ?, ?, ?)';
-// One round trip each: the change's event with the row written.
-const EVENT_AND_INSERT = numberParams(
-  `WITH e AS (${LOG_EVENT}) INSERT INTO findings (${ROW_NAMES.join(', ')}, advisory_id, context_id, body) VALUES (${ROW_NAMES.map(() => '?').join(', ')}, ?, ?, ?) RETURNING id`,
-);
-const EVENT_AND_UPDATE = numberParams(
-  `WITH e AS (${LOG_EVENT}) UPDATE findings SET ${ROW_NAMES.map((c) => `${c} = ?`).join(', ')}, advisory_id = ?, context_id = ?, body = ? WHERE id = ?`,
-);
-const EVENT_AND_DELETE = numberParams(`WITH e AS (${LOG_EVENT}) DELETE FROM findings WHERE id = ?`);
-// Both shared parts' ids in one round trip, each created when new (writers are serialised, so
-// no other transaction inserts the same hash meanwhile).
-const PART_IDS = `WITH
-  a_found AS (SELECT id FROM advisories WHERE hash = $1::bytea),
-  a_made AS (INSERT INTO advisories (hash, body) SELECT $1::bytea, $2::text
-    WHERE $1::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM a_found) RETURNING id),
-  c_found AS (SELECT id FROM contexts WHERE hash = $3::bytea),
-  c_made AS (INSERT INTO contexts (hash, body) SELECT $3::bytea, $4::text
-    WHERE $3::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM c_found) RETURNING id)
-SELECT (SELECT id FROM a_found UNION ALL SELECT id FROM a_made LIMIT 1) AS advisory_id,
-  (SELECT id FROM c_found UNION ALL SELECT id FROM c_made LIMIT 1) AS context_id`;
+
+/** Rows by namespace/name. */
+function keyed(rows: Row[]): Map<string, Row> {
+  return new Map(rows.map((r) => [`${r.namespace}/${r.name}`, r]));
+}
+
+/** The rows of these keys (namespace/name), as a statement with the keys quoted in its text. */
+function rowsByLiteralKeys(client: pg.ClientBase, keys: string[]): string {
+  const pairs = keys.map((k) => {
+    const slash = k.indexOf('/');
+    return `(${client.escapeLiteral(k.slice(0, slash))}, ${client.escapeLiteral(k.slice(slash + 1))})`;
+  });
+  return `${SELECT_ROWS} WHERE (f.namespace, f.name) IN (VALUES ${pairs.join(', ')})`;
+}
+
+/** The keys the first segment of these writes reads. */
+function firstKeys(writes: BatchWrite[]): string[] {
+  return (segments(writes, writeKey)[0] ?? []).flatMap((w) => writeKey(w) ?? []);
+}
+
+/** The finding a write is about (namespace/name), when it names one. */
+function writeKey(w: BatchWrite): string | undefined {
+  const ns = w.op === 'delete' ? w.namespace : w.finding.metadata.namespace;
+  const name = w.op === 'delete' ? w.name : w.finding.metadata.name;
+  return typeof ns === 'string' && typeof name === 'string' ? `${ns}/${name}` : undefined;
+}
 
 export class PostgresFindingStore implements FindingStore {
   readonly pool: pg.Pool;
@@ -342,6 +354,7 @@ export class PostgresFindingStore implements FindingStore {
    * must not end the process.
    */
   async checkout(): Promise<pg.PoolClient> {
+    this.checkOpen();
     const client = await this.pool.connect();
     const onError = (err: Error) => this.onConnectionError(err);
     client.on('error', onError);
@@ -353,11 +366,16 @@ export class PostgresFindingStore implements FindingStore {
     return client;
   }
 
+  private checkOpen(): void {
+    if (this.closed) throw new Error('the PostgreSQL findings store is closed');
+  }
+
   /** A read statement (`?` parameters), tried again when the connection drops. */
   private async read<T extends pg.QueryResultRow>(
     sql: string,
     params: SqlValue[] = [],
   ): Promise<T[]> {
+    this.checkOpen();
     for (let attempt = 1; ; attempt++) {
       try {
         return (await this.pool.query<T>(numberParams(sql), params)).rows;
@@ -714,18 +732,23 @@ export class PostgresFindingStore implements FindingStore {
   private async transact(
     dryRun: boolean,
     fn: (tx: Tx) => Promise<Applied[]>,
+    firstKeys: string[] = [],
   ): Promise<StoredFinding[]> {
     const client = await this.checkout();
     let failed: unknown;
     let tx: Tx;
     let applied: Applied[];
     try {
-      // One round trip: the transaction and the sequence's lock.
-      const begun = (await client.query(
-        `BEGIN; SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`,
-      )) as unknown as pg.QueryResult<{ value: number }>[];
-      const rv = begun[1]?.rows[0]?.value ?? 0;
-      tx = { client, rv, now: this.options.now(), changes: [] };
+      // One round trip: the transaction, the sequence's lock and the rows the first writes
+      // touch (the keys as quoted literals: a text of several statements takes no parameters).
+      const keys = [...new Set(firstKeys)];
+      const sql = [`BEGIN`, `SELECT value FROM meta WHERE key = 'rv' FOR UPDATE`];
+      if (keys.length > 0) sql.push(rowsByLiteralKeys(client, keys));
+      const begun = (await client.query(sql.join('; '))) as unknown as pg.QueryResult[];
+      const rv = (begun[1]?.rows[0] as { value: number } | undefined)?.value ?? 0;
+      tx = { client, rv, now: this.options.now(), dryRun, changes: [], pending: [] };
+      if (keys.length > 0)
+        tx.readAhead = { keys: new Set(keys), rows: keyed(begun[2]!.rows as Row[]) };
       applied = await fn(tx);
       if (dryRun) {
         await client.query('ROLLBACK');
@@ -767,119 +790,37 @@ export class PostgresFindingStore implements FindingStore {
     ].join('; ');
   }
 
-  private async rowByKey(tx: Tx, namespace: string, name: string): Promise<Row | undefined> {
-    const key = `${namespace}/${name}`;
-    if (tx.known?.has(key)) {
-      const row = tx.known.get(key);
-      tx.known.delete(key); // a later write of the same key reads what this one left
-      return row;
-    }
-    const { rows } = await tx.client.query<Row>(ROW_BY_KEY, [namespace, name]);
-    return rows[0];
+  /** The stored rows of these keys (namespace/name), read in one statement. */
+  private async rowsByKey(tx: Tx, keys: Iterable<string>): Promise<Map<string, Row>> {
+    const wanted = new Set(keys);
+    const ahead = tx.readAhead;
+    tx.readAhead = undefined;
+    if (
+      ahead !== undefined &&
+      ahead.keys.size === wanted.size &&
+      [...wanted].every((k) => ahead.keys.has(k))
+    )
+      return ahead.rows;
+    const list = [...wanted].map((k) => {
+      const slash = k.indexOf('/');
+      return [k.slice(0, slash), k.slice(slash + 1)] as const;
+    });
+    if (list.length === 0) return new Map();
+    const { rows } = await tx.client.query<Row>({
+      name: 'ki_rows_by_keys',
+      text: ROWS_BY_KEYS,
+      values: [list.map(([ns]) => ns), list.map(([, name]) => name)],
+    });
+    return keyed(rows);
   }
 
-  /** Reads the rows a batch writes in one statement (each key's first use is served from it). */
-  private async prefetch(tx: Tx, writes: BatchWrite[]): Promise<void> {
-    const keys = new Map<string, [string, string]>();
-    for (const w of writes) {
-      const ns = w.op === 'delete' ? w.namespace : w.finding.metadata.namespace;
-      const name = w.op === 'delete' ? w.name : w.finding.metadata.name;
-      if (typeof ns === 'string' && typeof name === 'string') keys.set(`${ns}/${name}`, [ns, name]);
-    }
-    if (keys.size < 2) return;
-    const list = [...keys.values()];
-    const { rows } = await tx.client.query<Row>(ROWS_BY_KEYS, [
-      list.map(([ns]) => ns),
-      list.map(([, name]) => name),
-    ]);
-    tx.known = new Map([...keys.keys()].map((k) => [k, undefined]));
-    for (const r of rows) tx.known.set(`${r.namespace}/${r.name}`, r);
-  }
-
-  private async partIds(
-    tx: Tx,
-    advisory: SharedPart | undefined,
-    context: SharedPart | undefined,
-  ): Promise<{ advisory_id: number | null; context_id: number | null }> {
-    const { rows } = await tx.client.query<{
-      advisory_id: number | null;
-      context_id: number | null;
-    }>(PART_IDS, [
-      advisory?.hash ?? null,
-      advisory?.body ?? null,
-      context?.hash ?? null,
-      context?.body ?? null,
-    ]);
-    return rows[0]!;
-  }
-
-  /** The event log row of a change (parameters of LOG_EVENT); the change is published later. */
-  private eventParams(tx: Tx, change: ChangeEvent, advisoryId: number | null): SqlValue[] {
-    const prev =
-      change.prev === undefined
-        ? null
-        : JSON.stringify({ ...change.prev, object: change.prevObject });
+  /** Decides a change of a finding (it is written by writePending with the others). */
+  private pend(tx: Tx, change: ChangeEvent, write: PendingWrite | undefined): void {
     tx.changes.push(change);
-    return [
-      change.rv,
-      change.type,
-      tx.now,
-      change.namespace,
-      advisoryId,
-      eventBody(change.object),
-      prev,
-    ];
+    tx.pending.push(write ?? rowWrite(change));
   }
 
-  /** Inserts or rewrites a row (id given), its extra labels and its change. */
-  private async writeRow(
-    tx: Tx,
-    object: StoredFinding,
-    id: number | undefined,
-    before?: StoredFinding,
-  ): Promise<void> {
-    const split = splitFinding(object);
-    const parts = await this.partIds(tx, split.advisory, split.context);
-    const current = selectable(object);
-    const prev = before === undefined ? undefined : selectable(before);
-    const changed =
-      prev !== undefined && canonicalJson(prev) !== canonicalJson(current) ? prev : undefined;
-    const event = this.eventParams(
-      tx,
-      {
-        type: id === undefined ? 'ADDED' : 'MODIFIED',
-        rv: tx.rv,
-        namespace: object.metadata.namespace,
-        object,
-        ...current,
-        prev: changed,
-        prevObject: changed === undefined ? undefined : before,
-      },
-      parts.advisory_id,
-    );
-    const values: SqlValue[] = [
-      ...event,
-      ...ROW_NAMES.map((c) => split.columns[c] ?? null),
-      parts.advisory_id,
-      parts.context_id,
-      split.body,
-    ];
-    let rowId = id;
-    if (rowId === undefined) {
-      rowId = (await tx.client.query<{ id: number }>(EVENT_AND_INSERT, values)).rows[0]!.id;
-    } else {
-      await tx.client.query(EVENT_AND_UPDATE, [...values, rowId]);
-      if (before !== undefined && hasExtraLabels(before))
-        await tx.client.query('DELETE FROM finding_labels WHERE finding_id = $1', [rowId]);
-    }
-    if (split.extraLabels.length > 0)
-      await tx.client.query(
-        'INSERT INTO finding_labels (finding_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS l(k, v)',
-        [rowId, split.extraLabels.map(([k]) => k), split.extraLabels.map(([, v]) => v)],
-      );
-  }
-
-  private async createIn(tx: Tx, input: StoredFinding): Promise<Applied> {
+  private createIn(tx: Tx, input: StoredFinding): Applied {
     const given = input.metadata.resourceVersion;
     if (given !== undefined && given !== '')
       throw new StoreError('Invalid', 'metadata.resourceVersion: must be empty on create');
@@ -894,29 +835,41 @@ export class PostgresFindingStore implements FindingStore {
         resourceVersion: String(tx.rv),
       },
     });
-    await this.writeRow(tx, object, undefined);
+    const change: ChangeEvent = {
+      type: 'ADDED',
+      rv: tx.rv,
+      namespace: object.metadata.namespace,
+      object,
+      ...selectable(object),
+    };
+    this.pend(tx, change, undefined);
     return { object, dryRunVersion: undefined };
   }
 
-  private async updateIn(tx: Tx, input: StoredFinding, row: Row): Promise<Applied> {
+  private updateIn(tx: Tx, input: StoredFinding, row: Row): Applied {
     const stored = joinRow(row);
     const next = nextVersion(input, stored, row);
     if (next === undefined)
       return { object: stored, dryRunVersion: stored.metadata.resourceVersion };
     tx.rv++;
     next.metadata.resourceVersion = String(tx.rv);
-    await this.writeRow(tx, next, row.id, stored);
+    const current = selectable(next);
+    const before = selectable(stored);
+    const changed = canonicalJson(before) !== canonicalJson(current) ? before : undefined;
+    const change: ChangeEvent = {
+      type: 'MODIFIED',
+      rv: tx.rv,
+      namespace: next.metadata.namespace,
+      object: next,
+      ...current,
+      prev: changed,
+      prevObject: changed === undefined ? undefined : stored,
+    };
+    this.pend(tx, change, rowWrite(change, { id: row.id, hadExtraLabels: hasExtraLabels(stored) }));
     return { object: next, dryRunVersion: stored.metadata.resourceVersion };
   }
 
-  private async deleteIn(
-    tx: Tx,
-    namespace: string,
-    name: string,
-    pre?: DeletePreconditions,
-  ): Promise<Applied> {
-    const row = await this.rowByKey(tx, namespace, name);
-    if (row === undefined) throw notFound(name);
+  private deleteIn(tx: Tx, row: Row, pre?: DeletePreconditions): Applied {
     const stored = joinRow(row);
     checkPreconditions(stored, pre);
     tx.rv++;
@@ -924,19 +877,25 @@ export class PostgresFindingStore implements FindingStore {
       ...stored,
       metadata: { ...stored.metadata, resourceVersion: String(tx.rv) },
     };
-    const event = this.eventParams(
-      tx,
-      { type: 'DELETED', rv: tx.rv, namespace, object, ...selectable(object) },
-      row.advisory_id,
-    );
-    await tx.client.query(EVENT_AND_DELETE, [...event, row.id]);
+    const change: ChangeEvent = {
+      type: 'DELETED',
+      rv: tx.rv,
+      namespace: row.namespace,
+      object,
+      ...selectable(object),
+    };
+    this.pend(tx, change, { kind: 'delete', change, id: row.id, advisoryId: row.advisory_id });
     return { object, dryRunVersion: stored.metadata.resourceVersion };
   }
 
-  private async apply(tx: Tx, write: BatchWrite): Promise<Applied> {
-    if (write.op === 'delete') return this.deleteIn(tx, write.namespace, write.name);
+  private apply(tx: Tx, write: BatchWrite, rows: Map<string, Row>): Applied {
+    if (write.op === 'delete') {
+      const row = rows.get(`${write.namespace}/${write.name}`);
+      if (row === undefined) throw notFound(write.name);
+      return this.deleteIn(tx, row);
+    }
     const { namespace, name } = checkIdentity(write.finding);
-    const row = await this.rowByKey(tx, namespace, name);
+    const row = rows.get(`${namespace}/${name}`);
     if (write.op === 'create' && row !== undefined)
       throw new StoreError('AlreadyExists', `${RESOURCE} "${name}" already exists`);
     if (write.op === 'create' || (write.op === 'upsert' && row === undefined)) {
@@ -948,17 +907,47 @@ export class PostgresFindingStore implements FindingStore {
     return this.updateIn(tx, write.finding, row);
   }
 
+  /** Writes what the transaction has decided so far (nothing on a dry run). */
+  private async flush(tx: Tx): Promise<void> {
+    const pending = tx.pending;
+    tx.pending = [];
+    if (!tx.dryRun) await writePending(tx.client, pending, tx.now);
+  }
+
+  /**
+   * Writes in one transaction, segment by segment: a segment's rows are read in one statement,
+   * its changes decided in memory and written in a few statements (postgres-batch.ts).
+   */
+  private async applyAll(tx: Tx, writes: BatchWrite[]): Promise<Applied[]> {
+    const applied: Applied[] = [];
+    for (const segment of segments(writes, writeKey)) {
+      const rows = await this.rowsByKey(
+        tx,
+        segment.flatMap((w) => writeKey(w) ?? []),
+      );
+      for (const w of segment) applied.push(this.apply(tx, w, rows));
+      await this.flush(tx);
+    }
+    return applied;
+  }
+
   async create(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
-      await this.apply(tx, { op: 'create', finding }),
-    ]);
+    const writes: BatchWrite[] = [{ op: 'create', finding }];
+    const [result] = await this.transact(
+      options?.dryRun === true,
+      (tx) => this.applyAll(tx, writes),
+      firstKeys(writes),
+    );
     return result!;
   }
 
   async update(finding: StoredFinding, options?: WriteOptions): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
-      await this.apply(tx, { op: 'update', finding }),
-    ]);
+    const writes: BatchWrite[] = [{ op: 'update', finding }];
+    const [result] = await this.transact(
+      options?.dryRun === true,
+      (tx) => this.applyAll(tx, writes),
+      firstKeys(writes),
+    );
     return result!;
   }
 
@@ -967,19 +956,23 @@ export class PostgresFindingStore implements FindingStore {
     name: string,
     options?: WriteOptions & { preconditions?: DeletePreconditions },
   ): Promise<StoredFinding> {
-    const [result] = await this.transact(options?.dryRun === true, async (tx) => [
-      await this.deleteIn(tx, namespace, name, options?.preconditions),
-    ]);
+    const key = `${namespace}/${name}`;
+    const [result] = await this.transact(
+      options?.dryRun === true,
+      async (tx) => {
+        const row = (await this.rowsByKey(tx, [key])).get(key);
+        if (row === undefined) throw notFound(name);
+        const applied = this.deleteIn(tx, row, options?.preconditions);
+        await this.flush(tx);
+        return [applied];
+      },
+      [key],
+    );
     return result!;
   }
 
   async batch(writes: BatchWrite[]): Promise<StoredFinding[]> {
-    return this.transact(false, async (tx) => {
-      await this.prefetch(tx, writes);
-      const applied: Applied[] = [];
-      for (const w of writes) applied.push(await this.apply(tx, w));
-      return applied;
-    });
+    return this.transact(false, (tx) => this.applyAll(tx, writes), firstKeys(writes));
   }
 
   async deleteCollection(
@@ -993,13 +986,21 @@ export class PostgresFindingStore implements FindingStore {
       const rows = await pageRows(this.pool, filter, after, this.options.pageSize);
       if (rows.length === 0) return deleted;
       after = rows.at(-1)!.id;
-      const page = await this.transact(dryRun, async (tx) => {
-        const applied: Applied[] = [];
-        for (const r of rows)
-          if (await this.rowByKey(tx, r.namespace, r.name))
-            applied.push(await this.deleteIn(tx, r.namespace, r.name));
-        return applied;
-      });
+      const keys = rows.map((r) => `${r.namespace}/${r.name}`);
+      const page = await this.transact(
+        dryRun,
+        async (tx) => {
+          // Those still there when the transaction holds the sequence.
+          const current = await this.rowsByKey(tx, keys);
+          const applied = keys.flatMap((k) => {
+            const row = current.get(k);
+            return row === undefined ? [] : [this.deleteIn(tx, row)];
+          });
+          await this.flush(tx);
+          return applied;
+        },
+        keys,
+      );
       deleted.push(...page);
     }
   }
@@ -1007,6 +1008,7 @@ export class PostgresFindingStore implements FindingStore {
   // -------------------------------------------------------------- evaluations and counts
 
   async recordEvaluation(coveredResource: string, at: Date | undefined): Promise<void> {
+    this.checkOpen();
     if (at === undefined)
       await this.pool.query('DELETE FROM evaluations WHERE covered_resource = $1', [
         coveredResource,
@@ -1060,6 +1062,7 @@ export class PostgresFindingStore implements FindingStore {
   }
 
   async setMarker(name: string, value: number): Promise<void> {
+    this.checkOpen();
     await this.pool.query(
       'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
       [`marker:${name}`, value],

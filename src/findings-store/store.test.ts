@@ -17,6 +17,7 @@ import { PostgresFindingStore } from './postgres.ts';
 import { SqliteFindingStore, type SqliteFindingStoreOptions } from './sqlite.ts';
 import {
   StoreError,
+  type BatchWrite,
   type FindingStore,
   type FindingWatch,
   type ListOptions,
@@ -424,6 +425,72 @@ describe.each(BACKENDS)('$name: CRUD', (backend) => {
       'b@5',
     ]);
     expect(st(await store.get(ADMIN, 'a')).severity).toBe('LOW');
+  });
+
+  it('keeps names with quotes and backslashes as given (never read as SQL)', async () => {
+    const { store } = await backend.open();
+    const namespace = "ns'; DROP TABLE findings; --";
+    const name = "o'brien\\'\\\\x";
+    await store.create(finding(name, { namespace }));
+    const [updated] = await store.batch([
+      { op: 'upsert', finding: finding(name, { namespace, severity: 'LOW' }) },
+    ]);
+    expect(updated?.metadata).toMatchObject({ namespace, name, resourceVersion: '2' });
+    expect(st(await store.get(namespace, name)).severity).toBe('LOW');
+    expect((await store.delete(namespace, name)).metadata.name).toBe(name);
+    expect(await store.count({})).toBe(0);
+  });
+
+  it('writes a large batch, one finding several times, with its labels and one event each', async () => {
+    const { store } = await backend.open();
+    await store.batch([
+      { op: 'create', finding: finding('kept', { labels: { team: 'red', tier: '1' } }) },
+      { op: 'create', finding: finding('gone', { labels: { team: 'red' } }) },
+    ]);
+    const watch = await store.watch({ resourceVersion: store.currentResourceVersion() });
+    const many = Array.from({ length: 300 }, (_, i) =>
+      finding(`n${i}`, { vuln: i % 7, labels: i % 2 === 0 ? { team: 'blue' } : {} }),
+    );
+    const done = await store.batch([
+      ...many.map((f): BatchWrite => ({ op: 'upsert', finding: f })),
+      { op: 'upsert', finding: finding('kept', { severity: 'LOW', labels: { team: 'blue' } }) },
+      { op: 'delete', namespace: ADMIN, name: 'gone' },
+      { op: 'upsert', finding: finding('kept', { severity: 'CRITICAL', vuln: 99 }) },
+      { op: 'create', finding: finding('gone', { labels: { team: 'green' } }) },
+      { op: 'delete', namespace: ADMIN, name: 'n0' },
+    ]);
+    expect(done.map((f) => f.metadata.resourceVersion)).toEqual(
+      Array.from({ length: 305 }, (_, i) => String(i + 3)),
+    );
+    const names = async (selector: string) =>
+      (await store.list({ labelSelector: parseLabelSelector(selector) })).items
+        .map((f) => f.metadata.name)
+        .sort();
+    expect(await names('team=red')).toEqual([]);
+    expect(await names('team=green')).toEqual(['gone']);
+    expect(await names('tier')).toEqual([]);
+    expect((await names('team=blue')).length).toBe(149);
+    const kept = await store.get(ADMIN, 'kept');
+    expect(st(kept).severity).toBe('CRITICAL');
+    expect(kept?.metadata.labels?.team).toBeUndefined();
+    expect(kept?.metadata.labels?.[LABELS.vulnerabilityId]).toBe('CVE-2024-99');
+    expect(await store.count({})).toBe(301);
+    const events: WatchEvent[] = [];
+    for await (const e of watch) {
+      events.push(e);
+      if (events.length === 305) break;
+    }
+    watch.close();
+    expect(events.map((e) => e.object.metadata.resourceVersion)).toEqual(
+      done.map((f) => f.metadata.resourceVersion),
+    );
+    expect(events.slice(-5).map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+      'MODIFIED kept',
+      'DELETED gone',
+      'MODIFIED kept',
+      'ADDED gone',
+      'DELETED n0',
+    ]);
   });
 });
 
@@ -1068,6 +1135,15 @@ describe('PostgresFindingStore replicas', () => {
     expect(st(await store!.get(ADMIN, 'f3')).description).toBe(
       st(finding('x', { vuln: 3 })).description,
     );
+  });
+
+  it('says it is closed when used after close', async () => {
+    const store = await openPostgres();
+    await store.create(finding('a'));
+    await store.close();
+    await expect(store.get(ADMIN, 'a')).rejects.toThrow('the PostgreSQL findings store is closed');
+    await expect(store.create(finding('b'))).rejects.toThrow('findings store is closed');
+    await expect(store.list({ limit: 1 })).rejects.toThrow('findings store is closed');
   });
 
   it('keeps its pool across the database going away and coming back', async () => {

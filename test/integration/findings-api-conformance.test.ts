@@ -4,6 +4,9 @@
 // the kubectl built with the control plane, and visited by the real garbage
 // collector, namespace and resource-quota controllers. The control plane is
 // this file's own, since the shared one runs no resource-quota controller.
+//
+// The same suite runs on the PostgreSQL store from findings-api-conformance-postgres.test.ts,
+// which imports this file and chooses its store with useConformanceStore().
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -35,7 +38,7 @@ import {
 import { createFindingsApiServer } from '../../src/findings-api/server.ts';
 import { SubjectAccessReviewAuthorizer } from '../../src/findings-api/subject-access-review.ts';
 import { SqliteFindingStore } from '../../src/findings-store/sqlite.ts';
-import type { StoredFinding } from '../../src/findings-store/store.ts';
+import type { FindingStore, StoredFinding } from '../../src/findings-store/store.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import {
   findingsGroup,
@@ -53,7 +56,22 @@ const quotaResource = `count/findings.${findingsGroup}`;
 
 let plane: ControlPlane;
 let client: KubeClient;
-let store: SqliteFindingStore;
+let store: FindingStore;
+
+/** Where the suite keeps findings: opened before the tests, reopened by the restart test. */
+export interface ConformanceStore {
+  /** Opens the store on the data of `dir` (the same data when called again). */
+  open(dir: string): Promise<FindingStore>;
+  /** Releases what open() started, after the store is closed. */
+  stop?(): Promise<void>;
+}
+let backend: ConformanceStore = {
+  open: (dir) => Promise.resolve(new SqliteFindingStore({ path: join(dir, 'findings.db') })),
+};
+/** Runs the suite on another store (called at the top level of the importing test file). */
+export function useConformanceStore(other: ConformanceStore): void {
+  backend = other;
+}
 let served: ServedApi;
 let scratch: string;
 let namespace: string;
@@ -218,7 +236,7 @@ beforeAll(async () => {
   kc.loadFromFile(plane.kubeconfig);
   client = await KubeClient.create(kc, { qps: 0 });
   scratch = await mkdtemp(join(tmpdir(), 'ki-findings-conformance-'));
-  store = new SqliteFindingStore({ path: join(scratch, 'findings.db') });
+  store = await backend.open(scratch);
   const serviceNamespace = await createNamespace('kube-inspector');
   served = await serveAggregatedApi({
     kubeConfig: kc,
@@ -247,6 +265,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await served?.stop();
   await store?.close();
+  await backend.stop?.();
   await client?.close();
   await plane?.stop();
   if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -873,10 +892,12 @@ describe('cluster machinery visiting the findings API', () => {
       );
       expect(lists).toBe(1);
 
-      // A restarted process: the database reopened, every connection (the watch) dropped.
-      await store.close();
-      store = new SqliteFindingStore({ path: join(scratch, 'findings.db') });
+      // A restarted process: the database reopened, every connection (the watch) dropped. The
+      // old store closes once the server that used it is gone, as when a process exits.
+      const previous = store;
+      store = await backend.open(scratch);
       await served.restart();
+      await previous.close();
       await store.create(finding(ns, 'after', 'LOW', 1));
       await eventually(
         'the informer to see a finding written after the restart',

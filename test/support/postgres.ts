@@ -2,8 +2,11 @@
 // a fresh cluster in a temporary folder, listening on 127.0.0.1 on a free port, with password
 // authentication over TCP. PostgreSQL refuses to run as root, so under root the server runs as
 // the package's `postgres` system user (or `nobody`). stop() ends it and removes the folder.
+// With `tls`, the server also speaks TLS (ssl=on) with a certificate for 127.0.0.1 and localhost
+// from a CA of its own, both made with openssl.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
+  chmodSync,
   chownSync,
   existsSync,
   mkdtempSync,
@@ -19,6 +22,8 @@ import pg from 'pg';
 
 export interface TestPostgres {
   port: number;
+  /** With `tls`: the CA that signed the server's certificate (PEM file), and another CA. */
+  tls?: { caFile: string; otherCaFile: string };
   /** The superuser's URL for a database (default `postgres`). */
   adminUrl(database?: string): string;
   /** A new empty database owned by a new role with a password; returns its URL. */
@@ -29,7 +34,7 @@ export interface TestPostgres {
   restart(downMs?: number): Promise<void>;
   /** Stops the server without starting it again. */
   down(): Promise<void>;
-  /** Starts a server stopped by down(). */
+  /** Starts a server stopped by down() (nothing when it runs). */
   up(): Promise<void>;
   /** Stops the server and removes its folder. */
   stop(): Promise<void>;
@@ -97,8 +102,78 @@ async function waitReady(port: number, exited: () => string | undefined): Promis
   }
 }
 
+function openssl(dir: string, args: string[]): void {
+  const run = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`openssl ${args[0]} failed: ${run.stderr}`);
+}
+
+/** A CA, another CA, and a server certificate for 127.0.0.1 and localhost signed by the first. */
+function makeCertificates(dir: string, user: { uid: number; gid: number } | undefined) {
+  for (const ca of ['ca', 'other-ca'])
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=test ${ca}`,
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.crt`,
+    ]);
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl(dir, [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  ]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+    '-out',
+    'server.crt',
+  ]);
+  // PostgreSQL refuses a key others can read.
+  chmodSync(join(dir, 'server.key'), 0o600);
+  if (user) chownSync(join(dir, 'server.key'), user.uid, user.gid);
+  return {
+    serverArgs: [
+      '-c',
+      'ssl=on',
+      '-c',
+      `ssl_cert_file=${join(dir, 'server.crt')}`,
+      '-c',
+      `ssl_key_file=${join(dir, 'server.key')}`,
+    ],
+    caFile: join(dir, 'ca.crt'),
+    otherCaFile: join(dir, 'other-ca.crt'),
+  };
+}
+
 /** Creates a cluster in a temporary folder and starts it. */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: { tls?: boolean } = {}): Promise<TestPostgres> {
   const bin = postgresBin();
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'postgres-'));
@@ -131,11 +206,19 @@ export async function startPostgres(): Promise<TestPostgres> {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   }
+  let certificates: ReturnType<typeof makeCertificates> | undefined;
+  try {
+    if (options.tls === true) certificates = makeCertificates(dir, user);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const port = await freePort();
   let child: ChildProcess | undefined;
   let log = '';
 
   const up = async (): Promise<void> => {
+    if (child !== undefined && child.exitCode === null) return; // already running
     let exit: string | undefined;
     const proc = spawn(
       join(bin, 'postgres'),
@@ -154,6 +237,7 @@ export async function startPostgres(): Promise<TestPostgres> {
         'max_connections=200',
         '-c',
         'full_page_writes=off',
+        ...(certificates?.serverArgs ?? []),
       ],
       { ...asUser, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -198,6 +282,9 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   return {
     port,
+    ...(certificates
+      ? { tls: { caFile: certificates.caFile, otherCaFile: certificates.otherCaFile } }
+      : {}),
     adminUrl,
     admin,
     async createDatabase() {

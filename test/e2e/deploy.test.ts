@@ -628,6 +628,7 @@ describe('disruptions and upgrades', () => {
       ]),
     ) as {
       items: {
+        metadata: { name: string };
         status: {
           phase: string;
           containerStatuses: { ready: boolean; restartCount: number; started?: boolean }[];
@@ -641,6 +642,21 @@ describe('disruptions and upgrades', () => {
     for (const p of pods.items) {
       expect(p.status.containerStatuses[0]!.started).toBe(true);
       expect(p.status.containerStatuses[0]!.restartCount).toBe(0);
+      // What the kubelet's probes read: /healthz for liveness, /readyz for readiness.
+      const codes = await kubectl([
+        '-n',
+        ns,
+        'exec',
+        p.metadata.name,
+        '--',
+        'node',
+        '-e',
+        "Promise.all(['/healthz', '/readyz'].map((u) => fetch('http://127.0.0.1:8081' + u).then((r) => r.status))).then((s) => console.log(s.join(' ')))",
+      ]);
+      const ready = p.status.containerStatuses[0]!.ready;
+      const [healthz, readyz] = codes.trim().split(' ');
+      expect(healthz).toBe('200');
+      expect(readyz === '200').toBe(ready);
     }
   });
 
@@ -784,6 +800,63 @@ async function inventoryPackages(): Promise<number> {
   return out.trim().split(' ').filter(Boolean).length;
 }
 
+/**
+ * Copies an image of the loopback registry to another name, converting its manifest between
+ * the OCI and the Docker formats: the same layers under a digest no pod has run.
+ */
+function copyInOtherFormat(from: string, to: string): void {
+  const inspect = (name: string) =>
+    execFileSync('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${inject('registry')}/${name}`,
+    ]).toString();
+  const source = inspect(from);
+  // An OCI manifest may leave out its own mediaType; its config's names the format.
+  const format = source.includes('application/vnd.oci.') ? 'v2s2' : 'oci';
+  execFileSync('skopeo', [
+    'copy',
+    '--quiet',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    `--format=${format}`,
+    `docker://${inject('registry')}/${from}`,
+    `docker://${inject('registry')}/${to}`,
+  ]);
+  expect(inspect(to)).not.toBe(source);
+}
+
+/** Copies an image of the loopback registry to another name with a label added to its config. */
+function copyWithNewConfig(from: string, to: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-inspector-e2e-image-'));
+  try {
+    const layout = `${join(dir, 'layout')}:image`;
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      `docker://${inject('registry')}/${from}`,
+      `oci:${layout}`,
+    ]);
+    execFileSync('umoci', [
+      'config',
+      '--image',
+      layout,
+      `--config.label=io.kubeinspector.e2e.copy=${to}@${Date.now()}`,
+    ]);
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}`,
+      `docker://${inject('registry')}/${to}`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('faults on the node', () => {
   const faultNs = 'e2e-faults';
   let removeNamespace: () => Promise<void>;
@@ -800,22 +873,7 @@ describe('faults on the node', () => {
 
   it('a registry that hangs during a scan: the scan waits it out and the image ends SUCCESSFUL', async () => {
     // A digest no pod ran yet: the controller's image in the other manifest format.
-    const source = `docker://${inject('registry')}/kube-inspector:e2e`;
-    const raw = JSON.parse(
-      execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', source], {
-        encoding: 'utf8',
-      }),
-    ) as { mediaType?: string };
-    const format = raw.mediaType?.includes('oci') ? 'v2s2' : 'oci';
-    execFileSync('skopeo', [
-      'copy',
-      '--quiet',
-      '--src-tls-verify=false',
-      '--dest-tls-verify=false',
-      `--format=${format}`,
-      source,
-      `docker://${inject('registry')}/e2e/outage:1`,
-    ]);
+    copyInOtherFormat('kube-inspector:e2e', 'e2e/outage:1');
     // Packets from pods to the registry are dropped (the kubelet pulls from the host, unaffected).
     const rule = [
       'INPUT',
@@ -877,7 +935,79 @@ describe('faults on the node', () => {
     }
   });
 
-  it('the agent pod killed mid-collection: the DaemonSet replaces it and the inventory stays', async () => {
+  it('the registry stopped while a scan waits for it: the image is INTERNAL_ERROR and says why', async () => {
+    // Another digest no pod ran (the other format of the tools image is the basic-auth
+    // registry's copy, and the kubelet names an image by the first repository it pulled it from).
+    copyWithNewConfig('tools:1', 'e2e/refused:1');
+    // Pods lose the registry first, so the scan is waiting for it when it stops.
+    const rule = [
+      'INPUT',
+      '-i',
+      inject('bridge'),
+      '-p',
+      'tcp',
+      '--dport',
+      String(inject('registryPort')),
+      '-j',
+      'DROP',
+    ];
+    execFileSync('iptables', ['-I', ...rule]);
+    let blocked = true;
+    let stopped = false;
+    try {
+      await apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'refused', namespace: faultNs },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image: `${inject('podRegistry')}/e2e/refused:1`,
+              command: ['sleep', '3600'],
+            },
+          ],
+        },
+      });
+      await kubectl([
+        '-n',
+        faultNs,
+        'wait',
+        '--for=condition=Ready',
+        'pod/refused',
+        '--timeout=120s',
+      ]);
+      await eventually('the image waiting for its scan', 60_000, async () => {
+        const s = await coverageOf((id) => id.includes('/e2e/refused@'));
+        return s?.scanStatus?.reason === 'PENDING_INITIAL_SCAN' ? s : undefined;
+      });
+      // The registry goes away: its port refuses connections.
+      await nodeControl('registry', 'stop');
+      stopped = true;
+      execFileSync('iptables', ['-D', ...rule]);
+      blocked = false;
+      const down = Date.now();
+      const failed = await eventually('the image INTERNAL_ERROR', 120_000, async () => {
+        const s = await coverageOf((id) => id.includes('/e2e/refused@'));
+        return s?.scanStatus?.reason === 'INTERNAL_ERROR' ? s : undefined;
+      });
+      console.error(
+        `e2e: registry stopped during a scan: image INTERNAL_ERROR ${Date.now() - down} ms later: ${failed.scanStatus?.message ?? ''}`,
+      );
+      expect(failed.scanStatus?.statusCode).toBe('INACTIVE');
+      expect(failed.scanStatus?.message).toMatch(/unavailable/);
+      await eventually('the pod INTERNAL_ERROR', 60_000, async () => {
+        const w = await coverageOf((id) => id === `${faultNs}/Pod/refused`);
+        return w?.scanStatus?.reason === 'INTERNAL_ERROR' ? true : undefined;
+      });
+    } finally {
+      if (blocked) execFileSync('iptables', ['-D', ...rule]);
+      if (stopped) await nodeControl('registry', 'start');
+    }
+  });
+
+  it('the agent killed mid-collection: it restarts, collects again and the inventory stays', async () => {
     /** The agent pod not being deleted, and whether it runs. */
     const agentPod = async (): Promise<{ name: string; running: boolean } | undefined> => {
       const list = JSON.parse(
@@ -900,19 +1030,54 @@ describe('faults on the node', () => {
       const live = list.items.find((p) => p.metadata.deletionTimestamp === undefined);
       return live && { name: live.metadata.name, running: live.status.phase === 'Running' };
     };
-    const { value: ms, reasons } = await nodeReasonsDuring(async () => {
-      const first = (await agentPod())!.name;
-      // A fresh agent collects at start: kill the next one as soon as it runs.
-      await kubectl(['-n', ns, 'delete', 'pod', first, '--wait=false']);
-      const second = await eventually('a new agent pod running', 120_000, async () => {
+    /**
+     * Replaces the agent pod, then SIGKILLs the new agent's processes (a crash) once its log shows
+     * a collection under way. Whether that collection had ended is read from the killed
+     * container's log (kubectl logs --previous).
+     */
+    const killMidCollection = async (): Promise<{ pod: string; mid: boolean; at: number }> => {
+      const old = (await agentPod())!.name;
+      await kubectl(['-n', ns, 'delete', 'pod', old, '--wait=false']);
+      const pod = await eventually('a new agent collecting', 120_000, async () => {
         const p = await agentPod();
-        return p !== undefined && p.name !== first && p.running ? p.name : undefined;
+        if (p === undefined || p.name === old || !p.running) return undefined;
+        const logs = await kubectl(['-n', ns, 'logs', p.name]);
+        return logs.includes('collecting the node inventory') ? p.name : undefined;
       });
-      const killed = Date.now();
-      await kubectl(['-n', ns, 'delete', 'pod', second, '--grace-period=0', '--force']);
-      await eventually('a third agent pod running', 120_000, async () => {
-        const p = await agentPod();
-        return p !== undefined && p.name !== second && p.running ? true : undefined;
+      const id = (
+        await kubectl([
+          '-n',
+          ns,
+          'get',
+          'pod',
+          pod,
+          '-o',
+          'jsonpath={.status.containerStatuses[0].containerID}',
+        ])
+      ).replace(/^containerd:\/\//, '');
+      const pids = execFileSync('sh', ['-c', `grep -l '${id}' /proc/[0-9]*/cgroup || true`])
+        .toString()
+        .split('\n')
+        .map((f) => /\/proc\/(\d+)\//.exec(f)?.[1])
+        .filter((x): x is string => x !== undefined);
+      expect(pids.length).toBeGreaterThan(0);
+      execFileSync('kill', ['-KILL', ...pids]);
+      const at = Date.now();
+      const previous = await eventually('the killed container restarted', 120_000, async () => {
+        const r = await kubectlResult(['-n', ns, 'logs', pod, '--previous']);
+        return r.code === 0 ? r.stdout : undefined;
+      });
+      return { pod, mid: !/node inventory (written|unchanged)/.test(previous), at };
+    };
+    const { value: ms, reasons } = await nodeReasonsDuring(async () => {
+      let attempt = await killMidCollection();
+      // A collection that ended before the kill landed is tried again (at most twice more).
+      for (let i = 0; i < 2 && !attempt.mid; i++) attempt = await killMidCollection();
+      expect(attempt.mid, 'the agent was killed while it collected').toBe(true);
+      // The restarted agent collects again from the start and ends its collection.
+      await eventually('a collection of the restarted agent', 180_000, async () => {
+        const logs = await kubectl(['-n', ns, 'logs', attempt.pod]);
+        return /node inventory (written|unchanged)/.test(logs) ? true : undefined;
       });
       await kubectl([
         '-n',
@@ -927,10 +1092,10 @@ describe('faults on the node', () => {
           ? true
           : undefined,
       );
-      return Date.now() - killed;
+      return Date.now() - attempt.at;
     });
     console.error(
-      `e2e: agent killed mid-collection: replaced and node SUCCESSFUL after ${ms} ms; node reasons seen: ${reasons.join(' -> ')}`,
+      `e2e: agent killed mid-collection: restarted, collected again and node SUCCESSFUL ${ms} ms after the kill; node reasons seen: ${reasons.join(' -> ')}`,
     );
     expect(reasons.at(-1)).toBe('SUCCESSFUL');
     expect(reasons.every((r) => r === 'SUCCESSFUL' || r === 'RESOURCE_UNMANAGED')).toBe(true);

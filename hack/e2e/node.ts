@@ -101,11 +101,28 @@ export interface E2eNode {
   /** A registry that requires basic auth: loopback and pod addresses, user and password. */
   authRegistry: { registry: string; podRegistry: string; username: string; password: string };
   work: string;
+  /** The pod network's bridge (pods' traffic to the node's servers comes in through it). */
+  bridge: string;
   timings: NodeTimings;
   /** pids by process name, for memory measurements. */
   pids(): Record<string, number>;
+  /**
+   * Fault injection: `kill` one of the node's processes with SIGKILL (a crash), `stop` it
+   * with SIGTERM, or `start` it again with the same command line (its log file goes on).
+   */
+  control(name: ControllableProcess, action: 'kill' | 'stop' | 'start'): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** The node processes a test may crash, stop and start again. */
+export const controllableProcesses = [
+  'containerd',
+  'kubelet',
+  'kube-proxy',
+  'registry',
+  'auth-registry',
+] as const;
+export type ControllableProcess = (typeof controllableProcesses)[number];
 
 export interface NodeOptions {
   log?: (line: string) => void;
@@ -441,11 +458,25 @@ export async function startNode(plane: ControlPlane, options: NodeOptions): Prom
       password: authPassword,
     },
     work,
+    bridge: r.n.bridge,
     timings,
     pids: () => {
       const pids: Record<string, number> = {};
       for (const p of r.procs) if (p.pid !== undefined) pids[p.name] = p.pid;
       return pids;
+    },
+    control: async (name, action) => {
+      const p = r.procs.find((x) => x.name === name);
+      if (p === undefined) throw new Error(`the node runs no process named ${name}`);
+      if (action === 'start') {
+        if (p.pid !== undefined) throw new Error(`${name} is running already (pid ${p.pid})`);
+        p.start();
+        log(`${name} started again (pid ${p.pid ?? '?'})`);
+        return;
+      }
+      const pid = p.pid;
+      await p.stop(20_000, action === 'kill' ? 'SIGKILL' : 'SIGTERM');
+      log(`${name} (pid ${pid ?? '?'}) ${action === 'kill' ? 'killed' : 'stopped'}`);
     },
     stop: () => stopNode(r),
   };

@@ -74,13 +74,24 @@ function trimPod(obj: KubeObject): KubeObject {
   const statuses = (list: unknown) =>
     (
       (list as
-        | { name?: string; image?: string; imageID?: string; state?: { running?: unknown } }[]
+        | {
+            name?: string;
+            image?: string;
+            imageID?: string;
+            state?: { running?: unknown; waiting?: { reason?: string } };
+          }[]
         | undefined) ?? []
     ).map((c) => ({
       name: c.name,
       image: c.image,
       imageID: c.imageID,
-      state: c.state?.running !== undefined ? { running: c.state.running } : {},
+      // Running: since when; waiting: only why (a pull error makes coverage ask the registry).
+      state:
+        c.state?.running !== undefined
+          ? { running: c.state.running }
+          : c.state?.waiting?.reason !== undefined
+            ? { waiting: { reason: c.state.waiting.reason } }
+            : {},
     }));
   return {
     ...typeMeta(obj),

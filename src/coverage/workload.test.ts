@@ -377,6 +377,47 @@ describe('workload coverage from its facts', () => {
     const out = decideWorkload(observation({ runs: [APP_RUN] }), config(), NOW);
     expect(out.status.workload?.images).toEqual([APP_RUN.key, `${PROXY}:2`]);
   });
+
+  it('a container no pod could pull is ACCESS_DENIED when the registry refuses the pods’ secrets', () => {
+    const refused = 'r.example/mesh/proxy: access denied (HTTP 401)';
+    const out = decideWorkload(
+      observation({ runs: [APP_RUN], pullDenied: new Map([['proxy', refused]]) }),
+      config(),
+      NOW,
+    );
+    expect(out.status.scanStatus).toEqual({
+      statusCode: 'INACTIVE',
+      reason: 'ACCESS_DENIED',
+      message: `image ${PROXY}:2: ${refused}`,
+    });
+    expect(out.status.workload?.images).toEqual([APP_RUN.key, `${PROXY}:2`]);
+    // Without the refusal the same workload waits for the image.
+    const pending = decideWorkload(observation({ runs: [APP_RUN] }), config(), NOW);
+    expect(pending.status.scanStatus.reason).toBe('PENDING_INITIAL_SCAN');
+  });
+
+  it('a refusal of a container a pod runs is not used: the image that runs decides', () => {
+    const out = decideWorkload(
+      observation({ pullDenied: new Map([['app', 'access denied']]) }),
+      config(),
+      NOW,
+    );
+    expect(out.status.scanStatus.reason).toBe('SUCCESSFUL');
+  });
+
+  it('a refused container in a MANUAL repository stays out of the decision', () => {
+    const out = decideWorkload(
+      observation({
+        runs: [APP_RUN],
+        pullDenied: new Map([['proxy', 'access denied']]),
+      }),
+      config({
+        image: { repositoryRules: [{ filter: 'r.example/mesh/**', frequency: 'MANUAL' }] },
+      }),
+      NOW,
+    );
+    expect(out.status.scanStatus.reason).toBe('SUCCESSFUL');
+  });
 });
 
 describe('when a workload was last invoked', () => {

@@ -49,6 +49,11 @@ export interface WorkloadObservation {
   runs: readonly PodImage[];
   /** By image key (`repository@digest`) of each run: what coverage knows of its scan. */
   scans: ReadonlyMap<string, WorkloadImageScan>;
+  /**
+   * By container name: why the registry refused the image of a container no pod could pull
+   * (the kubelet reports a pull error and no digest), read with the pods' pull secrets.
+   */
+  pullDenied?: ReadonlyMap<string, string> | undefined;
   /** The workload's CoveredResource status as last written. */
   previous: CoveredResourceStatus | undefined;
 }
@@ -78,7 +83,8 @@ interface ImagesOfWorkload {
 
 /**
  * Each container of the template: the digest its newest pod runs and that image's state
- * (`manual` in a MANUAL repository, `pending` while no pod reports a digest, `unsupported-inventory`
+ * (`manual` in a MANUAL repository, `pending` while no pod reports a digest (`ACCESS_DENIED` when
+ * no pod could pull it and the registry refuses their pull secrets), `unsupported-inventory`
  * for an OS advisories are not published for and no packages).
  */
 export function workloadImages(o: WorkloadObservation, config: CoverageConfig): ImagesOfWorkload {
@@ -113,7 +119,17 @@ function containerImage(
   if (repo !== undefined && repositoryFrequency(config.rules, repo) === 'MANUAL') {
     return { image: seen?.key ?? c.image ?? '', state: 'manual' };
   }
-  if (seen === undefined) return { image: c.image ?? '', state: 'pending' };
+  if (seen === undefined) {
+    // No pod runs it: pending, unless the registry refuses the pods' credentials for it.
+    const denied = o.pullDenied?.get(c.name ?? '');
+    if (denied === undefined) return { image: c.image ?? '', state: 'pending' };
+    const message = `image ${c.image ?? ''}: ${denied}`;
+    return {
+      image: c.image ?? '',
+      state: 'ACCESS_DENIED',
+      failure: { reason: 'ACCESS_DENIED', message },
+    };
+  }
   return { image: seen.key, ...runState(o, seen) };
 }
 

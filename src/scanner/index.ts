@@ -9,8 +9,14 @@ import {
   type CredentialStore,
 } from '../registry/credentials.ts';
 import { LayerCache } from './cache.ts';
-import { scanImage } from './image.ts';
-import { DEFAULT_LIMITS, type ScanLimits, type ScanOutcome } from './types.ts';
+import { parseReference } from '../registry/reference.ts';
+import { failureOutcome, scanImage } from './image.ts';
+import {
+  DEFAULT_LIMITS,
+  type ScanFailureReason,
+  type ScanLimits,
+  type ScanOutcome,
+} from './types.ts';
 
 export { scanImage, type ImageScanOptions } from './image.ts';
 export { scanRootfs, type RootfsScanOptions } from './rootfs.ts';
@@ -36,6 +42,11 @@ export interface ImageScannerOptions {
   limits?: Partial<ScanLimits>;
 }
 
+/** What the registry answered when asked for the manifest a reference names. */
+export type DigestOutcome =
+  | { status: 'resolved'; digest: string }
+  | { status: 'failed'; reason: ScanFailureReason; message: string };
+
 /** What the coverage controller calls: one image reference in, one typed outcome out. */
 export interface ImageScanner {
   scan(
@@ -48,6 +59,16 @@ export interface ImageScanner {
       limits?: Partial<ScanLimits>;
     },
   ): Promise<ScanOutcome>;
+  /**
+   * The manifest digest a reference (tag or digest) names, read from the registry with the
+   * credentials; no layer is downloaded. Coverage asks it for an image no pod could pull, to
+   * tell whether the registry refuses the pod's credentials. A scanner without it leaves such
+   * images pending.
+   */
+  resolveDigest?(
+    reference: string,
+    options?: { credentials?: ScanCredentials; signal?: AbortSignal },
+  ): Promise<DigestOutcome>;
 }
 
 function stores(credentials: ScanCredentials | undefined): CredentialStore[] | string {
@@ -69,7 +90,47 @@ export function createImageScanner(options: ImageScannerOptions = {}): ImageScan
   const limits: ScanLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const cache =
     options.cacheDir === undefined ? undefined : new LayerCache(options.cacheDir, limits);
+  const client = (creds: CredentialStore[]) =>
+    new RegistryClient({
+      credentials: creds,
+      ...(options.insecureRegistries === undefined
+        ? {}
+        : { insecureRegistries: options.insecureRegistries }),
+      ...(options.caBundle === undefined ? {} : { caBundle: options.caBundle }),
+    });
   return {
+    async resolveDigest(reference, resolveOptions = {}) {
+      const creds = stores(resolveOptions.credentials);
+      if (typeof creds === 'string') {
+        return {
+          status: 'failed',
+          reason: 'ACCESS_DENIED',
+          message: `invalid registry credentials: ${creds}`,
+        };
+      }
+      const registry = client(creds);
+      try {
+        const ref = parseReference(reference);
+        const timeout = AbortSignal.timeout(limits.timeoutMs);
+        const signal =
+          resolveOptions.signal === undefined
+            ? timeout
+            : AbortSignal.any([resolveOptions.signal, timeout]);
+        const doc = await registry.getManifest(
+          { registry: ref.registry, repository: ref.repository },
+          ref.digest ?? ref.tag ?? 'latest',
+          signal,
+        );
+        return { status: 'resolved', digest: doc.digest };
+      } catch (err) {
+        const failed = failureOutcome(err, limits.timeoutMs);
+        return failed.status === 'failed'
+          ? failed
+          : { status: 'failed', reason: 'INTERNAL_ERROR', message: String(err) };
+      } finally {
+        await registry.close();
+      }
+    },
     async scan(reference, scanOptions = {}) {
       const creds = stores(scanOptions.credentials);
       if (typeof creds === 'string') {
@@ -80,23 +141,17 @@ export function createImageScanner(options: ImageScannerOptions = {}): ImageScan
           message: `invalid registry credentials: ${creds}`,
         };
       }
-      const client = new RegistryClient({
-        credentials: creds,
-        ...(options.insecureRegistries === undefined
-          ? {}
-          : { insecureRegistries: options.insecureRegistries }),
-        ...(options.caBundle === undefined ? {} : { caBundle: options.caBundle }),
-      });
+      const registry = client(creds);
       try {
         return await scanImage(reference, {
-          client,
+          client: registry,
           limits: { ...limits, ...scanOptions.limits },
           ...(cache === undefined ? {} : { cache }),
           ...(scanOptions.platform === undefined ? {} : { platform: scanOptions.platform }),
           ...(scanOptions.signal === undefined ? {} : { signal: scanOptions.signal }),
         });
       } finally {
-        await client.close();
+        await registry.close();
       }
     },
   };

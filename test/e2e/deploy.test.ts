@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServingCertificate } from '../../hack/control-plane/pki.ts';
-import { apply, eventually, kubectl, kubectlResult, namespace } from './helpers.ts';
+import { apply, eventually, kubectl, kubectlResult, namespace, nodeControl } from './helpers.ts';
 
 const ns = 'kube-inspector-system';
 const repo = new URL('../..', import.meta.url).pathname;
@@ -146,6 +146,21 @@ afterAll(async () => {
   }
 }, 300_000);
 
+interface CoverageStatus {
+  resourceId?: string;
+  resourceType?: string;
+  lastScannedAt?: string;
+  scanStatus?: { statusCode?: string; reason?: string; message?: string };
+}
+
+/** The status of the first CoveredResource whose resourceId matches. */
+async function coverageOf(match: (id: string) => boolean): Promise<CoverageStatus | undefined> {
+  const list = JSON.parse(await kubectl(['get', 'coveredresources', '-o', 'json'])) as {
+    items: { status?: CoverageStatus }[];
+  };
+  return list.items.map((c) => c.status ?? {}).find((s) => match(s.resourceId ?? ''));
+}
+
 interface PodList {
   items: {
     metadata: { name: string };
@@ -242,7 +257,7 @@ describe('a registry with basic auth', () => {
 
   beforeAll(async () => {
     const auth = inject('authRegistry');
-    for (const repo of ['with-secret']) {
+    for (const repo of ['with-secret', 'without-secret']) {
       execFileSync('skopeo', [
         'copy',
         '--quiet',
@@ -313,6 +328,30 @@ describe('a registry with basic auth', () => {
       return done(image) && done(workload) ? { image, workload } : undefined;
     });
     expect(reasons).toEqual({ image: 'SUCCESSFUL', workload: 'SUCCESSFUL' });
+  });
+
+  it('a workload without the imagePullSecret cannot pull its image and is ACCESS_DENIED', async () => {
+    await apply(deployment('without-secret', false));
+    // The kubelet is refused too: the pod never starts, so no pod reports a digest.
+    await eventually('the kubelet refused the pull', 120_000, async () => {
+      const waiting = await kubectl([
+        '-n',
+        app,
+        'get',
+        'pods',
+        '-l',
+        'app=without-secret',
+        '-o',
+        'jsonpath={.items[*].status.containerStatuses[*].state.waiting.reason}',
+      ]);
+      return /ErrImagePull|ImagePullBackOff/.test(waiting) ? true : undefined;
+    });
+    const status = await eventually('the workload ACCESS_DENIED', 150_000, async () => {
+      const s = await coverageOf((id) => id === `${app}/Deployment/without-secret`);
+      return s?.scanStatus?.reason === 'ACCESS_DENIED' ? s : undefined;
+    });
+    expect(status.scanStatus?.statusCode).toBe('INACTIVE');
+    expect(status.scanStatus?.message).toContain(`/e2e/without-secret:1: `);
   });
 });
 
@@ -402,5 +441,725 @@ describe('the image built from the Dockerfile', () => {
       'console.log(process.getuid(), require("fs").readdirSync("/app/crds").length > 0)',
     ]);
     expect(out.trim()).toBe('65532 true');
+  });
+});
+
+describe('an assessment run', () => {
+  const runNs = 'e2e-assess';
+  let removeNamespace: () => Promise<void>;
+  beforeAll(async () => {
+    removeNamespace = await namespace(runNs);
+  });
+  afterAll(async () => {
+    await removeNamespace();
+  });
+
+  const runStatus = async (): Promise<{
+    state?: string;
+    collected?: {
+      workloads?: { namespace: string; kind: string; name: string }[];
+      images?: { reference: string; digest?: string }[];
+    };
+  }> =>
+    (
+      JSON.parse(await kubectl(['-n', runNs, 'get', 'assessmentrun', 'batch-1', '-o', 'json'])) as {
+        status?: object;
+      }
+    ).status ?? {};
+
+  it("collects a Job's pod that starts and ends during its window", async () => {
+    await apply(
+      {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'AssessmentTarget',
+        metadata: { name: 'batch', namespace: runNs },
+        spec: {
+          resourceTypes: ['WORKLOAD', 'CONTAINER_IMAGE'],
+          selectors: [{ matchLabels: { tier: 'batch' } }],
+        },
+      },
+      {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'batch-cve', namespace: runNs },
+        spec: { targetRef: { name: 'batch' }, rulesPackages: ['cve'], durationSeconds: 180 },
+      },
+      {
+        apiVersion: 'kubeinspector.io/v1alpha1',
+        kind: 'AssessmentRun',
+        metadata: { name: 'batch-1', namespace: runNs },
+        spec: { templateRef: { name: 'batch-cve' } },
+      },
+    );
+    await eventually('the run collecting', 60_000, async () =>
+      (await runStatus()).state === 'COLLECTING_DATA' ? true : undefined,
+    );
+    const image = `${inject('podRegistry')}/tools:1`;
+    await apply({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'nightly', namespace: runNs, labels: { tier: 'batch' } },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          metadata: { labels: { tier: 'batch' } },
+          spec: {
+            restartPolicy: 'Never',
+            terminationGracePeriodSeconds: 1,
+            containers: [{ name: 'main', image, command: ['sh', '-c', 'sleep 2'] }],
+          },
+        },
+      },
+    });
+    await kubectl([
+      '-n',
+      runNs,
+      'wait',
+      '--for=condition=Complete',
+      'job/nightly',
+      '--timeout=120s',
+    ]);
+    // Gone before the window ends: only what the run saw while it ran can name it.
+    await kubectl(['-n', runNs, 'delete', 'job', 'nightly', '--cascade=foreground', '--wait=true']);
+    await kubectl([
+      '-n',
+      runNs,
+      'patch',
+      'assessmentrun',
+      'batch-1',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    ]);
+    const done = await eventually('the run finished', 150_000, async () => {
+      const st = await runStatus();
+      return st.state === 'COMPLETED' || st.state === 'COMPLETED_WITH_ERRORS' ? st : undefined;
+    });
+    expect(done.collected?.workloads).toContainEqual({
+      namespace: runNs,
+      kind: 'Job',
+      name: 'nightly',
+    });
+    const collected = done.collected?.images?.find((i) => i.reference === image);
+    expect(collected?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+/** Every finding by namespace/name, with its attributes. */
+async function findingAttributes(): Promise<Map<string, Record<string, string>>> {
+  const list = JSON.parse(await kubectl(['get', 'findings', '-A', '-o', 'json'])) as {
+    items: {
+      metadata: { namespace: string; name: string };
+      spec?: { attributes?: Record<string, string> };
+    }[];
+  };
+  return new Map(
+    list.items.map((f) => [`${f.metadata.namespace}/${f.metadata.name}`, f.spec?.attributes ?? {}]),
+  );
+}
+
+const controllerReady = (image?: string) =>
+  eventually('one controller replica Ready of two', 240_000, async () => {
+    const d = JSON.parse(
+      await kubectl(['-n', ns, 'get', 'deployment', 'kube-inspector-controller', '-o', 'json']),
+    ) as {
+      spec: { template: { spec: { containers: { image: string }[] } } };
+      status: { readyReplicas?: number; replicas?: number; updatedReplicas?: number };
+    };
+    const s = d.status;
+    const imageOk = image === undefined || d.spec.template.spec.containers[0]?.image === image;
+    return imageOk && s.readyReplicas === 1 && s.replicas === 2 && s.updatedReplicas === 2
+      ? true
+      : undefined;
+  });
+
+describe('disruptions and upgrades', () => {
+  it('the PodDisruptionBudget refuses to evict the leader (the standby is never Ready)', async () => {
+    const pods = JSON.parse(
+      await kubectl([
+        '-n',
+        ns,
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/component=controller',
+        '-o',
+        'json',
+      ]),
+    ) as {
+      items: {
+        metadata: { name: string };
+        status: { conditions?: { type: string; status: string }[] };
+      }[];
+    };
+    const ready = (p: (typeof pods.items)[number]) =>
+      p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    const leader = pods.items.find(ready)!;
+    const standby = pods.items.find((p) => !ready(p))!;
+    const evict = (pod: string) =>
+      kubectlResult(
+        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}/eviction?dryRun=All`, '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: pod, namespace: ns },
+        }),
+      );
+    const refused = await evict(leader.metadata.name);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/disruption budget/);
+    // The standby is not healthy and the budget is: evicting it is allowed.
+    const allowed = await evict(standby.metadata.name);
+    expect(allowed.stderr).toBe('');
+    expect(allowed.code).toBe(0);
+  });
+
+  it('probes: the leader is Ready, the standby Running and not Ready, neither restarted', async () => {
+    const pods = JSON.parse(
+      await kubectl([
+        '-n',
+        ns,
+        'get',
+        'pods',
+        '-l',
+        'app.kubernetes.io/component=controller',
+        '-o',
+        'json',
+      ]),
+    ) as {
+      items: {
+        metadata: { name: string };
+        status: {
+          phase: string;
+          containerStatuses: { ready: boolean; restartCount: number; started?: boolean }[];
+        };
+      }[];
+    };
+    const states = pods.items
+      .map((p) => `${p.status.phase} ready=${p.status.containerStatuses[0]!.ready}`)
+      .sort();
+    expect(states).toEqual(['Running ready=false', 'Running ready=true']);
+    for (const p of pods.items) {
+      expect(p.status.containerStatuses[0]!.started).toBe(true);
+      expect(p.status.containerStatuses[0]!.restartCount).toBe(0);
+      // What the kubelet's probes read: /healthz for liveness, /readyz for readiness.
+      const codes = await kubectl([
+        '-n',
+        ns,
+        'exec',
+        p.metadata.name,
+        '--',
+        'node',
+        '-e',
+        "Promise.all(['/healthz', '/readyz'].map((u) => fetch('http://127.0.0.1:8081' + u).then((r) => r.status))).then((s) => console.log(s.join(' ')))",
+      ]);
+      const ready = p.status.containerStatuses[0]!.ready;
+      const [healthz, readyz] = codes.trim().split(' ');
+      expect(healthz).toBe('200');
+      expect(readyz === '200').toBe(ready);
+    }
+  });
+
+  it('an upgrade to a new image tag keeps every finding and its attributes', async () => {
+    // Attributes a person set on a few findings.
+    const before = await findingAttributes();
+    expect(before.size).toBeGreaterThan(0);
+    const marked = [...before.keys()].slice(0, 3);
+    for (const key of marked) {
+      const [fns, name] = key.split('/') as [string, string];
+      await kubectl([
+        '-n',
+        fns,
+        'patch',
+        'finding',
+        name,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { attributes: { ticket: `SEC-${name.slice(0, 8)}` } } }),
+      ]);
+    }
+    const expected = await findingAttributes();
+    for (const key of marked)
+      expect(expected.get(key)?.ticket).toBe(`SEC-${key.split('/')[1]!.slice(0, 8)}`);
+
+    // The same build under a new tag, as a release would publish it.
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${inject('registry')}/kube-inspector:e2e`,
+      `docker://${inject('registry')}/kube-inspector:e2e-2`,
+    ]);
+    const next = inject('image').replace(/:e2e$/, ':e2e-2');
+    const started = Date.now();
+    await kubectl([
+      '-n',
+      ns,
+      'set',
+      'image',
+      'deployment/kube-inspector-controller',
+      `controller=${next}`,
+    ]);
+    await kubectl(['-n', ns, 'set', 'image', 'daemonset/kube-inspector-agent', `agent=${next}`]);
+    await controllerReady(next);
+    await kubectl([
+      '-n',
+      ns,
+      'rollout',
+      'status',
+      'daemonset/kube-inspector-agent',
+      '--timeout=120s',
+    ]);
+    console.error(
+      `e2e: upgrade to a new tag: leader Ready ${Date.now() - started} ms after set image`,
+    );
+    const images = await kubectl([
+      '-n',
+      ns,
+      'get',
+      'pods',
+      '-o',
+      'jsonpath={.items[*].spec.containers[0].image}',
+    ]);
+    expect(new Set(images.trim().split(' '))).toEqual(new Set([next]));
+    // Served by the new leader: every finding is still there with the attributes it had.
+    const after = await eventually('the findings API served by the new leader', 60_000, () =>
+      findingAttributes(),
+    );
+    for (const [key, attributes] of expected) expect(after.get(key), key).toEqual(attributes);
+  });
+});
+
+/** Records every reason the node's CoveredResource shows while `during` runs (polled each second). */
+async function nodeReasonsDuring<T>(
+  during: () => Promise<T>,
+): Promise<{ value: T; reasons: string[] }> {
+  const node = inject('nodeName');
+  const reasons: string[] = [];
+  let stop = false;
+  const poll = (async () => {
+    while (!stop) {
+      const r = (await coverageOf((id) => id === node).catch(() => undefined))?.scanStatus?.reason;
+      if (r !== undefined && reasons.at(-1) !== r) reasons.push(r);
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  })();
+  try {
+    return { value: await during(), reasons };
+  } finally {
+    stop = true;
+    await poll;
+  }
+}
+
+interface PodState {
+  uid: string;
+  restarts: number;
+}
+
+/** The pods of the administrator namespace by name: uid and restart count. */
+async function systemPods(): Promise<Map<string, PodState>> {
+  const list = JSON.parse(await kubectl(['-n', ns, 'get', 'pods', '-o', 'json'])) as {
+    items: {
+      metadata: { name: string; uid: string };
+      status: { containerStatuses?: { restartCount: number }[] };
+    }[];
+  };
+  return new Map(
+    list.items.map((p) => [
+      p.metadata.name,
+      {
+        uid: p.metadata.uid,
+        restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
+      },
+    ]),
+  );
+}
+
+async function nodeReady(): Promise<{ ready: string; heartbeat: number }> {
+  const out = await kubectl([
+    'get',
+    'node',
+    inject('nodeName'),
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}',
+  ]);
+  const [ready = '', heartbeat = ''] = out.trim().split(' ');
+  return { ready, heartbeat: Date.parse(heartbeat) };
+}
+
+async function inventoryPackages(): Promise<number> {
+  const out = await kubectl([
+    'get',
+    'nodeinventories',
+    inject('nodeName'),
+    '-o',
+    'jsonpath={.status.packages[*].name}',
+  ]);
+  return out.trim().split(' ').filter(Boolean).length;
+}
+
+/**
+ * Copies an image of the loopback registry to another name, converting its manifest between
+ * the OCI and the Docker formats: the same layers under a digest no pod has run.
+ */
+function copyInOtherFormat(from: string, to: string): void {
+  const inspect = (name: string) =>
+    execFileSync('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${inject('registry')}/${name}`,
+    ]).toString();
+  const source = inspect(from);
+  // An OCI manifest may leave out its own mediaType; its config's names the format.
+  const format = source.includes('application/vnd.oci.') ? 'v2s2' : 'oci';
+  execFileSync('skopeo', [
+    'copy',
+    '--quiet',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    `--format=${format}`,
+    `docker://${inject('registry')}/${from}`,
+    `docker://${inject('registry')}/${to}`,
+  ]);
+  expect(inspect(to)).not.toBe(source);
+}
+
+/** Copies an image of the loopback registry to another name with a label added to its config. */
+function copyWithNewConfig(from: string, to: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'kube-inspector-e2e-image-'));
+  try {
+    const layout = `${join(dir, 'layout')}:image`;
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      `docker://${inject('registry')}/${from}`,
+      `oci:${layout}`,
+    ]);
+    execFileSync('umoci', [
+      'config',
+      '--image',
+      layout,
+      `--config.label=io.kubeinspector.e2e.copy=${to}@${Date.now()}`,
+    ]);
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}`,
+      `docker://${inject('registry')}/${to}`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('faults on the node', () => {
+  const faultNs = 'e2e-faults';
+  let removeNamespace: () => Promise<void>;
+  let findingsBefore: Set<string>;
+  let packagesBefore: number;
+  beforeAll(async () => {
+    removeNamespace = await namespace(faultNs);
+    findingsBefore = new Set((await findingAttributes()).keys());
+    packagesBefore = await inventoryPackages();
+  });
+  afterAll(async () => {
+    await removeNamespace();
+  });
+
+  it('a registry that hangs during a scan: the scan waits it out and the image ends SUCCESSFUL', async () => {
+    // A digest no pod ran yet: the controller's image in the other manifest format.
+    copyInOtherFormat('kube-inspector:e2e', 'e2e/outage:1');
+    // Packets from pods to the registry are dropped (the kubelet pulls from the host, unaffected).
+    const rule = [
+      'INPUT',
+      '-i',
+      inject('bridge'),
+      '-p',
+      'tcp',
+      '--dport',
+      String(inject('registryPort')),
+      '-j',
+      'DROP',
+    ];
+    execFileSync('iptables', ['-I', ...rule]);
+    let blocked = true;
+    try {
+      await apply({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'outage', namespace: faultNs },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'outage' } },
+          template: {
+            metadata: { labels: { app: 'outage' } },
+            spec: {
+              terminationGracePeriodSeconds: 1,
+              containers: [
+                {
+                  name: 'main',
+                  image: `${inject('podRegistry')}/e2e/outage:1`,
+                  command: ['sleep', '3600'],
+                },
+              ],
+            },
+          },
+        },
+      });
+      await kubectl(['-n', faultNs, 'rollout', 'status', 'deployment/outage', '--timeout=120s']);
+      const pending = await eventually('the image waiting for its scan', 60_000, async () => {
+        const s = await coverageOf((id) => id.includes('/e2e/outage@'));
+        return s?.scanStatus?.reason === 'PENDING_INITIAL_SCAN' ? s : undefined;
+      });
+      expect(pending.lastScannedAt).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 8000));
+      execFileSync('iptables', ['-D', ...rule]);
+      blocked = false;
+      const unblocked = Date.now();
+      const done = await eventually('the image scanned', 120_000, async () => {
+        const s = await coverageOf((id) => id.includes('/e2e/outage@'));
+        const r = s?.scanStatus?.reason;
+        return r !== undefined && r !== 'PENDING_INITIAL_SCAN' ? s : undefined;
+      });
+      console.error(
+        `e2e: registry hung 8 s during a scan: scanned ${Date.now() - unblocked} ms after it answered again`,
+      );
+      expect(done.scanStatus?.reason).toBe('SUCCESSFUL');
+    } finally {
+      if (blocked) execFileSync('iptables', ['-D', ...rule]);
+    }
+  });
+
+  it('the registry stopped while a scan waits for it: the image is INTERNAL_ERROR and says why', async () => {
+    // Another digest no pod ran (the other format of the tools image is the basic-auth
+    // registry's copy, and the kubelet names an image by the first repository it pulled it from).
+    copyWithNewConfig('tools:1', 'e2e/refused:1');
+    // Pods lose the registry first, so the scan is waiting for it when it stops.
+    const rule = [
+      'INPUT',
+      '-i',
+      inject('bridge'),
+      '-p',
+      'tcp',
+      '--dport',
+      String(inject('registryPort')),
+      '-j',
+      'DROP',
+    ];
+    execFileSync('iptables', ['-I', ...rule]);
+    let blocked = true;
+    let stopped = false;
+    try {
+      await apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'refused', namespace: faultNs },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image: `${inject('podRegistry')}/e2e/refused:1`,
+              command: ['sleep', '3600'],
+            },
+          ],
+        },
+      });
+      await kubectl([
+        '-n',
+        faultNs,
+        'wait',
+        '--for=condition=Ready',
+        'pod/refused',
+        '--timeout=120s',
+      ]);
+      await eventually('the image waiting for its scan', 60_000, async () => {
+        const s = await coverageOf((id) => id.includes('/e2e/refused@'));
+        return s?.scanStatus?.reason === 'PENDING_INITIAL_SCAN' ? s : undefined;
+      });
+      // The registry goes away: its port refuses connections.
+      await nodeControl('registry', 'stop');
+      stopped = true;
+      execFileSync('iptables', ['-D', ...rule]);
+      blocked = false;
+      const down = Date.now();
+      const failed = await eventually('the image INTERNAL_ERROR', 120_000, async () => {
+        const s = await coverageOf((id) => id.includes('/e2e/refused@'));
+        return s?.scanStatus?.reason === 'INTERNAL_ERROR' ? s : undefined;
+      });
+      console.error(
+        `e2e: registry stopped during a scan: image INTERNAL_ERROR ${Date.now() - down} ms later: ${failed.scanStatus?.message ?? ''}`,
+      );
+      expect(failed.scanStatus?.statusCode).toBe('INACTIVE');
+      expect(failed.scanStatus?.message).toMatch(/unavailable/);
+      await eventually('the pod INTERNAL_ERROR', 60_000, async () => {
+        const w = await coverageOf((id) => id === `${faultNs}/Pod/refused`);
+        return w?.scanStatus?.reason === 'INTERNAL_ERROR' ? true : undefined;
+      });
+    } finally {
+      if (blocked) execFileSync('iptables', ['-D', ...rule]);
+      if (stopped) await nodeControl('registry', 'start');
+    }
+  });
+
+  it('the agent killed mid-collection: it restarts, collects again and the inventory stays', async () => {
+    /** The agent pod not being deleted, and whether it runs. */
+    const agentPod = async (): Promise<{ name: string; running: boolean } | undefined> => {
+      const list = JSON.parse(
+        await kubectl([
+          '-n',
+          ns,
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/component=agent',
+          '-o',
+          'json',
+        ]),
+      ) as {
+        items: {
+          metadata: { name: string; deletionTimestamp?: string };
+          status: { phase?: string };
+        }[];
+      };
+      const live = list.items.find((p) => p.metadata.deletionTimestamp === undefined);
+      return live && { name: live.metadata.name, running: live.status.phase === 'Running' };
+    };
+    /**
+     * Replaces the agent pod, then SIGKILLs the new agent's processes (a crash) once its log shows
+     * a collection under way. Whether that collection had ended is read from the killed
+     * container's log (kubectl logs --previous).
+     */
+    const killMidCollection = async (): Promise<{ pod: string; mid: boolean; at: number }> => {
+      const old = (await agentPod())!.name;
+      await kubectl(['-n', ns, 'delete', 'pod', old, '--wait=false']);
+      const pod = await eventually('a new agent collecting', 120_000, async () => {
+        const p = await agentPod();
+        if (p === undefined || p.name === old || !p.running) return undefined;
+        const logs = await kubectl(['-n', ns, 'logs', p.name]);
+        return logs.includes('collecting the node inventory') ? p.name : undefined;
+      });
+      const id = (
+        await kubectl([
+          '-n',
+          ns,
+          'get',
+          'pod',
+          pod,
+          '-o',
+          'jsonpath={.status.containerStatuses[0].containerID}',
+        ])
+      ).replace(/^containerd:\/\//, '');
+      const pids = execFileSync('sh', ['-c', `grep -l '${id}' /proc/[0-9]*/cgroup || true`])
+        .toString()
+        .split('\n')
+        .map((f) => /\/proc\/(\d+)\//.exec(f)?.[1])
+        .filter((x): x is string => x !== undefined);
+      expect(pids.length).toBeGreaterThan(0);
+      execFileSync('kill', ['-KILL', ...pids]);
+      const at = Date.now();
+      const previous = await eventually('the killed container restarted', 120_000, async () => {
+        const r = await kubectlResult(['-n', ns, 'logs', pod, '--previous']);
+        return r.code === 0 ? r.stdout : undefined;
+      });
+      return { pod, mid: !/node inventory (written|unchanged)/.test(previous), at };
+    };
+    const { value: ms, reasons } = await nodeReasonsDuring(async () => {
+      let attempt = await killMidCollection();
+      // A collection that ended before the kill landed is tried again (at most twice more).
+      for (let i = 0; i < 2 && !attempt.mid; i++) attempt = await killMidCollection();
+      expect(attempt.mid, 'the agent was killed while it collected').toBe(true);
+      // The restarted agent collects again from the start and ends its collection.
+      await eventually('a collection of the restarted agent', 180_000, async () => {
+        const logs = await kubectl(['-n', ns, 'logs', attempt.pod]);
+        return /node inventory (written|unchanged)/.test(logs) ? true : undefined;
+      });
+      await kubectl([
+        '-n',
+        ns,
+        'rollout',
+        'status',
+        'daemonset/kube-inspector-agent',
+        '--timeout=120s',
+      ]);
+      await eventually('the node SUCCESSFUL', 120_000, async () =>
+        (await coverageOf((id) => id === inject('nodeName')))?.scanStatus?.reason === 'SUCCESSFUL'
+          ? true
+          : undefined,
+      );
+      return Date.now() - attempt.at;
+    });
+    console.error(
+      `e2e: agent killed mid-collection: restarted, collected again and node SUCCESSFUL ${ms} ms after the kill; node reasons seen: ${reasons.join(' -> ')}`,
+    );
+    expect(reasons.at(-1)).toBe('SUCCESSFUL');
+    expect(reasons.every((r) => r === 'SUCCESSFUL' || r === 'RESOURCE_UNMANAGED')).toBe(true);
+    expect(await inventoryPackages()).toBe(packagesBefore);
+  });
+
+  it('the kubelet restarted: pods keep running, the node stays Ready and SUCCESSFUL', async () => {
+    const pods = await systemPods();
+    const { value, reasons } = await nodeReasonsDuring(async () => {
+      await nodeControl('kubelet', 'stop');
+      await new Promise((r) => setTimeout(r, 5000));
+      const restarted = Date.now();
+      await nodeControl('kubelet', 'start');
+      await eventually('a node heartbeat from the new kubelet', 120_000, async () => {
+        const n = await nodeReady();
+        return n.ready === 'True' && n.heartbeat >= Math.floor(restarted / 1000) * 1000
+          ? true
+          : undefined;
+      });
+      return Date.now() - restarted;
+    });
+    console.error(
+      `e2e: kubelet restarted: Ready heartbeat ${value} ms after it started; node reasons seen: ${reasons.join(' -> ')}`,
+    );
+    expect(reasons).toEqual(['SUCCESSFUL']);
+    expect(await systemPods()).toEqual(pods);
+  });
+
+  it('containerd killed: running pods survive, the node is Ready again once it is back', async () => {
+    const pods = await systemPods();
+    const { value, reasons } = await nodeReasonsDuring(async () => {
+      await nodeControl('containerd', 'kill');
+      const killed = Date.now();
+      // The kubelet finds the runtime gone at its next status update.
+      const notReady = await eventually('the node NotReady', 60_000, async () =>
+        (await nodeReady()).ready !== 'True' ? Date.now() - killed : undefined,
+      ).catch(() => undefined);
+      await nodeControl('containerd', 'start');
+      const started = Date.now();
+      await eventually('the node Ready again', 120_000, async () =>
+        (await nodeReady()).ready === 'True' ? true : undefined,
+      );
+      return { notReady, readyAgain: Date.now() - started };
+    });
+    console.error(
+      `e2e: containerd killed: node NotReady after ${value.notReady ?? 'never'} ms, Ready ${value.readyAgain} ms after containerd started again; node reasons seen: ${reasons.join(' -> ')}`,
+    );
+    // Within spec.node.notReadyGraceSeconds (300 s) the node keeps its reason.
+    expect(reasons).toEqual(['SUCCESSFUL']);
+    await kubectl([
+      '-n',
+      ns,
+      'rollout',
+      'status',
+      'daemonset/kube-inspector-agent',
+      '--timeout=120s',
+    ]);
+    await controllerReady();
+    expect(await systemPods()).toEqual(pods);
+  });
+
+  it('nothing is lost: every finding and the node inventory are still there', async () => {
+    const after = new Set((await findingAttributes()).keys());
+    for (const key of findingsBefore) expect(after.has(key), key).toBe(true);
+    expect(await inventoryPackages()).toBe(packagesBefore);
   });
 });

@@ -3,13 +3,17 @@
 // network namespaces and links, iptables chains and rules, cgroups, sysctls,
 // files in the system folders a kubelet and containerd write to).
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { cacheRoot } from '../../hack/control-plane/binaries.ts';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { type HostState, leftovers, snapshotHost } from '../../hack/e2e/host-state.ts';
 import { buildImage } from '../../hack/e2e/image.ts';
+import { acquireRunLock } from '../../hack/e2e/lock.ts';
 import {
+  type ControllableProcess,
+  controllableProcesses,
   type E2eNode,
   kubernetesServiceIp,
   kubernetesServiceNames,
@@ -34,18 +38,40 @@ declare module 'vitest' {
     nodeWork: string;
     /** The control plane's working folder (its CA for certificates of the tests). */
     controlPlaneDir: string;
+    /**
+     * http://127.0.0.1:PORT of the node's fault-injection endpoint: POST /NAME/ACTION kills
+     * (SIGKILL), stops (SIGTERM) or starts again a node process (see `nodeControl` in helpers).
+     */
+    nodeControl: string;
+    /** The loopback registry's port (what pods reach at the gateway, DNAT to loopback). */
+    registryPort: number;
+    /** The pod network's bridge. */
+    bridge: string;
   }
 }
 
 let plane: ControlPlane | undefined;
 let node: E2eNode | undefined;
 let before: HostState | undefined;
+let releaseLock: (() => Promise<void>) | undefined;
+let control: Server | undefined;
 /** Folders named on the command lines of the run's processes. */
 const markers: string[] = [];
 
 const log = (line: string): void => console.error(`e2e: ${line}`);
 
 export async function setup(project: TestProject): Promise<void> {
+  // One run per host (hack/e2e/lock.ts): a second one is refused with the holder's pid.
+  releaseLock = await acquireRunLock(undefined, log);
+  try {
+    await start(project);
+  } catch (err) {
+    await teardown().catch((e: unknown) => log(`teardown after a failed start: ${String(e)}`));
+    throw err;
+  }
+}
+
+async function start(project: TestProject): Promise<void> {
   before = await snapshotHost();
   const started = Date.now();
   plane = await startControlPlane({
@@ -59,6 +85,7 @@ export async function setup(project: TestProject): Promise<void> {
     node = await startNode(plane, { before, log });
   } catch (err) {
     await plane.stop();
+    plane = undefined;
     throw err;
   }
   markers.push(node.work);
@@ -85,6 +112,33 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('registry', node.registry);
   project.provide('podRegistry', node.podRegistry);
   project.provide('authRegistry', node.authRegistry);
+  project.provide('registryPort', Number(node.registry.split(':')[1]));
+  project.provide('bridge', node.bridge);
+  project.provide('nodeControl', await serveControl(node));
+}
+
+/** The fault-injection endpoint: the node's processes belong to this process, not the tests'. */
+async function serveControl(n: E2eNode): Promise<string> {
+  const actions = ['kill', 'stop', 'start'] as const;
+  control = createServer((req, res) => {
+    const [, name, action] = (req.url ?? '').split('/');
+    const known =
+      req.method === 'POST' &&
+      controllableProcesses.includes(name as ControllableProcess) &&
+      actions.includes(action as (typeof actions)[number]);
+    if (!known) {
+      res.writeHead(404).end(`POST /{${controllableProcesses.join('|')}}/{${actions.join('|')}}\n`);
+      return;
+    }
+    n.control(name as ControllableProcess, action as (typeof actions)[number]).then(
+      () => res.writeHead(204).end(),
+      (err: unknown) => res.writeHead(409).end(err instanceof Error ? err.message : String(err)),
+    );
+  });
+  await new Promise<void>((resolve) => control!.listen(0, '127.0.0.1', resolve));
+  const address = control.address();
+  if (address === null || typeof address === 'string') throw new Error('no control address');
+  return `http://127.0.0.1:${address.port}`;
 }
 
 /** Resident memory in MiB of each node process and of all container shims together. */
@@ -111,10 +165,23 @@ async function memory(pids: Record<string, number>): Promise<string> {
 }
 
 export async function teardown(): Promise<void> {
+  try {
+    await stopAndCheck();
+  } finally {
+    await releaseLock?.();
+    releaseLock = undefined;
+  }
+}
+
+async function stopAndCheck(): Promise<void> {
+  await new Promise((resolve) => (control ? control.close(resolve) : resolve(undefined)));
+  control = undefined;
   if (node) log(`memory (RSS, MiB) at the end: ${await memory(node.pids())}`);
   const started = Date.now();
   await node?.stop();
   await plane?.stop();
+  node = undefined;
+  plane = undefined;
   log(`node and control plane torn down in ${Date.now() - started} ms`);
   if (before === undefined) return;
   const left = leftovers(before, await snapshotHost(), markers);

@@ -84,3 +84,12 @@ export function podFinished(ns: string, pod: string, timeoutMs = 90_000): Promis
     return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
   });
 }
+
+/** Fault injection on the node: SIGKILL (`kill`), SIGTERM (`stop`) or `start` a node process. */
+export async function nodeControl(
+  name: 'containerd' | 'kubelet' | 'kube-proxy' | 'registry' | 'auth-registry',
+  action: 'kill' | 'stop' | 'start',
+): Promise<void> {
+  const res = await fetch(`${inject('nodeControl')}/${name}/${action}`, { method: 'POST' });
+  if (res.status !== 204) throw new Error(`${action} ${name}: ${res.status} ${await res.text()}`);
+}

@@ -60,6 +60,8 @@ export class CoverageContext {
   readonly covered: ReturnType<typeof informers.coveredResources>;
   readonly inventories: ReturnType<typeof informers.nodeInventories>;
   scans!: ScanService;
+  /** Reconciles a workload again (set once the controllers exist). */
+  enqueueWorkload: (key: string) => void = () => undefined;
   readonly events: EventRecorder;
   /** The last ScanConfiguration object parsed and what it gave. */
   private parsed: { from: unknown; value: EffectiveConfiguration } | undefined;

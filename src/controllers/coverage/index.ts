@@ -46,6 +46,7 @@ export function setupCoverage(deps: ControllerDeps): CoverageControllers {
   const ctx = new CoverageContext(deps);
   const c = coverageControllers(ctx, deps);
   ctx.scans = scanService(deps);
+  ctx.enqueueWorkload = (key) => c.workloads.enqueue(key);
   const enqueue = coverageEnqueuers(ctx, c, deps.adminNamespace);
   watchConfiguration(ctx, c, enqueue);
   watchClusterObjects(ctx, c, enqueue);

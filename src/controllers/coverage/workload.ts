@@ -18,6 +18,7 @@ import {
 import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { Reconciler, Result } from '../../runtime/controller.ts';
+import { podCredentials, pullSecretNames } from '../pull-secrets.ts';
 import { requeueAt, retireOrDisable } from './common.ts';
 import {
   type CoverageContext,
@@ -134,6 +135,59 @@ function lastUpdated(obj: KubeObject): number {
   return parseTime(marker?.time) ?? parseTime(obj.metadata.creationTimestamp) ?? 0;
 }
 
+/** Waiting reasons of a container whose image the kubelet could not pull from its registry. */
+const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff']);
+
+/**
+ * Containers of the workload's pods that the kubelet could not pull and that no pod runs: the
+ * scan service checks whether the registry serves their image with each pod's pull secrets
+ * (the workload is reconciled again when a check ends). By container: why it refused.
+ */
+function pullDenied(
+  ctx: CoverageContext,
+  key: string,
+  pods: readonly KubeObject[],
+  running: ReadonlySet<string>,
+): Map<string, string> {
+  const denied = new Map<string, string>();
+  for (const pod of pods) {
+    const status = pod.status as
+      | { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] }
+      | undefined;
+    const spec = (pod.spec ?? {}) as PodSpecLike;
+    const images = new Map(
+      [...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => [c.name, c.image]),
+    );
+    for (const s of [
+      ...(status?.containerStatuses ?? []),
+      ...(status?.initContainerStatuses ?? []),
+    ]) {
+      const name = s.name ?? '';
+      const image = images.get(name);
+      if (image === undefined || running.has(name) || denied.has(name)) continue;
+      if (!PULL_FAILURES.has(s.state?.waiting?.reason ?? '')) continue;
+      const sources = pullSecretNames(pod, ctx.serviceAccounts)
+        .map((n) => `${pod.metadata.namespace}/${n}`)
+        .join(',');
+      const check = ctx.scans.checkPull({
+        reference: image,
+        credentialSources: sources,
+        credentials: () => podCredentials(ctx.deps.manager.client, ctx.serviceAccounts, pod),
+        onDone: () => ctx.enqueueWorkload(key),
+      });
+      if (check?.outcome.status === 'failed' && check.outcome.reason === 'ACCESS_DENIED') {
+        denied.set(name, check.outcome.message);
+      }
+    }
+  }
+  return denied;
+}
+
+interface ContainerStatusLike {
+  name?: string;
+  state?: { waiting?: { reason?: string } };
+}
+
 /** The facts of one workload, read from the caches and the scan service. */
 function workloadObservation(
   ctx: CoverageContext,
@@ -143,6 +197,7 @@ function workloadObservation(
   current: Covered | undefined,
 ): WorkloadObservation {
   const { namespace, kind, name } = splitWorkloadKey(key);
+  const namespaceState = ctx.namespaceState(config, namespace);
   const pods = podsOf(ctx, kind, obj);
   const spec = templateSpec(kind, obj);
   const runs = pods.flatMap((p) => podImages(p));
@@ -159,7 +214,7 @@ function workloadObservation(
     name,
     uid: obj.metadata.uid,
     labels: obj.metadata.labels,
-    namespaceState: ctx.namespaceState(config, namespace),
+    namespaceState,
     lastUpdatedAt: lastUpdated(obj),
     pods: pods.map((p) => {
       const st = p.status as { phase?: string; startTime?: string } | undefined;
@@ -172,6 +227,11 @@ function workloadObservation(
     containers: [...(spec.containers ?? []), ...(spec.initContainers ?? [])],
     runs,
     scans,
+    // Registries are asked only about workloads coverage scans.
+    pullDenied:
+      namespaceState.selected && !namespaceState.excluded
+        ? pullDenied(ctx, key, pods, new Set(runs.map((r) => r.container)))
+        : undefined,
     previous: current?.status,
   };
 }

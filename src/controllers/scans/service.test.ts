@@ -2,9 +2,10 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../runtime/clock.ts';
-import type { ImageScanner } from '../../scanner/index.ts';
+import type { DigestOutcome, ImageScanner } from '../../scanner/index.ts';
 import type { ScanOutcome } from '../../scanner/types.ts';
 import { ImageInventoryStore } from '../image-inventories.ts';
+import { RETRY_FAILED_SCAN_MS } from './policy.ts';
 import { ScanService, type ScanPurpose, type ScanRequest } from './service.ts';
 
 /** A scanner whose scans end when the test says so; it records what it was asked. */
@@ -140,5 +141,116 @@ describe('scan service', () => {
     service.forget(DIGEST);
     expect(service.get(DIGEST)).toBeUndefined();
     expect(service.credentialSourcesOf(DIGEST)).toBeUndefined();
+  });
+});
+
+describe('pull checks of images no pod could pull', () => {
+  /** A scanner whose digest lookups answer from `answers` and are counted. */
+  function pullSetup() {
+    const asked: { reference: string; secrets: number }[] = [];
+    const answers: DigestOutcome[] = [];
+    const scanner: ImageScanner = {
+      scan: () => Promise.reject(new Error('not asked to scan')),
+      resolveDigest: (reference, options) => {
+        asked.push({ reference, secrets: options?.credentials?.pullSecrets?.length ?? 0 });
+        return Promise.resolve(
+          answers.shift() ?? {
+            status: 'failed',
+            reason: 'ACCESS_DENIED',
+            message: `${reference}: access denied (HTTP 401)`,
+          },
+        );
+      },
+    };
+    const clock = new ManualClock(new Date('2026-03-01T12:00:00Z'));
+    const service = new ScanService({
+      scanner,
+      store: new ImageInventoryStore(),
+      concurrency: 1,
+      clock,
+      log: pino({ level: 'silent' }),
+      registry: new Registry(),
+    });
+    const check = (sources: string, onDone?: () => void) =>
+      service.checkPull({
+        reference: 'registry.test/private/app:1',
+        credentialSources: sources,
+        credentials: () =>
+          Promise.resolve({
+            credentials: { pullSecrets: sources === '' ? [] : [{ '.dockerconfigjson': 'e30=' }] },
+            problems: [],
+          }),
+        ...(onDone !== undefined ? { onDone } : {}),
+      });
+    return { asked, answers, clock, check, service };
+  }
+
+  it('asks the registry once per reference and secrets, tells who asked, and holds the answer', async () => {
+    const { asked, check } = pullSetup();
+    let told = 0;
+    expect(check('', () => told++)).toBeUndefined();
+    expect(check('', () => told++)).toBeUndefined();
+    await settle();
+    expect(asked).toEqual([{ reference: 'registry.test/private/app:1', secrets: 0 }]);
+    expect(told).toBe(2);
+    expect(check('')?.outcome).toEqual({
+      status: 'failed',
+      reason: 'ACCESS_DENIED',
+      message: 'registry.test/private/app:1: access denied (HTTP 401)',
+    });
+    expect(asked).toHaveLength(1);
+  });
+
+  it('checks again with new pull secrets at once, and with the same ones after the retry delay', async () => {
+    const { asked, answers, clock, check } = pullSetup();
+    check('');
+    await settle();
+    answers.push({ status: 'resolved', digest: DIGEST });
+    check('apps/regcred');
+    await settle();
+    expect(asked.map((a) => a.secrets)).toEqual([0, 1]);
+    expect(check('apps/regcred')?.outcome).toEqual({ status: 'resolved', digest: DIGEST });
+
+    clock.advance(RETRY_FAILED_SCAN_MS - 1);
+    expect(check('')?.outcome.status).toBe('failed');
+    expect(asked).toHaveLength(2);
+    clock.advance(1);
+    answers.push({ status: 'resolved', digest: DIGEST });
+    // The old answer is given while the new check runs.
+    expect(check('')?.outcome.status).toBe('failed');
+    await settle();
+    expect(asked).toHaveLength(3);
+    expect(check('')?.outcome.status).toBe('resolved');
+  });
+
+  it('a failure to read the pull secrets is an INTERNAL_ERROR answer, the registry not asked', async () => {
+    const { asked, service } = pullSetup();
+    const check = () =>
+      service.checkPull({
+        reference: 'registry.test/app:1',
+        credentialSources: 'apps/regcred',
+        credentials: () => Promise.reject(new Error('secrets "regcred" is forbidden')),
+      });
+    check();
+    await settle();
+    expect(asked).toEqual([]);
+    expect(check()?.outcome).toEqual({
+      status: 'failed',
+      reason: 'INTERNAL_ERROR',
+      message: 'secrets "regcred" is forbidden',
+    });
+  });
+
+  it('a scanner that cannot resolve digests leaves the image unchecked', async () => {
+    const { service } = setup();
+    const check = () =>
+      service.checkPull({
+        reference: 'registry.test/app:1',
+        credentialSources: '',
+        credentials: () => Promise.resolve({ credentials: {}, problems: [] }),
+      });
+    expect(check()).toBeUndefined();
+    await settle();
+    expect(check()).toBeUndefined();
   });
 });

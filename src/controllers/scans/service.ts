@@ -22,15 +22,25 @@
  *   run in evaluation requests its scans again, and the scanner's layer cache makes a repeated
  *   scan of known layers cheap.
  *
+ * - Pull checks: for an image no pod could pull (no digest to scan), coverage asks
+ *   {@link ScanService.checkPull} whether the registry serves the reference's manifest with
+ *   the pods' pull secrets. One check per reference and set of secrets runs at a time; its
+ *   answer is held for {@link RETRY_FAILED_SCAN_MS} and then checked again.
+ *
  * One set of scan metrics is kept for every purpose (docs/metrics.md).
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ImageScanRecord, ImageInventoryStore } from '../image-inventories.ts';
-import type { ImageScanner, ScanCredentials, ScanOutcome } from '../../scanner/index.ts';
+import type {
+  DigestOutcome,
+  ImageScanner,
+  ScanCredentials,
+  ScanOutcome,
+} from '../../scanner/index.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import type { ControllerDeps } from '../deps.ts';
-import { BoundedCache } from './policy.ts';
+import { BoundedCache, RETRY_FAILED_SCAN_MS } from './policy.ts';
 
 export type ScanPurpose = 'coverage' | 'run';
 
@@ -48,6 +58,25 @@ export interface ScanRequest {
   purpose: ScanPurpose;
   /** Called once when this digest's scan ends. */
   onDone?: () => void;
+}
+
+/** Whether the registry serves a reference with a set of pull secrets (see checkPull). */
+export interface PullCheckRequest {
+  /** The image as the pod names it (tag or digest). */
+  reference: string;
+  /** Called when the check starts; resolves to the credentials to use. */
+  credentials: ScanRequest['credentials'];
+  /** Fingerprint of the credentials' sources (secret names): a new set is a new check. */
+  credentialSources: string;
+  /** Called once when this check ends. */
+  onDone?: () => void;
+}
+
+/** The answer of a pull check. */
+export interface PullCheckRecord {
+  /** When it ended, epoch ms. */
+  checkedAt: number;
+  outcome: DigestOutcome;
 }
 
 interface Metrics {
@@ -120,6 +149,8 @@ export class ScanService {
   private readonly opts: ScanServiceOptions;
   private readonly metrics: Metrics;
   private readonly abort = new AbortController();
+  private readonly pullChecks = new BoundedCache<PullCheckRecord>(256);
+  private readonly pullChecking = new Map<string, (() => void)[]>();
 
   constructor(opts: ScanServiceOptions) {
     this.opts = opts;
@@ -191,6 +222,56 @@ export class ScanService {
     if (req.purpose === 'coverage') pending.coverageSources ??= req.credentialSources;
     pending.purposes.add(req.purpose);
     if (req.onDone !== undefined) pending.onDone.push(req.onDone);
+  }
+
+  /**
+   * The last answer to whether the registry serves `reference` with these pull secrets; starts
+   * a check when there is none or it is older than {@link RETRY_FAILED_SCAN_MS} (the old answer
+   * is returned meanwhile). Undefined until a first check ends, and always with a scanner that
+   * cannot resolve digests.
+   */
+  checkPull(req: PullCheckRequest): PullCheckRecord | undefined {
+    const key = `${req.reference} ${req.credentialSources}`;
+    const held = this.pullChecks.get(key);
+    const now = this.opts.clock.now().getTime();
+    if (held !== undefined && now - held.checkedAt < RETRY_FAILED_SCAN_MS) return held;
+    if (this.abort.signal.aborted || this.opts.scanner.resolveDigest === undefined) return held;
+    const running = this.pullChecking.get(key);
+    if (running !== undefined) {
+      if (req.onDone !== undefined) running.push(req.onDone);
+      return held;
+    }
+    const listeners = req.onDone !== undefined ? [req.onDone] : [];
+    this.pullChecking.set(key, listeners);
+    void this.pullCheck(req).then((outcome) => {
+      this.pullChecking.delete(key);
+      if (this.abort.signal.aborted) return;
+      this.pullChecks.set(key, { checkedAt: this.opts.clock.now().getTime(), outcome });
+      if (outcome.status === 'failed') {
+        this.opts.log.info(
+          { image: req.reference, reason: outcome.reason, message: outcome.message },
+          'image not pulled by its pods cannot be read with their pull secrets',
+        );
+      }
+      for (const done of listeners) done();
+    });
+    return held;
+  }
+
+  private async pullCheck(req: PullCheckRequest): Promise<DigestOutcome> {
+    try {
+      const { credentials } = await req.credentials();
+      return await this.opts.scanner.resolveDigest!(req.reference, {
+        credentials,
+        signal: this.abort.signal,
+      });
+    } catch (err) {
+      return {
+        status: 'failed',
+        reason: 'INTERNAL_ERROR',
+        message: err instanceof Error ? err.message : String(err),
+      };
+    }
   }
 
   stop(): void {

@@ -19,7 +19,14 @@ export interface SuppressibleFinding {
   labels?: Record<string, string> | undefined;
   status: Pick<
     FindingStatus,
-    'severity' | 'type' | 'vulnerabilityId' | 'aliases' | 'packages' | 'resource' | 'fixAvailable'
+    | 'severity'
+    | 'type'
+    | 'vulnerabilityId'
+    | 'ruleId'
+    | 'aliases'
+    | 'packages'
+    | 'resource'
+    | 'fixAvailable'
   > &
     Partial<Pick<FindingStatus, 'status'>>;
 }
@@ -61,7 +68,7 @@ export function matchesCriteria(
   const r = s.resource;
   if (!matchesKey(c.severity, present(s.severity))) return false;
   if (!matchesKey(c.findingType, present(s.type))) return false;
-  if (!matchesKey(c.vulnerabilityId, present(s.vulnerabilityId, ...(s.aliases ?? []))))
+  if (!matchesKey(c.vulnerabilityId, present(s.vulnerabilityId, s.ruleId, ...(s.aliases ?? []))))
     return false;
   if (!matchesKey(c.packageName, present(...(s.packages ?? []).map((p) => p.name)))) return false;
   if (!matchesKey(c.resourceType, present(r?.type))) return false;

@@ -59,7 +59,9 @@ export const FilterCriteriaSchema = z
   .object({
     severity: enumFilters('severity', SEVERITIES),
     findingType: enumFilters('finding type', FINDING_TYPES),
-    vulnerabilityId: stringFilters('vulnerability id (or any alias)'),
+    vulnerabilityId: stringFilters(
+      'vulnerability id (or any alias; the rule id of a rule finding)',
+    ),
     packageName: stringFilters('name of a vulnerable package'),
     resourceType: enumFilters('resource type', RESOURCE_TYPES),
     resourceName: stringFilters('resource name'),

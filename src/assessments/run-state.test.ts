@@ -100,6 +100,7 @@ describe('rules packages', () => {
       'cis',
       'network-reachability',
     ]);
+    expect(unsupportedPackages(['security-best-practices', 'cve'])).toEqual([]);
     expect(unsupportedPackagesMessage(['cis'])).toMatch(/^rules package cis is not implemented/);
     expect(unsupportedPackagesMessage(['cis', 'security-best-practices'])).toContain(
       'cis, security-best-practices are not implemented',

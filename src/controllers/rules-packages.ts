@@ -1,0 +1,79 @@
+/**
+ * The facts the workload rules packages read, gathered from the controllers' caches, and the
+ * producers that turn them into findings. Both the assessment runs and the continuous findings
+ * controller come through here, so a rules package is evaluated the same way in both.
+ */
+import type { RulesPackage } from '../api/v1alpha1/common.ts';
+import type { BuiltFinding } from '../findings/build.ts';
+import type { Cache } from '../kube/cache.ts';
+import type { KubeObject } from '../kube/resources.ts';
+import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
+import type { NotEvaluated } from '../rules/producer.ts';
+import { workloadFacts, workloadId, type WorkloadFacts } from '../rules/workload.ts';
+
+/** Rules packages whose findings are about workloads (evaluated from their pod templates). */
+export const WORKLOAD_RULES_PACKAGES: readonly RulesPackage[] = ['security-best-practices'];
+
+export interface WorkloadCaches {
+  /** Workload objects by kind (Deployment, StatefulSet, DaemonSet, Job, CronJob). */
+  workloads: ReadonlyMap<string, Cache>;
+  serviceAccounts: Cache;
+}
+
+export interface WorkloadRef {
+  namespace: string;
+  kind: string;
+  name: string;
+}
+
+/** The facts of one workload from the caches, or why there are none. */
+export function workloadFactsOf(c: WorkloadCaches, ref: WorkloadRef): WorkloadFacts | string {
+  if (ref.kind === 'Pod') {
+    return `bare Pod ${ref.namespace}/${ref.name}: pod specs are not cached, so its configuration is not evaluated (run it under a Deployment, StatefulSet, DaemonSet, Job or CronJob)`;
+  }
+  const obj = c.workloads.get(ref.kind)?.get(`${ref.namespace}/${ref.name}`);
+  if (obj === undefined) return `${ref.kind} ${ref.namespace}/${ref.name} no longer exists`;
+  const facts = workloadFacts({ ...(obj as KubeObject & Record<string, unknown>), kind: ref.kind });
+  if (typeof facts === 'string') return facts;
+  const spec = facts.template.spec ?? {};
+  const saName =
+    typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== ''
+      ? spec.serviceAccountName
+      : 'default';
+  const sa = c.serviceAccounts.get(`${ref.namespace}/${saName}`) as
+    (KubeObject & { automountServiceAccountToken?: boolean }) | undefined;
+  if (sa !== undefined) {
+    facts.serviceAccount =
+      typeof sa.automountServiceAccountToken === 'boolean'
+        ? { automountServiceAccountToken: sa.automountServiceAccountToken }
+        : {};
+  }
+  return facts;
+}
+
+/**
+ * The findings of the workload rules packages among `packages` for these workloads, and the
+ * workloads that could not be evaluated.
+ */
+export function evaluateWorkloadPackages(
+  packages: readonly RulesPackage[],
+  c: WorkloadCaches,
+  refs: readonly WorkloadRef[],
+): { findings: BuiltFinding[]; notEvaluated: NotEvaluated[] } {
+  const wanted = packages.filter((p) => WORKLOAD_RULES_PACKAGES.includes(p));
+  if (wanted.length === 0) return { findings: [], notEvaluated: [] };
+  const facts: WorkloadFacts[] = [];
+  const notEvaluated: NotEvaluated[] = [];
+  for (const ref of refs) {
+    const f = workloadFactsOf(c, ref);
+    if (typeof f === 'string') notEvaluated.push({ id: workloadId(ref), reason: f });
+    else facts.push(f);
+  }
+  const findings: BuiltFinding[] = [];
+  if (wanted.includes('security-best-practices')) {
+    const out = securityBestPractices.produce(facts);
+    findings.push(...out.findings);
+    notEvaluated.push(...out.notEvaluated);
+  }
+  return { findings, notEvaluated };
+}

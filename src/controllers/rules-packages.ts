@@ -51,6 +51,21 @@ export function workloadFactsOf(c: WorkloadCaches, ref: WorkloadRef): WorkloadFa
   return facts;
 }
 
+/** The findings of the workload rules packages among `packages` for these workloads. */
+export function produceWorkloadFindings(
+  packages: readonly RulesPackage[],
+  facts: readonly WorkloadFacts[],
+): { findings: BuiltFinding[]; notEvaluated: NotEvaluated[] } {
+  const findings: BuiltFinding[] = [];
+  const notEvaluated: NotEvaluated[] = [];
+  if (packages.includes('security-best-practices')) {
+    const out = securityBestPractices.produce(facts);
+    findings.push(...out.findings);
+    notEvaluated.push(...out.notEvaluated);
+  }
+  return { findings, notEvaluated };
+}
+
 /**
  * The findings of the workload rules packages among `packages` for these workloads, and the
  * workloads that could not be evaluated.
@@ -60,8 +75,8 @@ export function evaluateWorkloadPackages(
   c: WorkloadCaches,
   refs: readonly WorkloadRef[],
 ): { findings: BuiltFinding[]; notEvaluated: NotEvaluated[] } {
-  const wanted = packages.filter((p) => WORKLOAD_RULES_PACKAGES.includes(p));
-  if (wanted.length === 0) return { findings: [], notEvaluated: [] };
+  if (!packages.some((p) => WORKLOAD_RULES_PACKAGES.includes(p)))
+    return { findings: [], notEvaluated: [] };
   const facts: WorkloadFacts[] = [];
   const notEvaluated: NotEvaluated[] = [];
   for (const ref of refs) {
@@ -69,11 +84,6 @@ export function evaluateWorkloadPackages(
     if (typeof f === 'string') notEvaluated.push({ id: workloadId(ref), reason: f });
     else facts.push(f);
   }
-  const findings: BuiltFinding[] = [];
-  if (wanted.includes('security-best-practices')) {
-    const out = securityBestPractices.produce(facts);
-    findings.push(...out.findings);
-    notEvaluated.push(...out.notEvaluated);
-  }
-  return { findings, notEvaluated };
+  const out = produceWorkloadFindings(packages, facts);
+  return { findings: out.findings, notEvaluated: [...notEvaluated, ...out.notEvaluated] };
 }

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { LABELS } from '../../api/v1alpha1/common.ts';
 import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
+import { sameJson } from '../../findings/build.ts';
 import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
@@ -74,6 +75,8 @@ function findingsCaches(deps: ControllerDeps): FindingsCaches {
     nodeInventories: informers.nodeInventories(m),
     suppressionRules: informers.suppressionRules(m),
     scanConfigurations: informers.scanConfigurations(m),
+    workloads: new Map(Object.entries(informers.workloads(m))),
+    serviceAccounts: informers.serviceAccounts(m),
   };
   // The caches are shared: a second setup in one process (tests) finds the index there.
   caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
@@ -245,10 +248,31 @@ function watchFindingsInputs(
       isDefault(sc) && old.metadata.generation !== sc.metadata.generation && enqueue.all(),
     delete: (sc) => isDefault(sc) && enqueue.all(),
   });
+  watchWorkloadTemplates(caches, enqueue);
   deps.images.onChange((digest) => {
     for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
       enqueue.resource(cr.metadata.name);
   });
+}
+
+/**
+ * A workload whose pod template changed is evaluated again by the workload rules packages (its
+ * status changes, which are most of a workload's updates, are not).
+ */
+function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
+  for (const [kind, cache] of caches.workloads) {
+    const workload = (w: KubeObject) =>
+      enqueue.resource(
+        coveredResourceName.workload(w.metadata.namespace ?? '', kind, w.metadata.name),
+      );
+    cache.addHandlers({
+      add: workload,
+      update: (old, w) => {
+        if (!sameJson(old.spec, w.spec)) workload(w);
+      },
+      delete: workload,
+    });
+  }
 }
 
 /** A database update re-matches every continuous resource. */

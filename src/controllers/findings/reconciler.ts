@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LABELS } from '../../api/v1alpha1/common.ts';
+import { LABELS, type RulesPackage } from '../../api/v1alpha1/common.ts';
 import type { CoveredResource } from '../../api/v1alpha1/covered-resource.ts';
 import type { NodeInventory } from '../../api/v1alpha1/node-inventory.ts';
 import {
@@ -42,6 +42,11 @@ import type { KubeObject } from '../../kube/resources.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../runtime/controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
+import {
+  produceWorkloadFindings,
+  workloadFactsOf,
+  type WorkloadCaches,
+} from '../rules-packages.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import {
   capFindings,
@@ -75,11 +80,18 @@ export const DEFAULT_FINDINGS_CONFIG: FindingsConfig = {
   writeConcurrency: 4,
 };
 
-export interface FindingsCaches {
+export interface FindingsCaches extends WorkloadCaches {
   coveredResources: Cache<CoveredResource & KubeObject>;
   nodeInventories: Cache<NodeInventory & KubeObject>;
   suppressionRules: Cache<SuppressionRule & KubeObject>;
   scanConfigurations: Cache<ScanConfiguration & KubeObject>;
+}
+
+type Desired = { built: BuiltFinding[]; observe: boolean; periodicAt?: number };
+
+/** The rules packages the `default` ScanConfiguration switches on, with the schema's default. */
+export function continuousPackages(config: ScanConfiguration | undefined): readonly RulesPackage[] {
+  return config?.spec.rulesPackages ?? ['cve'];
 }
 
 export class FindingsReconciler implements Reconciler {
@@ -160,7 +172,7 @@ export class FindingsReconciler implements Reconciler {
     if (plan.kind !== 'match') this.evaluated.delete(name);
     let result: EvaluationResult =
       plan.kind === 'match' ? 'matched' : plan.kind === 'delete' ? 'disabled' : plan.result;
-    let desired: { built: BuiltFinding[]; observe: boolean; periodicAt?: number } | undefined;
+    let desired: Desired | undefined;
     if (plan.kind === 'match') {
       const computed = this.desired(name, cr!, existing, now, ctx.log);
       if (typeof computed === 'string') {
@@ -214,8 +226,18 @@ export class FindingsReconciler implements Reconciler {
     existing: Map<string, StoredFindingOf>,
     now: Date,
     log: Logger,
-  ): { built: BuiltFinding[]; observe: boolean; periodicAt?: number } | EvaluationResult {
+  ): Desired | EvaluationResult {
     const s = cr.status!;
+    const packages = continuousPackages(
+      this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME),
+    );
+    if (s.resourceType === 'WORKLOAD')
+      return this.workloadDesired(name, cr, existing, now, packages);
+    // cve switched off: what it found closes.
+    if (!packages.includes('cve')) {
+      this.evaluated.delete(name);
+      return { built: [], observe: false };
+    }
     const db = this.deps.database?.current;
     if (db === undefined) {
       if (!this.warnedNoDatabase) {
@@ -268,6 +290,50 @@ export class FindingsReconciler implements Reconciler {
         (observe || open.length === 0 ? now.getTime() : oldest) + this.config.reevaluateIntervalMs;
     }
     return out;
+  }
+
+  /**
+   * The rule findings of a workload: its pod template (and service account) through the
+   * workload rules packages switched on. Evaluated again when those facts change, and
+   * observed once per re-evaluation interval like every continuous resource.
+   */
+  private workloadDesired(
+    name: string,
+    cr: CoveredResource & KubeObject,
+    existing: Map<string, StoredFindingOf>,
+    now: Date,
+    packages: readonly RulesPackage[],
+  ): Desired | EvaluationResult {
+    const r = cr.status?.resource;
+    if (r?.kind === undefined || r.name === undefined || r.namespace === undefined)
+      return 'no_inventory';
+    const facts = workloadFactsOf(this.caches, {
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+    });
+    // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
+    if (typeof facts === 'string') return 'no_inventory';
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([facts.template, facts.serviceAccount ?? null, packages]))
+      .update(String(this.config.maxFindingsPerResource))
+      .digest('hex');
+    const built = produceWorkloadFindings(packages, [facts]).findings;
+    const open = [...existing.values()].filter((f) => f.status?.status !== 'CLOSED');
+    const oldest = Math.min(
+      ...open.map((f) => Date.parse(f.status?.lastObservedAt ?? '') || now.getTime()),
+    );
+    const periodicDue =
+      open.length > 0 && now.getTime() - oldest >= this.config.reevaluateIntervalMs;
+    const previous = this.evaluated.get(name);
+    this.evaluated.set(name, fingerprint);
+    const observe = (previous !== undefined && previous !== fingerprint) || periodicDue;
+    return {
+      built,
+      observe,
+      periodicAt:
+        (observe || open.length === 0 ? now.getTime() : oldest) + this.config.reevaluateIntervalMs,
+    };
   }
 
   private databaseId(db: VulnDatabase): number {

@@ -24,6 +24,7 @@ export type StopAction = 'START_EVALUATION' | 'SKIP_EVALUATION';
 export const IMPLEMENTED_RULES_PACKAGES: readonly RulesPackage[] = [
   'cve',
   'security-best-practices',
+  'network-reachability',
 ];
 
 /** The packages of a list that are not implemented yet. */

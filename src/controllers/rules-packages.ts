@@ -6,18 +6,87 @@
 import type { RulesPackage } from '../api/v1alpha1/common.ts';
 import type { BuiltFinding } from '../findings/build.ts';
 import type { Cache } from '../kube/cache.ts';
-import type { KubeObject } from '../kube/resources.ts';
+import type { KubeObject, ResourceType } from '../kube/resources.ts';
+import type { Manager } from '../runtime/manager.ts';
 import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
+import { ingressFacts, networkPolicyFacts, serviceFacts } from '../rules/network/objects.ts';
+import { networkReachability, type ClusterNetworkFacts } from '../rules/network/reachability.ts';
 import type { NotEvaluated } from '../rules/producer.ts';
 import { workloadFacts, workloadId, type WorkloadFacts } from '../rules/workload.ts';
 
-/** Rules packages whose findings are about workloads (evaluated from their pod templates). */
-export const WORKLOAD_RULES_PACKAGES: readonly RulesPackage[] = ['security-best-practices'];
+/** Rules packages whose findings are about workloads. */
+export const WORKLOAD_RULES_PACKAGES: readonly RulesPackage[] = [
+  'security-best-practices',
+  'network-reachability',
+];
+
+/** The kinds network-reachability reads besides the workloads. */
+export const NETWORK_RESOURCES = {
+  services: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
+  ingresses: {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'ingresses',
+    kind: 'Ingress',
+    namespaced: true,
+  },
+  networkPolicies: {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'networkpolicies',
+    kind: 'NetworkPolicy',
+    namespaced: true,
+  },
+} as const satisfies Record<string, ResourceType>;
+
+export interface NetworkCaches {
+  services: Cache;
+  ingresses: Cache;
+  networkPolicies: Cache;
+}
 
 export interface WorkloadCaches {
   /** Workload objects by kind (Deployment, StatefulSet, DaemonSet, Job, CronJob). */
   workloads: ReadonlyMap<string, Cache>;
   serviceAccounts: Cache;
+  network: NetworkCaches;
+}
+
+/** Keeps the metadata (without managedFields and annotations) and the spec. */
+function trimToSpec(obj: KubeObject): KubeObject {
+  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  return {
+    ...(obj.apiVersion !== undefined ? { apiVersion: obj.apiVersion } : {}),
+    ...(obj.kind !== undefined ? { kind: obj.kind } : {}),
+    metadata,
+    spec: obj.spec,
+  };
+}
+
+/** Creates (or joins) the caches of Services, Ingresses and NetworkPolicies. */
+export function networkCaches(m: Manager): NetworkCaches {
+  return {
+    services: m.informer(NETWORK_RESOURCES.services, { transform: trimToSpec }),
+    ingresses: m.informer(NETWORK_RESOURCES.ingresses, { transform: trimToSpec }),
+    networkPolicies: m.informer(NETWORK_RESOURCES.networkPolicies, { transform: trimToSpec }),
+  };
+}
+
+/**
+ * The network facts of the namespaces given, from the caches. HTTPRoutes are not read yet: the
+ * evaluation supports them, the controller does not watch the Gateway API.
+ */
+export function clusterNetworkFacts(
+  c: NetworkCaches,
+  namespaces: ReadonlySet<string>,
+): ClusterNetworkFacts {
+  const inScope = (o: KubeObject) => namespaces.has(o.metadata.namespace ?? '');
+  return {
+    services: c.services.list().filter(inScope).map(serviceFacts),
+    ingresses: c.ingresses.list().filter(inScope).map(ingressFacts),
+    httpRoutes: [],
+    networkPolicies: c.networkPolicies.list().filter(inScope).map(networkPolicyFacts),
+  };
 }
 
 export interface WorkloadRef {
@@ -55,11 +124,18 @@ export function workloadFactsOf(c: WorkloadCaches, ref: WorkloadRef): WorkloadFa
 export function produceWorkloadFindings(
   packages: readonly RulesPackage[],
   facts: readonly WorkloadFacts[],
+  network: NetworkCaches,
 ): { findings: BuiltFinding[]; notEvaluated: NotEvaluated[] } {
   const findings: BuiltFinding[] = [];
   const notEvaluated: NotEvaluated[] = [];
   if (packages.includes('security-best-practices')) {
     const out = securityBestPractices.produce(facts);
+    findings.push(...out.findings);
+    notEvaluated.push(...out.notEvaluated);
+  }
+  if (packages.includes('network-reachability')) {
+    const cluster = clusterNetworkFacts(network, new Set(facts.map((f) => f.namespace)));
+    const out = networkReachability.produce({ workloads: facts, cluster });
     findings.push(...out.findings);
     notEvaluated.push(...out.notEvaluated);
   }
@@ -84,6 +160,6 @@ export function evaluateWorkloadPackages(
     if (typeof f === 'string') notEvaluated.push({ id: workloadId(ref), reason: f });
     else facts.push(f);
   }
-  const out = produceWorkloadFindings(packages, facts);
+  const out = produceWorkloadFindings(packages, facts, c.network);
   return { findings: out.findings, notEvaluated: [...notEvaluated, ...out.notEvaluated] };
 }

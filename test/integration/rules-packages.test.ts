@@ -221,4 +221,56 @@ describe('rules packages', () => {
       });
     }
   });
+  it('network-reachability finds a LoadBalancer in front of the Deployment, and a default-deny policy closes it', async () => {
+    await scanConfiguration(['network-reachability']);
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web-public', namespace: NS },
+      spec: {
+        type: 'LoadBalancer',
+        selector: { app: 'web' },
+        ports: [{ name: 'https', port: 443, targetPort: 8080 }],
+      },
+    });
+    const cr = coveredResourceName.workload(NS, 'Deployment', 'web');
+    const selector = `${LABELS.coveredResource}=${cr},${LABELS.type}=NETWORK_REACHABILITY`;
+    const open = await eventually(
+      'the reachability findings',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector));
+        return f.get('NETWORK-REACHABILITY-LOADBALANCER')?.status === 'ACTIVE' ? f : undefined;
+      },
+      60_000,
+    );
+    const lb = open.get('NETWORK-REACHABILITY-LOADBALANCER')!;
+    expect(lb).toMatchObject({
+      type: 'NETWORK_REACHABILITY',
+      severity: 'MEDIUM',
+      rulesPackage: 'network-reachability',
+      networkReachabilityDetails: {
+        protocol: 'TCP',
+        openPortRange: { begin: 8080, end: 8080 },
+        networkPath: [
+          { componentType: 'Internet', componentId: 'outside the cluster' },
+          { componentType: 'LoadBalancer', componentId: `${NS}/web-public:443` },
+          { componentType: 'Service', componentId: `${NS}/web-public:443` },
+          { componentType: 'Pod', componentId: `${NS}/Deployment/web:8080` },
+        ],
+      },
+    });
+    // The API server allocated a node port: that way in is found too.
+    expect(open.get('NETWORK-REACHABILITY-NODEPORT')?.status).toBe('ACTIVE');
+
+    await env.apply({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'default-deny', namespace: NS },
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    });
+    await eventually('the reachability findings closed', async () => {
+      const f = await findings(env.adminNamespace, selector);
+      return f.length >= 2 && f.every((x) => x.status?.status === 'CLOSED') ? true : undefined;
+    });
+  });
 });

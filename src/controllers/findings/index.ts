@@ -20,11 +20,13 @@ import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.
 import { coveredResourceName } from '../../coverage/names.ts';
 import { sameJson } from '../../findings/build.ts';
 import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/resources.ts';
 import { informers } from '../informers.ts';
+import { networkCaches } from '../rules-packages.ts';
 import { findingsMetrics } from './metrics.ts';
 import {
   DEFAULT_FINDINGS_CONFIG,
@@ -77,6 +79,7 @@ function findingsCaches(deps: ControllerDeps): FindingsCaches {
     scanConfigurations: informers.scanConfigurations(m),
     workloads: new Map(Object.entries(informers.workloads(m))),
     serviceAccounts: informers.serviceAccounts(m),
+    network: networkCaches(m),
   };
   // The caches are shared: a second setup in one process (tests) finds the index there.
   caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
@@ -249,6 +252,7 @@ function watchFindingsInputs(
     delete: (sc) => isDefault(sc) && enqueue.all(),
   });
   watchWorkloadTemplates(caches, enqueue);
+  watchNetwork(caches, enqueue);
   deps.images.onChange((digest) => {
     for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
       enqueue.resource(cr.metadata.name);
@@ -271,6 +275,30 @@ function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueue
         if (!sameJson(old.spec, w.spec)) workload(w);
       },
       delete: workload,
+    });
+  }
+}
+
+/**
+ * A Service, Ingress or NetworkPolicy that changes may change how every workload of its
+ * namespace can be reached: they are evaluated again.
+ */
+function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
+  const namespace = (o: KubeObject) => {
+    const ns = o.metadata.namespace ?? '';
+    for (const cr of caches.coveredResources.list()) {
+      const s = cr.status;
+      if (s?.resourceType === 'WORKLOAD' && s.resource?.namespace === ns)
+        enqueue.resource(cr.metadata.name);
+    }
+  };
+  for (const cache of Object.values(caches.network) as Cache[]) {
+    cache.addHandlers({
+      add: namespace,
+      update: (old: KubeObject, o: KubeObject) => {
+        if (!sameJson(old.spec, o.spec)) namespace(o);
+      },
+      delete: namespace,
     });
   }
 }

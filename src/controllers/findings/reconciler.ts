@@ -314,11 +314,12 @@ export class FindingsReconciler implements Reconciler {
     });
     // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
     if (typeof facts === 'string') return 'no_inventory';
+    const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
+    // What the findings derive from: the template (through them) and what they say.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([facts.template, facts.serviceAccount ?? null, packages]))
+      .update(JSON.stringify([packages, built.map((b) => [b.name, b.status])]))
       .update(String(this.config.maxFindingsPerResource))
       .digest('hex');
-    const built = produceWorkloadFindings(packages, [facts]).findings;
     const open = [...existing.values()].filter((f) => f.status?.status !== 'CLOSED');
     const oldest = Math.min(
       ...open.map((f) => Date.parse(f.status?.lastObservedAt ?? '') || now.getTime()),

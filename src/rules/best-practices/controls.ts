@@ -85,7 +85,7 @@ const SELINUX_TYPES: readonly Scalar[] = [
   'container_engine_t',
 ];
 
-const CONTAINER_LISTS = 'spec.containers[*], spec.initContainers[*], spec.ephemeralContainers[*]';
+const CONTAINER_LISTS = 'spec.(containers|initContainers|ephemeralContainers)[*]';
 
 export const CONTROLS: readonly Control[] = [
   // ------------------------------------------------------------------ baseline

@@ -1,4 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call -- the table mutates plain pod specs */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FindingStatusSchema } from '../../api/v1alpha1/finding.ts';
 import { workloadFacts, type WorkloadFacts } from '../workload.ts';
@@ -615,5 +617,19 @@ describe('security-best-practices producer', () => {
     const other = { ...deployment((s) => (s.hostPID = true)), name: 'api' };
     const c = securityBestPractices.produce([other]).findings;
     expect(c[0]!.name).not.toBe(a[0]!.name);
+  });
+});
+
+describe('the security-best-practices documentation', () => {
+  it('lists every control, in order, with its level and severity', () => {
+    const doc = readFileSync(
+      join(import.meta.dirname, '..', '..', '..', 'docs', 'rules-security-best-practices.md'),
+      'utf8',
+    );
+    const block = /<!-- controls -->\n([\s\S]*?)<!-- \/controls -->/.exec(doc)?.[1] ?? '';
+    const rows = [...block.matchAll(/^\| `([A-Z0-9-]+)` +\| (\w+) +\| (\w+) /gm)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}`,
+    );
+    expect(rows).toEqual(CONTROLS.map((c) => `${c.id} ${c.level} ${c.severity}`));
   });
 });

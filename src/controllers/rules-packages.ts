@@ -10,7 +10,12 @@ import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
 import { ingressFacts, networkPolicyFacts, serviceFacts } from '../rules/network/objects.ts';
-import { networkReachability, type ClusterNetworkFacts } from '../rules/network/reachability.ts';
+import {
+  networkReachability,
+  workloadExposures,
+  type ClusterNetworkFacts,
+} from '../rules/network/reachability.ts';
+import type { ExposureFacts } from '../rules/score.ts';
 import type { NotEvaluated } from '../rules/producer.ts';
 import { workloadFacts, workloadId, type WorkloadFacts } from '../rules/workload.ts';
 
@@ -162,4 +167,30 @@ export function evaluateWorkloadPackages(
   }
   const out = produceWorkloadFindings(packages, facts, c.network);
   return { findings: out.findings, notEvaluated: [...notEvaluated, ...out.notEvaluated] };
+}
+
+/**
+ * Who can reach the workloads given from outside the cluster, for the exposure-adjusted score;
+ * undefined when one of them cannot be evaluated (a bare Pod, a workload not cached yet): an
+ * unknown exposure never lowers a score.
+ */
+export function exposureOf(
+  c: WorkloadCaches,
+  refs: readonly WorkloadRef[],
+): ExposureFacts | undefined {
+  const facts: WorkloadFacts[] = [];
+  for (const ref of refs) {
+    const f = workloadFactsOf(c, ref);
+    if (typeof f === 'string') return undefined;
+    facts.push(f);
+  }
+  const cluster = clusterNetworkFacts(c.network, new Set(facts.map((f) => f.namespace)));
+  return {
+    workloads: facts.map((f) => ({
+      id: workloadId(f),
+      exposures: workloadExposures(f, cluster).map(
+        (e) => `${e.entry} ${e.entryId} ${e.port}/${e.protocol}`,
+      ),
+    })),
+  };
 }

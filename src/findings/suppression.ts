@@ -27,6 +27,7 @@ export interface SuppressibleFinding {
     | 'packages'
     | 'resource'
     | 'fixAvailable'
+    | 'inspectorScore'
   > &
     Partial<Pick<FindingStatus, 'status'>>;
 }
@@ -76,6 +77,16 @@ export function matchesCriteria(
   if (!matchesKey(c.resourceNamespace, present(r?.namespace))) return false;
   if (!matchesKey(c.repository, present(r?.imageRepository))) return false;
   if (!matchesKey(c.fixAvailable, present(s.fixAvailable))) return false;
+  if (c.inspectorScore !== undefined) {
+    const score = s.inspectorScore;
+    const inRange = c.inspectorScore.some(
+      (r) =>
+        score !== undefined &&
+        (r.lowerInclusive === undefined || score >= r.lowerInclusive) &&
+        (r.upperInclusive === undefined || score <= r.upperInclusive),
+    );
+    if (!inRange) return false;
+  }
   if (c.resourceLabels !== undefined) {
     const labels = resourceLabels ?? {};
     const any = c.resourceLabels.some((f) =>

@@ -57,6 +57,23 @@ describe('rule findings go through the same finding path as package findings', (
     expect(suppressingRule([other], f)).toBeUndefined();
   });
 
+  it('a suppression rule matches a finding by its (adjusted) score range', () => {
+    const f = {
+      metadata: { namespace: 'shop' },
+      status: { ...built().status, inspectorScore: 8.8 },
+    };
+    const low = rule({ inspectorScore: [{ upperInclusive: 8.9 }] });
+    const high = rule({
+      inspectorScore: [{ lowerInclusive: 9 }, { lowerInclusive: 0, upperInclusive: 1 }],
+    });
+    expect(suppressingRule([low], f)).toBe(low);
+    expect(suppressingRule([high], f)).toBeUndefined();
+    // No score: no range matches.
+    expect(
+      suppressingRule([low], { metadata: { namespace: 'shop' }, status: built().status }),
+    ).toBeUndefined();
+  });
+
   it('the lifecycle moves them: ACTIVE, changed, CLOSED, reopened', () => {
     const t0 = new Date('2026-03-01T00:00:00Z');
     const t1 = new Date('2026-03-02T00:00:00Z');

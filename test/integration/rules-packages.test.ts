@@ -11,8 +11,18 @@ import { setupFindings } from '../../src/controllers/findings/index.ts';
 import { kinds } from '../../src/controllers/informers.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
 import { collectionPath, core, type KubeObject } from '../../src/kube/resources.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildImage, startRegistry, type TestRegistry } from '../support/registry.ts';
-import { Writer, kubeletNodeStatus, nodeObject, push, runWorkload } from './coverage-fixtures.ts';
+import {
+  type PushedImage,
+  Writer,
+  kubeletNodeStatus,
+  nodeObject,
+  push,
+  runWorkload,
+} from './coverage-fixtures.ts';
+import { bookwormDpkgStatus, databaseCopy } from './findings-fixtures.ts';
 import { eventually } from './helpers.ts';
 import {
   type ProductEnvironment,
@@ -28,6 +38,8 @@ describe('rules packages', () => {
   let env: ProductEnvironment;
   let controller: RunningController;
   let registry: TestRegistry;
+  let db: Awaited<ReturnType<typeof databaseCopy>>;
+  let image: PushedImage;
 
   /** Findings with a status under a label selector, by rule id (and status). */
   const findings = async (namespace: string, selector: string) => {
@@ -62,12 +74,22 @@ describe('rules packages', () => {
   beforeAll(async () => {
     [env, registry] = await Promise.all([startProductEnvironment(), startRegistry()]);
     const w = new Writer(env.client);
-    const image = await push(
+    db = await databaseCopy();
+    const dpkg = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
+    image = await push(
       registry.url,
       registry.host,
       'shop/web',
       '1.0',
-      buildImage({ layers: [[{ path: 'etc/hostname', content: 'web\n' }]] }),
+      buildImage({
+        layers: [
+          [
+            { path: 'etc/', type: 'dir' },
+            { path: 'etc/os-release', content: readFileSync(join(dpkg, 'os-release'), 'utf8') },
+            { path: 'var/lib/dpkg/status', content: bookwormDpkgStatus() },
+          ],
+        ],
+      }),
     );
     await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     const node = await w.create(core.nodes, nodeObject('node-1'));
@@ -84,6 +106,7 @@ describe('rules packages', () => {
       { labels: { app: 'web' } },
     );
     controller = await startController(env, {
+      database: db.source,
       insecureRegistries: [registry.host],
       setups: [setupCoverage, setupFindings, setupAssessments],
     });
@@ -92,6 +115,7 @@ describe('rules packages', () => {
     await controller?.stop();
     await env?.stop();
     await registry?.stop();
+    db?.remove();
   });
 
   it('security-best-practices switched on evaluates workloads continuously and follows their template', async () => {
@@ -271,6 +295,54 @@ describe('rules packages', () => {
     await eventually('the reachability findings closed', async () => {
       const f = await findings(env.adminNamespace, selector);
       return f.length >= 2 && f.every((x) => x.status?.status === 'CLOSED') ? true : undefined;
+    });
+  });
+
+  it('a network vulnerability of an image no workload exposes gets a lowered score, and its base score back once exposed', async () => {
+    // Here the LoadBalancer exists and the default-deny policy closes it.
+    await scanConfiguration(['cve', 'network-reachability']);
+    const cr = coveredResourceName.image(image.repository, image.digest);
+    const network = (f: Finding & KubeObject) =>
+      (f.status?.cvss ?? []).some((c) => /(^|\/)AV:N(\/|$)/.test(c.scoringVector));
+    const lowered = await eventually(
+      'an adjusted score',
+      async () => {
+        const all = (
+          await env.client.request<{ items: (Finding & KubeObject)[] }>(
+            'GET',
+            collectionPath(kinds.findings, env.adminNamespace),
+            { query: { labelSelector: `${LABELS.coveredResource}=${cr}` } },
+          )
+        ).items.filter((f) => f.status?.status === 'ACTIVE' && network(f));
+        return all.length > 0 && all.every((f) => f.status?.inspectorScoreDetails !== undefined)
+          ? all
+          : undefined;
+      },
+      90_000,
+    );
+    for (const f of lowered) {
+      const adjusted = f.status!.inspectorScoreDetails!.adjustedCvss;
+      expect(adjusted.scoringVector).toMatch(/(^|\/)AV:A(\/|$)/);
+      expect(adjusted.adjustments?.[0]).toMatchObject({ metric: 'AV' });
+      expect(adjusted.adjustments?.[0]?.reason).toContain(`${NS}/Deployment/web`);
+      const base = Math.max(...(f.status!.cvss ?? []).map((c) => c.baseScore));
+      expect(f.status!.inspectorScore).toBeLessThan(base);
+    }
+
+    // The policy goes: the LoadBalancer reaches the pods, the scores are the base scores again.
+    await env.kubectl('delete', 'networkpolicy', 'default-deny', '-n', NS);
+    await eventually('base scores again', async () => {
+      const all = (
+        await env.client.request<{ items: (Finding & KubeObject)[] }>(
+          'GET',
+          collectionPath(kinds.findings, env.adminNamespace),
+          { query: { labelSelector: `${LABELS.coveredResource}=${cr}` } },
+        )
+      ).items.filter((f) => f.status?.status === 'ACTIVE' && network(f));
+      return all.length === lowered.length &&
+        all.every((f) => f.status?.inspectorScoreDetails === undefined)
+        ? true
+        : undefined;
     });
   });
 });

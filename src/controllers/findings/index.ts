@@ -32,6 +32,8 @@ import {
   DEFAULT_FINDINGS_CONFIG,
   FindingsReconciler,
   INDEX_BY_IMAGE_DIGEST,
+  INDEX_BY_WORKLOAD_DIGEST,
+  workloadDigests,
   type FindingsCaches,
   type FindingsConfig,
 } from './reconciler.ts';
@@ -82,6 +84,7 @@ function findingsCaches(deps: ControllerDeps): FindingsCaches {
     network: networkCaches(m),
   };
   // The caches are shared: a second setup in one process (tests) finds the index there.
+  caches.coveredResources.ensureIndexer(INDEX_BY_WORKLOAD_DIGEST, workloadDigests);
   caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
     const d = cr.status?.image?.digest;
     return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
@@ -288,8 +291,12 @@ function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void 
     const ns = o.metadata.namespace ?? '';
     for (const cr of caches.coveredResources.list()) {
       const s = cr.status;
-      if (s?.resourceType === 'WORKLOAD' && s.resource?.namespace === ns)
-        enqueue.resource(cr.metadata.name);
+      if (s?.resourceType !== 'WORKLOAD' || s.resource?.namespace !== ns) continue;
+      enqueue.resource(cr.metadata.name);
+      // Its images' scores follow its exposure.
+      for (const digest of workloadDigests(cr))
+        for (const image of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
+          enqueue.resource(image.metadata.name);
     }
   };
   for (const cache of Object.values(caches.network) as Cache[]) {

@@ -43,10 +43,12 @@ import type { ReconcileContext, Reconciler, Result } from '../../runtime/control
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
 import {
+  exposureOf,
   produceWorkloadFindings,
   workloadFactsOf,
   type WorkloadCaches,
 } from '../rules-packages.ts';
+import { adjustScore } from '../../rules/score.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import {
   capFindings,
@@ -63,6 +65,18 @@ export { planFor, retentionOf, type Plan, type Retention } from './decide.ts';
 
 export const INDEX_BY_COVERED_RESOURCE = 'findings:coveredResource';
 export const INDEX_BY_IMAGE_DIGEST = 'findings:imageDigest';
+/** WORKLOAD CoveredResources by the digests of the images they run. */
+export const INDEX_BY_WORKLOAD_DIGEST = 'findings:workloadDigest';
+
+const DIGEST_RE = /sha256:[0-9a-f]{64}/;
+
+/** The image digests a WORKLOAD CoveredResource runs. */
+export function workloadDigests(cr: CoveredResource): string[] {
+  if (cr.status?.resourceType !== 'WORKLOAD') return [];
+  return (cr.status.workload?.images ?? [])
+    .map((i) => DIGEST_RE.exec(i)?.[0])
+    .filter((d): d is string => d !== undefined);
+}
 
 const DAY_MS = 86_400_000;
 export interface FindingsConfig {
@@ -273,14 +287,17 @@ export class FindingsReconciler implements Reconciler {
     }
     const matches = matchLocated(db, input.packages, this.deps.enrichment);
     const built = buildPackageFindings(input.resource, matches);
+    const exposure = this.adjustScores(built, input.resource);
     const oldest = Math.min(
       ...open.map((f) => Date.parse(f.status?.lastObservedAt ?? '') || now.getTime()),
     );
     const periodicDue =
       open.length > 0 && now.getTime() - oldest >= this.config.reevaluateIntervalMs;
+    // Exposure moves scores: a change of it is a change of input like the database's.
+    const withExposure = `${fingerprint}|${exposure}`;
     const observe =
-      (previous !== undefined && previous !== fingerprint) || periodicDue || !continuous;
-    this.evaluated.set(name, fingerprint);
+      (previous !== undefined && previous !== withExposure) || periodicDue || !continuous;
+    this.evaluated.set(name, continuous ? withExposure : fingerprint);
     const out: { built: BuiltFinding[]; observe: boolean; periodicAt?: number } = {
       built,
       observe,
@@ -335,6 +352,35 @@ export class FindingsReconciler implements Reconciler {
       periodicAt:
         (observe || open.length === 0 ? now.getTime() : oldest) + this.config.reevaluateIntervalMs,
     };
+  }
+
+  /**
+   * The exposure-adjusted score of an image's vulnerability findings (src/rules/score.ts): from
+   * the workloads running the image and how they can be reached. Only a lowered score is
+   * written; a finding keeps its base score otherwise. Returns what the exposure was, for the
+   * evaluation's fingerprint.
+   */
+  private adjustScores(built: BuiltFinding[], resource: FindingResource): string {
+    const digest = resource.imageDigest;
+    if (resource.resourceType !== 'CONTAINER_IMAGE' || digest === undefined) return '';
+    const refs = this.caches.coveredResources
+      .byIndex(INDEX_BY_WORKLOAD_DIGEST, digest)
+      .map((cr) => cr.status?.resource)
+      .filter((r) => r?.kind !== undefined && r.name !== undefined && r.namespace !== undefined)
+      .map((r) => ({ kind: r!.kind!, namespace: r!.namespace!, name: r!.name! }));
+    const exposure = refs.length === 0 ? undefined : exposureOf(this.caches, refs);
+    if (exposure === undefined) return 'unknown';
+    for (const b of built) {
+      const adjusted = adjustScore(b.status.cvss, exposure, b.status.inspectorScore);
+      if (
+        adjusted === undefined ||
+        (adjusted.inspectorScoreDetails.adjustedCvss.adjustments ?? []).length === 0
+      )
+        continue;
+      b.status.inspectorScore = adjusted.inspectorScore;
+      b.status.inspectorScoreDetails = adjusted.inspectorScoreDetails;
+    }
+    return JSON.stringify(exposure);
   }
 
   private databaseId(db: VulnDatabase): number {

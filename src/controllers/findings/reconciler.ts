@@ -43,6 +43,7 @@ import type { ReconcileContext, Reconciler, Result } from '../../runtime/control
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
 import {
+  WORKLOAD_RULES_PACKAGES,
   exposureOf,
   produceWorkloadFindings,
   workloadFactsOf,
@@ -321,6 +322,11 @@ export class FindingsReconciler implements Reconciler {
     now: Date,
     packages: readonly RulesPackage[],
   ): Desired | EvaluationResult {
+    // No workload package switched on: nothing to compute, and what they found closes.
+    if (!packages.some((p) => WORKLOAD_RULES_PACKAGES.includes(p))) {
+      this.evaluated.delete(name);
+      return { built: [], observe: false };
+    }
     const r = cr.status?.resource;
     if (r?.kind === undefined || r.name === undefined || r.namespace === undefined)
       return 'no_inventory';

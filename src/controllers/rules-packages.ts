@@ -15,7 +15,7 @@ import {
   workloadExposures,
   type ClusterNetworkFacts,
 } from '../rules/network/reachability.ts';
-import type { ExposureFacts } from '../rules/score.ts';
+import { adjustScore, type ExposureFacts } from '../rules/score.ts';
 import type { NotEvaluated } from '../rules/producer.ts';
 import { workloadFacts, workloadId, type WorkloadFacts } from '../rules/workload.ts';
 
@@ -193,4 +193,31 @@ export function exposureOf(
       ),
     })),
   };
+}
+
+/**
+ * Lowers the scores of image vulnerability findings whose images no workload exposes
+ * (src/rules/score.ts); `workloadsOf` names the workloads running a digest. Only a lowered
+ * score is written. Exposure is computed once per digest.
+ */
+export function adjustImageScores(
+  built: readonly BuiltFinding[],
+  workloadsOf: (digest: string) => readonly WorkloadRef[],
+  c: WorkloadCaches,
+): void {
+  const exposures = new Map<string, ExposureFacts | undefined>();
+  for (const b of built) {
+    const r = b.status.resource;
+    const digest = r?.imageDigest;
+    if (r?.type !== 'CONTAINER_IMAGE' || digest === undefined) continue;
+    if (!exposures.has(digest)) {
+      const refs = workloadsOf(digest);
+      exposures.set(digest, refs.length === 0 ? undefined : exposureOf(c, refs));
+    }
+    const adjusted = adjustScore(b.status.cvss, exposures.get(digest), b.status.inspectorScore);
+    if (adjusted === undefined) continue;
+    if ((adjusted.inspectorScoreDetails.adjustedCvss.adjustments ?? []).length === 0) continue;
+    b.status.inspectorScore = adjusted.inspectorScore;
+    b.status.inspectorScoreDetails = adjusted.inspectorScoreDetails;
+  }
 }

@@ -345,4 +345,78 @@ describe('rules packages', () => {
         : undefined;
     });
   });
+
+  it('an assessment run lowers the score of a network vulnerability in an image no workload exposes', async () => {
+    await env.apply(
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'default-deny', namespace: NS },
+        spec: { podSelector: {}, policyTypes: ['Ingress'] },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTarget',
+        metadata: { name: 'web-images', namespace: NS },
+        spec: {
+          resourceTypes: ['WORKLOAD', 'CONTAINER_IMAGE'],
+          selectors: [{ matchLabels: { app: 'web' } }],
+        },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'web-cve', namespace: NS },
+        spec: { targetRef: { name: 'web-images' }, rulesPackages: ['cve'], durationSeconds: 180 },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: { name: 'web-cve-1', namespace: NS },
+        spec: { templateRef: { name: 'web-cve' } },
+      },
+    );
+    const state = async () =>
+      (
+        JSON.parse(
+          await env.kubectl('get', 'assessmentrun', 'web-cve-1', '-n', NS, '-o', 'json'),
+        ) as { status?: { state?: string } }
+      ).status?.state;
+    await eventually('run collecting', async () =>
+      (await state()) === 'COLLECTING_DATA' ? true : undefined,
+    );
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'web-cve-1',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    );
+    await eventually(
+      'run completed',
+      async () => ((await state()) === 'COMPLETED' ? true : undefined),
+      90_000,
+    );
+    const all = (
+      await env.client.request<{ items: (Finding & KubeObject)[] }>(
+        'GET',
+        collectionPath(kinds.findings, NS),
+        { query: { labelSelector: `${LABELS.run}=web-cve-1` } },
+      )
+    ).items.filter((f) =>
+      (f.status?.cvss ?? []).some((c) => /(^|\/)AV:N(\/|$)/.test(c.scoringVector)),
+    );
+    expect(all.length).toBeGreaterThan(0);
+    for (const f of all) {
+      expect(f.status?.inspectorScoreDetails?.adjustedCvss.scoringVector).toMatch(
+        /(^|\/)AV:A(\/|$)/,
+      );
+      expect(f.status?.inspectorScoreDetails?.adjustedCvss.adjustments?.[0]?.reason).toContain(
+        `${NS}/Deployment/web`,
+      );
+    }
+  });
 });

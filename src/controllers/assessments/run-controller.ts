@@ -54,7 +54,12 @@ import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { recordControllerWrite } from '../findings/ownership.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { type CveResult, evaluateCve } from './cve.ts';
-import { WORKLOAD_RULES_PACKAGES, evaluateWorkloadPackages } from '../rules-packages.ts';
+import {
+  WORKLOAD_RULES_PACKAGES,
+  type WorkloadRef,
+  adjustImageScores,
+  evaluateWorkloadPackages,
+} from '../rules-packages.ts';
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 
@@ -451,7 +456,9 @@ function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | 
     const db = databaseOf(w.deps);
     if ('summary' in db) return db;
     const result: CveResult = evaluateCve(collected, db, w.deps, w.caches, w.requeue);
-    out.built.push(...result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches)));
+    const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
+    adjustImageScores(built, workloadsByDigest(w.caches), w.caches);
+    out.built.push(...built);
     out.notEvaluated.push(...result.notEvaluated);
   }
   const rules = evaluateWorkloadPackages(packages, w.caches, collected.workloads);
@@ -472,6 +479,20 @@ function nothingCollected(packages: readonly RulesPackage[], c: Collected): stri
   return c.workloads.length === 0
     ? ` (no workload was collected: ${workloadPackages.join(', ')} evaluates the workloads a target selects)`
     : '';
+}
+
+/** The workloads of the cluster running each image digest, as the caches see them now. */
+function workloadsByDigest(caches: AssessmentCaches): (digest: string) => WorkloadRef[] {
+  const byDigest = new Map<string, WorkloadRef[]>();
+  for (const wl of clusterSnapshot(caches).workloads) {
+    for (const digest of new Set(wl.images.map((i) => i.digest))) {
+      if (digest === undefined) continue;
+      let refs = byDigest.get(digest);
+      if (refs === undefined) byDigest.set(digest, (refs = []));
+      refs.push({ namespace: wl.namespace, kind: wl.kind, name: wl.name });
+    }
+  }
+  return (digest) => byDigest.get(digest) ?? [];
 }
 
 /** Runs the run's rules packages over what was collected and writes the run's findings. */

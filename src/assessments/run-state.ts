@@ -21,7 +21,11 @@ import { toApiTime as rfc3339 } from '../util/time.ts';
 export type StopAction = 'START_EVALUATION' | 'SKIP_EVALUATION';
 
 /** Rules packages this version evaluates; the others are refused with {@link unsupportedPackagesMessage}. */
-export const IMPLEMENTED_RULES_PACKAGES: readonly RulesPackage[] = ['cve'];
+export const IMPLEMENTED_RULES_PACKAGES: readonly RulesPackage[] = [
+  'cve',
+  'security-best-practices',
+  'network-reachability',
+];
 
 /** The packages of a list that are not implemented yet. */
 export function unsupportedPackages(packages: readonly RulesPackage[]): RulesPackage[] {

@@ -128,6 +128,8 @@ function trimServiceAccount(obj: KubeObject): KubeObject {
     ...typeMeta(obj),
     metadata,
     imagePullSecrets: (obj as { imagePullSecrets?: unknown }).imagePullSecrets,
+    automountServiceAccountToken: (obj as { automountServiceAccountToken?: unknown })
+      .automountServiceAccountToken,
   };
 }
 

@@ -19,7 +19,15 @@ export interface SuppressibleFinding {
   labels?: Record<string, string> | undefined;
   status: Pick<
     FindingStatus,
-    'severity' | 'type' | 'vulnerabilityId' | 'aliases' | 'packages' | 'resource' | 'fixAvailable'
+    | 'severity'
+    | 'type'
+    | 'vulnerabilityId'
+    | 'ruleId'
+    | 'aliases'
+    | 'packages'
+    | 'resource'
+    | 'fixAvailable'
+    | 'inspectorScore'
   > &
     Partial<Pick<FindingStatus, 'status'>>;
 }
@@ -61,7 +69,7 @@ export function matchesCriteria(
   const r = s.resource;
   if (!matchesKey(c.severity, present(s.severity))) return false;
   if (!matchesKey(c.findingType, present(s.type))) return false;
-  if (!matchesKey(c.vulnerabilityId, present(s.vulnerabilityId, ...(s.aliases ?? []))))
+  if (!matchesKey(c.vulnerabilityId, present(s.vulnerabilityId, s.ruleId, ...(s.aliases ?? []))))
     return false;
   if (!matchesKey(c.packageName, present(...(s.packages ?? []).map((p) => p.name)))) return false;
   if (!matchesKey(c.resourceType, present(r?.type))) return false;
@@ -69,6 +77,16 @@ export function matchesCriteria(
   if (!matchesKey(c.resourceNamespace, present(r?.namespace))) return false;
   if (!matchesKey(c.repository, present(r?.imageRepository))) return false;
   if (!matchesKey(c.fixAvailable, present(s.fixAvailable))) return false;
+  if (c.inspectorScore !== undefined) {
+    const score = s.inspectorScore;
+    const inRange = c.inspectorScore.some(
+      (r) =>
+        score !== undefined &&
+        (r.lowerInclusive === undefined || score >= r.lowerInclusive) &&
+        (r.upperInclusive === undefined || score <= r.upperInclusive),
+    );
+    if (!inRange) return false;
+  }
   if (c.resourceLabels !== undefined) {
     const labels = resourceLabels ?? {};
     const any = c.resourceLabels.some((f) =>

@@ -325,10 +325,13 @@ export const FINDING_TYPES = [
   'PACKAGE_VULNERABILITY',
   'NETWORK_REACHABILITY',
   'CONFIGURATION',
+  'CIS_BENCHMARK',
 ] as const;
 export const FindingTypeSchema = z
   .enum(FINDING_TYPES)
-  .describe('Finding type: PACKAGE_VULNERABILITY, NETWORK_REACHABILITY or CONFIGURATION.');
+  .describe(
+    'Finding type: PACKAGE_VULNERABILITY (cve), NETWORK_REACHABILITY (network-reachability), CONFIGURATION (security-best-practices) or CIS_BENCHMARK (cis).',
+  );
 export type FindingType = z.infer<typeof FindingTypeSchema>;
 
 export const FIX_AVAILABLE = ['YES', 'NO', 'PARTIAL'] as const;

@@ -94,6 +94,41 @@ export const FindingResourceSchema = z
   })
   .describe('The resource the finding is about.');
 
+export const RuleDetailsSchema = z
+  .object({
+    benchmark: boundedString(128)
+      .optional()
+      .describe(
+        'Standard the rule comes from, for example "Pod Security Standards" or "CIS Kubernetes Benchmark".',
+      ),
+    benchmarkVersion: boundedString(32)
+      .optional()
+      .describe('Version of that standard, for example v1.33 or 1.11.1.'),
+    level: boundedString(32)
+      .optional()
+      .describe(
+        'Level of the control: baseline, restricted or hardening (security-best-practices); LEVEL_1 or LEVEL_2 (cis).',
+      ),
+    scored: z
+      .boolean()
+      .optional()
+      .describe(
+        'CIS weight: true when the control is scored (Automated), false when it is not (Manual).',
+      ),
+    fieldPaths: z
+      .array(boundedString(512, 1))
+      .max(32)
+      .optional()
+      .describe(
+        'Fields of the object that break the rule, for example spec.template.spec.containers[0].securityContext.privileged.',
+      ),
+    found: boundedString(1024)
+      .optional()
+      .describe('What was found, for example "privileged: true in container app".'),
+    source: url('Where the rule is defined.').optional(),
+  })
+  .describe('Details of a CONFIGURATION, NETWORK_REACHABILITY or CIS_BENCHMARK finding.');
+
 export const FindingStatusSchema = z
   .object({
     observedGeneration: observedGeneration(),
@@ -182,7 +217,10 @@ export const FindingStatusSchema = z
     rulesPackage: RulesPackageSchema.optional(),
     ruleId: boundedString(128)
       .optional()
-      .describe('Rule that produced a CONFIGURATION or NETWORK_REACHABILITY finding.'),
+      .describe(
+        'Rule that produced a CONFIGURATION, NETWORK_REACHABILITY or CIS_BENCHMARK finding, for example PSS-BASELINE-PRIVILEGED or CIS-K8S-4.2.1.',
+      ),
+    ruleDetails: RuleDetailsSchema.optional(),
     networkReachabilityDetails: z
       .object({
         protocol: z.enum(['TCP', 'UDP']).describe('TCP or UDP.'),

@@ -8,6 +8,7 @@ import {
   LABEL_KEY,
   ObjectMetaSchema,
   RESOURCE_TYPES,
+  RulesPackageSchema,
   boundedString,
   conditions,
   labelSelector,
@@ -244,6 +245,28 @@ export const ScanConfigurationSpecSchema = z
       })
       .prefault({})
       .describe('Workload scanning settings.'),
+    rulesPackages: withRules(
+      z.array(RulesPackageSchema).max(4).meta({ 'x-kubernetes-list-type': 'atomic' }),
+      [
+        {
+          rule: 'self.all(x, self.exists_one(y, y == x))',
+          message: 'rulesPackages must not repeat a value',
+          reason: 'FieldValueDuplicate',
+          check: (l) => new Set(l).size === l.length,
+        },
+        {
+          rule: "self.all(x, x != 'cis')",
+          message:
+            'rulesPackages: cis is not implemented yet; cve, security-best-practices and network-reachability can be evaluated',
+          reason: 'FieldValueInvalid',
+          check: (l) => !l.includes('cis'),
+        },
+      ],
+    )
+      .default(['cve'])
+      .describe(
+        'Rules packages evaluated continuously: cve (package vulnerabilities of nodes and images), security-best-practices (Pod Security Standards and hardening rules on workloads), network-reachability (exposure of workloads) and/or, once implemented, cis (CIS benchmarks of nodes; refused for now). A package left out produces no continuous findings, and those it produced close. Default [cve].',
+      ),
     findingRetention: z
       .object({
         closedDays: days('Days a CLOSED finding is kept before it is deleted.', 30, 3650),

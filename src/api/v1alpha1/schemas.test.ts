@@ -56,6 +56,7 @@ describe('the zod schemas accept', () => {
     expect(spec).toMatchObject({
       activation: { scanTypes: ['Node', 'Image', 'Workload'] },
       exclusionLabel: 'kubeinspector.io/exclude',
+      rulesPackages: ['cve'],
       node: { staleInventoryDays: 7, packageLimit: 5000, collectionTimeLimitSeconds: 900 },
       image: {
         rescanDuration: 'DAYS_90',

@@ -59,7 +59,9 @@ export const FilterCriteriaSchema = z
   .object({
     severity: enumFilters('severity', SEVERITIES),
     findingType: enumFilters('finding type', FINDING_TYPES),
-    vulnerabilityId: stringFilters('vulnerability id (or any alias)'),
+    vulnerabilityId: stringFilters(
+      'vulnerability id (or any alias; the rule id of a rule finding)',
+    ),
     packageName: stringFilters('name of a vulnerable package'),
     resourceType: enumFilters('resource type', RESOURCE_TYPES),
     resourceName: stringFilters('resource name'),
@@ -82,6 +84,21 @@ export const FilterCriteriaSchema = z
       ),
     repository: stringFilters('image repository (`registry/repository`)'),
     fixAvailable: enumFilters('fix availability', FIX_AVAILABLE),
+    inspectorScore: z
+      .array(
+        z
+          .object({
+            lowerInclusive: z.number().min(0).max(10).optional().describe('Lowest score matched.'),
+            upperInclusive: z.number().min(0).max(10).optional().describe('Highest score matched.'),
+          })
+          .describe('A range of scores; an absent bound is open.'),
+      )
+      .min(1)
+      .max(MAX_FILTERS_PER_KEY)
+      .optional()
+      .describe(
+        'Filters on inspectorScore, the exposure-adjusted score: a finding matches when its score lies in one of the ranges (a finding without a score matches none).',
+      ),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), {
     message: 'filterCriteria must set at least one criterion',

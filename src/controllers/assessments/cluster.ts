@@ -14,6 +14,7 @@ import { core, type KubeObject, type ResourceType } from '../../kube/resources.t
 import type { Manager } from '../../runtime/manager.ts';
 import type { ClusterSnapshot, ImageUse, WorkloadFact } from '../../assessments/selection.ts';
 import { informers } from '../informers.ts';
+import { type NetworkCaches, networkCaches } from '../rules-packages.ts';
 
 export type Run = AssessmentRun & KubeObject;
 export type Template = AssessmentTemplate & KubeObject;
@@ -40,6 +41,7 @@ export interface AssessmentCaches {
   replicaSets: Cache;
   serviceAccounts: Cache;
   workloads: ReadonlyMap<string, Cache>;
+  network: NetworkCaches;
 }
 
 export const INDEX_BY_TEMPLATE = 'assessments.template';
@@ -60,6 +62,7 @@ export function assessmentCaches(m: Manager): AssessmentCaches {
     replicaSets: informers.replicaSets(m),
     serviceAccounts: informers.serviceAccounts(m),
     workloads,
+    network: networkCaches(m),
   };
   c.runs.ensureIndexer(INDEX_BY_TEMPLATE, (r) => [
     `${r.metadata.namespace}/${r.spec.templateRef.name}`,

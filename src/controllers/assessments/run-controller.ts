@@ -4,7 +4,7 @@
  * Event); the watch event of that write brings the next one. While COLLECTING_DATA every
  * resource seen matching the target is added to status.collected (pods, nodes and workloads
  * changing re-trigger the run), and the run asks to be called again at its deadline. In
- * EVALUATING_RULES the `cve` rules package runs over what was collected and the findings are
+ * EVALUATING_RULES the run's rules packages run over what was collected and the findings are
  * written in the run's namespace, owned by the run, with the template's attributes; the counts
  * by severity go to status and the run ends COMPLETED, or COMPLETED_WITH_ERRORS when some
  * resources could not be evaluated.
@@ -15,11 +15,13 @@ import {
   FINDINGS_API_VERSION,
   LABEL_PREFIX,
   LABELS,
+  type RulesPackage,
 } from '../../api/v1alpha1/common.ts';
 import type { Finding } from '../../api/v1alpha1/finding.ts';
 import type { SuppressionRule } from '../../api/v1alpha1/suppression-rule.ts';
 import {
   buildPackageFindings,
+  type BuiltFinding,
   countBySeverity,
   mergeFinding,
   sameJson,
@@ -52,6 +54,12 @@ import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import { recordControllerWrite } from '../findings/ownership.ts';
 import { type AssessmentCaches, type Run, clusterSnapshot } from './cluster.ts';
 import { type CveResult, evaluateCve } from './cve.ts';
+import {
+  WORKLOAD_RULES_PACKAGES,
+  type WorkloadRef,
+  adjustImageScores,
+  evaluateWorkloadPackages,
+} from '../rules-packages.ts';
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 
@@ -429,17 +437,74 @@ function databaseOf(deps: ControllerDeps): VulnDatabase | Outcome {
   return db;
 }
 
-/** Runs the `cve` rules package over what was collected and writes the run's findings. */
-async function evaluate(w: RunWork, run: Run, status: AssessmentRunStatus): Promise<StepTaken> {
-  const db = databaseOf(w.deps);
-  if ('summary' in db)
-    return { next: enterState(status, 'ERROR', w.deps.clock.now()), outcome: db };
+/** What the run's rules packages computed over what was collected. */
+interface PackagesResult {
+  built: BuiltFinding[];
+  notEvaluated: { id: string; reason: string }[];
+}
+
+/**
+ * Runs each of the run's rules packages over what was collected: `cve` over its nodes and
+ * images, the workload packages over its workloads. A stalled outcome when `cve` has no
+ * database to match with.
+ */
+function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | Outcome {
+  const packages = status.rulesPackages ?? ['cve'];
   const collected = toCollected(status);
-  const result: CveResult = evaluateCve(collected, db, w.deps, w.caches, w.requeue);
-  const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
+  const out: PackagesResult = { built: [], notEvaluated: [] };
+  if (packages.includes('cve')) {
+    const db = databaseOf(w.deps);
+    if ('summary' in db) return db;
+    const result: CveResult = evaluateCve(collected, db, w.deps, w.caches, w.requeue);
+    const built = result.resources.flatMap((r) => buildPackageFindings(r.resource, r.matches));
+    adjustImageScores(built, workloadsByDigest(w.caches), w.caches);
+    out.built.push(...built);
+    out.notEvaluated.push(...result.notEvaluated);
+  }
+  const rules = evaluateWorkloadPackages(packages, w.caches, collected.workloads);
+  out.built.push(...rules.findings);
+  out.notEvaluated.push(...rules.notEvaluated);
+  return out;
+}
+
+/** Why a run found nothing, when what it collected gives its packages nothing to evaluate. */
+function nothingCollected(packages: readonly RulesPackage[], c: Collected): string {
+  const workloadPackages = packages.filter((p) => WORKLOAD_RULES_PACKAGES.includes(p));
+  if (workloadPackages.length > 0 && c.workloads.length > 0) return '';
+  if (packages.includes('cve')) {
+    return c.nodes.length === 0 && c.images.length === 0
+      ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'
+      : '';
+  }
+  return c.workloads.length === 0
+    ? ` (no workload was collected: ${workloadPackages.join(', ')} evaluates the workloads a target selects)`
+    : '';
+}
+
+/** The workloads of the cluster running each image digest, as the caches see them now. */
+function workloadsByDigest(caches: AssessmentCaches): (digest: string) => WorkloadRef[] {
+  const byDigest = new Map<string, WorkloadRef[]>();
+  for (const wl of clusterSnapshot(caches).workloads) {
+    for (const digest of new Set(wl.images.map((i) => i.digest))) {
+      if (digest === undefined) continue;
+      let refs = byDigest.get(digest);
+      if (refs === undefined) byDigest.set(digest, (refs = []));
+      refs.push({ namespace: wl.namespace, kind: wl.kind, name: wl.name });
+    }
+  }
+  return (digest) => byDigest.get(digest) ?? [];
+}
+
+/** Runs the run's rules packages over what was collected and writes the run's findings. */
+async function evaluate(w: RunWork, run: Run, status: AssessmentRunStatus): Promise<StepTaken> {
+  const evaluated = runPackages(w, status);
+  if ('summary' in evaluated)
+    return { next: enterState(status, 'ERROR', w.deps.clock.now()), outcome: evaluated };
+  const collected = toCollected(status);
+  const { built, notEvaluated } = evaluated;
   const dropped = Math.max(0, built.length - MAX_RUN_FINDINGS);
   const written = await writeFindings(w, run, status, built.slice(0, MAX_RUN_FINDINGS));
-  const problems: string[] = result.notEvaluated.map((n) => `${n.id}: ${n.reason}`);
+  const problems: string[] = notEvaluated.map((n) => `${n.id}: ${n.reason}`);
   if (dropped > 0)
     problems.push(`${dropped} findings over the limit of ${MAX_RUN_FINDINGS} were not written`);
   if (collected.truncated)
@@ -452,13 +517,10 @@ async function evaluate(w: RunWork, run: Run, status: AssessmentRunStatus): Prom
   const end = problems.length > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED';
   const findings = countBySeverity(written.severities);
   w.ctx.log.info(
-    { findings: findings.total, notEvaluated: result.notEvaluated.length, state: end },
+    { findings: findings.total, notEvaluated: notEvaluated.length, state: end },
     'assessment run evaluated',
   );
-  const nothing =
-    collected.nodes.length === 0 && collected.images.length === 0
-      ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'
-      : '';
+  const nothing = nothingCollected(status.rulesPackages ?? ['cve'], collected);
   const message =
     problems.length === 0
       ? `${findings.total} findings${nothing}`

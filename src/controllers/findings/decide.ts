@@ -49,14 +49,32 @@ export type Plan =
   | { kind: 'close'; result: EvaluationResult }
   | { kind: 'delete' };
 
+/**
+ * Reasons for which a workload's rule findings close: it is not (or no longer) scanned. Every
+ * other reason is about its images (pending, access denied, unsupported), not its pod template,
+ * so its configuration is evaluated anyway.
+ */
+const WORKLOAD_NOT_SCANNED = new Set([
+  'NO_SCAN_CONFIGURATION_ASSOCIATED',
+  'EXCLUDED_BY_TAG',
+  'SCAN_ELIGIBILITY_EXPIRED',
+]);
+
+function workloadPlan(reason: string): Plan {
+  if (reason === 'PENDING_DISABLE') return { kind: 'delete' };
+  if (WORKLOAD_NOT_SCANNED.has(reason)) return { kind: 'close', result: 'closed' };
+  return { kind: 'match' };
+}
+
 /** What the coverage status of a resource asks of its findings. */
 export function planFor(cr: (CoveredResource & KubeObject) | undefined): Plan {
   const s = cr?.status;
   if (cr === undefined || cr.metadata.deletionTimestamp !== undefined || s === undefined)
     return { kind: 'close', result: 'closed' };
+  const reason = s.scanStatus.reason;
+  if (s.resourceType === 'WORKLOAD') return workloadPlan(reason);
   if (s.resourceType !== 'NODE' && s.resourceType !== 'CONTAINER_IMAGE')
     return { kind: 'close', result: 'closed' };
-  const reason = s.scanStatus.reason;
   if (reason === 'PENDING_DISABLE') return { kind: 'delete' };
   if (KEPT_REASONS.has(reason)) return { kind: 'keep', result: 'kept' };
   if (s.scanStatus.statusCode === 'ACTIVE' && MATCHED_REASONS.has(reason)) return { kind: 'match' };

@@ -18,17 +18,22 @@ import type { Logger } from 'pino';
 import { LABELS } from '../../api/v1alpha1/common.ts';
 import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
+import { sameJson } from '../../findings/build.ts';
 import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/resources.ts';
 import { informers } from '../informers.ts';
+import { networkCaches } from '../rules-packages.ts';
 import { findingsMetrics } from './metrics.ts';
 import {
   DEFAULT_FINDINGS_CONFIG,
   FindingsReconciler,
   INDEX_BY_IMAGE_DIGEST,
+  INDEX_BY_WORKLOAD_DIGEST,
+  workloadDigests,
   type FindingsCaches,
   type FindingsConfig,
 } from './reconciler.ts';
@@ -74,8 +79,12 @@ function findingsCaches(deps: ControllerDeps): FindingsCaches {
     nodeInventories: informers.nodeInventories(m),
     suppressionRules: informers.suppressionRules(m),
     scanConfigurations: informers.scanConfigurations(m),
+    workloads: new Map(Object.entries(informers.workloads(m))),
+    serviceAccounts: informers.serviceAccounts(m),
+    network: networkCaches(m),
   };
   // The caches are shared: a second setup in one process (tests) finds the index there.
+  caches.coveredResources.ensureIndexer(INDEX_BY_WORKLOAD_DIGEST, workloadDigests);
   caches.coveredResources.ensureIndexer(INDEX_BY_IMAGE_DIGEST, (cr) => {
     const d = cr.status?.image?.digest;
     return d !== undefined && cr.status?.resourceType === 'CONTAINER_IMAGE' ? [d] : [];
@@ -245,10 +254,60 @@ function watchFindingsInputs(
       isDefault(sc) && old.metadata.generation !== sc.metadata.generation && enqueue.all(),
     delete: (sc) => isDefault(sc) && enqueue.all(),
   });
+  watchWorkloadTemplates(caches, enqueue);
+  watchNetwork(caches, enqueue);
   deps.images.onChange((digest) => {
     for (const cr of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
       enqueue.resource(cr.metadata.name);
   });
+}
+
+/**
+ * A workload whose pod template changed is evaluated again by the workload rules packages (its
+ * status changes, which are most of a workload's updates, are not).
+ */
+function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
+  for (const [kind, cache] of caches.workloads) {
+    const workload = (w: KubeObject) =>
+      enqueue.resource(
+        coveredResourceName.workload(w.metadata.namespace ?? '', kind, w.metadata.name),
+      );
+    cache.addHandlers({
+      add: workload,
+      update: (old, w) => {
+        if (!sameJson(old.spec, w.spec)) workload(w);
+      },
+      delete: workload,
+    });
+  }
+}
+
+/**
+ * A Service, Ingress or NetworkPolicy that changes may change how every workload of its
+ * namespace can be reached: they are evaluated again.
+ */
+function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
+  const namespace = (o: KubeObject) => {
+    const ns = o.metadata.namespace ?? '';
+    for (const cr of caches.coveredResources.list()) {
+      const s = cr.status;
+      if (s?.resourceType !== 'WORKLOAD' || s.resource?.namespace !== ns) continue;
+      enqueue.resource(cr.metadata.name);
+      // Its images' scores follow its exposure.
+      for (const digest of workloadDigests(cr))
+        for (const image of caches.coveredResources.byIndex(INDEX_BY_IMAGE_DIGEST, digest))
+          enqueue.resource(image.metadata.name);
+    }
+  };
+  for (const cache of Object.values(caches.network) as Cache[]) {
+    cache.addHandlers({
+      add: namespace,
+      update: (old: KubeObject, o: KubeObject) => {
+        if (!sameJson(old.spec, o.spec)) namespace(o);
+      },
+      delete: namespace,
+    });
+  }
 }
 
 /** A database update re-matches every continuous resource. */

@@ -43,7 +43,36 @@ describe('what a coverage status asks of the findings', () => {
       'close',
     ],
     ['a stale inventory closes them', covered('NODE', 'INACTIVE', 'STALE_INVENTORY'), 'close'],
-    ['a workload has no package findings', covered('WORKLOAD', 'ACTIVE', 'SUCCESSFUL'), 'close'],
+    [
+      'a scanned workload has its rules evaluated',
+      covered('WORKLOAD', 'ACTIVE', 'SUCCESSFUL'),
+      'match',
+    ],
+    [
+      'a workload whose images wait for a scan has its rules evaluated',
+      covered('WORKLOAD', 'ACTIVE', 'PENDING_INITIAL_SCAN'),
+      'match',
+    ],
+    [
+      'a workload whose images cannot be pulled has its rules evaluated',
+      covered('WORKLOAD', 'INACTIVE', 'ACCESS_DENIED'),
+      'match',
+    ],
+    [
+      'an excluded workload closes them',
+      covered('WORKLOAD', 'INACTIVE', 'EXCLUDED_BY_TAG'),
+      'close',
+    ],
+    [
+      'an expired workload closes them',
+      covered('WORKLOAD', 'INACTIVE', 'SCAN_ELIGIBILITY_EXPIRED'),
+      'close',
+    ],
+    [
+      'disabling a workload deletes them',
+      covered('WORKLOAD', 'INACTIVE', 'PENDING_DISABLE'),
+      'delete',
+    ],
   ])('%s', (_name, cr, kind) => {
     expect(planFor(cr).kind).toBe(kind);
   });

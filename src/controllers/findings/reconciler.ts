@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LABELS } from '../../api/v1alpha1/common.ts';
+import { LABELS, type RulesPackage } from '../../api/v1alpha1/common.ts';
 import type { CoveredResource } from '../../api/v1alpha1/covered-resource.ts';
 import type { NodeInventory } from '../../api/v1alpha1/node-inventory.ts';
 import {
@@ -42,6 +42,14 @@ import type { KubeObject } from '../../kube/resources.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../runtime/controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
+import {
+  WORKLOAD_RULES_PACKAGES,
+  exposureOf,
+  produceWorkloadFindings,
+  workloadFactsOf,
+  type WorkloadCaches,
+} from '../rules-packages.ts';
+import { adjustScore } from '../../rules/score.ts';
 import { FIELD_MANAGERS, kinds } from '../informers.ts';
 import {
   capFindings,
@@ -58,6 +66,18 @@ export { planFor, retentionOf, type Plan, type Retention } from './decide.ts';
 
 export const INDEX_BY_COVERED_RESOURCE = 'findings:coveredResource';
 export const INDEX_BY_IMAGE_DIGEST = 'findings:imageDigest';
+/** WORKLOAD CoveredResources by the digests of the images they run. */
+export const INDEX_BY_WORKLOAD_DIGEST = 'findings:workloadDigest';
+
+const DIGEST_RE = /sha256:[0-9a-f]{64}/;
+
+/** The image digests a WORKLOAD CoveredResource runs. */
+export function workloadDigests(cr: CoveredResource): string[] {
+  if (cr.status?.resourceType !== 'WORKLOAD') return [];
+  return (cr.status.workload?.images ?? [])
+    .map((i) => DIGEST_RE.exec(i)?.[0])
+    .filter((d): d is string => d !== undefined);
+}
 
 const DAY_MS = 86_400_000;
 export interface FindingsConfig {
@@ -75,11 +95,18 @@ export const DEFAULT_FINDINGS_CONFIG: FindingsConfig = {
   writeConcurrency: 4,
 };
 
-export interface FindingsCaches {
+export interface FindingsCaches extends WorkloadCaches {
   coveredResources: Cache<CoveredResource & KubeObject>;
   nodeInventories: Cache<NodeInventory & KubeObject>;
   suppressionRules: Cache<SuppressionRule & KubeObject>;
   scanConfigurations: Cache<ScanConfiguration & KubeObject>;
+}
+
+type Desired = { built: BuiltFinding[]; observe: boolean; periodicAt?: number };
+
+/** The rules packages the `default` ScanConfiguration switches on, with the schema's default. */
+export function continuousPackages(config: ScanConfiguration | undefined): readonly RulesPackage[] {
+  return config?.spec.rulesPackages ?? ['cve'];
 }
 
 export class FindingsReconciler implements Reconciler {
@@ -160,7 +187,7 @@ export class FindingsReconciler implements Reconciler {
     if (plan.kind !== 'match') this.evaluated.delete(name);
     let result: EvaluationResult =
       plan.kind === 'match' ? 'matched' : plan.kind === 'delete' ? 'disabled' : plan.result;
-    let desired: { built: BuiltFinding[]; observe: boolean; periodicAt?: number } | undefined;
+    let desired: Desired | undefined;
     if (plan.kind === 'match') {
       const computed = this.desired(name, cr!, existing, now, ctx.log);
       if (typeof computed === 'string') {
@@ -214,8 +241,18 @@ export class FindingsReconciler implements Reconciler {
     existing: Map<string, StoredFindingOf>,
     now: Date,
     log: Logger,
-  ): { built: BuiltFinding[]; observe: boolean; periodicAt?: number } | EvaluationResult {
+  ): Desired | EvaluationResult {
     const s = cr.status!;
+    const packages = continuousPackages(
+      this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME),
+    );
+    if (s.resourceType === 'WORKLOAD')
+      return this.workloadDesired(name, cr, existing, now, packages);
+    // cve switched off: what it found closes.
+    if (!packages.includes('cve')) {
+      this.evaluated.delete(name);
+      return { built: [], observe: false };
+    }
     const db = this.deps.database?.current;
     if (db === undefined) {
       if (!this.warnedNoDatabase) {
@@ -251,14 +288,17 @@ export class FindingsReconciler implements Reconciler {
     }
     const matches = matchLocated(db, input.packages, this.deps.enrichment);
     const built = buildPackageFindings(input.resource, matches);
+    const exposure = this.adjustScores(built, input.resource);
     const oldest = Math.min(
       ...open.map((f) => Date.parse(f.status?.lastObservedAt ?? '') || now.getTime()),
     );
     const periodicDue =
       open.length > 0 && now.getTime() - oldest >= this.config.reevaluateIntervalMs;
+    // Exposure moves scores: a change of it is a change of input like the database's.
+    const withExposure = `${fingerprint}|${exposure}`;
     const observe =
-      (previous !== undefined && previous !== fingerprint) || periodicDue || !continuous;
-    this.evaluated.set(name, fingerprint);
+      (previous !== undefined && previous !== withExposure) || periodicDue || !continuous;
+    this.evaluated.set(name, continuous ? withExposure : fingerprint);
     const out: { built: BuiltFinding[]; observe: boolean; periodicAt?: number } = {
       built,
       observe,
@@ -268,6 +308,85 @@ export class FindingsReconciler implements Reconciler {
         (observe || open.length === 0 ? now.getTime() : oldest) + this.config.reevaluateIntervalMs;
     }
     return out;
+  }
+
+  /**
+   * The rule findings of a workload: its pod template (and service account) through the
+   * workload rules packages switched on. Evaluated again when those facts change, and
+   * observed once per re-evaluation interval like every continuous resource.
+   */
+  private workloadDesired(
+    name: string,
+    cr: CoveredResource & KubeObject,
+    existing: Map<string, StoredFindingOf>,
+    now: Date,
+    packages: readonly RulesPackage[],
+  ): Desired | EvaluationResult {
+    // No workload package switched on: nothing to compute, and what they found closes.
+    if (!packages.some((p) => WORKLOAD_RULES_PACKAGES.includes(p))) {
+      this.evaluated.delete(name);
+      return { built: [], observe: false };
+    }
+    const r = cr.status?.resource;
+    if (r?.kind === undefined || r.name === undefined || r.namespace === undefined)
+      return 'no_inventory';
+    const facts = workloadFactsOf(this.caches, {
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+    });
+    // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
+    if (typeof facts === 'string') return 'no_inventory';
+    const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
+    // What the findings derive from: the template (through them) and what they say.
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([packages, built.map((b) => [b.name, b.status])]))
+      .update(String(this.config.maxFindingsPerResource))
+      .digest('hex');
+    const open = [...existing.values()].filter((f) => f.status?.status !== 'CLOSED');
+    const oldest = Math.min(
+      ...open.map((f) => Date.parse(f.status?.lastObservedAt ?? '') || now.getTime()),
+    );
+    const periodicDue =
+      open.length > 0 && now.getTime() - oldest >= this.config.reevaluateIntervalMs;
+    const previous = this.evaluated.get(name);
+    this.evaluated.set(name, fingerprint);
+    const observe = (previous !== undefined && previous !== fingerprint) || periodicDue;
+    return {
+      built,
+      observe,
+      periodicAt:
+        (observe || open.length === 0 ? now.getTime() : oldest) + this.config.reevaluateIntervalMs,
+    };
+  }
+
+  /**
+   * The exposure-adjusted score of an image's vulnerability findings (src/rules/score.ts): from
+   * the workloads running the image and how they can be reached. Only a lowered score is
+   * written; a finding keeps its base score otherwise. Returns what the exposure was, for the
+   * evaluation's fingerprint.
+   */
+  private adjustScores(built: BuiltFinding[], resource: FindingResource): string {
+    const digest = resource.imageDigest;
+    if (resource.resourceType !== 'CONTAINER_IMAGE' || digest === undefined) return '';
+    const refs = this.caches.coveredResources
+      .byIndex(INDEX_BY_WORKLOAD_DIGEST, digest)
+      .map((cr) => cr.status?.resource)
+      .filter((r) => r?.kind !== undefined && r.name !== undefined && r.namespace !== undefined)
+      .map((r) => ({ kind: r!.kind!, namespace: r!.namespace!, name: r!.name! }));
+    const exposure = refs.length === 0 ? undefined : exposureOf(this.caches, refs);
+    if (exposure === undefined) return 'unknown';
+    for (const b of built) {
+      const adjusted = adjustScore(b.status.cvss, exposure, b.status.inspectorScore);
+      if (
+        adjusted === undefined ||
+        (adjusted.inspectorScoreDetails.adjustedCvss.adjustments ?? []).length === 0
+      )
+        continue;
+      b.status.inspectorScore = adjusted.inspectorScore;
+      b.status.inspectorScoreDetails = adjusted.inspectorScoreDetails;
+    }
+    return JSON.stringify(exposure);
   }
 
   private databaseId(db: VulnDatabase): number {

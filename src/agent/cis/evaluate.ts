@@ -1,0 +1,126 @@
+/**
+ * Evaluation of the `cis` node checks (checks.ts) on a host's root filesystem: read-only reads
+ * of files, /proc/sys and /proc/self/mounts under `root`. Each check gives one result:
+ * PASSED, FAILED, NOT_APPLICABLE (what it reads does not exist on this node, for example no
+ * kubelet service drop-in) or ERROR (it could not be read or parsed), with what was found.
+ * These results are the facts the agent reports; findings are built from them elsewhere.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { CisCheck, CisRule, CisTarget } from './checks.ts';
+
+export type CisStatus = 'PASSED' | 'FAILED' | 'NOT_APPLICABLE' | 'ERROR';
+
+export interface CisResult {
+  id: string;
+  status: CisStatus;
+  /** What was read, as text ("absent" when the field is not set). */
+  found: string;
+}
+
+type Read =
+  { value: string | number | boolean | undefined } | { missing: string } | { error: string };
+
+function isMissing(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function dig(obj: unknown, key: string): unknown {
+  let v = obj;
+  for (const k of key.split('.'))
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown>): Promise<Read> {
+  try {
+    switch (t.read) {
+      case 'file-mode':
+        return { value: (await stat(join(root, t.path))).mode & 0o7777 };
+      case 'file-owner': {
+        const s = await stat(join(root, t.path));
+        return { value: `${s.uid}:${s.gid}` };
+      }
+      case 'kubelet-config': {
+        let doc = cache.get(t.path);
+        if (doc === undefined) {
+          doc = parse(await readFile(join(root, t.path), 'utf8')) as unknown;
+          cache.set(t.path, doc ?? null);
+        }
+        const v = dig(doc, t.key);
+        if (
+          v !== undefined &&
+          typeof v !== 'string' &&
+          typeof v !== 'number' &&
+          typeof v !== 'boolean'
+        )
+          return { error: `${t.key} is not a scalar in ${t.path}` };
+        return { value: v };
+      }
+      case 'sysctl':
+        return {
+          value: (await readFile(join(root, 'proc/sys', ...t.name.split('.')), 'utf8')).trim(),
+        };
+      case 'mount-options': {
+        const mounts = await readFile(join(root, 'proc/self/mounts'), 'utf8');
+        const line = mounts
+          .split('\n')
+          .map((l) => l.split(' '))
+          .filter((f) => f[1] === t.mountPoint)
+          .at(-1);
+        if (line === undefined) return { missing: `${t.mountPoint} is not a separate mount` };
+        return { value: line[3] ?? '' };
+      }
+    }
+  } catch (err) {
+    if (isMissing(err))
+      return {
+        missing: `${'path' in t ? t.path : t.read === 'sysctl' ? t.name : 'proc/self/mounts'} does not exist`,
+      };
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+function show(t: CisTarget, v: string | number | boolean | undefined): string {
+  if (v === undefined) return 'absent';
+  if (t.read === 'file-mode' && typeof v === 'number')
+    return `mode ${v.toString(8).padStart(3, '0')}`;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+function follows(rule: CisRule, v: string | number | boolean | undefined): boolean {
+  switch (rule.op) {
+    case 'mode-at-most':
+      return typeof v === 'number' && (v & ~rule.mode & 0o777) === 0;
+    case 'equals':
+      return v === rule.value;
+    case 'not-equals':
+      return v !== rule.value;
+    case 'set':
+      return v !== undefined && v !== '';
+    case 'equals-or-default':
+      return (v ?? rule.default) === rule.value;
+    case 'includes':
+      return typeof v === 'string' && v.split(',').includes(rule.value);
+  }
+}
+
+/** The results of the checks on the host mounted at `root`, in the checks' order. */
+export async function evaluateCis(root: string, checks: readonly CisCheck[]): Promise<CisResult[]> {
+  const cache = new Map<string, unknown>();
+  const out: CisResult[] = [];
+  for (const c of checks) {
+    const r = await readTarget(root, c.target, cache);
+    if ('missing' in r) out.push({ id: c.id, status: 'NOT_APPLICABLE', found: r.missing });
+    else if ('error' in r) out.push({ id: c.id, status: 'ERROR', found: r.error });
+    else
+      out.push({
+        id: c.id,
+        status: follows(c.rule, r.value) ? 'PASSED' : 'FAILED',
+        found: show(c.target, r.value),
+      });
+  }
+  return out;
+}

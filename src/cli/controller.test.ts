@@ -8,6 +8,7 @@ import {
   parseControllerArgs,
   parseDuration,
 } from './controller.ts';
+import { expandSource } from '../vulndb/osv-exports.ts';
 import { InputError } from './errors.ts';
 
 const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => parseControllerArgs(args, env);
@@ -20,7 +21,11 @@ describe('controller flags', () => {
     expect(c.refreshMs).toBe(3_600_000);
     expect(c.scanConcurrency).toBe(4);
     expect(c.insecureRegistries).toEqual([]);
-    expect(c.vulnerabilityDb).toBeUndefined();
+    // The OSV project's exports of every ecosystem read, unless told otherwise.
+    expect(c.vulnerabilityDb).toEqual(expandSource('osv'));
+    expect(c.vulnerabilityDb).toContain(
+      'https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip',
+    );
     expect(c.leaderElect).toBe(true);
     expect(c.metrics).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(c.kubeApi).toEqual({ qps: 50, burst: 100 });
@@ -81,6 +86,7 @@ describe('controller flags', () => {
   });
 
   it('accepts a directory or zip path as the database', () => {
+    expect(parse(['--vulnerability-db=none']).vulnerabilityDb).toBeUndefined();
     expect(parse(['--vulnerability-db', './osv']).vulnerabilityDb).toEqual(['./osv']);
     expect(parse(['--vulnerability-db', '/data/all.zip']).vulnerabilityDb).toEqual([
       '/data/all.zip',
@@ -128,6 +134,12 @@ describe('controller flags', () => {
       /--vulnerability-db s3:\/\/b\/k: unsupported scheme "s3"/,
     ],
     ['an empty database', ['--vulnerability-db='], {}, /--vulnerability-db must not be empty/],
+    [
+      'none with a source',
+      ['--vulnerability-db=none,./osv'],
+      {},
+      /--vulnerability-db none cannot be combined with sources/,
+    ],
     [
       'an empty index directory',
       ['--vulnerability-db-dir='],

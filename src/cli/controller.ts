@@ -82,11 +82,11 @@ Vulnerability database:
   --vulnerability-db SOURCE[,SOURCE...]
                                     OSV advisories: directories of *.json, zip or JSON files, or
                                     http(s) URLs (refreshed with conditional requests and OSV
-                                    change lists); repeatable or comma-separated. "osv" is the
-                                    OSV project's export of every ecosystem kube-inspector reads,
-                                    "osv:BASE" the same exports at a mirror. Without it nothing
-                                    is matched. A source that fails keeps its last good
-                                    records; the error is in the metrics and the
+                                    change lists); repeatable or comma-separated. "osv" (the
+                                    default) is the OSV project's export of every ecosystem
+                                    kube-inspector reads, "osv:BASE" the same exports at a
+                                    mirror; "none" matches nothing. A source that fails keeps
+                                    its last good records; the error is in the metrics and the
                                     ScanConfiguration's status.
   --vulnerability-db-dir DIR        where the advisory index is kept, on a volume (default
                                     $XDG_CACHE_HOME/kube-inspector/vulndb, else
@@ -206,13 +206,20 @@ function integer(value: string, flag: string, min: number, max: number): number 
 }
 
 /** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
-/** `--vulnerability-db` values: repeated or comma-separated, checked, `osv` expanded. */
+/**
+ * `--vulnerability-db` values: repeated or comma-separated, checked, `osv` expanded; `osv` when
+ * the flag is not given; undefined (no database) for `none`.
+ */
 function databaseSources(values: string[] | undefined): string[] | undefined {
-  const given = values?.flatMap((v) => v.split(','));
-  for (const source of given ?? []) {
+  const given = values?.flatMap((v) => v.split(',')) ?? ['osv'];
+  if (given.includes('none')) {
+    if (given.length === 1) return undefined;
+    throw new InputError('--vulnerability-db none cannot be combined with sources');
+  }
+  for (const source of given) {
     checkSource(source.startsWith('osv:') ? source.slice(4) : source, '--vulnerability-db');
   }
-  return given?.flatMap(expandSource);
+  return given.flatMap(expandSource);
 }
 
 /** Logs one refresh of the database: its failure, or what was loaded, and failed sources. */
@@ -571,7 +578,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
       );
     }
   } else {
-    log.warn('no --vulnerability-db: coverage runs, but no vulnerability is matched');
+    log.warn('--vulnerability-db=none: coverage runs, but no vulnerability is matched');
   }
 
   const manager = await Manager.create({

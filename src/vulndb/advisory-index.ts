@@ -7,17 +7,16 @@
  * - `sources`: one row per source (its spec, the validators of what was loaded — ETag,
  *   Last-Modified, a local fingerprint — and its load statistics as JSON).
  * - `advisories`: one row per (source, record id): the `modified` time in milliseconds and the
- *   compact advisory (see osv.ts) as deflated JSON.
+ *   head of the compact advisory (see osv.ts): everything but its `affected` list, as plain
+ *   JSON; `details` only when there is no summary, cut to its first line.
  * - `affected`: one row per affected package of an advisory: the normalised package key
  *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
- *   in the advisory's `affected` list, and what deciding a match needs (the entry's ecosystem,
- *   ranges and versions, as plain JSON). A lookup reads only that; the advisory itself is
- *   inflated when an entry matches.
+ *   in the advisory's `affected` list, and the compact entry itself as plain JSON. A lookup
+ *   reads only these rows; an advisory's head is read when one of its entries matches.
  *
  * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
  * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.
  */
-import { deflateSync, inflateSync } from 'fflate';
 import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
@@ -34,29 +33,23 @@ import { versionOrderFor } from './version/index.ts';
 import { parseOsvRecord, type AffectedPackage, type Advisory } from './osv.ts';
 
 /** Bumped when the schema or the encoding of a record changes; other files are rebuilt. */
-export const INDEX_FORMAT = 3;
+export const INDEX_FORMAT = 4;
 
 /** Longest `details` text kept: reports use only its first line, when there is no summary. */
 const MAX_DETAILS = 1000;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function encodeAdvisory(a: Advisory): Uint8Array {
-  const firstLine = a.details.split('\n', 1)[0] ?? '';
-  const slim: Advisory = { ...a, details: firstLine.slice(0, MAX_DETAILS) };
-  return deflateSync(encoder.encode(JSON.stringify(slim)), { level: 6 });
+/**
+ * The advisory without its `affected` list (each entry is a row of `affected`), as plain JSON:
+ * parsing a few hundred bytes of text is several times faster than inflating them first, and
+ * a match reads one head per matching record.
+ */
+function encodeHead(a: Advisory): string {
+  const details = a.summary === '' ? (a.details.split('\n', 1)[0] ?? '').slice(0, MAX_DETAILS) : '';
+  return JSON.stringify({ ...a, details, affected: [] });
 }
 
-function decodeAdvisory(body: Uint8Array): Advisory {
-  return JSON.parse(decoder.decode(inflateSync(body))) as Advisory;
-}
-
-/** What deciding whether an affected entry matches needs, kept apart from the advisory. */
-interface MatchData {
-  ecosystem: string;
-  ranges: AffectedPackage['ranges'];
-  versions: string[];
+function decodeHead(body: string): Advisory {
+  return JSON.parse(body) as Advisory;
 }
 
 /** What a source's loader knew about the data it loaded, to ask next time whether it changed. */
@@ -106,7 +99,7 @@ CREATE TABLE advisories (
   source INTEGER NOT NULL,
   id TEXT NOT NULL,
   modified INTEGER NOT NULL,
-  body BLOB NOT NULL,
+  body TEXT NOT NULL,
   UNIQUE (source, id)
 );
 CREATE TABLE affected_load (
@@ -140,6 +133,7 @@ INSERT INTO affected (key, advisory, idx, match)
   SELECT key, advisory, idx, match FROM affected_load ORDER BY key, advisory, idx;
 DROP TABLE affected_load;
 CREATE INDEX advisories_id ON advisories (id);
+CREATE INDEX affected_advisory ON affected (advisory);
 `;
 
 function newStats(mode: SourceStats['mode']): SourceStats {
@@ -374,24 +368,16 @@ export class IndexWriter {
     let rowid: number;
     if (seen !== undefined) {
       if (seen.modified >= modifiedMs) return 'older';
-      this.update.run(modifiedMs, encodeAdvisory(a), seen.rowid);
+      this.update.run(modifiedMs, encodeHead(a), seen.rowid);
       this.deleteAffected.run(seen.rowid);
       rowid = seen.rowid;
     } else {
       rowid = this.nextRowid++;
-      this.insert.run(rowid, source, a.id, modifiedMs, encodeAdvisory(a));
+      this.insert.run(rowid, source, a.id, modifiedMs, encodeHead(a));
     }
-    const keys = new Set<string>();
     a.affected.forEach((affected, idx) => {
       const key = packageKey(affected.ecosystem, affected.name);
-      if (keys.has(`${key}\u0001${idx}`)) return;
-      keys.add(`${key}\u0001${idx}`);
-      const match: MatchData = {
-        ecosystem: affected.ecosystem,
-        ranges: affected.ranges,
-        versions: affected.versions,
-      };
-      this.insertAffected.run(key, rowid, idx, JSON.stringify(match));
+      this.insertAffected.run(key, rowid, idx, JSON.stringify(affected));
     });
     return seen === undefined ? 'new' : 'replaced';
   }
@@ -478,53 +464,68 @@ export function readSources(db: DatabaseSync): IndexedSource[] {
   }));
 }
 
-/** A small least-recently-used map, bounded by the total weight of its values. */
-class Lru<V> {
-  private readonly map = new Map<string, { value: V; weight: number }>();
-  private weight = 0;
+/**
+ * A bounded cache in two generations: values go into the young map; when its weight reaches
+ * half the limit it becomes the old map and the previous old map is dropped whole. A value
+ * read from the old map moves to the young one. No per-entry eviction, so no map fills with
+ * deleted slots that every eviction walks (the cost of an LRU on a JavaScript `Map`).
+ */
+class Cache<K, V> {
+  private young = new Map<K, { value: V; weight: number }>();
+  private old = new Map<K, { value: V; weight: number }>();
+  private youngWeight = 0;
   private readonly limit: number;
 
   constructor(limit: number) {
-    this.limit = limit;
+    this.limit = Math.max(2, limit);
   }
 
-  get(key: string): V | undefined {
-    const hit = this.map.get(key);
-    if (hit === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, hit);
-    return hit.value;
+  get(key: K): V | undefined {
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit.value;
+    const aged = this.old.get(key);
+    if (aged === undefined) return undefined;
+    this.set(key, aged.value, aged.weight);
+    return aged.value;
   }
 
-  has(key: string): boolean {
-    return this.map.has(key);
+  has(key: K): boolean {
+    return this.young.has(key) || this.old.has(key);
   }
 
-  set(key: string, value: V, weight: number): void {
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.weight -= old.weight;
-      this.map.delete(key);
+  set(key: K, value: V, weight: number): void {
+    if (this.youngWeight + weight > this.limit / 2 && this.young.size > 0) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngWeight = 0;
     }
-    this.map.set(key, { value, weight });
-    this.weight += weight;
-    for (const [k, v] of this.map) {
-      if (this.weight <= this.limit || this.map.size === 1) break;
-      this.map.delete(k);
-      this.weight -= v.weight;
-    }
+    this.young.set(key, { value, weight });
+    this.youngWeight += weight;
   }
 
   clear(): void {
-    this.map.clear();
-    this.weight = 0;
+    this.young.clear();
+    this.old.clear();
+    this.youngWeight = 0;
   }
 }
 
 export interface ReaderOptions {
   /** Most decoded affected entries kept between lookups (default 50,000). */
   cacheEntries?: number;
+  /** Most decoded advisory heads kept between lookups (default 10,000). */
+  cacheAdvisories?: number;
 }
+
+/**
+ * Pages SQLite keeps in the reader's own cache (8 KiB pages: 8 MiB). Reads beyond it go to
+ * the kernel's page cache, which is shared and not counted against the process; no memory
+ * map (`mmap_size` 0), whose touched pages would count in the process's RSS as the file grows.
+ */
+const READER_CACHE_PAGES = 1024;
+
+/** Keys looked up in one query by {@link IndexReader.prefetch}. */
+const PREFETCH_BATCH = 500;
 
 interface Row {
   key: string;
@@ -546,14 +547,22 @@ export class IndexReader implements VulnDatabase {
   private readonly byKeys: StatementSync;
   private readonly byId: StatementSync;
   private readonly byRowid: StatementSync;
-  private readonly entries: Lru<readonly IndexedEntry[]>;
-  /** Decoded advisories of the entries in the cache, so two keys share one advisory object. */
-  private readonly advisories = new Map<number, WeakRef<Advisory>>();
+  private readonly affectedOf: StatementSync;
+  private readonly entries: Cache<string, readonly IndexedEntry[]>;
+  /** Decoded advisory heads by row id, shared by the entries of every key that names them. */
+  private readonly heads: Cache<number, Advisory>;
+  private readonly byRowids: StatementSync;
+  /** The advisory row of each entry handed out, for {@link IndexReader.prefetchAdvisories}. */
+  private readonly rowids = new WeakMap<IndexedEntry, number>();
 
   constructor(path: string, options: ReaderOptions = {}) {
     this.path = path;
     this.db = new DatabaseSync(path, { readOnly: true });
     try {
+      this.db.exec(
+        `PRAGMA query_only = ON; PRAGMA cache_size = ${READER_CACHE_PAGES}; ` +
+          'PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;',
+      );
       const format = (
         this.db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as
           { value: string } | undefined
@@ -574,10 +583,17 @@ export class IndexReader implements VulnDatabase {
     this.byKey = this.db.prepare(`${select} WHERE key = ?`);
     this.byKeys = this.db.prepare(`${select} WHERE key IN (SELECT value FROM json_each(?))`);
     this.byRowid = this.db.prepare('SELECT body FROM advisories WHERE rowid = ?');
-    this.byId = this.db.prepare(
-      'SELECT body FROM advisories WHERE id = ? ORDER BY modified DESC LIMIT 1',
+    this.byRowids = this.db.prepare(
+      'SELECT rowid, body FROM advisories WHERE rowid IN (SELECT value FROM json_each(?))',
     );
-    this.entries = new Lru(options.cacheEntries ?? 50_000);
+    this.byId = this.db.prepare(
+      'SELECT rowid, body FROM advisories WHERE id = ? ORDER BY modified DESC LIMIT 1',
+    );
+    this.affectedOf = this.db.prepare(
+      'SELECT idx, match FROM affected WHERE advisory = ? ORDER BY idx',
+    );
+    this.entries = new Cache(options.cacheEntries ?? 50_000);
+    this.heads = new Cache(options.cacheAdvisories ?? 10_000);
     const info = statSync(path);
     this.inode = info.ino;
     this.stats = this.aggregate(info.size);
@@ -624,49 +640,38 @@ export class IndexReader implements VulnDatabase {
     return r.m ?? 0;
   }
 
-  private advisory(rowid: number): Advisory {
-    const held = this.advisories.get(rowid)?.deref();
+  /** The head of an advisory (no `affected` list), from the cache or the file. */
+  private head(rowid: number): Advisory {
+    const held = this.heads.get(rowid);
     if (held !== undefined) return held;
-    const row = this.byRowid.get(rowid) as { body: Uint8Array } | undefined;
+    const row = this.byRowid.get(rowid) as { body: string } | undefined;
     if (row === undefined) throw new Error(`advisory row ${rowid} is missing from ${this.path}`);
-    const a = decodeAdvisory(row.body);
-    this.advisories.set(rowid, new WeakRef(a));
-    if (this.advisories.size > 200_000) {
-      for (const [k, v] of this.advisories) if (v.deref() === undefined) this.advisories.delete(k);
-    }
+    const a = decodeHead(row.body);
+    this.heads.set(rowid, a, 1);
     return a;
   }
 
   /**
-   * Entries ready for matching: ranges compiled from the match data; the advisory (and the full
-   * affected entry) inflated only when something reads it — when the entry matched.
+   * Entries ready for matching: the affected entry as stored, its ranges compiled. The
+   * advisory's head is read only when something asks for it — when the entry matched.
    */
   private entriesOf(rows: Row[]): IndexedEntry[] {
     return rows.map((r) => {
-      const m = JSON.parse(r.match) as MatchData;
-      const partial: AffectedPackage = {
-        ecosystem: m.ecosystem,
-        name: '',
-        purl: undefined,
-        ranges: m.ranges,
-        versions: m.versions,
-        severity: [],
-        databaseSeverity: undefined,
-      };
-      // Not memoised here: a cached entry must not keep its advisory alive after the match
-      // (the weak map shares one object while something holds it).
-      const load = (): Advisory => this.advisory(r.advisory);
-      return {
+      const affected = JSON.parse(r.match) as AffectedPackage;
+      // Not memoised on the entry: a cached entry must not keep its advisory alive; the
+      // heads' own cache shares one object between the keys that name it.
+      const head = (): Advisory => this.head(r.advisory);
+      const entry: IndexedEntry = {
         get advisory(): Advisory {
-          return load();
+          return head();
         },
-        get affected(): AffectedPackage {
-          return load().affected[r.idx] ?? partial;
-        },
-        ranges: compileRanges(partial),
-        order: versionOrderFor(m.ecosystem),
-        versions: m.versions,
+        affected,
+        ranges: compileRanges(affected),
+        order: versionOrderFor(affected.ecosystem),
+        versions: affected.versions,
       };
+      this.rowids.set(entry, r.advisory);
+      return entry;
     });
   }
 
@@ -686,8 +691,8 @@ export class IndexReader implements VulnDatabase {
       if (!this.entries.has(key)) wanted.add(key);
     }
     const all = [...wanted];
-    for (let i = 0; i < all.length; i += 500) {
-      const batch = all.slice(i, i + 500);
+    for (let i = 0; i < all.length; i += PREFETCH_BATCH) {
+      const batch = all.slice(i, i + PREFETCH_BATCH);
       const rows = this.byKeys.all(JSON.stringify(batch)) as unknown as Row[];
       const grouped = new Map<string, Row[]>(batch.map((k) => [k, []]));
       for (const r of rows) grouped.get(r.key)?.push(r);
@@ -698,9 +703,27 @@ export class IndexReader implements VulnDatabase {
     }
   }
 
+  prefetchAdvisories(entries: readonly IndexedEntry[]): void {
+    const wanted = new Set<number>();
+    for (const e of entries) {
+      const rowid = this.rowids.get(e);
+      if (rowid !== undefined && !this.heads.has(rowid)) wanted.add(rowid);
+    }
+    const all = [...wanted];
+    for (let i = 0; i < all.length; i += PREFETCH_BATCH) {
+      const batch = JSON.stringify(all.slice(i, i + PREFETCH_BATCH));
+      for (const r of this.byRowids.all(batch) as { rowid: number; body: string }[]) {
+        this.heads.set(r.rowid, decodeHead(r.body), 1);
+      }
+    }
+  }
+
   get(id: string): Advisory | undefined {
-    const row = this.byId.get(id) as { body: Uint8Array } | undefined;
-    return row === undefined ? undefined : decodeAdvisory(row.body);
+    const row = this.byId.get(id) as { rowid: number; body: string } | undefined;
+    if (row === undefined) return undefined;
+    const rows = this.affectedOf.all(row.rowid) as { idx: number; match: string }[];
+    const affected = rows.map((r) => JSON.parse(r.match) as AffectedPackage);
+    return { ...decodeHead(row.body), affected };
   }
 
   /** Advisory ids of one source with their modified times (ms), in id order. */
@@ -715,6 +738,7 @@ export class IndexReader implements VulnDatabase {
 
   close(): void {
     this.entries.clear();
+    this.heads.clear();
     if (this.db.isOpen) this.db.close();
   }
 }

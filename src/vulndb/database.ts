@@ -142,6 +142,11 @@ export interface VulnDatabase {
    * read them in a few batched queries. Optional; lookups work without it.
    */
   prefetch?(keys: Iterable<readonly [ecosystem: string, name: string]>): void;
+  /**
+   * Says which entries' advisories are about to be read (the entries that matched), so an
+   * on-disk database can read them in a few batched queries. Optional.
+   */
+  prefetchAdvisories?(entries: readonly IndexedEntry[]): void;
 }
 
 export const VulnDatabase = {

@@ -11,6 +11,7 @@
 import type { CompiledRange, IndexedEntry, VulnDatabase } from './database.ts';
 import { advisoryNames, type InstalledPackage } from './ecosystem.ts';
 import type { Enrichment } from './enrichment.ts';
+import type { Advisory } from './osv.ts';
 import { appliesToPlatform } from './platform.ts';
 import {
   assess,
@@ -59,6 +60,8 @@ export interface PackageFinding {
 
 interface EntryMatch {
   entry: IndexedEntry;
+  /** The entry's advisory, read once (an on-disk database reads it from the file). */
+  advisory: Advisory;
   /** Fixed versions above the installed version, from the ranges that matched. */
   fixes: string[];
 }
@@ -94,7 +97,7 @@ export function evaluateRange(
   return { affected, fixes };
 }
 
-function matchEntry(entry: IndexedEntry, v: string): EntryMatch | undefined {
+function matchEntry(entry: IndexedEntry, v: string): { fixes: string[] } | undefined {
   let matched = false;
   const fixes: string[] = [];
   for (const range of entry.ranges) {
@@ -110,7 +113,7 @@ function matchEntry(entry: IndexedEntry, v: string): EntryMatch | undefined {
       order !== undefined && order.valid(x) && order.valid(v) ? order.compare(x, v) === 0 : x === v,
     );
   }
-  return matched ? { entry, fixes } : undefined;
+  return matched ? { fixes } : undefined;
 }
 
 /** Groups matches whose advisories share an id or alias (union-find over ids). */
@@ -130,7 +133,7 @@ function collapse(matches: EntryMatch[]): EntryMatch[][] {
     if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
   };
   for (const m of matches) {
-    const { id, aliases, upstream } = m.entry.advisory;
+    const { id, aliases, upstream } = m.advisory;
     union(id, id);
     for (const alias of aliases) union(id, alias);
     // A record derived from exactly one upstream id is that vulnerability seen by a
@@ -139,7 +142,7 @@ function collapse(matches: EntryMatch[]): EntryMatch[][] {
   }
   const groups = new Map<string, EntryMatch[]>();
   for (const m of matches) {
-    const root = find(m.entry.advisory.id);
+    const root = find(m.advisory.id);
     const g = groups.get(root);
     if (g === undefined) groups.set(root, [m]);
     else g.push(m);
@@ -175,11 +178,11 @@ function strongest(assessments: Assessment[]): Assessment | undefined {
 /** Scoring is per advisory entry, not per package: computed once, kept with the database. */
 const assessmentCache = new WeakMap<IndexedEntry, Assessment>();
 
-function assessed(entry: IndexedEntry): Assessment {
-  let a = assessmentCache.get(entry);
+function assessed(m: EntryMatch): Assessment {
+  let a = assessmentCache.get(m.entry);
   if (a === undefined) {
-    a = assess(entry.advisory, entry.affected);
-    assessmentCache.set(entry, a);
+    a = assess(m.advisory, m.entry.affected);
+    assessmentCache.set(m.entry, a);
   }
   return a;
 }
@@ -190,12 +193,12 @@ function toFinding(
   order: VersionOrder,
   enrichment: Enrichment | undefined,
 ): PackageFinding {
-  const sorted = [...group].sort((a, b) => (a.entry.advisory.id < b.entry.advisory.id ? -1 : 1));
-  const records = [...new Set(sorted.map((m) => m.entry.advisory.id))];
+  const sorted = [...group].sort((a, b) => (a.advisory.id < b.advisory.id ? -1 : 1));
+  const records = [...new Set(sorted.map((m) => m.advisory.id))];
   const allIds = [
     ...new Set(
       sorted.flatMap((m) => {
-        const a = m.entry.advisory;
+        const a = m.advisory;
         return [a.id, ...a.aliases, ...(a.upstream.length === 1 ? a.upstream : [])];
       }),
     ),
@@ -204,13 +207,11 @@ function toFinding(
   const withFix = sorted.filter((m) => m.fixes.length > 0).length;
   const fixAvailable: FixAvailable =
     withFix === 0 ? 'NO' : withFix === sorted.length ? 'YES' : 'PARTIAL';
-  const assessments = sorted.map((m) => ({ id: m.entry.advisory.id, a: assessed(m.entry) }));
+  const assessments = sorted.map((m) => ({ id: m.advisory.id, a: assessed(m) }));
   const best = strongest(assessments.map((x) => x.a));
   const scores = new Map<string, CvssScore>();
   for (const { a } of assessments) for (const s of a.scores) scores.set(s.vector, s);
-  const first =
-    sorted.find((m) => m.entry.advisory.summary !== '')?.entry.advisory ??
-    sorted[0]!.entry.advisory;
+  const first = sorted.find((m) => m.advisory.summary !== '')?.advisory ?? sorted[0]!.advisory;
   const enriched = enrichment?.lookup(allIds);
   return {
     id,
@@ -230,10 +231,43 @@ function toFinding(
       a.invalidVectors.map((iv) => ({ id: rid, ...iv })),
     ),
     summary: first.summary !== '' ? first.summary : (first.details.split('\n')[0] ?? ''),
-    references: [...new Set(sorted.flatMap((m) => m.entry.advisory.references))].slice(0, 20),
+    references: [...new Set(sorted.flatMap((m) => m.advisory.references))].slice(0, 20),
     epss: enriched?.epss,
     exploitAvailable: enriched?.knownExploited === true ? 'YES' : 'NO',
   };
+}
+
+/** The entries of a package's advisories that affect its installed version (no advisory read). */
+function affectingEntries(
+  db: VulnDatabase,
+  pkg: InstalledPackage,
+): { entry: IndexedEntry; fixes: string[] }[] {
+  const v = installedFor(baseEcosystem(pkg.ecosystem), pkg.version);
+  const seen = new Set<IndexedEntry>();
+  const matches: { entry: IndexedEntry; fixes: string[] }[] = [];
+  for (const name of advisoryNames(pkg)) {
+    for (const entry of db.lookup(pkg.ecosystem, name)) {
+      if (seen.has(entry)) continue;
+      seen.add(entry);
+      const m = matchEntry(entry, v);
+      if (m !== undefined && appliesToPlatform(entry.affected, pkg)) {
+        matches.push({ entry, fixes: m.fixes });
+      }
+    }
+  }
+  return matches;
+}
+
+/** The findings of a package from its affecting entries, one per collapsed vulnerability. */
+function findingsOf(
+  pkg: InstalledPackage,
+  affecting: { entry: IndexedEntry; fixes: string[] }[],
+  enrichment: Enrichment | undefined,
+): PackageFinding[] {
+  if (affecting.length === 0) return [];
+  const matches = affecting.map((m) => ({ ...m, advisory: m.entry.advisory }));
+  const order = versionOrderFor(pkg.ecosystem) ?? semverOrder;
+  return collapse(matches).map((g) => toFinding(pkg, g, order, enrichment));
 }
 
 /** All findings for one installed package, one per collapsed vulnerability. */
@@ -242,21 +276,7 @@ export function matchPackage(
   pkg: InstalledPackage,
   enrichment?: Enrichment,
 ): PackageFinding[] {
-  const base = baseEcosystem(pkg.ecosystem);
-  const v = installedFor(base, pkg.version);
-  const seen = new Set<IndexedEntry>();
-  const matches: EntryMatch[] = [];
-  for (const name of advisoryNames(pkg)) {
-    for (const entry of db.lookup(pkg.ecosystem, name)) {
-      if (seen.has(entry)) continue;
-      seen.add(entry);
-      const m = matchEntry(entry, v);
-      if (m !== undefined && appliesToPlatform(entry.affected, pkg)) matches.push(m);
-    }
-  }
-  if (matches.length === 0) return [];
-  const order = versionOrderFor(pkg.ecosystem) ?? semverOrder;
-  return collapse(matches).map((g) => toFinding(pkg, g, order, enrichment));
+  return findingsOf(pkg, affectingEntries(db, pkg), enrichment);
 }
 
 export interface MatchSummary {
@@ -267,6 +287,12 @@ export interface MatchSummary {
   /** Packages whose installed version their ecosystem's order cannot read (ranges not evaluated). */
   unreadableVersions: { name: string; ecosystem: string; version: string }[];
 }
+
+/**
+ * Packages matched together: their entries (some thousands) and the advisories of their
+ * findings fit in the on-disk database's caches between the prefetch and the match.
+ */
+const PREFETCH_CHUNK = 500;
 
 /** Matches many packages; findings sorted by severity (highest first), then id and package. */
 export function matchPackages(
@@ -279,16 +305,23 @@ export function matchPackages(
   let unsupportedEcosystem = 0;
   const unreadableVersions: MatchSummary['unreadableVersions'] = [];
   const list = [...packages];
-  // An on-disk database reads the packages' entries in a few batched queries.
-  db.prefetch?.(list.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)));
-  for (const pkg of list) {
-    count++;
-    const order = versionOrderFor(pkg.ecosystem);
-    if (order === undefined) unsupportedEcosystem++;
-    else if (!order.valid(installedFor(baseEcosystem(pkg.ecosystem), pkg.version))) {
-      unreadableVersions.push({ name: pkg.name, ecosystem: pkg.ecosystem, version: pkg.version });
-    }
-    findings.push(...matchPackage(db, pkg, enrichment));
+  for (let i = 0; i < list.length; i += PREFETCH_CHUNK) {
+    const chunk = list.slice(i, i + PREFETCH_CHUNK);
+    // An on-disk database reads the entries of a chunk of packages in a few batched queries
+    // (a chunk at a time, so they are still in its bounded cache when they are matched), then
+    // the advisories of the entries that matched, again in a few queries.
+    db.prefetch?.(chunk.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)));
+    const affecting = chunk.map((pkg) => affectingEntries(db, pkg));
+    db.prefetchAdvisories?.(affecting.flatMap((list) => list.map((m) => m.entry)));
+    chunk.forEach((pkg, k) => {
+      count++;
+      const order = versionOrderFor(pkg.ecosystem);
+      if (order === undefined) unsupportedEcosystem++;
+      else if (!order.valid(installedFor(baseEcosystem(pkg.ecosystem), pkg.version))) {
+        unreadableVersions.push({ name: pkg.name, ecosystem: pkg.ecosystem, version: pkg.version });
+      }
+      findings.push(...findingsOf(pkg, affecting[k]!, enrichment));
+    });
   }
   findings.sort(
     (a, b) =>

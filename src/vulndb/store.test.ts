@@ -380,6 +380,29 @@ describe('an index of several sources', () => {
     expect(s.current!.stats.malformed).toBe(memory.stats.malformed);
     expect(s.current!.stats.withdrawn).toBe(memory.stats.withdrawn);
   });
+
+  it('matches the same findings with caches far smaller than the lookups, and gives whole advisories by id', async () => {
+    const s = store({ sources: [fixtures], reader: { cacheEntries: 1, cacheAdvisories: 1 } });
+    await s.refresh();
+    const memory = await loadDirectory(fixtures);
+    const packages = [
+      { ecosystem: 'npm', name: 'lodash', version: '4.17.15' },
+      { ecosystem: 'Debian:12', name: 'libc6', version: '2.36-9+deb12u1', source: 'glibc' },
+      { ecosystem: 'Debian:12', name: 'openssh-server', version: '1:9.2p1-2', source: 'openssh' },
+      { ecosystem: 'Go', name: 'golang.org/x/net', version: 'v0.7.0' },
+      { ecosystem: 'npm', name: 'lodash', version: '4.17.20' },
+    ];
+    const inMemory = matchPackages(memory, packages);
+    expect(inMemory.findings.length).toBeGreaterThan(3);
+    for (let run = 0; run < 2; run++) expect(matchPackages(s.current!, packages)).toEqual(inMemory);
+    const id = 'GHSA-35jh-r3h4-6jhm';
+    const whole = s.current!.get(id)!;
+    const expected = memory.get(id)!;
+    expect(whole.affected).toEqual(expected.affected);
+    expect(whole.references).toEqual(expected.references);
+    expect(whole.summary).toBe(expected.summary);
+    expect(s.current!.get('GHSA-none-none-none')).toBeUndefined();
+  });
 });
 
 describe('an index that cannot be written', () => {

@@ -44,6 +44,9 @@ function startControllerProcess(
       ...(o.leaderElect ? [] : ['--leader-elect=false']),
       // The findings API on a free port, the environment's store and serving certificate.
       ...findingsProcessFlags(env, 0),
+      // No database unless the test gives one: the default, the OSV project's exports, is
+      // not reachable from the tests.
+      ...(args.some((a) => a.startsWith('--vulnerability-db=')) ? [] : ['--vulnerability-db=none']),
       ...args,
     ],
     {

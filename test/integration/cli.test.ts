@@ -42,6 +42,7 @@ describe('kube-inspector controller without the CRDs', () => {
           '--metrics-bind-address=127.0.0.1:0',
           '--health-probe-bind-address=127.0.0.1:0',
           '--leader-elect=false',
+          '--vulnerability-db=none',
         ],
         { env: { PATH: process.env.PATH, KUBECONFIG: plane.kubeconfig } },
       );

@@ -128,7 +128,7 @@ export function plantedFiles(seed = 'a'): { path: string; text: string; ruleIds:
       ruleIds: ['npm-token', 'slack-webhook'],
     },
     {
-      path: 'app/fixtures/session.txt',
+      path: 'app/sessions/last.txt',
       text: `Authorization: Bearer ${s.jwt}\n`,
       ruleIds: ['jwt'],
     },

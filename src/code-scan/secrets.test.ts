@@ -157,6 +157,8 @@ describe('false-positive traps are not reported', () => {
     ['a word, not a secret', 'token_type: "refresh_token_rotation"'],
     ['a secret name pointing at a path', 'secret_file: "/var/run/secrets/app/token1"'],
     ['a URL', 'token_url: "https://auth.example.com/oauth2/token/v1"'],
+    ['a value naming itself', 'const authPassword = "e2e-registry-password";'],
+    ['code after a secret-named key', '  secret: __vite_ssr_import_0__.z.object({'],
     [
       'Go checksum',
       `golang.org/x/crypto v0.31.0 h1:${fakeChars('go', 43, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')}=`,

@@ -136,7 +136,11 @@ function start(
 }
 
 /** Counts a code-scanned file and keeps its matches. */
-function noteCode(result: LayerAnalysis, file: FileResult, code: CodeFileAnalysis): void {
+export function noteCode(
+  result: { code?: LayerCodeStats },
+  file: FileResult,
+  code: CodeFileAnalysis,
+): void {
   const c = (result.code ??= { files: 0, bytes: 0, skippedBinary: 0, skippedSize: 0 });
   if (code.skipped === 'binary') c.skippedBinary++;
   else if (code.skipped === 'size') c.skippedSize++;

@@ -54,6 +54,8 @@ describe('which files are application files', () => {
     ['usr/local/go/src/crypto/tls/testdata/key.pem', 'os'],
     ['app/node_modules/jsonwebtoken/test/fixtures/key.pem', 'dependency-extra'],
     ['app/node_modules/aws-sdk/README.md', 'dependency-extra'],
+    ['app/node_modules/@types/node/fs.d.ts', 'dependency-extra'],
+    ['app/src/types.d.ts', undefined],
     ['app/static/logo.png', 'binary'],
     ['app/lib/native.so.1.2', 'binary'],
   ];

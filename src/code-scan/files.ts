@@ -137,6 +137,8 @@ export function excludedBecause(path: string): 'os' | 'dependency-extra' | 'bina
   const dep = parts.findIndex((p) => DEPENDENCY_DIRS.includes(p));
   if (dep >= 0) {
     if (DEPENDENCY_SKIPPED_EXTENSIONS.has(ext)) return 'dependency-extra';
+    // Type declarations describe shapes, not values: a fifth of a typical node_modules.
+    if (/\.d\.[mc]?ts$/.test(base) || ext === 'flow') return 'dependency-extra';
     for (let i = dep + 1; i < parts.length - 1; i++)
       if (DEPENDENCY_SKIPPED_DIRS.has(parts[i]!)) return 'dependency-extra';
   }

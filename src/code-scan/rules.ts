@@ -23,6 +23,8 @@ export interface SecretRule {
   publicPrefix: number;
   /** Extra check on the secret (and the whole match): false drops the match. */
   accept?: (secret: string, match: string) => boolean;
+  /** Report the match's first line (a PEM block's BEGIN line) rather than the secret's. */
+  locateAtMatch?: boolean;
   /** Skip lines longer than this (minified code): only for rules that would misfire there. */
   maxLineLength?: number;
   remediation: string;
@@ -139,6 +141,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     regex:
       /-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:\\n|\r?\n|\s)+([A-Za-z0-9+/=\s:\\,.-]{64,}?)(?:\\n|\r?\n|\s)*-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----/g,
     group: 1,
+    locateAtMatch: true,
     publicPrefix: 0,
     accept: (secret) => notPublished(secret) && /[A-Za-z0-9+/]{40}/.test(secret),
     remediation: `Treat the key as compromised: revoke or replace it and re-issue anything it signed. ${ROTATE}`,

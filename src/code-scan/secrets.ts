@@ -140,7 +140,8 @@ function* ruleMatches(text: string, rule: SecretRule, lines: () => Lines): Gener
       if (l.length(i, text.length) > rule.maxLineLength) continue;
     }
     if (rule.accept !== undefined && !rule.accept(secret, m[0])) continue;
-    yield { rule, order: 0, start, end: start + secret.length, secret };
+    const at = rule.locateAtMatch === true ? m.index : start;
+    yield { rule, order: 0, start: at, end: start + secret.length, secret };
   }
 }
 

@@ -8,6 +8,8 @@ import {
   parsePullSecretData,
   type CredentialStore,
 } from '../registry/credentials.ts';
+import { secretAnalyzer } from '../code-scan/analyzer.ts';
+import { ANALYZERS, analyzersVersion } from './analyzers/index.ts';
 import { LayerCache } from './cache.ts';
 import { scanImage } from './image.ts';
 import { DEFAULT_LIMITS, type ScanLimits, type ScanOutcome } from './types.ts';
@@ -46,6 +48,8 @@ export interface ImageScanner {
       signal?: AbortSignal;
       /** Limits of this scan over the scanner's own (the configured maximum image size). */
       limits?: Partial<ScanLimits>;
+      /** Also look for hardcoded secrets in the image's application files (code scanning). */
+      codeScanning?: boolean;
     },
   ): Promise<ScanOutcome>;
 }
@@ -67,8 +71,14 @@ function stores(credentials: ScanCredentials | undefined): CredentialStore[] | s
  */
 export function createImageScanner(options: ImageScannerOptions = {}): ImageScanner {
   const limits: ScanLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const withCode = [...ANALYZERS, secretAnalyzer()];
+  // One cache per analyzer set: their keys differ, so results never mix.
   const cache =
     options.cacheDir === undefined ? undefined : new LayerCache(options.cacheDir, limits);
+  const codeCache =
+    options.cacheDir === undefined
+      ? undefined
+      : new LayerCache(options.cacheDir, limits, analyzersVersion(withCode));
   return {
     async scan(reference, scanOptions = {}) {
       const creds = stores(scanOptions.credentials);
@@ -87,11 +97,14 @@ export function createImageScanner(options: ImageScannerOptions = {}): ImageScan
           : { insecureRegistries: options.insecureRegistries }),
         ...(options.caBundle === undefined ? {} : { caBundle: options.caBundle }),
       });
+      const code = scanOptions.codeScanning === true;
+      const layerCache = code ? codeCache : cache;
       try {
         return await scanImage(reference, {
           client,
           limits: { ...limits, ...scanOptions.limits },
-          ...(cache === undefined ? {} : { cache }),
+          ...(code ? { analyzers: withCode } : {}),
+          ...(layerCache === undefined ? {} : { cache: layerCache }),
           ...(scanOptions.platform === undefined ? {} : { platform: scanOptions.platform }),
           ...(scanOptions.signal === undefined ? {} : { signal: scanOptions.signal }),
         });

@@ -20,7 +20,12 @@
  *      is a download this benchmark cannot make, so Trivy runs its package detection only
  *      (`--format cyclonedx`, offline): its figure has no matching in it, kube-inspector's has.
  *
- * Environment: BENCH_RUNS (default 3); BENCH_VULNDB_SOURCE, the advisories (a directory of
+ *   7. the time secret scanning adds to the cold in-process scan (runs interleaved with
+ *      package-only scans, so machine load hits both alike), and Trivy's secret scanner on the
+ *      same image.
+ *
+ * Environment: BENCH_RUNS (default 3); BENCH_SECRETS_ONLY=1 stops after step 7;
+ * BENCH_VULNDB_SOURCE, the advisories (a directory of
  * OSV JSON or an export zip) the index and the in-memory database are built from (default:
  * this repository's fixtures); BENCH_VULNDB_DIR, an index directory built before (by `db
  * update`) to use as it is.
@@ -39,7 +44,9 @@ import {
   zstdCompressSync,
 } from 'node:zlib';
 import { installedPackages } from '../src/cli/scan-image.ts';
+import { secretAnalyzer } from '../src/code-scan/analyzer.ts';
 import { RegistryClient } from '../src/registry/client.ts';
+import { ANALYZERS } from '../src/scanner/analyzers/index.ts';
 import { IndexReader } from '../src/vulndb/advisory-index.ts';
 import { loadDirectory, loadZipFile } from '../src/vulndb/loader.ts';
 import { matchPackages } from '../src/vulndb/match.ts';
@@ -129,7 +136,8 @@ async function measureProcess(
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearInterval(timer);
   const ms = performance.now() - started;
-  if (code !== 0 || out.length === 0) {
+  // The CLI exits 1 when it reports something at or above its threshold: a finished scan.
+  if ((code !== 0 && !(code === 1 && cmd === process.execPath)) || out.length === 0) {
     throw new Error(`${cmd} exited ${code}: ${Buffer.concat(err).toString().slice(-2000)}`);
   }
   return { ms, peakRss: peak, stdout: Buffer.concat(out).toString(), code };
@@ -221,6 +229,77 @@ async function matchImagePackages(
   memory = undefined;
 }
 
+/** Adds a result line and prints it at once (a later step failing does not lose it). */
+function report(results: [string, string][], line: [string, string]): void {
+  results.push(line);
+  console.log(`  ${line[0]}: ${line[1]}`);
+}
+
+/** Package-only and package-plus-secret scans, interleaved, cold (no cache). */
+async function measureSecretScanning(
+  ref: string,
+  client: RegistryClient,
+  results: [string, string][],
+  trivyCache: string,
+): Promise<void> {
+  const withSecrets = [...ANALYZERS, secretAnalyzer()];
+  const plain: number[] = [];
+  const code: number[] = [];
+  let inv: Inventory | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    const a = await scanImage(ref, { client });
+    plain.push(performance.now() - t);
+    t = performance.now();
+    const b = await scanImage(ref, { client, analyzers: withSecrets });
+    code.push(performance.now() - t);
+    if (a.status !== 'inventory' || b.status !== 'inventory') throw new Error('scan failed');
+    inv = b.inventory;
+  }
+  if (existsSync(trivyBin)) {
+    const trivySecretRuns: { ms: number; peakRss: number; stdout: string }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      rmSync(trivyCache, { recursive: true, force: true });
+      trivySecretRuns.push(
+        await measureProcess(trivyBin, [
+          'image',
+          '--image-src',
+          'remote',
+          '--cache-dir',
+          trivyCache,
+          '--scanners',
+          'secret',
+          '--format',
+          'json',
+          '--insecure',
+          '--offline-scan',
+          '--quiet',
+          ref,
+        ]),
+      );
+    }
+    rmSync(trivyCache, { recursive: true, force: true });
+    const trivySecrets = (
+      JSON.parse(trivySecretRuns[0]!.stdout) as { Results?: { Secrets?: unknown[] }[] }
+    ).Results?.reduce((n, r) => n + (r.Secrets?.length ?? 0), 0);
+    report(results, [
+      'Trivy image --scanners secret (process, cold cache)',
+      `${(median(trivySecretRuns.map((r) => r.ms)) / 1000).toFixed(2)} s, peak RSS ${mb(median(trivySecretRuns.map((r) => r.peakRss)))}; ${trivySecrets ?? 0} secrets`,
+    ]);
+  }
+  const c = inv!.code!;
+  const byRule = new Map<string, number>();
+  for (const f of c.findings) byRule.set(f.ruleId, (byRule.get(f.ruleId) ?? 0) + 1);
+  const p = median(plain);
+  const q = median(code);
+  report(results, [
+    'kube-inspector scan + secrets, in process, cold',
+    `${(q / 1000).toFixed(2)} s vs ${(p / 1000).toFixed(2)} s packages only: +${(((q - p) / p) * 100).toFixed(0)} %; ` +
+      `${c.files} files (${mb(c.bytes)}) read, ${c.skippedBinary} binary and ${c.skippedSize} over the cap skipped; ` +
+      `${c.findings.length} secrets${byRule.size > 0 ? ` (${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')})` : ''}`,
+  ]);
+}
+
 async function main(): Promise<void> {
   console.log(`image-scan benchmark: ${RUNS} runs per measurement, median reported`);
   const t0 = performance.now();
@@ -302,6 +381,10 @@ async function main(): Promise<void> {
       `${(coldMs / 1000).toFixed(2)} s (${(coldMs / decompressMs).toFixed(2)}x decompression); ` +
         `${inv.packages.length} packages: ${[...byType].map(([t, n]) => `${n} ${t}`).join(', ')}`,
     ]);
+
+    await measureSecretScanning(ref, client, results, trivyCache);
+    // BENCH_SECRETS_ONLY=1: just the secret-scanning comparison (interleaved runs take long).
+    if (process.env.BENCH_SECRETS_ONLY === '1') return;
 
     const cache = new LayerCache(cacheDir, DEFAULT_LIMITS);
     await scanImage(ref, { client, cache });

@@ -10,6 +10,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parsePlatform, RegistryClient, type Platform } from '../registry/client.ts';
 import { parseDockerConfig, type CredentialStore } from '../registry/credentials.ts';
+import { secretAnalyzer } from '../code-scan/analyzer.ts';
+import { secretRule } from '../code-scan/rules.ts';
+import { toSarif } from '../code-scan/sarif.ts';
+import type { Analyzer } from '../scanner/analyzers/analyzer.ts';
+import { ANALYZERS, analyzersVersion } from '../scanner/analyzers/index.ts';
 import { LayerCache } from '../scanner/cache.ts';
 import { scanImage } from '../scanner/image.ts';
 import { scanRootfs } from '../scanner/rootfs.ts';
@@ -18,6 +23,7 @@ import { DEFAULT_LIMITS, type Inventory, type Package, type ScanLimits } from '.
 import { version } from '../version.ts';
 import { ecosystemForOs, type InstalledPackage } from '../vulndb/ecosystem.ts';
 import { matchPackages, type PackageFinding } from '../vulndb/match.ts';
+import { severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
 import {
   atOrAbove,
   findingsTable,
@@ -29,8 +35,27 @@ import {
   table,
 } from './scan-output.ts';
 
-const FORMATS = ['table', 'json', 'cyclonedx', 'spdx'] as const;
+const FORMATS = ['table', 'json', 'cyclonedx', 'spdx', 'sarif'] as const;
 type Format = (typeof FORMATS)[number];
+
+/** What a scan looks for: package vulnerabilities, hardcoded secrets. */
+const SCANNERS = ['vuln', 'secret'] as const;
+type Scanner = (typeof SCANNERS)[number];
+
+export function parseScanners(value: string): Set<Scanner> {
+  const out = new Set<Scanner>();
+  for (const raw of value.split(',')) {
+    const s = raw.trim();
+    const known = SCANNERS.find((k) => k === s);
+    if (known === undefined) {
+      throw new InputError(
+        `--scanners ${value}: unknown scanner "${s}"; expected a comma-separated list of ${SCANNERS.join(', ')}`,
+      );
+    }
+    out.add(known);
+  }
+  return out;
+}
 
 const help = (
   target: 'image' | 'rootfs',
@@ -48,7 +73,10 @@ Options:
   --db-dir DIR                where the index lives (default $XDG_CACHE_HOME/kube-inspector/vulndb
                               or ~/.cache/kube-inspector/vulndb)
   --skip-db-update            use the index as it is, without asking the sources (offline)
-  --format FORMAT             table, json, cyclonedx (1.6) or spdx (2.3) (default table)
+  --scanners LIST             what to look for, comma-separated: vuln (package vulnerabilities),
+                              secret (hardcoded secrets in application files) (default vuln)
+  --format FORMAT             table, json, cyclonedx (1.6), spdx (2.3) or sarif (2.1.0, secrets
+                              only: needs --scanners secret) (default table)
   --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH, MEDIUM,
                               LOW, INFORMATIONAL or UNTRIAGED (default UNTRIAGED: any finding)
 ${
@@ -128,7 +156,28 @@ function renderTable(inv: Inventory, findings: PackageFinding[] | undefined): st
   } else if (findings.length > 0) {
     lines.push(findingsTable(findings));
   }
+  if (inv.code !== undefined && inv.code.findings.length > 0) {
+    const rows = [['SEVERITY', 'RULE', 'SECRET', 'FINGERPRINT', 'LAYER', 'PATH']];
+    for (const f of inv.code.findings) {
+      rows.push([
+        secretRule(f.ruleId)?.severity ?? '',
+        f.ruleId,
+        f.redacted ?? '',
+        f.fingerprint ?? '',
+        shortDigest(f.layerDigest),
+        `/${f.path}:${f.line}`,
+      ]);
+    }
+    lines.push('', table(rows));
+  }
   return lines.join('\n');
+}
+
+/** Secrets whose rule severity is at or above the threshold. */
+function secretsAtOrAbove(inv: Inventory, threshold: SeverityLevel): unknown[] {
+  return (inv.code?.findings ?? []).filter(
+    (f) => severityRank(secretRule(f.ruleId)?.severity ?? 'UNTRIAGED') >= severityRank(threshold),
+  );
 }
 
 function byType(pkgs: readonly Package[]): string {
@@ -147,6 +196,7 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
     'cache-dir': { type: 'string' },
     'max-image-size': { type: 'string' },
     timeout: { type: 'string' },
+    scanners: { type: 'string', default: 'vuln' },
   });
   if (values.help) {
     console.log(help(target));
@@ -161,6 +211,12 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
   const format = FORMATS.find((f) => f === values.format);
   if (format === undefined)
     throw new InputError(`--format ${values.format}: expected ${FORMATS.join(', ')}`);
+  const scanners = parseScanners(values.scanners);
+  if (format === 'sarif' && !scanners.has('secret'))
+    throw new InputError('--format sarif reports code-scanning results: add secret to --scanners');
+  const analyzers: readonly Analyzer[] = scanners.has('secret')
+    ? [...ANALYZERS, secretAnalyzer()]
+    : ANALYZERS;
   const threshold = parseThreshold(values['severity-threshold']);
   const limits: Partial<ScanLimits> = {};
   if (values.timeout !== undefined) {
@@ -184,7 +240,7 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
     }
   }
   // Open the database first: a bad --db is a usage error, found before any download.
-  const db = await openDatabase(values);
+  const db = scanners.has('vuln') ? await openDatabase(values) : undefined;
 
   let outcome;
   if (target === 'image') {
@@ -224,16 +280,23 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
       outcome = await scanImage(subject, {
         client,
         limits,
+        analyzers,
         ...(platform === undefined ? {} : { platform }),
         ...(values['cache-dir'] === undefined
           ? {}
-          : { cache: new LayerCache(values['cache-dir'], { ...DEFAULT_LIMITS, ...limits }) }),
+          : {
+              cache: new LayerCache(
+                values['cache-dir'],
+                { ...DEFAULT_LIMITS, ...limits },
+                analyzersVersion(analyzers),
+              ),
+            }),
       });
     } finally {
       await client.close();
     }
   } else {
-    outcome = await scanRootfs(subject, { limits });
+    outcome = await scanRootfs(subject, { limits, analyzers });
   }
   if (outcome.status === 'failed') {
     console.error(`kube-inspector scan ${target}: ${outcome.reason}: ${outcome.message}`);
@@ -242,15 +305,18 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
   const inv = outcome.inventory;
   const findings =
     db === undefined ? undefined : matchPackages(db, installedPackages(inv)).findings;
-  const failing = atOrAbove(findings ?? [], threshold);
+  const failing = [...atOrAbove(findings ?? [], threshold), ...secretsAtOrAbove(inv, threshold)];
   print(format, inv, findings);
   for (const w of inv.warnings.slice(0, 5)) console.error(`warning: ${w}`);
   console.error(
     `${inv.packages.length} packages (${byType(inv.packages)}) in ${(inv.stats.durationMs / 1000).toFixed(2)}s; ` +
       `${inv.stats.bytesDownloaded} bytes downloaded, ${inv.stats.uncompressedBytes} read, ${inv.stats.entries} entries` +
-      (findings === undefined
+      (inv.code === undefined
         ? ''
-        : `; ${findings.length} findings, ${failing.length} at or above ${threshold}`),
+        : `; ${inv.code.files} application files read (${inv.code.skippedBinary} binary, ${inv.code.skippedSize} over the size cap skipped), ${inv.code.findings.length} secrets`) +
+      (findings === undefined && inv.code === undefined
+        ? ''
+        : `; ${(findings?.length ?? 0) + (inv.code?.findings.length ?? 0)} findings, ${failing.length} at or above ${threshold}`),
   );
   return failing.length > 0 ? 1 : 0;
 }
@@ -296,6 +362,15 @@ function print(format: Format, inv: Inventory, findings: PackageFinding[] | unde
       return;
     case 'spdx':
       console.log(JSON.stringify(toSpdx(inv, { toolVersion: version }), null, 2));
+      return;
+    case 'sarif':
+      console.log(
+        JSON.stringify(
+          toSarif(inv.code?.findings ?? [], { toolVersion: version, target: inv.target }),
+          null,
+          2,
+        ),
+      );
       return;
   }
 }

@@ -12,7 +12,7 @@ import {
 import type { LabelSelector } from '../api/v1alpha1/common.ts';
 
 export type ScanFrequency = (typeof SCAN_FREQUENCIES)[number];
-export type ScanType = 'Node' | 'Image' | 'Workload';
+export type ScanType = 'Node' | 'Image' | 'Workload' | 'WorkloadCode';
 
 export const DAY_MS = 86_400_000;
 

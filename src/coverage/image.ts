@@ -117,6 +117,8 @@ export interface ImageObservation {
   scanInFlight: boolean;
   /** The pull secrets of the active pods differ from those the held result was scanned with. */
   credentialsChanged: boolean;
+  /** The held result was read with code scanning on and it is off now, or the other way round. */
+  codeScanningChanged?: boolean;
 }
 
 /** How the pods use the image. */
@@ -215,6 +217,8 @@ export interface ImageScanQuestion {
   lastScanAt: number | undefined;
   /** The pull secrets differ from those the held result used. */
   credentialsChanged: boolean;
+  /** The held result was read with another code-scanning setting than the one in effect. */
+  codeScanningChanged?: boolean;
   now: number;
 }
 
@@ -282,6 +286,7 @@ export function decideImage(
     continuous: frequency === 'CONTINUOUS_SCAN',
     lastScanAt: lastScanAt(o, remembered),
     credentialsChanged: o.result !== undefined && o.credentialsChanged,
+    codeScanningChanged: o.result !== undefined && o.codeScanningChanged === true,
     now,
   };
   // Each failed scan once: when this write is the one that records it.

@@ -215,7 +215,7 @@ function vulnerablePackage(match: PackageFinding, location: PackageLocation): Vu
   return out;
 }
 
-function resourceStatus(r: FindingResource): NonNullable<FindingStatus['resource']> {
+export function resourceStatus(r: FindingResource): NonNullable<FindingStatus['resource']> {
   return {
     type: r.resourceType,
     id: cut(r.id, 1024),

@@ -29,6 +29,7 @@ export interface SuppressibleFinding {
     | 'fixAvailable'
     | 'inspectorScore'
   > &
+    Partial<Pick<FindingStatus, 'ruleId' | 'codeVulnerabilityDetails'>> &
     Partial<Pick<FindingStatus, 'status'>>;
 }
 
@@ -52,6 +53,49 @@ function matchesKey(
   if (positive.length === 0) return true;
   return positive.some((f) =>
     values.some((v) => (f.comparison === 'EQUALS' ? v === f.value : v.startsWith(f.value))),
+  );
+}
+
+const globCache = new Map<string, RegExp>();
+
+/**
+ * A path glob as a regular expression: `**` matches across `/`, `*` and `?` within one
+ * segment, everything else literally. A leading `/` is optional on both sides.
+ */
+export function globRegex(glob: string): RegExp {
+  let re = globCache.get(glob);
+  if (re !== undefined) return re;
+  const g = glob.replace(/^\/+/, '');
+  let out = '';
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i]!;
+    if (c === '*' && g[i + 1] === '*') {
+      const slash = g[i + 2] === '/';
+      out += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (c === '*') out += '[^/]*';
+    else if (c === '?') out += '[^/]';
+    else out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  re = new RegExp(`^${out}$`);
+  if (globCache.size > 1000) globCache.clear();
+  globCache.set(glob, re);
+  return re;
+}
+
+function matchesGlobs(globs: readonly string[] | undefined, path: string | undefined): boolean {
+  if (globs === undefined) return true;
+  if (path === undefined) return false;
+  const p = path.replace(/^\/+/, '');
+  return globs.some((g) => globRegex(g).test(p));
+}
+
+/** The rule id and file path criteria (code and configuration findings). */
+function matchesCode(c: FilterCriteria, s: SuppressibleFinding['status']): boolean {
+  const code = s.codeVulnerabilityDetails;
+  return (
+    matchesKey(c.ruleId, present(s.ruleId, code?.detectorId)) &&
+    matchesGlobs(c.filePathGlobs, code?.filePath?.filePath)
   );
 }
 
@@ -87,6 +131,7 @@ export function matchesCriteria(
     );
     if (!inRange) return false;
   }
+  if (!matchesCode(c, s)) return false;
   if (c.resourceLabels !== undefined) {
     const labels = resourceLabels ?? {};
     const any = c.resourceLabels.some((f) =>

@@ -11,7 +11,7 @@ import type { Analyzer } from './analyzers/analyzer.ts';
 import { ANALYZERS } from './analyzers/index.ts';
 import type { LayerCache } from './cache.ts';
 import { analyzeLayer, type ImageBudget, type LayerAnalysis } from './layer.ts';
-import { mergeLayers } from './merge.ts';
+import { mergeCode, mergeLayers } from './merge.ts';
 import { runtimesFromEnv } from './runtimes.ts';
 import {
   DEFAULT_LIMITS,
@@ -267,6 +267,10 @@ async function scan(
   if (image.indexDigest !== undefined) inventory.image!.indexDigest = image.indexDigest;
   if (image.config.created !== undefined) inventory.image!.created = image.config.created;
   if (merged.os !== undefined) inventory.os = merged.os;
+  const code = mergeCode(
+    analyses.map((analysis, i) => ({ digest: image.manifest.layers[i]!.digest, analysis })),
+  );
+  if (code !== undefined) inventory.code = code;
   return inventory;
 }
 

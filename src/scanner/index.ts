@@ -8,6 +8,8 @@ import {
   parsePullSecretData,
   type CredentialStore,
 } from '../registry/credentials.ts';
+import { secretAnalyzer } from '../code-scan/analyzer.ts';
+import { ANALYZERS, analyzersVersion } from './analyzers/index.ts';
 import { LayerCache } from './cache.ts';
 import { parseReference } from '../registry/reference.ts';
 import { failureOutcome, scanImage } from './image.ts';
@@ -57,6 +59,8 @@ export interface ImageScanner {
       signal?: AbortSignal;
       /** Limits of this scan over the scanner's own (the configured maximum image size). */
       limits?: Partial<ScanLimits>;
+      /** Also look for hardcoded secrets in the image's application files (code scanning). */
+      codeScanning?: boolean;
     },
   ): Promise<ScanOutcome>;
   /**
@@ -88,8 +92,14 @@ function stores(credentials: ScanCredentials | undefined): CredentialStore[] | s
  */
 export function createImageScanner(options: ImageScannerOptions = {}): ImageScanner {
   const limits: ScanLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const withCode = [...ANALYZERS, secretAnalyzer()];
+  // One cache per analyzer set: their keys differ, so results never mix.
   const cache =
     options.cacheDir === undefined ? undefined : new LayerCache(options.cacheDir, limits);
+  const codeCache =
+    options.cacheDir === undefined
+      ? undefined
+      : new LayerCache(options.cacheDir, limits, analyzersVersion(withCode));
   const client = (creds: CredentialStore[]) =>
     new RegistryClient({
       credentials: creds,
@@ -142,11 +152,14 @@ export function createImageScanner(options: ImageScannerOptions = {}): ImageScan
         };
       }
       const registry = client(creds);
+      const code = scanOptions.codeScanning === true;
+      const layerCache = code ? codeCache : cache;
       try {
         return await scanImage(reference, {
           client: registry,
           limits: { ...limits, ...scanOptions.limits },
-          ...(cache === undefined ? {} : { cache }),
+          ...(code ? { analyzers: withCode } : {}),
+          ...(layerCache === undefined ? {} : { cache: layerCache }),
           ...(scanOptions.platform === undefined ? {} : { platform: scanOptions.platform }),
           ...(scanOptions.signal === undefined ? {} : { signal: scanOptions.signal }),
         });

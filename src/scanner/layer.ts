@@ -15,6 +15,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import type {
   Analyzer,
+  CodeFileAnalysis,
+  CodeMatch,
   FileAnalysis,
   FileFacts,
   OsRelease,
@@ -31,6 +33,16 @@ export interface FileResult {
   analyzer: string;
   packages?: RawPackage[];
   osRelease?: OsRelease;
+  /** Code-scanning matches (per layer, not overlaid). */
+  code?: CodeMatch[];
+}
+
+/** Code-scanning counts of one layer. */
+export interface LayerCodeStats {
+  files: number;
+  bytes: number;
+  skippedBinary: number;
+  skippedSize: number;
 }
 
 /** Everything a layer contributes to the image's file view: cacheable by layer digest. */
@@ -44,6 +56,8 @@ export interface LayerAnalysis {
   /** Directories whose lower-layer content is hidden (`.wh..wh..opq`). */
   opaqueDirs: string[];
   warnings: string[];
+  /** Present when a code-scanning analyzer ran. */
+  code?: LayerCodeStats;
 }
 
 /** Counters shared by all layers of one image, checked against the limits. */
@@ -121,6 +135,20 @@ function start(
   );
 }
 
+/** Counts a code-scanned file and keeps its matches. */
+export function noteCode(
+  result: { code?: LayerCodeStats },
+  file: FileResult,
+  code: CodeFileAnalysis,
+): void {
+  const c = (result.code ??= { files: 0, bytes: 0, skippedBinary: 0, skippedSize: 0 });
+  if (code.skipped === 'binary') c.skippedBinary++;
+  else if (code.skipped === 'size') c.skippedSize++;
+  else c.files++;
+  c.bytes += code.bytes;
+  if (code.matches.length > 0) file.code = code.matches;
+}
+
 /** Reads one layer stream. Throws {@link ScanError} (or the input stream's own error). */
 // eslint-disable-next-line max-lines-per-function, complexity -- one tar stream loop: each entry is skipped, whited out or analyzed in one place
 export async function analyzeLayer(
@@ -129,6 +157,7 @@ export async function analyzeLayer(
   options: LayerOptions,
 ): Promise<LayerAnalysis> {
   const { limits, budget, analyzers, name } = options;
+  const overlaid = analyzers.filter((a) => a.perLayer !== true);
   const result: LayerAnalysis = {
     diffId: '',
     entries: 0,
@@ -192,7 +221,7 @@ export async function analyzeLayer(
     const facts: FileFacts = { path, size: entry.size, mode: entry.mode };
     if (entry.type === 'hardlink') {
       const target = normaliseEntryPath(entry.linkpath, 'hard link target');
-      if (analyzers.some((a) => a.analyze !== undefined && a.matches({ ...facts, size: 0 }))) {
+      if (overlaid.some((a) => a.analyze !== undefined && a.matches({ ...facts, size: 0 }))) {
         hardlinks.push({ path, target });
         result.removed.push(path);
       }
@@ -201,7 +230,7 @@ export async function analyzeLayer(
     if (entry.type !== 'file') {
       // A symlink or directory over a file of interest hides the lower layer's file.
       if (
-        analyzers.some((a) => a.analyze !== undefined && a.matches({ ...facts, size: 0, mode: 0 }))
+        overlaid.some((a) => a.analyze !== undefined && a.matches({ ...facts, size: 0, mode: 0 }))
       ) {
         result.removed.push(path);
       }
@@ -213,7 +242,8 @@ export async function analyzeLayer(
       if (a.stream !== undefined && a.matches(facts))
         streaming.push({ analyzer: a, sa: a.stream(facts) });
     if (buffering.length === 0 && streaming.length === 0) return undefined;
-    result.removed.push(path);
+    if (buffering.length > 0 || streaming.some((s) => s.analyzer.perLayer !== true))
+      result.removed.push(path);
     const cap = Math.min(...buffering.map((a) => a.maxBytes?.(limits) ?? limits.maxFileBytes));
     const buffer = buffering.length > 0 && entry.size <= cap;
     if (buffering.length > 0 && !buffer) {
@@ -325,7 +355,9 @@ export async function analyzeLayer(
     if (analysis.packages !== undefined && analysis.packages.length > 0)
       file.packages = analysis.packages;
     if (analysis.osRelease !== undefined) file.osRelease = analysis.osRelease;
-    if (file.packages !== undefined || file.osRelease !== undefined) result.files.push(file);
+    if (analysis.code !== undefined) noteCode(result, file, analysis.code);
+    if (file.packages !== undefined || file.osRelease !== undefined || file.code !== undefined)
+      result.files.push(file);
   }
   // A hard link to a file of interest in the same layer carries that file's results.
   for (const link of hardlinks) {

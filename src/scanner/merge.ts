@@ -6,7 +6,7 @@
 import { operatingSystem, OS_RELEASE_PATHS } from './analyzers/os-release.ts';
 import type { FileResult, LayerAnalysis } from './layer.ts';
 import { packageUrl } from './purl.ts';
-import type { OperatingSystem, Package, RawPackage } from './types.ts';
+import type { CodeScanResult, OperatingSystem, Package, RawPackage } from './types.ts';
 
 export interface MergeInput {
   /** Layer digest; omitted for a root filesystem. */
@@ -96,4 +96,44 @@ export function mergeLayers(layers: readonly MergeInput[]): {
   const result: { os?: OperatingSystem; packages: Package[] } = { packages };
   if (os !== undefined) result.os = os;
   return result;
+}
+
+/**
+ * Code matches of all layers, not overlaid: a file deleted or replaced by a later layer is
+ * still in the image for anyone who pulls it. The same match (rule, path, position and, for
+ * secrets, fingerprint) in several layers is reported once, for the lowest layer.
+ */
+export function mergeCode(
+  layers: readonly { digest?: string; analysis: Pick<LayerAnalysis, 'files' | 'code'> }[],
+): CodeScanResult | undefined {
+  if (!layers.some((l) => l.analysis.code !== undefined)) return undefined;
+  const out: CodeScanResult = {
+    findings: [],
+    files: 0,
+    bytes: 0,
+    skippedBinary: 0,
+    skippedSize: 0,
+  };
+  const seen = new Set<string>();
+  for (const { digest, analysis } of layers) {
+    if (analysis.code !== undefined) {
+      out.files += analysis.code.files;
+      out.bytes += analysis.code.bytes;
+      out.skippedBinary += analysis.code.skippedBinary;
+      out.skippedSize += analysis.code.skippedSize;
+    }
+    for (const file of analysis.files) {
+      for (const m of file.code ?? []) {
+        const k = `${m.ruleId}\0${file.path}\0${m.fingerprint ?? `${m.line}:${m.column}`}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        out.findings.push({
+          ...m,
+          path: file.path,
+          ...(digest === undefined ? {} : { layerDigest: digest }),
+        });
+      }
+    }
+  }
+  return out;
 }

@@ -7,8 +7,8 @@ import { access, lstat, open, opendir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Analyzer } from './analyzers/analyzer.ts';
 import { ANALYZERS } from './analyzers/index.ts';
-import type { FileResult } from './layer.ts';
-import { mergeLayers } from './merge.ts';
+import { noteCode, type FileResult, type LayerCodeStats } from './layer.ts';
+import { mergeCode, mergeLayers } from './merge.ts';
 import {
   DEFAULT_LIMITS,
   ScanError,
@@ -53,6 +53,7 @@ export async function scanRootfs(
   const started = performance.now();
   const files: FileResult[] = [];
   const warnings: string[] = [];
+  const codeStats: { code?: LayerCodeStats } = {};
   let entries = 0;
   let bytes = 0;
   try {
@@ -87,7 +88,9 @@ export async function scanRootfs(
         const file: FileResult = { path, analyzer };
         if (r.packages !== undefined && r.packages.length > 0) file.packages = r.packages;
         if (r.osRelease !== undefined) file.osRelease = r.osRelease;
-        if (file.packages !== undefined || file.osRelease !== undefined) files.push(file);
+        if (r.code !== undefined) noteCode(codeStats, file, r.code);
+        if (file.packages !== undefined || file.osRelease !== undefined || file.code !== undefined)
+          files.push(file);
       };
       if (buffering.length > 0) {
         const cap = Math.min(...buffering.map((a) => a.maxBytes?.(limits) ?? limits.maxFileBytes));
@@ -181,6 +184,8 @@ export async function scanRootfs(
       },
     };
     if (merged.os !== undefined) inventory.os = merged.os;
+    const code = mergeCode([{ analysis: { files, ...codeStats } }]);
+    if (code !== undefined) inventory.code = code;
     return { status: 'inventory', inventory };
   } catch (err) {
     if (err instanceof Error && err.name === 'TimeoutError')

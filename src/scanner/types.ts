@@ -49,6 +49,30 @@ export interface Runtime {
   source: string;
 }
 
+/** A code-scanning match in an image file: the rule, where, and (secrets) never the text. */
+export interface CodeFinding {
+  ruleId: string;
+  /** Root-relative path of the file. */
+  path: string;
+  line: number;
+  column: number;
+  endLine: number;
+  /** Digest of the (compressed) layer that first shipped it; absent for a root filesystem. */
+  layerDigest?: string;
+  redacted?: string;
+  fingerprint?: string;
+}
+
+/** Code scanning of an image: what was read and what matched. */
+export interface CodeScanResult {
+  findings: CodeFinding[];
+  /** Application files read, their bytes, and files skipped as binary or over the size cap. */
+  files: number;
+  bytes: number;
+  skippedBinary: number;
+  skippedSize: number;
+}
+
 export interface LayerSummary {
   digest: string;
   diffId: string;
@@ -77,6 +101,8 @@ export interface Inventory {
   os?: OperatingSystem;
   packages: Package[];
   runtimes: Runtime[];
+  /** Present when code scanning ran. */
+  code?: CodeScanResult;
   layers: LayerSummary[];
   /** Things that did not stop the scan: files over their size cap, unreadable databases. */
   warnings: string[];

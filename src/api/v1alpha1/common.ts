@@ -326,11 +326,12 @@ export const FINDING_TYPES = [
   'NETWORK_REACHABILITY',
   'CONFIGURATION',
   'CIS_BENCHMARK',
+  'CODE_VULNERABILITY',
 ] as const;
 export const FindingTypeSchema = z
   .enum(FINDING_TYPES)
   .describe(
-    'Finding type: PACKAGE_VULNERABILITY (cve), NETWORK_REACHABILITY (network-reachability), CONFIGURATION (security-best-practices) or CIS_BENCHMARK (cis).',
+    'Finding type: PACKAGE_VULNERABILITY (cve), NETWORK_REACHABILITY (network-reachability), CONFIGURATION (security-best-practices), CIS_BENCHMARK (cis) or CODE_VULNERABILITY (a hardcoded secret or a code flaw).',
   );
 export type FindingType = z.infer<typeof FindingTypeSchema>;
 

@@ -129,6 +129,60 @@ export const RuleDetailsSchema = z
   })
   .describe('Details of a CONFIGURATION, NETWORK_REACHABILITY or CIS_BENCHMARK finding.');
 
+export const CodeVulnerabilityDetailsSchema = z
+  .object({
+    detectorId: boundedString(128, 1).describe(
+      'The rule that matched, for example `aws-access-key-id` or `python-shell-injection`.',
+    ),
+    detectorName: boundedString(256, 1).describe("The rule's title."),
+    detectorTags: z
+      .array(boundedString(64, 1))
+      .max(10)
+      .optional()
+      .describe('Tags of the rule: `secret` or `code-flaw`, and the language.'),
+    cwes: z
+      .array(boundedString(16, 1))
+      .min(1)
+      .max(10)
+      .describe('CWE ids of the weakness, for example CWE-798.'),
+    filePath: z
+      .object({
+        fileName: boundedString(255, 1).describe('Base name of the file.'),
+        filePath: boundedString(4096, 1).describe('Path of the file in the image, from `/`.'),
+        startLine: z.int().min(1).describe('First line of the match.'),
+        endLine: z.int().min(1).describe('Last line of the match.'),
+      })
+      .optional()
+      .describe('Where in an image file; absent for a match in the pod template.'),
+    fieldPath: boundedString(1024, 1)
+      .optional()
+      .describe(
+        'Where in the pod template, for example `spec.template.spec.containers[name=app].env[name=TOKEN].value`.',
+      ),
+    sourceLayerDigest: boundedString(135)
+      .optional()
+      .describe(
+        'Digest of the image layer that ships the file (it stays there even if a later layer deletes it).',
+      ),
+    secret: z
+      .object({
+        redacted: boundedString(64, 1).describe(
+          'The secret masked but for its public format prefix, for example `AKIA****************`.',
+        ),
+        fingerprint: z
+          .string()
+          .max(20)
+          .regex(/^[0-9a-f]{20}$/)
+          .describe(
+            'First 20 hex digits of HMAC-SHA256 of the secret under a fixed key: the same secret has the same fingerprint everywhere. The secret itself is never stored.',
+          ),
+      })
+      .optional()
+      .describe('For a hardcoded secret: how to recognise it without showing it.'),
+    referenceUrls: z.array(url('A reference URL.')).max(10).optional().describe('Reference URLs.'),
+  })
+  .describe('Details of a CODE_VULNERABILITY finding.');
+
 export const FindingStatusSchema = z
   .object({
     observedGeneration: observedGeneration(),
@@ -247,6 +301,7 @@ export const FindingStatusSchema = z
       })
       .optional()
       .describe('Details of a NETWORK_REACHABILITY finding.'),
+    codeVulnerabilityDetails: CodeVulnerabilityDetailsSchema.optional(),
     firstObservedAt: timestamp().optional().describe('When the finding was first observed.'),
     lastObservedAt: timestamp().optional().describe('When an evaluation last saw the finding.'),
     updatedAt: timestamp().optional().describe('When something about the finding last changed.'),

@@ -21,7 +21,7 @@ import {
 /** The name of the ScanConfiguration that is in effect. */
 export const SCAN_CONFIGURATION_NAME = 'default';
 
-export const SCAN_TYPES = ['Node', 'Image', 'Workload'] as const;
+export const SCAN_TYPES = ['Node', 'Image', 'Workload', 'WorkloadCode'] as const;
 /** Inspector's ECR scan frequencies. */
 export const SCAN_FREQUENCIES = ['CONTINUOUS_SCAN', 'SCAN_ON_PUSH', 'MANUAL'] as const;
 /** Inspector's EcrRescanDuration values (push date). */
@@ -124,7 +124,10 @@ export const ScanConfigurationSpecSchema = z
         // set, items defaulted by the API server belong to nobody, so applying
         // [Node, Workload] later would leave Image in the list.
         scanTypes: withRules(
-          z.array(z.enum(SCAN_TYPES)).max(3).meta({ 'x-kubernetes-list-type': 'atomic' }),
+          z
+            .array(z.enum(SCAN_TYPES))
+            .max(SCAN_TYPES.length)
+            .meta({ 'x-kubernetes-list-type': 'atomic' }),
           [
             {
               rule: 'self.all(x, self.exists_one(y, y == x))',
@@ -135,7 +138,9 @@ export const ScanConfigurationSpecSchema = z
           ],
         )
           .default(['Node', 'Image', 'Workload'])
-          .describe('Active scan types: Node, Image and/or Workload. Default all three.'),
+          .describe(
+            'Active scan types: Node, Image, Workload and/or WorkloadCode (hardcoded secrets in the application files of the images workloads run; needs Image). Default Node, Image and Workload.',
+          ),
       })
       .prefault({})
       .describe('What is scanned: which namespaces and which scan types are active.'),

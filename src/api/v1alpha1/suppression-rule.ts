@@ -99,6 +99,15 @@ export const FilterCriteriaSchema = z
       .describe(
         'Filters on inspectorScore, the exposure-adjusted score: a finding matches when its score lies in one of the ranges (a finding without a score matches none).',
       ),
+    ruleId: stringFilters('rule id (CODE_VULNERABILITY detector id, CONFIGURATION rule id)'),
+    filePathGlobs: z
+      .array(boundedString(1024, 1))
+      .min(1)
+      .max(MAX_FILTERS_PER_KEY)
+      .optional()
+      .describe(
+        'Globs on the file path of a CODE_VULNERABILITY finding (`/app/test/**`, `**/*.min.js`; `*` stays within a path segment, `**` crosses them); a finding matches when any glob matches its path. Findings without a file path never match.',
+      ),
   })
   .refine((c) => Object.values(c).some((v) => v !== undefined), {
     message: 'filterCriteria must set at least one criterion',

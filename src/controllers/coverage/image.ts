@@ -104,6 +104,7 @@ async function imageObservation(
     result: scanResultOf(ctx, digest),
     scanInFlight,
     credentialsChanged: ctx.scans.credentialSourcesOf(digest) !== sources,
+    codeScanningChanged: codeScanningChanged(ctx, digest, config),
   };
   return { observation, activePods, sources };
 }
@@ -128,7 +129,12 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       }
       // The scan service's policy: first scan, forgotten continuous image, retry of a failure.
       const scan = coverageScanDecision(out.scan);
-      if (scan.scan) requestScan(ctx, key, facts.activePods, facts.sources, config.maxImageBytes);
+      if (scan.scan) {
+        requestScan(ctx, key, facts.activePods, facts.sources, {
+          maxImageBytes: config.maxImageBytes,
+          codeScanning: config.scanTypes.has('WorkloadCode'),
+        });
+      }
       const { uid } = await ctx.write(crName, coveredLabels(out.status), out.status);
       if (out.scanFailure !== undefined) {
         ctx.warn(crName, uid, 'ImageScanFailed', 'Scan', out.scanFailure);
@@ -136,6 +142,17 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
       return requeueAt(earliest(now, out.deadline, scan.retryAt), now);
     },
   };
+}
+
+/** Whether the held inventory was read with another code-scanning setting than configured. */
+function codeScanningChanged(
+  ctx: CoverageContext,
+  digest: string,
+  config: CoverageConfig,
+): boolean {
+  const outcome = ctx.scans.get(digest)?.outcome;
+  if (outcome?.status !== 'inventory') return false;
+  return (outcome.inventory.code !== undefined) !== config.scanTypes.has('WorkloadCode');
 }
 
 function credentialSources(ctx: CoverageContext, pods: readonly KubeObject[]): string {
@@ -152,7 +169,7 @@ function requestScan(
   key: string,
   pods: readonly KubeObject[],
   sources: string,
-  maxImageBytes: number,
+  { maxImageBytes, codeScanning }: { maxImageBytes: number; codeScanning: boolean },
 ): void {
   const { digest } = splitImageKey(key);
   // Running pods first: their secrets are the ones the kubelet used.
@@ -167,6 +184,7 @@ function requestScan(
     reference: key,
     maxImageBytes,
     credentialSources: sources,
+    ...(codeScanning ? { codeScanning: true } : {}),
     credentials: async () => {
       const pullSecrets: Record<string, string>[] = [];
       const problems: string[] = [];

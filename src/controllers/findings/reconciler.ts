@@ -32,6 +32,7 @@ import {
   nodePackages,
   type LocatedPackage,
 } from '../../findings/packages.ts';
+import { buildCodeFindings, type CodeMatchInput } from '../../findings/code.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { parseLabelSelector } from '../../findings-store/selectors.ts';
 import { apply } from '../../kube/apply.ts';
@@ -40,6 +41,7 @@ import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../runtime/controller.ts';
+import type { Inventory } from '../../scanner/types.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
 import {
@@ -287,7 +289,11 @@ export class FindingsReconciler implements Reconciler {
       }
     }
     const matches = matchLocated(db, input.packages, this.deps.enrichment);
-    const built = buildPackageFindings(input.resource, matches);
+    // Code-scanning results (hardcoded secrets) of an image scanned with them, beside its packages.
+    const built = [
+      ...buildPackageFindings(input.resource, matches),
+      ...buildCodeFindings(input.resource, input.code ?? []),
+    ];
     const exposure = this.adjustScores(built, input.resource);
     const oldest = Math.min(
       ...open.map((f) => Date.parse(f.status?.lastObservedAt ?? '') || now.getTime()),
@@ -396,9 +402,14 @@ export class FindingsReconciler implements Reconciler {
   }
 
   /** The packages of the resource and a fingerprint of them; undefined when there are none yet. */
-  private inventory(
-    cr: CoveredResource & KubeObject,
-  ): { packages: LocatedPackage[]; fingerprint: string; resource: FindingResource } | undefined {
+  private inventory(cr: CoveredResource & KubeObject):
+    | {
+        packages: LocatedPackage[];
+        code?: readonly CodeMatchInput[];
+        fingerprint: string;
+        resource: FindingResource;
+      }
+    | undefined {
     const s = cr.status!;
     if (s.resourceType === 'NODE') {
       const nodeName = s.resource?.name ?? s.resourceId;
@@ -434,8 +445,9 @@ export class FindingsReconciler implements Reconciler {
     const platform = s.image?.platform;
     return {
       packages: imagePackages(inv),
-      // An image's inventory is fixed by its digest.
-      fingerprint: `image:${digest}`,
+      ...codeInput(inv),
+      // An image's inventory is fixed by its digest (and whether code scanning read it).
+      fingerprint: `image:${digest}${codeSuffix(inv)}`,
       resource: {
         resourceType: 'CONTAINER_IMAGE',
         id: s.resourceId,
@@ -506,4 +518,13 @@ export class FindingsReconciler implements Reconciler {
       if (!isNotFound(err)) throw err;
     }
   }
+}
+
+/** The code-scanning matches of an image inventory scanned with them. */
+function codeInput(inv: Inventory): { code?: readonly CodeMatchInput[] } {
+  return inv.code === undefined ? {} : { code: inv.code.findings };
+}
+
+function codeSuffix(inv: Inventory): string {
+  return inv.code === undefined ? '' : `:code:${inv.code.findings.length}`;
 }

@@ -57,6 +57,24 @@ describe('coverage scan decision', () => {
       undefined,
     ],
     [
+      'an image whose result was read with another code-scanning setting is scanned again',
+      { state: 'inventory', reason: 'SUCCESSFUL', hasResult: true, codeScanningChanged: true },
+      true,
+      undefined,
+    ],
+    [
+      'so is a scan-on-push one',
+      {
+        state: 'inventory',
+        reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH',
+        continuous: false,
+        hasResult: true,
+        codeScanningChanged: true,
+      },
+      true,
+      undefined,
+    ],
+    [
       'a failed scan is not retried before the delay',
       { ...failed, lastScanAt: NOW - 1000 },
       false,

@@ -21,15 +21,20 @@ export interface CoverageScanDecision {
 
 /**
  * First scan of an eligible image; background rescan of a continuous image this process has
- * no result for (its findings need the inventory); a failed scan again after the retry delay
- * or when the pull secrets change.
+ * no result for (its findings need the inventory), or of any image whose result was read with
+ * another code-scanning setting; a failed scan again after the retry delay or when the pull
+ * secrets change.
  */
 export function coverageScanDecision(f: CoverageScanFacts): CoverageScanDecision {
   const failed = f.state !== 'pending' && f.state !== 'inventory';
   const wanted = f.statusCode === 'ACTIVE' || (failed && f.reason === f.state);
   if (!wanted || f.activeUsers === 0 || f.inFlight) return { scan: false };
   if (f.state === 'pending') return { scan: true };
-  if (f.state === 'inventory') return { scan: !f.hasResult && f.continuous };
+  // A held inventory read with another code-scanning setting is read again with this one.
+  if (f.state === 'inventory')
+    return {
+      scan: (!f.hasResult && f.continuous) || (f.hasResult && f.codeScanningChanged === true),
+    };
   const retryAt = (f.lastScanAt ?? f.now) + RETRY_FAILED_SCAN_MS;
   if (retryAt <= f.now || (f.hasResult && f.credentialsChanged)) return { scan: true };
   return { scan: false, retryAt };

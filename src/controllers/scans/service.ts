@@ -56,6 +56,8 @@ export interface ScanRequest {
   /** Fingerprint of the credentials' sources (secret names), kept with the result. */
   credentialSources: string;
   purpose: ScanPurpose;
+  /** Also scan the application files for hardcoded secrets (the WorkloadCode scan type). */
+  codeScanning?: boolean;
   /** Called once when this digest's scan ends. */
   onDone?: () => void;
 }
@@ -302,6 +304,7 @@ export class ScanService {
       return await this.opts.scanner.scan(req.reference, {
         credentials,
         signal: this.abort.signal,
+        ...(req.codeScanning === true ? { codeScanning: true } : {}),
         ...(req.maxImageBytes !== undefined
           ? { limits: { maxCompressedBytes: req.maxImageBytes } }
           : {}),

@@ -11,9 +11,30 @@ export interface FileFacts {
 /** os-release key/value pairs as read from one file. */
 export type OsRelease = Record<string, string>;
 
+/** A code-scanning rule's match in one file: never the matched text itself. */
+export interface CodeMatch {
+  ruleId: string;
+  /** 1-based; `column` counts bytes. */
+  line: number;
+  column: number;
+  endLine: number;
+  /** Secrets only: the secret masked but for its public prefix, and its fingerprint. */
+  redacted?: string;
+  fingerprint?: string;
+}
+
+/** What code scanning made of one file: its matches, or why it was not read. */
+export interface CodeFileAnalysis {
+  matches: CodeMatch[];
+  /** Bytes read; 0 when skipped. */
+  bytes: number;
+  skipped?: 'binary' | 'size';
+}
+
 export interface FileAnalysis {
   packages?: RawPackage[];
   osRelease?: OsRelease;
+  code?: CodeFileAnalysis;
   warnings?: string[];
 }
 
@@ -34,6 +55,13 @@ export interface Analyzer {
   name: string;
   /** Bumped whenever the output for the same input changes: part of the layer cache key. */
   version: number;
+  /**
+   * Results that stand per layer (code scanning): a later layer replacing or deleting the file
+   * does not hide them, because the earlier layer still ships it. Not part of the overlay.
+   */
+  perLayer?: boolean;
+  /** Settings that change the output (a size cap): part of the layer cache key. */
+  cacheKey?: string;
   matches(facts: FileFacts): boolean;
   /** Buffering analyzers: the largest file read whole; larger files are skipped with a warning. */
   maxBytes?(limits: ScanLimits): number;

@@ -21,4 +21,10 @@ export const ANALYZERS: readonly Analyzer[] = [
 ];
 
 /** Part of the layer cache key: changes when any analyzer's output could change. */
-export const ANALYZERS_VERSION = ANALYZERS.map((a) => `${a.name}.${a.version}`).join('+');
+export function analyzersVersion(analyzers: readonly Analyzer[]): string {
+  return analyzers
+    .map((a) => `${a.name}.${a.version}${a.cacheKey === undefined ? '' : `(${a.cacheKey})`}`)
+    .join('+');
+}
+
+export const ANALYZERS_VERSION = analyzersVersion(ANALYZERS);

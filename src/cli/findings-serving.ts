@@ -9,7 +9,7 @@
  *   controllers drain, the store closes (its watches end), the server stops.
  * - PostgreSQL (docs/adr/0933): every replica opens the store at start and serves reads,
  *   watches and people's writes; only the lease holder runs the controllers that write
- *   findings. The store closes when the server stops.
+ *   findings. The store closes after the server has drained (requests in flight answered).
  *
  * Either way the store is imported from the Finding custom resources of earlier versions once,
  * by the lease holder, before the controllers start.

@@ -172,14 +172,19 @@ class Snapshot {
   }
 
   async open(): Promise<this> {
-    this.client = await this.store.checkout();
+    const client = await this.store.checkout();
+    this.client = client;
     this.store.snapshots.add(this);
     try {
-      await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      this.rv = await storedRv(this.client);
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      this.rv = await storedRv(client);
+      // The store closed meanwhile (it closed this snapshot and released the connection).
+      if (this.client !== client) throw new Error('the PostgreSQL findings store is closed');
     } catch (err) {
-      this.client.release(err as Error);
-      this.client = undefined;
+      if (this.client === client) {
+        this.client = undefined;
+        client.release(err as Error);
+      }
       this.store.snapshots.delete(this);
       throw err;
     }

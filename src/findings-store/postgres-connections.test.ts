@@ -176,6 +176,17 @@ describe('a connection lost mid-stream', () => {
     }
   });
 
+  it('fails a streamed list whose store closes between pages, never ending it short', async () => {
+    const db = await postgres().createDatabase();
+    const store = await PostgresFindingStore.open({ url: db.url, pageSize: 10 });
+    await fill(store, 50);
+    const list = await store.listPages({});
+    const pages = list.pages[Symbol.asyncIterator]();
+    expect(((await pages.next()).value as StoredFinding[]).length).toBe(10);
+    await store.close();
+    await expect(pages.next()).rejects.toThrow('the PostgreSQL findings store is closed');
+  });
+
   it('ends an HTTP watch with a 503 Status and answers a new list 503 while the database is away', async () => {
     const pg = postgres();
     const db = await pg.createDatabase();

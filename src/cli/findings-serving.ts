@@ -9,12 +9,13 @@
  *   controllers drain, the store closes (its watches end), the server stops.
  * - PostgreSQL (docs/adr/0933): every replica opens the store at start and serves reads,
  *   watches and people's writes; only the lease holder runs the controllers that write
- *   findings. The store closes when the server stops.
+ *   findings. The store closes after the server has drained (requests in flight answered).
  *
  * Either way the store is imported from the Finding custom resources of earlier versions once,
  * by the lease holder, before the controllers start.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
@@ -55,6 +56,47 @@ export interface FindingsServing {
   stop(): Promise<void>;
 }
 
+/** How long requests in flight at shutdown may take to finish before their connections close. */
+const DRAIN_MS = 10_000;
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Counts requests in flight; once draining, every answer closes its connection. */
+class Drain {
+  private inFlight = 0;
+  private draining = false;
+  private readonly waiters = new Set<() => void>();
+
+  wrap(handler: Handler): Handler {
+    return (req, res) => {
+      this.inFlight++;
+      res.once('close', () => {
+        this.inFlight--;
+        if (this.inFlight === 0) for (const w of this.waiters) w();
+      });
+      if (this.draining) res.setHeader('Connection', 'close');
+      handler(req, res);
+    };
+  }
+
+  start(): void {
+    this.draining = true;
+  }
+
+  /** Resolves when no request is in flight, or after `ms`. */
+  async idle(ms: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    let done!: () => void;
+    const timer = setTimeout(() => done(), ms);
+    await new Promise<void>((resolve) => {
+      done = resolve;
+      this.waiters.add(resolve);
+    });
+    clearTimeout(timer);
+    this.waiters.delete(done);
+  }
+}
+
 /** Opens the store under the lease and starts the API server (listening once the CA is known). */
 export function startFindingsServing(
   manager: Manager,
@@ -68,6 +110,9 @@ export function startFindingsServing(
   else serveSqlite(manager, config, holder, apiLog);
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(manager.client, apiLog, signal);
+  // Shutdown drains: requests in flight finish on the open store, answers then close their
+  // connection, and only then the store closes (a rolling upgrade fails no read).
+  const draining = new Drain();
   const api = createFindingsApiServer({
     store: holder,
     authenticator,
@@ -81,7 +126,7 @@ export function startFindingsServing(
       authenticator,
       certFile: config.certFile,
       keyFile: config.keyFile,
-      handler: api.handler,
+      handler: draining.wrap(api.handler),
       log: apiLog,
     },
     signal,
@@ -99,14 +144,19 @@ export function startFindingsServing(
   return {
     store: holder,
     async stop() {
-      api.close();
+      draining.start();
+      api.close(); // watches end; their clients watch again through another replica
+      const proxy = await listening.catch(() => undefined);
+      if (proxy !== undefined) {
+        proxy.stop();
+        const closed = new Promise<void>((resolve) => proxy.server.close(() => resolve()));
+        proxy.server.closeIdleConnections();
+        await draining.idle(DRAIN_MS);
+        proxy.server.closeAllConnections();
+        await closed;
+      }
       // With PostgreSQL the store is this replica's, not the lease holder's: it closes last.
       if (config.store === 'postgres') await holder.close();
-      const proxy = await listening.catch(() => undefined);
-      if (proxy === undefined) return;
-      proxy.stop();
-      proxy.server.closeAllConnections();
-      await new Promise<void>((resolve) => proxy.server.close(() => resolve()));
     },
   };
 }

@@ -70,6 +70,9 @@ export class StoreHolder implements FindingStore {
     } catch (err) {
       if (isConnectionError(err))
         throw storeUnavailable('the findings database cannot be reached; try again shortly');
+      // The store closed under the call (this replica stopping, or losing the lease with SQLite).
+      if (this.current !== store)
+        throw storeUnavailable('the findings store closed on this replica; try again shortly');
       throw err;
     }
   }

@@ -13,6 +13,7 @@ import type {
   Authorizer,
 } from '../findings-api/auth-types.ts';
 import { createFindingsApiServer, listenFindingsApi } from '../findings-api/server.ts';
+import type { ApiError } from '../findings-api/status.ts';
 import { StoreHolder } from '../findings-api/store-holder.ts';
 import { PostgresFindingStore, isConnectionError } from './postgres.ts';
 import type { BatchWrite, StoredFinding, WatchEvent } from './store.ts';
@@ -150,6 +151,40 @@ describe('a connection lost mid-stream', () => {
     expect(isConnectionError(listError)).toBe(true);
     // The pool opens new connections: the store serves again at once.
     expect(await store.count({})).toBe(400);
+  });
+
+  it('fails a list whose snapshot is opening when the store closes: 503 from the API, never a short list', async () => {
+    const db = await postgres().createDatabase();
+    for (const through of ['store', 'holder'] as const) {
+      const store = await PostgresFindingStore.open({ url: db.url });
+      if (through === 'store') await fill(store, 100);
+      const holder = new StoreHolder();
+      holder.open(store);
+      const reader = through === 'store' ? store : holder;
+      const listing = reader.list({ limit: 10 }).then(
+        (r) => `listed ${r.items.length}`,
+        (err: unknown) => err,
+      );
+      // The snapshot has its connection and is starting its transaction: the store closes now.
+      while (store.snapshots.size === 0) await new Promise((r) => setImmediate(r));
+      await holder.close();
+      const outcome = await listing;
+      expect(outcome).toBeInstanceOf(Error);
+      if (through === 'store')
+        expect((outcome as Error).message).toBe('the PostgreSQL findings store is closed');
+      else expect((outcome as ApiError).status.code).toBe(503);
+    }
+  });
+
+  it('fails a streamed list whose store closes between pages, never ending it short', async () => {
+    const db = await postgres().createDatabase();
+    const store = await PostgresFindingStore.open({ url: db.url, pageSize: 10 });
+    await fill(store, 50);
+    const list = await store.listPages({});
+    const pages = list.pages[Symbol.asyncIterator]();
+    expect(((await pages.next()).value as StoredFinding[]).length).toBe(10);
+    await store.close();
+    await expect(pages.next()).rejects.toThrow('the PostgreSQL findings store is closed');
   });
 
   it('ends an HTTP watch with a 503 Status and answers a new list 503 while the database is away', async () => {

@@ -166,20 +166,26 @@ function clientClass(url: () => string): typeof pg.Client {
 class Snapshot {
   rv = 0;
   private client: pg.PoolClient | undefined;
+  private closedByStore = false;
   private readonly store: PostgresFindingStore;
   constructor(store: PostgresFindingStore) {
     this.store = store;
   }
 
   async open(): Promise<this> {
-    this.client = await this.store.checkout();
+    const client = await this.store.checkout();
+    this.client = client;
     this.store.snapshots.add(this);
     try {
-      await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      this.rv = await storedRv(this.client);
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      this.rv = await storedRv(client);
+      // The store closed meanwhile (it closed this snapshot and released the connection).
+      if (this.client !== client) throw new Error('the PostgreSQL findings store is closed');
     } catch (err) {
-      this.client.release(err as Error);
-      this.client = undefined;
+      if (this.client === client) {
+        this.client = undefined;
+        client.release(err as Error);
+      }
       this.store.snapshots.delete(this);
       throw err;
     }
@@ -187,6 +193,8 @@ class Snapshot {
   }
 
   async page(filter: SqlFilter, afterId: number, limit: number): Promise<Row[]> {
+    // Closed by the store under its reader: fail the read, never end a list short.
+    if (this.closedByStore) throw new Error('the PostgreSQL findings store is closed');
     if (this.client === undefined) return [];
     return pageRows(this.client, filter, afterId, limit);
   }
@@ -195,7 +203,8 @@ class Snapshot {
     return this.client === undefined ? this.rv : compactedRv(this.client, this.rv);
   }
 
-  close(): void {
+  close(byStore = false): void {
+    if (byStore) this.closedByStore = true;
     const client = this.client;
     this.client = undefined;
     this.store.snapshots.delete(this);
@@ -1092,7 +1101,7 @@ export class PostgresFindingStore implements FindingStore {
     this.closed = true;
     if (this.poller) clearInterval(this.poller);
     for (const w of [...this.watchers]) w.close();
-    for (const s of [...this.snapshots]) s.close();
+    for (const s of [...this.snapshots]) s.close(true);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);

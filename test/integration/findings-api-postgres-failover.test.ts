@@ -208,6 +208,7 @@ describe('the findings API on PostgreSQL across a killed leader, a rolling upgra
         '--metrics-bind-address=127.0.0.1:0',
         `--health-probe-bind-address=127.0.0.1:${probes}`,
         '--findings-store=postgres',
+        '--vulnerability-db=none',
         `--findings-postgres-url-file=${urlFile}`,
         `--findings-api-bind-address=127.0.0.1:${port}`,
         `--tls-cert-file=${env.findings.serving.cert}`,

@@ -4,8 +4,9 @@
 // controller's flags; the findings API's objects (APIService, Service, certificate, PVC,
 // delegated authentication bindings) agree with each other and with those flags, and no
 // Finding CRD or deletion admission policy is installed.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { parseControllerArgs } from '../../src/cli/controller.ts';
@@ -144,6 +145,55 @@ describe('manifests/', () => {
       ),
     ) as { spec: { replicas: number } };
     expect(stored.spec.replicas).toBe(1);
+  });
+
+  it('builds with the PostgreSQL component as its comment shows, and the result passes a server-side dry run', async () => {
+    // A kustomization of the user's own next to manifests/, as the component's comment says.
+    const site = await mkdtemp(join(tmpdir(), 'ki-site-'));
+    try {
+      await writeFile(
+        join(site, 'kustomization.yaml'),
+        `resources:\n  - ${relative(site, manifestsDir)}\ncomponents:\n  - ${relative(site, join(manifestsDir, 'components', 'postgres'))}\n`,
+      );
+      const built = await renderManifests(plane.binaries.kubectl, site);
+      const deployment = find(built, 'Deployment', 'kube-inspector-controller') as Manifest & {
+        spec: { replicas: number };
+      };
+      const spec = podSpec(deployment);
+      const args = expandedArgs(built, spec.containers[0]!);
+      expect(deployment.spec.replicas).toBe(3);
+      expect(args).toContain('--findings-store=postgres');
+      expect(args).toContain('--findings-postgres-url-file=/etc/kube-inspector/postgres/url');
+      expect(args.some((a) => a.startsWith('--findings-db'))).toBe(false);
+      // The flags are ones the controller accepts, with the store it names.
+      const parsed = parseControllerArgs(args.slice(1), { POD_NAMESPACE: ADMIN_NAMESPACE });
+      expect(parsed.findings).toMatchObject({
+        store: 'postgres',
+        postgresUrlFile: '/etc/kube-inspector/postgres/url',
+      });
+      const volumes = (spec.volumes ?? []) as { name: string; secret?: { secretName: string } }[];
+      expect(volumes.map((v) => v.name)).not.toContain('findings');
+      expect(volumes.find((v) => v.name === 'postgres')?.secret?.secretName).toBe(
+        'kube-inspector-findings-postgres',
+      );
+      expect(spec.containers[0]!.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+      expect(spec.terminationGracePeriodSeconds).toBe(40);
+      expect(built.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+      // Its namespace must exist for the dry run (the base's apply above creates it too).
+      await kubectl.withInput(JSON.stringify(find(built, 'Namespace')), 'apply', '-f', '-');
+      const out = await kubectl.withInput(
+        JSON.stringify(deployment),
+        'apply',
+        '--dry-run=server',
+        '-f',
+        '-',
+        '-o',
+        'name',
+      );
+      expect(out.trim()).toBe('deployment.apps/kube-inspector-controller');
+    } finally {
+      await rm(site, { recursive: true, force: true });
+    }
   });
 
   it('runs one controller with leader election, a restricted security context, probes, limits, emptyDir caches and the findings volume', () => {

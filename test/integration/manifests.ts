@@ -36,8 +36,8 @@ export interface Manifest {
 }
 
 /** `kubectl kustomize manifests/`, parsed. */
-export async function renderManifests(kubectl: string): Promise<Manifest[]> {
-  const { stdout } = await execFileAsync(kubectl, ['kustomize', manifestsDir], {
+export async function renderManifests(kubectl: string, dir = manifestsDir): Promise<Manifest[]> {
+  const { stdout } = await execFileAsync(kubectl, ['kustomize', dir], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return parseAllDocuments(stdout)

@@ -110,6 +110,59 @@ function followingWatch(env: ProductEnvironment, path: string, from: string) {
 }
 
 /** Something done every `intervalMs`; the longest stretch from a failure to the next success. */
+/**
+ * The findings API registered with kube-apiserver, then traffic through it until stopped: a
+ * watch that resumes from its last resourceVersion, a patch of one of the findings and a list
+ * every 100 ms. `onRead` runs after each answered list.
+ */
+async function startTraffic(
+  env: ProductEnvironment,
+  path: string,
+  options: { onRead?: () => void; writesTimeoutMs?: number } = {},
+) {
+  const registration = await registerAggregatedApi(env.client, {
+    group: findingsGroup,
+    version: findingsVersion,
+    service: env.findings.service,
+    port: env.findings.port,
+    caBundle: env.findings.serving.caBundle,
+  });
+  try {
+    const listed = await eventually('findings listed through kube-apiserver', async () => {
+      const l = await env.client
+        .request<{ items: unknown[]; metadata: { resourceVersion: string } }>('GET', path)
+        .catch(() => undefined);
+      return l?.items.length === PATCHED ? l : undefined;
+    });
+    const watch = followingWatch(env, path, listed.metadata.resourceVersion);
+    const acknowledged: { rv: string; name: string; owner: string; i: number }[] = [];
+    const writer = everyInterval(100, async (i) => {
+      const name = `f${i % PATCHED}`;
+      const owner = `team-${i}`;
+      const f = await env.client.request<StoredFinding>('PATCH', `${path}/${name}`, {
+        body: { spec: { attributes: { owner } } },
+        contentType: 'application/merge-patch+json',
+        timeoutMs: 5_000,
+      });
+      acknowledged.push({ rv: f.metadata.resourceVersion!, name, owner, i });
+    });
+    const reader = everyInterval(100, async () => {
+      await env.client.request('GET', path, { query: { limit: 5 }, timeoutMs: 5_000 });
+      options.onRead?.();
+    });
+    const writesSoFar = (n: number) =>
+      eventually(
+        `${n} writes`,
+        () => Promise.resolve(acknowledged.length >= n ? true : undefined),
+        options.writesTimeoutMs ?? 120_000,
+      );
+    return { registration, watch, acknowledged, writer, reader, writesSoFar };
+  } catch (err) {
+    await registration.unregister();
+    throw err;
+  }
+}
+
 function everyInterval(intervalMs: number, fn: (i: number) => Promise<void>) {
   let stopped = false;
   let failingSince: number | undefined;
@@ -274,36 +327,8 @@ describe('the findings API on PostgreSQL across a killed leader, a rolling upgra
     // The Service's endpoints, the leader first: it is the one the aggregation layer reaches.
     for (const r of [leader, ...replicas.filter((x) => x !== leader)])
       env.endpoints.push({ port: r.port, ready: () => Promise.resolve(r.alive()) });
-    const registration = await registerAggregatedApi(env.client, {
-      group: findingsGroup,
-      version: findingsVersion,
-      service: env.findings.service,
-      port: env.findings.port,
-      caBundle: env.findings.serving.caBundle,
-    });
+    const { registration, watch, acknowledged, writer, reader } = await startTraffic(env, path);
     try {
-      const listed = await eventually('findings listed through kube-apiserver', async () => {
-        const l = await env.client
-          .request<{ items: unknown[]; metadata: { resourceVersion: string } }>('GET', path)
-          .catch(() => undefined);
-        return l?.items.length === PATCHED ? l : undefined;
-      });
-
-      const watch = followingWatch(env, path, listed.metadata.resourceVersion);
-      const acknowledged: { rv: string; name: string; owner: string }[] = [];
-      const writer = everyInterval(100, async (i) => {
-        const name = `f${i % PATCHED}`;
-        const owner = `team-${i}`;
-        const f = await env.client.request<StoredFinding>('PATCH', `${path}/${name}`, {
-          body: { spec: { attributes: { owner } } },
-          contentType: 'application/merge-patch+json',
-          timeoutMs: 5_000,
-        });
-        acknowledged.push({ rv: f.metadata.resourceVersion!, name, owner });
-      });
-      const reader = everyInterval(100, async () => {
-        await env.client.request('GET', path, { query: { limit: 5 }, timeoutMs: 5_000 });
-      });
       await eventually('writes before the kill', () =>
         Promise.resolve(acknowledged.length >= 20 ? true : undefined),
       );
@@ -378,41 +403,12 @@ describe('the findings API on PostgreSQL across a killed leader, a rolling upgra
       await untilReady(r);
       serve(r);
     }
-    const registration = await registerAggregatedApi(env.client, {
-      group: findingsGroup,
-      version: findingsVersion,
-      service: env.findings.service,
-      port: env.findings.port,
-      caBundle: env.findings.serving.caBundle,
-    });
+    const { registration, watch, acknowledged, writer, reader, writesSoFar } = await startTraffic(
+      env,
+      path,
+      { writesTimeoutMs: 60_000 },
+    );
     try {
-      const listed = await eventually('findings listed through kube-apiserver', async () => {
-        const l = await env.client
-          .request<{ items: unknown[]; metadata: { resourceVersion: string } }>('GET', path)
-          .catch(() => undefined);
-        return l?.items.length === PATCHED ? l : undefined;
-      });
-      const watch = followingWatch(env, path, listed.metadata.resourceVersion);
-      const acknowledged: { rv: string; name: string; owner: string }[] = [];
-      const writer = everyInterval(100, async (i) => {
-        const name = `f${i % PATCHED}`;
-        const owner = `team-${i}`;
-        const f = await env.client.request<StoredFinding>('PATCH', `${path}/${name}`, {
-          body: { spec: { attributes: { owner } } },
-          contentType: 'application/merge-patch+json',
-          timeoutMs: 5_000,
-        });
-        acknowledged.push({ rv: f.metadata.resourceVersion!, name, owner });
-      });
-      const reader = everyInterval(100, async () => {
-        await env.client.request('GET', path, { query: { limit: 5 }, timeoutMs: 5_000 });
-      });
-      const writesSoFar = (n: number) =>
-        eventually(
-          `${n} writes`,
-          () => Promise.resolve(acknowledged.length >= n ? true : undefined),
-          60_000,
-        );
       await writesSoFar(20);
       // maxSurge 1, maxUnavailable 0: a new pod, ready, then an old one terminated and gone.
       const began = performance.now();
@@ -486,44 +482,18 @@ describe('the findings API on PostgreSQL across a killed leader, a rolling upgra
       // Service with no ready endpoint is what the aggregation layer answers 503 for as well.
       env.endpoints.push({ port: r.port, ready: () => Promise.resolve(r.alive()) });
     }
-    const registration = await registerAggregatedApi(env.client, {
-      group: findingsGroup,
-      version: findingsVersion,
-      service: env.findings.service,
-      port: env.findings.port,
-      caBundle: env.findings.serving.caBundle,
-    });
+    let readsAfter = 0;
+    let back = false;
+    const { registration, watch, acknowledged, writer, reader, writesSoFar } = await startTraffic(
+      env,
+      path,
+      {
+        onRead: () => {
+          if (back) readsAfter++;
+        },
+      },
+    );
     try {
-      const listed = await eventually('findings listed through kube-apiserver', async () => {
-        const l = await env.client
-          .request<{ items: unknown[]; metadata: { resourceVersion: string } }>('GET', path)
-          .catch(() => undefined);
-        return l?.items.length === PATCHED ? l : undefined;
-      });
-      const watch = followingWatch(env, path, listed.metadata.resourceVersion);
-      const acknowledged: { rv: string; name: string; owner: string; i: number }[] = [];
-      const writer = everyInterval(100, async (i) => {
-        const name = `f${i % PATCHED}`;
-        const owner = `team-${i}`;
-        const f = await env.client.request<StoredFinding>('PATCH', `${path}/${name}`, {
-          body: { spec: { attributes: { owner } } },
-          contentType: 'application/merge-patch+json',
-          timeoutMs: 5_000,
-        });
-        acknowledged.push({ rv: f.metadata.resourceVersion!, name, owner, i });
-      });
-      let readsAfter = 0;
-      let back = false;
-      const reader = everyInterval(100, async () => {
-        await env.client.request('GET', path, { query: { limit: 5 }, timeoutMs: 5_000 });
-        if (back) readsAfter++;
-      });
-      const writesSoFar = (n: number) =>
-        eventually(
-          `${n} writes`,
-          () => Promise.resolve(acknowledged.length >= n ? true : undefined),
-          120_000,
-        );
       await writesSoFar(20);
       const before = acknowledged.length;
       const downAt = performance.now();

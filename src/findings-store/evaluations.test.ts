@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { labelsEqual, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import { SqliteFindingStore } from './sqlite.ts';
 import type { StoredFinding } from './store.ts';
 
@@ -172,6 +172,36 @@ describe('counts', () => {
     expect(await store.count({})).toBe(3);
     await store.close();
     rmSync(dirname(path), { recursive: true, force: true });
+  });
+
+  it('selects by a CoveredResource name longer than a typed label value may be', async () => {
+    const store = new SqliteFindingStore({ path: ':memory:' });
+    const long = 'workload-kube-inspector-system.pod.kube-inspector-agent-demo-node-1';
+    expect(long.length).toBeGreaterThan(63);
+    await store.batch([
+      {
+        op: 'create',
+        finding: finding('w', 'ACTIVE', { 'kubeinspector.io/covered-resource': long }),
+      },
+      { op: 'create', finding: finding('n', 'CLOSED', { 'kubeinspector.io/status': 'CLOSED' }) },
+    ]);
+    expect(() => parseLabelSelector(`kubeinspector.io/covered-resource=${long}`)).toThrow(
+      /no more than 63 characters/,
+    );
+    const selector = labelsEqual({ 'kubeinspector.io/covered-resource': long });
+    expect(
+      (await store.list({ labelSelector: selector })).items.map((f) => f.metadata.name),
+    ).toEqual(['w']);
+    const open = labelsEqual({ 'kubeinspector.io/covered-resource': 'node-a' }, [
+      { key: 'kubeinspector.io/status', operator: 'NotEquals', value: 'CLOSED' },
+    ]);
+    expect(await store.count({ labelSelector: open })).toBe(0);
+    expect(
+      await store.count({
+        labelSelector: labelsEqual({ 'kubeinspector.io/covered-resource': 'node-a' }),
+      }),
+    ).toBe(1);
+    await store.close();
   });
 
   it('keeps markers for one-off migrations', async () => {

@@ -243,6 +243,28 @@ function fitsInt64(text: string): boolean {
  * `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, `k>n`, `k<n`, joined by commas. Keys and
  * values are checked with Kubernetes' rules. "" selects everything. Throws SelectorError.
  */
+/**
+ * A selector of labels equal to values the controllers set themselves (the names of
+ * CoveredResources and assessment runs), made without parsing: such a name may be longer than
+ * the 63 characters a label value typed by a person may have, and the store matches it exactly.
+ * `extra` requirements are ANDed.
+ */
+export function labelsEqual(
+  pairs: Readonly<Record<string, string>>,
+  extra: LabelRequirement[] = [],
+): LabelSelector {
+  return {
+    requirements: [
+      ...Object.entries(pairs).map(([key, value]): LabelRequirement => ({
+        key,
+        operator: 'Equals',
+        value,
+      })),
+      ...extra,
+    ],
+  };
+}
+
 export function parseLabelSelector(text: string): LabelSelector {
   const c = new Cursor(lex(text));
   const requirements: LabelRequirement[] = [];

@@ -28,7 +28,7 @@ import {
   withStatusLabel,
 } from '../../findings/build.ts';
 import { suppressingRule } from '../../findings/suppression.ts';
-import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import { labelsEqual } from '../../findings-store/selectors.ts';
 import type { BatchWrite, StoredFinding } from '../../findings-store/store.ts';
 import type { OwnerReference } from '../../kube/resources.ts';
 import { apply } from '../../kube/apply.ts';
@@ -160,7 +160,7 @@ async function runFindings(
   const out = new Map<string, StoredFinding & Finding>();
   const { pages } = await deps.findingsStore.listPages({
     namespace,
-    labelSelector: parseLabelSelector(`${LABELS.run}=${run}`),
+    labelSelector: labelsEqual({ [LABELS.run]: run }),
   });
   for await (const page of pages)
     for (const f of page) out.set(f.metadata.name, f as StoredFinding & Finding);
@@ -222,7 +222,7 @@ async function deleteRunFindings(deps: ControllerDeps, key: string): Promise<voi
   const slash = key.indexOf('/');
   const deleted = await deps.findingsStore.deleteCollection({
     namespace: key.slice(0, slash),
-    labelSelector: parseLabelSelector(`${LABELS.run}=${key.slice(slash + 1)}`),
+    labelSelector: labelsEqual({ [LABELS.run]: key.slice(slash + 1) }),
   });
   if (deleted.length > 0)
     deps.log.info({ run: key, findings: deleted.length }, 'deleted the findings of a deleted run');

@@ -9,7 +9,7 @@ import type {
   CoveredResourceStatus,
 } from '../../api/v1alpha1/covered-resource.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/scan-configuration.ts';
-import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import { labelsEqual } from '../../findings-store/selectors.ts';
 import { apply, remove } from '../../kube/apply.ts';
 import { type Cache, indexers } from '../../kube/cache.ts';
 import type { KubeObject, OwnerReference } from '../../kube/resources.ts';
@@ -146,8 +146,11 @@ export class CoverageContext {
   findingCount(coveredName: string, options: { open?: boolean } = {}): Promise<number> {
     return this.deps.findingsStore.count({
       namespace: this.deps.adminNamespace,
-      labelSelector: parseLabelSelector(
-        `${LABELS.coveredResource}=${coveredName}${options.open === true ? `,${LABELS.status}!=CLOSED` : ''}`,
+      labelSelector: labelsEqual(
+        { [LABELS.coveredResource]: coveredName },
+        options.open === true
+          ? [{ key: LABELS.status, operator: 'NotEquals', value: 'CLOSED' }]
+          : [],
       ),
     });
   }

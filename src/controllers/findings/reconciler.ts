@@ -34,7 +34,7 @@ import {
 } from '../../findings/packages.ts';
 import { buildCodeFindings, type CodeMatchInput } from '../../findings/code.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
-import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import { labelsEqual } from '../../findings-store/selectors.ts';
 import { apply } from '../../kube/apply.ts';
 import type { Cache } from '../../kube/cache.ts';
 import { isNotFound } from '../../kube/client.ts';
@@ -143,7 +143,7 @@ export class FindingsReconciler implements Reconciler {
     const out = new Map<string, StoredFindingOf>();
     const { pages } = await this.deps.findingsStore.listPages({
       namespace: this.deps.adminNamespace,
-      labelSelector: parseLabelSelector(`${LABELS.coveredResource}=${name}`),
+      labelSelector: labelsEqual({ [LABELS.coveredResource]: name }),
     });
     for await (const page of pages)
       for (const f of page) out.set(f.metadata.name, f as StoredFindingOf);

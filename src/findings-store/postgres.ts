@@ -187,6 +187,10 @@ class Snapshot {
         client.release(err as Error);
       }
       this.store.snapshots.delete(this);
+      // Closed by the store while opening: its connection's own error (often "Connection
+      // terminated") is a consequence; say what happened.
+      if (this.closedByStore)
+        throw new Error('the PostgreSQL findings store is closed', { cause: err });
       throw err;
     }
     return this;

@@ -114,6 +114,24 @@ function signedJwt(token: string): boolean {
   }
 }
 
+/**
+ * A PEM block's body that is a key, not a placeholder: once its header lines (`Proc-Type: …`),
+ * line breaks (real or escaped) and padding are taken out, only base64 is left, and not one
+ * repeated character. Placeholder words are not looked for here: a key body is random base64
+ * with fixed DER fragments, and `FAkEA` (the bytes 14 02 41 00) opens an RSA key's prime in
+ * many 1024-bit keys. Templates put `...`, `<...>` or `${...}` in the body, which fail the
+ * alphabet test.
+ */
+function keyBody(secret: string): boolean {
+  if (PUBLISHED.has(secret)) return false;
+  const body = secret
+    .split(/(?:\\r)?\\n|\r?\n/)
+    .filter((line) => !line.includes(':'))
+    .join('')
+    .replace(/[\s=]/g, '');
+  return body.length >= 40 && /^[A-Za-z0-9+/]+$/.test(body) && !/^(.)\1*$/.test(body);
+}
+
 /** Generic assignments: long enough, random enough, and not a word, path or reference. */
 export const GENERIC_MIN_ENTROPY = 3.5;
 function randomLooking(secret: string): boolean {
@@ -139,11 +157,11 @@ export const SECRET_RULES: readonly SecretRule[] = [
     severity: 'HIGH',
     keywords: ['private key'],
     regex:
-      /-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:\\n|\r?\n|\s)+([A-Za-z0-9+/=\s:\\,.-]{64,}?)(?:\\n|\r?\n|\s)*-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----/g,
+      /-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?:(?:\\r)?\\n|\r?\n|\s)+([A-Za-z0-9+/=\s:\\,.-]{64,}?)(?:(?:\\r)?\\n|\r?\n|\s)*-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----/g,
     group: 1,
     locateAtMatch: true,
     publicPrefix: 0,
-    accept: (secret) => notPublished(secret) && /[A-Za-z0-9+/]{40}/.test(secret),
+    accept: keyBody,
     remediation: `Treat the key as compromised: revoke or replace it and re-issue anything it signed. ${ROTATE}`,
     cwes: ['CWE-798', 'CWE-321'],
   },

@@ -88,6 +88,37 @@ describe('planted secrets are found', () => {
     expect(findSecrets(JSON.stringify({ k: key })).map((m) => m.ruleId)).toEqual(['private-key']);
   });
 
+  it('a key body is read as base64, whatever words its characters happen to spell', () => {
+    // An RSA key's prime opens with the DER bytes 02 41 00, which base64 often writes as
+    // `FAkEA`: 4% of generated 1024-bit keys. A placeholder word there is not a placeholder.
+    const b64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const body = `${fakeChars('pk1', 60, b64)}FAkEA${fakeChars('pk2', 59, b64)}`;
+    const pemOf = (lines: string[], eol = '\n'): string =>
+      ['-----BEGIN RSA PRIVATE KEY-----', ...lines, '-----END RSA PRIVATE KEY-----', ''].join(eol);
+    const key = pemOf([body.slice(0, 64), `${body.slice(64)}=`]);
+    expect(findSecrets(key).map((m) => m.ruleId)).toEqual(['private-key']);
+    expect(
+      findSecrets(JSON.stringify({ k: key.replace(/\n/g, '\r\n') })).map((m) => m.ruleId),
+    ).toEqual(['private-key']);
+    // Encrypted PEM headers are not part of the body.
+    const encrypted = pemOf([
+      'Proc-Type: 4,ENCRYPTED',
+      `DEK-Info: AES-128-CBC,${fakeChars('iv', 32, '0123456789ABCDEF')}`,
+      '',
+      body.slice(0, 64),
+      body.slice(64),
+    ]);
+    expect(findSecrets(encrypted).map((m) => m.ruleId)).toEqual(['private-key']);
+    // Bodies that are not base64 are templates and truncated examples.
+    for (const lines of [
+      [body.slice(0, 64), '...', body.slice(64)],
+      ['<paste-your-private-key-here-it-begins-with-MII-and-ends-with-two-equals>'],
+      ['A'.repeat(64), 'A'.repeat(64)],
+      [`\${PRIVATE_KEY_FROM_THE_ENVIRONMENT_OF_THE_DEPLOYMENT_PIPELINE_AT_RUN_TIME}`],
+    ])
+      expect(findSecrets(pemOf(lines)), lines.join('|')).toEqual([]);
+  });
+
   it('unquoted .env, YAML, JSON and code assignments are generic matches', () => {
     const v = secrets['generic-secret-assignment']!;
     for (const line of [

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { databaseSource, type DatabaseSource } from '../vulndb/source.ts';
+import type { DatabaseSource } from '../vulndb/source.ts';
+import { closedAfterTest } from '../vulndb/testing/source.ts';
 import { registerVulnDbMetrics } from './vulndb.ts';
 
 const testdata = new URL('../vulndb/testdata/osv/debian', import.meta.url).pathname;
@@ -40,7 +41,7 @@ describe('vulnerability database metrics', () => {
     const registry = new Registry();
     const metrics = registerVulnDbMetrics(registry, () => source);
     const at = new Date('2026-05-01T10:00:00Z');
-    const source: DatabaseSource = databaseSource(testdata, {
+    const source: DatabaseSource = closedAfterTest(testdata, {
       onRefresh: metrics.onRefresh,
       now: () => at,
     });
@@ -65,7 +66,7 @@ describe('vulnerability database metrics', () => {
   it('count a failed load as an error and stay unloaded', async () => {
     const registry = new Registry();
     const metrics = registerVulnDbMetrics(registry, () => source);
-    const source: DatabaseSource = databaseSource(join(testdata, 'no-such-dir'), {
+    const source: DatabaseSource = closedAfterTest(join(testdata, 'no-such-dir'), {
       onRefresh: metrics.onRefresh,
     });
     expect(await source.refresh()).toBe('failed');

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { databaseSource } from './source.ts';
+import { closedAfterTest } from './testing/source.ts';
 
 const fixtures = join(import.meta.dirname, 'testdata', 'osv');
 const lodash = readFileSync(join(fixtures, 'npm', 'GHSA-35jh-r3h4-6jhm.json'));
@@ -21,7 +21,7 @@ describe('a local database source', () => {
     const dir = join(scratch, 'db');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.json'), lodash);
-    const source = databaseSource(dir);
+    const source = closedAfterTest(dir);
     expect(await source.refresh()).toBe('updated');
     const first = source.current!;
     expect(first.size).toBe(1);
@@ -42,7 +42,7 @@ describe('a local database source', () => {
     const dir = join(scratch, 'listened');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.json'), lodash);
-    const source = databaseSource(dir);
+    const source = closedAfterTest(dir);
     const heard: number[] = [];
     const unsubscribe = source.onUpdate((db) => heard.push(db.size));
     await source.refresh();
@@ -59,7 +59,7 @@ describe('a local database source', () => {
   it('reloads a zip or JSON file when it is replaced', async () => {
     const file = join(scratch, 'one.json');
     writeFileSync(file, lodash);
-    const source = databaseSource(file);
+    const source = closedAfterTest(file);
     expect(await source.refresh()).toBe('updated');
     writeFileSync(
       file,
@@ -73,7 +73,7 @@ describe('a local database source', () => {
   it('refuses a replacement in which no record is valid', async () => {
     const file = join(scratch, 'bad.json');
     writeFileSync(file, lodash);
-    const source = databaseSource(file);
+    const source = closedAfterTest(file);
     await source.refresh();
     writeFileSync(file, JSON.stringify([{ id: 'NO-MODIFIED' }]));
     utimesSync(file, new Date(), new Date(Date.now() + 10_000));
@@ -94,7 +94,7 @@ describe('a URL database source', () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/db.json`;
       const outcomes: string[] = [];
-      const source = databaseSource(url, {
+      const source = closedAfterTest(url, {
         onRefresh: (o, s) => outcomes.push(`${o} ${s.source}`),
       });
       expect(await source.refresh()).toBe('updated');

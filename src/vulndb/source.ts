@@ -25,22 +25,28 @@ export interface DatabaseSource {
   /** Loads now, then refreshes every interval until {@link DatabaseSource.stop}. */
   start(): Promise<RefreshOutcome>;
   stop(): void;
+  /** Stops refreshing and closes the index (removing it when it was a scratch directory). */
+  close(): void;
 }
 
-/** Store options; without `dir` the index lives in a temporary directory removed at exit. */
+/**
+ * Store options; without `dir` the index lives in a temporary directory removed when the store
+ * is closed, or at the latest when the process exits.
+ */
 export type SourceOptions = Omit<StoreOptions, 'sources' | 'dir'> & { dir?: string | undefined };
 
-const scratch: string[] = [];
+const scratchDirs: string[] = [];
 
-function scratchDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kube-inspector-vulndb-'));
-  if (scratch.length === 0) {
+function scratch(dir: string | undefined): { dir: string; removeDirOnClose: boolean } {
+  if (dir !== undefined) return { dir, removeDirOnClose: false };
+  const made = mkdtempSync(join(tmpdir(), 'kube-inspector-vulndb-'));
+  if (scratchDirs.length === 0) {
     process.on('exit', () => {
-      for (const d of scratch) rmSync(d, { recursive: true, force: true });
+      for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
     });
   }
-  scratch.push(dir);
-  return dir;
+  scratchDirs.push(made);
+  return { dir: made, removeDirOnClose: true };
 }
 
 /** An index in `options.dir` fed by `sources` (paths or http(s) URLs, in order). */
@@ -50,7 +56,7 @@ export function databaseSource(
 ): AdvisoryStore {
   return new AdvisoryStore({
     ...options,
-    dir: options.dir ?? scratchDir(),
+    ...scratch(options.dir),
     sources: typeof sources === 'string' ? [sources] : sources,
   });
 }
@@ -58,6 +64,6 @@ export function databaseSource(
 /** The index of one local directory, zip or JSON file. */
 export class LocalDatabaseSource extends AdvisoryStore {
   constructor(path: string, options: SourceOptions = {}) {
-    super({ ...options, dir: options.dir ?? scratchDir(), sources: [path] });
+    super({ ...options, ...scratch(options.dir), sources: [path] });
   }
 }

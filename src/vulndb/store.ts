@@ -10,7 +10,7 @@
  * index larger than its limit) keeps the whole last good index. Either way the error is in the
  * status. One refresh at a time per directory, across processes (a lock file).
  */
-import { closeSync, existsSync, fsyncSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -54,6 +54,8 @@ export interface SourceStatus extends RefreshStatus {
 export interface StoreOptions {
   /** The directory of the index (created when missing). */
   dir: string;
+  /** Remove `dir` when the store is closed: a scratch directory nobody else reads. */
+  removeDirOnClose?: boolean | undefined;
   /** Sources in order: directories, zip or JSON files, http(s) URLs. */
   sources: readonly string[];
   /** Time between refreshes, in milliseconds (default one hour). */
@@ -470,6 +472,7 @@ export class AdvisoryStore extends RefreshingDatabase<SourceStatus> {
   close(): void {
     this.stop();
     this.reader?.close();
+    if (this.options.removeDirOnClose === true) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -115,6 +115,7 @@ describe('node agent with the coverage and findings controllers', () => {
     agentStop.abort();
     await agentRun;
     await controller?.stop();
+    database?.close();
     await env?.stop();
   });
 

@@ -209,6 +209,7 @@ describe('assessments', () => {
   });
   afterAll(async () => {
     await controller?.stop();
+    database.close();
     await env?.stop();
     await registry?.stop();
   });

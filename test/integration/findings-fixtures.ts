@@ -254,7 +254,10 @@ export async function databaseCopy(): Promise<{
       const t = new Date(Date.now() + ++bump * 10_000);
       utimesSync(path, t, t);
     },
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      source.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

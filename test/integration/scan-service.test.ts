@@ -111,6 +111,7 @@ describe('scan service', () => {
   });
   afterAll(async () => {
     await controller?.stop();
+    database.close();
     await env?.stop();
     await registry?.stop();
   });

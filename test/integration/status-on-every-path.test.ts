@@ -91,18 +91,22 @@ describe('status on every path', () => {
       return { c, o };
     });
 
+  // Never loads: the database stays "not loaded yet".
+  const database = new LocalDatabaseSource(
+    join(import.meta.dirname, 'fixtures', 'no-database-here'),
+  );
   beforeAll(async () => {
     env = await startProductEnvironment();
     controller = await startController(env, {
       // Five minutes ahead: a template scheduled every minute is due at once.
       clock: { now: () => new Date(Date.now() + 5 * 60_000) },
-      // Never loads: the database stays "not loaded yet".
-      database: new LocalDatabaseSource(join(import.meta.dirname, 'fixtures', 'no-database-here')),
+      database,
     });
     await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
   });
   afterAll(async () => {
     await controller?.stop();
+    database.close();
     await env?.stop();
   });
 

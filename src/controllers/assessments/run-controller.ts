@@ -62,6 +62,7 @@ import {
 } from '../rules-packages.ts';
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */
 export const MAX_RUN_FINDINGS = 5000;
@@ -160,7 +161,7 @@ async function runFindings(
   const out = new Map<string, StoredFinding & Finding>();
   const { pages } = await deps.findingsStore.listPages({
     namespace,
-    labelSelector: labelsEqual({ [LABELS.run]: run }),
+    labelSelector: labelsEqual({ [LABELS.run]: labelValueFor(run) }),
   });
   for await (const page of pages)
     for (const f of page) out.set(f.metadata.name, f as StoredFinding & Finding);
@@ -222,7 +223,7 @@ async function deleteRunFindings(deps: ControllerDeps, key: string): Promise<voi
   const slash = key.indexOf('/');
   const deleted = await deps.findingsStore.deleteCollection({
     namespace: key.slice(0, slash),
-    labelSelector: labelsEqual({ [LABELS.run]: key.slice(slash + 1) }),
+    labelSelector: labelsEqual({ [LABELS.run]: labelValueFor(key.slice(slash + 1)) }),
   });
   if (deleted.length > 0)
     deps.log.info({ run: key, findings: deleted.length }, 'deleted the findings of a deleted run');
@@ -563,7 +564,7 @@ async function writeFindings(
   for (const b of kept) {
     const name = runFindingName(run.metadata.name, b.name);
     const existing = existingFindings.get(name);
-    const labels = { ...b.labels, [LABELS.run]: run.metadata.name };
+    const labels = { ...b.labels, [LABELS.run]: labelValueFor(run.metadata.name) };
     const rule = suppressingRule(
       rules,
       { metadata: { namespace: ns }, labels, status: b.status },

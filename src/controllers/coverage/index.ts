@@ -11,6 +11,7 @@ import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import type { ControllerDeps } from '../deps.ts';
+import { coveredResourceOfLabel } from '../informers.ts';
 import { findingEvents } from '../findings/store-events.ts';
 import { CoverageContext, type Covered, AGENT_LABELS } from './context.ts';
 import { imageReconciler } from './image.ts';
@@ -241,7 +242,7 @@ function watchResults(
   findingEvents(deps).on({
     change: (f) => {
       const name = f.metadata.labels?.[LABELS.coveredResource];
-      const cr = name !== undefined ? ctx.covered.get(name) : undefined;
+      const cr = name !== undefined ? coveredResourceOfLabel(ctx.covered, name) : undefined;
       if (cr !== undefined && cr.status?.scanStatus.statusCode === 'INACTIVE') enqueue.covered(cr);
     },
     resync: () => {

@@ -52,7 +52,7 @@ import {
   type WorkloadCaches,
 } from '../rules-packages.ts';
 import { adjustScore } from '../../rules/score.ts';
-import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { coveredResourceOfLabel, FIELD_MANAGERS, kinds } from '../informers.ts';
 import {
   capFindings,
   decideEvaluation,
@@ -63,6 +63,7 @@ import {
   type StoredFindingOf,
 } from './decide.ts';
 import type { EvaluationResult, FindingsMetrics } from './metrics.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 
 export { planFor, retentionOf, type Plan, type Retention } from './decide.ts';
 
@@ -143,7 +144,7 @@ export class FindingsReconciler implements Reconciler {
     const out = new Map<string, StoredFindingOf>();
     const { pages } = await this.deps.findingsStore.listPages({
       namespace: this.deps.adminNamespace,
-      labelSelector: labelsEqual({ [LABELS.coveredResource]: name }),
+      labelSelector: labelsEqual({ [LABELS.coveredResource]: labelValueFor(name) }),
     });
     for await (const page of pages)
       for (const f of page) out.set(f.metadata.name, f as StoredFindingOf);
@@ -165,7 +166,10 @@ export class FindingsReconciler implements Reconciler {
     };
   }
 
-  async reconcile(name: string, ctx: ReconcileContext): Promise<Result | undefined> {
+  async reconcile(key: string, ctx: ReconcileContext): Promise<Result | undefined> {
+    // A key may be the label value that stands for a long CoveredResource name (from the
+    // findings' labels): evaluate the resource by its name, never as a resource that is gone.
+    const name = coveredResourceOfLabel(this.caches.coveredResources, key)?.metadata.name ?? key;
     try {
       const outcome = await this.evaluate(name, ctx);
       this.metrics.evaluations.inc({ result: outcome.result });
@@ -227,9 +231,11 @@ export class FindingsReconciler implements Reconciler {
       for (const verb of ['create', 'update', 'delete'] as const)
         if (decision.verbs[verb] > 0) this.metrics.writes.inc({ verb }, decision.verbs[verb]);
     }
-    if (decision.observed) await store.recordEvaluation(name, this.deps.clock.now());
+    // The store keys a resource's evaluation by its findings' covered-resource label.
+    const key = labelValueFor(name);
+    if (decision.observed) await store.recordEvaluation(key, this.deps.clock.now());
     else if (cr === undefined && decision.counts.total === 0)
-      await store.recordEvaluation(name, undefined);
+      await store.recordEvaluation(key, undefined);
     if (cr !== undefined) await this.writeCounts(cr, decision.counts);
   }
 

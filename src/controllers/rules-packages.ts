@@ -9,7 +9,12 @@ import type { Cache } from '../kube/cache.ts';
 import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
-import { ingressFacts, networkPolicyFacts, serviceFacts } from '../rules/network/objects.ts';
+import {
+  httpRouteFacts,
+  ingressFacts,
+  networkPolicyFacts,
+  serviceFacts,
+} from '../rules/network/objects.ts';
 import {
   networkReachability,
   workloadExposures,
@@ -42,12 +47,22 @@ export const NETWORK_RESOURCES = {
     kind: 'NetworkPolicy',
     namespaced: true,
   },
+  /** Gateway API routes: served only where the Gateway API's CRDs are installed. */
+  httpRoutes: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'httproutes',
+    kind: 'HTTPRoute',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export interface NetworkCaches {
   services: Cache;
   ingresses: Cache;
   networkPolicies: Cache;
+  /** Empty where the Gateway API is not installed; fills once it is. */
+  httpRoutes: Cache;
 }
 
 export interface WorkloadCaches {
@@ -74,13 +89,11 @@ export function networkCaches(m: Manager): NetworkCaches {
     services: m.informer(NETWORK_RESOURCES.services, { transform: trimToSpec }),
     ingresses: m.informer(NETWORK_RESOURCES.ingresses, { transform: trimToSpec }),
     networkPolicies: m.informer(NETWORK_RESOURCES.networkPolicies, { transform: trimToSpec }),
+    httpRoutes: m.informer(NETWORK_RESOURCES.httpRoutes, { transform: trimToSpec, optional: {} }),
   };
 }
 
-/**
- * The network facts of the namespaces given, from the caches. HTTPRoutes are not read yet: the
- * evaluation supports them, the controller does not watch the Gateway API.
- */
+/** The network facts of the namespaces given, from the caches. */
 export function clusterNetworkFacts(
   c: NetworkCaches,
   namespaces: ReadonlySet<string>,
@@ -89,7 +102,7 @@ export function clusterNetworkFacts(
   return {
     services: c.services.list().filter(inScope).map(serviceFacts),
     ingresses: c.ingresses.list().filter(inScope).map(ingressFacts),
-    httpRoutes: [],
+    httpRoutes: c.httpRoutes.list().filter(inScope).map(httpRouteFacts),
     networkPolicies: c.networkPolicies.list().filter(inScope).map(networkPolicyFacts),
   };
 }

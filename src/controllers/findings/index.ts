@@ -268,10 +268,12 @@ function watchFindingsInputs(
  */
 function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
   for (const [kind, cache] of caches.workloads) {
-    const workload = (w: KubeObject) =>
-      enqueue.resource(
-        coveredResourceName.workload(w.metadata.namespace ?? '', kind, w.metadata.name),
-      );
+    const workload = (w: KubeObject) => {
+      const ns = w.metadata.namespace ?? '';
+      enqueue.resource(coveredResourceName.workload(ns, kind, w.metadata.name));
+      // Its pod template's secrets belong to its code-scanning coverage.
+      enqueue.resource(coveredResourceName.workloadCode(ns, kind, w.metadata.name));
+    };
     cache.addHandlers({
       add: workload,
       update: (old, w) => {

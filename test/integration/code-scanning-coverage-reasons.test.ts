@@ -419,6 +419,50 @@ describe('the code-scanning coverage of workloads', () => {
     expect(stdout).toMatch(/^ {2}INACTIVE\s+EXCLUDED_BY_TAG\s+2$/m);
   });
 
+  it('a steady cluster sees no write from the controller, CODE coverage included', async () => {
+    const writes = (text: string): number => {
+      let sum = 0;
+      for (const line of text.split('\n')) {
+        if (!line.startsWith('rest_client_requests_total{')) continue;
+        if (/method="(PATCH|POST|PUT|DELETE)"/.test(line))
+          sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+      return sum;
+    };
+    const versions = async () =>
+      (
+        JSON.parse(
+          await env.kubectl('get', 'coverage', '-l', `${LABELS.scanType}=CODE`, '-o', 'json'),
+        ) as { items: Covered[] }
+      ).items
+        .map((c) => `${c.metadata.name}@${c.metadata.resourceVersion}`)
+        .sort();
+    let last = writes(await controller.metrics());
+    let quietSince = Date.now();
+    await eventually(
+      'the controller to stop writing',
+      async () => {
+        const now = writes(await controller.metrics());
+        if (now !== last) {
+          last = now;
+          quietSince = Date.now();
+        }
+        return Date.now() - quietSince >= 5000 ? true : undefined;
+      },
+      90_000,
+      500,
+    );
+    const before = { writes: writes(await controller.metrics()), versions: await versions() };
+    await new Promise((r) => setTimeout(r, 10_000));
+    const after = { writes: writes(await controller.metrics()), versions: await versions() };
+    console.info(
+      `controller writes: ${before.writes} to converge (8 workloads, 2 scan types), ${after.writes - before.writes} in the next 10 s`,
+    );
+    expect(before.versions).toHaveLength(8);
+    expect(after.versions).toEqual(before.versions);
+    expect(after.writes - before.writes).toBe(0);
+  }, 150_000);
+
   it('without image scanning the CODE coverage says what is missing; switched off it goes, with its findings', async () => {
     await configure(['Node', 'Workload', 'WorkloadCode']);
     const cr = await reasonOf(codeName('api'), 'NO_SCAN_CONFIGURATION_ASSOCIATED');

@@ -293,7 +293,9 @@ function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void 
     const ns = o.metadata.namespace ?? '';
     for (const cr of caches.coveredResources.list()) {
       const s = cr.status;
-      if (s?.resourceType !== 'WORKLOAD' || s.resource?.namespace !== ns) continue;
+      // Reachability moves rule findings and image scores, not pod-template secrets (CODE).
+      if (s?.resourceType !== 'WORKLOAD' || s.scanType === 'CODE' || s.resource?.namespace !== ns)
+        continue;
       enqueue.resource(cr.metadata.name);
       // Its images' scores follow its exposure.
       for (const digest of workloadDigests(cr))

@@ -160,7 +160,8 @@ export const KINDS: readonly KindInfo[] = [
         name: 'Scan Type',
         type: 'string',
         jsonPath: '.status.scanType',
-        description: 'PACKAGE, NETWORK or CODE (a workload has a PACKAGE and, with WorkloadCode, a CODE CoveredResource).',
+        description:
+          'PACKAGE, NETWORK or CODE (a workload has a PACKAGE and, with WorkloadCode, a CODE CoveredResource).',
       },
       {
         name: 'Critical',

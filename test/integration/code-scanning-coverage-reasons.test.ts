@@ -6,7 +6,7 @@
 // CODE_VULNERABILITY findings of that CoveredResource, named by field path, redacted and
 // fingerprinted, and the secret's text is in no Finding, CoveredResource, Event, log line or
 // metric. Switched off, the CODE CoveredResources and their findings go.
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,9 @@ describe('the code-scanning coverage of workloads', () => {
   let front: TokenFront;
   let w: Writer;
   const logLines: string[] = [];
+  /** A watch of the CODE CoveredResources from the start: how often each one changed. */
+  let watcher: ChildProcess | undefined;
+  const changes = new Map<string, number>();
   const images: Record<string, PushedImage> = {};
 
   const configure = (scanTypes: string[]) =>
@@ -162,6 +165,24 @@ describe('the code-scanning coverage of workloads', () => {
       setups: [setupCoverage, setupFindings],
       insecureRegistries: [registry.host, front.host],
       log,
+    });
+    watcher = spawn(
+      env.plane.binaries.kubectl,
+      [
+        '--kubeconfig',
+        env.plane.kubeconfig,
+        'get',
+        'coverage',
+        '-l',
+        `${LABELS.scanType}=CODE`,
+      ].concat(['--watch', '-o', 'name']),
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    let pending = '';
+    watcher.stdout?.on('data', (d: Buffer) => {
+      const lines = (pending + d.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const l of lines) if (l !== '') changes.set(l, (changes.get(l) ?? 0) + 1);
     });
     await configure(['Node', 'Image', 'Workload', 'WorkloadCode']);
     w = new Writer(env.client);
@@ -257,6 +278,7 @@ describe('the code-scanning coverage of workloads', () => {
   }, 300_000);
 
   afterAll(async () => {
+    watcher?.kill();
     await controller?.stop();
     await front?.stop();
     await registry?.stop();
@@ -455,9 +477,13 @@ describe('the code-scanning coverage of workloads', () => {
     const before = { writes: writes(await controller.metrics()), versions: await versions() };
     await new Promise((r) => setTimeout(r, 10_000));
     const after = { writes: writes(await controller.metrics()), versions: await versions() };
+    const perObject = [...changes.values()];
     console.info(
-      `controller writes: ${before.writes} to converge (8 workloads, 2 scan types), ${after.writes - before.writes} in the next 10 s`,
+      `controller writes: ${before.writes} to converge (8 workloads, 2 scan types), ${after.writes - before.writes} in the next 10 s; ` +
+        `CODE CoveredResource changes seen by a watch: ${perObject.reduce((a, b) => a + b, 0)} for ${perObject.length} objects ` +
+        `(most ${Math.max(...perObject)} for one)`,
     );
+    expect(perObject).toHaveLength(8);
     expect(before.versions).toHaveLength(8);
     expect(after.versions).toEqual(before.versions);
     expect(after.writes - before.writes).toBe(0);

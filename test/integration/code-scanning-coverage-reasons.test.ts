@@ -19,7 +19,7 @@ import { fakeSecrets } from '../../src/code-scan/testing.ts';
 import { setupCoverage } from '../../src/controllers/coverage/index.ts';
 import { setupFindings } from '../../src/controllers/findings/index.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
-import { core, type KubeObject } from '../../src/kube/resources.ts';
+import { core, type KubeObject, objectPath } from '../../src/kube/resources.ts';
 import {
   type ContainerSpec,
   type PushedImage,
@@ -362,6 +362,28 @@ describe('the code-scanning coverage of workloads', () => {
     // Excluded from code scanning: its template's secrets are not reported.
     const excluded = await findingsOf(codeName('no-code'));
     expect(excluded.filter((f) => f.status?.status === 'ACTIVE')).toEqual([]);
+  });
+
+  it('a secret taken out of the pod template closes its finding; the others stay', async () => {
+    const path = objectPath(core.deployments, 'api', NS);
+    const current = await env.client.get<KubeObject>(path);
+    const spec = current.spec as { template: { spec: { containers: { args?: string[] }[] } } };
+    delete spec.template.spec.containers[0]!.args;
+    await env.client.request('PUT', path, {
+      body: current,
+      query: { fieldManager: 'kubectl-edit' },
+    });
+    const status = (all: Finding[], rule: string) =>
+      all.find((f) => f.status?.ruleId === rule)?.status?.status;
+    const after = await eventually(
+      'the Stripe key’s finding CLOSED',
+      async () => {
+        const all = await findingsOf(codeName('api'));
+        return status(all, 'stripe-secret-key') === 'CLOSED' ? all : undefined;
+      },
+      60_000,
+    );
+    expect(status(after, 'github-token')).toBe('ACTIVE');
   });
 
   it('the secrets’ text is in no Finding, CoveredResource, Event, log line or metric', async () => {

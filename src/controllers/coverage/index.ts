@@ -259,18 +259,21 @@ function watchResults(
 function coverageGauge(ctx: CoverageContext, registry: Registry): void {
   new Gauge({
     name: 'kubeinspector_coverage_resources',
-    help: 'CoveredResources by resource type, scan status code and reason',
-    labelNames: ['resource_type', 'status_code', 'reason'],
+    help: 'CoveredResources by resource type, scan status code, reason and scan type',
+    labelNames: ['resource_type', 'status_code', 'reason', 'scan_type'],
     registers: [registry],
     collect() {
       this.reset();
       for (const cr of ctx.covered.list()) {
         const s = cr.status;
         if (s === undefined) continue;
+        // A workload counts once per scan type (PACKAGE and, with WorkloadCode, CODE); a
+        // namespace has no scan type and no scan_type label.
         this.inc({
           resource_type: s.resourceType,
           status_code: s.scanStatus.statusCode,
           reason: s.scanStatus.reason,
+          ...(s.scanType !== undefined ? { scan_type: s.scanType } : {}),
         });
       }
     },

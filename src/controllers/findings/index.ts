@@ -275,10 +275,12 @@ function watchFindingsInputs(
  */
 function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
   for (const [kind, cache] of caches.workloads) {
-    const workload = (w: KubeObject) =>
-      enqueue.resource(
-        coveredResourceName.workload(w.metadata.namespace ?? '', kind, w.metadata.name),
-      );
+    const workload = (w: KubeObject) => {
+      const ns = w.metadata.namespace ?? '';
+      enqueue.resource(coveredResourceName.workload(ns, kind, w.metadata.name));
+      // Its pod template's secrets belong to its code-scanning coverage.
+      enqueue.resource(coveredResourceName.workloadCode(ns, kind, w.metadata.name));
+    };
     cache.addHandlers({
       add: workload,
       update: (old, w) => {
@@ -298,7 +300,9 @@ function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void 
     const ns = o.metadata.namespace ?? '';
     for (const cr of caches.coveredResources.list()) {
       const s = cr.status;
-      if (s?.resourceType !== 'WORKLOAD' || s.resource?.namespace !== ns) continue;
+      // Reachability moves rule findings and image scores, not pod-template secrets (CODE).
+      if (s?.resourceType !== 'WORKLOAD' || s.scanType === 'CODE' || s.resource?.namespace !== ns)
+        continue;
       enqueue.resource(cr.metadata.name);
       // Its images' scores follow its exposure.
       for (const digest of workloadDigests(cr))

@@ -33,6 +33,7 @@ import {
   type LocatedPackage,
 } from '../../findings/packages.ts';
 import { buildCodeFindings, type CodeMatchInput } from '../../findings/code.ts';
+import { scanWorkloadTemplate } from '../../code-scan/pod-template.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { labelsEqual } from '../../findings-store/selectors.ts';
 import { apply } from '../../kube/apply.ts';
@@ -76,7 +77,7 @@ const DIGEST_RE = /sha256:[0-9a-f]{64}/;
 
 /** The image digests a WORKLOAD CoveredResource runs. */
 export function workloadDigests(cr: CoveredResource): string[] {
-  if (cr.status?.resourceType !== 'WORKLOAD') return [];
+  if (cr.status?.resourceType !== 'WORKLOAD' || cr.status.scanType === 'CODE') return [];
   return (cr.status.workload?.images ?? [])
     .map((i) => DIGEST_RE.exec(i)?.[0])
     .filter((d): d is string => d !== undefined);
@@ -254,6 +255,8 @@ export class FindingsReconciler implements Reconciler {
     const packages = continuousPackages(
       this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME),
     );
+    if (s.resourceType === 'WORKLOAD' && s.scanType === 'CODE')
+      return this.templateDesired(name, cr, existing, now);
     if (s.resourceType === 'WORKLOAD')
       return this.workloadDesired(name, cr, existing, now, packages);
     // cve switched off: what it found closes.
@@ -350,9 +353,51 @@ export class FindingsReconciler implements Reconciler {
     // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
     if (typeof facts === 'string') return 'no_inventory';
     const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
+    return this.fromTemplate(name, built, existing, now, packages);
+  }
+
+  /**
+   * The secrets of a workload's pod template (environment values, commands, arguments), as
+   * CODE_VULNERABILITY findings of its CODE CoveredResource: named by field path, redacted and
+   * fingerprinted by the detector (src/code-scan/pod-template.ts); the value itself is never
+   * read past the detector. A bare Pod's spec is not cached: only its images are code-scanned.
+   */
+  private templateDesired(
+    name: string,
+    cr: CoveredResource & KubeObject,
+    existing: Map<string, StoredFindingOf>,
+    now: Date,
+  ): Desired | EvaluationResult {
+    const r = cr.status?.resource;
+    if (r?.kind === undefined || r.name === undefined || r.namespace === undefined)
+      return 'no_inventory';
+    const obj = this.caches.workloads.get(r.kind)?.get(`${r.namespace}/${r.name}`);
+    if (obj === undefined) return 'no_inventory';
+    const resource: FindingResource = {
+      resourceType: 'WORKLOAD',
+      id: cr.status!.resourceId,
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+    };
+    const built = buildCodeFindings(resource, scanWorkloadTemplate(r.kind, obj));
+    return this.fromTemplate(name, built, existing, now, ['code']);
+  }
+
+  /**
+   * The findings computed from a workload's template, whether the evaluation counts as an
+   * observation, and when the next periodic one is due.
+   */
+  private fromTemplate(
+    name: string,
+    built: BuiltFinding[],
+    existing: Map<string, StoredFindingOf>,
+    now: Date,
+    inputs: readonly string[],
+  ): Desired {
     // What the findings derive from: the template (through them) and what they say.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([packages, built.map((b) => [b.name, b.status])]))
+      .update(JSON.stringify([inputs, built.map((b) => [b.name, b.status])]))
       .update(String(this.config.maxFindingsPerResource))
       .digest('hex');
     const open = [...existing.values()].filter((f) => f.status?.status !== 'CLOSED');

@@ -18,7 +18,7 @@ export type CisTarget =
   | { read: 'kubelet-config'; path: string; key: string }
   /** A sysctl, from /proc/sys. */
   | { read: 'sysctl'; name: string }
-  /** The mount options of a mount point, from /proc/self/mounts (absent: not a mount). */
+  /** The mount options of a mount point, from /proc/1/mounts (absent: not a mount). */
   | { read: 'mount-options'; mountPoint: string };
 
 /** The rule the value read must follow. */

@@ -49,7 +49,7 @@ function passingNode(root: string): void {
   file('etc/kubernetes/kubelet.conf', 'apiVersion: v1\nkind: Config\n');
   file('etc/kubernetes/pki/ca.crt', '-----BEGIN CERTIFICATE-----\n');
   file('var/lib/kubelet/config.yaml', KUBELET_CONFIG);
-  file('proc/self/mounts', MOUNTS, 0o444);
+  file('proc/1/mounts', MOUNTS, 0o444);
   file('proc/sys/net/ipv4/conf/all/send_redirects', '0\n', 0o644);
   file('proc/sys/net/ipv4/conf/all/accept_redirects', '0\n', 0o644);
   file('proc/sys/net/ipv4/tcp_syncookies', '1\n', 0o644);
@@ -61,7 +61,7 @@ const config = (from: string, to: string) => (root: string) =>
 const sys = (path: string, value: string) => (root: string) =>
   writeFileSync(join(root, 'proc/sys', path), `${value}\n`);
 const mounts = (from: string, to: string) => (root: string) =>
-  writeFileSync(join(root, 'proc/self/mounts'), MOUNTS.replace(from, to));
+  writeFileSync(join(root, 'proc/1/mounts'), MOUNTS.replace(from, to));
 
 /** One way to break each check, and what the result then says. */
 const FAILING: Record<string, { breakIt: (root: string) => void; found: string }> = {
@@ -192,7 +192,7 @@ describe('cis node checks on a prepared node root', () => {
   });
 
   it('a mount point that is not a separate mount does not apply', async () => {
-    writeFileSync(join(root, 'proc/self/mounts'), '/dev/sda1 / ext4 rw 0 0\n');
+    writeFileSync(join(root, 'proc/1/mounts'), '/dev/sda1 / ext4 rw 0 0\n');
     const results = await evaluateCis(root, CIS_CHECKS);
     expect(results.find((r) => r.id === '1.1.3')).toEqual({
       id: '1.1.3',

@@ -1,6 +1,7 @@
 /**
  * Evaluation of the `cis` node checks (checks.ts) on a host's root filesystem: read-only reads
- * of files, /proc/sys and /proc/self/mounts under `root`. Each check gives one result:
+ * of files, /proc/sys and /proc/1/mounts (the mounts of the host's init, not of the reading
+ * process, which may sit in a container's mount namespace) under `root`. Each check gives one result:
  * PASSED, FAILED, NOT_APPLICABLE (what it reads does not exist on this node, for example no
  * kubelet service drop-in) or ERROR (it could not be read or parsed), with what was found.
  * These results are the facts the agent reports; findings are built from them elsewhere.
@@ -64,7 +65,7 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
           value: (await readFile(join(root, 'proc/sys', ...t.name.split('.')), 'utf8')).trim(),
         };
       case 'mount-options': {
-        const mounts = await readFile(join(root, 'proc/self/mounts'), 'utf8');
+        const mounts = await readFile(join(root, 'proc/1/mounts'), 'utf8');
         const line = mounts
           .split('\n')
           .map((l) => l.split(' '))
@@ -77,7 +78,7 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
   } catch (err) {
     if (isMissing(err))
       return {
-        missing: `${'path' in t ? t.path : t.read === 'sysctl' ? t.name : 'proc/self/mounts'} does not exist`,
+        missing: `${'path' in t ? t.path : t.read === 'sysctl' ? t.name : 'proc/1/mounts'} does not exist`,
       };
     return { error: err instanceof Error ? err.message : String(err) };
   }

@@ -21,6 +21,7 @@ import { setupAgent } from '../../src/agent/agent.ts';
 import { LABELS } from '../../src/api/v1alpha1/common.ts';
 import type { Finding, FindingStatus } from '../../src/api/v1alpha1/finding.ts';
 import type { NodeInventory } from '../../src/api/v1alpha1/node-inventory.ts';
+import { setupAssessments } from '../../src/controllers/assessments/index.ts';
 import { setupCoverage } from '../../src/controllers/coverage/index.ts';
 import { setupFindings } from '../../src/controllers/findings/index.ts';
 import { kinds } from '../../src/controllers/informers.ts';
@@ -129,7 +130,9 @@ describe('cis rules package with the node agent', () => {
     env = await startProductEnvironment();
     await applyAgentManifests(env);
     await scanConfiguration(['cis']);
-    controller = await startController(env, { setups: [setupCoverage, setupFindings] });
+    controller = await startController(env, {
+      setups: [setupCoverage, setupFindings, setupAssessments],
+    });
     const uid = await nodeWithAgentPod(env, NODE);
     const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     const manager = await Manager.create({
@@ -245,6 +248,99 @@ describe('cis rules package with the node agent', () => {
         .map(([id]) => id)
         .sort(),
     ).toEqual(['CIS-K8S-4.1.6', 'CIS-K8S-4.2.4', 'CIS-LINUX-1.1.5', 'CIS-LINUX-3.1.2']);
+  });
+
+  it('an assessment run with cis writes the findings of the nodes it collected and names a node without results', async () => {
+    const admin = env.adminNamespace;
+    await env.kubectl('label', 'node', NODE, 'pool=cis');
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'worker-2', labels: { pool: 'cis' } },
+    });
+    await env.apply(
+      {
+        apiVersion: API,
+        kind: 'AssessmentTarget',
+        metadata: { name: 'cis-nodes', namespace: admin },
+        spec: { resourceTypes: ['NODE'], selectors: [{ matchLabels: { pool: 'cis' } }] },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'cis', namespace: admin },
+        spec: {
+          targetRef: { name: 'cis-nodes' },
+          rulesPackages: ['cis'],
+          durationSeconds: 180,
+          findingAttributes: { audit: 'cis' },
+        },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: { name: 'cis-1', namespace: admin },
+        spec: { templateRef: { name: 'cis' } },
+      },
+    );
+    type Run = {
+      status?: {
+        state?: string;
+        collected?: { nodes?: string[] };
+        conditions?: { type: string; message?: string }[];
+      };
+    };
+    const runNow = async () =>
+      JSON.parse(
+        await env.kubectl('get', 'assessmentrun', 'cis-1', '-n', admin, '-o', 'json'),
+      ) as Run;
+    await eventually('run collecting', async () =>
+      (await runNow()).status?.state === 'COLLECTING_DATA' ? true : undefined,
+    );
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'cis-1',
+      '-n',
+      admin,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    );
+    const done = await eventually('run completed', async () => {
+      const r = await runNow();
+      return r.status?.state?.startsWith('COMPLETED') === true ? r : undefined;
+    });
+    expect(done.status?.state).toBe('COMPLETED_WITH_ERRORS');
+    expect(done.status?.collected?.nodes).toEqual([NODE, 'worker-2']);
+    expect(done.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+      'node worker-2 has no CIS check results in its NodeInventory',
+    );
+    const list = await env.client.request<{ items: (Finding & KubeObject)[] }>(
+      'GET',
+      collectionPath(kinds.findings, admin),
+      { query: { labelSelector: `${LABELS.run}=cis-1` } },
+    );
+    const items = list.items.filter((f) => f.status?.ruleId !== undefined);
+    expect(items.map((f) => f.status!.ruleId).sort()).toEqual([
+      'CIS-K8S-4.1.6',
+      'CIS-K8S-4.2.4',
+      'CIS-LINUX-1.1.5',
+      'CIS-LINUX-3.1.2',
+    ]);
+    for (const f of items) {
+      expect(f.spec?.attributes).toEqual({ audit: 'cis' });
+      expect(f.status).toMatchObject({
+        type: 'CIS_BENCHMARK',
+        rulesPackage: 'cis',
+        status: 'ACTIVE',
+        resource: { type: 'NODE', id: NODE },
+      });
+      expect(f.metadata.ownerReferences?.[0]).toMatchObject({
+        kind: 'AssessmentRun',
+        name: 'cis-1',
+      });
+    }
   });
 
   it('cis switched off: the agent stops reporting results and every CIS finding closes', async () => {

@@ -85,7 +85,11 @@ function prepareNode(root: string): void {
     0o444,
   );
   file('proc/sys/net/ipv4/conf/all/send_redirects', '1\n', 0o644);
-  file('proc/sys/net/ipv4/conf/all/accept_redirects', '0\n', 0o644);
+  file('proc/sys/net/ipv4/conf/default/send_redirects', '0\n', 0o644);
+  for (const conf of ['all', 'default']) {
+    file(`proc/sys/net/ipv4/conf/${conf}/accept_redirects`, '0\n', 0o644);
+    file(`proc/sys/net/ipv6/conf/${conf}/accept_redirects`, '0\n', 0o644);
+  }
   file('proc/sys/net/ipv4/tcp_syncookies', '1\n', 0o644);
   file('proc/sys/kernel/randomize_va_space', '2\n', 0o644);
 }
@@ -214,13 +218,15 @@ describe('cis rules package with the node agent', () => {
         text: 'Add noexec to the options of /tmp in /etc/fstab and remount it.',
       },
     });
-    expect(first.get('CIS-LINUX-3.1.2')?.ruleDetails?.found).toBe('1');
+    expect(first.get('CIS-LINUX-3.1.2')?.ruleDetails?.found).toBe(
+      'net.ipv4.conf.all.send_redirects=1, net.ipv4.conf.default.send_redirects=0',
+    );
 
     // The facts the agent reported: every check, passed ones and ones that do not apply too.
     const results = (await inventory()).status?.cisResults ?? [];
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get('4.1.10')).toEqual({ id: '4.1.10', status: 'PASSED', found: '0:0' });
-    expect(byId.get('1.1.9')?.status).toBe('NOT_APPLICABLE');
+    expect(byId.get('1.1.17')?.status).toBe('NOT_APPLICABLE');
     expect(results.filter((r) => r.status === 'FAILED')).toHaveLength(6);
   });
 

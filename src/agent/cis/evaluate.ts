@@ -28,6 +28,32 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** Sysctls as `name=value` pairs; the ones that do not exist are left out. */
+async function readSysctls(root: string, names: readonly string[]): Promise<Read> {
+  const pairs: string[] = [];
+  for (const name of names) {
+    try {
+      const v = await readFile(join(root, 'proc/sys', ...name.split('.')), 'utf8');
+      pairs.push(`${name}=${v.trim()}`);
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+  if (pairs.length === 0) return { missing: `${names.join(', ')} do not exist` };
+  return { value: pairs.join(', ') };
+}
+
+/** Whether a Go duration (or a bare number of seconds) is zero: 0, 0s, 0m0s, 0.0h... */
+function isZeroDuration(v: string | number | boolean): boolean {
+  if (typeof v === 'number') return v === 0;
+  if (typeof v !== 'string') return false;
+  const numbers = v
+    .trim()
+    .split(/[a-zµ]+/i)
+    .filter((n) => n !== '');
+  return numbers.length > 0 && numbers.every((n) => Number(n) === 0);
+}
+
 function dig(obj: unknown, key: string): unknown {
   let v = obj;
   for (const k of key.split('.'))
@@ -61,9 +87,7 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
         return { value: v };
       }
       case 'sysctl':
-        return {
-          value: (await readFile(join(root, 'proc/sys', ...t.name.split('.')), 'utf8')).trim(),
-        };
+        return await readSysctls(root, t.names);
       case 'mount-options': {
         const mounts = await readFile(join(root, 'proc/1/mounts'), 'utf8');
         const line = mounts
@@ -78,7 +102,7 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
   } catch (err) {
     if (isMissing(err))
       return {
-        missing: `${'path' in t ? t.path : t.read === 'sysctl' ? t.name : 'proc/1/mounts'} does not exist`,
+        missing: `${'path' in t ? t.path : 'proc/1/mounts'} does not exist`,
       };
     return { error: err instanceof Error ? err.message : String(err) };
   }
@@ -105,6 +129,13 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
       return (v ?? rule.default) === rule.value;
     case 'includes':
       return typeof v === 'string' && v.split(',').includes(rule.value);
+    case 'all-equal':
+      return (
+        typeof v === 'string' &&
+        v.split(', ').every((pair) => pair.slice(pair.indexOf('=') + 1) === rule.value)
+      );
+    case 'not-zero-duration':
+      return v === undefined || !isZeroDuration(v);
   }
 }
 

@@ -58,6 +58,9 @@ authentication:
 authorization:
   mode: Webhook
 readOnlyPort: 10255
+tlsCertFile: /var/lib/kubelet/pki/kubelet.crt
+tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key
+podPidsLimit: 4096
 rotateCertificates: true
 serverTLSBootstrap: true
 `;

@@ -16,6 +16,8 @@ export type CisTarget =
   | { read: 'file-owner'; path: string }
   /** A field of the kubelet's configuration file (YAML), by dotted key. */
   | { read: 'kubelet-config'; path: string; key: string }
+  /** Several fields of the kubelet's configuration file, as `key=value` (or `key absent`) pairs. */
+  | { read: 'kubelet-config-keys'; path: string; keys: string[] }
   /**
    * Sysctls, from /proc/sys, read as `name=value` pairs joined by `, ` (the ones that do not
    * exist, for example IPv6 ones on a node without IPv6, are left out; none: does not apply).
@@ -39,6 +41,8 @@ export type CisRule =
       default: string | number | boolean;
     }
   | { op: 'includes'; value: string }
+  /** Every key read is set (no `key absent` pair). */
+  | { op: 'all-set' }
   /** Every `name=value` pair read has this value. */
   | { op: 'all-equal'; value: string }
   /** A duration that is absent or not zero (`0`, `0s`, `0m0s`... are zero). */
@@ -221,6 +225,21 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     { op: 'equals-or-default', value: true, default: true },
     'remove makeIPTablesUtilChains or set it to true',
   ),
+  manual({
+    id: '4.2.9',
+    benchmark: K8S,
+    title:
+      'Ensure that the --tls-cert-file and --tls-private-key-file arguments are set as appropriate',
+    level: 'LEVEL_1',
+    scored: false,
+    target: {
+      read: 'kubelet-config-keys',
+      path: KUBELET_CONFIG,
+      keys: ['tlsCertFile', 'tlsPrivateKeyFile'],
+    },
+    rule: { op: 'all-set' },
+    remediation: `In ${KUBELET_CONFIG}: set tlsCertFile and tlsPrivateKeyFile to the kubelet's serving certificate and key; restart the kubelet.`,
+  }),
   kubelet(
     '4.2.10',
     'Ensure that the --rotate-certificates argument is not set to false',
@@ -235,6 +254,15 @@ export const CIS_CHECKS: readonly CisCheck[] = [
       'featureGates.RotateKubeletServerCertificate',
       { op: 'not-equals', value: false },
       'remove RotateKubeletServerCertificate: false from featureGates (it defaults to true)',
+    ),
+  ),
+  manual(
+    kubelet(
+      '4.2.13',
+      'Ensure that a limit is set on pod PIDs',
+      'podPidsLimit',
+      { op: 'set' },
+      'set podPidsLimit to the most processes a pod may run (for example 4096)',
     ),
   ),
   // Linux: filesystem mounts (1.1), process hardening (1.5), network parameters (3.1, 3.2)

@@ -25,6 +25,9 @@ authentication:
 authorization:
   mode: Webhook
 readOnlyPort: 0
+tlsCertFile: /var/lib/kubelet/pki/kubelet.crt
+tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key
+podPidsLimit: 4096
 rotateCertificates: true
 serverTLSBootstrap: true
 `;
@@ -120,6 +123,11 @@ const FAILING: Record<string, { breakIt: (root: string) => void; found: string }
     breakIt: config('readOnlyPort: 0', 'readOnlyPort: 0\nmakeIPTablesUtilChains: false'),
     found: 'false',
   },
+  '4.2.9': {
+    breakIt: config('tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key\n', ''),
+    found: 'tlsCertFile=/var/lib/kubelet/pki/kubelet.crt, tlsPrivateKeyFile absent',
+  },
+  '4.2.13': { breakIt: config('podPidsLimit: 4096\n', ''), found: 'absent' },
   '4.2.10': {
     breakIt: config('rotateCertificates: true', 'rotateCertificates: false'),
     found: 'false',

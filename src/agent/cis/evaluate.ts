@@ -54,6 +54,20 @@ function isZeroDuration(v: string | number | boolean): boolean {
   return numbers.length > 0 && numbers.every((n) => Number(n) === 0);
 }
 
+/** The kubelet's configuration file, parsed once per evaluation. */
+async function kubeletConfig(
+  root: string,
+  path: string,
+  cache: Map<string, unknown>,
+): Promise<unknown> {
+  let doc = cache.get(path);
+  if (doc === undefined) {
+    doc = parse(await readFile(join(root, path), 'utf8')) as unknown;
+    cache.set(path, doc ?? null);
+  }
+  return doc;
+}
+
 function dig(obj: unknown, key: string): unknown {
   let v = obj;
   for (const k of key.split('.'))
@@ -70,12 +84,20 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
         const s = await stat(join(root, t.path));
         return { value: `${s.uid}:${s.gid}` };
       }
+      case 'kubelet-config-keys': {
+        const doc = await kubeletConfig(root, t.path, cache);
+        return {
+          value: t.keys
+            .map((k) => {
+              const v = dig(doc, k);
+              if (v === undefined || v === '') return `${k} absent`;
+              return `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
+            })
+            .join(', '),
+        };
+      }
       case 'kubelet-config': {
-        let doc = cache.get(t.path);
-        if (doc === undefined) {
-          doc = parse(await readFile(join(root, t.path), 'utf8')) as unknown;
-          cache.set(t.path, doc ?? null);
-        }
+        const doc = await kubeletConfig(root, t.path, cache);
         const v = dig(doc, t.key);
         if (
           v !== undefined &&
@@ -129,6 +151,8 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
       return (v ?? rule.default) === rule.value;
     case 'includes':
       return typeof v === 'string' && v.split(',').includes(rule.value);
+    case 'all-set':
+      return typeof v === 'string' && v.split(', ').every((pair) => !pair.endsWith(' absent'));
     case 'all-equal':
       return (
         typeof v === 'string' &&

@@ -2,7 +2,9 @@
 // node) evaluates the CIS checks on a root filesystem laid out like a kubeadm worker, with some
 // files and settings failing their check and the rest passing; it writes the results in its
 // NodeInventory and the findings controller turns the failed ones into CIS_BENCHMARK findings.
-// Fixing a file closes its finding; switching cis off removes the results and closes the rest.
+// The node's package vulnerabilities (cve) are evaluated beside them: fixing a file closes its CIS
+// finding and nothing else; switching cis off removes the results and closes the CIS findings
+// while the vulnerability findings stay open.
 import {
   chmodSync,
   chownSync,
@@ -34,7 +36,7 @@ import {
   nodeWithAgentPod,
   tokenKubeConfig,
 } from './agent-support.ts';
-import { bookwormDpkgStatus } from './findings-fixtures.ts';
+import { bookwormDpkgStatus, databaseCopy } from './findings-fixtures.ts';
 import { eventually } from './helpers.ts';
 import {
   type ProductEnvironment,
@@ -101,6 +103,7 @@ describe('cis rules package with the node agent', () => {
   let env: ProductEnvironment;
   let controller: RunningController;
   let rootfs: string;
+  let db: Awaited<ReturnType<typeof databaseCopy>> | undefined;
   const agentStop = new AbortController();
   let agentRun: Promise<void> | undefined;
 
@@ -111,23 +114,25 @@ describe('cis rules package with the node agent', () => {
       metadata: { name: 'default' },
       spec: { rulesPackages },
     });
-  /** The node's CIS findings, by rule id. */
-  const cisFindings = async (): Promise<Map<string, FindingStatus>> => {
+  /** The node's findings of one type, by rule (or vulnerability) id. */
+  const nodeFindings = async (type: string): Promise<Map<string, FindingStatus>> => {
     const list = await env.client.request<{ items: (Finding & KubeObject)[] }>(
       'GET',
       collectionPath(kinds.findings, env.adminNamespace),
       {
         query: {
-          labelSelector: `${LABELS.coveredResource}=${coveredResourceName.node(NODE)},${LABELS.type}=CIS_BENCHMARK`,
+          labelSelector: `${LABELS.coveredResource}=${coveredResourceName.node(NODE)},${LABELS.type}=${type}`,
         },
       },
     );
     return new Map(
       list.items
-        .filter((f) => f.status?.ruleId !== undefined)
-        .map((f) => [f.status!.ruleId!, f.status!]),
+        .filter((f) => f.status?.type === type)
+        .map((f) => [f.status!.ruleId ?? f.status!.vulnerabilityId ?? f.metadata.name, f.status!]),
     );
   };
+  const cisFindings = () => nodeFindings('CIS_BENCHMARK');
+  const vulnerabilities = () => nodeFindings('PACKAGE_VULNERABILITY');
   const inventory = () =>
     env.client.request<NodeInventory>('GET', objectPath(kinds.nodeInventories, NODE));
 
@@ -136,8 +141,10 @@ describe('cis rules package with the node agent', () => {
     prepareNode(rootfs);
     env = await startProductEnvironment();
     await applyAgentManifests(env);
-    await scanConfiguration(['cis']);
+    await scanConfiguration(['cve', 'cis']);
+    db = await databaseCopy();
     controller = await startController(env, {
+      database: db.source,
       setups: [setupCoverage, setupFindings, setupAssessments],
     });
     const uid = await nodeWithAgentPod(env, NODE);
@@ -168,6 +175,7 @@ describe('cis rules package with the node agent', () => {
     await agentRun;
     await controller?.stop();
     await env?.stop();
+    db?.remove();
     if (rootfs !== undefined) rmSync(rootfs, { recursive: true, force: true });
   });
 
@@ -231,6 +239,13 @@ describe('cis rules package with the node agent', () => {
     expect(byId.get('4.1.10')).toEqual({ id: '4.1.10', status: 'PASSED', found: '0:0' });
     expect(byId.get('1.1.17')?.status).toBe('NOT_APPLICABLE');
     expect(results.filter((r) => r.status === 'FAILED')).toHaveLength(6);
+
+    // The node's package vulnerabilities are evaluated in the same pass, beside them.
+    const vulns = await eventually("the node's vulnerability findings", async () => {
+      const v = await vulnerabilities();
+      return v.size > 0 ? v : undefined;
+    });
+    expect([...vulns.values()].every((f) => f.status === 'ACTIVE')).toBe(true);
   });
 
   it('a fixed file closes its finding and the others stay open', async () => {
@@ -257,6 +272,9 @@ describe('cis rules package with the node agent', () => {
         .map(([id]) => id)
         .sort(),
     ).toEqual(['CIS-K8S-4.1.6', 'CIS-K8S-4.2.4', 'CIS-LINUX-1.1.5', 'CIS-LINUX-3.1.2']);
+    const vulns = await vulnerabilities();
+    expect(vulns.size).toBeGreaterThan(0);
+    expect([...vulns.values()].every((f) => f.status === 'ACTIVE')).toBe(true);
   });
 
   it('an assessment run with cis writes the findings of the nodes it collected and names a node without results', async () => {
@@ -352,8 +370,9 @@ describe('cis rules package with the node agent', () => {
     }
   });
 
-  it('cis switched off: the agent stops reporting results and every CIS finding closes', async () => {
-    await scanConfiguration(['security-best-practices']);
+  it('cis switched off: the agent stops reporting results, every CIS finding closes, the vulnerabilities stay', async () => {
+    const before = await vulnerabilities();
+    await scanConfiguration(['cve']);
     await eventually(
       'every CIS finding closed',
       async () => {
@@ -365,5 +384,8 @@ describe('cis rules package with the node agent', () => {
     await eventually('the results gone from the NodeInventory', async () =>
       (await inventory()).status?.cisResults === undefined ? true : undefined,
     );
+    const after = await vulnerabilities();
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    expect([...after.values()].every((f) => f.status === 'ACTIVE')).toBe(true);
   });
 });

@@ -3,12 +3,15 @@
  * producers that turn them into findings. Both the assessment runs and the continuous findings
  * controller come through here, so a rules package is evaluated the same way in both.
  */
+import { CIS_CHECKS } from '../agent/cis/checks.ts';
 import type { RulesPackage } from '../api/v1alpha1/common.ts';
+import type { NodeInventory } from '../api/v1alpha1/node-inventory.ts';
 import type { BuiltFinding } from '../findings/build.ts';
 import type { Cache } from '../kube/cache.ts';
 import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
+import { cisBenchmark, type NodeCisFacts } from '../rules/cis.ts';
 import {
   httpRouteFacts,
   ingressFacts,
@@ -233,4 +236,28 @@ export function adjustImageScores(
     b.status.inspectorScore = adjusted.inspectorScore;
     b.status.inspectorScoreDetails = adjusted.inspectorScoreDetails;
   }
+}
+
+/**
+ * The CIS_BENCHMARK findings of nodes, from the check results their agents last wrote in their
+ * NodeInventories. A node without results is not evaluated: its agent runs the checks only while
+ * the ScanConfiguration switches cis on (ADR 0621).
+ */
+export function evaluateCisNodes(
+  inventories: Cache<NodeInventory & KubeObject>,
+  nodes: readonly string[],
+): { findings: BuiltFinding[]; notEvaluated: NotEvaluated[] } {
+  const facts: NodeCisFacts[] = [];
+  const notEvaluated: NotEvaluated[] = [];
+  for (const node of nodes) {
+    const results = inventories.get(node)?.status?.cisResults;
+    if (results === undefined)
+      notEvaluated.push({
+        id: node,
+        reason: `node ${node} has no CIS check results in its NodeInventory: the node agent runs the checks while the ScanConfiguration's spec.rulesPackages includes cis`,
+      });
+    else facts.push({ node, results });
+  }
+  const out = cisBenchmark.produce({ checks: CIS_CHECKS, nodes: facts });
+  return { findings: out.findings, notEvaluated: [...notEvaluated, ...out.notEvaluated] };
 }

@@ -268,18 +268,11 @@ export const ScanConfigurationSpecSchema = z
           reason: 'FieldValueDuplicate',
           check: (l) => new Set(l).size === l.length,
         },
-        {
-          rule: "self.all(x, x != 'cis')",
-          message:
-            'rulesPackages: cis is not implemented yet; cve, security-best-practices and network-reachability can be evaluated',
-          reason: 'FieldValueInvalid',
-          check: (l) => !l.includes('cis'),
-        },
       ],
     )
       .default(['cve'])
       .describe(
-        'Rules packages evaluated continuously: cve (package vulnerabilities of nodes and images), security-best-practices (Pod Security Standards and hardening rules on workloads), network-reachability (exposure of workloads) and/or, once implemented, cis (CIS benchmarks of nodes; refused for now). A package left out produces no continuous findings, and those it produced close. Default [cve].',
+        'Rules packages evaluated continuously: cve (package vulnerabilities of nodes and images), security-best-practices (Pod Security Standards and hardening rules on workloads), network-reachability (exposure of workloads) and/or cis (CIS benchmark checks of nodes, evaluated by the node agent). A package left out produces no continuous findings, and those it produced close. Default [cve].',
       ),
     findingRetention: z
       .object({

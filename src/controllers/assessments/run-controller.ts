@@ -58,6 +58,7 @@ import {
   WORKLOAD_RULES_PACKAGES,
   type WorkloadRef,
   adjustImageScores,
+  evaluateCisNodes,
   evaluateWorkloadPackages,
 } from '../rules-packages.ts';
 import { templateProblem } from './template-controller.ts';
@@ -465,6 +466,11 @@ function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | 
   const rules = evaluateWorkloadPackages(packages, w.caches, collected.workloads);
   out.built.push(...rules.findings);
   out.notEvaluated.push(...rules.notEvaluated);
+  if (packages.includes('cis')) {
+    const cis = evaluateCisNodes(w.caches.nodeInventories, collected.nodes);
+    out.built.push(...cis.findings);
+    out.notEvaluated.push(...cis.notEvaluated);
+  }
   return out;
 }
 
@@ -472,6 +478,9 @@ function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | 
 function nothingCollected(packages: readonly RulesPackage[], c: Collected): string {
   const workloadPackages = packages.filter((p) => WORKLOAD_RULES_PACKAGES.includes(p));
   if (workloadPackages.length > 0 && c.workloads.length > 0) return '';
+  if (packages.includes('cis') && c.nodes.length > 0) return '';
+  if (packages.includes('cis') && !packages.includes('cve') && workloadPackages.length === 0)
+    return ' (no node was collected: the cis rules package evaluates the nodes a target selects)';
   if (packages.includes('cve')) {
     return c.nodes.length === 0 && c.images.length === 0
       ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'

@@ -53,6 +53,8 @@ import {
   type WorkloadCaches,
 } from '../rules-packages.ts';
 import { adjustScore } from '../../rules/score.ts';
+import { CIS_CHECKS } from '../../agent/cis/checks.ts';
+import { cisBenchmark } from '../../rules/cis.ts';
 import { coveredResourceOfLabel, FIELD_MANAGERS, kinds } from '../informers.ts';
 import {
   capFindings,
@@ -259,11 +261,15 @@ export class FindingsReconciler implements Reconciler {
       return this.templateDesired(name, cr, existing, now);
     if (s.resourceType === 'WORKLOAD')
       return this.workloadDesired(name, cr, existing, now, packages);
+    // The CIS checks the node agent reported, while cis is on (off: what it found closes).
+    const cisOn = this.nodeCis(cr, packages);
     // cve switched off: what it found closes.
     if (!packages.includes('cve')) {
+      if (cisOn !== undefined) return this.ruleDesired(name, existing, now, packages, cisOn);
       this.evaluated.delete(name);
       return { built: [], observe: false };
     }
+    const cis = cisOn ?? [];
     const db = this.deps.database?.current;
     if (db === undefined) {
       if (!this.warnedNoDatabase) {
@@ -283,6 +289,7 @@ export class FindingsReconciler implements Reconciler {
       continuous ? `db:${this.databaseId(db)}` : `scanned:${s.lastScannedAt ?? ''}`,
       JSON.stringify(input.resource),
       String(this.config.maxFindingsPerResource),
+      builtHash(packages, cis),
     ].join('|');
     const previous = this.evaluated.get(name);
     if (!continuous) {
@@ -302,6 +309,7 @@ export class FindingsReconciler implements Reconciler {
     const built = [
       ...buildPackageFindings(input.resource, matches),
       ...buildCodeFindings(input.resource, input.code ?? []),
+      ...cis,
     ];
     const exposure = this.adjustScores(built, input.resource);
     const oldest = Math.min(
@@ -353,7 +361,7 @@ export class FindingsReconciler implements Reconciler {
     // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
     if (typeof facts === 'string') return 'no_inventory';
     const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
-    return this.fromTemplate(name, built, existing, now, packages);
+    return this.ruleDesired(name, existing, now, packages, built);
   }
 
   /**
@@ -381,23 +389,42 @@ export class FindingsReconciler implements Reconciler {
       name: r.name,
     };
     const built = buildCodeFindings(resource, scanWorkloadTemplate(r.kind, obj));
-    return this.fromTemplate(name, built, existing, now, ['code']);
+    return this.ruleDesired(name, existing, now, ['code'], built);
   }
 
   /**
-   * The findings computed from a workload's template, whether the evaluation counts as an
-   * observation, and when the next periodic one is due.
+   * The CIS_BENCHMARK findings of a node from the check results its agent wrote in the
+   * NodeInventory; none while the agent has not reported any (it runs the checks at its next
+   * collection once cis is switched on). Undefined when cis is off or the resource is no node.
    */
-  private fromTemplate(
+  private nodeCis(
+    cr: CoveredResource & KubeObject,
+    packages: readonly RulesPackage[],
+  ): BuiltFinding[] | undefined {
+    const s = cr.status!;
+    if (s.resourceType !== 'NODE' || !packages.includes('cis')) return undefined;
+    const node = s.resource?.name ?? s.resourceId;
+    const results = this.caches.nodeInventories.get(node)?.status?.cisResults;
+    if (results === undefined) return [];
+    return cisBenchmark.produce({ checks: CIS_CHECKS, nodes: [{ node, results }] }).findings;
+  }
+
+  /**
+   * The desired state of findings computed by rules packages from facts the caches hold:
+   * observed again when what they say changes, and once per re-evaluation interval like every
+   * continuous resource.
+   */
+  private ruleDesired(
     name: string,
-    built: BuiltFinding[],
     existing: Map<string, StoredFindingOf>,
     now: Date,
-    inputs: readonly string[],
+    /** What the findings come from: rules packages, or `code` for a pod template. */
+    packages: readonly string[],
+    built: BuiltFinding[],
   ): Desired {
-    // What the findings derive from: the template (through them) and what they say.
+    // What the findings derive from: the facts (through them) and what they say.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([inputs, built.map((b) => [b.name, b.status])]))
+      .update(builtHash(packages, built))
       .update(String(this.config.maxFindingsPerResource))
       .digest('hex');
     const open = [...existing.values()].filter((f) => f.status?.status !== 'CLOSED');
@@ -569,6 +596,13 @@ export class FindingsReconciler implements Reconciler {
       if (!isNotFound(err)) throw err;
     }
   }
+}
+
+/** A hash of the rules packages (or other inputs) and the findings they computed. */
+function builtHash(packages: readonly string[], built: readonly BuiltFinding[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([packages, built.map((b) => [b.name, b.status])]))
+    .digest('hex');
 }
 
 /** The code-scanning matches of an image inventory scanned with them. */

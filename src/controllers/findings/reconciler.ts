@@ -242,6 +242,18 @@ export class FindingsReconciler implements Reconciler {
     if (cr !== undefined) await this.writeCounts(cr, decision.counts);
   }
 
+  /** The vulnerability database, or undefined (said once in the log) while none is loaded. */
+  private loadedDatabase(log: Logger) {
+    const db = this.deps.database?.current;
+    if (db === undefined && !this.warnedNoDatabase) {
+      this.warnedNoDatabase = true;
+      log.warn(
+        'no vulnerability database is loaded: findings are not matched until one is (see --vulnerability-db)',
+      );
+    }
+    return db;
+  }
+
   /**
    * The findings an evaluation computes, whether it counts as an observation, and when the
    * next periodic one is due; or why nothing can be computed now.
@@ -257,10 +269,11 @@ export class FindingsReconciler implements Reconciler {
     const packages = continuousPackages(
       this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME),
     );
-    if (s.resourceType === 'WORKLOAD' && s.scanType === 'CODE')
-      return this.templateDesired(name, cr, existing, now);
-    if (s.resourceType === 'WORKLOAD')
-      return this.workloadDesired(name, cr, existing, now, packages);
+    if (s.resourceType === 'WORKLOAD') {
+      return s.scanType === 'CODE'
+        ? this.templateDesired(name, cr, existing, now)
+        : this.workloadDesired(name, cr, existing, now, packages);
+    }
     // The CIS checks the node agent reported, while cis is on (off: what it found closes).
     const cisOn = this.nodeCis(cr, packages);
     // cve switched off: what it found closes.
@@ -270,16 +283,8 @@ export class FindingsReconciler implements Reconciler {
       return { built: [], observe: false };
     }
     const cis = cisOn ?? [];
-    const db = this.deps.database?.current;
-    if (db === undefined) {
-      if (!this.warnedNoDatabase) {
-        this.warnedNoDatabase = true;
-        log.warn(
-          'no vulnerability database is loaded: findings are not matched until one is (see --vulnerability-db)',
-        );
-      }
-      return 'no_database';
-    }
+    const db = this.loadedDatabase(log);
+    if (db === undefined) return 'no_database';
     const input = this.inventory(cr);
     if (input === undefined) return 'no_inventory';
     const continuous = s.scanStatus.reason !== 'SCAN_FREQUENCY_SCAN_ON_PUSH';

@@ -34,6 +34,10 @@
  * BENCH_WATCHERS (10), BENCH_REPLICA_WATCHERS (20), BENCH_LIST_SECONDS (240). A quick look:
  *   BENCH_IMAGES=100 BENCH_NODES=200 BENCH_CRD_SECONDS=20 node --expose-gc bench/findings-api.bench.ts
  *
+ * BENCH_CRD_SECONDS=0 leaves the CRD path out. At the end, the CPU seconds of each process (the
+ * serving processes, PostgreSQL with its backends, etcd, kube-apiserver, kubectl) in each phase,
+ * with the phase's wall time and load average: the machine may be shared.
+ *
  * Prints a table and appends one JSON line to bench/results/findings-api.jsonl.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';

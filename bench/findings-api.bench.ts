@@ -34,6 +34,10 @@
  * BENCH_WATCHERS (10), BENCH_REPLICA_WATCHERS (20), BENCH_LIST_SECONDS (240). A quick look:
  *   BENCH_IMAGES=100 BENCH_NODES=200 BENCH_CRD_SECONDS=20 node --expose-gc bench/findings-api.bench.ts
  *
+ * BENCH_CRD_SECONDS=0 leaves the CRD path out. At the end, the CPU seconds of each process (the
+ * serving processes, PostgreSQL with its backends, etcd, kube-apiserver, kubectl) in each phase,
+ * with the phase's wall time and load average: the machine may be shared.
+ *
  * Prints a table and appends one JSON line to bench/results/findings-api.jsonl.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
@@ -275,11 +279,12 @@ class ServerProcess {
   readonly child: ChildProcess;
   exited = false;
 
-  constructor(env: NodeJS.ProcessEnv) {
+  constructor(env: NodeJS.ProcessEnv, name: string) {
     this.child = fork(import.meta.filename, [], {
       env: { ...process.env, ...env, BENCH_ROLE: 'server' },
       execArgv: [...process.execArgv, ...deploymentNodeOptions()],
     });
+    if (this.child.pid !== undefined) processNames.set(this.child.pid, name);
     this.child.on('message', (m: FromServer) => {
       this.queue.push(m);
       this.waiter?.();
@@ -545,6 +550,104 @@ function apiServerRss(plane: ControlPlane): number {
 
 const results: Record<string, number | string> = {};
 
+// ---------------------------------------------------------------- CPU seconds
+
+/** Names of the serving processes by pid, for the CPU table. */
+const processNames = new Map<number, string>();
+const CLOCK_TICKS = 100;
+
+interface ProcCpu {
+  ppid: number;
+  comm: string;
+  /** Seconds of this process and of its children it has waited for. */
+  own: number;
+  reaped: number;
+}
+
+function procCpu(): Map<number, ProcCpu> {
+  const all = new Map<number, ProcCpu>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
+      all.set(Number(pid), {
+        ppid: f[1]!,
+        comm,
+        own: (f[11]! + f[12]!) / CLOCK_TICKS,
+        reaped: (f[13]! + f[14]!) / CLOCK_TICKS,
+      });
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return all;
+}
+
+/**
+ * CPU seconds so far of this process's children by name (each with its own descendants: the
+ * PostgreSQL server with its backends, etcd, kube-apiserver, each serving process), this process
+ * alone, and what it has waited for (kubectl runs, and serving processes that have ended).
+ */
+function cpuByGroup(): Record<string, number> {
+  const all = procCpu();
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  const tree = (pid: number): number => {
+    const p = all.get(pid);
+    const below = (children.get(pid) ?? []).reduce((s, c) => s + tree(c), 0);
+    return (p ? p.own + p.reaped : 0) + below;
+  };
+  const self = all.get(process.pid);
+  const groups: Record<string, number> = {
+    benchmark: self?.own ?? 0,
+    'kubectl and ended processes': self?.reaped ?? 0,
+  };
+  for (const pid of children.get(process.pid) ?? []) {
+    const name = processNames.get(pid) ?? all.get(pid)!.comm;
+    groups[name] = (groups[name] ?? 0) + tree(pid);
+  }
+  return groups;
+}
+
+interface CpuMark {
+  phase: string;
+  at: number;
+  load: number[];
+  groups: Record<string, number>;
+}
+const cpuMarks: CpuMark[] = [];
+
+/** Starts a phase of the CPU table (a phase named `-…` is not printed: a server stopping). */
+function cpuPhase(phase: string): void {
+  cpuMarks.push({ phase, at: performance.now(), load: [], groups: cpuByGroup() });
+}
+
+/** CPU seconds by process and wall time of each phase, with the phase's load average. */
+function cpuTable(): void {
+  cpuPhase('-end');
+  console.log('\nCPU seconds by process, each phase (wall time, load average 1 min mean/max)');
+  for (let i = 0; i + 1 < cpuMarks.length; i++) {
+    const [a, b] = [cpuMarks[i]!, cpuMarks[i + 1]!];
+    if (a.phase.startsWith('-')) continue;
+    const cpu = Object.entries(b.groups)
+      .map(([k, v]) => [k, v - (a.groups[k] ?? 0)] as const)
+      .filter(([, v]) => v >= 0.05);
+    const total = cpu.reduce((s, [, v]) => s + v, 0);
+    const load = a.load.length ? a.load : [loadavg()[0]!];
+    const loadText = `${(load.reduce((s, x) => s + x, 0) / load.length).toFixed(1)}/${Math.max(...load).toFixed(1)}`;
+    line(
+      `${a.phase}`,
+      `wall ${seconds(b.at - a.at)}, CPU ${total.toFixed(1)} s, load ${loadText}: ${cpu.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`,
+    );
+    results[`cpu_${a.phase.replace(/\W+/g, '_')}`] = Number(total.toFixed(1));
+  }
+}
+
 /** The reads of the task, against one resource path (aggregated or CRD). */
 async function measureReads(
   plane: ControlPlane,
@@ -787,7 +890,12 @@ async function aggregatedPath(
   const prefix = label === 'aggregated' ? '' : `${label}_`;
   console.log(`\n${label === 'aggregated' ? 'SQLite' : 'PostgreSQL'} store`);
   const etcd0 = await etcdSize(plane);
-  const server = new ServerProcess({ BENCH_KUBECONFIG: plane.kubeconfig, ...serverEnv });
+  const store = label === 'aggregated' ? 'SQLite' : 'PostgreSQL';
+  const server = new ServerProcess(
+    { BENCH_KUBECONFIG: plane.kubeconfig, ...serverEnv },
+    `${store} server`,
+  );
+  cpuPhase(`${store}: fill`);
   const ready = await server.next('ready');
   const etcd1 = await etcdSize(plane);
   line(
@@ -808,6 +916,7 @@ async function aggregatedPath(
     }
   })();
   const filled = await server.next('filled');
+  cpuPhase(`${store}: reads and watches`);
   filling = false;
   await probing;
   line(
@@ -954,8 +1063,13 @@ async function replicasPath(
   writerPort: number,
   serverEnv: NodeJS.ProcessEnv,
 ): Promise<void> {
-  const others = [0, 1].map(
-    () => new ServerProcess({ BENCH_KUBECONFIG: plane.kubeconfig, ...serverEnv, BENCH_FILL: '0' }),
+  cpuPhase('PostgreSQL, 3 replicas');
+  const others = [2, 3].map(
+    (n) =>
+      new ServerProcess(
+        { BENCH_KUBECONFIG: plane.kubeconfig, ...serverEnv, BENCH_FILL: '0' },
+        `replica ${n}`,
+      ),
   );
   try {
     const ports = [writerPort];
@@ -984,17 +1098,59 @@ async function replicasPath(
         replicas_watchP99Ms: percentile(watch.latencies, 99),
         replicas_watchAllMs: watch.allMs,
         replicas_watchEvents: watch.latencies.length,
-        replicas_connections: relay.counts.join('/'),
       });
+      await measureReads(plane, tls, 'replicas', AGG_PATH, 'findings.findings.kubeinspector.io');
+      line('3 replicas: connections from kube-apiserver per replica', relay.counts.join('/'));
+      results.replicas_connections = relay.counts.join('/');
+      await replicaRss([writer, ...others]);
     } finally {
       relay.server.close();
     }
   } finally {
+    cpuPhase('-stop replicas');
     for (const o of others) await stopServer(o);
   }
 }
 
+/** Each replica's RSS now and its peak since the last reset. */
+async function replicaRss(replicas: ServerProcess[]): Promise<void> {
+  const figures: string[] = [];
+  for (const r of replicas) {
+    r.ask({ type: 'rss', reset: false });
+    const rss = await r.next('rss');
+    figures.push(`${mb(rss.rss)} / ${mb(rss.peak)}`);
+  }
+  line('3 replicas: RSS now / peak of each (the writer first)', figures.join(', '));
+  results.replicas_rssMiB = figures.join(', ');
+}
+
+/** PostgreSQL's own sizes of the findings database: each table with its indexes, and in all. */
+async function postgresSizes(postgres: TestPostgres, database: string): Promise<void> {
+  const tables = await postgres.admin(
+    `SELECT c.relname AS name, pg_total_relation_size(c.oid)::bigint AS bytes FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      ORDER BY 2 DESC`,
+    database,
+  );
+  const [db] = (
+    await postgres.admin(`SELECT pg_database_size(current_database())::bigint AS bytes`, database)
+  ).rows as { bytes: string }[];
+  const rows = tables.rows as { name: string; bytes: string }[];
+  line(
+    'PostgreSQL: pg_total_relation_size by table',
+    rows
+      .filter((r) => Number(r.bytes) > 2 ** 20)
+      .map((r) => `${r.name} ${mb(Number(r.bytes))}`)
+      .join(', '),
+  );
+  line('PostgreSQL: pg_database_size', mb(Number(db!.bytes)));
+  results.postgres_databaseBytes = Number(db!.bytes);
+  for (const r of rows) results[`postgres_table_${r.name}`] = Number(r.bytes);
+}
+
 async function crdPath(plane: ControlPlane, tls: Tls, client: KubeClient): Promise<void> {
+  cpuPhase('CRD path');
   await installCrd(client);
   const etcd0 = await etcdSize(plane);
   const rss0 = apiServerRss(plane);
@@ -1085,7 +1241,10 @@ function compareStores(): void {
 
 async function main(): Promise<void> {
   const load: number[] = [];
-  const loadSampler = setInterval(() => load.push(loadavg()[0]!), 10_000);
+  const loadSampler = setInterval(() => {
+    load.push(loadavg()[0]!);
+    cpuMarks.at(-1)?.load.push(loadavg()[0]!);
+  }, 10_000);
   line('sizes', JSON.stringify({ ...sizes, stores }));
   line('load average (1 min) at the start, 2 cores', loadavg()[0]!.toFixed(1));
   const dir = mkdtempSync(join(tmpdir(), 'findings-api-bench-'));
@@ -1106,23 +1265,28 @@ async function main(): Promise<void> {
         'aggregated',
       );
       servers.push(server);
+      cpuPhase('-stop');
       await stopServer(server);
     }
     if (stores.includes('postgres')) {
       postgres = await startPostgres();
       const serving = await issueServingCertificate(join(dir), SERVICE);
+      const database = await postgres.createDatabase();
       const serverEnv = {
         BENCH_STORE: 'postgres',
-        BENCH_POSTGRES_URL: (await postgres.createDatabase()).url,
+        BENCH_POSTGRES_URL: database.url,
         BENCH_SERVING: JSON.stringify(serving),
       };
       const { server, port } = await aggregatedPath(plane, tls, serverEnv, 'postgres');
       servers.push(server);
+      await postgresSizes(postgres, database.database);
       await replicasPath(plane, tls, client, server, port, serverEnv);
+      cpuPhase('-stop');
       await stopServer(server);
     }
-    await crdPath(plane, tls, client);
-    if (stores.includes('sqlite')) ratios();
+    if (sizes.crdSeconds > 0) await crdPath(plane, tls, client);
+    cpuTable();
+    if (stores.includes('sqlite') && sizes.crdSeconds > 0) ratios();
     if (stores.length > 1) compareStores();
     line(
       'load average (1 min) during the run: mean / max',

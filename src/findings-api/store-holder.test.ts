@@ -48,4 +48,36 @@ describe('the store holder over PostgreSQL', () => {
       await postgres.stop();
     }
   }, 60_000);
+
+  it('answers 503 naming a refused login while the URL has an old password, then serves with the new', async () => {
+    const postgres = await startPostgres();
+    try {
+      const db = await postgres.createDatabase();
+      let url = db.url;
+      const holder = new StoreHolder();
+      holder.open(await PostgresFindingStore.open({ url: () => url }));
+      await postgres.admin(`ALTER ROLE ${db.role} PASSWORD 'rotated'`);
+      await postgres.admin(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${db.role}'`,
+      );
+      const refused = await holder.list({}).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(ApiError);
+      expect((refused as ApiError).status).toMatchObject({
+        code: 503,
+        reason: 'ServiceUnavailable',
+        details: { retryAfterSeconds: 2 },
+      });
+      expect((refused as ApiError).status.message).toMatch(
+        /refused this replica's login \(password authentication failed\)/,
+      );
+      expect((refused as ApiError).status.message).not.toContain(db.role);
+      const next = new URL(db.url);
+      next.password = 'rotated';
+      url = next.href;
+      expect((await holder.list({})).items).toEqual([]);
+      await holder.close();
+    } finally {
+      await postgres.stop();
+    }
+  }, 60_000);
 });

@@ -20,7 +20,7 @@ import type {
   WatchOptions,
   WriteOptions,
 } from '../findings-store/store.ts';
-import { isConnectionError } from '../findings-store/postgres.ts';
+import { isConnectionError, loginRefusal } from '../findings-store/postgres.ts';
 import { ApiError, failure } from './status.ts';
 
 /** The answer while no store is open here (or its database cannot be reached). */
@@ -70,6 +70,11 @@ export class StoreHolder implements FindingStore {
     } catch (err) {
       if (isConnectionError(err))
         throw storeUnavailable('the findings database cannot be reached; try again shortly');
+      const refused = loginRefusal(err);
+      if (refused !== undefined)
+        throw storeUnavailable(
+          `the findings database refused this replica's login (${refused}): the connection URL's credentials are out of date, as while a password is rotated; try again shortly`,
+        );
       // The store closed under the call (this replica stopping, or losing the lease with SQLite).
       if (this.current !== store)
         throw storeUnavailable('the findings store closed on this replica; try again shortly');

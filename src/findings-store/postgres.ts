@@ -140,6 +140,20 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /**
+ * Errors that mean the database refused this login (SQLSTATE class 28: a wrong password, a role
+ * that may not log in): the connection URL is out of date, as between the two steps of a
+ * password rotation (the role's password changed, the Secret not yet). Nothing else is wrong and
+ * the next connection reads the URL again, so a request is answered 503, which clients retry.
+ * The reason is named without the server's message (it names the role).
+ */
+export function loginRefusal(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === '28P01') return 'password authentication failed';
+  if (typeof code === 'string' && code.startsWith('28')) return `login refused (SQLSTATE ${code})`;
+  return undefined;
+}
+
+/**
  * How long a statement may go unanswered before its connection is given up (a database host
  * gone without closing the connection): the statement fails as a lost connection, so a list or
  * watch streaming from it ends with an error rather than waiting for ever.

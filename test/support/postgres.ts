@@ -9,10 +9,14 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
+  renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -313,4 +317,37 @@ export async function startPostgres(options: { tls?: boolean } = {}): Promise<Te
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A Secret mounted as a volume, laid out as the kubelet writes one: each key a symlink to
+ * `..data/<key>`, `..data` a symlink to a timestamped folder of the files. An update writes a new
+ * folder and swaps `..data` in one rename (as the kubelet's atomic writer does when the Secret
+ * changes), so a reader sees the old files or the new ones, never a mix or a missing file.
+ */
+export interface MountedSecret {
+  /** The path of a key's file, as the pod sees it (`<mount>/<key>`). */
+  path(key: string): string;
+  /** Replaces the Secret's data (every key). */
+  update(data: Record<string, string>): void;
+}
+
+export function mountSecret(mount: string, data: Record<string, string>): MountedSecret {
+  mkdirSync(mount, { recursive: true });
+  let generation = 0;
+  const update = (next: Record<string, string>): void => {
+    const previous = existsSync(join(mount, '..data')) ? readlinkSync(join(mount, '..data')) : '';
+    const folder = `..${new Date().toISOString().replace(/\W/g, '_')}.${++generation}`;
+    mkdirSync(join(mount, folder));
+    for (const [key, value] of Object.entries(next)) writeFileSync(join(mount, folder, key), value);
+    symlinkSync(folder, join(mount, '..data_tmp'));
+    renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
+    for (const key of Object.keys(next))
+      if (!existsSync(join(mount, key))) symlinkSync(join('..data', key), join(mount, key));
+    for (const entry of readdirSync(mount))
+      if (!entry.startsWith('..') && !(entry in next)) rmSync(join(mount, entry));
+    if (previous !== '') rmSync(join(mount, previous), { recursive: true, force: true });
+  };
+  update(data);
+  return { path: (key) => join(mount, key), update };
 }

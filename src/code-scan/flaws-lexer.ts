@@ -46,31 +46,50 @@ function lineEnd(text: string, from: number): number {
   return j < 0 ? text.length : j;
 }
 
+const QUOTE_STOPS: Record<string, RegExp> = {
+  '"': /[\\\n"]/g,
+  "'": /[\\\n']/g,
+  '`': /[\\\n`]/g,
+};
+
 /** End of a quoted literal opened at `open` (the quote's offset) by `quote`. */
 function quotedEnd(text: string, open: number, quote: string, multiline: boolean): number {
+  const stops = QUOTE_STOPS[quote[0]!]!;
   let j = open + quote.length;
-  while (j < text.length) {
+  for (;;) {
+    stops.lastIndex = j;
+    const m = stops.exec(text);
+    if (m === null) return text.length;
+    j = m.index;
     const c = text[j];
     if (c === '\\') j += 2;
-    else if (c === '\n' && !multiline) return j;
-    else if (text.startsWith(quote, j)) return j + quote.length;
+    else if (c === '\n') {
+      if (!multiline) return j;
+      j++;
+    } else if (text.startsWith(quote, j)) return j + quote.length;
     else j++;
   }
-  return text.length;
+}
+
+/** Offset of the next character of `stops` (a global expression) at or after `from`. */
+function next(text: string, stops: RegExp, from: number): number {
+  stops.lastIndex = from;
+  return stops.exec(text)?.index ?? text.length;
 }
 
 const PY_PREFIX = /^[rRbBuUfF]{1,2}$/;
 
 function lexPython(text: string): Lexed {
   const b: Builder = { text, comments: [], strings: [] };
-  let i = 0;
+  const stops = /[#'"]/g;
+  let i = next(text, stops, 0);
   while (i < text.length) {
-    const c = text[i];
+    const c = text[i]!;
     if (c === '#') {
       const e = lineEnd(text, i);
       b.comments.push([i, e]);
-      i = e;
-    } else if (c === '"' || c === "'") {
+      i = next(text, stops, e);
+    } else {
       let p = i;
       while (p > 0 && i - p < 2 && /[rRbBuUfF]/.test(text[p - 1]!)) p--;
       if (p > 0 && /[\w]/.test(text[p - 1]!)) p = i;
@@ -80,8 +99,8 @@ function lexPython(text: string): Lexed {
       const fString = PY_PREFIX.test(prefix) && /f/i.test(prefix);
       const body = text.slice(i, end).replace(/\{\{|\}\}/g, '');
       b.strings.push({ start: p, end, interpolated: fString && body.includes('{') });
-      i = end;
-    } else i++;
+      i = next(text, stops, end);
+    }
   }
   return finish(b);
 }
@@ -171,15 +190,16 @@ function expressionEnd(text: string, from: number): number {
 
 function lexJavaScript(text: string): Lexed {
   const b: Builder = { text, comments: [], strings: [] };
-  let i = 0;
+  const stops = /[/'"`]/g;
+  let i = next(text, stops, 0);
   while (i < text.length) {
     const c = text[i];
-    const next = text[i + 1];
-    if (c === '/' && next === '/') {
+    const after = text[i + 1];
+    if (c === '/' && after === '/') {
       const e = lineEnd(text, i);
       b.comments.push([i, e]);
       i = e;
-    } else if (c === '/' && next === '*') {
+    } else if (c === '/' && after === '*') {
       const close = text.indexOf('*/', i + 2);
       const e = close < 0 ? text.length : close + 2;
       b.comments.push([i, e]);
@@ -199,6 +219,7 @@ function lexJavaScript(text: string): Lexed {
       b.strings.push({ start: i, end: e, interpolated: false });
       i = e;
     } else i++;
+    i = next(text, stops, i);
   }
   return finish(b);
 }
@@ -211,24 +232,28 @@ export function shellExpands(body: string): boolean {
 
 function lexShell(text: string): Lexed {
   const b: Builder = { text, comments: [], strings: [] };
-  let i = 0;
+  const stops = /[\\#'"]/g;
+  let i = next(text, stops, 0);
   while (i < text.length) {
     const c = text[i];
     if (c === '\\') i += 2;
-    else if (c === '#' && (i === 0 || /[\s;&|(]/.test(text[i - 1]!))) {
-      const e = lineEnd(text, i);
-      b.comments.push([i, e]);
-      i = e;
+    else if (c === '#') {
+      if (i === 0 || /[\s;&|(]/.test(text[i - 1]!)) {
+        const e = lineEnd(text, i);
+        b.comments.push([i, e]);
+        i = e;
+      } else i++;
     } else if (c === "'") {
       const close = text.indexOf("'", i + 1);
       const e = close < 0 ? text.length : close + 1;
       b.strings.push({ start: i, end: e, interpolated: false });
       i = e;
-    } else if (c === '"') {
+    } else {
       const e = quotedEnd(text, i, '"', true);
       b.strings.push({ start: i, end: e, interpolated: shellExpands(text.slice(i + 1, e - 1)) });
       i = e;
-    } else i++;
+    }
+    i = next(text, stops, i);
   }
   return finish(b);
 }

@@ -55,7 +55,7 @@ export const FLAW_RULES: readonly FlawRule[] = [
     severity: 'HIGH',
     cwes: ['CWE-78'],
     language: 'python',
-    keywords: ['shell'],
+    keywords: ['shell=true', 'shell = true'],
     pattern: /\b(?:subprocess\.)?(?:call|run|Popen|check_call|check_output)\s*\(/g,
     argument: { index: 0, test: 'non-literal' },
     requires: /\bshell\s*=\s*True\b/,
@@ -65,15 +65,15 @@ export const FLAW_RULES: readonly FlawRule[] = [
   },
   {
     id: 'python-os-system',
-    title: 'Shell command built from strings (os.system, os.popen)',
+    title: 'Shell command from a non-literal (os.system, os.popen)',
     severity: 'HIGH',
     cwes: ['CWE-78'],
     language: 'python',
     keywords: ['os.system', 'os.popen', 'getoutput', 'getstatusoutput', 'create_subprocess_shell'],
     pattern:
       /\b(?:os\.(?:system|popen[234]?)|subprocess\.(?:getoutput|getstatusoutput)|commands\.getoutput|asyncio\.create_subprocess_shell)\s*\(/g,
-    argument: { index: 0, test: 'built-string' },
-    limits: `${NO_FLOW} Only a command built in the call (concatenation, %, .format, f-string) is reported; one built on an earlier line and passed as a variable is missed.`,
+    argument: { index: 0, test: 'non-literal' },
+    limits: `${NO_FLOW} A command held in a variable that is in fact constant is reported; a function of the program's own named like these is read as the library's.`,
     remediation:
       'Use subprocess.run with a list of arguments and no shell; if a shell is needed, quote every value with shlex.quote.',
   },
@@ -86,7 +86,7 @@ export const FLAW_RULES: readonly FlawRule[] = [
     keywords: ['eval', 'exec'],
     pattern: /(?<![\w.]|def\s{1,10})(?:eval|exec)\s*\(/g,
     argument: { index: 0, test: 'non-literal' },
-    limits: `${NO_FLOW} A module-level eval or exec (builtins.eval) or one under another name is missed.`,
+    limits: `${NO_FLOW} eval or exec called through a module (builtins.eval) or under another name is missed.`,
     remediation:
       'Parse data with ast.literal_eval or json.loads; map names to functions with a dictionary instead of evaluating code.',
   },
@@ -124,7 +124,20 @@ export const FLAW_RULES: readonly FlawRule[] = [
     severity: 'HIGH',
     cwes: ['CWE-327'],
     language: 'python',
-    keywords: ['des', 'arc2', 'arc4', 'blowfish', 'cast', 'ecb', 'idea', 'seed'],
+    keywords: [
+      'des.new',
+      'des3.new',
+      'arc2.new',
+      'arc4',
+      'blowfish',
+      'cast.new',
+      'cast5',
+      'mode_ecb',
+      'modes.ecb',
+      'tripledes',
+      'algorithms.idea',
+      'algorithms.seed',
+    ],
     pattern:
       /\b(?:DES3?|ARC2|ARC4|Blowfish|CAST)\.new\s*\(|\balgorithms\.(?:TripleDES|ARC4|Blowfish|CAST5|IDEA|SEED)\s*\(|\bmodes\.ECB\s*\(|\bMODE_ECB\b/g,
     limits:
@@ -138,11 +151,18 @@ export const FLAW_RULES: readonly FlawRule[] = [
     severity: 'HIGH',
     cwes: ['CWE-295'],
     language: 'python',
-    keywords: ['verify', '_create_unverified_context', 'cert_none', 'check_hostname'],
+    keywords: [
+      'verify=false',
+      'verify = false',
+      '_create_unverified_context',
+      'cert_none',
+      'check_hostname',
+    ],
+    // Not in a def line (a parameter's default), not compared (== CERT_NONE), not a mapping's key.
     pattern:
-      /\bverify\s*=\s*False\b|\bssl\._create_unverified_context\b|(?<![=!]=\s{0,5}(?:ssl\.)?)\bCERT_NONE\b|\bcheck_hostname\s*=\s*False\b/g,
+      /(?<!\bdef\s[^\n]{0,300})(?:\bverify\s*=\s*False\b|\bssl\._create_unverified_context\b|(?<![=!]=\s{0,5}(?:ssl\.)?)\bCERT_NONE\b(?!\s*:)|\bcheck_hostname\s*=\s*False\b)/g,
     limits:
-      'Reports verify=False on any call or attribute (requests, httpx, a session), also in code meant only for a local endpoint; verification turned off through a variable (verify=settings.VERIFY) or an environment variable is missed.',
+      'Reports verify=False on any call or attribute, whatever the function (requests and httpx, but also a numeric solver with a verify option), also in code meant only for a local endpoint or that turns verification off only when a user asks; verification turned off through a variable (verify=settings.VERIFY) or an environment variable is missed.',
     remediation:
       'Keep verification on; to trust a private CA, pass its bundle (verify="/etc/ssl/private-ca.pem", ssl.create_default_context(cafile=...)).',
   },
@@ -167,21 +187,22 @@ export const FLAW_RULES: readonly FlawRule[] = [
     language: 'python',
     keywords: ['yaml.'],
     pattern: /\byaml\.(?:load|load_all|unsafe_load|unsafe_load_all)\s*\(/g,
-    unless: /\b(?:C?SafeLoader|BaseLoader)\b/,
+    // SafeLoader, CSafeLoader and the program's own subclasses named Safe…Loader.
+    unless: /\b(?:C?Safe\w*Loader|BaseLoader)\b/,
     limits:
-      'A loader chosen through a variable is reported even when it is safe; ruamel.yaml and other libraries are not read.',
+      'A loader passed in a variable, or a safe subclass not named Safe…Loader, is reported even when it is safe; ruamel.yaml and other libraries are not read.',
     remediation: 'Use yaml.safe_load (or Loader=yaml.SafeLoader).',
   },
   {
     id: 'js-child-process-shell',
-    title: 'Shell command built from strings (child_process.exec)',
+    title: 'Shell command from a non-literal (child_process.exec)',
     severity: 'HIGH',
     cwes: ['CWE-78'],
     language: 'javascript',
     keywords: ['exec'],
     pattern: /(?:\b(?:child_?process|childProcess|cp|shell)\.|(?<![\w$.]))(?:exec|execSync)\s*\(/g,
-    argument: { index: 0, test: 'built-string' },
-    limits: `${NO_FLOW} Only a command built in the call (template literal with \${…} or concatenation) is reported; one passed as a variable, and spawn with shell: true, are missed. A function of the program's own named exec is read as child_process.exec.`,
+    argument: { index: 0, test: 'non-literal' },
+    limits: `${NO_FLOW} A command held in a variable that is in fact constant is reported; spawn with shell: true is missed. A function of the program's own named exec is read as child_process.exec.`,
     remediation:
       'Use execFile or spawn with an array of arguments (no shell); never put request values into a shell command line.',
   },
@@ -205,7 +226,7 @@ export const FLAW_RULES: readonly FlawRule[] = [
     severity: 'HIGH',
     cwes: ['CWE-95'],
     language: 'javascript',
-    keywords: ['function('],
+    keywords: ['function'],
     pattern: /\bnew\s+Function\s*\(/g,
     argument: { index: 'last', test: 'non-literal' },
     limits: `${NO_FLOW} Function(…) called without new is missed; template engines that compile templates this way are reported.`,

@@ -238,6 +238,8 @@ function judge(
 ): Judged | undefined {
   if (rule.argument === undefined && rule.requires === undefined && rule.unless === undefined)
     return { rule, start, end: start + matched.length };
+  // What the construct must hold is in the text after the match, if anywhere: a cheap first look.
+  if (rule.requires?.test(lx.code.slice(start, start + MAX_CALL_CHARS)) === false) return undefined;
   let call: { args: Span[]; end: number } | undefined;
   if (rule.language === 'shell') call = commandArguments(lx, start + matched.length);
   else {
@@ -259,6 +261,7 @@ function escapeRegex(s: string): string {
 interface LanguageRules {
   rules: FlawRule[];
   words: string[];
+  /** Finds any of `words` in lower-case text, longest first. */
   any: RegExp;
 }
 
@@ -268,11 +271,10 @@ function rulesFor(language: FlawLanguage): LanguageRules {
   let entry = byLanguage.get(language);
   if (entry === undefined) {
     const rules = FLAW_RULES.filter((r) => r.language === language);
-    // Longest first: the expression reports one word per position (`execute`, not `exec`).
     const words = [...new Set(rules.flatMap((r) => r.keywords))].sort(
-      (a, b) => b.length - a.length,
+      (x, y) => y.length - x.length,
     );
-    entry = { rules, words, any: new RegExp(words.map(escapeRegex).join('|'), 'gi') };
+    entry = { rules, words, any: new RegExp(words.map(escapeRegex).join('|'), 'g') };
     byLanguage.set(language, entry);
   }
   return entry;
@@ -282,9 +284,11 @@ function rulesFor(language: FlawLanguage): LanguageRules {
 function candidates(text: string, language: FlawLanguage): FlawRule[] {
   const { rules, words, any } = rulesFor(language);
   const found = new Set<string>();
+  const lower = text.toLowerCase();
   any.lastIndex = 0;
-  for (const m of text.matchAll(any)) found.add(m[0].toLowerCase());
-  // A word found also stands for the shorter words it contains.
+  for (let m = any.exec(lower); m !== null && found.size < words.length; m = any.exec(lower))
+    found.add(m[0]);
+  // The expression reports one word per position, the longest: it stands for those it holds.
   const seen = new Set(words.filter((w) => [...found].some((f) => f.includes(w))));
   return rules.filter((r) => r.keywords.some((k) => seen.has(k)));
 }
@@ -300,7 +304,12 @@ function lineFingerprint(ruleId: string, line: string, occurrence: number): stri
 
 /** Every flaw in `text`, code of `language`, in order of position (at most {@link MAX_FLAWS_PER_FILE}). */
 export function findFlaws(text: string, language: FlawLanguage): CodeMatch[] {
-  const todo = candidates(text, language);
+  // Rules whose pattern matches the raw text: blanking comments only takes matches away, so
+  // most files are done before the lexer runs.
+  const todo = candidates(text, language).filter((r) => {
+    r.pattern.lastIndex = 0;
+    return r.pattern.test(text);
+  });
   if (todo.length === 0) return [];
   const lx = lex(text, language);
   let lines: Lines | undefined;

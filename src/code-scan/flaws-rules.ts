@@ -280,9 +280,9 @@ export const FLAW_RULES: readonly FlawRule[] = [
     language: 'javascript',
     keywords: ['rejectunauthorized', 'strictssl', 'node_tls_reject_unauthorized'],
     pattern:
-      /\b(?:rejectUnauthorized|strictSSL)\s*[:=]\s*false\b|\bNODE_TLS_REJECT_UNAUTHORIZED\s*[:=]\s*['"`]?0\b|\bprocess\.env\[\s*['"`]NODE_TLS_REJECT_UNAUTHORIZED['"`]\s*\]\s*=\s*['"`]?0\b/g,
+      /(?<!\brequestCert\s*:\s*true\b[^\n]{0,200})\b(?:rejectUnauthorized|strictSSL)\s*[:=]\s*false\b(?![^\n]{0,200}\brequestCert\s*:\s*true)|\bNODE_TLS_REJECT_UNAUTHORIZED\s*[:=]\s*['"`]?0\b|\bprocess\.env\[\s*['"`]NODE_TLS_REJECT_UNAUTHORIZED['"`]\s*\]\s*=\s*['"`]?0\b/g,
     limits:
-      'A quoted property name ({"rejectUnauthorized": false}) or a value from a variable is missed; code meant only for a local endpoint is reported too.',
+      'A quoted property name ({"rejectUnauthorized": false}) or a value from a variable is missed; code meant only for a local endpoint is reported too. On a server, rejectUnauthorized: false with requestCert: true on the same line (optional client certificates) is not reported; on separate lines it is.',
     remediation:
       'Keep verification on; to trust a private CA, pass it as ca (https.Agent({ ca })) or set NODE_EXTRA_CA_CERTS.',
   },

@@ -153,25 +153,66 @@ const SQL =
 /** Safe composition: psycopg's sql.SQL(…).format(sql.Identifier(…)). */
 const SAFE_SQL_COMPOSITION = /\bsql\.(?:SQL|Identifier|Literal|Placeholder|Composed)\b/;
 
-function isLiteral(lx: Lexed, span: Span, language: FlawLanguage): boolean {
-  const literals = literalsIn(lx, span);
-  if (literals.some((s) => s.interpolated)) return false;
-  const rest = withoutLiterals(lx, span, literals);
-  if (language === 'shell') return !shellExpands(rest);
-  return literals.length > 0 && /^[\s+()\\]*$/.test(rest);
+/** Field expressions of an interpolated literal; undefined when they cannot be told apart. */
+function fields(text: string, s: StringSpan, language: FlawLanguage): string[] | undefined {
+  const body = text.slice(s.start, s.end);
+  const found =
+    language === 'python'
+      ? [...body.replace(/\{\{|\}\}/g, '').matchAll(/\{([^{}]*)\}/g)].map((m) =>
+          m[1]!.replace(/(?:![rsa])?(?::[^}]*)?$/, ''),
+        )
+      : [...body.matchAll(/\$\{([^{}]*)\}/g)].map((m) => m[1]!);
+  return found.length === 0 ? undefined : found;
 }
 
-function isBuilt(lx: Lexed, span: Span, text: string, sql: boolean): boolean {
+/**
+ * Whether every name a value is built from is an UPPER_CASE constant (or there is none):
+ * `"SELECT … " + TABLE`, `` `…${MIGRATION_LOCK}` ``, `eval(CODE)` are constant by convention.
+ */
+function onlyConstants(
+  lx: Lexed,
+  span: Span,
+  literals: readonly StringSpan[],
+  text: string,
+  language: FlawLanguage,
+): boolean {
+  const parts = [withoutLiterals(lx, span, literals)];
+  for (const s of literals) {
+    if (!s.interpolated) continue;
+    const f = fields(text, s, language);
+    if (f === undefined) return false;
+    parts.push(...f);
+  }
+  const names = parts.flatMap(
+    (p) => p.replace(/\.(?:format|concat|join|replace)\b/g, '').match(/[A-Za-z_$][\w$]*/g) ?? [],
+  );
+  return names.every((n) => /^[A-Z][A-Z0-9_]*$/.test(n));
+}
+
+function isLiteral(lx: Lexed, span: Span, text: string, language: FlawLanguage): boolean {
+  const literals = literalsIn(lx, span);
+  const rest = withoutLiterals(lx, span, literals);
+  if (language === 'shell') return !literals.some((s) => s.interpolated) && !shellExpands(rest);
+  if (literals.length > 0 && !literals.some((s) => s.interpolated) && /^[\s+()\\]*$/.test(rest))
+    return true;
+  return onlyConstants(lx, span, literals, text, language);
+}
+
+function isBuilt(
+  lx: Lexed,
+  span: Span,
+  text: string,
+  sql: boolean,
+  language: FlawLanguage,
+): boolean {
   const literals = literalsIn(lx, span);
   if (literals.length === 0) return false;
   if (sql && !literals.some((s) => SQL.test(literalBody(text, s)))) return false;
-  if (literals.some((s) => s.interpolated)) return true;
   const rest = withoutLiterals(lx, span, literals);
   if (sql && SAFE_SQL_COMPOSITION.test(rest)) return false;
-  const operator = /[+%]|\.(?:format|concat|join|replace)\s*\(/;
-  return (
-    operator.test(rest) && /[\w$]/.test(rest.replace(/\.(?:format|concat|join|replace)\b/g, ''))
-  );
+  if (onlyConstants(lx, span, literals, text, language)) return false;
+  if (literals.some((s) => s.interpolated)) return true;
+  return /[+%]|\.(?:format|concat|join|replace)\s*\(/.test(rest);
 }
 
 function argumentHolds(lx: Lexed, text: string, args: readonly Span[], rule: FlawRule): boolean {
@@ -181,9 +222,9 @@ function argumentHolds(lx: Lexed, text: string, args: readonly Span[], rule: Fla
   const test: ArgumentTest = want.test;
   if (test === 'non-literal') {
     if (lx.code.slice(span.start, span.end).trim() === '') return false;
-    return !isLiteral(lx, span, rule.language);
+    return !isLiteral(lx, span, text, rule.language);
   }
-  return isBuilt(lx, span, text, test === 'built-sql');
+  return isBuilt(lx, span, text, test === 'built-sql', rule.language);
 }
 
 /** The construct's code with the inside of every string literal blanked. */
@@ -228,6 +269,9 @@ interface Judged {
   end: number;
 }
 
+/** What follows a function's parameter list where it is defined rather than called. */
+const DEFINITION = /^\s*(?::[^;{}\n]{1,200})?\{/;
+
 /** Whether the match at `start` (text `matched`) is a flaw by the rule's tests. */
 function judge(
   lx: Lexed,
@@ -247,6 +291,9 @@ function judge(
     call = open < 0 ? { args: [], end: start + matched.length } : callArguments(lx, start + open);
   }
   if (call === undefined) return undefined;
+  // `exec(cmd) {` or `exec(cmd): string {` defines a function or method of that name.
+  if (rule.language === 'javascript' && DEFINITION.test(lx.code.slice(call.end, call.end + 220)))
+    return undefined;
   if (rule.argument !== undefined && !argumentHolds(lx, text, call.args, rule)) return undefined;
   const construct = blankLiterals(lx, { start, end: call.end });
   if (rule.requires !== undefined && !rule.requires.test(construct)) return undefined;

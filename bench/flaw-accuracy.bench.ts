@@ -9,7 +9,11 @@
  *   1. kube-inspector (`scan rootfs` in process, the code analyzer with flaw rules only),
  *   2. Bandit (Python only) when BANDIT names its binary or `bandit` is on PATH
  *      (`pip install bandit`), twice: with its defaults over the whole tree, and told to
- *      skip the files kube-inspector skips (tests, installed dependencies).
+ *      skip the files kube-inspector skips (tests, installed dependencies);
+ *   3. ESLint with eslint-plugin-security (JavaScript/TypeScript only) when
+ *      ESLINT_PLUGIN_SECURITY names a folder whose node_modules holds the plugin
+ *      (`npm install eslint-plugin-security` there), every rule of the plugin on, with this
+ *      repository's ESLint and TypeScript parser.
  *
  * For each it prints recall (planted flaws found: a report in the flaw's file within 1 line
  * of it) and false positives (anything reported in a trap file, a second report of one flaw,
@@ -82,6 +86,48 @@ function bandit(dir: string, exclude: readonly string[]): Hit[] | undefined {
     rule: r.test_id,
     severity: r.issue_severity,
   }));
+}
+
+/** ESLint with every rule of eslint-plugin-security, on the JavaScript/TypeScript files. */
+function eslintSecurity(dir: string): Hit[] | undefined {
+  const home = process.env.ESLINT_PLUGIN_SECURITY;
+  if (home === undefined || !existsSync(join(home, 'node_modules/eslint-plugin-security')))
+    return undefined;
+  const repo = join(import.meta.dirname, '..');
+  const config = join(home, 'eslint.config.mjs');
+  writeFileSync(
+    config,
+    [
+      `import security from 'eslint-plugin-security';`,
+      `import parser from ${JSON.stringify(join(repo, 'node_modules/@typescript-eslint/parser/dist/index.js'))};`,
+      `export default [{ files: ['**/*.{js,mjs,cjs,ts}'], plugins: { security },`,
+      `  languageOptions: { parser, sourceType: 'module' },`,
+      `  rules: Object.fromEntries(Object.keys(security.rules).map((r) => ['security/' + r, 'warn'])) }];`,
+    ].join('\n'),
+  );
+  let out: string;
+  try {
+    out = execFileSync(
+      process.execPath,
+      [join(repo, 'node_modules/eslint/bin/eslint.js'), '-c', config, '-f', 'json', dir],
+      { maxBuffer: 64 * 1024 ** 2, cwd: dir },
+    ).toString();
+  } catch (err) {
+    // Exit code 1: warnings found (with --max-warnings) or errors; the report is on stdout.
+    out = String((err as { stdout?: Buffer }).stdout ?? '');
+  }
+  const doc = JSON.parse(out) as {
+    filePath: string;
+    messages: { ruleId: string | null; line: number }[];
+  }[];
+  return doc.flatMap((f) =>
+    f.messages.map((m) => ({
+      path: f.filePath.startsWith(dir) ? f.filePath.slice(dir.length + 1) : f.filePath,
+      line: m.line,
+      rule: m.ruleId ?? 'parse-error',
+      severity: 'MEDIUM',
+    })),
+  );
 }
 
 const RANK: Record<string, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1 };
@@ -195,6 +241,28 @@ async function main(): Promise<void> {
       pyWant,
       pyTraps,
     );
+    const js = (p: string): boolean => /\.(?:[cm]?js|ts)$/.test(p);
+    const jsWant = want.filter((w) => js(w.path));
+    const jsTraps = new Set([...traps].filter(js));
+    console.log(
+      `JavaScript/TypeScript only: ${jsWant.length} planted flaws, ${jsTraps.size} trap files`,
+    );
+    score(
+      'kube-inspector',
+      mine.filter((h) => js(h.path)),
+      jsWant,
+      jsTraps,
+    );
+    const esl = eslintSecurity(dir);
+    if (esl === undefined)
+      console.log('  ESLint with eslint-plugin-security: not installed; skipped');
+    else
+      score(
+        'ESLint with eslint-plugin-security',
+        esl.filter((h) => js(h.path)),
+        jsWant,
+        jsTraps,
+      );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -21,8 +21,10 @@ import { collectionPath, objectPath, type KubeObject } from '../kube/resources.t
 import { type Clock, systemClock } from '../runtime/clock.ts';
 import { Controller, type ReconcileContext, type Result } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
+import { CIS_CHECKS } from './cis/checks.ts';
+import { evaluateCis } from './cis/evaluate.ts';
 import { collect } from './collect.ts';
-import { inventoryStatus, needsWrite } from './inventory.ts';
+import { cisResultsStatus, inventoryStatus, needsWrite } from './inventory.ts';
 
 const AGENT_FIELD_MANAGER = FIELD_MANAGERS.agent;
 const { nodeInventories, scanConfigurations } = kinds;
@@ -33,6 +35,8 @@ export interface NodeSettings {
   collectionTimeLimitSeconds: number;
   customPaths: string[];
   staleInventoryDays: number;
+  /** Whether the `cis` rules package is on: the CIS node checks run with each collection. */
+  cis: boolean;
 }
 
 /** The ScanConfiguration's node settings; defaults when it is missing or invalid. */
@@ -44,12 +48,13 @@ export function nodeSettings(config: ScanConfiguration | undefined): NodeSetting
     collectionTimeLimitSeconds: node.collectionTimeLimitSeconds,
     customPaths: [...(node.customPaths ?? [])].sort(),
     staleInventoryDays: node.staleInventoryDays,
+    cis: parsed.success && parsed.data.rulesPackages.includes('cis'),
   };
 }
 
 /** What decides the content of a collection: a change of these collects again at once. */
 function fingerprint(s: NodeSettings): string {
-  return JSON.stringify([s.packageLimit, s.collectionTimeLimitSeconds, s.customPaths]);
+  return JSON.stringify([s.packageLimit, s.collectionTimeLimitSeconds, s.customPaths, s.cis]);
 }
 
 export interface AgentOptions {
@@ -209,6 +214,8 @@ export function setupAgent(o: AgentOptions): Controller {
     } finally {
       end();
     }
+    // The CIS node checks read a few files of the same host root; only while cis is on.
+    const cis = s.cis ? await evaluateCis(o.hostRoot, CIS_CHECKS) : undefined;
     const collectedAt = clock.now();
     const status = inventoryStatus(collection, {
       nodeName: key,
@@ -216,6 +223,7 @@ export function setupAgent(o: AgentOptions): Controller {
       collectedAt,
       packageLimit: s.packageLimit,
     });
+    if (cis !== undefined) status.cisResults = cisResultsStatus(cis);
     metrics.collections.inc({ result: 'success' });
     metrics.packages.set(status.packageCount ?? 0);
     metrics.lastCollection.set(collectedAt.getTime() / 1000);
@@ -239,6 +247,7 @@ export function setupAgent(o: AgentOptions): Controller {
         packages: status.packageCount,
         listed: status.packages?.length,
         errors: status.errors?.map((e) => e.code),
+        cisFailed: status.cisResults?.filter((r) => r.status === 'FAILED').map((r) => r.id),
         durationMs: collection.durationMs,
       },
       decision.write ? 'node inventory written' : 'node inventory unchanged; nothing written',

@@ -3,7 +3,15 @@ import { NodeInventoryStatusSchema } from '../api/v1alpha1/node-inventory.ts';
 import { operatingSystem } from '../scanner/analyzers/os-release.ts';
 import type { Package } from '../scanner/types.ts';
 import type { Collection } from './collect.ts';
-import { inventoryPackage, inventoryStatus, needsWrite, platformOf } from './inventory.ts';
+import { nodeSettings } from './agent.ts';
+import { CIS_CHECKS } from './cis/checks.ts';
+import {
+  cisResultsStatus,
+  inventoryPackage,
+  inventoryStatus,
+  needsWrite,
+  platformOf,
+} from './inventory.ts';
 import { realisticDebianPackages } from './testing.ts';
 
 const os = (ID: string, VERSION_ID: string) => operatingSystem({ ID, VERSION_ID })!;
@@ -205,5 +213,43 @@ describe('needsWrite', () => {
       write: true,
       reason: 'refresh',
     });
+  });
+});
+
+describe('CIS results in the NodeInventory', () => {
+  const config = (rulesPackages: string[]) =>
+    ({ spec: { rulesPackages } }) as unknown as Parameters<typeof nodeSettings>[0];
+
+  it('the checks run only while the ScanConfiguration switches cis on', () => {
+    expect(nodeSettings(config(['cve', 'cis'])).cis).toBe(true);
+    expect(nodeSettings(config(['cve'])).cis).toBe(false);
+    expect(nodeSettings(undefined).cis).toBe(false);
+    // An invalid configuration falls back to the defaults, which do not include cis.
+    expect(nodeSettings(config(['cis', 'cis'])).cis).toBe(false);
+  });
+
+  it('a result of every check fits the schema, a long found value is cut to its bound', () => {
+    const results = cisResultsStatus(
+      CIS_CHECKS.map((c, i) => ({
+        id: c.id,
+        status: 'FAILED' as const,
+        found: i === 0 ? 'x'.repeat(5000) : 'mode 644',
+      })),
+    );
+    expect(results[0]!.found).toHaveLength(256);
+    expect(results[0]!.found.endsWith('…')).toBe(true);
+    const status = { ...inventoryStatus(collection([]), opts), cisResults: results };
+    expect(NodeInventoryStatusSchema.safeParse(status).success).toBe(true);
+    // Bounded etcd size: the results of every check are a few kilobytes at most.
+    expect(JSON.stringify(results).length).toBeLessThan(8 * 1024);
+  });
+
+  it('refuses more results than the schema holds instead of writing a truncated list', () => {
+    const many = Array.from({ length: 129 }, (_, i) => ({
+      id: String(i),
+      status: 'PASSED' as const,
+      found: '',
+    }));
+    expect(() => cisResultsStatus(many)).toThrow(/129 CIS results, more than the 128/);
   });
 });

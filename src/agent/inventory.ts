@@ -6,12 +6,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   COLLECTION_ERROR_CODES,
+  MAX_CIS_RESULTS,
   MAX_INVENTORY_PACKAGES,
   type InventoryPackage,
   type NodeInventoryStatus,
 } from '../api/v1alpha1/node-inventory.ts';
 import { LANGUAGE_ECOSYSTEMS, osEcosystem } from '../findings/packages.ts';
 import type { OperatingSystem, Package } from '../scanner/types.ts';
+import type { CisResult } from './cis/evaluate.ts';
 import type { Collection } from './collect.ts';
 import { toApiTime } from '../util/time.ts';
 
@@ -220,4 +222,25 @@ export function needsWrite(
   const age = now.getTime() - new Date(current.collectedAt).getTime();
   if (!(age < refreshAfterMs)) return { write: true, reason: 'refresh' };
   return { write: false, reason: 'unchanged' };
+}
+
+const MAX_CIS_FOUND = 256;
+
+/**
+ * The CIS check results as the NodeInventory holds them: id, status and what was found, the
+ * found text cut to the schema's bound. At most {@link MAX_CIS_RESULTS} (the checks are a fixed
+ * list far shorter than that; more would be a programming error, refused here, not written).
+ */
+export function cisResultsStatus(
+  results: readonly CisResult[],
+): NonNullable<NodeInventoryStatus['cisResults']> {
+  if (results.length > MAX_CIS_RESULTS)
+    throw new Error(
+      `${results.length} CIS results, more than the ${MAX_CIS_RESULTS} a NodeInventory holds`,
+    );
+  return results.map((r) => ({
+    id: r.id,
+    status: r.status,
+    found: r.found.length > MAX_CIS_FOUND ? `${r.found.slice(0, MAX_CIS_FOUND - 1)}…` : r.found,
+  }));
 }

@@ -25,6 +25,7 @@ export const IMPLEMENTED_RULES_PACKAGES: readonly RulesPackage[] = [
   'cve',
   'security-best-practices',
   'network-reachability',
+  'cis',
 ];
 
 /** The packages of a list that are not implemented yet. */

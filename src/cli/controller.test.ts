@@ -77,6 +77,12 @@ describe('controller flags', () => {
     });
   });
 
+  it('reads the retry delay of failed scans, 10 minutes by default', () => {
+    expect(parse([]).retryFailedScansMs).toBe(600_000);
+    expect(parse(['--retry-failed-scans-after=15s']).retryFailedScansMs).toBe(15_000);
+    expect(parse(['--retry-failed-scans-after', '1h30m']).retryFailedScansMs).toBe(5_400_000);
+  });
+
   it('reads the findings cap, 1000 by default, and refuses one below 1', () => {
     expect(parse([]).maxFindingsPerResource).toBe(1000);
     expect(parse(['--max-findings-per-resource=250']).maxFindingsPerResource).toBe(250);
@@ -163,6 +169,24 @@ describe('controller flags', () => {
       ['--vulnerability-db-refresh=5s'],
       {},
       /--vulnerability-db-refresh must be at least 10s/,
+    ],
+    [
+      'a retry delay that is not a duration',
+      ['--retry-failed-scans-after=10'],
+      {},
+      /--retry-failed-scans-after must be a duration such as 30m, 1h or 1h30m, got "10"/,
+    ],
+    [
+      'a retry delay under a second',
+      ['--retry-failed-scans-after=500ms'],
+      {},
+      /--retry-failed-scans-after must be from 1s to 24h, got "500ms"/,
+    ],
+    [
+      'a retry delay over a day',
+      ['--retry-failed-scans-after=25h'],
+      {},
+      /--retry-failed-scans-after must be from 1s to 24h, got "25h"/,
     ],
     [
       'a scan concurrency of 0',

@@ -11,6 +11,7 @@ import { ApiextensionsV1Api, CoordinationV1Api, VersionApi } from '@kubernetes/c
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { DEFAULT_FINDINGS_CONFIG } from '../controllers/findings/reconciler.ts';
+import { RETRY_FAILED_SCAN_MS } from '../controllers/scans/policy.ts';
 import { CRD_KINDS } from '../api/v1alpha1/kinds.ts';
 import { defaultDeps, setupControllers } from '../controllers/index.ts';
 import { loadKubeConfig } from '../kube/config.ts';
@@ -99,6 +100,10 @@ Vulnerability database:
 Image scanning:
   --scan-concurrency N              images scanned at the same time (default ${DEFAULT_SCAN_CONCURRENCY})
   --scan-cache-dir DIR              keep per-layer scan results here (an emptyDir; safe to delete)
+  --retry-failed-scans-after DURATION
+                                    how long a failed image scan waits before it is tried
+                                    again, e.g. 30s, 10m (default ${RETRY_FAILED_SCAN_MS / 60_000}m; 1s to 24h); a change of
+                                    the pods' pull secrets retries at once
   --insecure-registry HOST[:PORT]   reach this registry over plain HTTP (repeatable)
   --ca-bundle FILE                  extra PEM certificates to trust for registries
 
@@ -158,6 +163,8 @@ export interface ControllerConfig {
   epss: string | undefined;
   kev: string | undefined;
   scanConcurrency: number;
+  /** How long a failed image scan waits before it is tried again. */
+  retryFailedScansMs: number;
   maxFindingsPerResource: number;
   scanCacheDir: string | undefined;
   insecureRegistries: string[];
@@ -205,7 +212,17 @@ function integer(value: string, flag: string, min: number, max: number): number 
   return n;
 }
 
-/** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
+/** `--retry-failed-scans-after`: a duration from 1s to 24h; 10 minutes when not given. */
+function retryDelay(value: string | undefined): number {
+  if (value === undefined) return RETRY_FAILED_SCAN_MS;
+  const flag = '--retry-failed-scans-after';
+  const ms = parseDuration(value, flag);
+  if (ms < 1000 || ms > 24 * 3_600_000) {
+    throw new InputError(`${flag} must be from 1s to 24h, got "${value}"`);
+  }
+  return ms;
+}
+
 /**
  * `--vulnerability-db` values: repeated or comma-separated, checked, `osv` expanded; `osv` when
  * the flag is not given; undefined (no database) for `none`.
@@ -261,6 +278,7 @@ function logRefresh(
   }
 }
 
+/** Parses and validates the flags; errors are {@link InputError}s that name the flag. */
 // eslint-disable-next-line max-lines-per-function -- one check per flag, in the order --help lists them
 export function parseControllerArgs(
   args: string[],
@@ -286,6 +304,7 @@ export function parseControllerArgs(
         epss: { type: 'string' },
         kev: { type: 'string' },
         'scan-concurrency': { type: 'string', default: String(DEFAULT_SCAN_CONCURRENCY) },
+        'retry-failed-scans-after': { type: 'string' },
         'max-findings-per-resource': {
           type: 'string',
           default: String(DEFAULT_FINDINGS_CONFIG.maxFindingsPerResource),
@@ -388,6 +407,7 @@ export function parseControllerArgs(
     epss: values.epss,
     kev: values.kev,
     scanConcurrency: integer(values['scan-concurrency'], '--scan-concurrency', 1, 64),
+    retryFailedScansMs: retryDelay(values['retry-failed-scans-after']),
     maxFindingsPerResource: integer(
       values['max-findings-per-resource'],
       '--max-findings-per-resource',
@@ -642,6 +662,7 @@ export async function runController(args: string[], cmd = 'kube-inspector'): Pro
       database,
       ...(enrichment !== undefined ? { enrichment: enrichment.enrichment } : {}),
       scanConcurrency: config.scanConcurrency,
+      retryFailedScansMs: config.retryFailedScansMs,
       maxFindingsPerResource: config.maxFindingsPerResource,
       findingsStore: findings.store,
     }),

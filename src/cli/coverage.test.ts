@@ -71,6 +71,55 @@ describe('coverage summaries', () => {
   });
 });
 
+describe('the code-scanning table', () => {
+  const code = (statusCode: 'ACTIVE' | 'INACTIVE', reason: ScanStatusReason) => ({
+    status: {
+      ...covered('WORKLOAD', statusCode, reason).status!,
+      scanType: 'CODE' as const,
+    },
+  });
+  const withCode = [
+    ...cluster,
+    code('ACTIVE', 'SUCCESSFUL'),
+    code('ACTIVE', 'SUCCESSFUL'),
+    code('INACTIVE', 'EXCLUDED_BY_TAG'),
+    code('ACTIVE', 'PENDING_INITIAL_SCAN'),
+  ];
+
+  it('counts CODE coverage apart from the workloads and the total', () => {
+    const s = summarizeCoverage(withCode);
+    expect(s.resourceTypes.find((t) => t.resourceType === 'WORKLOAD')).toMatchObject({ all: 1 });
+    expect(s.total).toEqual({ all: 9, scanning: 4, notScanning: 5 });
+    expect(s.codeScanning).toEqual({
+      resourceType: 'WORKLOAD',
+      all: 4,
+      scanning: 3,
+      notScanning: 1,
+      reasons: [
+        { statusCode: 'ACTIVE', reason: 'SUCCESSFUL', count: 2 },
+        { statusCode: 'ACTIVE', reason: 'PENDING_INITIAL_SCAN', count: 1 },
+        { statusCode: 'INACTIVE', reason: 'EXCLUDED_BY_TAG', count: 1 },
+      ],
+    });
+    expect(summarizeCoverage(cluster).codeScanning).toBeUndefined();
+    expect(summarizeCoverage(withCode, ['NODE']).codeScanning).toBeUndefined();
+  });
+
+  it('renders as a table of its own with its reasons', () => {
+    const text = renderCoverage(summarizeCoverage(withCode));
+    const lines = text.split('\n');
+    const at = lines.indexOf('CODE SCANNING');
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toMatch(/^RESOURCE TYPE\s+ALL\s+SCANNING\s+NOT SCANNING$/);
+    expect(lines[at + 2]).toMatch(/^WORKLOAD\s+4\s+3\s+1$/);
+    expect(text).toContain('WORKLOAD code scanning: 4 resources, 3 scanning, 1 not scanning');
+    expect(lines.slice(at)).toContainEqual(
+      expect.stringMatching(/^ {2}INACTIVE\s+EXCLUDED_BY_TAG\s+1$/),
+    );
+    expect(renderCoverage(summarizeCoverage(cluster))).not.toContain('CODE SCANNING');
+  });
+});
+
 describe('coverage flags', () => {
   it('take types case-insensitively, comma-separated or repeated, in the usual order', () => {
     expect(parseCoverageArgs(['--type', 'container_image,NODE', '--type', 'node']).types).toEqual([

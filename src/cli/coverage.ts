@@ -1,7 +1,8 @@
 /**
  * `kube-inspector coverage`: Inspector-style coverage summaries from the CoveredResource objects,
  * one per resource type, like the tabs of Inspector's coverage page: All / Scanning (ACTIVE) /
- * Not scanning (INACTIVE), and the count of each status reason.
+ * Not scanning (INACTIVE), and the count of each status reason; the code scanning of workloads
+ * (scan type CODE) in a table of its own.
  */
 import { parseArgs } from 'node:util';
 import { RESOURCE_TYPES, type ResourceType } from '../api/v1alpha1/common.ts';
@@ -15,7 +16,9 @@ export const coverageHelp = (cmd = 'kube-inspector'): string => `Usage: ${cmd} c
 Summarises coverage per resource type from the CoveredResource objects, like the
 tabs of Inspector's coverage page: how many resources there are (All), how many are
 scanned (Scanning, status ACTIVE) and how many are not (Not scanning, INACTIVE),
-and how many have each status reason.
+and how many have each status reason. With the WorkloadCode scan type, the
+code scanning of workloads (CoveredResources of scan type CODE) is a table of
+its own, like the second table of Inspector's Lambda tab.
 
 Options:
   -l, --selector SELECTOR  label selector on CoveredResources, e.g.
@@ -44,7 +47,47 @@ export interface TypeSummary {
 
 export interface CoverageSummary {
   resourceTypes: TypeSummary[];
+  /**
+   * The code-scanning coverage of workloads (CoveredResources of scan type CODE, the
+   * WorkloadCode scan type), counted apart like the second table of Inspector's Lambda tab;
+   * absent when there is none. Not in `resourceTypes` nor in `total`.
+   */
+  codeScanning?: TypeSummary;
   total: { all: number; scanning: number; notScanning: number };
+}
+
+interface Tally {
+  summary: TypeSummary;
+  reasons: Map<string, ReasonCount>;
+}
+
+function tally(resourceType: ResourceType): Tally {
+  return {
+    summary: { resourceType, all: 0, scanning: 0, notScanning: 0, reasons: [] },
+    reasons: new Map(),
+  };
+}
+
+function count(entry: Tally, statusCode: string, reason: string): void {
+  entry.summary.all++;
+  if (statusCode === 'ACTIVE') entry.summary.scanning++;
+  else entry.summary.notScanning++;
+  const key = `${statusCode}/${reason}`;
+  const c = entry.reasons.get(key) ?? { statusCode, reason, count: 0 };
+  c.count++;
+  entry.reasons.set(key, c);
+}
+
+function summaryOf({ summary, reasons }: Tally): TypeSummary {
+  return {
+    ...summary,
+    reasons: [...reasons.values()].sort(
+      (a, b) =>
+        b.count - a.count ||
+        a.statusCode.localeCompare(b.statusCode) ||
+        a.reason.localeCompare(b.reason),
+    ),
+  };
 }
 
 /**
@@ -55,45 +98,25 @@ export function summarizeCoverage(
   resources: readonly Pick<CoveredResource, 'status'>[],
   types: readonly ResourceType[] = RESOURCE_TYPES,
 ): CoverageSummary {
-  const byType = new Map<ResourceType, { summary: TypeSummary; reasons: Map<string, ReasonCount> }>(
-    types.map((t) => [
-      t,
-      {
-        summary: { resourceType: t, all: 0, scanning: 0, notScanning: 0, reasons: [] },
-        reasons: new Map(),
-      },
-    ]),
-  );
+  const byType = new Map<ResourceType, Tally>(types.map((t) => [t, tally(t)]));
+  const code = types.includes('WORKLOAD') ? tally('WORKLOAD') : undefined;
   for (const r of resources) {
     const status = r.status;
     if (status === undefined) continue;
-    const entry = byType.get(status.resourceType);
-    if (entry === undefined) continue;
-    const { statusCode, reason } = status.scanStatus;
-    entry.summary.all++;
-    if (statusCode === 'ACTIVE') entry.summary.scanning++;
-    else entry.summary.notScanning++;
-    const key = `${statusCode}/${reason}`;
-    const count = entry.reasons.get(key) ?? { statusCode, reason, count: 0 };
-    count.count++;
-    entry.reasons.set(key, count);
+    const entry = status.scanType === 'CODE' ? code : byType.get(status.resourceType);
+    if (entry === undefined || entry.summary.resourceType !== status.resourceType) continue;
+    count(entry, status.scanStatus.statusCode, status.scanStatus.reason);
   }
-  const resourceTypes = [...byType.values()].map(({ summary, reasons }) => ({
-    ...summary,
-    reasons: [...reasons.values()].sort(
-      (a, b) =>
-        b.count - a.count ||
-        a.statusCode.localeCompare(b.statusCode) ||
-        a.reason.localeCompare(b.reason),
-    ),
-  }));
+  const resourceTypes = [...byType.values()].map(summaryOf);
   const total = { all: 0, scanning: 0, notScanning: 0 };
   for (const t of resourceTypes) {
     total.all += t.all;
     total.scanning += t.scanning;
     total.notScanning += t.notScanning;
   }
-  return { resourceTypes, total };
+  return code !== undefined && code.summary.all > 0
+    ? { resourceTypes, codeScanning: summaryOf(code), total }
+    : { resourceTypes, total };
 }
 
 /** The summary as text: a table of the types, then each type's reasons. */
@@ -111,16 +134,29 @@ export function renderCoverage(summary: CoverageSummary): string {
       ['TOTAL', n(summary.total.all), n(summary.total.scanning), n(summary.total.notScanning)],
     ]),
   ];
-  for (const t of summary.resourceTypes) {
-    if (t.reasons.length === 0) continue;
+  const reasons = (t: TypeSummary, what: string) => {
+    if (t.reasons.length === 0) return;
     out.push(
       '',
-      `${t.resourceType}: ${t.all} ${t.all === 1 ? 'resource' : 'resources'}, ${t.scanning} scanning, ${t.notScanning} not scanning`,
+      `${what}: ${t.all} ${t.all === 1 ? 'resource' : 'resources'}, ${t.scanning} scanning, ${t.notScanning} not scanning`,
       table([
         ['  STATUS', 'REASON', 'COUNT'],
         ...t.reasons.map((r) => [`  ${r.statusCode}`, r.reason, n(r.count)]),
       ]),
     );
+  };
+  for (const t of summary.resourceTypes) reasons(t, t.resourceType);
+  const code = summary.codeScanning;
+  if (code !== undefined) {
+    out.push(
+      '',
+      'CODE SCANNING',
+      table([
+        ['RESOURCE TYPE', 'ALL', 'SCANNING', 'NOT SCANNING'],
+        [code.resourceType, n(code.all), n(code.scanning), n(code.notScanning)],
+      ]),
+    );
+    reasons(code, `${code.resourceType} code scanning`);
   }
   return out.join('\n');
 }

@@ -16,6 +16,7 @@ import {
 import { LABELS } from '../api/v1alpha1/common.ts';
 import { listAll, withClient } from './api.ts';
 import { InputError } from './errors.ts';
+import { isDnsSubdomain, labelValueFor } from '../util/label-value.ts';
 
 export const findingsHelp = (
   cmd = 'kube-inspector',
@@ -65,7 +66,6 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 }
 
 /** A label value: at most 63 characters of alphanumerics, '-', '_' and '.'. */
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 export function parseExportArgs(args: string[]): ExportOptions {
   let parsed;
@@ -100,10 +100,10 @@ export function parseExportArgs(args: string[]): ExportOptions {
   if (values.output === '') throw new InputError('-o/--output must not be empty');
   const selectors: string[] = [];
   if (values.run !== undefined) {
-    if (values.run === '' || !LABEL_VALUE.test(values.run)) {
+    if (!isDnsSubdomain(values.run)) {
       throw new InputError(`--run "${values.run}" is not a valid AssessmentRun name`);
     }
-    selectors.push(`${LABELS.run}=${values.run}`);
+    selectors.push(`${LABELS.run}=${labelValueFor(values.run)}`);
   }
   if (values.selector !== undefined && values.selector !== '') selectors.push(values.selector);
   const pageSize = Number(values['chunk-size']);

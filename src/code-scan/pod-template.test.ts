@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { podSpecPath, scanPodSpec } from './pod-template.ts';
+import { podSpecPath, scanPodSpec, scanWorkloadTemplate } from './pod-template.ts';
 import { fingerprint } from './secrets.ts';
 import { fakeSecrets } from './testing.ts';
 
@@ -73,5 +73,59 @@ describe('pod template secret scanning', () => {
     expect(podSpecPath('Pod')).toBe('spec');
     expect(podSpecPath('CronJob')).toBe('spec.jobTemplate.spec.template.spec');
     expect(podSpecPath('StatefulSet')).toBe('spec.template.spec');
+  });
+
+  it('reads the pod template where each workload kind keeps it, from the object root', () => {
+    const cronJob = {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'report', namespace: 'shop' },
+      spec: {
+        schedule: '0 * * * *',
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  { name: 'report', env: [{ name: 'DB_PASSWORD', value: s['github-token'] }] },
+                ],
+              },
+            },
+          },
+        },
+      },
+    };
+    const found = scanWorkloadTemplate('CronJob', cronJob);
+    expect(found.map((m) => [m.ruleId, m.fieldPath])).toEqual([
+      [
+        'github-token',
+        'spec.jobTemplate.spec.template.spec.containers[name=report].env[name=DB_PASSWORD].value',
+      ],
+    ]);
+    expect(found[0]!.redacted).not.toContain(s['github-token']!.slice(8));
+    // A Deployment's path is not a CronJob's: nothing is read from the wrong place.
+    expect(scanWorkloadTemplate('Deployment', cronJob)).toEqual([]);
+  });
+
+  it('passes over whatever is not the shape of a pod spec, without a crash', () => {
+    const odd = {
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              null,
+              'app',
+              { name: 3, env: 'x', args: [1, { a: 1 }, `--github-token=${s['github-token']}`] },
+              { name: 'b', env: [null, { value: 'x' }, { name: 'T', value: 7 }], command: {} },
+            ],
+            initContainers: { name: 'x' },
+          },
+        },
+      },
+    };
+    const found = scanWorkloadTemplate('StatefulSet', odd);
+    expect(found.map((m) => m.fieldPath)).toEqual(['spec.template.spec.containers[name=].args[2]']);
+    expect(scanWorkloadTemplate('Deployment', { spec: null })).toEqual([]);
+    expect(scanWorkloadTemplate('Deployment', {})).toEqual([]);
   });
 });

@@ -88,3 +88,63 @@ export function podSpecPath(kind: string): string {
       return 'spec.template.spec';
   }
 }
+
+/**
+ * The strings of a list that is one (a template read from the API is not trusted); anything
+ * else in it reads as empty, so the indexes of field paths stay those of the object.
+ */
+function strings(list: unknown): string[] | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return list.map((x) => (typeof x === 'string' ? x : ''));
+}
+
+function container(raw: unknown): TemplateContainer | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const c = raw as Record<string, unknown>;
+  const env = Array.isArray(c.env)
+    ? c.env
+        .filter(
+          (e): e is { name: string; value?: unknown } =>
+            e !== null &&
+            typeof e === 'object' &&
+            typeof (e as { name?: unknown }).name === 'string',
+        )
+        .map((e) =>
+          typeof e.value === 'string' ? { name: e.name, value: e.value } : { name: e.name },
+        )
+    : undefined;
+  const command = strings(c.command);
+  const args = strings(c.args);
+  return {
+    name: typeof c.name === 'string' ? c.name : '',
+    ...(command !== undefined ? { command } : {}),
+    ...(args !== undefined ? { args } : {}),
+    ...(env !== undefined ? { env } : {}),
+  };
+}
+
+function containers(list: unknown): TemplateContainer[] | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return list.map(container).filter((c): c is TemplateContainer => c !== undefined);
+}
+
+/**
+ * Secrets in the pod template of a workload object of `kind` (Pod, Deployment, StatefulSet,
+ * DaemonSet, Job, CronJob), each named by its field path from the object's root. Anything in
+ * the object that is not the shape of a pod spec is passed over, never a crash.
+ */
+export function scanWorkloadTemplate(kind: string, obj: object): TemplateMatch[] {
+  const path = podSpecPath(kind);
+  let at: unknown = obj;
+  for (const part of path.split('.')) {
+    at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined;
+  }
+  if (at === null || typeof at !== 'object') return [];
+  const spec = at as Record<string, unknown>;
+  const podSpec: TemplatePodSpec = {};
+  for (const field of ['containers', 'initContainers', 'ephemeralContainers'] as const) {
+    const list = containers(spec[field]);
+    if (list !== undefined) podSpec[field] = list;
+  }
+  return scanPodSpec(podSpec, path);
+}

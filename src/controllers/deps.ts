@@ -34,6 +34,8 @@ export interface ControllerDeps {
   images: ImageInventoryStore;
   /** Images scanned at the same time (default 4). */
   scanConcurrency?: number;
+  /** How long a failed image scan waits before it is tried again (default 10 minutes). */
+  retryFailedScansMs?: number;
   /** Most continuous findings per covered resource (default 1000; highest severities kept). */
   maxFindingsPerResource?: number;
 }

@@ -19,6 +19,7 @@ import type { Cache } from '../kube/cache.ts';
 import { stripManagedFields } from '../kube/reflector.ts';
 import { core, type KubeObject, type ResourceType } from '../kube/resources.ts';
 import type { Manager } from '../runtime/manager.ts';
+import { labelValueFor } from '../util/label-value.ts';
 
 export { FIELD_MANAGERS, kinds } from '../api/v1alpha1/resources.ts';
 
@@ -180,3 +181,22 @@ export const informers = {
 };
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
+
+const BY_FINDINGS_LABEL = 'byFindingsLabel';
+
+/**
+ * The CoveredResource whose findings carry `value` in their `kubeinspector.io/covered-resource`
+ * label: the one of that name, or the one whose name is too long for a label value and which
+ * the value stands for (labelValueFor).
+ */
+export function coveredResourceOfLabel(
+  cache: Cache<CoveredResource & KubeObject>,
+  value: string,
+): (CoveredResource & KubeObject) | undefined {
+  const named = cache.get(value);
+  if (named !== undefined) return named;
+  cache.ensureIndexer(BY_FINDINGS_LABEL, (cr) =>
+    cr.metadata.name.length > 63 ? [labelValueFor(cr.metadata.name)] : [],
+  );
+  return cache.byIndex(BY_FINDINGS_LABEL, value)[0];
+}

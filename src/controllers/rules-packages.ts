@@ -3,13 +3,21 @@
  * producers that turn them into findings. Both the assessment runs and the continuous findings
  * controller come through here, so a rules package is evaluated the same way in both.
  */
+import { CIS_CHECKS } from '../agent/cis/checks.ts';
 import type { RulesPackage } from '../api/v1alpha1/common.ts';
+import type { NodeInventory } from '../api/v1alpha1/node-inventory.ts';
 import type { BuiltFinding } from '../findings/build.ts';
 import type { Cache } from '../kube/cache.ts';
 import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
-import { ingressFacts, networkPolicyFacts, serviceFacts } from '../rules/network/objects.ts';
+import { cisBenchmark, type NodeCisFacts } from '../rules/cis.ts';
+import {
+  httpRouteFacts,
+  ingressFacts,
+  networkPolicyFacts,
+  serviceFacts,
+} from '../rules/network/objects.ts';
 import {
   networkReachability,
   workloadExposures,
@@ -42,12 +50,22 @@ export const NETWORK_RESOURCES = {
     kind: 'NetworkPolicy',
     namespaced: true,
   },
+  /** Gateway API routes: served only where the Gateway API's CRDs are installed. */
+  httpRoutes: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'httproutes',
+    kind: 'HTTPRoute',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export interface NetworkCaches {
   services: Cache;
   ingresses: Cache;
   networkPolicies: Cache;
+  /** Empty where the Gateway API is not installed; fills once it is. */
+  httpRoutes: Cache;
 }
 
 export interface WorkloadCaches {
@@ -74,13 +92,11 @@ export function networkCaches(m: Manager): NetworkCaches {
     services: m.informer(NETWORK_RESOURCES.services, { transform: trimToSpec }),
     ingresses: m.informer(NETWORK_RESOURCES.ingresses, { transform: trimToSpec }),
     networkPolicies: m.informer(NETWORK_RESOURCES.networkPolicies, { transform: trimToSpec }),
+    httpRoutes: m.informer(NETWORK_RESOURCES.httpRoutes, { transform: trimToSpec, optional: {} }),
   };
 }
 
-/**
- * The network facts of the namespaces given, from the caches. HTTPRoutes are not read yet: the
- * evaluation supports them, the controller does not watch the Gateway API.
- */
+/** The network facts of the namespaces given, from the caches. */
 export function clusterNetworkFacts(
   c: NetworkCaches,
   namespaces: ReadonlySet<string>,
@@ -89,7 +105,7 @@ export function clusterNetworkFacts(
   return {
     services: c.services.list().filter(inScope).map(serviceFacts),
     ingresses: c.ingresses.list().filter(inScope).map(ingressFacts),
-    httpRoutes: [],
+    httpRoutes: c.httpRoutes.list().filter(inScope).map(httpRouteFacts),
     networkPolicies: c.networkPolicies.list().filter(inScope).map(networkPolicyFacts),
   };
 }
@@ -220,4 +236,28 @@ export function adjustImageScores(
     b.status.inspectorScore = adjusted.inspectorScore;
     b.status.inspectorScoreDetails = adjusted.inspectorScoreDetails;
   }
+}
+
+/**
+ * The CIS_BENCHMARK findings of nodes, from the check results their agents last wrote in their
+ * NodeInventories. A node without results is not evaluated: its agent runs the checks only while
+ * the ScanConfiguration switches cis on (ADR 0621).
+ */
+export function evaluateCisNodes(
+  inventories: Cache<NodeInventory & KubeObject>,
+  nodes: readonly string[],
+): { findings: BuiltFinding[]; notEvaluated: NotEvaluated[] } {
+  const facts: NodeCisFacts[] = [];
+  const notEvaluated: NotEvaluated[] = [];
+  for (const node of nodes) {
+    const results = inventories.get(node)?.status?.cisResults;
+    if (results === undefined)
+      notEvaluated.push({
+        id: node,
+        reason: `node ${node} has no CIS check results in its NodeInventory: the node agent runs the checks while the ScanConfiguration's spec.rulesPackages includes cis`,
+      });
+    else facts.push({ node, results });
+  }
+  const out = cisBenchmark.produce({ checks: CIS_CHECKS, nodes: facts });
+  return { findings: out.findings, notEvaluated: [...notEvaluated, ...out.notEvaluated] };
 }

@@ -182,6 +182,55 @@ describe('images of a pod', () => {
     ]);
   });
 
+  it("belong to the repository the spec names; the imageID's repository gives only the digest", () => {
+    // The runtime reports the first repository digest it holds for this content: a copy in
+    // another registry that another pod pulled first.
+    const images = podImages({
+      spec: {
+        containers: [{ name: 'app', image: 'registry.b.example/team/app:2' }],
+        initContainers: [{ name: 'init', image: 'registry.b.example/team/init' }],
+      },
+      status: {
+        containerStatuses: [
+          {
+            name: 'app',
+            image: 'registry.b.example/team/app:2',
+            imageID: `registry.a.example/mirror/app@${digest}`,
+            state: { running: { startedAt: '2026-11-20T10:00:00Z' } },
+          },
+        ],
+        initContainerStatuses: [
+          { name: 'init', imageID: `docker-pullable://registry.a.example/init@${digest}` },
+        ],
+      },
+    });
+    expect(images.map((i) => [i.key, i.tag])).toEqual([
+      [`registry.b.example/team/app@${digest}`, '2'],
+      [`registry.b.example/team/init@${digest}`, 'latest'],
+    ]);
+  });
+
+  it("fall back to the imageID's repository when the spec image does not parse", () => {
+    const images = podImages({
+      spec: { containers: [{ name: 'app', image: 'Not A Reference' }] },
+      status: {
+        containerStatuses: [{ name: 'app', imageID: `registry.a.example/app@${digest}` }],
+      },
+    });
+    expect(images.map((i) => [i.key, i.tag])).toEqual([
+      [`registry.a.example/app@${digest}`, undefined],
+    ]);
+  });
+
+  it('leave out a bare image id the spec does not pin (it is no manifest digest)', () => {
+    expect(
+      podImages({
+        spec: { containers: [{ name: 'app', image: `r.example/app@sha256:${'d'.repeat(64)}` }] },
+        status: { containerStatuses: [{ name: 'app', imageID: digest }] },
+      }),
+    ).toEqual([]);
+  });
+
   it('leave out containers that cannot be identified', () => {
     expect(
       podImages({

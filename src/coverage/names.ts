@@ -40,6 +40,17 @@ export const coveredResourceName = {
       `WORKLOAD/${namespace}/${kind}/${workloadName}`,
       true,
     ),
+  /**
+   * The code-scanning coverage of a workload (scan type CODE): a second object beside the
+   * workload's package coverage, as Inspector lists a Lambda function once per scan type.
+   */
+  workloadCode: (namespace: string, kind: string, workloadName: string): string =>
+    name(
+      'code',
+      `${namespace}.${kind.toLowerCase()}.${workloadName}`,
+      `WORKLOAD/CODE/${namespace}/${kind}/${workloadName}`,
+      true,
+    ),
   /** `repository` is `registry/repository`; the digest is `sha256:<hex>`. */
   image: (repository: string, digest: string): string => {
     const hex = digest.slice(digest.indexOf(':') + 1).slice(0, 16);
@@ -63,6 +74,7 @@ const PREFIXES: Readonly<Record<string, CoverageResourceType>> = {
   node: 'NODE',
   namespace: 'NAMESPACE',
   workload: 'WORKLOAD',
+  code: 'WORKLOAD',
   image: 'CONTAINER_IMAGE',
   repository: 'IMAGE_REPOSITORY',
 };

@@ -53,6 +53,18 @@ function specImages(pod: PodLike): Map<string, string> {
   return out;
 }
 
+/** A reference's repository, tag and digest, or undefined when it does not parse. */
+function parsedOrUndefined(
+  reference: string,
+): { repository: string; tag: string | undefined; digest: string | undefined } | undefined {
+  try {
+    const r = parseReference(reference);
+    return { repository: `${r.registry}/${r.repository}`, tag: r.tag, digest: r.digest };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The repository of a reference, or undefined when it does not parse. */
 export function repositoryOf(reference: string): string | undefined {
   try {
@@ -64,11 +76,14 @@ export function repositoryOf(reference: string): string | undefined {
 }
 
 /**
- * Images a pod's containers run, from status.containerStatuses (and init containers): the
- * kubelet's imageID (`[docker-pullable://]registry/repo@sha256:…`) names repository and digest.
- * A container whose imageID carries no repository (some runtimes report only an image id)
- * uses the spec image's repository when that image is pinned by the same digest; otherwise it
- * cannot be identified and is left out.
+ * Images a pod's containers run, from status.containerStatuses (and init containers). The
+ * image is attributed to the repository the pod's spec names: the kubelet's imageID
+ * (`[docker-pullable://]registry/repo@sha256:…`) contributes the manifest digest, and its
+ * repository only when the spec image does not parse (the runtime reports the first repository
+ * digest it holds for that content, which can be another registry's or a mirror's copy).
+ * A container whose imageID carries no repository (some runtimes report only an image id, not
+ * a manifest digest) uses the spec image when that image is pinned by the same digest;
+ * otherwise it cannot be identified and is left out.
  */
 export function podImages(pod: PodLike): PodImage[] {
   const status = (pod.status ?? {}) as {
@@ -83,20 +98,13 @@ export function podImages(pod: PodLike): PodImage[] {
     const digest = SHA256.exec(id)?.[0];
     if (digest === undefined) continue;
     const specImage = spec.get(s.name ?? '') ?? s.image ?? '';
-    let repository = id.includes('@') ? repositoryOf(id) : undefined;
-    if (repository === undefined && specImage.endsWith(`@${digest}`)) {
-      repository = repositoryOf(specImage);
-    }
+    const named = parsedOrUndefined(specImage);
+    let repository: string | undefined;
+    if (id.includes('@')) repository = named?.repository ?? repositoryOf(id);
+    else if (named?.digest === digest) repository = named.repository;
     if (repository === undefined) continue;
-    let tag: string | undefined;
-    try {
-      const ref = parseReference(specImage);
-      if (`${ref.registry}/${ref.repository}` === repository && ref.digest === undefined) {
-        tag = ref.tag;
-      }
-    } catch {
-      tag = undefined;
-    }
+    const tag =
+      named?.repository === repository && named.digest === undefined ? named.tag : undefined;
     const key = `${repository}@${digest}`;
     const startedAt = time(s.state?.running?.startedAt);
     const entry: PodImage = {

@@ -8,13 +8,14 @@ import { toApiTime } from '../util/time.ts';
 
 /** Labels of a CoveredResource. */
 export function coveredLabels(
-  status: Pick<CoveredResourceStatus, 'resourceType' | 'scanStatus'>,
+  status: Pick<CoveredResourceStatus, 'resourceType' | 'scanStatus' | 'scanType'>,
   namespace?: string,
 ): Record<string, string> {
   return {
     [LABELS.resourceType]: status.resourceType,
     [LABELS.statusCode]: status.scanStatus.statusCode,
     [LABELS.reason]: status.scanStatus.reason,
+    ...(status.scanType !== undefined ? { [LABELS.scanType]: status.scanType } : {}),
     ...(namespace !== undefined ? { [LABELS.resourceNamespace]: namespace } : {}),
   };
 }

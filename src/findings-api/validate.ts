@@ -5,6 +5,7 @@ import { FINDINGS_API_VERSION } from '../api/v1alpha1/common.ts';
 import { FindingSpecSchema, FindingStatusSchema } from '../api/v1alpha1/finding.ts';
 import { ObjectMetaSchema } from '../api/v1alpha1/common.ts';
 import type { z } from 'zod';
+import { labelValueErrors, qualifiedNameErrors } from '../util/label-value.ts';
 import type { StatusCause } from './status.ts';
 
 type Obj = { [key: string]: unknown };
@@ -41,6 +42,47 @@ function zodCauses(error: z.ZodError, root: string): StatusCause[] {
     field: fieldPath(root, i.path),
     message: `Invalid value: ${i.message}`,
   }));
+}
+
+/** kube-apiserver's limit on the total size of an object's annotations, in bytes. */
+export const TOTAL_ANNOTATION_BYTES = 256 * 1024;
+
+const invalidValue = (field: string, value: string, message: string): StatusCause => ({
+  reason: 'FieldValueInvalid',
+  field,
+  message: `Invalid value: ${JSON.stringify(value)}: ${message}`,
+});
+
+/**
+ * Label keys and values, annotation keys and the annotations' total size, checked as
+ * kube-apiserver checks every object's metadata (ValidateObjectMeta).
+ */
+export function metadataCauses(meta: unknown): StatusCause[] {
+  if (!isObject(meta)) return [];
+  const out: StatusCause[] = [];
+  if (isObject(meta.labels)) {
+    for (const [key, value] of Object.entries(meta.labels)) {
+      for (const m of qualifiedNameErrors(key)) out.push(invalidValue('metadata.labels', key, m));
+      if (typeof value === 'string')
+        for (const m of labelValueErrors(value))
+          out.push(invalidValue('metadata.labels', value, m));
+    }
+  }
+  if (isObject(meta.annotations)) {
+    let bytes = 0;
+    for (const [key, value] of Object.entries(meta.annotations)) {
+      for (const m of qualifiedNameErrors(key.toLowerCase()))
+        out.push(invalidValue('metadata.annotations', key, m));
+      bytes += Buffer.byteLength(key) + (typeof value === 'string' ? Buffer.byteLength(value) : 0);
+    }
+    if (bytes > TOTAL_ANNOTATION_BYTES)
+      out.push({
+        reason: 'FieldValueTooLong',
+        field: 'metadata.annotations',
+        message: `Too long: may not be more than ${TOTAL_ANNOTATION_BYTES} bytes`,
+      });
+  }
+  return out;
 }
 
 export interface Checked {
@@ -93,6 +135,7 @@ export function checkFinding(body: unknown): Checked {
     ...out,
     unknown: [],
   });
+  out.causes.push(...metadataCauses(metadata));
   const object: Obj = {
     apiVersion: body.apiVersion,
     kind: body.kind,

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Cache } from './cache.ts';
-import { ApiError, type KubeClient, isGone } from './client.ts';
+import { ApiError, type KubeClient, isGone, isNotFound } from './client.ts';
 import {
   collectionPath,
   type KubeObject,
@@ -60,6 +60,12 @@ export interface ReflectorOptions<T extends KubeObject> {
   /** Backoff after errors: initial and maximum delay. Defaults 800 ms and 30 s. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * The resource may not be served (a CRD that is not installed): a list answered 404 leaves
+   * the cache empty and synced, and is tried again every `recheckMs` (default 60 s), so the
+   * cache fills once the resource appears.
+   */
+  optional?: { recheckMs?: number | undefined };
   registry?: Registry;
 }
 
@@ -220,6 +226,11 @@ export class Reflector<T extends KubeObject> {
         this.backoffMs = this.o.backoffInitialMs ?? 800;
       } catch (err) {
         if (signal.aborted) break;
+        if (this.o.optional !== undefined && isNotFound(err)) {
+          needList = true;
+          await this.notServed(signal, log);
+          continue;
+        }
         if (isGone(err)) {
           // The resourceVersion is too old (compacted): only a fresh list can resume.
           this.stats.gone++;
@@ -248,6 +259,29 @@ export class Reflector<T extends KubeObject> {
         await abortable(delay, signal);
       }
     }
+  }
+
+  /** An optional resource answered 404: an empty, synced cache until the next check. */
+  private async notServed(signal: AbortSignal, log: Logger): Promise<void> {
+    // Within the inactivity limit, so the health check never takes the wait for a stuck watch.
+    const recheckMs = Math.min(
+      this.o.optional?.recheckMs ?? 60_000,
+      this.o.inactivityMs ?? 180_000,
+    );
+    if (!this.synced || this.o.cache.size > 0 || this.resourceVersion !== '') {
+      log.info({ recheckInMs: recheckMs }, 'resource not served (404); treated as empty');
+    }
+    this.o.cache.replace([]);
+    this.resourceVersion = '';
+    this.lastEventAt = performance.now();
+    this.markSynced();
+    await abortable(recheckMs, signal);
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    for (const resolve of this.syncWaiters.splice(0)) resolve();
   }
 
   private nextBackoff(): number {
@@ -295,10 +329,7 @@ export class Reflector<T extends KubeObject> {
     this.o.cache.replace(items);
     this.resourceVersion = rv;
     this.lastEventAt = performance.now();
-    if (!this.synced) {
-      this.synced = true;
-      for (const resolve of this.syncWaiters.splice(0)) resolve();
-    }
+    this.markSynced();
   }
 
   /** One watch; resolves with why it ended normally, throws on errors (ApiError 410 for Gone). */

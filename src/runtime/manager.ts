@@ -72,7 +72,12 @@ export interface ManagerOptions {
   registry?: Registry;
   client?: ClientOptions;
   /** Reflector tuning (tests shorten the watch timeout). */
-  reflector?: { minWatchTimeoutSeconds?: number; inactivityMs?: number };
+  reflector?: {
+    minWatchTimeoutSeconds?: number;
+    inactivityMs?: number;
+    /** How often a resource that is not served (an optional CRD) is looked for again. */
+    optionalRecheckMs?: number;
+  };
 }
 
 interface InformerOptions<T extends KubeObject> {
@@ -80,6 +85,8 @@ interface InformerOptions<T extends KubeObject> {
   labelSelector?: string;
   fieldSelector?: string;
   transform?: Transform<T>;
+  /** The resource may not be served (an optional CRD): see ReflectorOptions.optional. */
+  optional?: { recheckMs?: number | undefined };
 }
 
 export class Manager {
@@ -179,6 +186,13 @@ export class Manager {
       ...(options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {}),
       ...(options.fieldSelector !== undefined ? { fieldSelector: options.fieldSelector } : {}),
       ...(options.transform !== undefined ? { transform: options.transform } : {}),
+      ...(options.optional !== undefined
+        ? {
+            optional: {
+              recheckMs: options.optional.recheckMs ?? this.o.reflector?.optionalRecheckMs,
+            },
+          }
+        : {}),
       ...(this.o.reflector?.minWatchTimeoutSeconds !== undefined
         ? { minWatchTimeoutSeconds: this.o.reflector.minWatchTimeoutSeconds }
         : {}),

@@ -153,12 +153,37 @@ interface CoverageStatus {
   scanStatus?: { statusCode?: string; reason?: string; message?: string };
 }
 
+/** The first CoveredResource whose resourceId matches: its name and status. */
+async function coveredResource(
+  match: (id: string) => boolean,
+): Promise<{ name: string; status: CoverageStatus } | undefined> {
+  const list = JSON.parse(await kubectl(['get', 'coveredresources', '-o', 'json'])) as {
+    items: { metadata: { name: string }; status?: CoverageStatus }[];
+  };
+  const found = list.items.find((c) => match(c.status?.resourceId ?? ''));
+  return found && { name: found.metadata.name, status: found.status ?? {} };
+}
+
 /** The status of the first CoveredResource whose resourceId matches. */
 async function coverageOf(match: (id: string) => boolean): Promise<CoverageStatus | undefined> {
-  const list = JSON.parse(await kubectl(['get', 'coveredresources', '-o', 'json'])) as {
-    items: { status?: CoverageStatus }[];
-  };
-  return list.items.map((c) => c.status ?? {}).find((s) => match(s.resourceId ?? ''));
+  return (await coveredResource(match))?.status;
+}
+
+/** The vulnerability ids of a CoveredResource's ACTIVE continuous findings. */
+async function activeFindingsOf(coveredResourceName: string): Promise<string[]> {
+  const list = JSON.parse(
+    await kubectl([
+      '-n',
+      ns,
+      'get',
+      'findings',
+      '-l',
+      `kubeinspector.io/covered-resource=${coveredResourceName},kubeinspector.io/status=ACTIVE`,
+      '-o',
+      'json',
+    ]),
+  ) as { items: { metadata: { labels?: Record<string, string> } }[] };
+  return list.items.map((f) => f.metadata.labels?.['kubeinspector.io/vulnerability-id'] ?? '');
 }
 
 interface PodList {
@@ -352,6 +377,89 @@ describe('a registry with basic auth', () => {
     });
     expect(status.scanStatus?.statusCode).toBe('INACTIVE');
     expect(status.scanStatus?.message).toContain(`/e2e/without-secret:1: `);
+  });
+});
+
+describe('image attribution', () => {
+  const mirrorNs = 'e2e-mirror';
+  let removeNamespace: () => Promise<void>;
+  beforeAll(async () => {
+    removeNamespace = await namespace(mirrorNs);
+  });
+  afterAll(async () => {
+    await removeNamespace();
+  });
+
+  it("an image is the repository the pod names, whichever repository the kubelet's imageID names", async () => {
+    // The same manifest under another name: the runtime holds one image with both names and
+    // reports the repository digest it knew first (tools, pulled by earlier pods).
+    const digestOf = (name: string) =>
+      (
+        JSON.parse(
+          execFileSync('skopeo', [
+            'inspect',
+            '--tls-verify=false',
+            `docker://${inject('registry')}/${name}`,
+          ]).toString(),
+        ) as { Digest: string }
+      ).Digest;
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${inject('registry')}/tools:1`,
+      `docker://${inject('registry')}/x-mirror/tools:1`,
+    ]);
+    const digest = digestOf('tools:1');
+    expect(digestOf('x-mirror/tools:1')).toBe(digest);
+    const repository = `${inject('podRegistry')}/x-mirror/tools`;
+    for (const name of ['first', 'second']) {
+      await apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: mirrorNs },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image: name === 'first' ? `${inject('podRegistry')}/tools:1` : `${repository}:1`,
+              command: ['sleep', '3600'],
+            },
+          ],
+        },
+      });
+      await kubectl([
+        '-n',
+        mirrorNs,
+        'wait',
+        '--for=condition=Ready',
+        `pod/${name}`,
+        '--timeout=120s',
+      ]);
+    }
+    const imageId = (
+      await kubectl([
+        '-n',
+        mirrorNs,
+        'get',
+        'pod',
+        'second',
+        '-o',
+        'jsonpath={.status.containerStatuses[0].imageID}',
+      ])
+    ).trim();
+    expect(imageId.endsWith(`@${digest}`)).toBe(true);
+    // The case this is about: the kubelet names another repository.
+    expect(imageId.startsWith(`${repository}@`)).toBe(false);
+    const covered = await eventually('the image under the repository the pod names', 120_000, () =>
+      coverageOf((id) => id === `${repository}@${digest}`),
+    );
+    expect(covered.resourceType).toBe('CONTAINER_IMAGE');
+    console.error(
+      `e2e: pod of ${repository}:1 reported imageID ${imageId}; covered as ${repository}@${digest}`,
+    );
   });
 });
 
@@ -573,45 +681,146 @@ const controllerReady = (image?: string) =>
       : undefined;
   });
 
-describe('disruptions and upgrades', () => {
-  it('the PodDisruptionBudget refuses to evict the leader (the standby is never Ready)', async () => {
-    const pods = JSON.parse(
-      await kubectl([
-        '-n',
-        ns,
+const leaseHolder = (): Promise<string> =>
+  kubectl([
+    '-n',
+    ns,
+    'get',
+    'lease',
+    'kube-inspector-controller',
+    '-o',
+    'jsonpath={.spec.holderIdentity}',
+  ]).then((h) => h.trim());
+
+/**
+ * Lists findings through the aggregated API every 250 ms while `during` runs and until one
+ * answers after it: how long the API did not answer (from the last answer before a failure to
+ * the first answer after it, summed), and how many lists failed.
+ */
+async function findingsOutageDuring<T>(
+  during: () => Promise<T>,
+): Promise<{ value: T; gapMs: number; failures: number }> {
+  const list = async (): Promise<boolean> =>
+    (
+      await kubectlResult([
         'get',
-        'pods',
-        '-l',
-        'app.kubernetes.io/component=controller',
-        '-o',
-        'json',
-      ]),
-    ) as {
-      items: {
-        metadata: { name: string };
-        status: { conditions?: { type: string; status: string }[] };
-      }[];
-    };
-    const ready = (p: (typeof pods.items)[number]) =>
-      p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    const leader = pods.items.find(ready)!;
-    const standby = pods.items.find((p) => !ready(p))!;
-    const evict = (pod: string) =>
-      kubectlResult(
-        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}/eviction?dryRun=All`, '-f', '-'],
+        '--raw',
+        `/apis/findings.kubeinspector.io/v1alpha1/namespaces/${ns}/findings?limit=1`,
+        '--request-timeout=5s',
+      ])
+    ).code === 0;
+  const phase: { now: 'running' | 'finishing' | 'abandoned' } = { now: 'running' };
+  let lastOk = Date.now();
+  let gapStart: number | undefined;
+  let gapMs = 0;
+  let failures = 0;
+  const poll = (async () => {
+    for (;;) {
+      const ok = await list();
+      const now = Date.now();
+      if (ok) {
+        if (gapStart !== undefined) gapMs += now - gapStart;
+        gapStart = undefined;
+        lastOk = now;
+        if (phase.now !== 'running') return;
+      } else {
+        failures++;
+        gapStart ??= lastOk;
+        if (phase.now === 'abandoned') return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  try {
+    const value = await during();
+    phase.now = 'finishing';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      poll,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error('the findings API did not answer again')),
+          120_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return { value, gapMs, failures };
+  } finally {
+    phase.now = 'abandoned';
+    await poll;
+  }
+}
+
+describe('disruptions and upgrades', () => {
+  it('the PodDisruptionBudget lets the leader be evicted: the standby takes over and the findings API answers again', async () => {
+    const pdb = JSON.parse(
+      await kubectl(['-n', ns, 'get', 'pdb', 'kube-inspector-controller', '-o', 'json']),
+    ) as { status: { currentHealthy: number; expectedPods: number; disruptionsAllowed: number } };
+    // Only the lease holder is Ready; the budget still allows a disruption.
+    expect(pdb.status).toMatchObject({ currentHealthy: 1, expectedPods: 2 });
+    expect(pdb.status.disruptionsAllowed).toBeGreaterThan(0);
+    const before = await leaseHolder();
+    const leaderPod = before.split('_')[0]!;
+    const outage = await findingsOutageDuring(async () => {
+      const started = Date.now();
+      // What `kubectl drain` does for each pod: an Eviction, which the budget may refuse (429).
+      await kubectl(
+        ['create', '--raw', `/api/v1/namespaces/${ns}/pods/${leaderPod}/eviction`, '-f', '-'],
         JSON.stringify({
           apiVersion: 'policy/v1',
           kind: 'Eviction',
-          metadata: { name: pod, namespace: ns },
+          metadata: { name: leaderPod, namespace: ns },
         }),
       );
-    const refused = await evict(leader.metadata.name);
-    expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/disruption budget/);
-    // The standby is not healthy and the budget is: evicting it is allowed.
-    const allowed = await evict(standby.metadata.name);
-    expect(allowed.stderr).toBe('');
-    expect(allowed.code).toBe(0);
+      const after = await eventually('a new leader', 120_000, async () => {
+        const h = await leaseHolder();
+        return h !== '' && !h.startsWith(leaderPod) ? h : undefined;
+      });
+      return { after, leaseMs: Date.now() - started };
+    });
+    console.error(
+      `e2e: leader evicted: lease taken over ${outage.value.leaseMs} ms after the eviction; ` +
+        `findings API unanswered for ${outage.gapMs} ms (${outage.failures} failed lists)`,
+    );
+    expect(outage.value.after.startsWith(leaderPod)).toBe(false);
+    await kubectl(['-n', ns, 'wait', '--for=delete', `pod/${leaderPod}`, '--timeout=120s']);
+    await controllerReady();
+  });
+
+  it('draining the node of both controller replicas does not hang; they come back when it is uncordoned', async () => {
+    const node = inject('nodeName');
+    let cordoned = false;
+    try {
+      const outage = await findingsOutageDuring(async () => {
+        const started = Date.now();
+        cordoned = true;
+        // Only the controller's pods (the node is the cluster's only one: everything else stays).
+        const drain = await kubectlResult([
+          'drain',
+          node,
+          '--pod-selector=app.kubernetes.io/component=controller',
+          '--ignore-daemonsets',
+          '--delete-emptydir-data',
+          '--timeout=120s',
+        ]);
+        expect(drain.stderr).not.toMatch(/disruption budget|Cannot evict/);
+        expect(drain.code).toBe(0);
+        const drainedMs = Date.now() - started;
+        // The replacements wait for a schedulable node.
+        await kubectl(['uncordon', node]);
+        cordoned = false;
+        const uncordoned = Date.now();
+        await controllerReady();
+        return { drainedMs, readyMs: Date.now() - uncordoned };
+      });
+      console.error(
+        `e2e: node drained of both controller replicas in ${outage.value.drainedMs} ms; ` +
+          `leader Ready ${outage.value.readyMs} ms after uncordon; findings API unanswered for ` +
+          `${outage.gapMs} ms (${outage.failures} failed lists)`,
+      );
+    } finally {
+      if (cordoned) await kubectl(['uncordon', node]);
+    }
   });
 
   it('probes: the leader is Ready, the standby Running and not Ready, neither restarted', async () => {
@@ -935,10 +1144,10 @@ describe('faults on the node', () => {
     }
   });
 
-  it('the registry stopped while a scan waits for it: the image is INTERNAL_ERROR and says why', async () => {
-    // Another digest no pod ran (the other format of the tools image is the basic-auth
-    // registry's copy, and the kubelet names an image by the first repository it pulled it from).
-    copyWithNewConfig('tools:1', 'e2e/refused:1');
+  it('the registry stopped while a scan waits for it: INTERNAL_ERROR saying why, SUCCESSFUL with its findings once it is back', async () => {
+    // Another digest no pod ran: the controller's image (Debian packages, so it has findings)
+    // with a label added to its config.
+    copyWithNewConfig('kube-inspector:e2e', 'e2e/refused:1');
     // Pods lose the registry first, so the scan is waiting for it when it stops.
     const rule = [
       'INPUT',
@@ -954,6 +1163,8 @@ describe('faults on the node', () => {
     execFileSync('iptables', ['-I', ...rule]);
     let blocked = true;
     let stopped = false;
+    const image = (id: string) => id.includes('/e2e/refused@');
+    const workload = (id: string) => id === `${faultNs}/Pod/refused`;
     try {
       await apply({
         apiVersion: 'v1',
@@ -979,7 +1190,7 @@ describe('faults on the node', () => {
         '--timeout=120s',
       ]);
       await eventually('the image waiting for its scan', 60_000, async () => {
-        const s = await coverageOf((id) => id.includes('/e2e/refused@'));
+        const s = await coverageOf(image);
         return s?.scanStatus?.reason === 'PENDING_INITIAL_SCAN' ? s : undefined;
       });
       // The registry goes away: its port refuses connections.
@@ -989,18 +1200,43 @@ describe('faults on the node', () => {
       blocked = false;
       const down = Date.now();
       const failed = await eventually('the image INTERNAL_ERROR', 120_000, async () => {
-        const s = await coverageOf((id) => id.includes('/e2e/refused@'));
-        return s?.scanStatus?.reason === 'INTERNAL_ERROR' ? s : undefined;
+        const c = await coveredResource(image);
+        return c?.status.scanStatus?.reason === 'INTERNAL_ERROR' ? c : undefined;
       });
       console.error(
-        `e2e: registry stopped during a scan: image INTERNAL_ERROR ${Date.now() - down} ms later: ${failed.scanStatus?.message ?? ''}`,
+        `e2e: registry stopped during a scan: image INTERNAL_ERROR ${Date.now() - down} ms later: ${failed.status.scanStatus?.message ?? ''}`,
       );
-      expect(failed.scanStatus?.statusCode).toBe('INACTIVE');
-      expect(failed.scanStatus?.message).toMatch(/unavailable/);
-      await eventually('the pod INTERNAL_ERROR', 60_000, async () => {
-        const w = await coverageOf((id) => id === `${faultNs}/Pod/refused`);
-        return w?.scanStatus?.reason === 'INTERNAL_ERROR' ? true : undefined;
+      expect(failed.status.scanStatus?.statusCode).toBe('INACTIVE');
+      expect(failed.status.scanStatus?.message).toMatch(/unavailable/);
+      await eventually('the pod INTERNAL_ERROR', 60_000, async () =>
+        (await coverageOf(workload))?.scanStatus?.reason === 'INTERNAL_ERROR' ? true : undefined,
+      );
+      expect(await activeFindingsOf(failed.name)).toEqual([]);
+
+      // The registry comes back: the failed scan is tried again after --retry-failed-scans-after
+      // (15 s in the e2e overlay), with no event and nothing done by hand.
+      await nodeControl('registry', 'start');
+      stopped = false;
+      const up = Date.now();
+      const recovered = await eventually('the image and the pod SUCCESSFUL', 120_000, async () => {
+        const i = await coverageOf(image);
+        const w = await coverageOf(workload);
+        return i?.scanStatus?.reason === 'SUCCESSFUL' && w?.scanStatus?.reason === 'SUCCESSFUL'
+          ? { i, w }
+          : undefined;
       });
+      const recoveredMs = Date.now() - up;
+      expect(recovered.i.scanStatus?.statusCode).toBe('ACTIVE');
+      expect(recovered.w.scanStatus?.statusCode).toBe('ACTIVE');
+      // CVE-2011-3374 (apt, every Debian 12 version) is in the image's packages.
+      const findings = await eventually("the image's findings", 60_000, async () => {
+        const ids = await activeFindingsOf(failed.name);
+        return ids.includes('CVE-2011-3374') ? ids : undefined;
+      });
+      console.error(
+        `e2e: registry back: image and pod SUCCESSFUL ${recoveredMs} ms after it started again, ` +
+          `${findings.length} findings ${Date.now() - up} ms after`,
+      );
     } finally {
       if (blocked) execFileSync('iptables', ['-D', ...rule]);
       if (stopped) await nodeControl('registry', 'start');

@@ -182,7 +182,7 @@ describe('kubectl', () => {
     );
   });
 
-  it('get coverage shows Type, Resource, Status, Reason and Last Scanned', async () => {
+  it('get coverage shows Type, Resource, Status, Reason, Last Scanned and Scan Type', async () => {
     const out = await kubectl('get', 'coverage', `container-image-3f9a6c1e2b7d4058-${suffix}`);
     const [header, row] = out.trim().split('\n');
     expect(header?.split(/\s{2,}/)).toEqual([
@@ -192,10 +192,11 @@ describe('kubectl', () => {
       'STATUS',
       'REASON',
       'LAST SCANNED',
+      'SCAN TYPE',
       'AGE',
     ]);
     expect(row).toMatch(
-      /CONTAINER_IMAGE\s+registry\.example\/shop\/web@sha256:\w+\s+ACTIVE\s+SUCCESSFUL\s+\d+[smhd]/,
+      /CONTAINER_IMAGE\s+registry\.example\/shop\/web@sha256:\w+\s+ACTIVE\s+SUCCESSFUL\s+\d+[smhd]\s+PACKAGE/,
     );
   });
 

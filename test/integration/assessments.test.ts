@@ -513,9 +513,9 @@ describe('assessments', () => {
     expect(await findingsOf('skipped')).toEqual([]);
   });
 
-  it('rules packages not implemented and unknown time zones are refused by the template; its runs fail', async () => {
+  it('a missing target and unknown time zones are refused by the template; its runs fail', async () => {
     await env.apply(
-      template('hardening', { targetRef: { name: 'storefront' }, rulesPackages: ['cve', 'cis'] }),
+      template('hardening', { targetRef: { name: 'nowhere' }, rulesPackages: ['cve', 'cis'] }),
     );
     const stalled = await eventually('template stalled', async () => {
       const t = await getJson<{ status?: { conditions?: Condition[] } }>(
@@ -526,8 +526,8 @@ describe('assessments', () => {
       );
       return t.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
     });
-    expect(stalled.reason).toBe('RulesPackageNotImplemented');
-    expect(stalled.message).toContain('rules package cis is not implemented yet');
+    expect(stalled.reason).toBe('TargetNotFound');
+    expect(stalled.message).toContain('AssessmentTarget nowhere does not exist');
     await env.apply(runObject('hardening-1', 'hardening'));
     const failed = await stateIs('hardening-1', 'FAILED');
     expect(failed.status?.stateChanges?.map((c) => c.state)).toEqual(['CREATED', 'FAILED']);
@@ -535,7 +535,9 @@ describe('assessments', () => {
       status: 'False',
       reason: 'Failed',
     });
-    expect(failed.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('cis');
+    expect(failed.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+      'nowhere',
+    );
 
     // A schedule in a time zone nobody knows is refused the same way, naming the field.
     await env.apply(

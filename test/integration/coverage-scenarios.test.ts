@@ -1344,11 +1344,20 @@ describe('coverage of a cluster, resource by resource', () => {
       const out = await s.env.kubectl('get', 'coverage', ...rows.map((r) => r[0]));
       const lines = out.trimEnd().split('\n');
       const header = lines[0]!;
-      expect(header).toMatch(/^NAME\s+TYPE\s+RESOURCE\s+STATUS\s+REASON\s+LAST SCANNED\s+AGE$/);
-      // kubectl aligns columns under their headings: cut each row at the headings' offsets.
-      const starts = ['NAME', 'TYPE', 'RESOURCE', 'STATUS', 'REASON', 'LAST SCANNED', 'AGE'].map(
-        (h) => header.indexOf(h),
+      expect(header).toMatch(
+        /^NAME\s+TYPE\s+RESOURCE\s+STATUS\s+REASON\s+LAST SCANNED\s+SCAN TYPE\s+AGE$/,
       );
+      // kubectl aligns columns under their headings: cut each row at the headings' offsets.
+      const starts = [
+        'NAME',
+        'TYPE',
+        'RESOURCE',
+        'STATUS',
+        'REASON',
+        'LAST SCANNED',
+        'SCAN TYPE',
+        'AGE',
+      ].map((h) => header.indexOf(h));
       const cells = (name: string): string[] => {
         const line = lines.find((l) => l.startsWith(`${name} `));
         expect(line, name).toBeDefined();

@@ -51,7 +51,7 @@ describe('make demo', () => {
     ]);
     expect(out).toMatch(/storefront-first-run-cve-2023-4911-glibc-\S+\s+HIGH/);
     expect(out).toMatch(
-      /^kubeinspector_coverage_resources\{resource_type="NODE",status_code="ACTIVE",reason="SUCCESSFUL"\} 1$/m,
+      /^kubeinspector_coverage_resources\{resource_type="NODE",status_code="ACTIVE",reason="SUCCESSFUL",scan_type="PACKAGE"\} 1$/m,
     );
     expect(out).not.toContain('demo failed');
   });

@@ -427,6 +427,45 @@ describe('kubectl against the findings API', () => {
     });
   });
 
+  it('refuses labels and annotations kube-apiserver refuses, with its messages', async () => {
+    await kubectlInput(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'labels', namespace },
+      }),
+      'apply',
+      '-f',
+      '-',
+    );
+    const tooLong = 'x'.repeat(64);
+    for (const metadata of [
+      { labels: { team: tooLong } },
+      { labels: { 'bad key': 'v' } },
+      { labels: { team: 'a b' } },
+      { labels: { 'a/b/c': 'v' } },
+      { labels: { 'Example.com/team': 'v' } },
+      { labels: { 'example.com/': 'v' } },
+      { labels: { ['n'.repeat(64)]: 'v' } },
+      { annotations: { '-note': 'v' } },
+      { annotations: { note: 'y'.repeat(262_145) } },
+    ]) {
+      const patch = JSON.stringify({ metadata });
+      const [ours, theirs] = await Promise.all([
+        kubectlAll('patch', 'finding', 'high-one', '-n', namespace, '--type', 'merge', '-p', patch),
+        kubectlAll('patch', 'configmap', 'labels', '-n', namespace, '--type', 'merge', '-p', patch),
+      ]);
+      expect(theirs.code, patch.slice(0, 80)).not.toBe(0);
+      expect(ours.code, patch.slice(0, 80)).not.toBe(0);
+      const reason = (stderr: string) =>
+        stderr.replace(/^.*? is invalid: /s, '').replace(/\s+$/, '');
+      expect(reason(ours.stderr), patch.slice(0, 80)).toBe(reason(theirs.stderr));
+    }
+    const got = await store.get(namespace, 'high-one');
+    expect(got?.metadata.labels?.team).toBeUndefined();
+    expect(got?.metadata.annotations?.note).toBeUndefined();
+  });
+
   it('applies spec.attributes server-side', async () => {
     await kubectlInput(
       JSON.stringify({

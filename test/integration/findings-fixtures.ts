@@ -16,6 +16,7 @@ import { apply } from '../../src/kube/apply.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { collectionPath, type KubeObject } from '../../src/kube/resources.ts';
 import { databaseSource, type DatabaseSource } from '../../src/vulndb/source.ts';
+import { labelValueFor } from '../../src/util/label-value.ts';
 
 /**
  * Packages of a Debian 12.0 ("bookworm" as released) node: the versions the release shipped,
@@ -211,7 +212,7 @@ export async function findingsOf(
   const list = await client.request<{ items: (Finding & KubeObject)[] }>(
     'GET',
     collectionPath(kinds.findings, namespace),
-    { query: { labelSelector: `${LABELS.coveredResource}=${coveredResource}` } },
+    { query: { labelSelector: `${LABELS.coveredResource}=${labelValueFor(coveredResource)}` } },
   );
   // A finding is created (metadata) and then given its status: one without a status yet is
   // left out, as a person listing findings a moment later would see it complete.

@@ -10,7 +10,9 @@ import { LABELS } from '../../src/api/v1alpha1/common.ts';
 import { setupCoverage } from '../../src/controllers/coverage/index.ts';
 import { setupFindings } from '../../src/controllers/findings/index.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
+import { labelsEqual } from '../../src/findings-store/selectors.ts';
 import { core } from '../../src/kube/resources.ts';
+import { labelValueFor } from '../../src/util/label-value.ts';
 import type { DatabaseSource } from '../../src/vulndb/source.ts';
 import {
   AGENT_LABELS,
@@ -70,16 +72,23 @@ describe('coverage and findings together', () => {
     db?.remove();
   });
 
-  it('turns a covered node into findings, and closes them when the node is deleted', async () => {
+  /** A node with an agent and a Debian 12.0 inventory; resolves with its five findings. */
+  const coverNode = async (nodeName: string) => {
     const w = new Writer(env.client);
     const now = Date.now();
-    const node = await w.create(core.nodes, nodeObject('worker-1'));
+    const node = await w.create(
+      core.nodes,
+      nodeObject(nodeName, {
+        // The kubelet's hostname label is the host's short name; a node's name may be longer.
+        labels: { 'kubernetes.io/hostname': nodeName.split('.')[0]! },
+      }),
+    );
     await w.setStatus(core.nodes, node, kubeletNodeStatus({}, now), 'kubelet');
     await runPod(
       w,
       env.adminNamespace,
-      'kube-inspector-agent-worker-1',
-      'worker-1',
+      `kube-inspector-agent-${nodeName}`,
+      nodeName,
       // A loopback address nothing listens on: the agent image is never scanned.
       [
         {
@@ -96,40 +105,102 @@ describe('coverage and findings together', () => {
       now - HOUR,
       { labels: { ...AGENT_LABELS } },
     );
-    await applyNodeInventory(env.client, 'worker-1', BOOKWORM_PACKAGES, new Date(now - 60_000));
-
-    const cr = coveredResourceName.node('worker-1');
-    const found = await eventually('the findings of worker-1', async () => {
+    await applyNodeInventory(env.client, nodeName, BOOKWORM_PACKAGES, new Date(now - 60_000));
+    const cr = coveredResourceName.node(nodeName);
+    const found = await eventually(`the findings of ${nodeName}`, async () => {
       const f = await findingsOf(env.client, env.adminNamespace, cr);
       return f.size === 5 ? f : undefined;
     });
-    expect(found.get('CVE-2024-6387')?.status?.resource).toMatchObject({
-      type: 'NODE',
-      id: 'worker-1',
-      name: 'worker-1',
-    });
-    const covered = await eventually('SUCCESSFUL with its counts', async () => {
-      const o = JSON.parse(await env.kubectl('get', 'coverage', cr, '-o', 'json')) as {
-        status: { scanStatus: { reason: string }; findingCounts?: { total?: number } };
-      };
-      return o.status.scanStatus.reason === 'SUCCESSFUL' && o.status.findingCounts?.total === 5
-        ? o
-        : undefined;
-    });
-    expect(covered.status.findingCounts).toMatchObject({ total: 5 });
+    return { cr, found };
+  };
 
-    await env.kubectl('delete', 'node', 'worker-1');
-    await eventually('the findings CLOSED and the CoveredResource removed', async () => {
-      const f = [...(await findingsOf(env.client, env.adminNamespace, cr)).values()];
-      const gone =
-        (await env.kubectl('get', 'coverage', cr, '--ignore-not-found', '-o', 'name')).trim() ===
-        '';
-      return gone &&
-        f.length === 5 &&
-        f.every((x) => x.metadata.labels?.[LABELS.status] === 'CLOSED')
-        ? true
-        : undefined;
+  // A node name longer than a label value gives a CoveredResource name its findings cannot carry
+  // in a label as it is: they carry the value that stands for it.
+  it.each([['worker-1'], [`worker-2.${'pool-a'.repeat(10)}.eu-west-1.compute.internal`]])(
+    'turns a covered node into findings, and closes them when the node is deleted: %s',
+    async (nodeName) => {
+      const { cr, found } = await coverNode(nodeName);
+      expect(found.get('CVE-2024-6387')?.status?.resource).toMatchObject({
+        type: 'NODE',
+        id: nodeName,
+        name: nodeName,
+      });
+      for (const f of found.values())
+        expect(f.metadata.labels?.[LABELS.coveredResource]).toBe(labelValueFor(cr));
+      const covered = await eventually('SUCCESSFUL with its counts', async () => {
+        const o = JSON.parse(await env.kubectl('get', 'coverage', cr, '-o', 'json')) as {
+          status: { scanStatus: { reason: string }; findingCounts?: { total?: number } };
+        };
+        return o.status.scanStatus.reason === 'SUCCESSFUL' && o.status.findingCounts?.total === 5
+          ? o
+          : undefined;
+      });
+      expect(covered.status.findingCounts).toMatchObject({ total: 5 });
+
+      await env.kubectl('delete', 'node', nodeName);
+      await eventually('the findings CLOSED and the CoveredResource removed', async () => {
+        const f = [...(await findingsOf(env.client, env.adminNamespace, cr)).values()];
+        const gone =
+          (await env.kubectl('get', 'coverage', cr, '--ignore-not-found', '-o', 'name')).trim() ===
+          '';
+        return gone &&
+          f.length === 5 &&
+          f.every((x) => x.metadata.labels?.[LABELS.status] === 'CLOSED')
+          ? true
+          : undefined;
+      });
+    },
+  );
+
+  it('relabels findings stored with a covered-resource label longer than a label value', async () => {
+    const nodeName = `worker-3.${'pool-b'.repeat(10)}.eu-west-1.compute.internal`;
+    const { cr, found } = await coverNode(nodeName);
+    const names = [...found.values()].map((f) => f.metadata.name).sort();
+    // As an earlier version stored them: the whole CoveredResource name in the label.
+    const store = controller.store;
+    const byValue = { [LABELS.coveredResource]: labelValueFor(cr) };
+    const stored = await store.list({
+      namespace: env.adminNamespace,
+      labelSelector: labelsEqual(byValue),
     });
+    await store.batch(
+      stored.items.map((f) => ({
+        op: 'update' as const,
+        finding: {
+          ...f,
+          metadata: {
+            ...f.metadata,
+            labels: { ...f.metadata.labels, [LABELS.coveredResource]: cr },
+          },
+        },
+      })),
+    );
+    const at = await store.lastEvaluation(labelValueFor(cr));
+    await store.recordEvaluation(cr, at);
+    await store.recordEvaluation(labelValueFor(cr), undefined);
+    // A rule change makes the controller visit every resource that has findings.
+    await env.apply({
+      apiVersion: 'kubeinspector.io/v1alpha1',
+      kind: 'SuppressionRule',
+      metadata: { name: 'nothing-matches', namespace: env.adminNamespace },
+      spec: {
+        reason: 'visits every resource with findings',
+        filterCriteria: { vulnerabilityId: [{ comparison: 'EQUALS', value: 'CVE-1999-0000' }] },
+      },
+    });
+    await eventually('the findings relabelled', async () => {
+      const long = await store.count({
+        namespace: env.adminNamespace,
+        labelSelector: labelsEqual({ [LABELS.coveredResource]: cr }),
+      });
+      return long === 0 ? true : undefined;
+    });
+    const after = await findingsOf(env.client, env.adminNamespace, cr);
+    expect([...after.values()].map((f) => f.metadata.name).sort()).toEqual(names);
+    expect(await store.lastEvaluation(labelValueFor(cr))).toEqual(at);
+    expect(await store.lastEvaluation(cr)).toBeUndefined();
+    await env.kubectl('delete', 'suppressionrule', 'nothing-matches', '-n', env.adminNamespace);
+    await env.kubectl('delete', 'node', nodeName);
   });
 
   it('scans an image a pod runs and turns its Debian packages into findings', async () => {

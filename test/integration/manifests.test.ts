@@ -179,6 +179,11 @@ describe('manifests/', () => {
       expect(spec.containers[0]!.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
       expect(spec.terminationGracePeriodSeconds).toBe(40);
       expect(built.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+      // Every replica Ready and spread over nodes: one unavailable at a time (ADR 709).
+      expect(
+        (find(built, 'PodDisruptionBudget') as unknown as { spec: { maxUnavailable: number } }).spec
+          .maxUnavailable,
+      ).toBe(1);
       // Its namespace must exist for the dry run (the base's apply above creates it too).
       await kubectl.withInput(JSON.stringify(find(built, 'Namespace')), 'apply', '-f', '-');
       const out = await kubectl.withInput(
@@ -267,10 +272,17 @@ describe('manifests/', () => {
     expect(c.volumeMounts.map((m) => m.mountPath)).toContain('/tmp');
 
     const pdb = find(objects, 'PodDisruptionBudget') as unknown as {
-      spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
+      spec: {
+        maxUnavailable: number | string;
+        unhealthyPodEvictionPolicy?: string;
+        selector: { matchLabels: Record<string, string> };
+      };
     };
-    // One replica: a drain may take it (the findings API answers 503 until it is back).
-    expect(pdb.spec.maxUnavailable).toBe(1);
+    // Every replica shares the one node of the ReadWriteOnce volume and only the lease holder
+    // is Ready: a drain may take them all (ADR 709; the findings API answers 503 meanwhile).
+    expect(pdb.spec.maxUnavailable).toBe('100%');
+    // The standby is never Ready: it goes at once (the default would wait for a healthy budget).
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
     const podLabels = (
       deployment as unknown as {
         spec: { template: { metadata: { labels: Record<string, string> } } };

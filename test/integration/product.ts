@@ -226,7 +226,11 @@ export interface ControllerOptions {
   /** The controller's API client limit (the CLI's --kube-api-qps and --kube-api-burst). */
   client?: ClientOptions;
   /** Reflector tuning, for tests that restart watches. */
-  reflector?: { minWatchTimeoutSeconds?: number; inactivityMs?: number };
+  reflector?: {
+    minWatchTimeoutSeconds?: number;
+    inactivityMs?: number;
+    optionalRecheckMs?: number;
+  };
 }
 
 export interface RunningController {

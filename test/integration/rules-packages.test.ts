@@ -13,6 +13,7 @@ import { coveredResourceName } from '../../src/coverage/names.ts';
 import { collectionPath, core, type KubeObject } from '../../src/kube/resources.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { httpRouteCrd } from '../support/gateway-api.ts';
 import { buildImage, startRegistry, type TestRegistry } from '../support/registry.ts';
 import {
   type PushedImage,
@@ -109,6 +110,8 @@ describe('rules packages', () => {
       database: db.source,
       insecureRegistries: [registry.host],
       setups: [setupCoverage, setupFindings, setupAssessments],
+      // The Gateway API is installed while the controller runs: looked for again every 2 s.
+      reflector: { optionalRecheckMs: 2000 },
     });
   });
   afterAll(async () => {
@@ -296,6 +299,84 @@ describe('rules packages', () => {
       const f = await findings(env.adminNamespace, selector);
       return f.length >= 2 && f.every((x) => x.status?.status === 'CLOSED') ? true : undefined;
     });
+  });
+
+  it('network-reachability follows HTTPRoutes once the Gateway API is installed, and forgets them when it is removed', async () => {
+    // The controller started without the Gateway API: its HTTPRoute cache is empty and synced.
+    await scanConfiguration(['network-reachability']);
+    const gw = 'gateway-shop';
+    const w = new Writer(env.client);
+    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: gw } });
+    await runWorkload(
+      w,
+      'Deployment',
+      gw,
+      'store',
+      'node-1',
+      [{ name: 'store', image }],
+      'Running',
+      Date.now(),
+      {
+        labels: { app: 'store' },
+      },
+    );
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'store', namespace: gw },
+      spec: { selector: { app: 'store' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
+    const crd = await httpRouteCrd();
+    // Too large for the last-applied annotation of a client-side apply.
+    await env.kubectl('apply', '--server-side', '-f', crd);
+    await env.kubectl(
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/httproutes.gateway.networking.k8s.io',
+    );
+    await env.apply({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'store', namespace: gw },
+      spec: {
+        parentRefs: [{ name: 'public', namespace: 'gateways' }],
+        rules: [{ backendRefs: [{ name: 'store', port: 80 }] }],
+      },
+    });
+    const cr = coveredResourceName.workload(gw, 'Deployment', 'store');
+    const selector = `${LABELS.coveredResource}=${cr},${LABELS.type}=NETWORK_REACHABILITY`;
+    const open = await eventually(
+      'the HTTPRoute finding',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector));
+        return f.get('NETWORK-REACHABILITY-HTTPROUTE')?.status === 'ACTIVE' ? f : undefined;
+      },
+      60_000,
+    );
+    expect(open.get('NETWORK-REACHABILITY-HTTPROUTE')?.networkReachabilityDetails).toMatchObject({
+      openPortRange: { begin: 8080, end: 8080 },
+      networkPath: [
+        { componentType: 'Internet', componentId: 'outside the cluster' },
+        { componentType: 'Gateway', componentId: 'gateways/public' },
+        { componentType: 'HTTPRoute', componentId: `${gw}/store` },
+        { componentType: 'Service', componentId: `${gw}/store:80` },
+        { componentType: 'Pod', componentId: `${gw}/Deployment/store:8080` },
+      ],
+    });
+    // A ClusterIP Service alone is no way in: the route is the only finding.
+    expect([...open.keys()]).toEqual(['NETWORK-REACHABILITY-HTTPROUTE']);
+
+    // Removing the Gateway API takes the routes with it: the finding closes.
+    await env.kubectl('delete', 'crd', 'httproutes.gateway.networking.k8s.io', '--wait=true');
+    await eventually(
+      'the HTTPRoute finding closed',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector));
+        return f.get('NETWORK-REACHABILITY-HTTPROUTE')?.status === 'CLOSED' ? true : undefined;
+      },
+      60_000,
+    );
   });
 
   it('a network vulnerability of an image no workload exposes gets a lowered score, and its base score back once exposed', async () => {

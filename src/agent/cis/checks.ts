@@ -16,9 +16,14 @@ export type CisTarget =
   | { read: 'file-owner'; path: string }
   /** A field of the kubelet's configuration file (YAML), by dotted key. */
   | { read: 'kubelet-config'; path: string; key: string }
-  /** A sysctl, from /proc/sys. */
-  | { read: 'sysctl'; name: string }
-  /** The mount options of a mount point, from /proc/self/mounts (absent: not a mount). */
+  /** Several fields of the kubelet's configuration file, as `key=value` (or `key absent`) pairs. */
+  | { read: 'kubelet-config-keys'; path: string; keys: string[] }
+  /**
+   * Sysctls, from /proc/sys, read as `name=value` pairs joined by `, ` (the ones that do not
+   * exist, for example IPv6 ones on a node without IPv6, are left out; none: does not apply).
+   */
+  | { read: 'sysctl'; names: string[] }
+  /** The mount options of a mount point, from /proc/1/mounts (absent: not a mount). */
   | { read: 'mount-options'; mountPoint: string };
 
 /** The rule the value read must follow. */
@@ -35,7 +40,13 @@ export type CisRule =
       value: string | number | boolean;
       default: string | number | boolean;
     }
-  | { op: 'includes'; value: string };
+  | { op: 'includes'; value: string }
+  /** Every key read is set (no `key absent` pair). */
+  | { op: 'all-set' }
+  /** Every `name=value` pair read has this value. */
+  | { op: 'all-equal'; value: string }
+  /** A duration that is absent or not zero (`0`, `0s`, `0m0s`... are zero). */
+  | { op: 'not-zero-duration' };
 
 export interface CisCheck {
   id: string;
@@ -57,12 +68,17 @@ const KUBELET_KUBECONFIG = '/etc/kubernetes/kubelet.conf';
 const CLIENT_CA = '/etc/kubernetes/pki/ca.crt';
 const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
 
-function filePair(ids: [string, string], what: string, path: string, scored: boolean): CisCheck[] {
+function filePair(
+  ids: [string, string],
+  titles: [string, string],
+  path: string,
+  scored: boolean,
+): CisCheck[] {
   return [
     {
       id: ids[0],
       benchmark: K8S,
-      title: `Ensure that the ${what} permissions are set to 600 or more restrictive`,
+      title: titles[0],
       level: 'LEVEL_1',
       scored,
       target: { read: 'file-mode', path },
@@ -72,7 +88,7 @@ function filePair(ids: [string, string], what: string, path: string, scored: boo
     {
       id: ids[1],
       benchmark: K8S,
-      title: `Ensure that the ${what} ownership is set to root:root`,
+      title: titles[1],
       level: 'LEVEL_1',
       scored,
       target: { read: 'file-owner', path },
@@ -102,20 +118,15 @@ const kubelet = (
 /** A Manual check: not scored. */
 const manual = (c: CisCheck): CisCheck => ({ ...c, scored: false });
 
-const sysctl = (
-  id: string,
-  name: string,
-  value: string,
-  level: CisLevel = 'LEVEL_1',
-): CisCheck => ({
+const sysctl = (id: string, title: string, names: string[], value: string): CisCheck => ({
   id,
   benchmark: LINUX,
-  title: `Ensure ${name} is ${value}`,
-  level,
+  title,
+  level: 'LEVEL_1',
   scored: true,
-  target: { read: 'sysctl', name },
-  rule: { op: 'equals', value },
-  remediation: `Set ${name} = ${value} in /etc/sysctl.d/ and run sysctl --system.`,
+  target: { read: 'sysctl', names },
+  rule: { op: 'all-equal', value },
+  remediation: `Set ${names.map((n) => `${n} = ${value}`).join(', ')} in a file of /etc/sysctl.d/ and run sysctl --system.`,
 });
 
 const mountOption = (id: string, mountPoint: string, option: string): CisCheck => ({
@@ -131,10 +142,42 @@ const mountOption = (id: string, mountPoint: string, option: string): CisCheck =
 
 export const CIS_CHECKS: readonly CisCheck[] = [
   // 4.1 Worker node configuration files
-  ...filePair(['4.1.1', '4.1.2'], 'kubelet service file', KUBELET_SERVICE, true),
-  ...filePair(['4.1.5', '4.1.6'], '--kubeconfig kubelet.conf file', KUBELET_KUBECONFIG, true),
-  ...filePair(['4.1.7', '4.1.8'], 'certificate authorities file', CLIENT_CA, false),
-  ...filePair(['4.1.9', '4.1.10'], 'kubelet config.yaml file', KUBELET_CONFIG, true),
+  ...filePair(
+    ['4.1.1', '4.1.2'],
+    [
+      'Ensure that the kubelet service file permissions are set to 600 or more restrictive',
+      'Ensure that the kubelet service file ownership is set to root:root',
+    ],
+    KUBELET_SERVICE,
+    true,
+  ),
+  ...filePair(
+    ['4.1.5', '4.1.6'],
+    [
+      'Ensure that the --kubeconfig kubelet.conf file permissions are set to 600 or more restrictive',
+      'Ensure that the --kubeconfig kubelet.conf file ownership is set to root:root',
+    ],
+    KUBELET_KUBECONFIG,
+    true,
+  ),
+  ...filePair(
+    ['4.1.7', '4.1.8'],
+    [
+      'Ensure that the certificate authorities file permissions are set to 600 or more restrictive',
+      'Ensure that the client certificate authorities file ownership is set to root:root',
+    ],
+    CLIENT_CA,
+    false,
+  ),
+  ...filePair(
+    ['4.1.9', '4.1.10'],
+    [
+      'If the kubelet config.yaml configuration file is being used validate permissions set to 600 or more restrictive',
+      'If the kubelet config.yaml configuration file is being used validate file ownership is set to root:root',
+    ],
+    KUBELET_CONFIG,
+    true,
+  ),
   // 4.2 Kubelet
   kubelet(
     '4.2.1',
@@ -171,7 +214,7 @@ export const CIS_CHECKS: readonly CisCheck[] = [
       '4.2.5',
       'Ensure that the --streaming-connection-idle-timeout argument is not set to 0',
       'streamingConnectionIdleTimeout',
-      { op: 'not-equals', value: '0s' },
+      { op: 'not-zero-duration' },
       'remove streamingConnectionIdleTimeout or set it to a duration such as 5m',
     ),
   ),
@@ -182,6 +225,21 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     { op: 'equals-or-default', value: true, default: true },
     'remove makeIPTablesUtilChains or set it to true',
   ),
+  manual({
+    id: '4.2.9',
+    benchmark: K8S,
+    title:
+      'Ensure that the --tls-cert-file and --tls-private-key-file arguments are set as appropriate',
+    level: 'LEVEL_1',
+    scored: false,
+    target: {
+      read: 'kubelet-config-keys',
+      path: KUBELET_CONFIG,
+      keys: ['tlsCertFile', 'tlsPrivateKeyFile'],
+    },
+    rule: { op: 'all-set' },
+    remediation: `In ${KUBELET_CONFIG}: set tlsCertFile and tlsPrivateKeyFile to the kubelet's serving certificate and key; restart the kubelet.`,
+  }),
   kubelet(
     '4.2.10',
     'Ensure that the --rotate-certificates argument is not set to false',
@@ -193,20 +251,49 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     kubelet(
       '4.2.11',
       'Verify that the RotateKubeletServerCertificate argument is set to true',
-      'serverTLSBootstrap',
-      { op: 'equals', value: true },
-      'set serverTLSBootstrap: true (and approve the serving certificate requests)',
+      'featureGates.RotateKubeletServerCertificate',
+      { op: 'not-equals', value: false },
+      'remove RotateKubeletServerCertificate: false from featureGates (it defaults to true)',
     ),
   ),
-  // Linux: filesystem mounts, network parameters
+  manual(
+    kubelet(
+      '4.2.13',
+      'Ensure that a limit is set on pod PIDs',
+      'podPidsLimit',
+      { op: 'set' },
+      'set podPidsLimit to the most processes a pod may run (for example 4096)',
+    ),
+  ),
+  // Linux: filesystem mounts (1.1), process hardening (1.5), network parameters (3.1, 3.2)
   mountOption('1.1.3', '/tmp', 'nodev'),
   mountOption('1.1.4', '/tmp', 'nosuid'),
   mountOption('1.1.5', '/tmp', 'noexec'),
-  mountOption('1.1.7', '/dev/shm', 'nodev'),
-  mountOption('1.1.8', '/dev/shm', 'nosuid'),
-  mountOption('1.1.9', '/dev/shm', 'noexec'),
-  sysctl('3.1.2', 'net.ipv4.conf.all.send_redirects', '0'),
-  sysctl('3.2.2', 'net.ipv4.conf.all.accept_redirects', '0'),
-  sysctl('3.2.8', 'net.ipv4.tcp_syncookies', '1'),
-  sysctl('1.5.3', 'kernel.randomize_va_space', '2'),
+  mountOption('1.1.15', '/dev/shm', 'nodev'),
+  mountOption('1.1.16', '/dev/shm', 'nosuid'),
+  mountOption('1.1.17', '/dev/shm', 'noexec'),
+  sysctl(
+    '1.5.3',
+    'Ensure address space layout randomization (ASLR) is enabled',
+    ['kernel.randomize_va_space'],
+    '2',
+  ),
+  sysctl(
+    '3.1.2',
+    'Ensure packet redirect sending is disabled',
+    ['net.ipv4.conf.all.send_redirects', 'net.ipv4.conf.default.send_redirects'],
+    '0',
+  ),
+  sysctl(
+    '3.2.2',
+    'Ensure ICMP redirects are not accepted',
+    [
+      'net.ipv4.conf.all.accept_redirects',
+      'net.ipv4.conf.default.accept_redirects',
+      'net.ipv6.conf.all.accept_redirects',
+      'net.ipv6.conf.default.accept_redirects',
+    ],
+    '0',
+  ),
+  sysctl('3.2.8', 'Ensure TCP SYN Cookies is enabled', ['net.ipv4.tcp_syncookies'], '1'),
 ];

@@ -25,6 +25,9 @@ authentication:
 authorization:
   mode: Webhook
 readOnlyPort: 0
+tlsCertFile: /var/lib/kubelet/pki/kubelet.crt
+tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key
+podPidsLimit: 4096
 rotateCertificates: true
 serverTLSBootstrap: true
 `;
@@ -49,9 +52,12 @@ function passingNode(root: string): void {
   file('etc/kubernetes/kubelet.conf', 'apiVersion: v1\nkind: Config\n');
   file('etc/kubernetes/pki/ca.crt', '-----BEGIN CERTIFICATE-----\n');
   file('var/lib/kubelet/config.yaml', KUBELET_CONFIG);
-  file('proc/self/mounts', MOUNTS, 0o444);
-  file('proc/sys/net/ipv4/conf/all/send_redirects', '0\n', 0o644);
-  file('proc/sys/net/ipv4/conf/all/accept_redirects', '0\n', 0o644);
+  file('proc/1/mounts', MOUNTS, 0o444);
+  for (const conf of ['all', 'default']) {
+    file(`proc/sys/net/ipv4/conf/${conf}/send_redirects`, '0\n', 0o644);
+    file(`proc/sys/net/ipv4/conf/${conf}/accept_redirects`, '0\n', 0o644);
+    file(`proc/sys/net/ipv6/conf/${conf}/accept_redirects`, '0\n', 0o644);
+  }
   file('proc/sys/net/ipv4/tcp_syncookies', '1\n', 0o644);
   file('proc/sys/kernel/randomize_va_space', '2\n', 0o644);
 }
@@ -61,7 +67,7 @@ const config = (from: string, to: string) => (root: string) =>
 const sys = (path: string, value: string) => (root: string) =>
   writeFileSync(join(root, 'proc/sys', path), `${value}\n`);
 const mounts = (from: string, to: string) => (root: string) =>
-  writeFileSync(join(root, 'proc/self/mounts'), MOUNTS.replace(from, to));
+  writeFileSync(join(root, 'proc/1/mounts'), MOUNTS.replace(from, to));
 
 /** One way to break each check, and what the result then says. */
 const FAILING: Record<string, { breakIt: (root: string) => void; found: string }> = {
@@ -117,11 +123,22 @@ const FAILING: Record<string, { breakIt: (root: string) => void; found: string }
     breakIt: config('readOnlyPort: 0', 'readOnlyPort: 0\nmakeIPTablesUtilChains: false'),
     found: 'false',
   },
+  '4.2.9': {
+    breakIt: config('tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key\n', ''),
+    found: 'tlsCertFile=/var/lib/kubelet/pki/kubelet.crt, tlsPrivateKeyFile absent',
+  },
+  '4.2.13': { breakIt: config('podPidsLimit: 4096\n', ''), found: 'absent' },
   '4.2.10': {
     breakIt: config('rotateCertificates: true', 'rotateCertificates: false'),
     found: 'false',
   },
-  '4.2.11': { breakIt: config('serverTLSBootstrap: true\n', ''), found: 'absent' },
+  '4.2.11': {
+    breakIt: config(
+      'serverTLSBootstrap: true\n',
+      'featureGates:\n  RotateKubeletServerCertificate: false\n',
+    ),
+    found: 'false',
+  },
   '1.1.3': {
     breakIt: mounts('tmpfs /tmp tmpfs rw,nosuid,nodev,noexec', 'tmpfs /tmp tmpfs rw,nosuid,noexec'),
     found: 'rw,nosuid,noexec,relatime',
@@ -134,22 +151,32 @@ const FAILING: Record<string, { breakIt: (root: string) => void; found: string }
     breakIt: mounts('tmpfs /tmp tmpfs rw,nosuid,nodev,noexec', 'tmpfs /tmp tmpfs rw,nosuid,nodev'),
     found: 'rw,nosuid,nodev,relatime',
   },
-  '1.1.7': {
+  '1.1.15': {
     breakIt: mounts('/dev/shm tmpfs rw,nosuid,nodev,noexec', '/dev/shm tmpfs rw,nosuid,noexec'),
     found: 'rw,nosuid,noexec',
   },
-  '1.1.8': {
+  '1.1.16': {
     breakIt: mounts('/dev/shm tmpfs rw,nosuid,nodev,noexec', '/dev/shm tmpfs rw,nodev,noexec'),
     found: 'rw,nodev,noexec',
   },
-  '1.1.9': {
+  '1.1.17': {
     breakIt: mounts('/dev/shm tmpfs rw,nosuid,nodev,noexec', '/dev/shm tmpfs rw,nosuid,nodev'),
     found: 'rw,nosuid,nodev',
   },
-  '3.1.2': { breakIt: sys('net/ipv4/conf/all/send_redirects', '1'), found: '1' },
-  '3.2.2': { breakIt: sys('net/ipv4/conf/all/accept_redirects', '1'), found: '1' },
-  '3.2.8': { breakIt: sys('net/ipv4/tcp_syncookies', '0'), found: '0' },
-  '1.5.3': { breakIt: sys('kernel/randomize_va_space', '0'), found: '0' },
+  '1.5.3': {
+    breakIt: sys('kernel/randomize_va_space', '0'),
+    found: 'kernel.randomize_va_space=0',
+  },
+  '3.1.2': {
+    breakIt: sys('net/ipv4/conf/default/send_redirects', '1'),
+    found: 'net.ipv4.conf.all.send_redirects=0, net.ipv4.conf.default.send_redirects=1',
+  },
+  '3.2.2': {
+    breakIt: sys('net/ipv6/conf/all/accept_redirects', '1'),
+    found:
+      'net.ipv4.conf.all.accept_redirects=0, net.ipv4.conf.default.accept_redirects=0, net.ipv6.conf.all.accept_redirects=1, net.ipv6.conf.default.accept_redirects=0',
+  },
+  '3.2.8': { breakIt: sys('net/ipv4/tcp_syncookies', '0'), found: 'net.ipv4.tcp_syncookies=0' },
 };
 
 describe('cis node checks on a prepared node root', () => {
@@ -192,13 +219,44 @@ describe('cis node checks on a prepared node root', () => {
   });
 
   it('a mount point that is not a separate mount does not apply', async () => {
-    writeFileSync(join(root, 'proc/self/mounts'), '/dev/sda1 / ext4 rw 0 0\n');
+    writeFileSync(join(root, 'proc/1/mounts'), '/dev/sda1 / ext4 rw 0 0\n');
     const results = await evaluateCis(root, CIS_CHECKS);
     expect(results.find((r) => r.id === '1.1.3')).toEqual({
       id: '1.1.3',
       status: 'NOT_APPLICABLE',
       found: '/tmp is not a separate mount',
     });
+  });
+});
+
+describe('cis node checks: values written in other ways', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'cis-node-'));
+    passingNode(root);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const statusOf = async (id: string) =>
+    (await evaluateCis(root, CIS_CHECKS)).find((r) => r.id === id)?.status;
+
+  it.each([
+    ['0', 'FAILED'],
+    ['0m0s', 'FAILED'],
+    ['"0"', 'FAILED'],
+    ['5m', 'PASSED'],
+    ['4h0m0s', 'PASSED'],
+  ])('streamingConnectionIdleTimeout: %s is %s', async (value, status) => {
+    config('readOnlyPort: 0', `readOnlyPort: 0\nstreamingConnectionIdleTimeout: ${value}`)(root);
+    expect(await statusOf('4.2.5')).toBe(status);
+  });
+
+  it('a node without IPv6 is judged on its IPv4 redirects alone', async () => {
+    rmSync(join(root, 'proc/sys/net/ipv6'), { recursive: true });
+    expect(await statusOf('3.2.2')).toBe('PASSED');
+    sys('net/ipv4/conf/all/accept_redirects', '1')(root);
+    expect(await statusOf('3.2.2')).toBe('FAILED');
+    rmSync(join(root, 'proc/sys/net'), { recursive: true });
+    expect(await statusOf('3.2.2')).toBe('NOT_APPLICABLE');
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Evaluation of the `cis` node checks (checks.ts) on a host's root filesystem: read-only reads
- * of files, /proc/sys and /proc/self/mounts under `root`. Each check gives one result:
+ * of files, /proc/sys and /proc/1/mounts (the mounts of the host's init, not of the reading
+ * process, which may sit in a container's mount namespace) under `root`. Each check gives one result:
  * PASSED, FAILED, NOT_APPLICABLE (what it reads does not exist on this node, for example no
  * kubelet service drop-in) or ERROR (it could not be read or parsed), with what was found.
  * These results are the facts the agent reports; findings are built from them elsewhere.
@@ -27,6 +28,46 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+/** Sysctls as `name=value` pairs; the ones that do not exist are left out. */
+async function readSysctls(root: string, names: readonly string[]): Promise<Read> {
+  const pairs: string[] = [];
+  for (const name of names) {
+    try {
+      const v = await readFile(join(root, 'proc/sys', ...name.split('.')), 'utf8');
+      pairs.push(`${name}=${v.trim()}`);
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+  if (pairs.length === 0) return { missing: `${names.join(', ')} do not exist` };
+  return { value: pairs.join(', ') };
+}
+
+/** Whether a Go duration (or a bare number of seconds) is zero: 0, 0s, 0m0s, 0.0h... */
+function isZeroDuration(v: string | number | boolean): boolean {
+  if (typeof v === 'number') return v === 0;
+  if (typeof v !== 'string') return false;
+  const numbers = v
+    .trim()
+    .split(/[a-zµ]+/i)
+    .filter((n) => n !== '');
+  return numbers.length > 0 && numbers.every((n) => Number(n) === 0);
+}
+
+/** The kubelet's configuration file, parsed once per evaluation. */
+async function kubeletConfig(
+  root: string,
+  path: string,
+  cache: Map<string, unknown>,
+): Promise<unknown> {
+  let doc = cache.get(path);
+  if (doc === undefined) {
+    doc = parse(await readFile(join(root, path), 'utf8')) as unknown;
+    cache.set(path, doc ?? null);
+  }
+  return doc;
+}
+
 function dig(obj: unknown, key: string): unknown {
   let v = obj;
   for (const k of key.split('.'))
@@ -43,12 +84,20 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
         const s = await stat(join(root, t.path));
         return { value: `${s.uid}:${s.gid}` };
       }
+      case 'kubelet-config-keys': {
+        const doc = await kubeletConfig(root, t.path, cache);
+        return {
+          value: t.keys
+            .map((k) => {
+              const v = dig(doc, k);
+              if (v === undefined || v === '') return `${k} absent`;
+              return `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
+            })
+            .join(', '),
+        };
+      }
       case 'kubelet-config': {
-        let doc = cache.get(t.path);
-        if (doc === undefined) {
-          doc = parse(await readFile(join(root, t.path), 'utf8')) as unknown;
-          cache.set(t.path, doc ?? null);
-        }
+        const doc = await kubeletConfig(root, t.path, cache);
         const v = dig(doc, t.key);
         if (
           v !== undefined &&
@@ -60,11 +109,9 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
         return { value: v };
       }
       case 'sysctl':
-        return {
-          value: (await readFile(join(root, 'proc/sys', ...t.name.split('.')), 'utf8')).trim(),
-        };
+        return await readSysctls(root, t.names);
       case 'mount-options': {
-        const mounts = await readFile(join(root, 'proc/self/mounts'), 'utf8');
+        const mounts = await readFile(join(root, 'proc/1/mounts'), 'utf8');
         const line = mounts
           .split('\n')
           .map((l) => l.split(' '))
@@ -77,7 +124,7 @@ async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown
   } catch (err) {
     if (isMissing(err))
       return {
-        missing: `${'path' in t ? t.path : t.read === 'sysctl' ? t.name : 'proc/self/mounts'} does not exist`,
+        missing: `${'path' in t ? t.path : 'proc/1/mounts'} does not exist`,
       };
     return { error: err instanceof Error ? err.message : String(err) };
   }
@@ -104,6 +151,15 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
       return (v ?? rule.default) === rule.value;
     case 'includes':
       return typeof v === 'string' && v.split(',').includes(rule.value);
+    case 'all-set':
+      return typeof v === 'string' && v.split(', ').every((pair) => !pair.endsWith(' absent'));
+    case 'all-equal':
+      return (
+        typeof v === 'string' &&
+        v.split(', ').every((pair) => pair.slice(pair.indexOf('=') + 1) === rule.value)
+      );
+    case 'not-zero-duration':
+      return v === undefined || !isZeroDuration(v);
   }
 }
 

@@ -369,14 +369,6 @@ export const INVALID_OBJECTS: InvalidObject[] = [
     enforcedBy: 'cel',
   },
   {
-    name: 'the cis rules package, not implemented yet, switched on',
-    kind: 'ScanConfiguration',
-    part: 'spec',
-    value: { rulesPackages: ['cve', 'cis'] },
-    field: 'spec.rulesPackages',
-    enforcedBy: 'cel',
-  },
-  {
     name: 'an unknown continuous rules package',
     kind: 'ScanConfiguration',
     part: 'spec',

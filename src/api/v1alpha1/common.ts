@@ -410,6 +410,8 @@ export const LABELS = {
   statusCode: `${LABEL_PREFIX}status-code`,
   /** CoveredResource: the scan status reason. */
   reason: `${LABEL_PREFIX}reason`,
+  /** CoveredResource: its scan type (PACKAGE, NETWORK, CODE), when it has one. */
+  scanType: `${LABEL_PREFIX}scan-type`,
   /** CoveredResource and Finding: namespace of the resource, for namespaced resources. */
   resourceNamespace: `${LABEL_PREFIX}resource-namespace`,
   /** Finding: severity. */

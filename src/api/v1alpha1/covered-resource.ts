@@ -45,7 +45,7 @@ export const SCAN_STATUS_REASONS = [
 export type ScanStatusReason = (typeof SCAN_STATUS_REASONS)[number];
 
 /** Inspector's ScanType values used here. */
-export const COVERAGE_SCAN_TYPES = ['PACKAGE', 'NETWORK'] as const;
+export const COVERAGE_SCAN_TYPES = ['PACKAGE', 'NETWORK', 'CODE'] as const;
 /** How the inventory is obtained. */
 export const SCAN_MODES = ['AGENT_BASED', 'AGENTLESS'] as const;
 export const WORKLOAD_KINDS = [
@@ -106,7 +106,9 @@ export const CoveredResourceStatusSchema = z
     scanType: z
       .enum(COVERAGE_SCAN_TYPES)
       .optional()
-      .describe('Kind of scan: PACKAGE (software inventory) or NETWORK (reachability).'),
+      .describe(
+        "Kind of scan: PACKAGE (software inventory), NETWORK (reachability) or CODE (a workload's code scanning: hardcoded secrets in its images' application files and its pod template; a workload has one CoveredResource per scan type, like a Lambda function's two rows in Inspector's coverage).",
+      ),
     scanMode: z
       .enum(SCAN_MODES)
       .optional()

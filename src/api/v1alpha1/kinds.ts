@@ -157,6 +157,13 @@ export const KINDS: readonly KindInfo[] = [
         description: 'When the resource was last scanned.',
       },
       {
+        name: 'Scan Type',
+        type: 'string',
+        jsonPath: '.status.scanType',
+        description:
+          'PACKAGE, NETWORK or CODE (a workload has a PACKAGE and, with WorkloadCode, a CODE CoveredResource).',
+      },
+      {
         name: 'Critical',
         type: 'integer',
         jsonPath: '.status.findingCounts.critical',

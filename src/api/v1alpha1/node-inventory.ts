@@ -20,6 +20,10 @@ export const COLLECTION_ERROR_CODES = [
   'READ_ERROR',
 ] as const;
 
+/** Upper bound of the CIS check results of one node. */
+export const MAX_CIS_RESULTS = 128;
+export const CIS_RESULT_STATUSES = ['PASSED', 'FAILED', 'NOT_APPLICABLE', 'ERROR'] as const;
+
 export const InventoryPackageSchema = z
   .object({
     name: boundedString(256, 1).describe('Package name.'),
@@ -93,6 +97,23 @@ export const NodeInventoryStatusSchema = z
       .max(86_400_000)
       .optional()
       .describe('How long the collection took.'),
+    cisResults: z
+      .array(
+        z
+          .object({
+            id: boundedString(16, 1).describe('Control id of the CIS check, for example 4.2.1.'),
+            status: z
+              .enum(CIS_RESULT_STATUSES)
+              .describe('PASSED, FAILED, NOT_APPLICABLE or ERROR (could not be read).'),
+            found: boundedString(256).describe('What the check read, or why it could not.'),
+          })
+          .describe('The result of one CIS check on the node.'),
+      )
+      .max(MAX_CIS_RESULTS)
+      .optional()
+      .describe(
+        "Results of the cis rules package's node checks, present only while the ScanConfiguration switches cis on; the controller turns FAILED ones into CIS_BENCHMARK findings.",
+      ),
     errors: z
       .array(
         z

@@ -139,7 +139,7 @@ export const ScanConfigurationSpecSchema = z
         )
           .default(['Node', 'Image', 'Workload'])
           .describe(
-            'Active scan types: Node, Image, Workload and/or WorkloadCode (hardcoded secrets in the application files of the images workloads run; needs Image). Default Node, Image and Workload.',
+            'Active scan types: Node, Image, Workload and/or WorkloadCode (hardcoded secrets in the application files of the images workloads run and in their pod templates; needs Image; each workload then has a second CoveredResource with scanType CODE). Default Node, Image and Workload.',
           ),
       })
       .prefault({})
@@ -247,6 +247,15 @@ export const ScanConfigurationSpecSchema = z
           90,
           3650,
         ),
+        codeExclusionLabel: z
+          .string()
+          .min(1)
+          .max(316)
+          .regex(new RegExp(LABEL_KEY))
+          .default('kubeinspector.io/exclude-code')
+          .describe(
+            'Label key that excludes a workload (or every workload of a namespace) from code scanning only, like the Lambda tag InspectorCodeExclusion=LambdaCodeScanning: its code coverage is INACTIVE with EXCLUDED_BY_TAG while its package coverage goes on. Any value. Default kubeinspector.io/exclude-code.',
+          ),
       })
       .prefault({})
       .describe('Workload scanning settings.'),
@@ -259,18 +268,11 @@ export const ScanConfigurationSpecSchema = z
           reason: 'FieldValueDuplicate',
           check: (l) => new Set(l).size === l.length,
         },
-        {
-          rule: "self.all(x, x != 'cis')",
-          message:
-            'rulesPackages: cis is not implemented yet; cve, security-best-practices and network-reachability can be evaluated',
-          reason: 'FieldValueInvalid',
-          check: (l) => !l.includes('cis'),
-        },
       ],
     )
       .default(['cve'])
       .describe(
-        'Rules packages evaluated continuously: cve (package vulnerabilities of nodes and images), security-best-practices (Pod Security Standards and hardening rules on workloads), network-reachability (exposure of workloads) and/or, once implemented, cis (CIS benchmarks of nodes; refused for now). A package left out produces no continuous findings, and those it produced close. Default [cve].',
+        'Rules packages evaluated continuously: cve (package vulnerabilities of nodes and images), security-best-practices (Pod Security Standards and hardening rules on workloads), network-reachability (exposure of workloads) and/or cis (CIS benchmark checks of nodes, evaluated by the node agent). A package left out produces no continuous findings, and those it produced close. Default [cve].',
       ),
     findingRetention: z
       .object({
@@ -302,6 +304,12 @@ export const CoverageCountSchema = z
     resourceType: z.enum(RESOURCE_TYPES).describe('Resource type counted.'),
     statusCode: z.enum(['ACTIVE', 'INACTIVE']).describe('Scan status code counted.'),
     reason: boundedString(64, 1).describe('Scan status reason counted.'),
+    scanType: z
+      .enum(['CODE'])
+      .optional()
+      .describe(
+        'CODE for the code-scanning coverage of workloads (the WorkloadCode scan type, counted apart from their package coverage); absent for the standard scan.',
+      ),
     count: count('Number of resources with this type, status code and reason.'),
   })
   .describe('Number of covered resources with one resource type, status code and reason.');

@@ -58,10 +58,12 @@ import {
   WORKLOAD_RULES_PACKAGES,
   type WorkloadRef,
   adjustImageScores,
+  evaluateCisNodes,
   evaluateWorkloadPackages,
 } from '../rules-packages.ts';
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */
 export const MAX_RUN_FINDINGS = 5000;
@@ -160,7 +162,7 @@ async function runFindings(
   const out = new Map<string, StoredFinding & Finding>();
   const { pages } = await deps.findingsStore.listPages({
     namespace,
-    labelSelector: labelsEqual({ [LABELS.run]: run }),
+    labelSelector: labelsEqual({ [LABELS.run]: labelValueFor(run) }),
   });
   for await (const page of pages)
     for (const f of page) out.set(f.metadata.name, f as StoredFinding & Finding);
@@ -222,7 +224,7 @@ async function deleteRunFindings(deps: ControllerDeps, key: string): Promise<voi
   const slash = key.indexOf('/');
   const deleted = await deps.findingsStore.deleteCollection({
     namespace: key.slice(0, slash),
-    labelSelector: labelsEqual({ [LABELS.run]: key.slice(slash + 1) }),
+    labelSelector: labelsEqual({ [LABELS.run]: labelValueFor(key.slice(slash + 1)) }),
   });
   if (deleted.length > 0)
     deps.log.info({ run: key, findings: deleted.length }, 'deleted the findings of a deleted run');
@@ -464,6 +466,11 @@ function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | 
   const rules = evaluateWorkloadPackages(packages, w.caches, collected.workloads);
   out.built.push(...rules.findings);
   out.notEvaluated.push(...rules.notEvaluated);
+  if (packages.includes('cis')) {
+    const cis = evaluateCisNodes(w.caches.nodeInventories, collected.nodes);
+    out.built.push(...cis.findings);
+    out.notEvaluated.push(...cis.notEvaluated);
+  }
   return out;
 }
 
@@ -471,6 +478,9 @@ function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | 
 function nothingCollected(packages: readonly RulesPackage[], c: Collected): string {
   const workloadPackages = packages.filter((p) => WORKLOAD_RULES_PACKAGES.includes(p));
   if (workloadPackages.length > 0 && c.workloads.length > 0) return '';
+  if (packages.includes('cis') && c.nodes.length > 0) return '';
+  if (packages.includes('cis') && !packages.includes('cve') && workloadPackages.length === 0)
+    return ' (no node was collected: the cis rules package evaluates the nodes a target selects)';
   if (packages.includes('cve')) {
     return c.nodes.length === 0 && c.images.length === 0
       ? ' (no node or image was collected: the cve rules package evaluates the nodes and images a target selects)'
@@ -563,7 +573,7 @@ async function writeFindings(
   for (const b of kept) {
     const name = runFindingName(run.metadata.name, b.name);
     const existing = existingFindings.get(name);
-    const labels = { ...b.labels, [LABELS.run]: run.metadata.name };
+    const labels = { ...b.labels, [LABELS.run]: labelValueFor(run.metadata.name) };
     const rule = suppressingRule(
       rules,
       { metadata: { namespace: ns }, labels, status: b.status },

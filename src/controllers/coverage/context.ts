@@ -24,6 +24,7 @@ import {
 } from '../../coverage/config.ts';
 import { podImages } from '../../coverage/pods.ts';
 import type { ScanService } from '../scans/service.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 
 export {
   boundedMessage,
@@ -147,7 +148,7 @@ export class CoverageContext {
     return this.deps.findingsStore.count({
       namespace: this.deps.adminNamespace,
       labelSelector: labelsEqual(
-        { [LABELS.coveredResource]: coveredName },
+        { [LABELS.coveredResource]: labelValueFor(coveredName) },
         options.open === true
           ? [{ key: LABELS.status, operator: 'NotEquals', value: 'CLOSED' }]
           : [],

@@ -128,7 +128,7 @@ export function imageReconciler(ctx: CoverageContext): Reconciler {
         return undefined;
       }
       // The scan service's policy: first scan, forgotten continuous image, retry of a failure.
-      const scan = coverageScanDecision(out.scan);
+      const scan = coverageScanDecision(out.scan, ctx.scans.retryFailedAfterMs);
       if (scan.scan) {
         requestScan(ctx, key, facts.activePods, facts.sources, {
           maxImageBytes: config.maxImageBytes,

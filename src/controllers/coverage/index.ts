@@ -11,6 +11,7 @@ import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller, type Reconciler } from '../../runtime/controller.ts';
 import type { ControllerDeps } from '../deps.ts';
+import { coveredResourceOfLabel } from '../informers.ts';
 import { findingEvents } from '../findings/store-events.ts';
 import { CoverageContext, type Covered, AGENT_LABELS } from './context.ts';
 import { imageReconciler } from './image.ts';
@@ -241,7 +242,7 @@ function watchResults(
   findingEvents(deps).on({
     change: (f) => {
       const name = f.metadata.labels?.[LABELS.coveredResource];
-      const cr = name !== undefined ? ctx.covered.get(name) : undefined;
+      const cr = name !== undefined ? coveredResourceOfLabel(ctx.covered, name) : undefined;
       if (cr !== undefined && cr.status?.scanStatus.statusCode === 'INACTIVE') enqueue.covered(cr);
     },
     resync: () => {
@@ -258,18 +259,21 @@ function watchResults(
 function coverageGauge(ctx: CoverageContext, registry: Registry): void {
   new Gauge({
     name: 'kubeinspector_coverage_resources',
-    help: 'CoveredResources by resource type, scan status code and reason',
-    labelNames: ['resource_type', 'status_code', 'reason'],
+    help: 'CoveredResources by resource type, scan status code, reason and scan type',
+    labelNames: ['resource_type', 'status_code', 'reason', 'scan_type'],
     registers: [registry],
     collect() {
       this.reset();
       for (const cr of ctx.covered.list()) {
         const s = cr.status;
         if (s === undefined) continue;
+        // A workload counts once per scan type (PACKAGE and, with WorkloadCode, CODE); a
+        // namespace has no scan type and no scan_type label.
         this.inc({
           resource_type: s.resourceType,
           status_code: s.scanStatus.statusCode,
           reason: s.scanStatus.reason,
+          ...(s.scanType !== undefined ? { scan_type: s.scanType } : {}),
         });
       }
     },

@@ -30,7 +30,9 @@ export function statistics(ctx: CoverageContext): Omit<Statistics, 'updatedAt'> 
   for (const cr of ctx.covered.list()) {
     const s = cr.status;
     if (s === undefined) continue;
-    const k = `${s.resourceType}\u0000${s.scanStatus.statusCode}\u0000${s.scanStatus.reason}`;
+    // Code-scanning coverage is counted apart: a workload has one object per scan type.
+    const code = s.scanType === 'CODE' ? 'CODE' : '';
+    const k = `${s.resourceType}\u0000${s.scanStatus.statusCode}\u0000${s.scanStatus.reason}\u0000${code}`;
     byType.set(k, (byType.get(k) ?? 0) + 1);
     const isActive = s.scanStatus.statusCode === 'ACTIVE';
     if (isActive) active++;
@@ -46,16 +48,20 @@ export function statistics(ctx: CoverageContext): Omit<Statistics, 'updatedAt'> 
   const typeOrder = (t: string) => RESOURCE_TYPES.indexOf(t as (typeof RESOURCE_TYPES)[number]);
   const byResourceType = [...byType.entries()]
     .map(([k, count]) => {
-      const [resourceType, statusCode, reason] = k.split('\u0000') as [
+      const [resourceType, statusCode, reason, code] = k.split('\u0000') as [
         (typeof RESOURCE_TYPES)[number],
         'ACTIVE' | 'INACTIVE',
         string,
+        string,
       ];
-      return { resourceType, statusCode, reason, count };
+      return code === 'CODE'
+        ? { resourceType, statusCode, reason, scanType: 'CODE' as const, count }
+        : { resourceType, statusCode, reason, count };
     })
     .sort(
       (a, b) =>
         typeOrder(a.resourceType) - typeOrder(b.resourceType) ||
+        Number('scanType' in a) - Number('scanType' in b) ||
         a.statusCode.localeCompare(b.statusCode) ||
         a.reason.localeCompare(b.reason),
     )

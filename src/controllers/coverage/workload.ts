@@ -3,13 +3,17 @@
  * CronJobs and bare Pods, while the Workload scan type is active. A workload's pods are found
  * through ownerReferences (Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob).
  *
- * A reconcile reads the facts from the caches (`workloadObservation`), asks the pure decision
- * (`decideWorkload` in src/coverage/workload.ts) and writes the status.
+ * A reconcile reads the facts from the caches (`workloadObservation`), asks the pure decisions
+ * (`decideWorkload` in src/coverage/workload.ts; with the WorkloadCode scan type also
+ * `decideWorkloadCode` in src/coverage/workload-code.ts, for the workload's second
+ * CoveredResource, of scan type CODE) and writes each status that changed.
  */
 import type { CoverageConfig } from '../../coverage/config.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import { type WorkloadKind, controllerOf, podWorkload } from '../../coverage/owner.ts';
 import { podImages } from '../../coverage/pods.ts';
+import { earliest } from '../../coverage/rules.ts';
+import { codeExclusionLabel, decideWorkloadCode } from '../../coverage/workload-code.ts';
 import {
   type WorkloadImageScan,
   type WorkloadObservation,
@@ -252,27 +256,66 @@ function coveredWorkload(ctx: CoverageContext, key: string): KubeObject | undefi
   return obj;
 }
 
+/**
+ * The workload's code-scanning coverage (WorkloadCode), from the observation its package
+ * coverage was decided from: written only when it changes, like every CoveredResource.
+ */
+async function reconcileCode(
+  ctx: CoverageContext,
+  config: CoverageConfig,
+  crName: string,
+  observation: WorkloadObservation,
+  now: number,
+): Promise<number | undefined> {
+  const current = ctx.covered.get(crName);
+  const nsLabels = ctx.namespaces.get(observation.namespace)?.metadata.labels ?? {};
+  const { coverage, status } = decideWorkloadCode(
+    {
+      workload: observation,
+      imageScanning: config.scanTypes.has('Image'),
+      namespaceCodeExcluded: Object.hasOwn(nsLabels, codeExclusionLabel(config)),
+      previous: current?.status,
+    },
+    config,
+    now,
+  );
+  await ctx.write(crName, coveredLabels(status, observation.namespace), status);
+  return coverage.deadline;
+}
+
 export function workloadReconciler(ctx: CoverageContext): Reconciler {
   return {
     async reconcile(key): Promise<Result | undefined> {
       const { config } = ctx.config();
       const { namespace, kind, name } = splitWorkloadKey(key);
       const crName = coveredResourceName.workload(namespace, kind, name);
+      const codeName = coveredResourceName.workloadCode(namespace, kind, name);
       const current = ctx.covered.get(crName);
-      if (!config.scanTypes.has('Workload')) return retireOrDisable(ctx, crName, current);
+      const packages = config.scanTypes.has('Workload');
+      const code = config.scanTypes.has('WorkloadCode');
+      // A scan type switched off: its objects wait for their findings to go, then go.
+      if (!packages) await retireOrDisable(ctx, crName, current);
+      if (!code) await retireOrDisable(ctx, codeName, ctx.covered.get(codeName));
+      if (!packages && !code) return undefined;
       const obj = coveredWorkload(ctx, key);
       if (obj === undefined) {
-        if (current !== undefined) await ctx.delete(crName);
+        for (const n of [crName, codeName])
+          if (ctx.covered.get(n) !== undefined) await ctx.delete(n);
         return undefined;
       }
       const now = ctx.now();
-      const { coverage, status } = decideWorkload(
-        workloadObservation(ctx, config, key, obj, current),
-        config,
-        now,
-      );
-      await ctx.write(crName, coveredLabels(status, namespace), status);
-      return requeueAt(coverage.deadline, now);
+      const observation = workloadObservation(ctx, config, key, obj, current);
+      let deadline: number | undefined;
+      if (packages) {
+        const { coverage, status } = decideWorkload(observation, config, now);
+        await ctx.write(crName, coveredLabels(status, namespace), status);
+        deadline = coverage.deadline;
+      }
+      if (code) {
+        const at = await reconcileCode(ctx, config, codeName, observation, now);
+        deadline = earliest(now, deadline, at);
+      }
+      return requeueAt(deadline, now);
     },
   };
 }

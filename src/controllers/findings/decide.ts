@@ -29,6 +29,7 @@ import type { BatchWrite, StoredFinding } from '../../findings-store/store.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import type { EvaluationResult } from './metrics.ts';
 import { recordControllerWrite } from './ownership.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -220,7 +221,7 @@ function upsert(d: Decision, f: EvaluationFacts, b: BuiltFinding): void {
     status.lastObservedAt = prev.lastObservedAt;
   }
   const labels = withStatusLabel(
-    { ...b.labels, [LABELS.coveredResource]: f.coveredResource },
+    { ...b.labels, [LABELS.coveredResource]: labelValueFor(f.coveredResource) },
     status.status ?? 'ACTIVE',
   );
   d.write(b.name, labels, status);

@@ -19,13 +19,15 @@ import { LABELS } from '../../api/v1alpha1/common.ts';
 import type { CoveredResourceStatus } from '../../api/v1alpha1/covered-resource.ts';
 import { coveredResourceName } from '../../coverage/names.ts';
 import { sameJson } from '../../findings/build.ts';
-import { parseLabelSelector } from '../../findings-store/selectors.ts';
+import { labelsEqual, parseLabelSelector } from '../../findings-store/selectors.ts';
+import type { FindingStore } from '../../findings-store/store.ts';
 import type { Cache } from '../../kube/cache.ts';
 import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/resources.ts';
-import { informers } from '../informers.ts';
+import { coveredResourceOfLabel, informers } from '../informers.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 import { networkCaches } from '../rules-packages.ts';
 import { findingsMetrics } from './metrics.ts';
 import {
@@ -167,7 +169,12 @@ function findingsEnqueuers(
   };
   const withFindings = async (): Promise<void> => {
     const groups = await store.countBy({ namespace: deps.adminNamespace }, ['coveredResource']);
-    for (const { key } of groups) resource(key.coveredResource);
+    for (const { key } of groups) {
+      const value = key.coveredResource;
+      if (value === undefined) continue;
+      if (labelValueFor(value) !== value) await relabel(store, deps.adminNamespace, value);
+      resource(coveredResourceOfLabel(caches.coveredResources, value)?.metadata.name ?? value);
+    }
   };
   const runFindings = async (): Promise<void> => {
     const { pages } = await store.listPages({ labelSelector: parseLabelSelector(LABELS.run) });
@@ -268,10 +275,12 @@ function watchFindingsInputs(
  */
 function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
   for (const [kind, cache] of caches.workloads) {
-    const workload = (w: KubeObject) =>
-      enqueue.resource(
-        coveredResourceName.workload(w.metadata.namespace ?? '', kind, w.metadata.name),
-      );
+    const workload = (w: KubeObject) => {
+      const ns = w.metadata.namespace ?? '';
+      enqueue.resource(coveredResourceName.workload(ns, kind, w.metadata.name));
+      // Its pod template's secrets belong to its code-scanning coverage.
+      enqueue.resource(coveredResourceName.workloadCode(ns, kind, w.metadata.name));
+    };
     cache.addHandlers({
       add: workload,
       update: (old, w) => {
@@ -291,7 +300,9 @@ function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void 
     const ns = o.metadata.namespace ?? '';
     for (const cr of caches.coveredResources.list()) {
       const s = cr.status;
-      if (s?.resourceType !== 'WORKLOAD' || s.resource?.namespace !== ns) continue;
+      // Reachability moves rule findings and image scores, not pod-template secrets (CODE).
+      if (s?.resourceType !== 'WORKLOAD' || s.scanType === 'CODE' || s.resource?.namespace !== ns)
+        continue;
       enqueue.resource(cr.metadata.name);
       // Its images' scores follow its exposure.
       for (const digest of workloadDigests(cr))
@@ -322,4 +333,34 @@ function watchDatabase(deps: ControllerDeps, log: Logger, enqueue: FindingsEnque
     log.info('vulnerability database updated: re-matching continuous resources');
     enqueue.continuous();
   });
+}
+
+/**
+ * Findings written before covered-resource labels were kept to label values carry a
+ * CoveredResource name longer than 63 characters: they get the value that stands for it
+ * (labelValueFor), and the resource's evaluation record moves with them.
+ */
+async function relabel(store: FindingStore, namespace: string, name: string): Promise<void> {
+  const value = labelValueFor(name);
+  const { pages } = await store.listPages({
+    namespace,
+    labelSelector: labelsEqual({ [LABELS.coveredResource]: name }),
+  });
+  for await (const page of pages) {
+    await store.batch(
+      page.map((f) => ({
+        op: 'update' as const,
+        finding: {
+          ...f,
+          metadata: {
+            ...f.metadata,
+            labels: { ...f.metadata.labels, [LABELS.coveredResource]: value },
+          },
+        },
+      })),
+    );
+  }
+  const at = await store.lastEvaluation(name);
+  if (at !== undefined) await store.recordEvaluation(value, at);
+  await store.recordEvaluation(name, undefined);
 }

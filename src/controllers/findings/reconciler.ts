@@ -33,6 +33,7 @@ import {
   type LocatedPackage,
 } from '../../findings/packages.ts';
 import { buildCodeFindings, type CodeMatchInput } from '../../findings/code.ts';
+import { scanWorkloadTemplate } from '../../code-scan/pod-template.ts';
 import { ruleKey, suppressingRule } from '../../findings/suppression.ts';
 import { labelsEqual } from '../../findings-store/selectors.ts';
 import { apply } from '../../kube/apply.ts';
@@ -52,7 +53,9 @@ import {
   type WorkloadCaches,
 } from '../rules-packages.ts';
 import { adjustScore } from '../../rules/score.ts';
-import { FIELD_MANAGERS, kinds } from '../informers.ts';
+import { CIS_CHECKS } from '../../agent/cis/checks.ts';
+import { cisBenchmark } from '../../rules/cis.ts';
+import { coveredResourceOfLabel, FIELD_MANAGERS, kinds } from '../informers.ts';
 import {
   capFindings,
   decideEvaluation,
@@ -63,6 +66,7 @@ import {
   type StoredFindingOf,
 } from './decide.ts';
 import type { EvaluationResult, FindingsMetrics } from './metrics.ts';
+import { labelValueFor } from '../../util/label-value.ts';
 
 export { planFor, retentionOf, type Plan, type Retention } from './decide.ts';
 
@@ -75,7 +79,7 @@ const DIGEST_RE = /sha256:[0-9a-f]{64}/;
 
 /** The image digests a WORKLOAD CoveredResource runs. */
 export function workloadDigests(cr: CoveredResource): string[] {
-  if (cr.status?.resourceType !== 'WORKLOAD') return [];
+  if (cr.status?.resourceType !== 'WORKLOAD' || cr.status.scanType === 'CODE') return [];
   return (cr.status.workload?.images ?? [])
     .map((i) => DIGEST_RE.exec(i)?.[0])
     .filter((d): d is string => d !== undefined);
@@ -143,7 +147,7 @@ export class FindingsReconciler implements Reconciler {
     const out = new Map<string, StoredFindingOf>();
     const { pages } = await this.deps.findingsStore.listPages({
       namespace: this.deps.adminNamespace,
-      labelSelector: labelsEqual({ [LABELS.coveredResource]: name }),
+      labelSelector: labelsEqual({ [LABELS.coveredResource]: labelValueFor(name) }),
     });
     for await (const page of pages)
       for (const f of page) out.set(f.metadata.name, f as StoredFindingOf);
@@ -165,7 +169,10 @@ export class FindingsReconciler implements Reconciler {
     };
   }
 
-  async reconcile(name: string, ctx: ReconcileContext): Promise<Result | undefined> {
+  async reconcile(key: string, ctx: ReconcileContext): Promise<Result | undefined> {
+    // A key may be the label value that stands for a long CoveredResource name (from the
+    // findings' labels): evaluate the resource by its name, never as a resource that is gone.
+    const name = coveredResourceOfLabel(this.caches.coveredResources, key)?.metadata.name ?? key;
     try {
       const outcome = await this.evaluate(name, ctx);
       this.metrics.evaluations.inc({ result: outcome.result });
@@ -227,10 +234,24 @@ export class FindingsReconciler implements Reconciler {
       for (const verb of ['create', 'update', 'delete'] as const)
         if (decision.verbs[verb] > 0) this.metrics.writes.inc({ verb }, decision.verbs[verb]);
     }
-    if (decision.observed) await store.recordEvaluation(name, this.deps.clock.now());
+    // The store keys a resource's evaluation by its findings' covered-resource label.
+    const key = labelValueFor(name);
+    if (decision.observed) await store.recordEvaluation(key, this.deps.clock.now());
     else if (cr === undefined && decision.counts.total === 0)
-      await store.recordEvaluation(name, undefined);
+      await store.recordEvaluation(key, undefined);
     if (cr !== undefined) await this.writeCounts(cr, decision.counts);
+  }
+
+  /** The vulnerability database, or undefined (said once in the log) while none is loaded. */
+  private loadedDatabase(log: Logger) {
+    const db = this.deps.database?.current;
+    if (db === undefined && !this.warnedNoDatabase) {
+      this.warnedNoDatabase = true;
+      log.warn(
+        'no vulnerability database is loaded: findings are not matched until one is (see --vulnerability-db)',
+      );
+    }
+    return db;
   }
 
   /**
@@ -248,23 +269,22 @@ export class FindingsReconciler implements Reconciler {
     const packages = continuousPackages(
       this.caches.scanConfigurations.get(SCAN_CONFIGURATION_NAME),
     );
-    if (s.resourceType === 'WORKLOAD')
-      return this.workloadDesired(name, cr, existing, now, packages);
+    if (s.resourceType === 'WORKLOAD') {
+      return s.scanType === 'CODE'
+        ? this.templateDesired(name, cr, existing, now)
+        : this.workloadDesired(name, cr, existing, now, packages);
+    }
+    // The CIS checks the node agent reported, while cis is on (off: what it found closes).
+    const cisOn = this.nodeCis(cr, packages);
     // cve switched off: what it found closes.
     if (!packages.includes('cve')) {
+      if (cisOn !== undefined) return this.ruleDesired(name, existing, now, packages, cisOn);
       this.evaluated.delete(name);
       return { built: [], observe: false };
     }
-    const db = this.deps.database?.current;
-    if (db === undefined) {
-      if (!this.warnedNoDatabase) {
-        this.warnedNoDatabase = true;
-        log.warn(
-          'no vulnerability database is loaded: findings are not matched until one is (see --vulnerability-db)',
-        );
-      }
-      return 'no_database';
-    }
+    const cis = cisOn ?? [];
+    const db = this.loadedDatabase(log);
+    if (db === undefined) return 'no_database';
     const input = this.inventory(cr);
     if (input === undefined) return 'no_inventory';
     const continuous = s.scanStatus.reason !== 'SCAN_FREQUENCY_SCAN_ON_PUSH';
@@ -274,6 +294,7 @@ export class FindingsReconciler implements Reconciler {
       continuous ? `db:${this.databaseId(db)}` : `scanned:${s.lastScannedAt ?? ''}`,
       JSON.stringify(input.resource),
       String(this.config.maxFindingsPerResource),
+      builtHash(packages, cis),
     ].join('|');
     const previous = this.evaluated.get(name);
     if (!continuous) {
@@ -293,6 +314,7 @@ export class FindingsReconciler implements Reconciler {
     const built = [
       ...buildPackageFindings(input.resource, matches),
       ...buildCodeFindings(input.resource, input.code ?? []),
+      ...cis,
     ];
     const exposure = this.adjustScores(built, input.resource);
     const oldest = Math.min(
@@ -344,9 +366,70 @@ export class FindingsReconciler implements Reconciler {
     // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
     if (typeof facts === 'string') return 'no_inventory';
     const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
-    // What the findings derive from: the template (through them) and what they say.
+    return this.ruleDesired(name, existing, now, packages, built);
+  }
+
+  /**
+   * The secrets of a workload's pod template (environment values, commands, arguments), as
+   * CODE_VULNERABILITY findings of its CODE CoveredResource: named by field path, redacted and
+   * fingerprinted by the detector (src/code-scan/pod-template.ts); the value itself is never
+   * read past the detector. A bare Pod's spec is not cached: only its images are code-scanned.
+   */
+  private templateDesired(
+    name: string,
+    cr: CoveredResource & KubeObject,
+    existing: Map<string, StoredFindingOf>,
+    now: Date,
+  ): Desired | EvaluationResult {
+    const r = cr.status?.resource;
+    if (r?.kind === undefined || r.name === undefined || r.namespace === undefined)
+      return 'no_inventory';
+    const obj = this.caches.workloads.get(r.kind)?.get(`${r.namespace}/${r.name}`);
+    if (obj === undefined) return 'no_inventory';
+    const resource: FindingResource = {
+      resourceType: 'WORKLOAD',
+      id: cr.status!.resourceId,
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+    };
+    const built = buildCodeFindings(resource, scanWorkloadTemplate(r.kind, obj));
+    return this.ruleDesired(name, existing, now, ['code'], built);
+  }
+
+  /**
+   * The CIS_BENCHMARK findings of a node from the check results its agent wrote in the
+   * NodeInventory; none while the agent has not reported any (it runs the checks at its next
+   * collection once cis is switched on). Undefined when cis is off or the resource is no node.
+   */
+  private nodeCis(
+    cr: CoveredResource & KubeObject,
+    packages: readonly RulesPackage[],
+  ): BuiltFinding[] | undefined {
+    const s = cr.status!;
+    if (s.resourceType !== 'NODE' || !packages.includes('cis')) return undefined;
+    const node = s.resource?.name ?? s.resourceId;
+    const results = this.caches.nodeInventories.get(node)?.status?.cisResults;
+    if (results === undefined) return [];
+    return cisBenchmark.produce({ checks: CIS_CHECKS, nodes: [{ node, results }] }).findings;
+  }
+
+  /**
+   * The desired state of findings computed by rules packages from facts the caches hold:
+   * observed again when what they say changes, and once per re-evaluation interval like every
+   * continuous resource.
+   */
+  private ruleDesired(
+    name: string,
+    existing: Map<string, StoredFindingOf>,
+    now: Date,
+    /** What the findings come from: rules packages, or `code` for a pod template. */
+    packages: readonly string[],
+    built: BuiltFinding[],
+  ): Desired {
+    // What the findings derive from: the facts (through them) and what they say.
     const fingerprint = createHash('sha256')
-      .update(JSON.stringify([packages, built.map((b) => [b.name, b.status])]))
+      .update(builtHash(packages, built))
       .update(String(this.config.maxFindingsPerResource))
       .digest('hex');
     const open = [...existing.values()].filter((f) => f.status?.status !== 'CLOSED');
@@ -518,6 +601,13 @@ export class FindingsReconciler implements Reconciler {
       if (!isNotFound(err)) throw err;
     }
   }
+}
+
+/** A hash of the rules packages (or other inputs) and the findings they computed. */
+function builtHash(packages: readonly string[], built: readonly BuiltFinding[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([packages, built.map((b) => [b.name, b.status])]))
+    .digest('hex');
 }
 
 /** The code-scanning matches of an image inventory scanned with them. */

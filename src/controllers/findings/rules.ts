@@ -17,7 +17,7 @@ import type { ReconcileContext, Reconciler, Result } from '../../runtime/control
 import { formatConditionTime } from '../../runtime/conditions.ts';
 import { type StepsResult, reconcileWithStatus } from '../../runtime/status.ts';
 import type { ControllerDeps } from '../deps.ts';
-import { kinds } from '../informers.ts';
+import { coveredResourceOfLabel, kinds } from '../informers.ts';
 import type { FindingsCaches } from './reconciler.ts';
 
 export class SuppressionRuleReconciler implements Reconciler {
@@ -81,7 +81,7 @@ export class SuppressionRuleReconciler implements Reconciler {
         const cr = f.metadata.labels?.[LABELS.coveredResource];
         const resourceLabels =
           cr !== undefined
-            ? this.caches.coveredResources.get(cr)?.status?.resourceLabels
+            ? coveredResourceOfLabel(this.caches.coveredResources, cr)?.status?.resourceLabels
             : f.status.resource?.type === 'NODE' && f.status.resource.name !== undefined
               ? this.caches.coveredResources.get(coveredResourceName.node(f.status.resource.name))
                   ?.status?.resourceLabels

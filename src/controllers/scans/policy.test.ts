@@ -117,6 +117,19 @@ describe('coverage scan decision', () => {
   });
 });
 
+describe('coverage scan decision with a configured retry delay', () => {
+  it('waits the configured delay (--retry-failed-scans-after), not the default', () => {
+    const lastScanAt = NOW - 10_000;
+    expect(coverageScanDecision({ ...base, ...failed, lastScanAt }, 15_000)).toEqual({
+      scan: false,
+      retryAt: lastScanAt + 15_000,
+    });
+    expect(coverageScanDecision({ ...base, ...failed, lastScanAt: NOW - 15_000 }, 15_000)).toEqual({
+      scan: true,
+    });
+  });
+});
+
 describe('run image plan', () => {
   const covered = { covered: true, runResult: true, inFlight: false };
   const fresh = { covered: false, runResult: false, inFlight: false };

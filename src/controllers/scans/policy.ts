@@ -7,7 +7,10 @@
 
 import type { ImageScanQuestion } from '../../coverage/image.ts';
 
-/** A failed image scan is retried after this long, or at once when the pull secrets change. */
+/**
+ * A failed image scan is retried after this long by default (`--retry-failed-scans-after`), or
+ * at once when the pull secrets change.
+ */
 export const RETRY_FAILED_SCAN_MS = 10 * 60_000;
 
 /** What coverage knows about one image when it decides whether to scan it. */
@@ -25,7 +28,10 @@ export interface CoverageScanDecision {
  * another code-scanning setting; a failed scan again after the retry delay or when the pull
  * secrets change.
  */
-export function coverageScanDecision(f: CoverageScanFacts): CoverageScanDecision {
+export function coverageScanDecision(
+  f: CoverageScanFacts,
+  retryFailedAfterMs = RETRY_FAILED_SCAN_MS,
+): CoverageScanDecision {
   const failed = f.state !== 'pending' && f.state !== 'inventory';
   const wanted = f.statusCode === 'ACTIVE' || (failed && f.reason === f.state);
   if (!wanted || f.activeUsers === 0 || f.inFlight) return { scan: false };
@@ -35,7 +41,7 @@ export function coverageScanDecision(f: CoverageScanFacts): CoverageScanDecision
     return {
       scan: (!f.hasResult && f.continuous) || (f.hasResult && f.codeScanningChanged === true),
     };
-  const retryAt = (f.lastScanAt ?? f.now) + RETRY_FAILED_SCAN_MS;
+  const retryAt = (f.lastScanAt ?? f.now) + retryFailedAfterMs;
   if (retryAt <= f.now || (f.hasResult && f.credentialsChanged)) return { scan: true };
   return { scan: false, retryAt };
 }

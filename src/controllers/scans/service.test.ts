@@ -223,6 +223,43 @@ describe('pull checks of images no pod could pull', () => {
     expect(check('')?.outcome.status).toBe('resolved');
   });
 
+  it('holds an answer for the configured retry delay, then checks again', async () => {
+    const clock = new ManualClock(new Date('2026-03-01T12:00:00Z'));
+    let asked = 0;
+    const service = new ScanService({
+      scanner: {
+        scan: () => Promise.reject(new Error('not asked to scan')),
+        resolveDigest: () => {
+          asked++;
+          return Promise.resolve({ status: 'failed', reason: 'INTERNAL_ERROR', message: 'down' });
+        },
+      },
+      store: new ImageInventoryStore(),
+      concurrency: 1,
+      clock,
+      log: pino({ level: 'silent' }),
+      registry: new Registry(),
+      retryFailedAfterMs: 15_000,
+    });
+    expect(service.retryFailedAfterMs).toBe(15_000);
+    const check = () =>
+      service.checkPull({
+        reference: 'registry.test/app:1',
+        credentialSources: '',
+        credentials: () => Promise.resolve({ credentials: {}, problems: [] }),
+      });
+    check();
+    await settle();
+    clock.advance(14_999);
+    check();
+    await settle();
+    expect(asked).toBe(1);
+    clock.advance(1);
+    check();
+    await settle();
+    expect(asked).toBe(2);
+  });
+
   it('a failure to read the pull secrets is an INTERNAL_ERROR answer, the registry not asked', async () => {
     const { asked, service } = pullSetup();
     const check = () =>

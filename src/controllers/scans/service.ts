@@ -25,7 +25,8 @@
  * - Pull checks: for an image no pod could pull (no digest to scan), coverage asks
  *   {@link ScanService.checkPull} whether the registry serves the reference's manifest with
  *   the pods' pull secrets. One check per reference and set of secrets runs at a time; its
- *   answer is held for {@link RETRY_FAILED_SCAN_MS} and then checked again.
+ *   answer is held for the retry delay of failed scans ({@link ScanService.retryFailedAfterMs})
+ *   and then checked again.
  *
  * One set of scan metrics is kept for every purpose (docs/metrics.md).
  */
@@ -141,6 +142,8 @@ export interface ScanServiceOptions {
   registry: Registry;
   /** Results of run-only scans kept (default 64). */
   runResults?: number;
+  /** How long a failed scan (and a pull check's answer) is held before it is tried again. */
+  retryFailedAfterMs?: number;
 }
 
 export class ScanService {
@@ -154,8 +157,15 @@ export class ScanService {
   private readonly pullChecks = new BoundedCache<PullCheckRecord>(256);
   private readonly pullChecking = new Map<string, (() => void)[]>();
 
+  /**
+   * How long a failed scan is held before coverage tries it again, and a pull check's answer
+   * before it is checked again (`--retry-failed-scans-after`, default 10 minutes).
+   */
+  readonly retryFailedAfterMs: number;
+
   constructor(opts: ScanServiceOptions) {
     this.opts = opts;
+    this.retryFailedAfterMs = opts.retryFailedAfterMs ?? RETRY_FAILED_SCAN_MS;
     this.metrics = scanMetrics(opts.registry);
     this.runOnly = new BoundedCache(opts.runResults ?? 64);
     // What a scan used is kept as long as its result: nothing here outlives the images.
@@ -228,7 +238,7 @@ export class ScanService {
 
   /**
    * The last answer to whether the registry serves `reference` with these pull secrets; starts
-   * a check when there is none or it is older than {@link RETRY_FAILED_SCAN_MS} (the old answer
+   * a check when there is none or it is older than {@link retryFailedAfterMs} (the old answer
    * is returned meanwhile). Undefined until a first check ends, and always with a scanner that
    * cannot resolve digests.
    */
@@ -236,7 +246,7 @@ export class ScanService {
     const key = `${req.reference} ${req.credentialSources}`;
     const held = this.pullChecks.get(key);
     const now = this.opts.clock.now().getTime();
-    if (held !== undefined && now - held.checkedAt < RETRY_FAILED_SCAN_MS) return held;
+    if (held !== undefined && now - held.checkedAt < this.retryFailedAfterMs) return held;
     if (this.abort.signal.aborted || this.opts.scanner.resolveDigest === undefined) return held;
     const running = this.pullChecking.get(key);
     if (running !== undefined) {
@@ -366,6 +376,9 @@ export function scanService(deps: ControllerDeps): ScanService {
       scanner: deps.scanner,
       store: deps.images,
       concurrency: deps.scanConcurrency ?? 4,
+      ...(deps.retryFailedScansMs !== undefined
+        ? { retryFailedAfterMs: deps.retryFailedScansMs }
+        : {}),
       clock: deps.clock,
       log: deps.log.child({ component: 'image-scans' }),
       registry: deps.manager.registry,

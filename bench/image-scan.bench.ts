@@ -20,9 +20,9 @@
  *      is a download this benchmark cannot make, so Trivy runs its package detection only
  *      (`--format cyclonedx`, offline): its figure has no matching in it, kube-inspector's has.
  *
- *   7. the time secret scanning adds to the cold in-process scan (runs interleaved with
- *      package-only scans, so machine load hits both alike), and Trivy's secret scanner on the
- *      same image.
+ *   7. the time code scanning (secrets and code flaws, as the controller runs it) adds to the
+ *      cold in-process scan (runs interleaved with package-only scans, so machine load hits
+ *      both alike), and Trivy's secret scanner on the same image.
  *
  * Environment: BENCH_RUNS (default 3); BENCH_SECRETS_ONLY=1 stops after step 7;
  * BENCH_VULNDB_SOURCE, the advisories (a directory of
@@ -44,7 +44,7 @@ import {
   zstdCompressSync,
 } from 'node:zlib';
 import { installedPackages } from '../src/cli/scan-image.ts';
-import { secretAnalyzer } from '../src/code-scan/analyzer.ts';
+import { codeAnalyzer } from '../src/code-scan/analyzer.ts';
 import { RegistryClient } from '../src/registry/client.ts';
 import { ANALYZERS } from '../src/scanner/analyzers/index.ts';
 import { IndexReader } from '../src/vulndb/advisory-index.ts';
@@ -242,7 +242,7 @@ async function measureSecretScanning(
   results: [string, string][],
   trivyCache: string,
 ): Promise<void> {
-  const withSecrets = [...ANALYZERS, secretAnalyzer()];
+  const withSecrets = [...ANALYZERS, codeAnalyzer()];
   const plain: number[] = [];
   const code: number[] = [];
   let inv: Inventory | undefined;
@@ -293,10 +293,10 @@ async function measureSecretScanning(
   const p = median(plain);
   const q = median(code);
   report(results, [
-    'kube-inspector scan + secrets, in process, cold',
+    'kube-inspector scan + secrets and code flaws, in process, cold',
     `${(q / 1000).toFixed(2)} s vs ${(p / 1000).toFixed(2)} s packages only: +${(((q - p) / p) * 100).toFixed(0)} %; ` +
       `${c.files} files (${mb(c.bytes)}) read, ${c.skippedBinary} binary and ${c.skippedSize} over the cap skipped; ` +
-      `${c.findings.length} secrets${byRule.size > 0 ? ` (${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')})` : ''}`,
+      `${c.findings.length} code findings${byRule.size > 0 ? ` (${[...byRule].map(([r, n]) => `${n} ${r}`).join(', ')})` : ''}`,
   ]);
 }
 

@@ -10,8 +10,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parsePlatform, RegistryClient, type Platform } from '../registry/client.ts';
 import { parseDockerConfig, type CredentialStore } from '../registry/credentials.ts';
-import { secretAnalyzer } from '../code-scan/analyzer.ts';
-import { secretRule } from '../code-scan/rules.ts';
+import { codeAnalyzer } from '../code-scan/analyzer.ts';
+import { codeRule } from '../code-scan/flaws.ts';
 import { toSarif } from '../code-scan/sarif.ts';
 import type { Analyzer } from '../scanner/analyzers/analyzer.ts';
 import { ANALYZERS, analyzersVersion } from '../scanner/analyzers/index.ts';
@@ -38,8 +38,8 @@ import {
 const FORMATS = ['table', 'json', 'cyclonedx', 'spdx', 'sarif'] as const;
 type Format = (typeof FORMATS)[number];
 
-/** What a scan looks for: package vulnerabilities, hardcoded secrets. */
-const SCANNERS = ['vuln', 'secret'] as const;
+/** What a scan looks for: package vulnerabilities, hardcoded secrets, code flaws. */
+const SCANNERS = ['vuln', 'secret', 'code'] as const;
 type Scanner = (typeof SCANNERS)[number];
 
 export function parseScanners(value: string): Set<Scanner> {
@@ -74,9 +74,10 @@ Options:
                               or ~/.cache/kube-inspector/vulndb)
   --skip-db-update            use the index as it is, without asking the sources (offline)
   --scanners LIST             what to look for, comma-separated: vuln (package vulnerabilities),
-                              secret (hardcoded secrets in application files) (default vuln)
+                              secret (hardcoded secrets in application files), code (code flaws
+                              in Python, JavaScript/TypeScript and shell files) (default vuln)
   --format FORMAT             table, json, cyclonedx (1.6), spdx (2.3) or sarif (2.1.0, secrets
-                              only: needs --scanners secret) (default table)
+                              and code flaws: needs --scanners secret or code) (default table)
   --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH, MEDIUM,
                               LOW, INFORMATIONAL or UNTRIAGED (default UNTRIAGED: any finding)
 ${
@@ -159,11 +160,12 @@ function renderTable(inv: Inventory, findings: PackageFinding[] | undefined): st
   if (inv.code !== undefined && inv.code.findings.length > 0) {
     const rows = [['SEVERITY', 'RULE', 'SECRET', 'FINGERPRINT', 'LAYER', 'PATH']];
     for (const f of inv.code.findings) {
+      const secret = f.redacted !== undefined;
       rows.push([
-        secretRule(f.ruleId)?.severity ?? '',
+        codeRule(f.ruleId)?.severity ?? '',
         f.ruleId,
         f.redacted ?? '',
-        f.fingerprint ?? '',
+        secret ? (f.fingerprint ?? '') : '',
         shortDigest(f.layerDigest),
         `/${f.path}:${f.line}`,
       ]);
@@ -173,11 +175,21 @@ function renderTable(inv: Inventory, findings: PackageFinding[] | undefined): st
   return lines.join('\n');
 }
 
-/** Secrets whose rule severity is at or above the threshold. */
-function secretsAtOrAbove(inv: Inventory, threshold: SeverityLevel): unknown[] {
+/** Secrets and code flaws whose rule severity is at or above the threshold. */
+function codeAtOrAbove(inv: Inventory, threshold: SeverityLevel): unknown[] {
   return (inv.code?.findings ?? []).filter(
-    (f) => severityRank(secretRule(f.ruleId)?.severity ?? 'UNTRIAGED') >= severityRank(threshold),
+    (f) => severityRank(codeRule(f.ruleId)?.severity ?? 'UNTRIAGED') >= severityRank(threshold),
   );
+}
+
+/** The summary's count of code-scanning results by kind. */
+function codeCounts(inv: Inventory, scanners: ReadonlySet<Scanner>): string {
+  const flaws = (inv.code?.findings ?? []).filter((f) => f.redacted === undefined).length;
+  const secrets = (inv.code?.findings.length ?? 0) - flaws;
+  return [
+    ...(scanners.has('secret') ? [`${secrets} secrets`] : []),
+    ...(scanners.has('code') ? [`${flaws} code flaws`] : []),
+  ].join(', ');
 }
 
 function byType(pkgs: readonly Package[]): string {
@@ -212,11 +224,14 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
   if (format === undefined)
     throw new InputError(`--format ${values.format}: expected ${FORMATS.join(', ')}`);
   const scanners = parseScanners(values.scanners);
-  if (format === 'sarif' && !scanners.has('secret'))
-    throw new InputError('--format sarif reports code-scanning results: add secret to --scanners');
-  const analyzers: readonly Analyzer[] = scanners.has('secret')
-    ? [...ANALYZERS, secretAnalyzer()]
-    : ANALYZERS;
+  const secrets = scanners.has('secret');
+  const flaws = scanners.has('code');
+  if (format === 'sarif' && !secrets && !flaws)
+    throw new InputError(
+      '--format sarif reports code-scanning results: add secret or code to --scanners',
+    );
+  const analyzers: readonly Analyzer[] =
+    secrets || flaws ? [...ANALYZERS, codeAnalyzer({ secrets, flaws })] : ANALYZERS;
   const threshold = parseThreshold(values['severity-threshold']);
   const limits: Partial<ScanLimits> = {};
   if (values.timeout !== undefined) {
@@ -305,7 +320,7 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
   const inv = outcome.inventory;
   const findings =
     db === undefined ? undefined : matchPackages(db, installedPackages(inv)).findings;
-  const failing = [...atOrAbove(findings ?? [], threshold), ...secretsAtOrAbove(inv, threshold)];
+  const failing = [...atOrAbove(findings ?? [], threshold), ...codeAtOrAbove(inv, threshold)];
   print(format, inv, findings);
   for (const w of inv.warnings.slice(0, 5)) console.error(`warning: ${w}`);
   console.error(
@@ -313,7 +328,7 @@ async function run(target: 'image' | 'rootfs', args: string[]): Promise<number> 
       `${inv.stats.bytesDownloaded} bytes downloaded, ${inv.stats.uncompressedBytes} read, ${inv.stats.entries} entries` +
       (inv.code === undefined
         ? ''
-        : `; ${inv.code.files} application files read (${inv.code.skippedBinary} binary, ${inv.code.skippedSize} over the size cap skipped), ${inv.code.findings.length} secrets`) +
+        : `; ${inv.code.files} application files read (${inv.code.skippedBinary} binary, ${inv.code.skippedSize} over the size cap skipped), ${codeCounts(inv, scanners)}`) +
       (findings === undefined && inv.code === undefined
         ? ''
         : `; ${(findings?.length ?? 0) + (inv.code?.findings.length ?? 0)} findings, ${failing.length} at or above ${threshold}`),

@@ -44,7 +44,7 @@ export const OS_DIRS: readonly string[] = [
 ];
 
 /** Folders of installed third-party dependencies: scanned, but not their tests, examples and docs. */
-const DEPENDENCY_DIRS = ['node_modules', 'site-packages', 'dist-packages', 'vendor', 'gems'];
+export const DEPENDENCY_DIRS = ['node_modules', 'site-packages', 'dist-packages', 'vendor', 'gems'];
 const DEPENDENCY_SKIPPED_DIRS = new Set([
   'test',
   'tests',

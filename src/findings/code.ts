@@ -6,7 +6,7 @@
  */
 import { LABELS } from '../api/v1alpha1/common.ts';
 import type { FindingStatus } from '../api/v1alpha1/finding.ts';
-import { secretRule } from '../code-scan/rules.ts';
+import { codeRule, type CodeRuleInfo } from '../code-scan/flaws.ts';
 import { severityRank } from '../vulndb/scoring.ts';
 import {
   findingName,
@@ -42,12 +42,12 @@ function where(m: CodeMatchInput): string {
   return m.fieldPath ?? 'unknown place';
 }
 
-function details(m: CodeMatchInput, title: string, cwes: readonly string[]): Details {
+function details(m: CodeMatchInput, rule: CodeRuleInfo): Details {
   const d: Details = {
     detectorId: m.ruleId,
-    detectorName: cut(title, 256),
-    detectorTags: ['secret'],
-    cwes: [...cwes].slice(0, 10),
+    detectorName: cut(rule.title, 256),
+    detectorTags: rule.language === undefined ? [rule.kind] : [rule.kind, rule.language],
+    cwes: [...rule.cwes].slice(0, 10),
   };
   if (m.path !== undefined) {
     const line = m.line ?? 1;
@@ -70,7 +70,7 @@ export function buildCodeFinding(
   resource: FindingResource,
   m: CodeMatchInput,
 ): BuiltFinding | undefined {
-  const rule = secretRule(m.ruleId);
+  const rule = codeRule(m.ruleId);
   if (rule === undefined) return undefined;
   const place = where(m);
   const inImage = m.path !== undefined;
@@ -78,17 +78,19 @@ export function buildCodeFinding(
     type: 'CODE_VULNERABILITY',
     title: cut(`${rule.title} - ${m.path !== undefined ? `/${m.path}` : place}`, 1024),
     description: cut(
-      `${rule.title} hardcoded at ${place}${
-        inImage
-          ? `${m.layerDigest === undefined ? '' : ` in layer ${m.layerDigest}`}: anyone who can pull the image can read it, even if a later layer deletes the file.`
-          : ': anyone who can read the workload object can read it.'
-      }`,
+      rule.kind === 'code-flaw'
+        ? `${rule.title} at ${place}${m.layerDigest === undefined ? '' : ` in layer ${m.layerDigest}`} (${rule.cwes.join(', ')}).`
+        : `${rule.title} hardcoded at ${place}${
+            inImage
+              ? `${m.layerDigest === undefined ? '' : ` in layer ${m.layerDigest}`}: anyone who can pull the image can read it, even if a later layer deletes the file.`
+              : ': anyone who can read the workload object can read it.'
+          }`,
       4096,
     ),
     recommendation: { text: cut(rule.remediation, 1024) },
     severity: rule.severity,
     ruleId: rule.id,
-    codeVulnerabilityDetails: details(m, rule.title, rule.cwes),
+    codeVulnerabilityDetails: details(m, rule),
     resource: resourceStatus(resource),
   };
   const labels: Record<string, string> = {
@@ -100,8 +102,9 @@ export function buildCodeFinding(
   };
   if (resource.namespace !== undefined)
     labels[LABELS.resourceNamespace] = labelValue(resource.namespace);
-  // Identity: the rule, the file or field, and the secret's fingerprint (or the line for a
-  // match without one), so an edit elsewhere in the file does not make a new finding.
+  // Identity: the rule, the file or field, and the secret's fingerprint or a code flaw's line
+  // fingerprint (or the line for a match without one), so an edit elsewhere in the file does
+  // not make a new finding.
   const at = m.path ?? m.fieldPath ?? '';
   const key = `${at}\u0000${m.fingerprint ?? String(m.line ?? '')}`;
   return { name: findingName(resource.id, rule.id, key), labels, status };

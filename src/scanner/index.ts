@@ -8,7 +8,7 @@ import {
   parsePullSecretData,
   type CredentialStore,
 } from '../registry/credentials.ts';
-import { secretAnalyzer } from '../code-scan/analyzer.ts';
+import { codeAnalyzer } from '../code-scan/analyzer.ts';
 import { ANALYZERS, analyzersVersion } from './analyzers/index.ts';
 import { LayerCache } from './cache.ts';
 import { parseReference } from '../registry/reference.ts';
@@ -59,7 +59,7 @@ export interface ImageScanner {
       signal?: AbortSignal;
       /** Limits of this scan over the scanner's own (the configured maximum image size). */
       limits?: Partial<ScanLimits>;
-      /** Also look for hardcoded secrets in the image's application files (code scanning). */
+      /** Also look for hardcoded secrets and code flaws in the image's application files (code scanning). */
       codeScanning?: boolean;
     },
   ): Promise<ScanOutcome>;
@@ -92,7 +92,7 @@ function stores(credentials: ScanCredentials | undefined): CredentialStore[] | s
  */
 export function createImageScanner(options: ImageScannerOptions = {}): ImageScanner {
   const limits: ScanLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const withCode = [...ANALYZERS, secretAnalyzer()];
+  const withCode = [...ANALYZERS, codeAnalyzer()];
   // One cache per analyzer set: their keys differ, so results never mix.
   const cache =
     options.cacheDir === undefined ? undefined : new LayerCache(options.cacheDir, limits);

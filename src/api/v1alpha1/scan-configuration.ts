@@ -139,7 +139,7 @@ export const ScanConfigurationSpecSchema = z
         )
           .default(['Node', 'Image', 'Workload'])
           .describe(
-            'Active scan types: Node, Image, Workload and/or WorkloadCode (hardcoded secrets in the application files of the images workloads run and in their pod templates; needs Image; each workload then has a second CoveredResource with scanType CODE). Default Node, Image and Workload.',
+            'Active scan types: Node, Image, Workload and/or WorkloadCode (hardcoded secrets and code flaws in the application files of the images workloads run, and secrets in their pod templates; needs Image; each workload then has a second CoveredResource with scanType CODE). Default Node, Image and Workload.',
           ),
       })
       .prefault({})

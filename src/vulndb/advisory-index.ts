@@ -558,9 +558,14 @@ class Cache<K, V> {
 }
 
 export interface ReaderOptions {
-  /** Most decoded affected entries kept between lookups (default 50,000). */
+  /**
+   * Most decoded affected entries kept between lookups (default 5,000: the packages of a few
+   * images). Matching does not need the cache (a batch's entries are handed back whole); it
+   * spares reading again what the last images looked up, and what it holds ends in V8's old
+   * generation, so a larger cache costs memory and collection time.
+   */
   cacheEntries?: number;
-  /** Most decoded advisory heads kept between lookups (default 10,000). */
+  /** Most decoded advisory heads kept between lookups (default 1,000). */
   cacheAdvisories?: number;
 }
 
@@ -706,8 +711,8 @@ export class IndexReader implements VulnDatabase {
     this.affectedOf = this.db.prepare(
       'SELECT idx, match, versions FROM affected WHERE advisory = ? ORDER BY idx',
     );
-    this.entries = new Cache(options.cacheEntries ?? 50_000);
-    this.heads = new Cache(options.cacheAdvisories ?? 10_000);
+    this.entries = new Cache(options.cacheEntries ?? 5_000);
+    this.heads = new Cache(options.cacheAdvisories ?? 1_000);
     const info = statSync(path);
     this.inode = info.ino;
     this.stats = this.aggregate(info.size);

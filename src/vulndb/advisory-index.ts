@@ -8,11 +8,15 @@
  *   Last-Modified, a local fingerprint — and its load statistics as JSON).
  * - `advisories`: one row per (source, record id): the `modified` time in milliseconds and the
  *   head of the compact advisory (see osv.ts): everything but its `affected` list, as plain
- *   JSON; `details` only when there is no summary, cut to its first line.
+ *   JSON; `details` only when there is no summary, cut to its first line. Numbered in the
+ *   order of their first package key, so a package's advisories are neighbours in the file.
  * - `affected`: one row per affected package of an advisory: the normalised package key
  *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
- *   in the advisory's `affected` list, and the compact entry itself as plain JSON. A lookup
- *   reads only these rows; an advisory's head is read when one of its entries matches.
+ *   in the advisory's `affected` list, the compact entry itself as plain JSON without its
+ *   `versions` list, and that list apart (JSON, NULL when empty) with its lowest and highest
+ *   version in the ecosystem's order (NULL when the order cannot read them all). A lookup
+ *   reads only these rows; the list is parsed when the installed version lies within its
+ *   bounds and no range matched; an advisory's head is read when one of its entries matches.
  *
  * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
  * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.

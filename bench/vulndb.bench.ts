@@ -6,6 +6,8 @@
  * Each measurement runs in a process of its own, so its RSS is its own:
  * - index: build the on-disk index from the zip (time, bytes on disk, peak RSS), then open it as
  *   a fresh process would and match 10,000 installed packages (time, RSS after);
+ * - images: open the index again in a process with a bounded V8 heap (the flags of a controller
+ *   whose memory is limited) and match the same packages as 20 images (RSS, CPU);
  * - memory: today's in-memory database from the same zip (load time, heap, RSS, match time);
  * then raw version comparisons per order. Prints numbers; asserts nothing.
  *
@@ -290,6 +292,28 @@ async function phaseIndex(zip: string, dir: string, packages: number): Promise<v
   reader.close();
 }
 
+/** The V8 flags of the bounded process: old generation and semi-spaces capped. */
+const BOUNDED_V8 = ['--max-old-space-size=160', '--max-semi-space-size=4'];
+
+async function phaseImages(zip: string, dir: string, packages: number): Promise<void> {
+  const reader = new AdvisoryStore({ dir, sources: [zip] });
+  await reader.open();
+  const installed = installedPackages(packages);
+  const label = `images (${BOUNDED_V8.join(' ')})`;
+  matchPackages(reader.current!, installed.slice(0, 500));
+  gc();
+  line(`${label}: RSS, 500 packages matched`, mb(process.memoryUsage().rss));
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < installed.length; i += 500) {
+    matchPackages(reader.current!, installed.slice(i, i + 500));
+  }
+  line(
+    `${label}: ${Math.ceil(installed.length / 500)} images of 500`,
+    `${cpuSeconds(cpu0)} s CPU, peak RSS ${mb(peakRss())}`,
+  );
+  reader.close();
+}
+
 async function phaseMemory(zip: string, packages: number): Promise<void> {
   gc();
   const heap0 = process.memoryUsage().heapUsed;
@@ -312,8 +336,8 @@ async function phaseMemory(zip: string, packages: number): Promise<void> {
   );
 }
 
-function child(args: string[]): void {
-  execFileSync(process.execPath, [...process.execArgv, import.meta.filename, ...args], {
+function child(args: string[], v8: string[] = []): void {
+  execFileSync(process.execPath, [...process.execArgv, ...v8, import.meta.filename, ...args], {
     stdio: 'inherit',
   });
 }
@@ -393,6 +417,7 @@ if (mode === '--phase') {
   const [phase, zip, arg1, arg2] = rest;
   if (phase === 'make') phaseMake(zip!, Number(arg1));
   else if (phase === 'index') await phaseIndex(zip!, arg1!, Number(arg2));
+  else if (phase === 'images') await phaseImages(zip!, arg1!, Number(arg2));
   else if (phase === 'memory') await phaseMemory(zip!, Number(arg1));
 } else {
   const sizes = mode === '--sizes' ? rest[0]!.split(',').map(Number) : [Number(mode ?? 200_000)];
@@ -404,6 +429,10 @@ if (mode === '--phase') {
       const zip = join(work, `osv-${records}.zip`);
       child(['--phase', 'make', zip, String(records)]);
       child(['--phase', 'index', zip, join(work, `index-${records}`), String(packages)]);
+      child(
+        ['--phase', 'images', zip, join(work, `index-${records}`), String(packages)],
+        BOUNDED_V8,
+      );
       child(['--phase', 'memory', zip, String(packages)]);
       rmSync(zip, { force: true });
       rmSync(join(work, `index-${records}`), { recursive: true, force: true });

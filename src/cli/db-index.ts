@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { IndexReader } from '../vulndb/advisory-index.ts';
 import type { VulnDatabase } from '../vulndb/database.ts';
 import { expandSource } from '../vulndb/osv-exports.ts';
-import { AdvisoryStore, INDEX_FILE } from '../vulndb/store.ts';
+import { AdvisoryStore, INDEX_FILE, readStatusFile } from '../vulndb/store.ts';
 import { InputError } from './errors.ts';
 
 /** `$XDG_CACHE_HOME/kube-inspector/vulndb`, else `~/.cache/kube-inspector/vulndb`. */
@@ -78,6 +78,12 @@ export interface OpenIndexOptions {
   dir: string | undefined;
   /** Ask the sources for changes first (false: offline, use the index as it is). */
   update: boolean;
+  /**
+   * With `update`: ask only when the index is older than this, in milliseconds — when a source
+   * was last loaded or confirmed unchanged longer ago (undefined: always ask).
+   */
+  maxAgeMs?: number | undefined;
+  now?: (() => Date) | undefined;
   /** The flag the sources came from, for messages. */
   flag: string;
 }
@@ -91,6 +97,55 @@ export interface OpenedIndex {
 
 const same = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration such as `30m`, `1h`, `1h30m` or `0s`, in milliseconds. */
+export function parseMaxAge(value: string, flag: string): number {
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/gy)];
+  if (value === '' || parts.map((p) => p[0]).join('') !== value) {
+    throw new InputError(`${flag} must be a duration such as 30m, 1h or 1h30m, got "${value}"`);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
+}
+
+/**
+ * Whether every source of the index in `dir` was loaded or confirmed unchanged less than
+ * `maxAgeMs` ago (the state the last update wrote beside the index).
+ */
+export async function indexIsFresh(
+  dir: string,
+  sources: readonly string[],
+  maxAgeMs: number,
+  now: Date,
+): Promise<boolean> {
+  const saved = await readStatusFile(dir);
+  return sources.every((source) => {
+    const at = saved?.sources?.find((s) => s.source === source)?.lastSuccess;
+    const ms = at === undefined ? NaN : Date.parse(at);
+    return Number.isFinite(ms) && now.getTime() - ms < maxAgeMs && ms <= now.getTime();
+  });
+}
+
+/** Whether the store serves an index of `sources` younger than the allowed age. */
+async function servedAndFresh(
+  store: AdvisoryStore,
+  options: OpenIndexOptions,
+  sources: readonly string[],
+): Promise<boolean> {
+  const served = store.index?.sources.map((s) => s.spec);
+  return (
+    options.maxAgeMs !== undefined &&
+    served !== undefined &&
+    same(served, sources) &&
+    (await indexIsFresh(
+      store.dir,
+      sources,
+      options.maxAgeMs,
+      (options.now ?? (() => new Date()))(),
+    ))
+  );
+}
 
 /**
  * Opens (and unless offline, updates) the index. Undefined database when no source is given
@@ -121,7 +176,7 @@ export async function openCachedIndex(options: OpenIndexOptions): Promise<Opened
   const store = new AdvisoryStore({ dir, sources, timeoutMs: 120_000 });
   await store.open();
   const warnings: string[] = [];
-  if (options.update) {
+  if (options.update && !(await servedAndFresh(store, options, sources))) {
     const outcome = await store.refresh();
     const held =
       store.index !== undefined &&

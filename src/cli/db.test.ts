@@ -56,7 +56,7 @@ describe('kube-inspector db', { timeout: 120_000 }, () => {
       expect.objectContaining({ source: osv, records: 31, mode: 'full', lastError: null }),
     ]);
 
-    // No --db: the index of the last update, its source checked for changes (none).
+    // No --db: the index of the last update (younger than --db-refresh: not checked).
     const reused = await cli(['scan', 'sbom', cyclonedx, '--format', 'json']);
     const given = await cli(['scan', 'sbom', cyclonedx, '--db', osv, '--format', 'json']);
     expect(findings(reused.stdout)).toHaveLength(7);
@@ -97,7 +97,22 @@ describe('kube-inspector db', { timeout: 120_000 }, () => {
     expect(findings(offline.stdout)).toHaveLength(7);
     expect(offline.stderr).not.toMatch(/update failed/);
 
-    const online = await cli(['scan', 'sbom', cyclonedx, '--db-dir', dir, '--format', 'json']);
+    // Younger than --db-refresh: the scan does not ask the source.
+    const fresh = await cli(['scan', 'sbom', cyclonedx, '--db-dir', dir, '--format', 'json']);
+    expect(findings(fresh.stdout)).toHaveLength(7);
+    expect(fresh.stderr).not.toMatch(/update failed/);
+
+    const online = await cli([
+      'scan',
+      'sbom',
+      cyclonedx,
+      '--db-dir',
+      dir,
+      '--db-refresh',
+      '0s',
+      '--format',
+      'json',
+    ]);
     expect(findings(online.stdout)).toHaveLength(7);
     expect(online.stderr).toMatch(/database update failed, using the index built .*ECONNREFUSED/);
 
@@ -111,6 +126,88 @@ describe('kube-inspector db', { timeout: 120_000 }, () => {
     expect(status.lastRefresh.outcome).toBe('failed');
     expect(status.sources[0]!.lastError).toMatch(/ECONNREFUSED/);
     expect(status.sources[0]!.consecutiveFailures).toBe(2);
+  });
+
+  it('updates the index before a scan when it is older than --db-refresh, once, and not with --skip-db-update', async () => {
+    const files: Record<string, Uint8Array> = {};
+    for (const e of readdirSync(osv, { recursive: true, withFileTypes: true })) {
+      if (e.isFile())
+        files[relative(osv, join(e.parentPath, e.name))] = readFileSync(join(e.parentPath, e.name));
+    }
+    const zip = zipSync(files);
+    // A zip that is not an OSV export (no change list asked for): one request per update.
+    const requests: { path: string | undefined; etag: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      requests.push({ path: req.url, etag: req.headers['if-none-match'] });
+      if (req.url !== '/advisories.zip') {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
+      if (req.headers['if-none-match'] === '"one"') {
+        res.writeHead(304);
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/zip', etag: '"one"' });
+      res.end(zip);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/advisories.zip`;
+      const dir = join(scratch, 'refresh');
+      const scan = (...flags: string[]) =>
+        cli(['scan', 'sbom', cyclonedx, '--db-dir', dir, '--format', 'json', ...flags]);
+      expect((await cli(['db', 'update', '--db', url, '--db-dir', dir])).code).toBe(0);
+      expect(requests).toHaveLength(1);
+      const built = (
+        JSON.parse(
+          (await cli(['db', 'status', '--db-dir', dir, '-o', 'json'])).stdout,
+        ) as DbStatusJson
+      ).sources[0]!.lastSuccess!;
+
+      // Fresh (the default --db-refresh is 1h): no request.
+      expect(findings((await scan()).stdout)).toHaveLength(7);
+      expect(requests).toHaveLength(1);
+
+      // Older than --db-refresh: one conditional request before the scan, and the index is
+      // confirmed fresh again.
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(findings((await scan('--db-refresh', '1s')).stdout)).toHaveLength(7);
+      expect(requests).toHaveLength(2);
+      expect(requests[1]!.etag).toBe('"one"');
+      const checked = (
+        JSON.parse(
+          (await cli(['db', 'status', '--db-dir', dir, '-o', 'json'])).stdout,
+        ) as DbStatusJson
+      ).sources[0]!.lastSuccess!;
+      expect(Date.parse(checked)).toBeGreaterThan(Date.parse(built));
+
+      // Fresh again: no request.
+      expect(findings((await scan('--db-refresh', '1h')).stdout)).toHaveLength(7);
+      expect(requests).toHaveLength(2);
+
+      // Stale, but offline: no request.
+      await new Promise((r) => setTimeout(r, 1100));
+      const offline = await scan('--db-refresh', '1s', '--skip-db-update');
+      expect(findings(offline.stdout)).toHaveLength(7);
+      expect(requests).toHaveLength(2);
+
+      // Another source than the index was built from: updated whatever its age.
+      const other = await scan('--db', osv);
+      expect(findings(other.stdout)).toHaveLength(7);
+      expect(requests).toHaveLength(2);
+      expect(
+        (
+          JSON.parse(
+            (await cli(['db', 'status', '--db-dir', dir, '-o', 'json'])).stdout,
+          ) as DbStatusJson
+        ).sources.map((s) => s.source),
+      ).toContain(osv);
+    } finally {
+      server.close();
+    }
   });
 
   it('reads a mirror of the OSV exports, one source per ecosystem, and names the ones it cannot read', async () => {
@@ -165,6 +262,11 @@ describe('kube-inspector db', { timeout: 120_000 }, () => {
     [['db', 'compact'], 2, /unknown db command "compact"/],
     [['db', 'status', '-o', 'yaml'], 2, /--output yaml: expected text or json/],
     [['db', 'update', '--db', 'ftp://mirror/all.zip'], 2, /unsupported scheme "ftp"/],
+    [
+      ['scan', 'sbom', cyclonedx, '--db-refresh', 'daily', '--db-dir', join(scratch, 'nothing')],
+      2,
+      /--db-refresh must be a duration such as 30m, 1h or 1h30m, got "daily"/,
+    ],
     [
       ['scan', 'sbom', cyclonedx, '--skip-db-update', '--db-dir', join(scratch, 'nothing')],
       2,

@@ -72,6 +72,8 @@ Options:
                               URL (repeatable; default: the sources the index was last updated from)
   --db-dir DIR                where the index lives (default $XDG_CACHE_HOME/kube-inspector/vulndb
                               or ~/.cache/kube-inspector/vulndb)
+  --db-refresh DURATION       ask the sources for changes first when the index is older than
+                              this, like 30m, 1h or 0s (always) (default 1h)
   --skip-db-update            use the index as it is, without asking the sources (offline)
   --scanners LIST             what to look for, comma-separated: vuln (package vulnerabilities),
                               secret (hardcoded secrets in application files), code (code flaws

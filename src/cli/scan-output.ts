@@ -1,6 +1,7 @@
 /**
  * What the `scan` targets (`image`, `rootfs`, `sbom`) share: the options every target takes
- * (`--db`, `--db-dir`, `--skip-db-update`, `--format`, `--severity-threshold`, `--help`),
+ * (`--db`, `--db-dir`, `--db-refresh`, `--skip-db-update`, `--format`, `--severity-threshold`,
+ * `--help`),
  * opening the database, the findings table, the threshold that decides exit code 1, and turning
  * a usage or input error into exit code 2.
  */
@@ -8,16 +9,20 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { VulnDatabase } from '../vulndb/database.ts';
 import type { PackageFinding } from '../vulndb/match.ts';
 import { severityOrder, severityRank, type SeverityLevel } from '../vulndb/scoring.ts';
-import { openCachedIndex } from './db-index.ts';
+import { openCachedIndex, parseMaxAge } from './db-index.ts';
 
 import { InputError } from './errors.ts';
 
 export { InputError };
 
+/** How old the index may be before a scan asks its sources for changes. */
+export const DEFAULT_DB_REFRESH = '1h';
+
 /** The `parseArgs` options every scan target takes. */
 const COMMON_SCAN_OPTIONS = {
   db: { type: 'string', multiple: true },
   'db-dir': { type: 'string' },
+  'db-refresh': { type: 'string', default: DEFAULT_DB_REFRESH },
   'skip-db-update': { type: 'boolean', default: false },
   format: { type: 'string', default: 'table' },
   'severity-threshold': { type: 'string' },
@@ -56,12 +61,14 @@ export function parseThreshold(value: string | undefined): SeverityLevel {
 export interface DatabaseArgs {
   db?: string[] | undefined;
   'db-dir'?: string | undefined;
+  'db-refresh'?: string | undefined;
   'skip-db-update'?: boolean | undefined;
 }
 
 /**
  * The database of a scan: the index in the cache directory (or `--db-dir`), updated from the
- * `--db` sources (or the sources it was last updated from) unless `--skip-db-update`.
+ * `--db` sources (or the sources it was last updated from) when it is older than
+ * `--db-refresh` (or was built from other sources), unless `--skip-db-update`.
  * Undefined when no source is given and no index exists yet; an {@link InputError} when the
  * sources cannot be read and no index of them exists.
  */
@@ -70,6 +77,7 @@ export async function openDatabase(args: DatabaseArgs): Promise<VulnDatabase | u
     sources: args.db,
     dir: args['db-dir'],
     update: args['skip-db-update'] !== true,
+    maxAgeMs: parseMaxAge(args['db-refresh'] ?? DEFAULT_DB_REFRESH, '--db-refresh'),
     flag: '--db',
   });
   for (const line of opened.warnings) console.error(line);

@@ -31,6 +31,8 @@ Options:
                               URL (repeatable; default: the sources the index was last updated from)
   --db-dir DIR                where the index lives (default $XDG_CACHE_HOME/kube-inspector/vulndb
                               or ~/.cache/kube-inspector/vulndb)
+  --db-refresh DURATION       ask the sources for changes first when the index is older than
+                              this, like 30m, 1h or 0s (always) (default 1h)
   --skip-db-update            use the index as it is, without asking the sources (offline)
   --format table|json         output format (default table)
   --severity-threshold LEVEL  exit 1 when a finding is at or above LEVEL: CRITICAL, HIGH,

@@ -8,11 +8,15 @@
  *   Last-Modified, a local fingerprint — and its load statistics as JSON).
  * - `advisories`: one row per (source, record id): the `modified` time in milliseconds and the
  *   head of the compact advisory (see osv.ts): everything but its `affected` list, as plain
- *   JSON; `details` only when there is no summary, cut to its first line.
+ *   JSON; `details` only when there is no summary, cut to its first line. Numbered in the
+ *   order of their first package key, so a package's advisories are neighbours in the file.
  * - `affected`: one row per affected package of an advisory: the normalised package key
  *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
- *   in the advisory's `affected` list, and the compact entry itself as plain JSON. A lookup
- *   reads only these rows; an advisory's head is read when one of its entries matches.
+ *   in the advisory's `affected` list, the compact entry itself as plain JSON without its
+ *   `versions` list, and that list apart (JSON, NULL when empty) with its lowest and highest
+ *   version in the ecosystem's order (NULL when the order cannot read them all). A lookup
+ *   reads only these rows; the list is parsed when the installed version lies within its
+ *   bounds and no range matched; an advisory's head is read when one of its entries matches.
  *
  * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
  * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.
@@ -22,6 +26,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   compileRanges,
   indexedEntry,
+  type CompiledRange,
   maxReportedErrors,
   type DatabaseStats,
   type IndexedEntry,
@@ -29,11 +34,12 @@ import {
   type VulnDatabase,
 } from './database.ts';
 import { packageKey } from './ecosystem.ts';
-import { versionOrderFor } from './version/index.ts';
+import type { Assessment } from './scoring.ts';
+import { versionOrderFor, type VersionOrder } from './version/index.ts';
 import { parseOsvRecord, type AffectedPackage, type Advisory } from './osv.ts';
 
 /** Bumped when the schema or the encoding of a record changes; other files are rebuilt. */
-export const INDEX_FORMAT = 4;
+export const INDEX_FORMAT = 5;
 
 /** Longest `details` text kept: reports use only its first line, when there is no summary. */
 const MAX_DETAILS = 1000;
@@ -50,6 +56,33 @@ function encodeHead(a: Advisory): string {
 
 function decodeHead(body: string): Advisory {
   return JSON.parse(body) as Advisory;
+}
+
+const noVersions: string[] = [];
+const noEntries: readonly IndexedEntry[] = [];
+
+function decodeVersions(text: string | null): string[] {
+  return text === null ? noVersions : (JSON.parse(text) as string[]);
+}
+
+/**
+ * The lowest and the highest version of an entry's `versions` list in its ecosystem's order,
+ * when the order reads every one of them: an installed version the order reads and that sorts
+ * outside them equals none of them, so matching skips the list without reading it.
+ */
+export function versionBounds(affected: AffectedPackage): [low: string, high: string] | undefined {
+  const order = versionOrderFor(affected.ecosystem);
+  const { versions } = affected;
+  if (order === undefined || versions.length === 0 || !versions.every((v) => order.valid(v))) {
+    return undefined;
+  }
+  let low = versions[0]!;
+  let high = low;
+  for (const v of versions) {
+    if (order.compare(v, low) < 0) low = v;
+    if (order.compare(v, high) > 0) high = v;
+  }
+  return [low, high];
 }
 
 /** What a source's loader knew about the data it loaded, to ask next time whether it changed. */
@@ -106,7 +139,10 @@ CREATE TABLE affected_load (
   key TEXT NOT NULL,
   advisory INTEGER NOT NULL,
   idx INTEGER NOT NULL,
-  match TEXT NOT NULL
+  match TEXT NOT NULL,
+  versions TEXT,
+  low TEXT,
+  high TEXT
 );
 CREATE INDEX affected_load_advisory ON affected_load (advisory);
 CREATE TABLE withdrawn (
@@ -118,20 +154,48 @@ CREATE TABLE withdrawn (
 `;
 
 /**
- * The final `affected` table: clustered by package key, so a lookup is one range scan that
- * holds everything matching needs. Filled in key order from the table the load wrote.
+ * The final tables. Advisories are numbered again in the order of their first package key, so
+ * the advisories of one package are neighbours in the file and the heads a lookup's matches
+ * need are read from a few pages instead of one page each. The `affected` table is clustered
+ * by package key, so a lookup is one range scan that holds everything matching needs; it is
+ * filled in key order from the table the load wrote.
  */
 const INDEXES = `
+CREATE TEMP TABLE renumber (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);
+INSERT INTO temp.renumber (old, new)
+  SELECT a.rowid, row_number() OVER (ORDER BY f.home, a.rowid)
+  FROM advisories a
+  LEFT JOIN (SELECT advisory, min(key) AS home FROM affected_load GROUP BY advisory) f
+    ON f.advisory = a.rowid;
+CREATE TABLE advisories_sorted (
+  rowid INTEGER PRIMARY KEY,
+  source INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  modified INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  UNIQUE (source, id)
+);
+INSERT INTO advisories_sorted (rowid, source, id, modified, body)
+  SELECT r.new, a.source, a.id, a.modified, a.body
+  FROM advisories a JOIN temp.renumber r ON r.old = a.rowid ORDER BY r.new;
+DROP TABLE advisories;
+ALTER TABLE advisories_sorted RENAME TO advisories;
 CREATE TABLE affected (
   key TEXT NOT NULL,
   advisory INTEGER NOT NULL,
   idx INTEGER NOT NULL,
   match TEXT NOT NULL,
+  versions TEXT,
+  low TEXT,
+  high TEXT,
   PRIMARY KEY (key, advisory, idx)
 ) WITHOUT ROWID;
-INSERT INTO affected (key, advisory, idx, match)
-  SELECT key, advisory, idx, match FROM affected_load ORDER BY key, advisory, idx;
+INSERT INTO affected (key, advisory, idx, match, versions, low, high)
+  SELECT f.key, r.new, f.idx, f.match, f.versions, f.low, f.high
+  FROM affected_load f JOIN temp.renumber r ON r.old = f.advisory
+  ORDER BY f.key, r.new, f.idx;
 DROP TABLE affected_load;
+DROP TABLE temp.renumber;
 CREATE INDEX advisories_id ON advisories (id);
 CREATE INDEX affected_advisory ON affected (advisory);
 `;
@@ -226,7 +290,8 @@ export interface WriterOptions {
   maxBytes?: number | undefined;
   /**
    * The first row id of new advisories: above every row of the previous index, whose rows keep
-   * their ids when they are copied (default 1).
+   * their ids when they are copied (default 1). {@link IndexWriter.finish} numbers every
+   * advisory again, in the order of its first package key.
    */
   firstRowid?: number | undefined;
 }
@@ -270,7 +335,8 @@ export class IndexWriter {
     );
     this.update = this.db.prepare('UPDATE advisories SET modified = ?, body = ? WHERE rowid = ?');
     this.insertAffected = this.db.prepare(
-      'INSERT INTO affected_load (key, advisory, idx, match) VALUES (?, ?, ?, ?)',
+      'INSERT INTO affected_load (key, advisory, idx, match, versions, low, high) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.deleteAffected = this.db.prepare('DELETE FROM affected_load WHERE advisory = ?');
     this.withdrawStmt = this.db.prepare(
@@ -327,8 +393,8 @@ export class IndexWriter {
         .run(source.id);
       this.db
         .prepare(
-          'INSERT INTO main.affected_load (key, advisory, idx, match) ' +
-            'SELECT f.key, f.advisory, f.idx, f.match ' +
+          'INSERT INTO main.affected_load (key, advisory, idx, match, versions, low, high) ' +
+            'SELECT f.key, f.advisory, f.idx, f.match, f.versions, f.low, f.high ' +
             'FROM prev.affected f JOIN main.advisories a ON a.rowid = f.advisory WHERE a.source = ?',
         )
         .run(source.id);
@@ -377,7 +443,17 @@ export class IndexWriter {
     }
     a.affected.forEach((affected, idx) => {
       const key = packageKey(affected.ecosystem, affected.name);
-      this.insertAffected.run(key, rowid, idx, JSON.stringify(affected));
+      const { versions } = affected;
+      const [low, high] = versionBounds(affected) ?? [null, null];
+      this.insertAffected.run(
+        key,
+        rowid,
+        idx,
+        JSON.stringify({ ...affected, versions: [] }),
+        versions.length === 0 ? null : JSON.stringify(versions),
+        low,
+        high,
+      );
     });
     return seen === undefined ? 'new' : 'replaced';
   }
@@ -511,9 +587,14 @@ class Cache<K, V> {
 }
 
 export interface ReaderOptions {
-  /** Most decoded affected entries kept between lookups (default 50,000). */
+  /**
+   * Most decoded affected entries kept between lookups (default 5,000: the packages of a few
+   * images). Matching does not need the cache (a batch's entries are handed back whole); it
+   * spares reading again what the last images looked up, and what it holds ends in V8's old
+   * generation, so a larger cache costs memory and collection time.
+   */
   cacheEntries?: number;
-  /** Most decoded advisory heads kept between lookups (default 10,000). */
+  /** Most decoded advisory heads kept between lookups (default 1,000). */
   cacheAdvisories?: number;
 }
 
@@ -527,11 +608,72 @@ const READER_CACHE_PAGES = 1024;
 /** Keys looked up in one query by {@link IndexReader.prefetch}. */
 const PREFETCH_BATCH = 500;
 
-interface Row {
-  key: string;
-  idx: number;
-  advisory: number;
-  match: string;
+/** A row of `affected` as the lookups read it: the key, or its position in a batch. */
+type Row = [
+  key: string | number,
+  idx: number,
+  advisory: number,
+  match: string,
+  versions: string | null,
+  low: string | null,
+  high: string | null,
+];
+
+/**
+ * An entry read from the index. Its `versions` list is parsed when matching reaches it (no
+ * range matched, and the installed version is not outside the list's bounds); its advisory's
+ * head when something asks for it (the entry matched), through the reader's cache of heads,
+ * so a cached entry does not keep its advisory alive and the keys naming one advisory share
+ * one object.
+ */
+class IndexEntry implements IndexedEntry {
+  readonly ranges: CompiledRange[];
+  readonly order: VersionOrder | undefined;
+  readonly versionBounds: readonly [low: string, high: string] | undefined;
+  assessment: Assessment | undefined = undefined;
+  readonly rowid: number;
+  readonly reader: IndexReader;
+  private readonly stored: AffectedPackage;
+  private versionsText: string | null;
+  private parsedVersions: string[] | undefined = undefined;
+  private whole: AffectedPackage | undefined = undefined;
+
+  constructor(reader: IndexReader, row: Row) {
+    this.reader = reader;
+    this.rowid = row[2];
+    const stored = JSON.parse(row[3]) as AffectedPackage;
+    this.stored = stored;
+    this.versionsText = row[4];
+    this.versionBounds = row[5] === null || row[6] === null ? undefined : [row[5], row[6]];
+    this.ranges = compileRanges(stored);
+    this.order = versionOrderFor(stored.ecosystem);
+  }
+
+  get versions(): string[] {
+    if (this.parsedVersions === undefined) {
+      this.parsedVersions = decodeVersions(this.versionsText);
+      this.versionsText = null;
+    }
+    return this.parsedVersions;
+  }
+
+  /** The affected entry; its `versions` list is parsed when read. */
+  get affected(): AffectedPackage {
+    if (this.whole === undefined) {
+      const versions = (): string[] => this.versions;
+      this.whole = {
+        ...this.stored,
+        get versions(): string[] {
+          return versions();
+        },
+      };
+    }
+    return this.whole;
+  }
+
+  get advisory(): Advisory {
+    return this.reader.head(this.rowid);
+  }
 }
 
 /** A read-only view of an index file; what the matcher is given. */
@@ -552,8 +694,6 @@ export class IndexReader implements VulnDatabase {
   /** Decoded advisory heads by row id, shared by the entries of every key that names them. */
   private readonly heads: Cache<number, Advisory>;
   private readonly byRowids: StatementSync;
-  /** The advisory row of each entry handed out, for {@link IndexReader.prefetchAdvisories}. */
-  private readonly rowids = new WeakMap<IndexedEntry, number>();
 
   constructor(path: string, options: ReaderOptions = {}) {
     this.path = path;
@@ -579,21 +719,29 @@ export class IndexReader implements VulnDatabase {
       this.db.close();
       throw err;
     }
-    const select = 'SELECT key, idx, advisory, match FROM affected';
+    const select = 'SELECT key, idx, advisory, match, versions, low, high FROM affected';
+    // Rows as arrays: no object (and no property names) per row.
     this.byKey = this.db.prepare(`${select} WHERE key = ?`);
-    this.byKeys = this.db.prepare(`${select} WHERE key IN (SELECT value FROM json_each(?))`);
+    this.byKey.setReturnArrays(true);
+    // The position of the key in the batch, not the key: one string less per row.
+    this.byKeys = this.db.prepare(
+      'SELECT k.key, f.idx, f.advisory, f.match, f.versions, f.low, f.high ' +
+        'FROM json_each(?) k JOIN affected f ON f.key = k.value',
+    );
+    this.byKeys.setReturnArrays(true);
     this.byRowid = this.db.prepare('SELECT body FROM advisories WHERE rowid = ?');
     this.byRowids = this.db.prepare(
       'SELECT rowid, body FROM advisories WHERE rowid IN (SELECT value FROM json_each(?))',
     );
+    this.byRowids.setReturnArrays(true);
     this.byId = this.db.prepare(
       'SELECT rowid, body FROM advisories WHERE id = ? ORDER BY modified DESC LIMIT 1',
     );
     this.affectedOf = this.db.prepare(
-      'SELECT idx, match FROM affected WHERE advisory = ? ORDER BY idx',
+      'SELECT idx, match, versions FROM affected WHERE advisory = ? ORDER BY idx',
     );
-    this.entries = new Cache(options.cacheEntries ?? 50_000);
-    this.heads = new Cache(options.cacheAdvisories ?? 10_000);
+    this.entries = new Cache(options.cacheEntries ?? 5_000);
+    this.heads = new Cache(options.cacheAdvisories ?? 1_000);
     const info = statSync(path);
     this.inode = info.ino;
     this.stats = this.aggregate(info.size);
@@ -641,7 +789,7 @@ export class IndexReader implements VulnDatabase {
   }
 
   /** The head of an advisory (no `affected` list), from the cache or the file. */
-  private head(rowid: number): Advisory {
+  head(rowid: number): Advisory {
     const held = this.heads.get(rowid);
     if (held !== undefined) return held;
     const row = this.byRowid.get(rowid) as { body: string } | undefined;
@@ -651,28 +799,9 @@ export class IndexReader implements VulnDatabase {
     return a;
   }
 
-  /**
-   * Entries ready for matching: the affected entry as stored, its ranges compiled. The
-   * advisory's head is read only when something asks for it — when the entry matched.
-   */
-  private entriesOf(rows: Row[]): IndexedEntry[] {
-    return rows.map((r) => {
-      const affected = JSON.parse(r.match) as AffectedPackage;
-      // Not memoised on the entry: a cached entry must not keep its advisory alive; the
-      // heads' own cache shares one object between the keys that name it.
-      const head = (): Advisory => this.head(r.advisory);
-      const entry: IndexedEntry = {
-        get advisory(): Advisory {
-          return head();
-        },
-        affected,
-        ranges: compileRanges(affected),
-        order: versionOrderFor(affected.ecosystem),
-        versions: affected.versions,
-      };
-      this.rowids.set(entry, r.advisory);
-      return entry;
-    });
+  /** Entries ready for matching: the affected entry as stored, its ranges compiled. */
+  private entriesOf(rows: readonly Row[]): IndexedEntry[] {
+    return rows.map((r) => new IndexEntry(this, r));
   }
 
   lookup(ecosystem: string, name: string): readonly IndexedEntry[] {
@@ -684,45 +813,70 @@ export class IndexReader implements VulnDatabase {
     return entries;
   }
 
-  prefetch(keys: Iterable<readonly [ecosystem: string, name: string]>): void {
-    const wanted = new Set<string>();
+  prefetch(
+    keys: Iterable<readonly [ecosystem: string, name: string]>,
+  ): ReadonlyMap<string, readonly IndexedEntry[]> {
+    const found = new Map<string, readonly IndexedEntry[]>();
+    const wanted: string[] = [];
     for (const [ecosystem, name] of keys) {
       const key = packageKey(ecosystem, name);
-      if (!this.entries.has(key)) wanted.add(key);
+      if (found.has(key)) continue;
+      const cached = this.entries.get(key);
+      found.set(key, cached ?? noEntries);
+      if (cached === undefined) wanted.push(key);
     }
-    const all = [...wanted];
-    for (let i = 0; i < all.length; i += PREFETCH_BATCH) {
-      const batch = all.slice(i, i + PREFETCH_BATCH);
-      const rows = this.byKeys.all(JSON.stringify(batch)) as unknown as Row[];
-      const grouped = new Map<string, Row[]>(batch.map((k) => [k, []]));
-      for (const r of rows) grouped.get(r.key)?.push(r);
-      for (const [key, list] of grouped) {
-        const entries = this.entriesOf(list);
-        this.entries.set(key, entries, Math.max(1, entries.length));
+    for (let i = 0; i < wanted.length; i += PREFETCH_BATCH) {
+      const batch = wanted.slice(i, i + PREFETCH_BATCH);
+      const grouped: Row[][] = batch.map(() => []);
+      for (const r of this.byKeys.all(JSON.stringify(batch)) as unknown as Row[]) {
+        grouped[r[0] as number]!.push(r);
       }
+      batch.forEach((key, k) => {
+        const entries = grouped[k]!.length === 0 ? noEntries : this.entriesOf(grouped[k]!);
+        found.set(key, entries);
+        this.entries.set(key, entries, Math.max(1, entries.length));
+      });
     }
+    return found;
   }
 
-  prefetchAdvisories(entries: readonly IndexedEntry[]): void {
-    const wanted = new Set<number>();
+  prefetchAdvisories(entries: readonly IndexedEntry[]): ReadonlyMap<IndexedEntry, Advisory> {
+    const found = new Map<IndexedEntry, Advisory>();
+    const wanted = new Map<number, IndexEntry[]>();
     for (const e of entries) {
-      const rowid = this.rowids.get(e);
-      if (rowid !== undefined && !this.heads.has(rowid)) wanted.add(rowid);
-    }
-    const all = [...wanted];
-    for (let i = 0; i < all.length; i += PREFETCH_BATCH) {
-      const batch = JSON.stringify(all.slice(i, i + PREFETCH_BATCH));
-      for (const r of this.byRowids.all(batch) as { rowid: number; body: string }[]) {
-        this.heads.set(r.rowid, decodeHead(r.body), 1);
+      if (!(e instanceof IndexEntry) || e.reader !== this || found.has(e)) continue;
+      const held = this.heads.get(e.rowid);
+      if (held !== undefined) found.set(e, held);
+      else {
+        const list = wanted.get(e.rowid);
+        if (list === undefined) wanted.set(e.rowid, [e]);
+        else list.push(e);
       }
     }
+    const all = [...wanted.keys()];
+    for (let i = 0; i < all.length; i += PREFETCH_BATCH) {
+      const batch = JSON.stringify(all.slice(i, i + PREFETCH_BATCH));
+      for (const r of this.byRowids.all(batch) as unknown as [number, string][]) {
+        const head = decodeHead(r[1]);
+        this.heads.set(r[0], head, 1);
+        for (const e of wanted.get(r[0]) ?? []) found.set(e, head);
+      }
+    }
+    return found;
   }
 
   get(id: string): Advisory | undefined {
     const row = this.byId.get(id) as { rowid: number; body: string } | undefined;
     if (row === undefined) return undefined;
-    const rows = this.affectedOf.all(row.rowid) as { idx: number; match: string }[];
-    const affected = rows.map((r) => JSON.parse(r.match) as AffectedPackage);
+    const rows = this.affectedOf.all(row.rowid) as {
+      idx: number;
+      match: string;
+      versions: string | null;
+    }[];
+    const affected = rows.map((r) => ({
+      ...(JSON.parse(r.match) as AffectedPackage),
+      versions: decodeVersions(r.versions),
+    }));
     return { ...decodeHead(row.body), affected };
   }
 

@@ -8,6 +8,7 @@
  * swaps it in whole.
  */
 import { normalizeEcosystem, packageKey } from './ecosystem.ts';
+import type { Assessment } from './scoring.ts';
 import { parseOsvRecord, type Advisory, type AffectedPackage, type RangeEvent } from './osv.ts';
 import {
   baseEcosystem,
@@ -32,6 +33,13 @@ export interface IndexedEntry {
   order: VersionOrder | undefined;
   /** Explicit affected versions. */
   versions: string[];
+  /**
+   * The lowest and the highest version of `versions` in `order`, when the order reads them
+   * all (the on-disk index stores them): a version outside them is in none of the list.
+   */
+  versionBounds?: readonly [low: string, high: string] | undefined;
+  /** The entry's severity and scores, kept by matching once computed. */
+  assessment?: Assessment | undefined;
 }
 
 export interface LoadIssue {
@@ -138,15 +146,18 @@ export interface VulnDatabase {
   /** One advisory by its id. */
   get(id: string): Advisory | undefined;
   /**
-   * Says which (ecosystem, name) pairs are about to be looked up, so an on-disk database can
-   * read them in a few batched queries. Optional; lookups work without it.
+   * The entries of many (ecosystem, name) pairs at once, keyed by their normalised package key
+   * (`packageKey`), so an on-disk database reads them in a few batched queries. Optional;
+   * lookups work without it.
    */
-  prefetch?(keys: Iterable<readonly [ecosystem: string, name: string]>): void;
+  prefetch?(
+    keys: Iterable<readonly [ecosystem: string, name: string]>,
+  ): ReadonlyMap<string, readonly IndexedEntry[]>;
   /**
-   * Says which entries' advisories are about to be read (the entries that matched), so an
-   * on-disk database can read them in a few batched queries. Optional.
+   * The advisories of many entries at once (the entries that matched), so an on-disk database
+   * reads them in a few batched queries. Optional.
    */
-  prefetchAdvisories?(entries: readonly IndexedEntry[]): void;
+  prefetchAdvisories?(entries: readonly IndexedEntry[]): ReadonlyMap<IndexedEntry, Advisory>;
 }
 
 export const VulnDatabase = {

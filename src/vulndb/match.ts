@@ -9,7 +9,7 @@
  * finding per package carrying all ids.
  */
 import type { CompiledRange, IndexedEntry, VulnDatabase } from './database.ts';
-import { advisoryNames, type InstalledPackage } from './ecosystem.ts';
+import { advisoryNames, packageKey, type InstalledPackage } from './ecosystem.ts';
 import type { Enrichment } from './enrichment.ts';
 import type { Advisory } from './osv.ts';
 import { appliesToPlatform } from './platform.ts';
@@ -97,6 +97,13 @@ export function evaluateRange(
   return { affected, fixes };
 }
 
+/** Whether `v` sorts outside the bounds of the entry's `versions` list (so equals none of it). */
+function outsideBounds(entry: IndexedEntry, v: string): boolean {
+  const { versionBounds: b, order } = entry;
+  if (b === undefined || order === undefined || !order.valid(v)) return false;
+  return order.compare(v, b[0]) < 0 || order.compare(v, b[1]) > 0;
+}
+
 function matchEntry(entry: IndexedEntry, v: string): { fixes: string[] } | undefined {
   let matched = false;
   const fixes: string[] = [];
@@ -107,7 +114,7 @@ function matchEntry(entry: IndexedEntry, v: string): { fixes: string[] } | undef
       fixes.push(...r.fixes);
     }
   }
-  if (!matched && entry.versions.length > 0) {
+  if (!matched && !outsideBounds(entry, v) && entry.versions.length > 0) {
     const order = entry.order;
     matched = entry.versions.some((x) =>
       order !== undefined && order.valid(x) && order.valid(v) ? order.compare(x, v) === 0 : x === v,
@@ -175,16 +182,9 @@ function strongest(assessments: Assessment[]): Assessment | undefined {
   return best;
 }
 
-/** Scoring is per advisory entry, not per package: computed once, kept with the database. */
-const assessmentCache = new WeakMap<IndexedEntry, Assessment>();
-
+/** Scoring is per advisory entry, not per package: computed once, kept on the entry. */
 function assessed(m: EntryMatch): Assessment {
-  let a = assessmentCache.get(m.entry);
-  if (a === undefined) {
-    a = assess(m.advisory, m.entry.affected);
-    assessmentCache.set(m.entry, a);
-  }
-  return a;
+  return (m.entry.assessment ??= assess(m.advisory, m.entry.affected));
 }
 
 function toFinding(
@@ -237,16 +237,18 @@ function toFinding(
   };
 }
 
+type Lookup = (ecosystem: string, name: string) => readonly IndexedEntry[];
+
 /** The entries of a package's advisories that affect its installed version (no advisory read). */
 function affectingEntries(
-  db: VulnDatabase,
+  lookup: Lookup,
   pkg: InstalledPackage,
 ): { entry: IndexedEntry; fixes: string[] }[] {
   const v = installedFor(baseEcosystem(pkg.ecosystem), pkg.version);
   const seen = new Set<IndexedEntry>();
   const matches: { entry: IndexedEntry; fixes: string[] }[] = [];
   for (const name of advisoryNames(pkg)) {
-    for (const entry of db.lookup(pkg.ecosystem, name)) {
+    for (const entry of lookup(pkg.ecosystem, name)) {
       if (seen.has(entry)) continue;
       seen.add(entry);
       const m = matchEntry(entry, v);
@@ -263,9 +265,13 @@ function findingsOf(
   pkg: InstalledPackage,
   affecting: { entry: IndexedEntry; fixes: string[] }[],
   enrichment: Enrichment | undefined,
+  advisories?: ReadonlyMap<IndexedEntry, Advisory>,
 ): PackageFinding[] {
   if (affecting.length === 0) return [];
-  const matches = affecting.map((m) => ({ ...m, advisory: m.entry.advisory }));
+  const matches = affecting.map((m) => ({
+    ...m,
+    advisory: advisories?.get(m.entry) ?? m.entry.advisory,
+  }));
   const order = versionOrderFor(pkg.ecosystem) ?? semverOrder;
   return collapse(matches).map((g) => toFinding(pkg, g, order, enrichment));
 }
@@ -276,7 +282,11 @@ export function matchPackage(
   pkg: InstalledPackage,
   enrichment?: Enrichment,
 ): PackageFinding[] {
-  return findingsOf(pkg, affectingEntries(db, pkg), enrichment);
+  return findingsOf(
+    pkg,
+    affectingEntries((e, n) => db.lookup(e, n), pkg),
+    enrichment,
+  );
 }
 
 export interface MatchSummary {
@@ -289,8 +299,9 @@ export interface MatchSummary {
 }
 
 /**
- * Packages matched together: their entries (some thousands) and the advisories of their
- * findings fit in the on-disk database's caches between the prefetch and the match.
+ * Packages matched together: the on-disk database reads their entries (some thousands), then
+ * the advisories of the entries that matched, in a few batched queries; what is read for one
+ * chunk is garbage once its findings are built.
  */
 const PREFETCH_CHUNK = 500;
 
@@ -307,12 +318,12 @@ export function matchPackages(
   const list = [...packages];
   for (let i = 0; i < list.length; i += PREFETCH_CHUNK) {
     const chunk = list.slice(i, i + PREFETCH_CHUNK);
-    // An on-disk database reads the entries of a chunk of packages in a few batched queries
-    // (a chunk at a time, so they are still in its bounded cache when they are matched), then
-    // the advisories of the entries that matched, again in a few queries.
-    db.prefetch?.(chunk.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)));
-    const affecting = chunk.map((pkg) => affectingEntries(db, pkg));
-    db.prefetchAdvisories?.(affecting.flatMap((list) => list.map((m) => m.entry)));
+    const found = db.prefetch?.(
+      chunk.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)),
+    );
+    const lookup: Lookup = (e, n) => found?.get(packageKey(e, n)) ?? db.lookup(e, n);
+    const affecting = chunk.map((pkg) => affectingEntries(lookup, pkg));
+    const advisories = db.prefetchAdvisories?.(affecting.flatMap((l) => l.map((m) => m.entry)));
     chunk.forEach((pkg, k) => {
       count++;
       const order = versionOrderFor(pkg.ecosystem);
@@ -320,7 +331,7 @@ export function matchPackages(
       else if (!order.valid(installedFor(baseEcosystem(pkg.ecosystem), pkg.version))) {
         unreadableVersions.push({ name: pkg.name, ecosystem: pkg.ecosystem, version: pkg.version });
       }
-      findings.push(...findingsOf(pkg, affecting[k]!, enrichment));
+      findings.push(...findingsOf(pkg, affecting[k]!, enrichment, advisories));
     });
   }
   findings.sort(

@@ -13,9 +13,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { zipSync } from 'fflate';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { IndexReader } from './advisory-index.ts';
+import { INDEX_FORMAT, type IndexReader } from './advisory-index.ts';
 import { loadDirectory } from './loader.ts';
 import { matchPackages } from './match.ts';
 import { AdvisoryStore, INDEX_FILE, type StoreOptions } from './store.ts';
@@ -402,6 +403,78 @@ describe('an index of several sources', () => {
     expect(whole.references).toEqual(expected.references);
     expect(whole.summary).toBe(expected.summary);
     expect(s.current!.get('GHSA-none-none-none')).toBeUndefined();
+  });
+});
+
+describe('an index of an older format', () => {
+  it('is not served, and the next refresh rebuilds it in the current format', async () => {
+    const dir = join(scratch, 'old-format');
+    const first = store({ dir, sources: [fixtures] });
+    expect(await first.refresh()).toBe('updated');
+    first.close();
+    // What a release writing the previous format left on the volume.
+    const db = new DatabaseSync(join(dir, INDEX_FILE));
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'format'").run(String(INDEX_FORMAT - 1));
+    db.close();
+
+    const s = store({ dir, sources: [fixtures] });
+    expect(await s.open()).toBe(false);
+    expect(s.status.lastError).toMatch(
+      new RegExp(`index format ${INDEX_FORMAT - 1}, expected ${INDEX_FORMAT}`),
+    );
+    expect(await s.refresh()).toBe('updated');
+    expect(s.current!.lookup('npm', 'lodash')).toHaveLength(2);
+    const again = new DatabaseSync(join(dir, INDEX_FILE), { readOnly: true });
+    const format = again.prepare("SELECT value FROM meta WHERE key = 'format'").get() as {
+      value: string;
+    };
+    again.close();
+    expect(format.value).toBe(String(INDEX_FORMAT));
+  });
+});
+
+describe('versions lists in the index', () => {
+  it('match as in memory: equal versions spelled differently, bounds, and versions the order cannot read', async () => {
+    const dir = join(scratch, 'versions-lists');
+    mkdirSync(dir);
+    const record = (id: string, ecosystem: string, name: string, versions: string[]): string =>
+      JSON.stringify({
+        id,
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem, name }, versions }],
+      });
+    writeFileSync(join(dir, 'a.json'), record('PYSEC-1', 'PyPI', 'spam', ['1.0', '2.0.0', '1.5']));
+    writeFileSync(join(dir, 'b.json'), record('GHSA-1', 'npm', 'eggs', ['1.0.0', 'latest']));
+    writeFileSync(join(dir, 'c.json'), record('RUSTSEC-1', 'crates.io', 'ham', ['0.2.0', '0.1.0']));
+    const s = store({ sources: [dir] });
+    await s.refresh();
+    const memory = await loadDirectory(dir);
+    const packages = [
+      // equal to 2.0.0 in PEP 440 order, the list's highest version
+      { ecosystem: 'PyPI', name: 'spam', version: '2.0' },
+      { ecosystem: 'PyPI', name: 'spam', version: '1.0.0' },
+      { ecosystem: 'PyPI', name: 'spam', version: '1.2' },
+      { ecosystem: 'PyPI', name: 'spam', version: '0.9' },
+      { ecosystem: 'PyPI', name: 'spam', version: '2.0.1' },
+      // the list holds a version SemVer cannot read: it is compared as a string
+      { ecosystem: 'npm', name: 'eggs', version: 'latest' },
+      { ecosystem: 'npm', name: 'eggs', version: '1.0.0' },
+      { ecosystem: 'npm', name: 'eggs', version: '2.0.0' },
+      { ecosystem: 'crates.io', name: 'ham', version: '0.1.0' },
+      { ecosystem: 'crates.io', name: 'ham', version: '0.3.0' },
+    ];
+    const inMemory = matchPackages(memory, packages);
+    const matched = (r: typeof inMemory): string[] =>
+      r.findings.map((f) => `${f.id} ${f.package.name} ${f.installedVersion}`).sort();
+    expect(matched(inMemory)).toEqual([
+      'GHSA-1 eggs 1.0.0',
+      'GHSA-1 eggs latest',
+      'PYSEC-1 spam 1.0.0',
+      'PYSEC-1 spam 2.0',
+      'RUSTSEC-1 ham 0.1.0',
+    ]);
+    expect(matchPackages(s.current!, packages)).toEqual(inMemory);
+    expect(s.current!.get('PYSEC-1')!.affected[0]!.versions).toEqual(['1.0', '2.0.0', '1.5']);
   });
 });
 

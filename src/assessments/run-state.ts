@@ -26,6 +26,7 @@ export const IMPLEMENTED_RULES_PACKAGES: readonly RulesPackage[] = [
   'security-best-practices',
   'network-reachability',
   'cis',
+  'code',
 ];
 
 /** The packages of a list that are not implemented yet. */

@@ -13,6 +13,7 @@ import { coveredResourceName } from '../../src/coverage/names.ts';
 import { collectionPath, core, type KubeObject } from '../../src/kube/resources.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fakeSecrets } from '../../src/code-scan/testing.ts';
 import { httpRouteCrd } from '../support/gateway-api.ts';
 import { buildImage, startRegistry, type TestRegistry } from '../support/registry.ts';
 import {
@@ -248,6 +249,170 @@ describe('rules packages', () => {
       });
     }
   });
+  it('an assessment run with the code package writes the secrets of the pod templates and images it collected', async () => {
+    // Covered images are code-scanned while WorkloadCode is on: the run reads those results.
+    await env.apply({
+      apiVersion: API,
+      kind: 'ScanConfiguration',
+      metadata: { name: 'default' },
+      spec: {
+        activation: { scanTypes: ['Node', 'Image', 'Workload', 'WorkloadCode'] },
+        rulesPackages: ['cve'],
+      },
+    });
+    const token = fakeSecrets('code-run')['github-token']!;
+    const stripe = fakeSecrets('code-run')['stripe-secret-key']!;
+    // A second workload of the app whose image ships a secret in its application files.
+    const dpkg = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
+    const leaky = await push(
+      registry.url,
+      registry.host,
+      'shop/api',
+      '1.0',
+      buildImage({
+        layers: [
+          [
+            { path: 'etc/', type: 'dir' },
+            { path: 'etc/os-release', content: readFileSync(join(dpkg, 'os-release'), 'utf8') },
+            { path: 'var/lib/dpkg/status', content: bookwormDpkgStatus() },
+          ],
+          [{ path: 'app/settings.env', content: `STRIPE_KEY=${stripe}\n` }],
+        ],
+      }),
+    );
+    await runWorkload(
+      new Writer(env.client),
+      'Deployment',
+      NS,
+      'api',
+      'node-1',
+      [{ name: 'api', image: leaky }],
+      'Running',
+      Date.now(),
+      {
+        labels: { app: 'web' },
+      },
+    );
+    // A workload's code coverage is SUCCESSFUL once its images were scanned with code scanning.
+    for (const workload of ['web', 'api']) {
+      const codeCr = coveredResourceName.workloadCode(NS, 'Deployment', workload);
+      await eventually(
+        `${workload} code-scanned`,
+        async () => {
+          const o = JSON.parse(
+            (await env.kubectl('get', 'coverage', codeCr, '--ignore-not-found', '-o', 'json')) ||
+              '{}',
+          ) as { status?: { scanStatus?: { reason?: string } } };
+          return o.status?.scanStatus?.reason === 'SUCCESSFUL' ? true : undefined;
+        },
+        120_000,
+      );
+    }
+    await patchTemplate({
+      containers: [{ name: 'web', env: [{ name: 'GITHUB_TOKEN', value: token }] }],
+    });
+    await env.apply(
+      {
+        apiVersion: API,
+        kind: 'AssessmentTarget',
+        metadata: { name: 'web-code', namespace: NS },
+        spec: {
+          resourceTypes: ['WORKLOAD', 'CONTAINER_IMAGE'],
+          selectors: [{ matchLabels: { app: 'web' } }],
+        },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'code', namespace: NS },
+        spec: { targetRef: { name: 'web-code' }, rulesPackages: ['code'], durationSeconds: 180 },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: { name: 'code-1', namespace: NS },
+        spec: { templateRef: { name: 'code' } },
+      },
+    );
+    const run = (name: string) =>
+      env.kubectl('get', 'assessmentrun', name, '-n', NS, '-o', 'json').then(
+        (o) =>
+          JSON.parse(o) as {
+            status?: {
+              state?: string;
+              message?: string;
+              conditions?: { type: string; message?: string }[];
+            };
+          },
+      );
+    await eventually('run collecting', async () =>
+      (await run('code-1')).status?.state === 'COLLECTING_DATA' ? true : undefined,
+    );
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      'code-1',
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    );
+    const done = await eventually(
+      'run completed',
+      async () => {
+        const r = await run('code-1');
+        return r.status?.state === 'COMPLETED' || r.status?.state === 'COMPLETED_WITH_ERRORS'
+          ? r
+          : undefined;
+      },
+      120_000,
+    );
+    const items = await findings(NS, `${LABELS.run}=code-1`);
+    const template = items.find((f) => f.status?.codeVulnerabilityDetails?.fieldPath !== undefined);
+    expect(template?.status).toMatchObject({
+      type: 'CODE_VULNERABILITY',
+      ruleId: 'github-token',
+      rulesPackage: 'code',
+      resource: { type: 'WORKLOAD', name: 'web', namespace: NS },
+    });
+    expect(template?.status?.codeVulnerabilityDetails?.fieldPath).toMatch(
+      /env\[name=GITHUB_TOKEN\]\.value$/,
+    );
+    const inImage = items.find((f) => f.status?.resource?.type === 'CONTAINER_IMAGE');
+    expect(inImage?.status).toMatchObject({
+      type: 'CODE_VULNERABILITY',
+      ruleId: 'stripe-secret-key',
+      rulesPackage: 'code',
+      codeVulnerabilityDetails: { filePath: { filePath: '/app/settings.env', startLine: 1 } },
+      resource: { type: 'CONTAINER_IMAGE', imageDigest: leaky.digest },
+    });
+    // Never the secret itself: not in the run's findings, not in the run.
+    for (const secret of [token, stripe]) {
+      expect(JSON.stringify(items)).not.toContain(secret);
+      expect(JSON.stringify(done)).not.toContain(secret);
+    }
+    // The image was code-scanned (coverage with WorkloadCode on): evaluated, nothing missing.
+    expect(done.status?.state, JSON.stringify(done.status)).toBe('COMPLETED');
+    for (const f of items)
+      expect(f.metadata.ownerReferences?.[0]).toMatchObject({
+        kind: 'AssessmentRun',
+        name: 'code-1',
+      });
+    await patchTemplate({ containers: [{ name: 'web', env: null }] });
+    // The other tests know one workload of the app.
+    await env.kubectl(
+      'delete',
+      'deployment/api',
+      'replicaset/api-7c9d8f6b5',
+      '-n',
+      NS,
+      '--wait=true',
+    );
+    // No kubelet confirms a pod's end here: deleted at once.
+    await env.kubectl('delete', 'pod', '-n', NS, '-l', 'app=api', '--grace-period=0', '--force');
+  });
+
   it('network-reachability finds a LoadBalancer in front of the Deployment, and a default-deny policy closes it', async () => {
     await scanConfiguration(['network-reachability']);
     await env.apply({

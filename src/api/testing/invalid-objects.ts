@@ -369,6 +369,14 @@ export const INVALID_OBJECTS: InvalidObject[] = [
     enforcedBy: 'cel',
   },
   {
+    name: 'code as a continuous rules package (continuous code scanning is the WorkloadCode scan type)',
+    kind: 'ScanConfiguration',
+    part: 'spec',
+    value: { rulesPackages: ['cve', 'code'] },
+    field: 'spec.rulesPackages',
+    enforcedBy: 'cel',
+  },
+  {
     name: 'an unknown continuous rules package',
     kind: 'ScanConfiguration',
     part: 'spec',

@@ -27,13 +27,13 @@ export const AssessmentTemplateSpecSchema = z
     rulesPackages: z
       .array(RulesPackageSchema)
       .min(1)
-      .max(4)
+      .max(5)
       .refine((l) => new Set(l).size === l.length, {
         message: 'rulesPackages must not repeat a value',
       })
       .meta({ 'x-kubernetes-list-type': 'set' })
       .describe(
-        'Rules packages evaluated by each run: cve, cis, network-reachability and/or security-best-practices.',
+        'Rules packages evaluated by each run: cve, cis, network-reachability, security-best-practices and/or code (hardcoded secrets in the pod templates of the workloads collected and secrets and code flaws in the application files of the images collected).',
       ),
     durationSeconds: z
       .int()

@@ -345,10 +345,13 @@ export const RULES_PACKAGES = [
   'cis',
   'network-reachability',
   'security-best-practices',
+  'code',
 ] as const;
 export const RulesPackageSchema = z
   .enum(RULES_PACKAGES)
-  .describe('Rules package: cve, cis, network-reachability or security-best-practices.');
+  .describe(
+    'Rules package: cve, cis, network-reachability, security-best-practices or code (code scanning: secrets and code flaws; in assessment templates only, continuous code scanning is the WorkloadCode scan type).',
+  );
 export type RulesPackage = z.infer<typeof RulesPackageSchema>;
 
 /** Finding counts by severity, used by runs and coverage. */

@@ -268,6 +268,12 @@ export const ScanConfigurationSpecSchema = z
           reason: 'FieldValueDuplicate',
           check: (l) => new Set(l).size === l.length,
         },
+        {
+          rule: "!self.exists(x, x == 'code')",
+          message:
+            'code is not a continuous rules package: switch code scanning on with the WorkloadCode scan type in spec.activation.scanTypes (code is for assessment templates)',
+          check: (l) => !l.includes('code'),
+        },
       ],
     )
       .default(['cve'])

@@ -14,7 +14,7 @@
 import type { Collected, CollectedImage } from '../../assessments/selection.ts';
 import type { FindingResource, PackageLocation } from '../../findings/build.ts';
 import { imagePackages, matchLocated, nodePackages } from '../../findings/packages.ts';
-import type { ScanOutcome } from '../../scanner/types.ts';
+import type { Inventory, ScanOutcome } from '../../scanner/types.ts';
 import type { PackageFinding } from '../../vulndb/match.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import type { ControllerDeps } from '../deps.ts';
@@ -51,6 +51,29 @@ function tagOf(reference: string): string | undefined {
   const slash = noDigest.lastIndexOf('/');
   const colon = noDigest.lastIndexOf(':');
   return colon > slash ? noDigest.slice(colon + 1) : undefined;
+}
+
+/** The finding resource of a collected image, from its scanned inventory. */
+export function imageResource(
+  img: CollectedImage,
+  inv: Inventory,
+  digest: string,
+): FindingResource {
+  const repository =
+    inv.image !== undefined
+      ? `${inv.image.registry}/${inv.image.repository}`
+      : img.reference.split('@')[0]!;
+  const tag = tagOf(img.reference);
+  return {
+    resourceType: 'CONTAINER_IMAGE',
+    id: `${repository}@${digest}`,
+    imageRepository: repository,
+    imageDigest: digest,
+    ...(tag !== undefined ? { imageTags: [tag] } : {}),
+    ...(inv.os?.ecosystem !== undefined
+      ? { platform: inv.os.ecosystem.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase() }
+      : {}),
+  };
 }
 
 export function evaluateCve(
@@ -108,22 +131,8 @@ export function evaluateCve(
     }
     if (seenDigests.has(digest)) continue;
     seenDigests.add(digest);
-    const repository =
-      inv.image !== undefined
-        ? `${inv.image.registry}/${inv.image.repository}`
-        : img.reference.split('@')[0]!;
-    const tag = tagOf(img.reference);
     resources.push({
-      resource: {
-        resourceType: 'CONTAINER_IMAGE',
-        id: `${repository}@${digest}`,
-        imageRepository: repository,
-        imageDigest: digest,
-        ...(tag !== undefined ? { imageTags: [tag] } : {}),
-        ...(inv.os?.ecosystem !== undefined
-          ? { platform: inv.os.ecosystem.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase() }
-          : {}),
-      },
+      resource: imageResource(img, inv, digest),
       matches: matchLocated(db, imagePackages(inv), deps.enrichment),
     });
   }
@@ -138,11 +147,13 @@ function scanKey(img: CollectedImage): string {
  * Images: covered results when coverage has them, else results of scans asked for the run.
  * Scans still to come are requested (or joined) and the evaluation waits for them.
  */
-function imageOutcomes(
+export function imageOutcomes(
   images: readonly CollectedImage[],
   deps: ControllerDeps,
   caches: AssessmentCaches,
   requeue: () => void,
+  /** The run's own scans also look for secrets and code flaws (the `code` package). */
+  codeScanning = false,
 ): Map<CollectedImage, ScanOutcome | string> {
   const scans = scanService(deps);
   const results = images.map((img) => scans.resultFor(scanKey(img)));
@@ -163,7 +174,7 @@ function imageOutcomes(
       outcomes.set(img, `not scanned: the run may scan at most ${MAX_RUN_SCANS} images itself`);
     } else {
       pending++;
-      requestRunScan(img, deps, caches, requeue);
+      requestRunScan(img, deps, caches, requeue, codeScanning);
     }
   });
   if (pending > 0) {
@@ -182,6 +193,7 @@ function requestRunScan(
   deps: ControllerDeps,
   caches: AssessmentCaches,
   requeue: () => void,
+  codeScanning: boolean,
 ): void {
   const pod =
     img.pod !== undefined && img.namespace !== undefined
@@ -201,5 +213,6 @@ function requestRunScan(
         ? { credentials: {}, problems: [] }
         : await podCredentials(deps.manager.client, caches.serviceAccounts, pod),
     onDone: requeue,
+    ...(codeScanning ? { codeScanning: true } : {}),
   });
 }

@@ -64,6 +64,7 @@ import {
 import { templateProblem } from './template-controller.ts';
 import type { VulnDatabase } from '../../vulndb/database.ts';
 import { labelValueFor } from '../../util/label-value.ts';
+import { evaluateCode } from './code.ts';
 
 /** Findings one run writes at most; the rest are counted and reported. */
 export const MAX_RUN_FINDINGS = 5000;
@@ -454,6 +455,12 @@ function runPackages(w: RunWork, status: AssessmentRunStatus): PackagesResult | 
   const packages = status.rulesPackages ?? ['cve'];
   const collected = toCollected(status);
   const out: PackagesResult = { built: [], notEvaluated: [] };
+  // First: the run's own image scans are then requested with code scanning, for both.
+  if (packages.includes('code')) {
+    const code = evaluateCode(collected, w.deps, w.caches, w.requeue);
+    out.built.push(...code.findings);
+    out.notEvaluated.push(...code.notEvaluated);
+  }
   if (packages.includes('cve')) {
     const db = databaseOf(w.deps);
     if ('summary' in db) return db;
@@ -479,6 +486,7 @@ function nothingCollected(packages: readonly RulesPackage[], c: Collected): stri
   const workloadPackages = packages.filter((p) => WORKLOAD_RULES_PACKAGES.includes(p));
   if (workloadPackages.length > 0 && c.workloads.length > 0) return '';
   if (packages.includes('cis') && c.nodes.length > 0) return '';
+  if (packages.includes('code') && (c.workloads.length > 0 || c.images.length > 0)) return '';
   if (packages.includes('cis') && !packages.includes('cve') && workloadPackages.length === 0)
     return ' (no node was collected: the cis rules package evaluates the nodes a target selects)';
   if (packages.includes('cve')) {

@@ -4,8 +4,9 @@
  * kube-system/extension-apiserver-authentication, SubjectAccessReview authorisation), and the
  * findings store.
  *
- * - SQLite (the default, docs/adr/0930): opened only by the lease holder. Every replica answers
- *   discovery and OpenAPI; findings requests get 503 until this replica leads. Shutdown: the
+ * - SQLite (the default, docs/adr/0930): opened only by the lease holder, which labels its pod
+ *   so that the findings API Service selects it alone (docs/adr/0710). Every replica is Ready and
+ *   answers discovery and OpenAPI; findings requests get 503 until this replica leads. Shutdown: the
  *   controllers drain, the store closes (its watches end), the server stops.
  * - PostgreSQL (docs/adr/0933): every replica opens the store at start and serves reads,
  *   watches and people's writes; only the lease holder runs the controllers that write
@@ -25,6 +26,7 @@ import { FrontProxyAuthenticator, createFrontProxyServer } from '../findings-api
 import { createFindingsApiServer } from '../findings-api/server.ts';
 import { StoreHolder } from '../findings-api/store-holder.ts';
 import { SubjectAccessReviewAuthorizer } from '../findings-api/subject-access-review.ts';
+import { FINDINGS_API_LABEL, FindingsPodLabel } from './findings-pod-label.ts';
 import { PostgresFindingStore } from '../findings-store/postgres.ts';
 import { SqliteFindingStore } from '../findings-store/sqlite.ts';
 import type { Manager } from '../runtime/manager.ts';
@@ -47,6 +49,12 @@ export interface FindingsServingConfig {
   controllerUsernames: string[];
   /** Usernames that may also delete (garbage collector, namespace controller). */
   deleterUsernames: string[];
+  /**
+   * This replica's pod, labelled while it serves the SQLite store (ADR 0710). Default:
+   * POD_NAMESPACE and POD_NAME from the environment (the downward API); without a name no pod is
+   * labelled.
+   */
+  pod?: { namespace: string | undefined; name: string | undefined } | undefined;
 }
 
 export interface FindingsServing {
@@ -107,7 +115,7 @@ export function startFindingsServing(
   const holder = new StoreHolder();
   const apiLog = log.child({ component: 'findings-api' });
   if (config.store === 'postgres') servePostgres(manager, config, holder, apiLog, signal);
-  else serveSqlite(manager, config, holder, apiLog);
+  else serveSqlite(manager, config, holder, apiLog, signal);
   const authenticator = new FrontProxyAuthenticator();
   authenticator.follow(manager.client, apiLog, signal);
   // Shutdown drains: requests in flight finish on the open store, answers then close their
@@ -161,15 +169,25 @@ export function startFindingsServing(
   };
 }
 
-/** SQLite: the lease holder opens the file, imports, then the controllers start. */
+/**
+ * SQLite: the lease holder opens the file, imports, labels its pod (the findings API Service
+ * selects the label, ADR 0710), then the controllers start. Every replica is Ready once its
+ * caches synced and a stale label on its own pod is gone.
+ */
 function serveSqlite(
   manager: Manager,
   config: FindingsServingConfig,
   holder: StoreHolder,
   apiLog: Logger,
+  signal: AbortSignal,
 ): void {
+  const pod = config.pod ?? { namespace: process.env.POD_NAMESPACE, name: process.env.POD_NAME };
+  const label = new FindingsPodLabel({ client: manager.client, ...pod, log: apiLog });
+  // Before this replica may be Ready (and before it may label itself as the leader).
+  const staleCleared = label.clearStale(signal);
   manager.addLeaderHooks({
     start: async () => {
+      await staleCleared;
       await mkdir(dirname(config.dbPath), { recursive: true });
       const store = new SqliteFindingStore({ path: config.dbPath });
       try {
@@ -178,20 +196,25 @@ function serveSqlite(
         await store.close();
         throw err;
       }
-      holder.open(store);
       apiLog.info({ path: config.dbPath }, 'findings store opened');
+      // Labelled before it serves; a label that cannot be set leaves the store served to
+      // direct clients only (the error is logged), it does not stop the controllers.
+      await label.set(signal);
+      holder.open(store);
     },
     stop: async () => {
+      // Unlabelled before the store closes: the Service stops sending requests here first.
+      await label.remove();
       await holder.close();
       apiLog.info('findings store closed');
     },
   });
-  // Ready = serving findings: only the replica that owns the store (a Service then sends the
-  // aggregation layer's connections to it alone).
-  manager.addReadyCheck('findings-store', () =>
-    holder.isOpen
+  // Ready does not depend on leadership: a standby is Ready (ADR 0710). It waits only for a
+  // label left on this pod by an earlier container to be removed.
+  manager.addReadyCheck('findings-pod-label', () =>
+    label.ready
       ? undefined
-      : 'findings store not open on this replica (the lease holder opens it)',
+      : `removing a stale ${FINDINGS_API_LABEL} label from this pod (a container restart keeps labels)`,
   );
 }
 

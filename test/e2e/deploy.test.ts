@@ -107,14 +107,22 @@ beforeAll(async () => {
     '-p',
     JSON.stringify({ spec: { caBundle } }),
   ]);
-  // Only the lease holder opens the findings database and reports ready (ADR 0930): one of the
-  // two replicas is Ready, the other Running.
-  await eventually('the leader Ready and both controller pods Running', 240_000, async () => {
+  // Every replica is Ready, the standby too (ADR 0710): the Deployment shows 2/2 and its
+  // rollout completes, as a user following the README sees it.
+  await eventually('both controller replicas Ready', 240_000, async () => {
     const status = JSON.parse(
       await kubectl(['-n', ns, 'get', 'deployment', 'kube-inspector-controller', '-o', 'json']),
     ) as { status: { readyReplicas?: number; replicas?: number } };
-    return status.status.readyReplicas === 1 && status.status.replicas === 2 ? true : undefined;
+    return status.status.readyReplicas === 2 && status.status.replicas === 2 ? true : undefined;
   });
+  await kubectl([
+    '-n',
+    ns,
+    'rollout',
+    'status',
+    'deployment/kube-inspector-controller',
+    '--timeout=120s',
+  ]);
   await kubectl([
     '-n',
     ns,
@@ -226,6 +234,32 @@ describe('make deploy', () => {
       return h.trim() || undefined;
     });
     expect(pods.items.map((p) => p.metadata.name).some((n) => holder.startsWith(n))).toBe(true);
+  });
+
+  it('shows 2/2 Ready and Available; the findings API Service reaches the leader alone', async () => {
+    const d = JSON.parse(
+      await kubectl(['-n', ns, 'get', 'deployment', 'kube-inspector-controller', '-o', 'json']),
+    ) as {
+      status: {
+        readyReplicas?: number;
+        availableReplicas?: number;
+        conditions: { type: string; status: string }[];
+      };
+    };
+    expect(d.status.readyReplicas).toBe(2);
+    expect(d.status.availableReplicas).toBe(2);
+    expect(d.status.conditions.find((c) => c.type === 'Available')?.status).toBe('True');
+    const leaderPod = (await leaseHolder()).split('_')[0]!;
+    const endpoints = await eventually(
+      'the findings Service to hold the leader',
+      60_000,
+      async () => {
+        const e = await findingsEndpoints();
+        return e.length === 1 && e[0] === leaderPod ? e : undefined;
+      },
+    );
+    expect(endpoints).toEqual([leaderPod]);
+    expect(await servingLabelled()).toEqual([leaderPod]);
   });
 
   it("the agent's NodeInventory of this node lists exactly the packages dpkg-query lists", async () => {
@@ -496,31 +530,32 @@ describe('operations', () => {
       ]).then((h) => h.trim());
     const before = await lease();
     const leaderPod = before.split('_')[0]!;
-    const started = Date.now();
-    await kubectl(['-n', ns, 'delete', 'pod', leaderPod, '--wait=false']);
-    const after = await eventually('a new leader', 120_000, async () => {
-      const h = await lease();
-      return h !== '' && h !== before && !h.startsWith(leaderPod) ? h : undefined;
+    const outage = await findingsOutageDuring(async () => {
+      const started = Date.now();
+      await kubectl(['-n', ns, 'delete', 'pod', leaderPod, '--wait=false']);
+      const after = await eventually('a new leader', 120_000, async () => {
+        const h = await lease();
+        return h !== '' && h !== before && !h.startsWith(leaderPod) ? h : undefined;
+      });
+      const acquiredMs = Date.now() - started;
+      const newPod = after.split('_')[0]!;
+      // The new leader labels its pod once its store is open: the Service follows the label.
+      await eventually('the findings Service to hold the new leader alone', 120_000, async () => {
+        const e = await findingsEndpoints();
+        return e.length === 1 && e[0] === newPod ? true : undefined;
+      });
+      return { after, acquiredMs, endpointsMs: Date.now() - started };
     });
-    const acquiredMs = Date.now() - started;
-    await eventually('the new leader Ready', 120_000, async () => {
-      const pod = after.split('_')[0]!;
-      const ready = await kubectl([
-        '-n',
-        ns,
-        'get',
-        'pod',
-        pod,
-        '-o',
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-      ]);
-      return ready === 'True' ? true : undefined;
-    });
+    const newPod = outage.value.after.split('_')[0]!;
+    expect(await servingLabelled()).toEqual([newPod]);
     console.error(
-      `e2e: failover: lease taken over ${acquiredMs} ms after the leader pod was deleted, ` +
-        `new leader Ready after ${Date.now() - started} ms`,
+      `e2e: failover: lease taken over ${outage.value.acquiredMs} ms after the leader pod was ` +
+        `deleted, the findings Service's endpoint moved to it after ${outage.value.endpointsMs} ms; ` +
+        `findings API unanswered for ${outage.gapMs} ms (${outage.failures} failed lists)`,
     );
-    expect(after.startsWith(leaderPod)).toBe(false);
+    expect(outage.value.after.startsWith(leaderPod)).toBe(false);
+    // The replacement of the deleted pod is Ready as a standby: 2/2 again.
+    await controllerReady();
   });
 });
 
@@ -667,7 +702,7 @@ async function findingAttributes(): Promise<Map<string, Record<string, string>>>
 }
 
 const controllerReady = (image?: string) =>
-  eventually('one controller replica Ready of two', 240_000, async () => {
+  eventually('both controller replicas Ready', 240_000, async () => {
     const d = JSON.parse(
       await kubectl(['-n', ns, 'get', 'deployment', 'kube-inspector-controller', '-o', 'json']),
     ) as {
@@ -676,10 +711,50 @@ const controllerReady = (image?: string) =>
     };
     const s = d.status;
     const imageOk = image === undefined || d.spec.template.spec.containers[0]?.image === image;
-    return imageOk && s.readyReplicas === 1 && s.replicas === 2 && s.updatedReplicas === 2
+    return imageOk && s.readyReplicas === 2 && s.replicas === 2 && s.updatedReplicas === 2
       ? true
       : undefined;
   });
+
+/** The pods behind the findings API Service: its EndpointSlices' ready endpoints. */
+async function findingsEndpoints(): Promise<string[]> {
+  const slices = JSON.parse(
+    await kubectl([
+      '-n',
+      ns,
+      'get',
+      'endpointslices',
+      '-l',
+      'kubernetes.io/service-name=kube-inspector-findings-api',
+      '-o',
+      'json',
+    ]),
+  ) as {
+    items: {
+      endpoints?: { targetRef?: { name: string }; conditions?: { ready?: boolean } }[] | null;
+    }[];
+  };
+  return slices.items
+    .flatMap((s) => s.endpoints ?? [])
+    .filter((e) => e.conditions?.ready !== false)
+    .map((e) => e.targetRef?.name ?? '')
+    .sort();
+}
+
+/** The controller pods labelled as serving the findings store. */
+async function servingLabelled(): Promise<string[]> {
+  const names = await kubectl([
+    '-n',
+    ns,
+    'get',
+    'pods',
+    '-l',
+    'kubeinspector.io/findings-api=serving',
+    '-o',
+    'jsonpath={.items[*].metadata.name}',
+  ]);
+  return names.trim().split(' ').filter(Boolean).sort();
+}
 
 const leaseHolder = (): Promise<string> =>
   kubectl([
@@ -756,8 +831,8 @@ describe('disruptions and upgrades', () => {
     const pdb = JSON.parse(
       await kubectl(['-n', ns, 'get', 'pdb', 'kube-inspector-controller', '-o', 'json']),
     ) as { status: { currentHealthy: number; expectedPods: number; disruptionsAllowed: number } };
-    // Only the lease holder is Ready; the budget still allows a disruption.
-    expect(pdb.status).toMatchObject({ currentHealthy: 1, expectedPods: 2 });
+    // Both replicas are Ready; the budget allows a disruption.
+    expect(pdb.status).toMatchObject({ currentHealthy: 2, expectedPods: 2 });
     expect(pdb.status.disruptionsAllowed).toBeGreaterThan(0);
     const before = await leaseHolder();
     const leaderPod = before.split('_')[0]!;
@@ -785,6 +860,11 @@ describe('disruptions and upgrades', () => {
     expect(outage.value.after.startsWith(leaderPod)).toBe(false);
     await kubectl(['-n', ns, 'wait', '--for=delete', `pod/${leaderPod}`, '--timeout=120s']);
     await controllerReady();
+    const newPod = outage.value.after.split('_')[0]!;
+    await eventually('the findings Service to hold the new leader alone', 60_000, async () => {
+      const e = await findingsEndpoints();
+      return e.length === 1 && e[0] === newPod ? true : undefined;
+    });
   });
 
   it('draining the node of both controller replicas does not hang; they come back when it is uncordoned', async () => {
@@ -823,7 +903,7 @@ describe('disruptions and upgrades', () => {
     }
   });
 
-  it('probes: the leader is Ready, the standby Running and not Ready, neither restarted', async () => {
+  it('probes: both replicas Ready, the standby too, neither restarted', async () => {
     const pods = JSON.parse(
       await kubectl([
         '-n',
@@ -847,7 +927,7 @@ describe('disruptions and upgrades', () => {
     const states = pods.items
       .map((p) => `${p.status.phase} ready=${p.status.containerStatuses[0]!.ready}`)
       .sort();
-    expect(states).toEqual(['Running ready=false', 'Running ready=true']);
+    expect(states).toEqual(['Running ready=true', 'Running ready=true']);
     for (const p of pods.items) {
       expect(p.status.containerStatuses[0]!.started).toBe(true);
       expect(p.status.containerStatuses[0]!.restartCount).toBe(0);

@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { parseControllerArgs } from '../../src/cli/controller.ts';
+import { FINDINGS_API_LABEL, FINDINGS_API_LABEL_VALUE } from '../../src/cli/findings-pod-label.ts';
 import {
   ADMIN_NAMESPACE,
   applyManifests,
@@ -179,6 +180,19 @@ describe('manifests/', () => {
       expect(spec.containers[0]!.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
       expect(spec.terminationGracePeriodSeconds).toBe(40);
       expect(built.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+      // Every replica serves: the findings API Service selects every controller pod (ADR 710).
+      const service = find(built, 'Service', 'kube-inspector-findings-api') as unknown as {
+        spec: { selector: Record<string, string> };
+      };
+      expect(service.spec.selector[FINDINGS_API_LABEL]).toBeUndefined();
+      expect(service.spec.selector).toEqual({
+        'app.kubernetes.io/name': 'kube-inspector',
+        'app.kubernetes.io/component': 'controller',
+      });
+      expect(
+        (deployment as unknown as { spec: { template: { metadata: { labels: object } } } }).spec
+          .template.metadata.labels,
+      ).toMatchObject(service.spec.selector);
       // Every replica Ready and spread over nodes: one unavailable at a time (ADR 709).
       expect(
         (find(built, 'PodDisruptionBudget') as unknown as { spec: { maxUnavailable: number } }).spec
@@ -339,7 +353,12 @@ describe('manifests/', () => {
     const deployment = find(objects, 'Deployment', 'kube-inspector-controller') as unknown as {
       spec: { template: { metadata: { labels: Record<string, string> } } };
     };
-    expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+    // Among them, the one labelled as serving the SQLite store (ADR 710): the label is the
+    // replica's own doing, never the template's.
+    const { [FINDINGS_API_LABEL]: servingLabel, ...podLabels } = service.spec.selector;
+    expect(servingLabel).toBe(FINDINGS_API_LABEL_VALUE);
+    expect(deployment.spec.template.metadata.labels).toMatchObject(podLabels);
+    expect(deployment.spec.template.metadata.labels[FINDINGS_API_LABEL]).toBeUndefined();
     const c = podSpec(find(objects, 'Deployment', 'kube-inspector-controller')).containers[0]!;
     const ports = (c as unknown as { ports: { name: string; containerPort: number }[] }).ports;
     const config = parseControllerArgs(expandedArgs(objects, c).slice(1), {

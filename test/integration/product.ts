@@ -254,15 +254,22 @@ export interface RunningController {
   stop(options?: { keepApiService?: boolean }): Promise<void>;
 }
 
-/** Polls a manager's /readyz until it answers 200 (caches synced, the store open when leading). */
-async function untilReady(manager: Manager, timeoutMs = 60_000): Promise<void> {
+/**
+ * Polls a manager's /readyz until it answers 200 (caches synced) and `serving()` holds (the
+ * store open: the replica's pod would carry the serving label the Service selects, ADR 710).
+ */
+async function untilReady(
+  manager: Manager,
+  serving: () => boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // The probe port is known once the manager's servers listen.
     const res = await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(
       () => undefined,
     );
-    if (res?.ok) return;
+    if (res?.ok && serving()) return;
     if (Date.now() > deadline) {
       const why = (await res?.text().catch(() => '')) ?? 'no answer';
       throw new Error(`controller not ready within ${timeoutMs} ms: ${why}`);
@@ -350,10 +357,12 @@ export async function startController(
   });
   for (const setup of options.setups ?? SETUPS) setup(deps);
   const running = manager.run(abort.signal);
-  await untilReady(manager);
+  await untilReady(manager, () => findings.store.isOpen);
+  // The Service's endpoint: Ready and serving the store (labelled, in a cluster).
   const endpoint: Endpoint = {
     port: findings.port,
     ready: async () =>
+      findings.store.isOpen &&
       (await fetch(`http://127.0.0.1:${manager.ports.probes}/readyz`).catch(() => undefined))
         ?.ok === true,
   };

@@ -73,6 +73,41 @@ describe('rules packages', () => {
       JSON.stringify({ spec: { template: { spec } } }),
     );
 
+  /**
+   * Waits for a run to collect, stops its collection at once and resolves with the run once it
+   * has ended (COMPLETED or COMPLETED_WITH_ERRORS: callers check which).
+   */
+  const runToEnd = async (name: string) => {
+    type Run = {
+      status?: { state?: string; message?: string; findingCounts?: Record<string, number> };
+    };
+    const get = async () =>
+      JSON.parse(await env.kubectl('get', 'assessmentrun', name, '-n', NS, '-o', 'json')) as Run;
+    await eventually('run collecting', async () =>
+      (await get()).status?.state === 'COLLECTING_DATA' ? true : undefined,
+    );
+    await env.kubectl(
+      'patch',
+      'assessmentrun',
+      name,
+      '-n',
+      NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
+    );
+    return eventually(
+      'run ended',
+      async () => {
+        const r = await get();
+        return r.status?.state === 'COMPLETED' || r.status?.state === 'COMPLETED_WITH_ERRORS'
+          ? r
+          : undefined;
+      },
+      120_000,
+    );
+  };
+
   beforeAll(async () => {
     [env, registry] = await Promise.all([startProductEnvironment(), startRegistry()]);
     const w = new Writer(env.client);
@@ -212,28 +247,8 @@ describe('rules packages', () => {
         spec: { templateRef: { name: 'hardening' } },
       },
     );
-    await eventually('run collecting', async () => {
-      const r = JSON.parse(
-        await env.kubectl('get', 'assessmentrun', 'hardening-1', '-n', NS, '-o', 'json'),
-      ) as { status?: { state?: string } };
-      return r.status?.state === 'COLLECTING_DATA' ? true : undefined;
-    });
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'hardening-1',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
-    );
-    const done = await eventually('run completed', async () => {
-      const r = JSON.parse(
-        await env.kubectl('get', 'assessmentrun', 'hardening-1', '-n', NS, '-o', 'json'),
-      ) as { status?: { state?: string; findingCounts?: Record<string, number> } };
-      return r.status?.state === 'COMPLETED' ? r : undefined;
-    });
+    const done = await runToEnd('hardening-1');
+    expect(done.status?.state, done.status?.message).toBe('COMPLETED');
     const items = await findings(NS, `${LABELS.run}=hardening-1`);
     expect(done.status?.findingCounts?.total).toBe(items.length);
     const rules = byRule(items);
@@ -334,40 +349,7 @@ describe('rules packages', () => {
         spec: { templateRef: { name: 'code' } },
       },
     );
-    const run = (name: string) =>
-      env.kubectl('get', 'assessmentrun', name, '-n', NS, '-o', 'json').then(
-        (o) =>
-          JSON.parse(o) as {
-            status?: {
-              state?: string;
-              message?: string;
-              conditions?: { type: string; message?: string }[];
-            };
-          },
-      );
-    await eventually('run collecting', async () =>
-      (await run('code-1')).status?.state === 'COLLECTING_DATA' ? true : undefined,
-    );
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'code-1',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
-    );
-    const done = await eventually(
-      'run completed',
-      async () => {
-        const r = await run('code-1');
-        return r.status?.state === 'COMPLETED' || r.status?.state === 'COMPLETED_WITH_ERRORS'
-          ? r
-          : undefined;
-      },
-      120_000,
-    );
+    const done = await runToEnd('code-1');
     const items = await findings(NS, `${LABELS.run}=code-1`);
     const template = items.find((f) => f.status?.codeVulnerabilityDetails?.fieldPath !== undefined);
     expect(template?.status).toMatchObject({
@@ -622,30 +604,8 @@ describe('rules packages', () => {
         spec: { templateRef: { name: 'web-cve' } },
       },
     );
-    const state = async () =>
-      (
-        JSON.parse(
-          await env.kubectl('get', 'assessmentrun', 'web-cve-1', '-n', NS, '-o', 'json'),
-        ) as { status?: { state?: string } }
-      ).status?.state;
-    await eventually('run collecting', async () =>
-      (await state()) === 'COLLECTING_DATA' ? true : undefined,
-    );
-    await env.kubectl(
-      'patch',
-      'assessmentrun',
-      'web-cve-1',
-      '-n',
-      NS,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
-    );
-    await eventually(
-      'run completed',
-      async () => ((await state()) === 'COMPLETED' ? true : undefined),
-      90_000,
-    );
+    const done = await runToEnd('web-cve-1');
+    expect(done.status?.state, done.status?.message).toBe('COMPLETED');
     const all = (
       await env.client.request<{ items: (Finding & KubeObject)[] }>(
         'GET',

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { endInput } from '../../test/support/child-input.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -206,7 +207,7 @@ export async function restoreNetfilter(before: HostState): Promise<void> {
       const child = execFile(tool, ['--noflush'], (err, _out, stderr) =>
         err ? reject(new Error(`${tool} --noflush failed: ${stderr || err.message}`)) : resolve(),
       );
-      child.stdin?.end(script);
+      endInput(child, script, reject);
     });
   }
 }

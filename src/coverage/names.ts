@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResourceType as CoverageResourceType } from '../api/v1alpha1/common.ts';
+import { isDnsSubdomain } from '../util/label-value.ts';
 
 const MAX_NAME = 253;
-const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export function shortHash(text: string, length = 10): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
@@ -16,7 +16,7 @@ export function shortHash(text: string, length = 10): string {
 /** `prefix-readable` when that is a valid, unambiguous name, else a trimmed form plus a hash. */
 function name(prefix: string, readable: string, identity: string, exact: boolean): string {
   const plain = `${prefix}-${readable}`;
-  if (exact && plain.length <= MAX_NAME && SUBDOMAIN.test(plain)) return plain;
+  if (exact && isDnsSubdomain(plain)) return plain;
   const cleaned = readable
     .toLowerCase()
     .replace(/[^a-z0-9.-]+/g, '-')

@@ -2,6 +2,7 @@
 // a namespace per test that is deleted (and waited for) afterwards.
 import { execFile } from 'node:child_process';
 import { inject } from 'vitest';
+import { endInput } from '../support/child-input.ts';
 
 export interface KubectlResult {
   code: number;
@@ -21,12 +22,7 @@ export function kubectlResult(args: readonly string[], input?: string): Promise<
         resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
       },
     );
-    // kubectl may end without reading its input (most commands never read it): writing to the
-    // closed pipe then fails with EPIPE, which says nothing the exit code does not.
-    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') resolve({ code: 1, stdout: '', stderr: err.message });
-    });
-    child.stdin?.end(input ?? '');
+    endInput(child, input, (err) => resolve({ code: 1, stdout: '', stderr: err.message }));
   });
 }
 

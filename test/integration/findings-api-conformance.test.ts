@@ -47,6 +47,7 @@ import {
   serveAggregatedApi,
 } from './findings-api-harness.ts';
 import { eventually, kubectlOfWithInput, uniqueName } from './helpers.ts';
+import { endInput } from '../support/child-input.ts';
 
 const execFileAsync = promisify(execFile);
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -134,7 +135,7 @@ function kubectlInputAll(
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.once('error', reject);
     child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input);
+    endInput(child, input, reject);
   });
 }
 

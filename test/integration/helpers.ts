@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { endInput } from '../support/child-input.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -93,7 +94,7 @@ export function kubectlOfWithInput(
         ? resolve(stdout)
         : reject(new Error(`kubectl ${args.join(' ')} exited ${code}: ${stderr}`)),
     );
-    child.stdin.end(input);
+    endInput(child, input, reject);
   });
 }
 

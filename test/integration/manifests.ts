@@ -6,6 +6,7 @@ import type { ControlPlane } from '../../hack/control-plane/control-plane.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { endInput } from '../support/child-input.ts';
 
 const execFileAsync = promisify(execFile);
 export const repoRoot = join(import.meta.dirname, '..', '..');
@@ -123,7 +124,7 @@ export function kubectlOf(
               )
             : resolve(stdout),
       );
-      child.stdin?.end(input);
+      endInput(child, input, reject);
     });
   return Object.assign((...args: string[]) => run(undefined, args), {
     withInput: (input: string, ...args: string[]) => run(input, args),

@@ -36,6 +36,7 @@ import {
   findingsVersion,
   registerAggregatedApi,
 } from './findings-api-harness.ts';
+import { endInput } from '../support/child-input.ts';
 
 const execFileAsync = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -162,10 +163,10 @@ export async function startProductEnvironment(
         maxBuffer: 64 * 1024 * 1024,
       },
     );
-    if (input !== undefined) {
-      child.child.stdin?.end(input);
-    }
+    let inputError: Error | undefined;
+    if (input !== undefined) endInput(child.child, input, (err) => (inputError = err));
     const { stdout } = await child;
+    if (inputError) throw inputError;
     return stdout;
   };
   const env: ProductEnvironment = {

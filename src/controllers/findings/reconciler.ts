@@ -363,7 +363,7 @@ export class FindingsReconciler implements Reconciler {
       namespace: r.namespace,
       name: r.name,
     });
-    // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
+    // A workload (or pod) not in the cache yet: nothing to evaluate now.
     if (typeof facts === 'string') return 'no_inventory';
     const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
     return this.ruleDesired(name, existing, now, packages, built);

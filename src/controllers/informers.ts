@@ -93,7 +93,7 @@ const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration']
  * a pod that is a workload of its own (keepsPodSpec), its whole spec and its annotations, which
  * the rules packages read.
  */
-function trimPod(obj: KubeObject): KubeObject {
+export function trimPod(obj: KubeObject): KubeObject {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const status = (obj.status ?? {}) as Record<string, unknown>;
   const { managedFields: _drop, annotations, ...metadata } = obj.metadata;

@@ -373,7 +373,7 @@ export class FindingsReconciler implements Reconciler {
    * The secrets of a workload's pod template (environment values, commands, arguments), as
    * CODE_VULNERABILITY findings of its CODE CoveredResource: named by field path, redacted and
    * fingerprinted by the detector (src/code-scan/pod-template.ts); the value itself is never
-   * read past the detector. A bare Pod's spec is not cached: only its images are code-scanned.
+   * read past the detector. A bare Pod is not read here (only its images are code-scanned).
    */
   private templateDesired(
     name: string,

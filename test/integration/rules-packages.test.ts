@@ -633,7 +633,26 @@ describe('rules packages', () => {
     await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     const w = new Writer(env.client);
     const node = await env.client.request<KubeObject>('GET', `/api/v1/nodes/node-1`);
-    const containers = [{ name: 'tool', image }];
+    // An image of their own: these pods are exposed, and the score tests below want the
+    // Deployment's image exposed by nobody.
+    const dpkg = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
+    const toolImage = await push(
+      registry.url,
+      registry.host,
+      'standalone/tool',
+      '1.0',
+      buildImage({
+        layers: [
+          [
+            { path: 'etc/', type: 'dir' },
+            { path: 'etc/os-release', content: readFileSync(join(dpkg, 'os-release'), 'utf8') },
+            { path: 'var/lib/dpkg/status', content: bookwormDpkgStatus() },
+          ],
+          [{ path: 'usr/local/bin/tool', content: '#!/bin/sh\necho tool\n' }],
+        ],
+      }),
+    );
+    const containers = [{ name: 'tool', image: toolImage }];
     const started = Date.now();
     // A bare Pod with a host port, and a static pod's mirror (owned by its Node) on the host
     // network, as a kubelet writes it.
@@ -646,7 +665,7 @@ describe('rules packages', () => {
         containers: [
           {
             name: 'tool',
-            image: image.reference,
+            image: toolImage.reference,
             ports: [{ name: 'http', containerPort: 9000, hostPort: 9000 }],
           },
         ],
@@ -672,7 +691,7 @@ describe('rules packages', () => {
         containers: [
           {
             name: 'tool',
-            image: image.reference,
+            image: toolImage.reference,
             ports: [{ name: 'metrics', containerPort: 9100 }],
           },
         ],

@@ -4,7 +4,6 @@
  * port that is not a number, a backend without a service) are skipped, since the API server
  * validates these kinds and such an entry cannot carry traffic.
  */
-import type { LabelSelector } from '../../api/v1alpha1/common.ts';
 import { GATEWAY_GROUP, type GatewayFacts, type ListenerFacts, type ParentRef } from './gateway.ts';
 import type { NetworkPolicyFacts, PolicyPeer, PolicyPort, Protocol } from './policy.ts';
 import type {
@@ -152,9 +151,7 @@ export function gatewayFacts(o: KubeLike): GatewayFacts {
       protocol: proto,
       ...(hostname !== undefined ? { hostname } : {}),
       ...(from === 'Same' || from === 'All' || from === 'Selector' ? { from } : {}),
-      ...(namespaces.selector !== undefined
-        ? { selector: obj(namespaces.selector) as LabelSelector }
-        : {}),
+      ...(namespaces.selector !== undefined ? { selector: obj(namespaces.selector) } : {}),
       ...(kinds.length > 0 ? { kinds } : {}),
     });
   }

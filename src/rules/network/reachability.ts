@@ -174,6 +174,40 @@ interface Candidate {
   hostNetwork?: boolean;
 }
 
+/** The HTTPRoutes sending to a Service port, through the Gateway listeners accepting them. */
+function routeCandidates(
+  c: ClusterNetworkFacts,
+  svc: ServiceFacts,
+  sp: ServicePortFacts,
+  to: { port: number; protocol: Protocol; svcStep: PathStep; podStep: (p: number) => PathStep },
+): Candidate[] {
+  const out: Candidate[] = [];
+  for (const route of c.httpRoutes) {
+    for (const b of route.backends) {
+      if ((b.namespace ?? route.namespace) !== svc.namespace || b.name !== svc.name) continue;
+      if (b.port !== undefined && b.port !== sp.port) continue;
+      // A way in only through a Gateway listener that accepts the route.
+      const listeners = acceptingListeners(route, c.gateways ?? [], c.namespaceLabels ?? NONE);
+      if (listeners.length === 0) continue;
+      const routeId = `${route.namespace}/${route.name}`;
+      const gatewaySteps = [...new Set(listeners.map((l) => `${l.gateway}:${l.port}`))];
+      out.push({
+        entry: 'HTTPRoute',
+        entryId: routeId,
+        port: to.port,
+        protocol: to.protocol,
+        path: [
+          ...gatewaySteps.map((g) => step('Gateway', g)),
+          step('HTTPRoute', routeId),
+          to.svcStep,
+          to.podStep(to.port),
+        ],
+      });
+    }
+  }
+  return out;
+}
+
 function serviceCandidates(
   w: WorkloadFacts,
   c: ClusterNetworkFacts,
@@ -222,29 +256,7 @@ function serviceCandidates(
           });
         }
       }
-      for (const route of c.httpRoutes) {
-        for (const b of route.backends) {
-          if ((b.namespace ?? route.namespace) !== svc.namespace || b.name !== svc.name) continue;
-          if (b.port !== undefined && b.port !== sp.port) continue;
-          // A way in only through a Gateway listener that accepts the route.
-          const listeners = acceptingListeners(route, c.gateways ?? [], c.namespaceLabels ?? NONE);
-          if (listeners.length === 0) continue;
-          const routeId = `${route.namespace}/${route.name}`;
-          const gatewaySteps = [...new Set(listeners.map((l) => `${l.gateway}:${l.port}`))];
-          out.push({
-            entry: 'HTTPRoute',
-            entryId: routeId,
-            port,
-            protocol,
-            path: [
-              ...gatewaySteps.map((g) => step('Gateway', g)),
-              step('HTTPRoute', routeId),
-              svcStep,
-              podStep(port),
-            ],
-          });
-        }
-      }
+      out.push(...routeCandidates(c, svc, sp, { port, protocol, svcStep, podStep }));
     }
   }
   return out;

@@ -244,7 +244,7 @@ function ours(c: Case): Set<string> {
 
 describe('network-reachability compared with Trivy', () => {
   const dir = mkdtempSync(join(tmpdir(), 'net-trivy-'));
-  let trivy = new Map<string, Set<string>>();
+  const trivy = new Map<string, Set<string>>();
 
   beforeAll(async () => {
     if (!existsSync(TRIVY))

@@ -1,8 +1,8 @@
 /**
  * network-reachability against Trivy's Kubernetes configuration checks (the checks
- * trivy-operator's configuration audit runs), on the same manifests: a Deployment and the
- * Services, Ingresses and NetworkPolicies around it, run through `trivy config` offline with the
- * checks built into its binary. Trivy judges each object alone; kube-inspector judges the
+ * trivy-operator's configuration audit runs), on the same manifests: a Deployment (or a bare
+ * Pod) and the Services, Ingresses and NetworkPolicies around it, run through `trivy config`
+ * offline with the checks built into its binary. Trivy judges each object alone; kube-inspector judges the
  * workload with what surrounds it. For each case and each topic both look at, they must agree
  * whether it is reported, except where a difference is listed below with its reason
  * (docs/rules-network-reachability.md has the same list for people).
@@ -25,7 +25,7 @@ const TRIVY = join(
 
 type Obj = Record<string, unknown> & {
   kind: string;
-  metadata: { name: string; namespace: string };
+  metadata: { name: string; namespace: string; [k: string]: unknown };
 };
 
 /**
@@ -214,6 +214,52 @@ const CASES: Case[] = [
     objects: [workload(), service({ externalIPs: ['203.0.113.10'] })],
   },
   {
+    name: 'a bare Pod with a hostPort',
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'tool', namespace: 'shop', labels: { app: 'tool' } },
+        spec: {
+          containers: [
+            {
+              name: 'tool',
+              image: `registry.example/tool@sha256:${'2'.repeat(64)}`,
+              ports: [{ containerPort: 9000, hostPort: 9000 }],
+            },
+          ],
+        },
+      },
+    ],
+  },
+  {
+    name: "a static pod's mirror on the host network",
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'probe-node-1',
+          namespace: 'kube-system',
+          annotations: { 'kubernetes.io/config.mirror': 'b4f3e2a1' },
+          ownerReferences: [
+            { apiVersion: 'v1', kind: 'Node', name: 'node-1', uid: 'u', controller: true },
+          ],
+        },
+        spec: {
+          hostNetwork: true,
+          containers: [
+            {
+              name: 'probe',
+              image: `registry.example/probe@sha256:${'3'.repeat(64)}`,
+              ports: [{ containerPort: 9100 }],
+            },
+          ],
+        },
+      },
+    ],
+  },
+  {
     name: 'a NetworkPolicy without a podSelector',
     objects: [workload(), { ...policy({ ingress: [{ from: [{}] }] }) }],
   },
@@ -223,7 +269,7 @@ interface TrivyReport {
   Results?: { Target: string; Misconfigurations?: { ID: string; Status?: string }[] }[];
 }
 
-/** Our rule ids for a case: the findings of the Deployment, and the ones not evaluated. */
+/** Our rule ids for a case: the findings of its workload (the first object). */
 function ours(c: Case): Set<string> {
   const [deployment, ...rest] = c.objects;
   const facts = workloadFacts(deployment!);
@@ -307,6 +353,8 @@ describe('network-reachability compared with Trivy', () => {
     // A sample both must report, so an empty answer on either side cannot pass as agreement.
     for (const [name, topic] of [
       ['a hostPort', 'host port'],
+      ['a bare Pod with a hostPort', 'host port'],
+      ["a static pod's mirror on the host network", 'host network'],
       ['a hostPort on an init container', 'host port'],
       ['hostNetwork', 'host network'],
       ['hostNetwork behind a default-deny policy', 'host network'],

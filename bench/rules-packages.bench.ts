@@ -4,14 +4,19 @@
  *
  * Sizes (environment): BENCH_RULE_WORKLOADS (5000 Deployments), BENCH_RULE_NAMESPACES (100),
  * BENCH_RULE_SERVICES (5000: one per workload, every fifth a LoadBalancer), BENCH_RULE_POLICIES
- * (one default-deny and one allow per namespace). Prints the time of each package over all
- * workloads, the findings they produce, and the heap used.
+ * (one default-deny and one allow per namespace), BENCH_RULE_ROUTES (500 HTTPRoutes, one for
+ * every tenth Service, attached to one of BENCH_RULE_GATEWAYS (10) Gateways, each with an HTTP
+ * listener taking routes of every namespace and one taking routes of its own namespace only).
+ * Prints the time of each package over all workloads, the findings they produce, and the heap
+ * used.
  */
 import { securityBestPractices } from '../src/rules/best-practices/evaluate.ts';
 import type { NetworkPolicyFacts } from '../src/rules/network/policy.ts';
+import type { GatewayFacts } from '../src/rules/network/gateway.ts';
 import {
   networkReachability,
   type ClusterNetworkFacts,
+  type HttpRouteFacts,
   type ServiceFacts,
 } from '../src/rules/network/reachability.ts';
 import { workloadFacts, type WorkloadFacts } from '../src/rules/workload.ts';
@@ -74,23 +79,52 @@ for (let n = 0; n < NS; n++) {
     ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 8080 }] }],
   });
 }
+const R = size('BENCH_RULE_ROUTES', Math.ceil(S / 10));
+const G = size('BENCH_RULE_GATEWAYS', 10);
+const gateways: GatewayFacts[] = [];
+for (let g = 0; g < G; g++) {
+  gateways.push({
+    namespace: 'gateways',
+    name: `gw-${g}`,
+    listeners: [
+      { name: 'http', port: 80, protocol: 'HTTP', from: 'All' },
+      { name: 'internal', port: 8080, protocol: 'HTTP' },
+    ],
+  });
+}
+const httpRoutes: HttpRouteFacts[] = [];
+for (let r = 0; r < R; r++) {
+  const svc = services[(r * 10) % S]!;
+  httpRoutes.push({
+    namespace: svc.namespace,
+    name: `route-${r}`,
+    parentRefs: [{ namespace: 'gateways', name: `gw-${r % G}` }],
+    backends: [{ name: svc.name, port: 80 }],
+  });
+}
 const cluster: ClusterNetworkFacts = {
   services,
   ingresses: [],
-  httpRoutes: [],
+  httpRoutes,
+  gateways,
   networkPolicies: policies,
 };
 
 function time<T>(what: string, f: () => T): T {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const out = f();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  console.log(`${what}: ${ms.toFixed(0)} ms (${((ms * 1000) / W).toFixed(0)} µs per workload)`);
+  const c = process.cpuUsage(c0);
+  const cpuMs = (c.user + c.system) / 1000;
+  console.log(
+    `${what}: ${ms.toFixed(0)} ms, ${cpuMs.toFixed(0)} ms of CPU (${((cpuMs * 1000) / W).toFixed(0)} µs of CPU per workload)`,
+  );
   return out;
 }
 
 console.log(
-  `${W} workloads in ${NS} namespaces, ${S} Services, ${policies.length} NetworkPolicies`,
+  `${W} workloads in ${NS} namespaces, ${S} Services, ${policies.length} NetworkPolicies, ${R} HTTPRoutes on ${G} Gateways`,
 );
 const sbp = time('security-best-practices', () => securityBestPractices.produce(workloads));
 console.log(`  ${sbp.findings.length} findings`);
@@ -101,7 +135,8 @@ for (let n = 0; n < NS; n++) {
   byNs.set(ns, {
     services: services.filter((s) => s.namespace === ns),
     ingresses: [],
-    httpRoutes: [],
+    httpRoutes: httpRoutes.filter((r) => r.namespace === ns),
+    gateways,
     networkPolicies: policies.filter((p) => p.namespace === ns),
   });
 }

@@ -14,7 +14,7 @@ import { setupCoverage } from './coverage/index.ts';
 import type { ControllerSetup } from './deps.ts';
 import { setupFindings } from './findings/index.ts';
 import { defaultDeps } from './index.ts';
-import { informers } from './informers.ts';
+import { informers, keepsPodSpec, trimPod } from './informers.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -76,5 +76,66 @@ describe('the shared caches', () => {
   it('the coverage field manager is the one the client applies under by default', () => {
     expect(FIELD_MANAGERS.coverage).toBe(fieldManager);
     expect(new Set(Object.values(FIELD_MANAGERS)).size).toBe(Object.keys(FIELD_MANAGERS).length);
+  });
+
+  describe('pods in the cache', () => {
+    const pod = (ownerKind?: string, annotations: Record<string, string> = {}) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'p',
+        namespace: 'shop',
+        labels: { app: 'web' },
+        annotations: {
+          'kubectl.kubernetes.io/last-applied-configuration': '{"a":"very long copy"}',
+          ...annotations,
+        },
+        managedFields: [{ manager: 'kubectl', operation: 'Update' }],
+        ...(ownerKind !== undefined
+          ? {
+              ownerReferences: [
+                { apiVersion: 'v1', kind: ownerKind, name: 'o', uid: 'u', controller: true },
+              ],
+            }
+          : {}),
+      },
+      spec: {
+        nodeName: 'node-1',
+        hostNetwork: true,
+        containers: [{ name: 'c', image: 'web:1', ports: [{ containerPort: 80, hostPort: 80 }] }],
+      },
+      status: { phase: 'Running', podIP: '10.0.0.1' },
+    });
+
+    it.each<[string, string | undefined, boolean]>([
+      ['a bare Pod', undefined, true],
+      ["a static pod's mirror, owned by its Node", 'Node', true],
+      ['a pod of a controller kube-inspector has no template of', 'SparkApplication', true],
+      ['a pod of a ReplicaSet', 'ReplicaSet', false],
+      ['a pod of a Job', 'Job', false],
+      ['a pod of a StatefulSet', 'StatefulSet', false],
+      ['a pod of a DaemonSet', 'DaemonSet', false],
+    ])('%s: whole spec kept is %s', (_name, owner, whole) => {
+      const p = pod(owner, { 'container.apparmor.security.beta.kubernetes.io/c': 'unconfined' });
+      expect(keepsPodSpec(p.metadata)).toBe(whole);
+      const t = trimPod(p);
+      expect(t.metadata.managedFields).toBeUndefined();
+      expect(t.status).toMatchObject({ phase: 'Running' });
+      expect((t.status as Record<string, unknown>).podIP).toBeUndefined();
+      if (whole) {
+        expect(t.spec).toEqual(p.spec);
+        // Annotations the rules read stay; the last-applied copy of the object goes.
+        expect(t.metadata.annotations).toEqual({
+          'container.apparmor.security.beta.kubernetes.io/c': 'unconfined',
+        });
+      } else {
+        expect(t.spec).toMatchObject({
+          nodeName: 'node-1',
+          containers: [{ name: 'c', image: 'web:1' }],
+        });
+        expect((t.spec as { hostNetwork?: boolean }).hostNetwork).toBeUndefined();
+        expect(t.metadata.annotations).toBeUndefined();
+      }
+    });
   });
 });

@@ -62,11 +62,48 @@ function typeMeta(obj: KubeObject): Pick<KubeObject, 'apiVersion' | 'kind'> {
 /** managedFields entry that carries a trimmed workload's newest non-status write time. */
 export const LAST_UPDATE_MARKER = 'kube-inspector/last-update';
 
-/** Keeps what coverage and assessments read of a pod: images, pull secrets, node, phase. */
-function trimPod(obj: KubeObject): KubeObject {
+/**
+ * Controllers whose pods are evaluated through the controller's own pod template (a ReplicaSet's
+ * or Job's, reached through the workload that runs it): their pods' specs are not kept.
+ */
+const TEMPLATE_CONTROLLERS: ReadonlySet<string> = new Set([
+  'ReplicaSet',
+  'Job',
+  'StatefulSet',
+  'DaemonSet',
+]);
+
+/**
+ * Whether the cache keeps a pod's whole spec: a pod that is a workload of its own for the rules
+ * packages (no controller, a static pod's mirror owned by its Node, a controller kube-inspector
+ * has no template of). Pods of ReplicaSets, Jobs, StatefulSets and DaemonSets are evaluated
+ * through their controllers' templates and stay trimmed, so the cache of a large cluster does
+ * not grow with them.
+ */
+export function keepsPodSpec(metadata: KubeObject['metadata']): boolean {
+  const owner = metadata.ownerReferences?.find((r) => r.controller === true);
+  return owner === undefined || !TEMPLATE_CONTROLLERS.has(owner.kind);
+}
+
+/** Annotations too large to be worth keeping (a copy of the whole object). */
+const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
+
+/**
+ * Keeps what coverage and assessments read of a pod: images, pull secrets, node, phase; and for
+ * a pod that is a workload of its own (keepsPodSpec), its whole spec and its annotations, which
+ * the rules packages read.
+ */
+export function trimPod(obj: KubeObject): KubeObject {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const status = (obj.status ?? {}) as Record<string, unknown>;
-  const { managedFields: _drop, annotations: _a, ...metadata } = obj.metadata;
+  const { managedFields: _drop, annotations, ...metadata } = obj.metadata;
+  const whole = keepsPodSpec(obj.metadata);
+  const kept =
+    whole && annotations !== undefined
+      ? Object.fromEntries(
+          Object.entries(annotations).filter(([k]) => !DROPPED_ANNOTATIONS.includes(k)),
+        )
+      : {};
   const containers = (list: unknown) =>
     ((list as { name?: string; image?: string }[] | undefined) ?? []).map((c) => ({
       name: c.name,
@@ -96,14 +133,16 @@ function trimPod(obj: KubeObject): KubeObject {
     }));
   return {
     ...typeMeta(obj),
-    metadata,
-    spec: {
-      nodeName: spec.nodeName,
-      serviceAccountName: spec.serviceAccountName,
-      imagePullSecrets: spec.imagePullSecrets,
-      containers: containers(spec.containers),
-      initContainers: containers(spec.initContainers),
-    },
+    metadata: Object.keys(kept).length > 0 ? { ...metadata, annotations: kept } : metadata,
+    spec: whole
+      ? spec
+      : {
+          nodeName: spec.nodeName,
+          serviceAccountName: spec.serviceAccountName,
+          imagePullSecrets: spec.imagePullSecrets,
+          containers: containers(spec.containers),
+          initContainers: containers(spec.initContainers),
+        },
     status: {
       phase: status.phase,
       startTime: status.startTime,

@@ -13,6 +13,7 @@ import type { Manager } from '../runtime/manager.ts';
 import { securityBestPractices } from '../rules/best-practices/evaluate.ts';
 import { cisBenchmark, type NodeCisFacts } from '../rules/cis.ts';
 import {
+  gatewayFacts,
   httpRouteFacts,
   ingressFacts,
   networkPolicyFacts,
@@ -25,7 +26,13 @@ import {
 } from '../rules/network/reachability.ts';
 import { adjustScore, type ExposureFacts } from '../rules/score.ts';
 import type { NotEvaluated } from '../rules/producer.ts';
-import { workloadFacts, workloadId, type WorkloadFacts } from '../rules/workload.ts';
+import {
+  workloadFacts,
+  workloadId,
+  type PodTemplate,
+  type WorkloadFacts,
+} from '../rules/workload.ts';
+import { informers, keepsPodSpec } from './informers.ts';
 
 /** Rules packages whose findings are about workloads. */
 export const WORKLOAD_RULES_PACKAGES: readonly RulesPackage[] = [
@@ -50,7 +57,14 @@ export const NETWORK_RESOURCES = {
     kind: 'NetworkPolicy',
     namespaced: true,
   },
-  /** Gateway API routes: served only where the Gateway API's CRDs are installed. */
+  /** Gateway API Gateways and routes: served only where the Gateway API's CRDs are installed. */
+  gateways: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    plural: 'gateways',
+    kind: 'Gateway',
+    namespaced: true,
+  },
   httpRoutes: {
     group: 'gateway.networking.k8s.io',
     version: 'v1',
@@ -66,11 +80,19 @@ export interface NetworkCaches {
   networkPolicies: Cache;
   /** Empty where the Gateway API is not installed; fills once it is. */
   httpRoutes: Cache;
+  /** Empty where the Gateway API is not installed; fills once it is. */
+  gateways: Cache;
+  /** Namespaces (labels), for Gateway listeners that allow routes by namespace selector. */
+  namespaces: Cache;
 }
 
 export interface WorkloadCaches {
   /** Workload objects by kind (Deployment, StatefulSet, DaemonSet, Job, CronJob). */
   workloads: ReadonlyMap<string, Cache>;
+  /** Pods: whole specs for the pods that are workloads of their own (keepsPodSpec). */
+  pods: Cache;
+  /** ReplicaSets, whose template stands for a pod of a ReplicaSet no Deployment runs. */
+  replicaSets: Cache;
   serviceAccounts: Cache;
   network: NetworkCaches;
 }
@@ -86,13 +108,18 @@ function trimToSpec(obj: KubeObject): KubeObject {
   };
 }
 
-/** Creates (or joins) the caches of Services, Ingresses and NetworkPolicies. */
+/**
+ * Creates (or joins) the caches of Services, Ingresses, NetworkPolicies, Gateway API Gateways and
+ * HTTPRoutes, and Namespaces.
+ */
 export function networkCaches(m: Manager): NetworkCaches {
   return {
     services: m.informer(NETWORK_RESOURCES.services, { transform: trimToSpec }),
     ingresses: m.informer(NETWORK_RESOURCES.ingresses, { transform: trimToSpec }),
     networkPolicies: m.informer(NETWORK_RESOURCES.networkPolicies, { transform: trimToSpec }),
     httpRoutes: m.informer(NETWORK_RESOURCES.httpRoutes, { transform: trimToSpec, optional: {} }),
+    gateways: m.informer(NETWORK_RESOURCES.gateways, { transform: trimToSpec, optional: {} }),
+    namespaces: informers.namespaces(m),
   };
 }
 
@@ -102,10 +129,22 @@ export function clusterNetworkFacts(
   namespaces: ReadonlySet<string>,
 ): ClusterNetworkFacts {
   const inScope = (o: KubeObject) => namespaces.has(o.metadata.namespace ?? '');
+  // Routes of any namespace (a backendRef may name a Service of another one) and the Gateways
+  // of every namespace they attach to.
+  const routes = c.httpRoutes.list().map(httpRouteFacts);
+  const reaching = routes.filter((r) =>
+    r.backends.some((b) => namespaces.has(b.namespace ?? r.namespace)),
+  );
   return {
     services: c.services.list().filter(inScope).map(serviceFacts),
     ingresses: c.ingresses.list().filter(inScope).map(ingressFacts),
-    httpRoutes: c.httpRoutes.list().filter(inScope).map(httpRouteFacts),
+    httpRoutes: reaching,
+    gateways: reaching.length > 0 ? c.gateways.list().map(gatewayFacts) : [],
+    namespaceLabels: new Map(
+      reaching.length > 0
+        ? c.namespaces.list().map((n) => [n.metadata.name, n.metadata.labels ?? {}])
+        : [],
+    ),
     networkPolicies: c.networkPolicies.list().filter(inScope).map(networkPolicyFacts),
   };
 }
@@ -118,12 +157,7 @@ export interface WorkloadRef {
 
 /** The facts of one workload from the caches, or why there are none. */
 export function workloadFactsOf(c: WorkloadCaches, ref: WorkloadRef): WorkloadFacts | string {
-  if (ref.kind === 'Pod') {
-    return `bare Pod ${ref.namespace}/${ref.name}: pod specs are not cached, so its configuration is not evaluated (run it under a Deployment, StatefulSet, DaemonSet, Job or CronJob)`;
-  }
-  const obj = c.workloads.get(ref.kind)?.get(`${ref.namespace}/${ref.name}`);
-  if (obj === undefined) return `${ref.kind} ${ref.namespace}/${ref.name} no longer exists`;
-  const facts = workloadFacts({ ...(obj as KubeObject & Record<string, unknown>), kind: ref.kind });
+  const facts = ref.kind === 'Pod' ? podFacts(c, ref) : controllerFacts(c, ref);
   if (typeof facts === 'string') return facts;
   const spec = facts.template.spec ?? {};
   const saName =
@@ -139,6 +173,47 @@ export function workloadFactsOf(c: WorkloadCaches, ref: WorkloadRef): WorkloadFa
         : {};
   }
   return facts;
+}
+
+function controllerFacts(c: WorkloadCaches, ref: WorkloadRef): WorkloadFacts | string {
+  const obj = c.workloads.get(ref.kind)?.get(`${ref.namespace}/${ref.name}`);
+  if (obj === undefined) return `${ref.kind} ${ref.namespace}/${ref.name} no longer exists`;
+  return workloadFacts({ ...(obj as KubeObject & Record<string, unknown>), kind: ref.kind });
+}
+
+/**
+ * A pod that is a workload of its own (no controller, a static pod's mirror, a controller
+ * kube-inspector does not know): its own metadata and spec, kept whole in the cache. A pod of a
+ * ReplicaSet that no Deployment runs is evaluated through the ReplicaSet's pod template, which
+ * its spec was made from (the field paths stay the pod's own).
+ */
+function podFacts(c: WorkloadCaches, ref: WorkloadRef): WorkloadFacts | string {
+  const pod = c.pods.get(`${ref.namespace}/${ref.name}`);
+  if (pod === undefined) return `Pod ${ref.namespace}/${ref.name} no longer exists`;
+  if (keepsPodSpec(pod.metadata))
+    return workloadFacts({ ...(pod as KubeObject & Record<string, unknown>), kind: 'Pod' });
+  const owner = pod.metadata.ownerReferences?.find((r) => r.controller === true);
+  const rs =
+    owner?.kind === 'ReplicaSet'
+      ? (c.replicaSets.get(`${ref.namespace}/${owner.name}`) as
+          (KubeObject & { spec?: { template?: PodTemplate } }) | undefined)
+      : undefined;
+  const template = rs?.spec?.template;
+  if (template?.spec === undefined)
+    return `Pod ${ref.namespace}/${ref.name}: the pod template of its ${owner?.kind ?? 'controller'} ${owner?.name ?? ''} is not known yet`;
+  return {
+    namespace: ref.namespace,
+    kind: 'Pod',
+    name: ref.name,
+    template: {
+      metadata: {
+        ...template.metadata,
+        ...(pod.metadata.labels !== undefined ? { labels: pod.metadata.labels } : {}),
+      },
+      spec: template.spec,
+    },
+    templatePath: '',
+  };
 }
 
 /** The findings of the workload rules packages among `packages` for these workloads. */
@@ -187,7 +262,7 @@ export function evaluateWorkloadPackages(
 
 /**
  * Who can reach the workloads given from outside the cluster, for the exposure-adjusted score;
- * undefined when one of them cannot be evaluated (a bare Pod, a workload not cached yet): an
+ * undefined when one of them cannot be evaluated (a workload or pod not cached yet): an
  * unknown exposure never lowers a score.
  */
 export function exposureOf(

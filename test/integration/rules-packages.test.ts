@@ -14,13 +14,15 @@ import { collectionPath, core, type KubeObject } from '../../src/kube/resources.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fakeSecrets } from '../../src/code-scan/testing.ts';
-import { httpRouteCrd } from '../support/gateway-api.ts';
+import { gatewayCrd, httpRouteCrd } from '../support/gateway-api.ts';
 import { buildImage, startRegistry, type TestRegistry } from '../support/registry.ts';
 import {
   type PushedImage,
   Writer,
   kubeletNodeStatus,
+  kubeletPodStatus,
   nodeObject,
+  ownerRef,
   push,
   runWorkload,
 } from './coverage-fixtures.ts';
@@ -77,12 +79,14 @@ describe('rules packages', () => {
    * Waits for a run to collect, stops its collection at once and resolves with the run once it
    * has ended (COMPLETED or COMPLETED_WITH_ERRORS: callers check which).
    */
-  const runToEnd = async (name: string) => {
+  const runToEnd = async (name: string, namespace = NS) => {
     type Run = {
       status?: { state?: string; message?: string; findingCounts?: Record<string, number> };
     };
     const get = async () =>
-      JSON.parse(await env.kubectl('get', 'assessmentrun', name, '-n', NS, '-o', 'json')) as Run;
+      JSON.parse(
+        await env.kubectl('get', 'assessmentrun', name, '-n', namespace, '-o', 'json'),
+      ) as Run;
     await eventually('run collecting', async () =>
       (await get()).status?.state === 'COLLECTING_DATA' ? true : undefined,
     );
@@ -91,7 +95,7 @@ describe('rules packages', () => {
       'assessmentrun',
       name,
       '-n',
-      NS,
+      namespace,
       '--type=merge',
       '-p',
       JSON.stringify({ spec: { stop: { action: 'START_EVALUATION' } } }),
@@ -448,12 +452,16 @@ describe('rules packages', () => {
     });
   });
 
-  it('network-reachability follows HTTPRoutes once the Gateway API is installed, and forgets them when it is removed', async () => {
-    // The controller started without the Gateway API: its HTTPRoute cache is empty and synced.
+  it('network-reachability follows HTTPRoutes through the Gateway listeners that accept them, once the Gateway API is installed', async () => {
+    // The controller started without the Gateway API: its Gateway and HTTPRoute caches are
+    // empty and synced.
     await scanConfiguration(['network-reachability']);
     const gw = 'gateway-shop';
     const w = new Writer(env.client);
-    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: gw } });
+    await env.apply(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: gw } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gateways' } },
+    );
     await runWorkload(
       w,
       'Deployment',
@@ -473,24 +481,52 @@ describe('rules packages', () => {
       metadata: { name: 'store', namespace: gw },
       spec: { selector: { app: 'store' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
     });
-    const crd = await httpRouteCrd();
     // Too large for the last-applied annotation of a client-side apply.
-    await env.kubectl('apply', '--server-side', '-f', crd);
+    for (const crd of [await gatewayCrd(), await httpRouteCrd()])
+      await env.kubectl('apply', '--server-side', '-f', crd);
     await env.kubectl(
       'wait',
       '--for=condition=Established',
       '--timeout=60s',
+      'crd/gateways.gateway.networking.k8s.io',
       'crd/httproutes.gateway.networking.k8s.io',
     );
-    await env.apply({
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'store', namespace: gw },
-      spec: {
-        parentRefs: [{ name: 'public', namespace: 'gateways' }],
-        rules: [{ backendRefs: [{ name: 'store', port: 80 }] }],
+    // Three listeners: one takes the route, one takes routes of its own namespace only, one
+    // takes TCP routes only.
+    await env.apply(
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'public', namespace: 'gateways' },
+        spec: {
+          gatewayClassName: 'example',
+          listeners: [
+            {
+              name: 'http',
+              port: 80,
+              protocol: 'HTTP',
+              allowedRoutes: { namespaces: { from: 'All' } },
+            },
+            { name: 'internal', port: 8080, protocol: 'HTTP' },
+            {
+              name: 'tcp',
+              port: 9000,
+              protocol: 'TCP',
+              allowedRoutes: { namespaces: { from: 'All' } },
+            },
+          ],
+        },
       },
-    });
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'store', namespace: gw },
+        spec: {
+          parentRefs: [{ name: 'public', namespace: 'gateways' }],
+          rules: [{ backendRefs: [{ name: 'store', port: 80 }] }],
+        },
+      },
+    );
     const cr = coveredResourceName.workload(gw, 'Deployment', 'store');
     const selector = `${LABELS.coveredResource}=${cr},${LABELS.type}=NETWORK_REACHABILITY`;
     const open = await eventually(
@@ -505,7 +541,7 @@ describe('rules packages', () => {
       openPortRange: { begin: 8080, end: 8080 },
       networkPath: [
         { componentType: 'Internet', componentId: 'outside the cluster' },
-        { componentType: 'Gateway', componentId: 'gateways/public' },
+        { componentType: 'Gateway', componentId: 'gateways/public:80' },
         { componentType: 'HTTPRoute', componentId: `${gw}/store` },
         { componentType: 'Service', componentId: `${gw}/store:80` },
         { componentType: 'Pod', componentId: `${gw}/Deployment/store:8080` },
@@ -514,8 +550,19 @@ describe('rules packages', () => {
     // A ClusterIP Service alone is no way in: the route is the only finding.
     expect([...open.keys()]).toEqual(['NETWORK-REACHABILITY-HTTPROUTE']);
 
-    // Removing the Gateway API takes the routes with it: the finding closes.
-    await env.kubectl('delete', 'crd', 'httproutes.gateway.networking.k8s.io', '--wait=true');
+    // The route now names only the listener of the Gateway's own namespace: no way in.
+    await env.kubectl(
+      'patch',
+      'httproute',
+      'store',
+      '-n',
+      gw,
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: { parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'internal' }] },
+      }),
+    );
     await eventually(
       'the HTTPRoute finding closed',
       async () => {
@@ -524,6 +571,230 @@ describe('rules packages', () => {
       },
       60_000,
     );
+    // The listener lets the route's namespace in by its label: the way in is back, on port 8080.
+    await env.kubectl('label', 'namespace', gw, 'gateway-access=public');
+    await env.kubectl(
+      'patch',
+      'gateway',
+      'public',
+      '-n',
+      'gateways',
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        {
+          op: 'add',
+          path: '/spec/listeners/1/allowedRoutes',
+          value: {
+            namespaces: {
+              from: 'Selector',
+              selector: { matchLabels: { 'gateway-access': 'public' } },
+            },
+          },
+        },
+      ]),
+    );
+    const reopened = await eventually(
+      'the HTTPRoute finding through the internal listener',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector)).get(
+          'NETWORK-REACHABILITY-HTTPROUTE',
+        );
+        return f?.status === 'ACTIVE' ? f : undefined;
+      },
+      60_000,
+    );
+    expect(reopened.networkReachabilityDetails?.networkPath?.[1]).toEqual({
+      componentType: 'Gateway',
+      componentId: 'gateways/public:8080',
+    });
+
+    // Removing the Gateway API takes the Gateways and routes with it: the finding closes.
+    await env.kubectl(
+      'delete',
+      'crd',
+      'httproutes.gateway.networking.k8s.io',
+      'gateways.gateway.networking.k8s.io',
+      '--wait=true',
+    );
+    await eventually(
+      'the HTTPRoute finding closed again',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, selector));
+        return f.get('NETWORK-REACHABILITY-HTTPROUTE')?.status === 'CLOSED' ? true : undefined;
+      },
+      60_000,
+    );
+  });
+
+  it('bare Pods and static pods are workloads of their own for both workload packages, continuously and in assessment runs', async () => {
+    await scanConfiguration(['security-best-practices', 'network-reachability']);
+    const ns = 'standalone';
+    await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const w = new Writer(env.client);
+    const node = await env.client.request<KubeObject>('GET', `/api/v1/nodes/node-1`);
+    // An image of their own: these pods are exposed, and the score tests below want the
+    // Deployment's image exposed by nobody.
+    const dpkg = join(import.meta.dirname, '..', 'fixtures', 'images', 'dpkg');
+    const toolImage = await push(
+      registry.url,
+      registry.host,
+      'standalone/tool',
+      '1.0',
+      buildImage({
+        layers: [
+          [
+            { path: 'etc/', type: 'dir' },
+            { path: 'etc/os-release', content: readFileSync(join(dpkg, 'os-release'), 'utf8') },
+            { path: 'var/lib/dpkg/status', content: bookwormDpkgStatus() },
+          ],
+          [{ path: 'usr/local/bin/tool', content: '#!/bin/sh\necho tool\n' }],
+        ],
+      }),
+    );
+    const containers = [{ name: 'tool', image: toolImage }];
+    const started = Date.now();
+    // A bare Pod with a host port, and a static pod's mirror (owned by its Node) on the host
+    // network, as a kubelet writes it.
+    const bare = await w.create(core.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'tool', namespace: ns, labels: { app: 'tool' } },
+      spec: {
+        nodeName: 'node-1',
+        containers: [
+          {
+            name: 'tool',
+            image: toolImage.reference,
+            ports: [{ name: 'http', containerPort: 9000, hostPort: 9000 }],
+          },
+        ],
+      },
+    });
+    await w.setStatus(core.pods, bare, kubeletPodStatus(containers, 'Running', started), 'kubelet');
+    const mirror = await w.create(core.pods, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'probe-node-1',
+        namespace: ns,
+        labels: { app: 'tool', tier: 'node' },
+        annotations: {
+          'kubernetes.io/config.mirror': 'b4f3e2a1',
+          'kubernetes.io/config.source': 'file',
+        },
+        ownerReferences: [ownerRef({ ...node, apiVersion: 'v1', kind: 'Node' })],
+      },
+      spec: {
+        nodeName: 'node-1',
+        hostNetwork: true,
+        containers: [
+          {
+            name: 'tool',
+            image: toolImage.reference,
+            ports: [{ name: 'metrics', containerPort: 9100 }],
+          },
+        ],
+      },
+    });
+    await w.setStatus(
+      core.pods,
+      mirror,
+      kubeletPodStatus(containers, 'Running', started),
+      'kubelet',
+    );
+
+    const of = (name: string) =>
+      `${LABELS.coveredResource}=${coveredResourceName.workload(ns, 'Pod', name)}`;
+    const bareFindings = await eventually(
+      'the findings of the bare Pod',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, of('tool')));
+        return f.get('NETWORK-REACHABILITY-HOSTPORT')?.status === 'ACTIVE' &&
+          f.get('PSS-BASELINE-HOST-PORTS')?.status === 'ACTIVE'
+          ? f
+          : undefined;
+      },
+      90_000,
+    );
+    expect(bareFindings.get('PSS-BASELINE-HOST-PORTS')).toMatchObject({
+      resource: { type: 'WORKLOAD', id: `${ns}/Pod/tool`, namespace: ns, name: 'tool' },
+      ruleDetails: { fieldPaths: ['spec.containers[0].ports[0].hostPort'] },
+    });
+    expect(bareFindings.get('NETWORK-REACHABILITY-HOSTPORT')?.networkReachabilityDetails).toEqual({
+      protocol: 'TCP',
+      openPortRange: { begin: 9000, end: 9000 },
+      networkPath: [
+        { componentType: 'Internet', componentId: 'outside the cluster' },
+        { componentType: 'HostPort', componentId: '*:9000' },
+        { componentType: 'Pod', componentId: `${ns}/Pod/tool:9000` },
+      ],
+    });
+    const mirrorFindings = await eventually(
+      'the findings of the static pod',
+      async () => {
+        const f = byRule(await findings(env.adminNamespace, of('probe-node-1')));
+        return f.get('NETWORK-REACHABILITY-HOSTNETWORK')?.status === 'ACTIVE' &&
+          f.get('PSS-BASELINE-HOST-NAMESPACES')?.status === 'ACTIVE'
+          ? f
+          : undefined;
+      },
+      90_000,
+    );
+    expect(mirrorFindings.get('PSS-BASELINE-HOST-NAMESPACES')?.ruleDetails?.fieldPaths).toEqual([
+      'spec.hostNetwork',
+    ]);
+
+    // The bare Pod's labels are its template's: a policy selecting them closes the host port.
+    await env.apply({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'deny-tool', namespace: ns },
+      spec: { podSelector: { matchLabels: { app: 'tool' } }, policyTypes: ['Ingress'] },
+    });
+    await eventually('the host port finding closed', async () => {
+      const f = byRule(await findings(env.adminNamespace, of('tool')));
+      return f.get('NETWORK-REACHABILITY-HOSTPORT')?.status === 'CLOSED' ? true : undefined;
+    });
+
+    // An assessment run evaluates both pods: it completes without errors.
+    await env.apply(
+      {
+        apiVersion: API,
+        kind: 'AssessmentTarget',
+        metadata: { name: 'pods', namespace: ns },
+        spec: { resourceTypes: ['WORKLOAD'], selectors: [{ matchLabels: { app: 'tool' } }] },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentTemplate',
+        metadata: { name: 'pods', namespace: ns },
+        spec: {
+          targetRef: { name: 'pods' },
+          rulesPackages: ['security-best-practices', 'network-reachability'],
+          durationSeconds: 180,
+        },
+      },
+      {
+        apiVersion: API,
+        kind: 'AssessmentRun',
+        metadata: { name: 'pods-1', namespace: ns },
+        spec: { templateRef: { name: 'pods' } },
+      },
+    );
+    const done = await runToEnd('pods-1', ns);
+    expect(done.status?.state, done.status?.message).toBe('COMPLETED');
+    const items = await findings(ns, `${LABELS.run}=pods-1`);
+    expect(done.status?.findingCounts?.total).toBe(items.length);
+    const found = new Set(items.map((f) => `${f.status!.resource!.name} ${f.status!.ruleId}`));
+    for (const expected of [
+      'tool PSS-BASELINE-HOST-PORTS',
+      'probe-node-1 PSS-BASELINE-HOST-NAMESPACES',
+      'probe-node-1 NETWORK-REACHABILITY-HOSTNETWORK',
+    ])
+      expect(found, expected).toContain(expected);
+    // The policy closes the bare Pod's host port in the run as well.
+    expect(found).not.toContain('tool NETWORK-REACHABILITY-HOSTPORT');
   });
 
   it('a network vulnerability of an image no workload exposes gets a lowered score, and its base score back once exposed', async () => {

@@ -1,5 +1,5 @@
 /**
- * The Gateway API's HTTPRoute CustomResourceDefinition, as its project publishes it: taken from
+ * The Gateway API's CustomResourceDefinitions (Gateway, HTTPRoute), as its project publishes them: taken from
  * the Go module sigs.k8s.io/gateway-api at a pinned version through the Go module proxy of the
  * environment (the module carries its CRDs under config/crd), into the module cache outside the
  * work tree.
@@ -13,7 +13,17 @@ import { promisify } from 'node:util';
 export const GATEWAY_API_VERSION = 'v1.6.3';
 
 /** The path of the standard channel's HTTPRoute CRD. */
-export async function httpRouteCrd(): Promise<string> {
+export function httpRouteCrd(): Promise<string> {
+  return standardCrd('httproutes');
+}
+
+/** The path of the standard channel's Gateway CRD. */
+export function gatewayCrd(): Promise<string> {
+  return standardCrd('gateways');
+}
+
+/** The path of one CRD of the standard channel, by its plural. */
+async function standardCrd(plural: string): Promise<string> {
   const { stdout } = await promisify(execFile)(
     'go',
     ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`],
@@ -31,7 +41,7 @@ export async function httpRouteCrd(): Promise<string> {
     'config',
     'crd',
     'standard',
-    'gateway.networking.k8s.io_httproutes.yaml',
+    `gateway.networking.k8s.io_${plural}.yaml`,
   );
   if (!existsSync(crd)) throw new Error(`${crd} is missing from the module`);
   return crd;

@@ -2,8 +2,8 @@
  * The `code` rules package of assessment runs: code scanning of what a run collected.
  *
  * - Workloads: hardcoded secrets in the pod template (environment values, commands,
- *   arguments), found by the pod-template detector; a bare Pod's spec is not cached, so it is
- *   reported as not evaluated.
+ *   arguments), found by the pod-template detector; it reads controllers' templates only, so a
+ *   bare Pod is reported as not evaluated.
  * - Images: the secrets and code flaws of their application files, from a scan that read them.
  *   The run's own scans read them; an image whose scan coverage holds was made without code
  *   scanning (the ScanConfiguration's WorkloadCode scan type off) is reported as not evaluated.
@@ -36,7 +36,7 @@ function workloadCode(collected: Collected, caches: AssessmentCaches): CodeResul
     if (ref.kind === 'Pod') {
       out.notEvaluated.push({
         id,
-        reason: `bare Pod ${ref.namespace}/${ref.name}: pod specs are not cached, so its pod template is not code-scanned (its images are)`,
+        reason: `bare Pod ${ref.namespace}/${ref.name}: the pod-template scan reads controllers' templates only, so its spec is not code-scanned (its images are)`,
       });
       continue;
     }

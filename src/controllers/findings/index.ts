@@ -26,8 +26,9 @@ import type { KubeObject } from '../../kube/resources.ts';
 import { Controller } from '../../runtime/controller.ts';
 import type { ControllerDeps, ControllerSetup } from '../deps.ts';
 import { SCAN_CONFIGURATION_NAME } from '../../api/v1alpha1/resources.ts';
-import { coveredResourceOfLabel, informers } from '../informers.ts';
+import { coveredResourceOfLabel, informers, keepsPodSpec } from '../informers.ts';
 import { labelValueFor } from '../../util/label-value.ts';
+import { httpRouteFacts } from '../../rules/network/objects.ts';
 import { networkCaches } from '../rules-packages.ts';
 import { findingsMetrics } from './metrics.ts';
 import {
@@ -82,6 +83,8 @@ function findingsCaches(deps: ControllerDeps): FindingsCaches {
     suppressionRules: informers.suppressionRules(m),
     scanConfigurations: informers.scanConfigurations(m),
     workloads: new Map(Object.entries(informers.workloads(m))),
+    pods: informers.pods(m),
+    replicaSets: informers.replicaSets(m),
     serviceAccounts: informers.serviceAccounts(m),
     network: networkCaches(m),
   };
@@ -271,7 +274,8 @@ function watchFindingsInputs(
 
 /**
  * A workload whose pod template changed is evaluated again by the workload rules packages (its
- * status changes, which are most of a workload's updates, are not).
+ * status changes, which are most of a workload's updates, are not); so is a pod that is a
+ * workload of its own whose spec, labels or annotations changed.
  */
 function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
   for (const [kind, cache] of caches.workloads) {
@@ -289,20 +293,42 @@ function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueue
       delete: workload,
     });
   }
+  // A pod that is a workload of its own: its spec, labels and annotations are its template.
+  const pod = (p: KubeObject) => {
+    if (!keepsPodSpec(p.metadata)) return;
+    enqueue.resource(
+      coveredResourceName.workload(p.metadata.namespace ?? '', 'Pod', p.metadata.name),
+    );
+  };
+  caches.pods.addHandlers({
+    add: pod,
+    update: (old, p) => {
+      if (
+        !sameJson(old.spec, p.spec) ||
+        !sameJson(old.metadata.labels, p.metadata.labels) ||
+        !sameJson(old.metadata.annotations, p.metadata.annotations)
+      )
+        pod(p);
+    },
+    delete: pod,
+  });
 }
 
 /**
- * A Service, Ingress or NetworkPolicy that changes may change how every workload of its
- * namespace can be reached: they are evaluated again.
+ * A Service, Ingress, NetworkPolicy or HTTPRoute that changes may change how every workload of
+ * its namespace can be reached: they are evaluated again. A Gateway's listeners decide which
+ * routes of any namespace count, and a Namespace's labels which routes a listener's selector
+ * allows: a change of either evaluates every workload again (both change rarely).
  */
 function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void {
-  const namespace = (o: KubeObject) => {
-    const ns = o.metadata.namespace ?? '';
+  /** The workloads of these namespaces (undefined: of all) and their images. */
+  const workloads = (ns: readonly string[] | undefined) => {
+    const only = ns === undefined ? undefined : new Set(ns);
     for (const cr of caches.coveredResources.list()) {
       const s = cr.status;
       // Reachability moves rule findings and image scores, not pod-template secrets (CODE).
-      if (s?.resourceType !== 'WORKLOAD' || s.scanType === 'CODE' || s.resource?.namespace !== ns)
-        continue;
+      if (s?.resourceType !== 'WORKLOAD' || s.scanType === 'CODE') continue;
+      if (only !== undefined && !only.has(s.resource?.namespace ?? '')) continue;
       enqueue.resource(cr.metadata.name);
       // Its images' scores follow its exposure.
       for (const digest of workloadDigests(cr))
@@ -310,15 +336,31 @@ function watchNetwork(caches: FindingsCaches, enqueue: FindingsEnqueuers): void 
           enqueue.resource(image.metadata.name);
     }
   };
-  for (const cache of Object.values(caches.network) as Cache[]) {
+  const onSpec = (cache: Cache, of: (o: KubeObject) => string[] | undefined) =>
     cache.addHandlers({
-      add: namespace,
+      add: (o: KubeObject) => workloads(of(o)),
       update: (old: KubeObject, o: KubeObject) => {
-        if (!sameJson(old.spec, o.spec)) namespace(o);
+        if (sameJson(old.spec, o.spec)) return;
+        const [before, after] = [of(old), of(o)];
+        workloads(before === undefined || after === undefined ? undefined : [...before, ...after]);
       },
-      delete: namespace,
+      delete: (o: KubeObject) => workloads(of(o)),
     });
-  }
+  const { services, ingresses, networkPolicies, httpRoutes, gateways, namespaces } = caches.network;
+  for (const cache of [services, ingresses, networkPolicies])
+    onSpec(cache, (o) => [o.metadata.namespace ?? '']);
+  // A route may send to Services of other namespaces: those are evaluated again too.
+  onSpec(httpRoutes, (o) => {
+    const r = httpRouteFacts(o);
+    return [r.namespace, ...r.backends.map((b) => b.namespace ?? r.namespace)];
+  });
+  onSpec(gateways, () => undefined);
+  namespaces.addHandlers({
+    update: (old: KubeObject, o: KubeObject) => {
+      if (!sameJson(old.metadata.labels, o.metadata.labels) && gateways.list().length > 0)
+        workloads(undefined);
+    },
+  });
 }
 
 /** A database update re-matches every continuous resource. */

@@ -363,7 +363,7 @@ export class FindingsReconciler implements Reconciler {
       namespace: r.namespace,
       name: r.name,
     });
-    // A bare pod (spec not cached) or a workload not in the cache yet: nothing to evaluate now.
+    // A workload (or pod) not in the cache yet: nothing to evaluate now.
     if (typeof facts === 'string') return 'no_inventory';
     const built = produceWorkloadFindings(packages, [facts], this.caches.network).findings;
     return this.ruleDesired(name, existing, now, packages, built);
@@ -373,7 +373,7 @@ export class FindingsReconciler implements Reconciler {
    * The secrets of a workload's pod template (environment values, commands, arguments), as
    * CODE_VULNERABILITY findings of its CODE CoveredResource: named by field path, redacted and
    * fingerprinted by the detector (src/code-scan/pod-template.ts); the value itself is never
-   * read past the detector. A bare Pod's spec is not cached: only its images are code-scanned.
+   * read past the detector. A bare Pod is not read here (only its images are code-scanned).
    */
   private templateDesired(
     name: string,

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { httpRouteFacts, ingressFacts, networkPolicyFacts, serviceFacts } from './objects.ts';
+import {
+  gatewayFacts,
+  httpRouteFacts,
+  ingressFacts,
+  networkPolicyFacts,
+  serviceFacts,
+} from './objects.ts';
 
 describe('Kubernetes objects as network facts', () => {
   it('a NetworkPolicy as the documentation writes it', () => {
@@ -107,7 +113,12 @@ describe('Kubernetes objects as network facts', () => {
       httpRouteFacts({
         metadata: { name: 'web', namespace: 'shop' },
         spec: {
-          parentRefs: [{ name: 'public', namespace: 'infra' }, { name: 'internal' }],
+          parentRefs: [
+            { name: 'public', namespace: 'infra', sectionName: 'https' },
+            { name: 'internal', port: 8080 },
+            { kind: 'Service', name: 'mesh' },
+          ],
+          hostnames: ['shop.example.com'],
           rules: [
             {
               backendRefs: [
@@ -122,10 +133,57 @@ describe('Kubernetes objects as network facts', () => {
     ).toEqual({
       namespace: 'shop',
       name: 'web',
-      gateways: ['infra/public', 'shop/internal'],
+      parentRefs: [
+        { namespace: 'infra', name: 'public', sectionName: 'https' },
+        { namespace: 'shop', name: 'internal', port: 8080 },
+      ],
+      hostnames: ['shop.example.com'],
       backends: [
         { name: 'web', port: 80 },
         { name: 'other', namespace: 'b', port: 8080 },
+      ],
+    });
+  });
+
+  it('a Gateway: its listeners with port, protocol, hostname and the routes they allow', () => {
+    expect(
+      gatewayFacts({
+        metadata: { name: 'public', namespace: 'infra' },
+        spec: {
+          gatewayClassName: 'example',
+          listeners: [
+            { name: 'http', port: 80, protocol: 'HTTP' },
+            {
+              name: 'https',
+              port: 443,
+              protocol: 'HTTPS',
+              hostname: '*.example.com',
+              allowedRoutes: {
+                namespaces: { from: 'Selector', selector: { matchLabels: { expose: 'yes' } } },
+                kinds: [{ kind: 'HTTPRoute' }, { group: 'example.io', kind: 'Other' }],
+              },
+            },
+            { name: 'no-port', protocol: 'HTTP' },
+          ],
+        },
+      }),
+    ).toEqual({
+      namespace: 'infra',
+      name: 'public',
+      listeners: [
+        { name: 'http', port: 80, protocol: 'HTTP' },
+        {
+          name: 'https',
+          port: 443,
+          protocol: 'HTTPS',
+          hostname: '*.example.com',
+          from: 'Selector',
+          selector: { matchLabels: { expose: 'yes' } },
+          kinds: [
+            { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' },
+            { group: 'example.io', kind: 'Other' },
+          ],
+        },
       ],
     });
   });

@@ -1,9 +1,10 @@
 /**
- * Kubernetes objects (Service, Ingress, NetworkPolicy, Gateway API HTTPRoute) as the
+ * Kubernetes objects (Service, Ingress, NetworkPolicy, Gateway API Gateway and HTTPRoute) as the
  * network-reachability facts. Fields the rules do not read are dropped; malformed entries (a
  * port that is not a number, a backend without a service) are skipped, since the API server
  * validates these kinds and such an entry cannot carry traffic.
  */
+import { GATEWAY_GROUP, type GatewayFacts, type ListenerFacts, type ParentRef } from './gateway.ts';
 import type { NetworkPolicyFacts, PolicyPeer, PolicyPort, Protocol } from './policy.ts';
 import type {
   HttpRouteFacts,
@@ -85,10 +86,25 @@ export function ingressFacts(o: KubeLike): IngressFacts {
 export function httpRouteFacts(o: KubeLike): HttpRouteFacts {
   const spec = obj(o.spec);
   const ns = o.metadata.namespace ?? '';
-  const gateways = list(spec.parentRefs)
+  const parentRefs = list(spec.parentRefs)
     .map(obj)
-    .filter((p) => (p.kind ?? 'Gateway') === 'Gateway' && typeof p.name === 'string')
-    .map((p) => `${str(p.namespace) ?? ns}/${str(p.name)}`);
+    .filter(
+      (p) =>
+        (p.kind ?? 'Gateway') === 'Gateway' &&
+        (p.group ?? GATEWAY_GROUP) === GATEWAY_GROUP &&
+        typeof p.name === 'string',
+    )
+    .map((p): ParentRef => {
+      const sectionName = str(p.sectionName);
+      const port = num(p.port);
+      return {
+        namespace: str(p.namespace) ?? ns,
+        name: str(p.name)!,
+        ...(sectionName !== undefined ? { sectionName } : {}),
+        ...(port !== undefined ? { port } : {}),
+      };
+    });
+  const hostnames = list(spec.hostnames).filter((h): h is string => typeof h === 'string');
   const backends = list(spec.rules)
     .flatMap((r) => list(obj(r).backendRefs).map(obj))
     .filter(
@@ -104,7 +120,42 @@ export function httpRouteFacts(o: KubeLike): HttpRouteFacts {
         ...(port !== undefined ? { port } : {}),
       };
     });
-  return { namespace: ns, name: o.metadata.name, gateways, backends };
+  return {
+    namespace: ns,
+    name: o.metadata.name,
+    parentRefs,
+    ...(hostnames.length > 0 ? { hostnames } : {}),
+    backends,
+  };
+}
+
+export function gatewayFacts(o: KubeLike): GatewayFacts {
+  const spec = obj(o.spec);
+  const listeners: ListenerFacts[] = [];
+  for (const l of list(spec.listeners).map(obj)) {
+    const name = str(l.name);
+    const port = num(l.port);
+    const proto = str(l.protocol);
+    if (name === undefined || port === undefined || proto === undefined) continue;
+    const allowed = obj(l.allowedRoutes);
+    const namespaces = obj(allowed.namespaces);
+    const from = str(namespaces.from);
+    const hostname = str(l.hostname);
+    const kinds = list(allowed.kinds)
+      .map(obj)
+      .filter((k) => typeof k.kind === 'string')
+      .map((k) => ({ group: str(k.group) ?? GATEWAY_GROUP, kind: str(k.kind)! }));
+    listeners.push({
+      name,
+      port,
+      protocol: proto,
+      ...(hostname !== undefined ? { hostname } : {}),
+      ...(from === 'Same' || from === 'All' || from === 'Selector' ? { from } : {}),
+      ...(namespaces.selector !== undefined ? { selector: obj(namespaces.selector) } : {}),
+      ...(kinds.length > 0 ? { kinds } : {}),
+    });
+  }
+  return { namespace: o.metadata.namespace ?? '', name: o.metadata.name, listeners };
 }
 
 function policyPort(p: Obj): PolicyPort {

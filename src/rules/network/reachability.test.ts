@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FindingStatusSchema } from '../../api/v1alpha1/finding.ts';
 import { workloadFacts, type WorkloadFacts } from '../workload.ts';
+import type { GatewayFacts } from './gateway.ts';
 import type { NetworkPolicyFacts } from './policy.ts';
 import {
   networkReachability,
@@ -52,6 +53,16 @@ const cluster = (over: Partial<ClusterNetworkFacts> = {}): ClusterNetworkFacts =
   networkPolicies: [],
   ...over,
 });
+
+/** A Gateway with HTTP and HTTPS listeners taking routes from every namespace. */
+const publicGateway: GatewayFacts = {
+  namespace: 'infra',
+  name: 'public',
+  listeners: [
+    { name: 'http', port: 80, protocol: 'HTTP', from: 'All' },
+    { name: 'https', port: 443, protocol: 'HTTPS', from: 'All' },
+  ],
+};
 
 const denyAll: NetworkPolicyFacts = {
   namespace: 'shop',
@@ -150,16 +161,49 @@ const CASES: Case[] = [
     name: 'an HTTPRoute attached to a Gateway',
     cluster: cluster({
       services: [svc()],
+      gateways: [publicGateway],
       httpRoutes: [
         {
           namespace: 'shop',
           name: 'web',
-          gateways: ['infra/public'],
+          parentRefs: [{ namespace: 'infra', name: 'public' }],
           backends: [{ name: 'web', port: 80 }],
         },
       ],
     }),
     exposures: ['HTTPRoute shop/web 8080/TCP'],
+  },
+  {
+    name: 'an HTTPRoute naming a Gateway that does not exist is no way in',
+    cluster: cluster({
+      services: [svc()],
+      gateways: [publicGateway],
+      httpRoutes: [
+        {
+          namespace: 'shop',
+          name: 'web',
+          parentRefs: [{ namespace: 'infra', name: 'missing' }],
+          backends: [{ name: 'web', port: 80 }],
+        },
+      ],
+    }),
+    exposures: [],
+  },
+  {
+    name: 'an HTTPRoute the Gateway allows only from its own namespace is no way in',
+    cluster: cluster({
+      services: [svc()],
+      gateways: [{ ...publicGateway, listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }],
+      httpRoutes: [
+        {
+          namespace: 'shop',
+          name: 'web',
+          parentRefs: [{ namespace: 'infra', name: 'public' }],
+          backends: [{ name: 'web', port: 80 }],
+        },
+      ],
+    }),
+    exposures: [],
   },
   {
     name: 'default deny closes a LoadBalancer',
@@ -235,19 +279,22 @@ describe('network-reachability: ways in from outside', () => {
       web(),
       cluster({
         services: [svc()],
+        gateways: [publicGateway],
         httpRoutes: [
           {
             namespace: 'shop',
             name: 'web',
-            gateways: ['infra/public'],
+            parentRefs: [{ namespace: 'infra', name: 'public' }],
             backends: [{ name: 'web' }],
           },
         ],
       }),
     );
+    // Both listeners accept the route: the path names each by its port.
     expect(e?.path).toEqual([
       { componentType: 'Internet', componentId: 'outside the cluster' },
-      { componentType: 'Gateway', componentId: 'infra/public' },
+      { componentType: 'Gateway', componentId: 'infra/public:80' },
+      { componentType: 'Gateway', componentId: 'infra/public:443' },
       { componentType: 'HTTPRoute', componentId: 'shop/web' },
       { componentType: 'Service', componentId: 'shop/web:80' },
       { componentType: 'Pod', componentId: 'shop/Deployment/web:8080' },

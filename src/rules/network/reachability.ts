@@ -6,7 +6,8 @@
  * - a Service of type LoadBalancer:   LoadBalancer → Service → Pod
  * - a Service of type NodePort (and a LoadBalancer's node port): Node → Service → Pod
  * - an Ingress backend:               Ingress → Service → Pod
- * - a Gateway API HTTPRoute backend:  Gateway → HTTPRoute → Service → Pod
+ * - a Gateway API HTTPRoute backend:  Gateway listener → HTTPRoute → Service → Pod, only
+ *   through a listener of an existing Gateway that accepts the route (gateway.ts)
  * - a container hostPort:             Node → Pod
  * - hostNetwork:                      Node → Pod, every container port (NetworkPolicies do not
  *   apply to host-network pods)
@@ -25,6 +26,7 @@ import {
   type ProducedFindings,
 } from '../producer.ts';
 import { workloadId, workloadResource, type WorkloadFacts } from '../workload.ts';
+import { acceptingListeners, type GatewayFacts, type ParentRef } from './gateway.ts';
 import {
   admits,
   type Admission,
@@ -60,8 +62,9 @@ export interface IngressFacts {
 export interface HttpRouteFacts {
   namespace: string;
   name: string;
-  /** Parent Gateways as `namespace/name`. */
-  gateways: string[];
+  /** Its references to Gateways (other parents are not ways in). */
+  parentRefs: ParentRef[];
+  hostnames?: string[];
   backends: { namespace?: string; name: string; port?: number }[];
 }
 
@@ -69,6 +72,10 @@ export interface ClusterNetworkFacts {
   services: readonly ServiceFacts[];
   ingresses: readonly IngressFacts[];
   httpRoutes: readonly HttpRouteFacts[];
+  /** Gateways of every namespace (a route counts only through a listener that accepts it). */
+  gateways?: readonly GatewayFacts[];
+  /** Namespace labels, for listeners that allow routes from namespaces by selector. */
+  namespaceLabels?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   networkPolicies: readonly NetworkPolicyFacts[];
 }
 
@@ -150,6 +157,8 @@ function targetOf(sp: ServicePortFacts, pod: PolicyPod): number | undefined {
   return pod.namedPorts.get(t)?.port;
 }
 
+const NONE: ReadonlyMap<string, Readonly<Record<string, string>>> = new Map();
+
 const step = (componentType: string, componentId: string): PathStep => ({
   componentType,
   componentId,
@@ -163,6 +172,40 @@ interface Candidate {
   path: PathStep[];
   /** hostNetwork pods are outside NetworkPolicy. */
   hostNetwork?: boolean;
+}
+
+/** The HTTPRoutes sending to a Service port, through the Gateway listeners accepting them. */
+function routeCandidates(
+  c: ClusterNetworkFacts,
+  svc: ServiceFacts,
+  sp: ServicePortFacts,
+  to: { port: number; protocol: Protocol; svcStep: PathStep; podStep: (p: number) => PathStep },
+): Candidate[] {
+  const out: Candidate[] = [];
+  for (const route of c.httpRoutes) {
+    for (const b of route.backends) {
+      if ((b.namespace ?? route.namespace) !== svc.namespace || b.name !== svc.name) continue;
+      if (b.port !== undefined && b.port !== sp.port) continue;
+      // A way in only through a Gateway listener that accepts the route.
+      const listeners = acceptingListeners(route, c.gateways ?? [], c.namespaceLabels ?? NONE);
+      if (listeners.length === 0) continue;
+      const routeId = `${route.namespace}/${route.name}`;
+      const gatewaySteps = [...new Set(listeners.map((l) => `${l.gateway}:${l.port}`))];
+      out.push({
+        entry: 'HTTPRoute',
+        entryId: routeId,
+        port: to.port,
+        protocol: to.protocol,
+        path: [
+          ...gatewaySteps.map((g) => step('Gateway', g)),
+          step('HTTPRoute', routeId),
+          to.svcStep,
+          to.podStep(to.port),
+        ],
+      });
+    }
+  }
+  return out;
 }
 
 function serviceCandidates(
@@ -213,25 +256,7 @@ function serviceCandidates(
           });
         }
       }
-      for (const route of c.httpRoutes) {
-        for (const b of route.backends) {
-          if ((b.namespace ?? route.namespace) !== svc.namespace || b.name !== svc.name) continue;
-          if (b.port !== undefined && b.port !== sp.port) continue;
-          const routeId = `${route.namespace}/${route.name}`;
-          out.push({
-            entry: 'HTTPRoute',
-            entryId: routeId,
-            port,
-            protocol,
-            path: [
-              ...route.gateways.map((g) => step('Gateway', g)),
-              step('HTTPRoute', routeId),
-              svcStep,
-              podStep(port),
-            ],
-          });
-        }
-      }
+      out.push(...routeCandidates(c, svc, sp, { port, protocol, svcStep, podStep }));
     }
   }
   return out;

@@ -175,6 +175,22 @@ export function workloadFactsOf(c: WorkloadCaches, ref: WorkloadRef): WorkloadFa
   return facts;
 }
 
+/**
+ * The object whose pod template the pod-template secret scan reads for `ref`
+ * (`scanWorkloadTemplate(ref.kind, object)`), or why there is none: a controller's own object;
+ * for a pod that is a workload of its own, its spec, or the template of the ReplicaSet no
+ * Deployment runs that it was made from (the field paths stay the pod's own).
+ */
+export function templateObjectOf(c: WorkloadCaches, ref: WorkloadRef): object | string {
+  if (ref.kind !== 'Pod')
+    return (
+      c.workloads.get(ref.kind)?.get(`${ref.namespace}/${ref.name}`) ??
+      `${ref.kind} ${ref.namespace}/${ref.name} no longer exists`
+    );
+  const facts = podFacts(c, ref);
+  return typeof facts === 'string' ? facts : { spec: facts.template.spec };
+}
+
 function controllerFacts(c: WorkloadCaches, ref: WorkloadRef): WorkloadFacts | string {
   const obj = c.workloads.get(ref.kind)?.get(`${ref.namespace}/${ref.name}`);
   if (obj === undefined) return `${ref.kind} ${ref.namespace}/${ref.name} no longer exists`;

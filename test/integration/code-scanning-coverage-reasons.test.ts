@@ -33,6 +33,8 @@ import {
   nodeObject,
   push,
   pushArtifact,
+  kubeletPodStatus,
+  podObject,
   randomHex,
   runPod,
   runWorkload,
@@ -226,6 +228,20 @@ describe('the code-scanning coverage of workloads', () => {
       'kubeinspector.io/exclude-code': 'y',
     });
     await runWithTemplate('api', images.app, template, {}, QUIET);
+    // A Pod with no controller: its own spec is its template.
+    const solo: ContainerSpec[] = [{ name: 'app', image: images.app }];
+    const bare = podObject(NS, 'solo', NODE, solo);
+    Object.assign(
+      (bare.spec as { containers: Record<string, unknown>[] }).containers[0]!,
+      template,
+    );
+    const pod = await w.create(core.pods, bare);
+    await w.setStatus(
+      core.pods,
+      pod,
+      kubeletPodStatus(solo, 'Running', Date.now() - 60_000),
+      'kubelet',
+    );
     await runWorkload(
       w,
       'Deployment',
@@ -364,6 +380,32 @@ describe('the code-scanning coverage of workloads', () => {
     expect(excluded.filter((f) => f.status?.status === 'ACTIVE')).toEqual([]);
   });
 
+  it('a bare Pod’s own spec is scanned: its secrets are findings of its CODE coverage, by the pod’s field path', async () => {
+    const name = coveredResourceName.workloadCode(NS, 'Pod', 'solo');
+    const found = await eventually(
+      'the bare Pod’s findings',
+      async () => {
+        const f = (await findingsOf(name)).filter(
+          (x) => x.status?.type === 'CODE_VULNERABILITY' && x.status.status === 'ACTIVE',
+        );
+        return f.length >= 2 ? f : undefined;
+      },
+      90_000,
+    );
+    const paths = found.map((f) => f.status?.codeVulnerabilityDetails?.fieldPath).sort();
+    expect(paths).toEqual([
+      'spec.containers[name=app].args[1]',
+      'spec.containers[name=app].env[name=DB_PASSWORD].value',
+    ]);
+    expect(found[0]!.status?.resource).toMatchObject({
+      type: 'WORKLOAD',
+      kind: 'Pod',
+      namespace: NS,
+      name: 'solo',
+    });
+    expect((await covered(name))?.status?.scanStatus.reason).toBe('SUCCESSFUL');
+  });
+
   it('a secret taken out of the pod template closes its finding; the others stay', async () => {
     const path = objectPath(core.deployments, 'api', NS);
     const current = await env.client.get<KubeObject>(path);
@@ -421,7 +463,7 @@ describe('the code-scanning coverage of workloads', () => {
       '-o',
       'name',
     );
-    expect(selected.trim().split('\n')).toHaveLength(8);
+    expect(selected.trim().split('\n')).toHaveLength(9);
 
     await eventually(
       'the statistics to count the CODE coverage',
@@ -434,7 +476,7 @@ describe('the code-scanning coverage of workloads', () => {
         );
         const count = (reason: string) => code.find((c) => c.reason === reason)?.count;
         return count('EXCLUDED_BY_TAG') === 2 &&
-          count('SUCCESSFUL') === 1 &&
+          count('SUCCESSFUL') === 2 &&
           count('UNSUPPORTED_RUNTIME') === 1
           ? true
           : undefined;
@@ -459,7 +501,7 @@ describe('the code-scanning coverage of workloads', () => {
     const lines = stdout.split('\n');
     const at = lines.indexOf('CODE SCANNING');
     expect(at, stdout).toBeGreaterThan(0);
-    expect(lines[at + 2]).toMatch(/^WORKLOAD\s+8\s+2\s+6$/);
+    expect(lines[at + 2]).toMatch(/^WORKLOAD\s+9\s+3\s+6$/);
     expect(stdout).toMatch(/^ {2}INACTIVE\s+EXCLUDED_BY_TAG\s+2$/m);
   });
 
@@ -501,12 +543,12 @@ describe('the code-scanning coverage of workloads', () => {
     const after = { writes: writes(await controller.metrics()), versions: await versions() };
     const perObject = [...changes.values()];
     console.info(
-      `controller writes: ${before.writes} to converge (8 workloads, 2 scan types), ${after.writes - before.writes} in the next 10 s; ` +
+      `controller writes: ${before.writes} to converge (9 workloads, 2 scan types), ${after.writes - before.writes} in the next 10 s; ` +
         `CODE CoveredResource changes seen by a watch: ${perObject.reduce((a, b) => a + b, 0)} for ${perObject.length} objects ` +
         `(most ${Math.max(...perObject)} for one)`,
     );
-    expect(perObject).toHaveLength(8);
-    expect(before.versions).toHaveLength(8);
+    expect(perObject).toHaveLength(9);
+    expect(before.versions).toHaveLength(9);
     expect(after.versions).toEqual(before.versions);
     expect(after.writes - before.writes).toBe(0);
   }, 150_000);

@@ -2,8 +2,8 @@
  * The `code` rules package of assessment runs: code scanning of what a run collected.
  *
  * - Workloads: hardcoded secrets in the pod template (environment values, commands,
- *   arguments), found by the pod-template detector; it reads controllers' templates only, so a
- *   bare Pod is reported as not evaluated.
+ *   arguments), found by the pod-template detector; a pod that is a workload of its own (a bare
+ *   or static Pod) is read from its own spec.
  * - Images: the secrets and code flaws of their application files, from a scan that read them.
  *   The run's own scans read them; an image whose scan coverage holds was made without code
  *   scanning (the ScanConfiguration's WorkloadCode scan type off) is reported as not evaluated.
@@ -16,6 +16,7 @@ import { scanWorkloadTemplate } from '../../code-scan/pod-template.ts';
 import { buildCodeFindings } from '../../findings/code.ts';
 import type { BuiltFinding } from '../../findings/build.ts';
 import { workloadId } from '../../rules/workload.ts';
+import { templateObjectOf } from '../rules-packages.ts';
 import type { ControllerDeps } from '../deps.ts';
 import type { AssessmentCaches } from './cluster.ts';
 import { imageOutcomes, imageResource, type NotEvaluated } from './cve.ts';
@@ -33,16 +34,9 @@ function workloadCode(collected: Collected, caches: AssessmentCaches): CodeResul
   const out: CodeResult = { findings: [], notEvaluated: [] };
   for (const ref of collected.workloads) {
     const id = workloadId(ref);
-    if (ref.kind === 'Pod') {
-      out.notEvaluated.push({
-        id,
-        reason: `bare Pod ${ref.namespace}/${ref.name}: the pod-template scan reads controllers' templates only, so its spec is not code-scanned (its images are)`,
-      });
-      continue;
-    }
-    const obj = caches.workloads.get(ref.kind)?.get(`${ref.namespace}/${ref.name}`);
-    if (obj === undefined) {
-      out.notEvaluated.push({ id, reason: `${ref.kind} ${id} no longer exists` });
+    const obj = templateObjectOf(caches, ref);
+    if (typeof obj === 'string') {
+      out.notEvaluated.push({ id, reason: obj });
       continue;
     }
     const resource = {

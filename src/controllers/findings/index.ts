@@ -296,9 +296,9 @@ function watchWorkloadTemplates(caches: FindingsCaches, enqueue: FindingsEnqueue
   // A pod that is a workload of its own: its spec, labels and annotations are its template.
   const pod = (p: KubeObject) => {
     if (!keepsPodSpec(p.metadata)) return;
-    enqueue.resource(
-      coveredResourceName.workload(p.metadata.namespace ?? '', 'Pod', p.metadata.name),
-    );
+    const ns = p.metadata.namespace ?? '';
+    enqueue.resource(coveredResourceName.workload(ns, 'Pod', p.metadata.name));
+    enqueue.resource(coveredResourceName.workloadCode(ns, 'Pod', p.metadata.name));
   };
   caches.pods.addHandlers({
     add: pod,

@@ -49,6 +49,7 @@ import {
   WORKLOAD_RULES_PACKAGES,
   exposureOf,
   produceWorkloadFindings,
+  templateObjectOf,
   workloadFactsOf,
   type WorkloadCaches,
 } from '../rules-packages.ts';
@@ -373,7 +374,7 @@ export class FindingsReconciler implements Reconciler {
    * The secrets of a workload's pod template (environment values, commands, arguments), as
    * CODE_VULNERABILITY findings of its CODE CoveredResource: named by field path, redacted and
    * fingerprinted by the detector (src/code-scan/pod-template.ts); the value itself is never
-   * read past the detector. A bare Pod is not read here (only its images are code-scanned).
+   * read past the detector. A bare or static Pod is read from its own spec.
    */
   private templateDesired(
     name: string,
@@ -384,8 +385,12 @@ export class FindingsReconciler implements Reconciler {
     const r = cr.status?.resource;
     if (r?.kind === undefined || r.name === undefined || r.namespace === undefined)
       return 'no_inventory';
-    const obj = this.caches.workloads.get(r.kind)?.get(`${r.namespace}/${r.name}`);
-    if (obj === undefined) return 'no_inventory';
+    const obj = templateObjectOf(this.caches, {
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+    });
+    if (typeof obj === 'string') return 'no_inventory';
     const resource: FindingResource = {
       resourceType: 'WORKLOAD',
       id: cr.status!.resourceId,

@@ -158,10 +158,7 @@ async function readFileTarget(ctx: Context, t: Target<'file-mode' | 'file-owner'
   return path !== t.path ? { value, file: path } : { value };
 }
 
-async function statOrMissing(
-  at: string,
-  path: string,
-): Promise<Stats | { missing: string }> {
+async function statOrMissing(at: string, path: string): Promise<Stats | { missing: string }> {
   try {
     return await stat(at);
   } catch (err) {

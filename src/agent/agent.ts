@@ -62,6 +62,8 @@ export interface AgentOptions {
   log: Logger;
   nodeName: string;
   hostRoot: string;
+  /** A procfs of the host's PID namespace (the cis checks); default `hostRoot`/proc. */
+  hostProc?: string;
   agentVersion: string;
   /** Time between collections (default 6 h). */
   intervalMs?: number;
@@ -215,7 +217,11 @@ export function setupAgent(o: AgentOptions): Controller {
       end();
     }
     // The CIS node checks read a few files of the same host root; only while cis is on.
-    const cis = s.cis ? await evaluateCis(o.hostRoot, CIS_CHECKS) : undefined;
+    const cis = s.cis
+      ? await evaluateCis(o.hostRoot, CIS_CHECKS, {
+          ...(o.hostProc !== undefined ? { proc: o.hostProc } : {}),
+        })
+      : undefined;
     const collectedAt = clock.now();
     const status = inventoryStatus(collection, {
       nodeName: key,

@@ -22,6 +22,9 @@ Options:
   --node-name NAME                  the node this agent runs on (default: $NODE_NAME, set from
                                     spec.nodeName by the downward API)
   --host-root PATH                  where the host's root filesystem is mounted (default /host)
+  --host-proc PATH                  a procfs of the host's PID namespace, for the cis checks:
+                                    the kubelet's command line, /proc/1/mounts, sysctls
+                                    (default HOST-ROOT/proc; /proc with hostPID)
   --interval DURATION               time between collections, like 6h, 90m or 45s (default 6h)
   --kubeconfig PATH                 kubeconfig file to use (default: KUBECONFIG, then the
                                     in-cluster service account, then ~/.kube/config)
@@ -54,6 +57,7 @@ function hostPort(value: string, flag: string): { host: string; port: number } {
 const OPTIONS = {
   'node-name': { type: 'string' },
   'host-root': { type: 'string', default: '/host' },
+  'host-proc': { type: 'string' },
   interval: { type: 'string', default: '6h' },
   kubeconfig: { type: 'string' },
   'metrics-bind-address': { type: 'string', default: ':8080' },
@@ -84,6 +88,8 @@ export async function runAgent(args: string[]): Promise<number> {
   await checkHostRoot(hostRoot).catch((err: unknown) => {
     throw new InputError(err instanceof Error ? err.message : String(err));
   });
+  const hostProc = values['host-proc'];
+  if (hostProc === '') throw new InputError('--host-proc must be a path');
   const intervalMs = parseInterval(values.interval);
   const metrics = hostPort(values['metrics-bind-address'], '--metrics-bind-address');
   const probes = hostPort(values['health-probe-bind-address'], '--health-probe-bind-address');
@@ -105,9 +111,17 @@ export async function runAgent(args: string[]): Promise<number> {
     probePort: probes.port,
     shutdownDeadlineMs: 10_000,
   });
-  setupAgent({ manager, log, nodeName, hostRoot, agentVersion: version, intervalMs });
+  setupAgent({
+    manager,
+    log,
+    nodeName,
+    hostRoot,
+    ...(hostProc !== undefined ? { hostProc } : {}),
+    agentVersion: version,
+    intervalMs,
+  });
   log.info(
-    { version, hostRoot, intervalMs, server: kc.getCurrentCluster()?.server },
+    { version, hostRoot, hostProc, intervalMs, server: kc.getCurrentCluster()?.server },
     'node agent starting',
   );
 

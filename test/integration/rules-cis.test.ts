@@ -12,6 +12,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,17 @@ function prepareNode(root: string): void {
   }
   file('proc/sys/net/ipv4/tcp_syncookies', '1\n', 0o644);
   file('proc/sys/kernel/randomize_va_space', '2\n', 0o644);
+  // The kubelet's process as procfs shows it, started as kubeadm starts it: the agent follows its
+  // --config and --kubeconfig (here kubeadm's paths) and reads its flags (none overrides a field).
+  const kubelet = '/usr/bin/kubelet';
+  const args = [
+    kubelet,
+    '--kubeconfig=/etc/kubernetes/kubelet.conf',
+    '--config=/var/lib/kubelet/config.yaml',
+  ];
+  file('proc/1187/cmdline', args.map((a) => `${a}\0`).join(''), 0o444);
+  file('proc/1187/comm', 'kubelet\n', 0o444);
+  symlinkSync(kubelet, join(root, 'proc/1187/exe'));
 }
 
 describe('cis rules package with the node agent', () => {
@@ -210,7 +222,7 @@ describe('cis rules package with the node agent', () => {
         found: 'true',
       },
       recommendation: {
-        text: 'In /var/lib/kubelet/config.yaml: set authentication.anonymous.enabled: false; restart the kubelet.',
+        text: "In the kubelet's configuration file (kubeadm: /var/lib/kubelet/config.yaml): set authentication.anonymous.enabled: false, and remove --anonymous-auth from its command line; restart the kubelet.",
       },
     });
     expect(first.get('CIS-K8S-4.1.9')?.ruleDetails?.found).toBe('mode 644');

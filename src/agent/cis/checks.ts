@@ -8,16 +8,44 @@
 
 export type CisLevel = 'LEVEL_1' | 'LEVEL_2';
 
+/**
+ * A file of the kubelet that its command line names: the configuration file (`--config`), its
+ * kubeconfig (`--kubeconfig`) or the client CA (`--client-ca-file`, else the configuration
+ * file's `authentication.x509.clientCAFile`). Seen the kubelet, the check reads the file it
+ * names (none named: the check does not apply); not seen, the fixed (kubeadm) path.
+ */
+export type KubeletFile = 'config' | 'kubeconfig' | 'client-ca';
+
+/**
+ * The kubelet flag that overrides a configuration field: `--anonymous-auth`, or a gate of
+ * `--feature-gates` (`{ flag: '--feature-gates', gate: 'RotateKubeletServerCertificate' }`).
+ */
+export interface KubeletFlag {
+  flag: string;
+  gate?: string;
+}
+
 /** What a check reads. Paths are absolute on the host; the agent prefixes its mount. */
 export type CisTarget =
   /** The permission bits of a file (a missing file: the check does not apply). */
-  | { read: 'file-mode'; path: string }
+  | { read: 'file-mode'; path: string; kubeletFile?: KubeletFile }
   /** The owner of a file, as `uid:gid`. */
-  | { read: 'file-owner'; path: string }
-  /** A field of the kubelet's configuration file (YAML), by dotted key. */
-  | { read: 'kubelet-config'; path: string; key: string }
-  /** Several fields of the kubelet's configuration file, as `key=value` (or `key absent`) pairs. */
-  | { read: 'kubelet-config-keys'; path: string; keys: string[] }
+  | { read: 'file-owner'; path: string; kubeletFile?: KubeletFile }
+  /**
+   * A field of the kubelet's configuration file (YAML), by dotted key; the flag, when given on
+   * the kubelet's command line, overrides it.
+   */
+  | { read: 'kubelet-config'; path: string; key: string; flag?: KubeletFlag }
+  /**
+   * Several fields of the kubelet's configuration file, as `key=value` (or `key absent`) pairs;
+   * each flag (same order as the keys) overrides its field.
+   */
+  | { read: 'kubelet-config-keys'; path: string; keys: string[]; flags?: string[] }
+  /**
+   * A flag of the kubelet's command line that has no configuration field (`set` or absent);
+   * the command line not read: the check does not apply.
+   */
+  | { read: 'kubelet-flag'; flag: string }
   /**
    * Sysctls, from /proc/sys, read as `name=value` pairs joined by `, ` (the ones that do not
    * exist, for example IPv6 ones on a node without IPv6, are left out; none: does not apply).
@@ -34,6 +62,8 @@ export type CisRule =
   | { op: 'not-equals'; value: string | number | boolean }
   /** A value is set (not absent, not empty). */
   | { op: 'set' }
+  /** No value is set (absent). */
+  | { op: 'not-set' }
   /** Absent counts as this value (the kubelet's default). */
   | {
       op: 'equals-or-default';
@@ -73,7 +103,9 @@ function filePair(
   titles: [string, string],
   path: string,
   scored: boolean,
+  kubeletFile?: KubeletFile,
 ): CisCheck[] {
+  const located = kubeletFile !== undefined ? { kubeletFile } : {};
   return [
     {
       id: ids[0],
@@ -81,7 +113,7 @@ function filePair(
       title: titles[0],
       level: 'LEVEL_1',
       scored,
-      target: { read: 'file-mode', path },
+      target: { read: 'file-mode', path, ...located },
       rule: { op: 'mode-at-most', mode: 0o600 },
       remediation: `chmod 600 ${path}`,
     },
@@ -91,7 +123,7 @@ function filePair(
       title: titles[1],
       level: 'LEVEL_1',
       scored,
-      target: { read: 'file-owner', path },
+      target: { read: 'file-owner', path, ...located },
       rule: { op: 'equals', value: '0:0' },
       remediation: `chown root:root ${path}`,
     },
@@ -101,7 +133,7 @@ function filePair(
 const kubelet = (
   id: string,
   title: string,
-  key: string,
+  { key, flag }: { key: string; flag: KubeletFlag },
   rule: CisRule,
   remediation: string,
 ): CisCheck => ({
@@ -110,9 +142,9 @@ const kubelet = (
   title,
   level: 'LEVEL_1',
   scored: true,
-  target: { read: 'kubelet-config', path: KUBELET_CONFIG, key },
+  target: { read: 'kubelet-config', path: KUBELET_CONFIG, key, flag },
   rule,
-  remediation: `In ${KUBELET_CONFIG}: ${remediation}; restart the kubelet.`,
+  remediation: `In the kubelet's configuration file (kubeadm: ${KUBELET_CONFIG}): ${remediation}, and remove ${flag.gate ?? flag.flag} from its command line; restart the kubelet.`,
 });
 
 /** A Manual check: not scored. */
@@ -159,6 +191,7 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     ],
     KUBELET_KUBECONFIG,
     true,
+    'kubeconfig',
   ),
   ...filePair(
     ['4.1.7', '4.1.8'],
@@ -168,6 +201,7 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     ],
     CLIENT_CA,
     false,
+    'client-ca',
   ),
   ...filePair(
     ['4.1.9', '4.1.10'],
@@ -177,26 +211,27 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     ],
     KUBELET_CONFIG,
     true,
+    'config',
   ),
   // 4.2 Kubelet
   kubelet(
     '4.2.1',
     'Ensure that the --anonymous-auth argument is set to false',
-    'authentication.anonymous.enabled',
+    { key: 'authentication.anonymous.enabled', flag: { flag: '--anonymous-auth' } },
     { op: 'equals', value: false },
     'set authentication.anonymous.enabled: false',
   ),
   kubelet(
     '4.2.2',
     'Ensure that the --authorization-mode argument is not set to AlwaysAllow',
-    'authorization.mode',
+    { key: 'authorization.mode', flag: { flag: '--authorization-mode' } },
     { op: 'equals-or-default', value: 'Webhook', default: 'AlwaysAllow' },
     'set authorization.mode: Webhook',
   ),
   kubelet(
     '4.2.3',
     'Ensure that the --client-ca-file argument is set as appropriate',
-    'authentication.x509.clientCAFile',
+    { key: 'authentication.x509.clientCAFile', flag: { flag: '--client-ca-file' } },
     { op: 'set' },
     `set authentication.x509.clientCAFile: ${CLIENT_CA}`,
   ),
@@ -204,7 +239,7 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     kubelet(
       '4.2.4',
       'Verify that the --read-only-port argument is set to 0',
-      'readOnlyPort',
+      { key: 'readOnlyPort', flag: { flag: '--read-only-port' } },
       { op: 'equals-or-default', value: 0, default: 0 },
       'set readOnlyPort: 0',
     ),
@@ -213,7 +248,10 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     kubelet(
       '4.2.5',
       'Ensure that the --streaming-connection-idle-timeout argument is not set to 0',
-      'streamingConnectionIdleTimeout',
+      {
+        key: 'streamingConnectionIdleTimeout',
+        flag: { flag: '--streaming-connection-idle-timeout' },
+      },
       { op: 'not-zero-duration' },
       'remove streamingConnectionIdleTimeout or set it to a duration such as 5m',
     ),
@@ -221,10 +259,21 @@ export const CIS_CHECKS: readonly CisCheck[] = [
   kubelet(
     '4.2.6',
     'Ensure that the --make-iptables-util-chains argument is set to true',
-    'makeIPTablesUtilChains',
+    { key: 'makeIPTablesUtilChains', flag: { flag: '--make-iptables-util-chains' } },
     { op: 'equals-or-default', value: true, default: true },
     'remove makeIPTablesUtilChains or set it to true',
   ),
+  {
+    id: '4.2.7',
+    benchmark: K8S,
+    title: 'Ensure that the --hostname-override argument is not set',
+    level: 'LEVEL_1',
+    scored: false,
+    target: { read: 'kubelet-flag', flag: '--hostname-override' },
+    rule: { op: 'not-set' },
+    remediation:
+      "Remove --hostname-override from the kubelet's command line (its service file or drop-in); restart the kubelet.",
+  },
   manual({
     id: '4.2.9',
     benchmark: K8S,
@@ -236,14 +285,15 @@ export const CIS_CHECKS: readonly CisCheck[] = [
       read: 'kubelet-config-keys',
       path: KUBELET_CONFIG,
       keys: ['tlsCertFile', 'tlsPrivateKeyFile'],
+      flags: ['--tls-cert-file', '--tls-private-key-file'],
     },
     rule: { op: 'all-set' },
-    remediation: `In ${KUBELET_CONFIG}: set tlsCertFile and tlsPrivateKeyFile to the kubelet's serving certificate and key; restart the kubelet.`,
+    remediation: `In the kubelet's configuration file (kubeadm: ${KUBELET_CONFIG}): set tlsCertFile and tlsPrivateKeyFile to the kubelet's serving certificate and key (or --tls-cert-file and --tls-private-key-file on its command line); restart the kubelet.`,
   }),
   kubelet(
     '4.2.10',
     'Ensure that the --rotate-certificates argument is not set to false',
-    'rotateCertificates',
+    { key: 'rotateCertificates', flag: { flag: '--rotate-certificates' } },
     { op: 'not-equals', value: false },
     'remove rotateCertificates: false or set it to true',
   ),
@@ -251,7 +301,10 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     kubelet(
       '4.2.11',
       'Verify that the RotateKubeletServerCertificate argument is set to true',
-      'featureGates.RotateKubeletServerCertificate',
+      {
+        key: 'featureGates.RotateKubeletServerCertificate',
+        flag: { flag: '--feature-gates', gate: 'RotateKubeletServerCertificate' },
+      },
       { op: 'not-equals', value: false },
       'remove RotateKubeletServerCertificate: false from featureGates (it defaults to true)',
     ),
@@ -260,7 +313,7 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     kubelet(
       '4.2.13',
       'Ensure that a limit is set on pod PIDs',
-      'podPidsLimit',
+      { key: 'podPidsLimit', flag: { flag: '--pod-max-pids' } },
       { op: 'set' },
       'set podPidsLimit to the most processes a pod may run (for example 4096)',
     ),

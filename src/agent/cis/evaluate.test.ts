@@ -4,14 +4,48 @@ import {
   chownSync,
   mkdirSync,
   mkdtempSync,
+  renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CIS_CHECKS } from './checks.ts';
-import { evaluateCis } from './evaluate.ts';
+import { type CisResult, evaluateCis, FLAGS_NOT_READ } from './evaluate.ts';
+
+/** The kubelet's flags as kubeadm starts it (its drop-in's KUBELET_KUBECONFIG_ARGS and CONFIG). */
+const KUBEADM_FLAGS = [
+  '--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf',
+  '--kubeconfig=/etc/kubernetes/kubelet.conf',
+  '--config=/var/lib/kubelet/config.yaml',
+  '--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock',
+  '--pod-infra-container-image=registry.k8s.io/pause:3.10',
+];
+
+/**
+ * A process in a procfs-shaped folder, as the kernel shows it: `cmdline` (arguments ended by
+ * NUL bytes), `comm` (the executable's base name and a newline) and the `exe` link.
+ */
+function processEntry(
+  proc: string,
+  pid: number,
+  exe: string,
+  args: readonly string[],
+  argv0 = exe,
+): void {
+  const dir = join(proc, String(pid));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cmdline'), [argv0, ...args].map((a) => `${a}\0`).join(''));
+  writeFileSync(join(dir, 'comm'), `${exe.split('/').at(-1)!.slice(0, 15)}\n`);
+  symlinkSync(exe, join(dir, 'exe'));
+}
+
+/** The kubelet, as pid 812, with these flags. */
+const kubeletProcess = (root: string, flags: readonly string[]) =>
+  processEntry(join(root, 'proc'), 812, '/usr/bin/kubelet', flags);
 
 const KUBELET_CONFIG = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -52,7 +86,10 @@ function passingNode(root: string): void {
   file('etc/kubernetes/kubelet.conf', 'apiVersion: v1\nkind: Config\n');
   file('etc/kubernetes/pki/ca.crt', '-----BEGIN CERTIFICATE-----\n');
   file('var/lib/kubelet/config.yaml', KUBELET_CONFIG);
+  processEntry(join(root, 'proc'), 1, '/usr/lib/systemd/systemd', ['--system'], '/sbin/init');
   file('proc/1/mounts', MOUNTS, 0o444);
+  kubeletProcess(root, KUBEADM_FLAGS);
+  processEntry(join(root, 'proc'), 903, '/usr/bin/containerd', []);
   for (const conf of ['all', 'default']) {
     file(`proc/sys/net/ipv4/conf/${conf}/send_redirects`, '0\n', 0o644);
     file(`proc/sys/net/ipv4/conf/${conf}/accept_redirects`, '0\n', 0o644);
@@ -70,7 +107,10 @@ const mounts = (from: string, to: string) => (root: string) =>
   writeFileSync(join(root, 'proc/1/mounts'), MOUNTS.replace(from, to));
 
 /** One way to break each check, and what the result then says. */
-const FAILING: Record<string, { breakIt: (root: string) => void; found: string }> = {
+const FAILING: Record<
+  string,
+  { breakIt: (root: string) => void; found: string; others?: CisResult[] }
+> = {
   '4.1.1': {
     breakIt: (r) =>
       chmodSync(join(r, 'etc/systemd/system/kubelet.service.d/10-kubeadm.conf'), 0o644),
@@ -113,6 +153,12 @@ const FAILING: Record<string, { breakIt: (root: string) => void; found: string }
   '4.2.3': {
     breakIt: config('    clientCAFile: /etc/kubernetes/pki/ca.crt\n', ''),
     found: 'absent',
+    // The kubelet names no client CA file any more: there is none to check.
+    others: ['4.1.7', '4.1.8'].map((id) => ({
+      id,
+      status: 'NOT_APPLICABLE',
+      found: 'the kubelet names no client CA file (--client-ca-file, clientCAFile)',
+    })),
   },
   '4.2.4': { breakIt: config('readOnlyPort: 0', 'readOnlyPort: 10255'), found: '10255' },
   '4.2.5': {
@@ -138,6 +184,10 @@ const FAILING: Record<string, { breakIt: (root: string) => void; found: string }
       'featureGates:\n  RotateKubeletServerCertificate: false\n',
     ),
     found: 'false',
+  },
+  '4.2.7': {
+    breakIt: (r) => kubeletProcess(r, [...KUBEADM_FLAGS, '--hostname-override=worker-1']),
+    found: '--hostname-override=worker-1',
   },
   '1.1.3': {
     breakIt: mounts('tmpfs /tmp tmpfs rw,nosuid,nodev,noexec', 'tmpfs /tmp tmpfs rw,nosuid,noexec'),
@@ -199,11 +249,11 @@ describe('cis node checks on a prepared node root', () => {
 
   it.each(Object.entries(FAILING))(
     '%s fails when broken, and only it',
-    async (id, { breakIt, found }) => {
+    async (id, { breakIt, found, others = [] }) => {
       breakIt(root);
       const results = await evaluateCis(root, CIS_CHECKS);
       const failed = results.filter((r) => r.status !== 'PASSED');
-      expect(failed).toEqual([{ id, status: 'FAILED', found }]);
+      expect(failed).toEqual([...others, { id, status: 'FAILED', found }]);
     },
   );
 
@@ -257,6 +307,165 @@ describe('cis node checks: values written in other ways', () => {
     expect(await statusOf('3.2.2')).toBe('FAILED');
     rmSync(join(root, 'proc/sys/net'), { recursive: true });
     expect(await statusOf('3.2.2')).toBe('NOT_APPLICABLE');
+  });
+});
+
+describe("cis node checks: the kubelet's command line", () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'cis-node-'));
+    passingNode(root);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const byId = async () => new Map((await evaluateCis(root, CIS_CHECKS)).map((r) => [r.id, r]));
+
+  it('a flag overrides the configuration file, in either spelling', async () => {
+    kubeletProcess(root, [
+      ...KUBEADM_FLAGS,
+      '--anonymous-auth=true',
+      '--read-only-port',
+      '10255',
+      '--feature-gates=NodeSwap=true,RotateKubeletServerCertificate=false',
+    ]);
+    const r = await byId();
+    expect(r.get('4.2.1')).toEqual({
+      id: '4.2.1',
+      status: 'FAILED',
+      found: '--anonymous-auth=true (command line)',
+    });
+    expect(r.get('4.2.4')).toEqual({
+      id: '4.2.4',
+      status: 'FAILED',
+      found: '--read-only-port=10255 (command line)',
+    });
+    expect(r.get('4.2.11')).toEqual({
+      id: '4.2.11',
+      status: 'FAILED',
+      found: 'RotateKubeletServerCertificate=false (command line)',
+    });
+  });
+
+  it('a flag can also pass a check the file fails', async () => {
+    config('    enabled: false\n  webhook', '    enabled: true\n  webhook')(root);
+    config('podPidsLimit: 4096\n', '')(root);
+    kubeletProcess(root, [...KUBEADM_FLAGS, '--anonymous-auth=false', '--pod-max-pids', '1024']);
+    const r = await byId();
+    expect(r.get('4.2.1')?.status).toBe('PASSED');
+    expect(r.get('4.2.13')).toEqual({
+      id: '4.2.13',
+      status: 'PASSED',
+      found: '--pod-max-pids=1024 (command line)',
+    });
+  });
+
+  it('--config and --kubeconfig elsewhere than kubeadm puts them are followed', async () => {
+    mkdirSync(join(root, 'opt/node'), { recursive: true });
+    renameSync(join(root, 'var/lib/kubelet/config.yaml'), join(root, 'opt/node/kubelet.yaml'));
+    renameSync(
+      join(root, 'etc/kubernetes/kubelet.conf'),
+      join(root, 'opt/node/kubelet.kubeconfig'),
+    );
+    chmodSync(join(root, 'opt/node/kubelet.yaml'), 0o644);
+    // A relative clientCAFile is relative to the configuration file's folder.
+    config('', '')(root);
+    writeFileSync(
+      join(root, 'opt/node/kubelet.yaml'),
+      KUBELET_CONFIG.replace(
+        'clientCAFile: /etc/kubernetes/pki/ca.crt',
+        'clientCAFile: pki/ca.crt',
+      ).replace('readOnlyPort: 0', 'readOnlyPort: 10255'),
+    );
+    mkdirSync(join(root, 'opt/node/pki'));
+    writeFileSync(join(root, 'opt/node/pki/ca.crt'), '-----BEGIN CERTIFICATE-----\n', {
+      mode: 0o640,
+    });
+    kubeletProcess(root, [
+      '--config',
+      '/opt/node/kubelet.yaml',
+      '--kubeconfig=/opt/node/kubelet.kubeconfig',
+      '--v=2',
+    ]);
+    const r = await byId();
+    expect(r.get('4.1.9')).toEqual({
+      id: '4.1.9',
+      status: 'FAILED',
+      found: 'mode 644 (/opt/node/kubelet.yaml)',
+    });
+    expect(r.get('4.1.5')).toEqual({
+      id: '4.1.5',
+      status: 'PASSED',
+      found: 'mode 600 (/opt/node/kubelet.kubeconfig)',
+    });
+    expect(r.get('4.1.7')).toEqual({
+      id: '4.1.7',
+      status: 'FAILED',
+      found: 'mode 640 (/opt/node/pki/ca.crt)',
+    });
+    expect(r.get('4.2.4')).toEqual({ id: '4.2.4', status: 'FAILED', found: '10255' });
+    expect(r.get('4.2.1')?.status).toBe('PASSED');
+  });
+
+  it('a kubelet without --config or --kubeconfig: their file checks do not apply, flags and defaults decide', async () => {
+    kubeletProcess(root, ['--client-ca-file=/etc/kubernetes/pki/ca.crt']);
+    const r = await byId();
+    expect(r.get('4.1.9')).toEqual({
+      id: '4.1.9',
+      status: 'NOT_APPLICABLE',
+      found: 'the kubelet runs without --config',
+    });
+    expect(r.get('4.1.5')?.found).toBe('the kubelet runs without --kubeconfig');
+    expect(r.get('4.1.7')?.status).toBe('PASSED');
+    // The kubelet's defaults: anonymous requests allowed, AlwaysAllow.
+    expect(r.get('4.2.1')).toEqual({ id: '4.2.1', status: 'FAILED', found: 'absent' });
+    expect(r.get('4.2.2')).toEqual({ id: '4.2.2', status: 'FAILED', found: 'absent' });
+    expect(r.get('4.2.3')).toEqual({
+      id: '4.2.3',
+      status: 'PASSED',
+      found: '--client-ca-file=/etc/kubernetes/pki/ca.crt (command line)',
+    });
+  });
+
+  it("no kubelet process in sight: kubeadm's files, and every kubelet result says the flags were not read", async () => {
+    rmSync(join(root, 'proc/812'), { recursive: true });
+    const results = await evaluateCis(root, CIS_CHECKS);
+    const r = new Map(results.map((x) => [x.id, x]));
+    expect(r.get('4.2.7')).toEqual({
+      id: '4.2.7',
+      status: 'NOT_APPLICABLE',
+      found: `${FLAGS_NOT_READ}: no kubelet process visible`,
+    });
+    expect(r.get('4.2.1')).toEqual({
+      id: '4.2.1',
+      status: 'PASSED',
+      found: `false (${FLAGS_NOT_READ})`,
+    });
+    expect(r.get('4.1.9')).toEqual({
+      id: '4.1.9',
+      status: 'PASSED',
+      found: `mode 600 (${FLAGS_NOT_READ})`,
+    });
+    // The service file is not named by the command line: nothing to say about flags.
+    expect(r.get('4.1.1')?.found).toBe('mode 600');
+    expect(results.filter((x) => x.status !== 'PASSED').map((x) => x.id)).toEqual(['4.2.7']);
+  });
+
+  it('a process called kubelet whose executable is not the kubelet is not taken for it', async () => {
+    rmSync(join(root, 'proc/812'), { recursive: true });
+    processEntry(join(root, 'proc'), 812, '/usr/bin/sleep', ['3600'], 'kubelet');
+    writeFileSync(join(root, 'proc/812/comm'), 'kubelet\n');
+    expect((await byId()).get('4.2.7')?.status).toBe('NOT_APPLICABLE');
+  });
+
+  it('the procfs can be mounted apart from the host root', async () => {
+    renameSync(join(root, 'proc'), join(root, 'hostproc'));
+    processEntry(join(root, 'hostproc'), 812, '/usr/bin/kubelet', [
+      ...KUBEADM_FLAGS,
+      '--hostname-override=worker-1',
+    ]);
+    const results = await evaluateCis(root, CIS_CHECKS, { proc: join(root, 'hostproc') });
+    expect(results.filter((x) => x.status !== 'PASSED')).toEqual([
+      { id: '4.2.7', status: 'FAILED', found: '--hostname-override=worker-1' },
+    ]);
   });
 });
 

@@ -1,15 +1,27 @@
 /**
  * Evaluation of the `cis` node checks (checks.ts) on a host's root filesystem: read-only reads
- * of files, /proc/sys and /proc/1/mounts (the mounts of the host's init, not of the reading
- * process, which may sit in a container's mount namespace) under `root`. Each check gives one result:
- * PASSED, FAILED, NOT_APPLICABLE (what it reads does not exist on this node, for example no
- * kubelet service drop-in) or ERROR (it could not be read or parsed), with what was found.
- * These results are the facts the agent reports; findings are built from them elsewhere.
+ * of files under `root`, and of a procfs (`proc`, by default `root`/proc): the kubelet's
+ * command line (kubelet-process.ts), /proc/sys and /proc/1/mounts (the mounts of the host's
+ * init, not of the reading process, which may sit in a container's mount namespace). Each check
+ * gives one result: PASSED, FAILED, NOT_APPLICABLE (what it reads does not exist on this node,
+ * for example no kubelet service drop-in) or ERROR (it could not be read or parsed), with what
+ * was found. These results are the facts the agent reports; findings are built from them
+ * elsewhere.
+ *
+ * With the kubelet's process in sight, its files are the ones its flags name (`--config`,
+ * `--kubeconfig`, `--client-ca-file`) and a flag given overrides the configuration file's field,
+ * as in the kubelet itself. Without it (no host PID namespace), the files are kubeadm's and what
+ * was found says that the command line was not read.
  */
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { parse } from 'yaml';
-import type { CisCheck, CisRule, CisTarget } from './checks.ts';
+import type { CisCheck, CisRule, CisTarget, KubeletFile, KubeletFlag } from './checks.ts';
+import { featureGate, findKubelet, type KubeletProcess } from './kubelet-process.ts';
+
+/** Appended to what was found by a check the kubelet's command line could change. */
+export const FLAGS_NOT_READ = 'kubelet command line not read';
 
 export type CisStatus = 'PASSED' | 'FAILED' | 'NOT_APPLICABLE' | 'ERROR';
 
@@ -21,7 +33,9 @@ export interface CisResult {
 }
 
 type Read =
-  { value: string | number | boolean | undefined } | { missing: string } | { error: string };
+  | { value: string | number | boolean | undefined; flag?: string; file?: string }
+  | { missing: string }
+  | { error: string };
 
 function isMissing(err: unknown): boolean {
   const code = (err as { code?: string }).code;
@@ -29,11 +43,11 @@ function isMissing(err: unknown): boolean {
 }
 
 /** Sysctls as `name=value` pairs; the ones that do not exist are left out. */
-async function readSysctls(root: string, names: readonly string[]): Promise<Read> {
+async function readSysctls(proc: string, names: readonly string[]): Promise<Read> {
   const pairs: string[] = [];
   for (const name of names) {
     try {
-      const v = await readFile(join(root, 'proc/sys', ...name.split('.')), 'utf8');
+      const v = await readFile(join(proc, 'sys', ...name.split('.')), 'utf8');
       pairs.push(`${name}=${v.trim()}`);
     } catch (err) {
       if (!isMissing(err)) throw err;
@@ -54,16 +68,27 @@ function isZeroDuration(v: string | number | boolean): boolean {
   return numbers.length > 0 && numbers.every((n) => Number(n) === 0);
 }
 
-/** The kubelet's configuration file, parsed once per evaluation. */
-async function kubeletConfig(
-  root: string,
-  path: string,
-  cache: Map<string, unknown>,
-): Promise<unknown> {
-  let doc = cache.get(path);
+/** What one evaluation knows of the node: where things are, the kubelet, parsed files. */
+interface Context {
+  root: string;
+  proc: string;
+  /** The kubelet's process, when its PID namespace is visible. */
+  kubelet: KubeletProcess | undefined;
+  docs: Map<string, unknown>;
+}
+
+/** The kubelet's configuration file: the one `--config` names, kubeadm's when not seen. */
+function configPath(ctx: Context, fixed: string): string | undefined {
+  return ctx.kubelet === undefined ? fixed : ctx.kubelet.flags.get('--config');
+}
+
+/** The kubelet's configuration (YAML or JSON), parsed once per evaluation; none: `{}`. */
+async function kubeletConfig(ctx: Context, path: string | undefined): Promise<unknown> {
+  if (path === undefined) return {};
+  let doc = ctx.docs.get(path);
   if (doc === undefined) {
-    doc = parse(await readFile(join(root, path), 'utf8')) as unknown;
-    cache.set(path, doc ?? null);
+    doc = parse(await readFile(join(ctx.root, path), 'utf8')) as unknown;
+    ctx.docs.set(path, doc ?? null);
   }
   return doc;
 }
@@ -75,57 +100,139 @@ function dig(obj: unknown, key: string): unknown {
   return v;
 }
 
-async function readTarget(root: string, t: CisTarget, cache: Map<string, unknown>): Promise<Read> {
+/** A flag's text as the configuration field would hold it: `true`, `false`, numbers. */
+function typed(raw: string): string | number | boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^-?\d+$/.test(raw)) return Number(raw);
+  return raw;
+}
+
+function flagValue(k: KubeletProcess, f: KubeletFlag): string | undefined {
+  return f.gate !== undefined ? featureGate(k.flags, f.gate) : k.flags.get(f.flag);
+}
+
+/**
+ * The host path of a kubelet file: the one its command line names (a path in the configuration
+ * file is relative to that file's folder, as the kubelet reads it); undefined: none named.
+ */
+async function kubeletFilePath(
+  ctx: Context,
+  file: KubeletFile,
+  fixed: string,
+  config: string,
+): Promise<{ path: string } | { none: string }> {
+  const k = ctx.kubelet;
+  if (k === undefined) return { path: fixed };
+  const flag = { config: '--config', kubeconfig: '--kubeconfig', 'client-ca': '--client-ca-file' }[
+    file
+  ];
+  const named = k.flags.get(flag);
+  if (named !== undefined && named !== '') return { path: posix.resolve('/', named) };
+  if (file === 'client-ca') {
+    const path = configPath(ctx, config);
+    const ca = dig(await kubeletConfig(ctx, path), 'authentication.x509.clientCAFile');
+    if (typeof ca === 'string' && ca !== '' && path !== undefined)
+      return { path: posix.resolve(dirname(posix.resolve('/', path)), ca) };
+    return { none: `the kubelet names no client CA file (${flag}, clientCAFile)` };
+  }
+  return { none: `the kubelet runs without ${flag}` };
+}
+
+/** The kubelet's configuration file, for a located file check: kubeadm's path when not seen. */
+const KUBEADM_CONFIG = '/var/lib/kubelet/config.yaml';
+
+type Target<R extends CisTarget['read']> = Extract<CisTarget, { read: R }>;
+
+async function readFileTarget(ctx: Context, t: Target<'file-mode' | 'file-owner'>): Promise<Read> {
+  let path = t.path;
+  if (t.kubeletFile !== undefined) {
+    const where = await kubeletFilePath(ctx, t.kubeletFile, t.path, KUBEADM_CONFIG);
+    if ('none' in where) return { missing: where.none };
+    path = where.path;
+  }
+  const s = await statOrMissing(join(ctx.root, path), path);
+  if ('missing' in s) return s;
+  const value = t.read === 'file-mode' ? s.mode & 0o7777 : `${s.uid}:${s.gid}`;
+  // The file the kubelet named is said; kubeadm's fixed one is the check's own.
+  return path !== t.path ? { value, file: path } : { value };
+}
+
+async function statOrMissing(at: string, path: string): Promise<Stats | { missing: string }> {
+  try {
+    return await stat(at);
+  } catch (err) {
+    if (isMissing(err)) return { missing: `${path} does not exist` };
+    throw err;
+  }
+}
+
+async function readConfigKeys(ctx: Context, t: Target<'kubelet-config-keys'>): Promise<Read> {
+  const doc = await kubeletConfig(ctx, configPath(ctx, t.path));
+  const pairs = t.keys.map((k, i) => {
+    const flag = t.flags?.[i];
+    const fromFlag = flag !== undefined ? ctx.kubelet?.flags.get(flag) : undefined;
+    if (fromFlag !== undefined) return `${flag}=${fromFlag}`;
+    const v = dig(doc, k);
+    if (v === undefined || v === '') return `${k} absent`;
+    return `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
+  });
+  return { value: pairs.join(', ') };
+}
+
+async function readConfigKey(ctx: Context, t: Target<'kubelet-config'>): Promise<Read> {
+  const raw =
+    t.flag !== undefined && ctx.kubelet !== undefined ? flagValue(ctx.kubelet, t.flag) : undefined;
+  if (raw !== undefined && t.flag !== undefined)
+    return { value: typed(raw), flag: t.flag.gate ?? t.flag.flag };
+  const path = configPath(ctx, t.path);
+  const v = dig(await kubeletConfig(ctx, path), t.key);
+  if (v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+    return { error: `${t.key} is not a scalar in ${path ?? t.path}` };
+  return { value: v };
+}
+
+async function readMountOptions(ctx: Context, t: Target<'mount-options'>): Promise<Read> {
+  const mounts = await readFile(join(ctx.proc, '1/mounts'), 'utf8');
+  const line = mounts
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[1] === t.mountPoint)
+    .at(-1);
+  if (line === undefined) return { missing: `${t.mountPoint} is not a separate mount` };
+  return { value: line[3] ?? '' };
+}
+
+/** The file a read failing as missing names: the configuration file for its fields. */
+function missingPath(ctx: Context, t: CisTarget): string {
+  if (t.read === 'kubelet-config' || t.read === 'kubelet-config-keys')
+    return configPath(ctx, t.path) ?? t.path;
+  return 'path' in t ? t.path : `${ctx.proc}/1/mounts`;
+}
+
+async function readTarget(ctx: Context, t: CisTarget): Promise<Read> {
   try {
     switch (t.read) {
       case 'file-mode':
-        return { value: (await stat(join(root, t.path))).mode & 0o7777 };
-      case 'file-owner': {
-        const s = await stat(join(root, t.path));
-        return { value: `${s.uid}:${s.gid}` };
-      }
-      case 'kubelet-config-keys': {
-        const doc = await kubeletConfig(root, t.path, cache);
-        return {
-          value: t.keys
-            .map((k) => {
-              const v = dig(doc, k);
-              if (v === undefined || v === '') return `${k} absent`;
-              return `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
-            })
-            .join(', '),
-        };
-      }
-      case 'kubelet-config': {
-        const doc = await kubeletConfig(root, t.path, cache);
-        const v = dig(doc, t.key);
-        if (
-          v !== undefined &&
-          typeof v !== 'string' &&
-          typeof v !== 'number' &&
-          typeof v !== 'boolean'
-        )
-          return { error: `${t.key} is not a scalar in ${t.path}` };
-        return { value: v };
+      case 'file-owner':
+        return await readFileTarget(ctx, t);
+      case 'kubelet-config-keys':
+        return await readConfigKeys(ctx, t);
+      case 'kubelet-config':
+        return await readConfigKey(ctx, t);
+      case 'kubelet-flag': {
+        if (ctx.kubelet === undefined)
+          return { missing: `${FLAGS_NOT_READ}: no kubelet process visible` };
+        const v = ctx.kubelet.flags.get(t.flag);
+        return { value: v === undefined ? undefined : `${t.flag}=${v}` };
       }
       case 'sysctl':
-        return await readSysctls(root, t.names);
-      case 'mount-options': {
-        const mounts = await readFile(join(root, 'proc/1/mounts'), 'utf8');
-        const line = mounts
-          .split('\n')
-          .map((l) => l.split(' '))
-          .filter((f) => f[1] === t.mountPoint)
-          .at(-1);
-        if (line === undefined) return { missing: `${t.mountPoint} is not a separate mount` };
-        return { value: line[3] ?? '' };
-      }
+        return await readSysctls(ctx.proc, t.names);
+      case 'mount-options':
+        return await readMountOptions(ctx, t);
     }
   } catch (err) {
-    if (isMissing(err))
-      return {
-        missing: `${'path' in t ? t.path : 'proc/1/mounts'} does not exist`,
-      };
+    if (isMissing(err)) return { missing: `${missingPath(ctx, t)} does not exist` };
     return { error: err instanceof Error ? err.message : String(err) };
   }
 }
@@ -147,6 +254,8 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
       return v !== rule.value;
     case 'set':
       return v !== undefined && v !== '';
+    case 'not-set':
+      return v === undefined;
     case 'equals-or-default':
       return (v ?? rule.default) === rule.value;
     case 'includes':
@@ -163,19 +272,44 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
   }
 }
 
+export interface EvaluateOptions {
+  /** Where a procfs of the host's PID namespace is mounted (default `root`/proc). */
+  proc?: string;
+}
+
+/** Whether what a check reads could come from the kubelet's command line. */
+function readsKubelet(t: CisTarget): boolean {
+  return (
+    t.read === 'kubelet-config' ||
+    t.read === 'kubelet-config-keys' ||
+    ((t.read === 'file-mode' || t.read === 'file-owner') && t.kubeletFile !== undefined)
+  );
+}
+
 /** The results of the checks on the host mounted at `root`, in the checks' order. */
-export async function evaluateCis(root: string, checks: readonly CisCheck[]): Promise<CisResult[]> {
-  const cache = new Map<string, unknown>();
+export async function evaluateCis(
+  root: string,
+  checks: readonly CisCheck[],
+  options: EvaluateOptions = {},
+): Promise<CisResult[]> {
+  const proc = options.proc ?? join(root, 'proc');
+  const ctx: Context = { root, proc, kubelet: await findKubelet(proc), docs: new Map() };
   const out: CisResult[] = [];
   for (const c of checks) {
-    const r = await readTarget(root, c.target, cache);
-    if ('missing' in r) out.push({ id: c.id, status: 'NOT_APPLICABLE', found: r.missing });
-    else if ('error' in r) out.push({ id: c.id, status: 'ERROR', found: r.error });
+    const r = await readTarget(ctx, c.target);
+    const note = ctx.kubelet === undefined && readsKubelet(c.target) ? ` (${FLAGS_NOT_READ})` : '';
+    if ('missing' in r) out.push({ id: c.id, status: 'NOT_APPLICABLE', found: r.missing + note });
+    else if ('error' in r) out.push({ id: c.id, status: 'ERROR', found: r.error + note });
     else
       out.push({
         id: c.id,
         status: follows(c.rule, r.value) ? 'PASSED' : 'FAILED',
-        found: show(c.target, r.value),
+        found:
+          (r.flag !== undefined
+            ? `${r.flag}=${show(c.target, r.value)} (command line)`
+            : r.file !== undefined
+              ? `${show(c.target, r.value)} (${r.file})`
+              : show(c.target, r.value)) + note,
       });
   }
   return out;

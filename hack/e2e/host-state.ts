@@ -5,7 +5,7 @@
 // `restoreNetfilter` removes the iptables chains and rules added since a
 // snapshot (and only those: rules another program adds meanwhile stay).
 import { execFile } from 'node:child_process';
-import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { endInput } from '../../test/support/child-input.ts';
@@ -47,6 +47,21 @@ export const watchedFolders = [
   '/opt',
   '/opt/cni',
 ];
+
+/**
+ * Folders the image tools (buildah, skopeo: Debian's packages) create on their first use as root
+ * and keep for every later use: containers/image's blob-info cache and the lock of buildah's
+ * network set-up (made even with `--network host`). They are the tools' state, not the node's.
+ */
+export const imageToolFolders = ['/var/lib/containers/cache', '/etc/cni/net.d'];
+
+/**
+ * Creates the image tools' folders (as the tools would, mode 0700) before the host is recorded,
+ * so that the first run on a machine does not count them as left behind by the node.
+ */
+export async function prepareImageToolFolders(): Promise<void> {
+  for (const folder of imageToolFolders) await mkdir(folder, { recursive: true, mode: 0o700 });
+}
 
 export interface HostState {
   /** pid -> "name cmdline" of the node's kind of processes. */

@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { cacheRoot } from '../../hack/control-plane/binaries.ts';
 import { type ControlPlane, startControlPlane } from '../../hack/control-plane/control-plane.ts';
-import { type HostState, leftovers, snapshotHost } from '../../hack/e2e/host-state.ts';
+import {
+  type HostState,
+  leftovers,
+  prepareImageToolFolders,
+  snapshotHost,
+} from '../../hack/e2e/host-state.ts';
 import { buildImage } from '../../hack/e2e/image.ts';
 import { acquireRunLock } from '../../hack/e2e/lock.ts';
 import {
@@ -72,6 +77,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 async function start(project: TestProject): Promise<void> {
+  await prepareImageToolFolders();
   before = await snapshotHost();
   const started = Date.now();
   plane = await startControlPlane({

@@ -3,7 +3,15 @@
 // --kubeconfig and client CA to the files the kubelet uses, and writes the results in the
 // NodeInventory; kube-bench, built from its Go module, judges the same node and every verdict
 // agrees except the differences named below (docs/rules-cis.md "Comparison with kube-bench").
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -76,7 +84,6 @@ async function overlay(dir: string): Promise<void> {
             {
               name: 'agent',
               volumeMounts: [
-                { mountPath: '/host/etc/kubernetes', $patch: 'delete' },
                 { mountPath: '/host/var/lib/kubelet/config.yaml', $patch: 'delete' },
                 mount('kubelet-config-file', files.config),
                 mount('kubelet-kubeconfig', files.kubeconfig),
@@ -85,7 +92,6 @@ async function overlay(dir: string): Promise<void> {
             },
           ],
           volumes: [
-            { name: 'kubernetes', $patch: 'delete' },
             { name: 'kubelet-config', $patch: 'delete' },
             volume('kubelet-config-file', files.config),
             volume('kubelet-kubeconfig', files.kubeconfig),
@@ -261,6 +267,67 @@ describe('the cis checks on the real node', () => {
       status: 'FAILED',
       found: `--hostname-override=${inject('nodeName')}`,
     });
+  });
+});
+
+/** The units linked from the wants and requires folders of the host's /etc/systemd/system. */
+function hostEnabledUnits(): Set<string> {
+  const units = '/etc/systemd/system';
+  const linked = new Set<string>();
+  for (const f of readdirSync(units))
+    if (f.endsWith('.wants') || f.endsWith('.requires'))
+      for (const u of readdirSync(join(units, f))) linked.add(u);
+  return linked;
+}
+
+describe("the Linux checks on the node's host", () => {
+  it("the account files' permissions are the host's own, read through its /etc", () => {
+    const groups = new Map(
+      readFileSync('/etc/group', 'utf8')
+        .split('\n')
+        .map((l) => l.split(':'))
+        .map((f) => [Number(f[2]), f[0]!] as const),
+    );
+    const checks = CIS_CHECKS.filter((c) => c.target.read === 'file-permissions');
+    expect(checks.map((c) => c.id)).toEqual([
+      '6.1.2',
+      '6.1.3',
+      '6.1.4',
+      '6.1.5',
+      '6.1.6',
+      '6.1.7',
+      '6.1.8',
+      '6.1.9',
+    ]);
+    for (const c of checks) {
+      const path = (c.target as { path: string }).path;
+      if (!existsSync(path)) {
+        expect(results.get(c.id)?.status, c.id).toBe('NOT_APPLICABLE');
+        continue;
+      }
+      const st = statSync(path);
+      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      const group = groups.get(st.gid);
+      expect(results.get(c.id)?.found, c.id).toBe(
+        `mode ${mode}, owner ${st.uid}:${st.gid}${group !== undefined ? ` (group ${group})` : ''}`,
+      );
+      expect(['PASSED', 'FAILED'], c.id).toContain(results.get(c.id)?.status);
+    }
+  });
+
+  it("the service checks see the host's enabled units", () => {
+    const linked = hostEnabledUnits();
+    for (const c of CIS_CHECKS.filter((x) => x.target.read === 'systemd-enabled')) {
+      const services = (c.target as { services: string[] }).services;
+      const enabled = services
+        .flatMap((s) => [`${s}.service`, `${s}.socket`])
+        .filter((u) => linked.has(u));
+      expect(results.get(c.id), c.id).toEqual({
+        id: c.id,
+        status: enabled.length === 0 ? 'PASSED' : 'FAILED',
+        found: enabled.length === 0 ? 'none enabled' : `enabled: ${enabled.join(', ')}`,
+      });
+    }
   });
 });
 

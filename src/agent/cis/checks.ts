@@ -3,7 +3,8 @@
  * must follow. The node agent evaluates them (evaluate.ts) on the host's root filesystem,
  * mounted read-only, and reports one result per check. Ids and levels follow the CIS
  * Kubernetes Benchmark's worker node section (4.1 configuration files, 4.2 kubelet) and the CIS
- * distribution-independent Linux benchmark (1.1 filesystem mounts, 3.x network sysctls).
+ * distribution-independent Linux benchmark (1.1 filesystem mounts, 1.5 and 3.x sysctls, 2.2
+ * services, 6.1 system file permissions).
  */
 
 export type CisLevel = 'LEVEL_1' | 'LEVEL_2';
@@ -52,7 +53,19 @@ export type CisTarget =
    */
   | { read: 'sysctl'; names: string[] }
   /** The mount options of a mount point, from /proc/1/mounts (absent: not a mount). */
-  | { read: 'mount-options'; mountPoint: string };
+  | { read: 'mount-options'; mountPoint: string }
+  /**
+   * The permission bits and owner of a file, as `<mode> <uid>:<gid> <group name>` (the name from
+   * the host's /etc/group, `-` when it has none); a missing file: the check does not apply.
+   */
+  | { read: 'file-permissions'; path: string }
+  /**
+   * Which of these systemd services are enabled: their `.service` or `.socket` unit linked from
+   * a `*.wants` or `*.requires` folder of /etc/systemd/system (what `systemctl enable` makes),
+   * as a list joined by `, `, absent when none is; no /etc/systemd/system: the host does not
+   * run systemd and the check does not apply.
+   */
+  | { read: 'systemd-enabled'; services: string[] };
 
 /** The rule the value read must follow. */
 export type CisRule =
@@ -76,7 +89,12 @@ export type CisRule =
   /** Every `name=value` pair read has this value. */
   | { op: 'all-equal'; value: string }
   /** A duration that is absent or not zero (`0`, `0s`, `0m0s`... are zero). */
-  | { op: 'not-zero-duration' };
+  | { op: 'not-zero-duration' }
+  /**
+   * A `file-permissions` value: bits no wider than `mode`, owned by root (uid 0), and its group
+   * root (gid 0) or one of `groups` by name (the `shadow` group of Debian-family systems).
+   */
+  | { op: 'permissions'; mode: number; groups?: string[] };
 
 export interface CisCheck {
   id: string;
@@ -171,6 +189,32 @@ const mountOption = (id: string, mountPoint: string, option: string): CisCheck =
   rule: { op: 'includes', value: option },
   remediation: `Add ${option} to the options of ${mountPoint} in /etc/fstab and remount it.`,
 });
+
+const service = (id: string, title: string, services: string[]): CisCheck => ({
+  id,
+  benchmark: LINUX,
+  title,
+  level: 'LEVEL_1',
+  scored: true,
+  target: { read: 'systemd-enabled', services },
+  rule: { op: 'not-set' },
+  remediation: `Disable what is enabled: systemctl --now disable ${services.join(' ')} (or remove the package).`,
+});
+
+const permissions = (id: string, path: string, mode: number, groups?: string[]): CisCheck => {
+  const octal = mode.toString(8);
+  const group = groups === undefined ? 'root' : `root (or ${groups.join(', ')})`;
+  return {
+    id,
+    benchmark: LINUX,
+    title: `Ensure permissions on ${path} are configured`,
+    level: 'LEVEL_1',
+    scored: true,
+    target: { read: 'file-permissions', path },
+    rule: { op: 'permissions', mode, ...(groups !== undefined ? { groups } : {}) },
+    remediation: `chown root:${groups?.[0] ?? 'root'} ${path} && chmod ${octal} ${path} (mode ${octal} or more restrictive, owner root, group ${group}).`,
+  };
+};
 
 export const CIS_CHECKS: readonly CisCheck[] = [
   // 4.1 Worker node configuration files
@@ -349,4 +393,37 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     '0',
   ),
   sysctl('3.2.8', 'Ensure TCP SYN Cookies is enabled', ['net.ipv4.tcp_syncookies'], '1'),
+  // Linux: special purpose services (2.2), none of which a Kubernetes node needs
+  service('2.2.3', 'Ensure Avahi Server is not enabled', ['avahi-daemon']),
+  service('2.2.4', 'Ensure CUPS is not enabled', ['cups']),
+  service('2.2.5', 'Ensure DHCP Server is not enabled', [
+    'isc-dhcp-server',
+    'isc-dhcp-server6',
+    'dhcpd',
+    'dhcpd6',
+  ]),
+  service('2.2.6', 'Ensure LDAP server is not enabled', ['slapd']),
+  service('2.2.7', 'Ensure NFS and RPC are not enabled', [
+    'nfs-server',
+    'nfs-kernel-server',
+    'rpcbind',
+  ]),
+  service('2.2.8', 'Ensure DNS Server is not enabled', ['named', 'bind9']),
+  service('2.2.9', 'Ensure FTP Server is not enabled', ['vsftpd']),
+  service('2.2.10', 'Ensure HTTP server is not enabled', ['apache2', 'httpd', 'lighttpd', 'nginx']),
+  service('2.2.11', 'Ensure IMAP and POP3 server is not enabled', ['dovecot']),
+  service('2.2.12', 'Ensure Samba is not enabled', ['smbd', 'smb']),
+  service('2.2.13', 'Ensure HTTP Proxy Server is not enabled', ['squid']),
+  service('2.2.14', 'Ensure SNMP Server is not enabled', ['snmpd']),
+  service('2.2.16', 'Ensure rsync service is not enabled', ['rsync', 'rsyncd']),
+  service('2.2.17', 'Ensure NIS Server is not enabled', ['ypserv']),
+  // Linux: system file permissions (6.1)
+  permissions('6.1.2', '/etc/passwd', 0o644),
+  permissions('6.1.3', '/etc/shadow', 0o640, ['shadow']),
+  permissions('6.1.4', '/etc/group', 0o644),
+  permissions('6.1.5', '/etc/gshadow', 0o640, ['shadow']),
+  permissions('6.1.6', '/etc/passwd-', 0o600),
+  permissions('6.1.7', '/etc/shadow-', 0o640, ['shadow']),
+  permissions('6.1.8', '/etc/group-', 0o644),
+  permissions('6.1.9', '/etc/gshadow-', 0o640, ['shadow']),
 ];

@@ -97,6 +97,23 @@ function passingNode(root: string): void {
   }
   file('proc/sys/net/ipv4/tcp_syncookies', '1\n', 0o644);
   file('proc/sys/kernel/randomize_va_space', '2\n', 0o644);
+  // The account files as Debian installs them: the shadow ones in group shadow (gid 42).
+  file('etc/passwd', 'root:x:0:0:root:/root:/bin/bash\n', 0o644);
+  file('etc/passwd-', 'root:x:0:0:root:/root:/bin/bash\n', 0o600);
+  file('etc/group', 'root:x:0:\nshadow:x:42:\n', 0o644);
+  file('etc/group-', 'root:x:0:\nshadow:x:42:\n', 0o644);
+  for (const f of ['shadow', 'shadow-', 'gshadow', 'gshadow-']) {
+    file(`etc/${f}`, 'root:*::\n', 0o640);
+    chownSync(join(root, 'etc', f), 0, 42);
+  }
+  // Enabled units a node has (its kubelet, containerd, ssh), none of the services 2.2 names.
+  for (const unit of ['kubelet.service', 'containerd.service', 'ssh.service']) {
+    mkdirSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+    symlinkSync(
+      `/lib/systemd/system/${unit}`,
+      join(root, 'etc/systemd/system/multi-user.target.wants', unit),
+    );
+  }
 }
 
 const config = (from: string, to: string) => (root: string) =>
@@ -105,6 +122,34 @@ const sys = (path: string, value: string) => (root: string) =>
   writeFileSync(join(root, 'proc/sys', path), `${value}\n`);
 const mounts = (from: string, to: string) => (root: string) =>
   writeFileSync(join(root, 'proc/1/mounts'), MOUNTS.replace(from, to));
+/** Enables a unit as `systemctl enable` does (a link in a target's wants folder). */
+const enable =
+  (unit: string, target = 'multi-user.target.wants') =>
+  (root: string) => {
+    mkdirSync(join(root, 'etc/systemd/system', target), { recursive: true });
+    symlinkSync(`/lib/systemd/system/${unit}`, join(root, 'etc/systemd/system', target, unit));
+  };
+const mode = (path: string, m: number) => (root: string) => chmodSync(join(root, path), m);
+const owner = (path: string, uid: number, gid: number) => (root: string) =>
+  chownSync(join(root, path), uid, gid);
+
+/** The service checks (2.2): one unit each enables, as its package would. */
+const SERVICES: Record<string, string> = {
+  '2.2.3': 'avahi-daemon.service',
+  '2.2.4': 'cups.socket',
+  '2.2.5': 'isc-dhcp-server.service',
+  '2.2.6': 'slapd.service',
+  '2.2.7': 'rpcbind.socket',
+  '2.2.8': 'named.service',
+  '2.2.9': 'vsftpd.service',
+  '2.2.10': 'nginx.service',
+  '2.2.11': 'dovecot.service',
+  '2.2.12': 'smbd.service',
+  '2.2.13': 'squid.service',
+  '2.2.14': 'snmpd.service',
+  '2.2.16': 'rsync.service',
+  '2.2.17': 'ypserv.service',
+};
 
 /** One way to break each check, and what the result then says. */
 const FAILING: Record<
@@ -227,6 +272,48 @@ const FAILING: Record<
       'net.ipv4.conf.all.accept_redirects=0, net.ipv4.conf.default.accept_redirects=0, net.ipv6.conf.all.accept_redirects=1, net.ipv6.conf.default.accept_redirects=0',
   },
   '3.2.8': { breakIt: sys('net/ipv4/tcp_syncookies', '0'), found: 'net.ipv4.tcp_syncookies=0' },
+  ...Object.fromEntries(
+    Object.entries(SERVICES).map(([id, unit]) => [
+      id,
+      {
+        breakIt: enable(unit, unit.endsWith('.socket') ? 'sockets.target.wants' : undefined),
+        found: `enabled: ${unit}`,
+      },
+    ]),
+  ),
+  '6.1.2': {
+    breakIt: mode('etc/passwd', 0o664),
+    found: 'mode 0664, owner 0:0 (group root)',
+  },
+  '6.1.3': {
+    breakIt: mode('etc/shadow', 0o644),
+    found: 'mode 0644, owner 0:42 (group shadow)',
+  },
+  '6.1.4': {
+    breakIt: owner('etc/group', 1000, 0),
+    found: 'mode 0644, owner 1000:0 (group root)',
+  },
+  '6.1.5': {
+    // A group other than root or shadow may not own it.
+    breakIt: owner('etc/gshadow', 0, 1000),
+    found: 'mode 0640, owner 0:1000',
+  },
+  '6.1.6': {
+    breakIt: mode('etc/passwd-', 0o644),
+    found: 'mode 0644, owner 0:0 (group root)',
+  },
+  '6.1.7': {
+    breakIt: mode('etc/shadow-', 0o4640),
+    found: 'mode 4640, owner 0:42 (group shadow)',
+  },
+  '6.1.8': {
+    breakIt: mode('etc/group-', 0o646),
+    found: 'mode 0646, owner 0:0 (group root)',
+  },
+  '6.1.9': {
+    breakIt: owner('etc/gshadow-', 1000, 42),
+    found: 'mode 0640, owner 1000:42 (group shadow)',
+  },
 };
 
 describe('cis node checks on a prepared node root', () => {

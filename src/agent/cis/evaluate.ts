@@ -14,7 +14,7 @@
  * was found says that the command line was not read.
  */
 import type { Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { parse } from 'yaml';
 import type { CisCheck, CisRule, CisTarget, KubeletFile, KubeletFlag } from './checks.ts';
@@ -203,10 +203,71 @@ async function readMountOptions(ctx: Context, t: Target<'mount-options'>): Promi
   return { value: line[3] ?? '' };
 }
 
+/** The host's group names by gid, from its /etc/group (none readable: no names). */
+async function groupNames(ctx: Context): Promise<Map<number, string>> {
+  const cached = ctx.docs.get('/etc/group#names');
+  if (cached instanceof Map) return cached as Map<number, string>;
+  const names = new Map<number, string>();
+  try {
+    for (const line of (await readFile(join(ctx.root, 'etc/group'), 'utf8')).split('\n')) {
+      const [name, , gid] = line.split(':');
+      if (name !== undefined && name !== '' && gid !== undefined && /^\d+$/.test(gid))
+        names.set(Number(gid), name);
+    }
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+  }
+  ctx.docs.set('/etc/group#names', names);
+  return names;
+}
+
+async function readPermissions(ctx: Context, t: Target<'file-permissions'>): Promise<Read> {
+  const s = await statOrMissing(join(ctx.root, t.path), t.path);
+  if ('missing' in s) return s;
+  const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
+  const group = (await groupNames(ctx)).get(s.gid) ?? '-';
+  return { value: `${mode} ${s.uid}:${s.gid} ${group}` };
+}
+
+/** The units linked from the `*.wants` and `*.requires` folders of /etc/systemd/system. */
+async function readEnabledServices(ctx: Context, t: Target<'systemd-enabled'>): Promise<Read> {
+  const units = join(ctx.root, 'etc/systemd/system');
+  let folders: string[];
+  try {
+    folders = await readdir(units);
+  } catch (err) {
+    if (isMissing(err)) return { missing: '/etc/systemd/system does not exist (no systemd)' };
+    throw err;
+  }
+  const linked = new Set<string>();
+  for (const f of folders) {
+    if (!f.endsWith('.wants') && !f.endsWith('.requires')) continue;
+    try {
+      for (const unit of await readdir(join(units, f))) linked.add(unit);
+    } catch (err) {
+      if (!isMissing(err) && (err as { code?: string }).code !== 'ENOTDIR') throw err;
+    }
+  }
+  const enabled: string[] = [];
+  for (const name of t.services) {
+    for (const unit of [`${name}.service`, `${name}.socket`]) {
+      if (!linked.has(unit)) continue;
+      // A unit linked to /dev/null in /etc/systemd/system is masked: it cannot start.
+      const masked = await readlink(join(units, unit)).then(
+        (to) => to === '/dev/null',
+        () => false,
+      );
+      if (!masked) enabled.push(unit);
+    }
+  }
+  return { value: enabled.length > 0 ? enabled.join(', ') : undefined };
+}
+
 /** The file a read failing as missing names: the configuration file for its fields. */
 function missingPath(ctx: Context, t: CisTarget): string {
   if (t.read === 'kubelet-config' || t.read === 'kubelet-config-keys')
     return configPath(ctx, t.path) ?? t.path;
+  if (t.read === 'systemd-enabled') return '/etc/systemd/system';
   return 'path' in t ? t.path : `${ctx.proc}/1/mounts`;
 }
 
@@ -230,6 +291,10 @@ async function readTarget(ctx: Context, t: CisTarget): Promise<Read> {
         return await readSysctls(ctx.proc, t.names);
       case 'mount-options':
         return await readMountOptions(ctx, t);
+      case 'file-permissions':
+        return await readPermissions(ctx, t);
+      case 'systemd-enabled':
+        return await readEnabledServices(ctx, t);
     }
   } catch (err) {
     if (isMissing(err)) return { missing: `${missingPath(ctx, t)} does not exist` };
@@ -238,10 +303,30 @@ async function readTarget(ctx: Context, t: CisTarget): Promise<Read> {
 }
 
 function show(t: CisTarget, v: string | number | boolean | undefined): string {
+  if (t.read === 'systemd-enabled') return v === undefined ? 'none enabled' : `enabled: ${v}`;
+  if (t.read === 'file-permissions' && typeof v === 'string') {
+    const [mode, owner, group] = v.split(' ');
+    return `mode ${mode}, owner ${owner}${group !== '-' ? ` (group ${group})` : ''}`;
+  }
   if (v === undefined) return 'absent';
   if (t.read === 'file-mode' && typeof v === 'number')
     return `mode ${v.toString(8).padStart(3, '0')}`;
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/**
+ * Whether a `file-permissions` value (`<mode> <uid>:<gid> <group>`) has no bits wider than
+ * `mode` (set-id and sticky bits included), is owned by root, and has group root or a group
+ * named in `groups`.
+ */
+function permitted(value: string, mode: number, groups: readonly string[]): boolean {
+  const [bits, owner, group] = value.split(' ');
+  const [uid, gid] = (owner ?? '').split(':');
+  return (
+    (parseInt(bits ?? '', 8) & ~mode & 0o7777) === 0 &&
+    uid === '0' &&
+    (gid === '0' || (group !== undefined && groups.includes(group)))
+  );
 }
 
 function follows(rule: CisRule, v: string | number | boolean | undefined): boolean {
@@ -269,6 +354,8 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
       );
     case 'not-zero-duration':
       return v === undefined || !isZeroDuration(v);
+    case 'permissions':
+      return typeof v === 'string' && permitted(v, rule.mode, rule.groups ?? []);
   }
 }
 

@@ -8,6 +8,7 @@
 import type { KubeClient } from './client.ts';
 import { isNotFound } from './client.ts';
 import {
+  collectionPath,
   type KubeObject,
   type ManagedFieldsEntry,
   objectPath,
@@ -151,7 +152,8 @@ export function foldStatusEntries(
 
 /**
  * Folds the object's `/status` managedFields entries into its main ones (`foldStatusEntries`):
- * it is read whole (a cache keeps only the product's own entries) and patched with a
+ * it is read whole (a cache keeps only the product's own entries) by a list of that one name
+ * (the verbs a controller with a cache already has: list, patch) and patched with a
  * resourceVersion test, so a concurrent write makes it fail and the caller retry. Returns
  * whether anything was written.
  */
@@ -161,11 +163,14 @@ export async function foldStatusManagedFields(
   name: string,
   namespace?: string,
 ): Promise<boolean> {
-  const path = objectPath(resource, name, namespace);
-  const live = await client.get<KubeObject>(path);
+  const list = await client.get<{ items: KubeObject[] }>(collectionPath(resource, namespace), {
+    query: { fieldSelector: `metadata.name=${name}` },
+  });
+  const live = list.items[0];
+  if (live === undefined) return false;
   const folded = foldStatusEntries(live.metadata.managedFields);
   if (folded === undefined) return false;
-  await client.request('PATCH', path, {
+  await client.request('PATCH', objectPath(resource, name, namespace), {
     body: [
       { op: 'test', path: '/metadata/resourceVersion', value: live.metadata.resourceVersion },
       { op: 'replace', path: '/metadata/managedFields', value: folded },

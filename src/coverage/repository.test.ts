@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CoveredResourceStatus } from '../api/v1alpha1/covered-resource.ts';
 import { type CoverageConfig, coverageConfig } from './config.ts';
 import type { ScanResult } from './image.ts';
-import { type RepositoryImage, decideRepository, holdLastScannedAt } from './repository.ts';
+import { type RepositoryImage, decideRepository } from './repository.ts';
 
 const REPOSITORY = 'r.example/team/app';
 const config = (spec: unknown = {}): CoverageConfig => coverageConfig(spec).config;
@@ -137,109 +137,5 @@ describe('repository coverage from its images', () => {
         lastScannedAt: T(9),
       },
     });
-  });
-});
-
-describe('a repository write that only moves lastScannedAt', () => {
-  const status = (lastScannedAt: string | undefined, reason: 'SUCCESSFUL' | 'ACCESS_DENIED') => {
-    const out = decideRepository(
-      REPOSITORY,
-      [
-        image(1, reason, {
-          ...(lastScannedAt !== undefined ? { lastScannedAt } : {}),
-          ...(reason === 'ACCESS_DENIED' ? { result: denied(1, 'denied') } : {}),
-        }),
-      ],
-      config(),
-    );
-    if (out.kind !== 'write') throw new Error('expected a write');
-    return out.status;
-  };
-  const at = (s: number): number => Date.parse(T(s));
-
-  it.each<
-    [
-      string,
-      CoveredResourceStatus | undefined,
-      CoveredResourceStatus,
-      number | undefined,
-      number,
-      number | undefined,
-    ]
-  >([
-    [
-      'a new repository is written at once',
-      undefined,
-      status(T(5), 'SUCCESSFUL'),
-      undefined,
-      at(5),
-      undefined,
-    ],
-    [
-      'its first lastScannedAt is written at once',
-      status(undefined, 'SUCCESSFUL'),
-      status(T(5), 'SUCCESSFUL'),
-      at(4),
-      at(5),
-      undefined,
-    ],
-    [
-      'a newer lastScannedAt within 3 s of the last write waits for the rest of the window',
-      status(T(1), 'SUCCESSFUL'),
-      status(T(5), 'SUCCESSFUL'),
-      at(4),
-      at(5),
-      2_000,
-    ],
-    [
-      'a newer lastScannedAt after the window is written at once',
-      status(T(1), 'SUCCESSFUL'),
-      status(T(9), 'SUCCESSFUL'),
-      at(4),
-      at(8),
-      undefined,
-    ],
-    [
-      'a change of reason is written at once',
-      status(T(1), 'SUCCESSFUL'),
-      status(T(5), 'ACCESS_DENIED'),
-      at(4),
-      at(5),
-      undefined,
-    ],
-    [
-      'nothing to change holds nothing (the write is skipped anyway)',
-      status(T(1), 'SUCCESSFUL'),
-      status(T(1), 'SUCCESSFUL'),
-      at(4),
-      at(5),
-      undefined,
-    ],
-    [
-      'a clock behind the server waits no longer than the window',
-      status(T(1), 'SUCCESSFUL'),
-      status(T(5), 'SUCCESSFUL'),
-      at(40),
-      at(5),
-      3_000,
-    ],
-  ])('%s', (_name, current, next, lastWriteAt, now, wait) => {
-    expect(holdLastScannedAt(current, next, lastWriteAt, now)).toBe(wait);
-  });
-
-  it('ignores findingCounts, which another field manager writes', () => {
-    const current = {
-      ...status(T(1), 'SUCCESSFUL'),
-      findingCounts: {
-        critical: 0,
-        high: 1,
-        medium: 0,
-        low: 0,
-        informational: 0,
-        untriaged: 0,
-        total: 1,
-      },
-    };
-    expect(holdLastScannedAt(current, status(T(5), 'SUCCESSFUL'), at(4), at(5))).toBe(2_000);
   });
 });

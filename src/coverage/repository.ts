@@ -4,7 +4,6 @@
  * (controllers/coverage/repository.ts) reads the images' CoveredResources and held results,
  * asks `decideRepository` and writes or removes.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { CoveredResourceStatus } from '../api/v1alpha1/covered-resource.ts';
 import { type CoverageConfig, repositoryFrequency } from './config.ts';
 import { type ScanResult, scanMessageOf, scanStateOf } from './image.ts';
@@ -64,32 +63,4 @@ export function decideRepository(
       .at(-1),
   });
   return { kind: 'write', status };
-}
-
-/**
- * How long after a repository's last write a write that would only move its `lastScannedAt`
- * waits: the scans of its images that end within it are written together, once.
- */
-export const LAST_SCANNED_COALESCE_MS = 3_000;
-
-/**
- * Milliseconds to wait before writing `next` over `current` when the write would only move
- * `lastScannedAt` and the last write was less than `LAST_SCANNED_COALESCE_MS` ago; undefined
- * when the write should go now (a first write, a change of anything else, the window over).
- * The wait never exceeds the window, whatever the clocks say.
- */
-export function holdLastScannedAt(
-  current: CoveredResourceStatus | undefined,
-  next: CoveredResourceStatus,
-  lastWriteAt: number | undefined,
-  now: number,
-): number | undefined {
-  if (current === undefined || lastWriteAt === undefined) return undefined;
-  const { lastScannedAt: was, findingCounts: _c, ...restCurrent } = current;
-  const { lastScannedAt: will, findingCounts: _n, ...restNext } = next;
-  if (was === undefined || will === was || !isDeepStrictEqual(restCurrent, restNext)) {
-    return undefined;
-  }
-  const wait = Math.min(LAST_SCANNED_COALESCE_MS, lastWriteAt + LAST_SCANNED_COALESCE_MS - now);
-  return wait > 0 ? wait : undefined;
 }

@@ -3,13 +3,20 @@
 // findings controller's manager) are taken over by the new controller with no conflict and no
 // leftover field, converged objects get no write at all, and every later write leaves no entry
 // of the dropped subresource behind.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { API_VERSION } from '../../src/api/v1alpha1/common.ts';
 import { FIELD_MANAGERS, kinds } from '../../src/api/v1alpha1/resources.ts';
 import { coveredResourceName } from '../../src/coverage/names.ts';
+import { foldStatusManagedFields } from '../../src/kube/apply.ts';
+import { KubeClient } from '../../src/kube/client.ts';
 import { collectionPath, type KubeObject, objectPath } from '../../src/kube/resources.ts';
+import { impersonating } from './api-helpers.ts';
 import { Writer } from './coverage-fixtures.ts';
 import { eventually } from './helpers.ts';
+import { ADMIN_NAMESPACE, CONTROLLER_SA, manifestsDir } from './manifests.ts';
 import {
   crdDocuments,
   type ProductEnvironment,
@@ -190,6 +197,62 @@ describe('upgrade of CoveredResources written through the status subresource', (
         .sort(),
     ).toEqual([FIELD_MANAGERS.coverage, FIELD_MANAGERS.findings]);
     oldVersions = new Map((await list()).map((c) => [c.metadata.name, c.metadata.resourceVersion]));
+  });
+
+  it('the controller’s role is enough to fold the old entries (it may list and patch CoveredResources, not get them)', async () => {
+    const probe = 'upgrade-probe';
+    await writer.apply(
+      kinds.coveredResources,
+      { apiVersion: API_VERSION, kind: 'CoveredResource', metadata: { name: probe } },
+      FIELD_MANAGERS.coverage,
+    );
+    await writer.apply(
+      kinds.coveredResources,
+      {
+        apiVersion: API_VERSION,
+        kind: 'CoveredResource',
+        metadata: { name: probe },
+        status: {
+          resourceType: 'NAMESPACE',
+          resourceId: probe,
+          scanStatus: { statusCode: 'ACTIVE', reason: 'SUCCESSFUL' },
+        },
+      },
+      FIELD_MANAGERS.coverage,
+      'status',
+    );
+    const rbac = parseAllDocuments(
+      readFileSync(join(manifestsDir, 'controller', 'rbac.yaml'), 'utf8'),
+    )
+      .map((d) => d.toJS() as { kind: string; metadata: { name: string } })
+      .filter(
+        (o) => o.metadata.name === 'kube-inspector-controller' && o.kind.startsWith('ClusterRole'),
+      );
+    expect(rbac.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+    await env.apply(...rbac);
+    const asController = await KubeClient.create(
+      impersonating(env.kubeConfig, `system:serviceaccount:${ADMIN_NAMESPACE}:${CONTROLLER_SA}`),
+    );
+    try {
+      await eventually('the role in effect', async () =>
+        (await asController
+          .get<{ items: unknown[] }>(collectionPath(kinds.coveredResources))
+          .catch(() => undefined))
+          ? true
+          : undefined,
+      );
+      await expect(asController.get(objectPath(kinds.coveredResources, probe))).rejects.toThrow(
+        /forbidden|403/i,
+      );
+      expect(await foldStatusManagedFields(asController, kinds.coveredResources, probe)).toBe(true);
+    } finally {
+      await asController.close();
+    }
+    const folded = await get(probe);
+    expect(statusEntries(folded)).toEqual([]);
+    expect(folded.status?.scanStatus?.reason).toBe('SUCCESSFUL');
+    await writer.remove(kinds.coveredResources, probe);
+    oldVersions.delete(probe);
   });
 
   it('the new controller converges them with no conflict, no leftover field and no write to what is current', async () => {

@@ -187,9 +187,13 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))('the CRD of %s', (_kind, i
     expect(lintRoot(root)).toEqual([]);
   });
 
-  it('is served as kubeinspector.io/v1alpha1 with the status subresource and the inspector category', () => {
+  it('is served as kubeinspector.io/v1alpha1 with the status subresource (CoveredResource: none) and the inspector category', () => {
     expect(`${crd.spec.group}/${version?.name}`).toBe(API_VERSION);
-    expect(version).toMatchObject({ served: true, storage: true, subresources: { status: {} } });
+    expect(version).toMatchObject({ served: true, storage: true });
+    // Only the controller writes a CoveredResource: one apply carries labels and status (ADR 505).
+    expect(version?.subresources).toEqual(
+      info.kind === 'CoveredResource' ? undefined : { status: {} },
+    );
     expect(crd.spec.names.categories).toEqual([CATEGORY]);
     expect(crd.spec.names.shortNames.length).toBeGreaterThan(0);
     expect(crd.metadata.name).toBe(`${info.plural}.kubeinspector.io`);

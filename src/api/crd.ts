@@ -1,6 +1,7 @@
 // From zod schemas to CustomResourceDefinitions: zod's OpenAPI 3.0 output is
 // rewritten into a structural schema (what the API server requires), wrapped
-// into a CRD with names, printer columns and the status subresource, and
+// into a CRD with names, printer columns and (for every kind but CoveredResource)
+// the status subresource, and
 // linted so that a schema the API server would reject or silently prune never
 // gets generated.
 import { z } from 'zod';
@@ -240,7 +241,7 @@ export interface CustomResourceDefinition {
       name: string;
       served: boolean;
       storage: boolean;
-      subresources: { status: Record<string, never> };
+      subresources?: { status: Record<string, never> };
       additionalPrinterColumns: KindInfo['printerColumns'];
       schema: { openAPIV3Schema: JsonSchema };
     }[];
@@ -293,7 +294,7 @@ export function customResourceDefinition(info: KindInfo): CustomResourceDefiniti
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(info.statusSubresource === false ? {} : { subresources: { status: {} } }),
           additionalPrinterColumns: info.printerColumns,
           schema: { openAPIV3Schema: rootSchema(info) },
         },

@@ -8,6 +8,7 @@
 import type { KubeClient } from './client.ts';
 import { isNotFound } from './client.ts';
 import {
+  collectionPath,
   type KubeObject,
   type ManagedFieldsEntry,
   objectPath,
@@ -72,16 +73,111 @@ export function wouldChange(
 ): boolean {
   if (current === undefined) return true;
   if (!isSubset(desired, current, true)) return true;
-  const own = ownEntry(current, subresource, manager);
-  if (own?.fieldsV1 !== undefined) {
+  let owned = ownEntry(current, subresource, manager)?.fieldsV1;
+  // Status written to the main resource (a kind without the status subresource): what the
+  // manager wrote through /status before the subresource was dropped is its own too.
+  const statusInMain = subresource === undefined && desired.status !== undefined;
+  if (statusInMain) {
+    const legacy = ownEntry(current, 'status', manager)?.fieldsV1;
+    if (legacy !== undefined) owned = unionFields(owned ?? {}, legacy);
+  }
+  if (owned !== undefined) {
     // Compare within the part this request writes: status for /status, the rest otherwise.
     const scoped =
       subresource === 'status'
-        ? { 'f:status': own.fieldsV1['f:status'] ?? {} }
-        : Object.fromEntries(Object.entries(own.fieldsV1).filter(([k]) => k !== 'f:status'));
+        ? { 'f:status': owned['f:status'] ?? {} }
+        : statusInMain
+          ? owned
+          : Object.fromEntries(Object.entries(owned).filter(([k]) => k !== 'f:status'));
     if (ownsFieldsNotIn(scoped, desired)) return true;
   }
   return false;
+}
+
+/** The union of two fieldsV1 sets. */
+export function unionFields(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const mine = out[k];
+    out[k] =
+      mine !== null && typeof mine === 'object' && v !== null && typeof v === 'object'
+        ? unionFields(mine as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** How the API server tells two entries of the main resource apart (their time aside). */
+function managerKey(e: ManagedFieldsEntry): string {
+  return JSON.stringify([
+    e.manager ?? '',
+    e.operation ?? '',
+    e.operation === 'Update' ? (e.apiVersion ?? '') : '',
+  ]);
+}
+
+/**
+ * managedFields with every entry of the status subresource folded into the main resource's
+ * entry of the same manager (fields united, the later time kept); undefined when there is no
+ * such entry. For a kind whose status subresource was dropped: an entry of `/status` can no
+ * longer be written, so the fields it owns would stay owned by it for ever, and a field its
+ * manager stops sending would never be removed.
+ */
+export function foldStatusEntries(
+  entries: readonly ManagedFieldsEntry[] | undefined,
+): ManagedFieldsEntry[] | undefined {
+  if (entries === undefined || !entries.some((e) => e.subresource === 'status')) return undefined;
+  const out = new Map<string, ManagedFieldsEntry>();
+  for (const e of entries) {
+    const { subresource: _s, ...main } = e;
+    const key = managerKey(e);
+    const same = out.get(key);
+    if (same === undefined) {
+      out.set(key, main);
+      continue;
+    }
+    out.set(key, {
+      ...same,
+      ...(same.time === undefined || (main.time !== undefined && main.time > same.time)
+        ? { time: main.time }
+        : {}),
+      fieldsV1: unionFields(same.fieldsV1 ?? {}, main.fieldsV1 ?? {}),
+    });
+  }
+  return [...out.values()];
+}
+
+/**
+ * Folds the object's `/status` managedFields entries into its main ones (`foldStatusEntries`):
+ * it is read whole (a cache keeps only the product's own entries) by a list of that one name
+ * (the verbs a controller with a cache already has: list, patch) and patched with a
+ * resourceVersion test, so a concurrent write makes it fail and the caller retry. Returns
+ * whether anything was written.
+ */
+export async function foldStatusManagedFields(
+  client: KubeClient,
+  resource: ResourceType,
+  name: string,
+  namespace?: string,
+): Promise<boolean> {
+  const list = await client.get<{ items: KubeObject[] }>(collectionPath(resource, namespace), {
+    query: { fieldSelector: `metadata.name=${name}` },
+  });
+  const live = list.items[0];
+  if (live === undefined) return false;
+  const folded = foldStatusEntries(live.metadata.managedFields);
+  if (folded === undefined) return false;
+  await client.request('PATCH', objectPath(resource, name, namespace), {
+    body: [
+      { op: 'test', path: '/metadata/resourceVersion', value: live.metadata.resourceVersion },
+      { op: 'replace', path: '/metadata/managedFields', value: folded },
+    ],
+    contentType: 'application/json-patch+json',
+  });
+  return true;
 }
 
 export interface ApplyOptions {
@@ -114,6 +210,21 @@ export async function apply<T extends KubeObject>(
   const manager = options.fieldManager ?? fieldManager;
   if (!wouldChange(desired, options.current, subresource, manager))
     return { written: false, object: undefined };
+  // Status to the main resource over entries of a dropped status subresource: fold them first,
+  // so this apply owns (and can remove) every field its manager wrote before.
+  if (
+    subresource === undefined &&
+    desired.status !== undefined &&
+    options.current?.metadata.managedFields?.some((e) => e.subresource === 'status') === true &&
+    options.dryRun !== true
+  ) {
+    await foldStatusManagedFields(
+      client,
+      resource,
+      desired.metadata.name,
+      desired.metadata.namespace,
+    );
+  }
   const body = {
     ...desired,
     apiVersion:

@@ -1,6 +1,6 @@
 // `kube-inspector findings export`, `kube-inspector coverage` and the `kubectl inspector`
 // plugin, as real processes against a real API server: CoveredResource objects created with
-// kubectl (status through the status subresource), Findings written into the store of a running
+// kubectl (status in the object: the kind has no status subresource), Findings written into the store of a running
 // controller and read through the findings API behind kube-apiserver.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -40,29 +40,13 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-/** Creates an object with kubectl, then sets its status through the status subresource. */
-async function createWithStatus(object: {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  status?: object;
-}): Promise<void> {
-  const { status, ...rest } = object;
+/** Creates a CoveredResource with kubectl, its status in the object (no status subresource). */
+async function createCovered(object: object): Promise<void> {
   await env.kubectlWithInput(
-    JSON.stringify({ apiVersion: 'kubeinspector.io/v1alpha1', ...rest }),
+    JSON.stringify({ apiVersion: 'kubeinspector.io/v1alpha1', ...object }),
     'create',
     '-f',
     '-',
-  );
-  if (status === undefined) return;
-  await env.kubectl(
-    'patch',
-    object.kind.toLowerCase(),
-    object.metadata.name,
-    ...(object.metadata.namespace ? ['-n', object.metadata.namespace] : []),
-    '--subresource=status',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ status }),
   );
 }
 
@@ -159,7 +143,7 @@ const coveredResources = [
 beforeAll(async () => {
   env = await startProductEnvironment();
   await env.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
-  for (const o of coveredResources) await createWithStatus(o);
+  for (const o of coveredResources) await createCovered(o);
   // The findings API with no controller area running: nothing rewrites these findings.
   controller = await startController(env, { setups: [] });
   for (const f of findings) {

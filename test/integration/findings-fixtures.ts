@@ -1,7 +1,8 @@
 /**
  * Building blocks of the findings tests: the objects the coverage controller and the node agent
- * write, written here the way they write them (server-side apply under their field managers,
- * status through the status subresource), a real Debian 12 package set, and a copy of the OSV
+ * write, written here the way they write them (server-side apply under their field managers;
+ * a NodeInventory's status through the status subresource, a CoveredResource's in the same
+ * apply as its labels), a real Debian 12 package set, and a copy of the OSV
  * fixtures (real advisories) that a test can change to play a database update.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -124,17 +125,13 @@ async function applyCovered(
   labels: Record<string, string>,
   status: Record<string, unknown>,
 ): Promise<void> {
+  // One apply: CoveredResource has no status subresource.
   await apply(client, kinds.coveredResources, {
     apiVersion: API,
     kind: 'CoveredResource',
     metadata: { name, labels },
+    status,
   });
-  await apply(
-    client,
-    kinds.coveredResources,
-    { apiVersion: API, kind: 'CoveredResource', metadata: { name }, status },
-    { status: true },
-  );
 }
 
 /** Writes a node's CoveredResource as the coverage controller does (field manager kube-inspector). */

@@ -62,6 +62,11 @@ export interface KindInfo {
   /** True when spec must be present. */
   specRequired: boolean;
   status: z.ZodType;
+  /**
+   * Whether status is a subresource (default true). False for a kind only the controller
+   * writes, so one server-side apply creates or changes the object with its status (ADR 505).
+   */
+  statusSubresource?: boolean;
   printerColumns: PrinterColumn[];
 }
 
@@ -124,6 +129,7 @@ export const KINDS: readonly KindInfo[] = [
     description:
       'CoveredResource is the coverage of one node, image, image repository, workload or namespace: whether it is scanned (ACTIVE) or not (INACTIVE) and why, like an item of Inspector ListCoverage. Written by the controller.',
     specRequired: false,
+    statusSubresource: false,
     status: CoveredResourceStatusSchema,
     printerColumns: [
       {

@@ -1,7 +1,7 @@
 /**
  * What every coverage reconciler shares: the caches (trimmed to the fields coverage reads),
  * their indexes, the configuration in effect, the scan queue, and the one way CoveredResources
- * are written (server-side apply of labels and status, skipped when nothing would change).
+ * are written (one server-side apply of labels and status, skipped when nothing would change).
  */
 import { API_VERSION, LABELS } from '../../api/v1alpha1/common.ts';
 import type {
@@ -168,10 +168,10 @@ export class CoverageContext {
   }
 
   /**
-   * Writes a CoveredResource's labels and status; each part only when it would change. A new
-   * object takes two requests (the API server drops the status of a create when the status is
-   * a subresource); a change of reason two (labels are metadata); any other change one.
-   * Returns whether anything was written, and the object's uid (for Events about it).
+   * Writes a CoveredResource's labels and status in one server-side apply (the kind has no
+   * status subresource, ADR 505), skipped when it would change nothing: one request for a new
+   * object or any change, none otherwise. Returns whether anything was written, and the
+   * object's uid (for Events about it).
    */
   async write(
     name: string,
@@ -179,28 +179,20 @@ export class CoverageContext {
     status: CoveredResourceStatus,
   ): Promise<{ written: boolean; uid: string | undefined }> {
     const current = this.covered.get(name);
-    const client = this.deps.manager.client;
     // findingCounts belongs to the findings controller (its own field manager).
     const { findingCounts: _counts, ...own } = status;
-    status = own;
-    const meta = await apply(
-      client,
+    const res = await apply(
+      this.deps.manager.client,
       kinds.coveredResources,
-      { apiVersion: API_VERSION, kind: 'CoveredResource', metadata: { name, labels } },
+      {
+        apiVersion: API_VERSION,
+        kind: 'CoveredResource',
+        metadata: { name, labels },
+        status: own,
+      },
       { current, fieldManager: FIELD_MANAGERS.coverage },
     );
-    const st = await apply(
-      client,
-      kinds.coveredResources,
-      { apiVersion: API_VERSION, kind: 'CoveredResource', metadata: { name }, status },
-      {
-        current: meta.written ? meta.object : current,
-        status: true,
-        fieldManager: FIELD_MANAGERS.coverage,
-      },
-    );
-    const uid = (st.object ?? meta.object ?? current)?.metadata.uid;
-    return { written: meta.written || st.written, uid };
+    return { written: res.written, uid: (res.object ?? current)?.metadata.uid };
   }
 
   /** A Warning Event about a CoveredResource (recorded in the default namespace). */

@@ -599,7 +599,8 @@ export class FindingsReconciler implements Reconciler {
           metadata: { name: cr.metadata.name },
           status: { findingCounts: counts },
         },
-        { status: true, fieldManager: FIELD_MANAGERS.findings, current: cr },
+        // The main resource: CoveredResource has no status subresource (ADR 505).
+        { fieldManager: FIELD_MANAGERS.findings, current: cr },
       );
     } catch (err) {
       // Deleted since the cache saw it (the coverage controller removes what it no longer covers).

@@ -103,6 +103,8 @@ async function start(project: TestProject): Promise<void> {
   // Pushed through the loopback address, pulled and scanned through the pods' one.
   const image = `${node.podRegistry}/kube-inspector:e2e`;
   const built = await buildImage({
+    // The local base image always: trying the Dockerfile's default would ask a public registry.
+    nodeImage: 'local',
     tag: 'localhost/kube-inspector:e2e',
     push: `${node.registry}/kube-inspector:e2e`,
     storage: join(cacheRoot(), 'image-build', 'storage'),

@@ -66,6 +66,7 @@ tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key
 podPidsLimit: 4096
 rotateCertificates: true
 serverTLSBootstrap: true
+tlsCipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
 `;
 
 /** A kubeadm worker's files: failing 4.1.6, 4.1.9, 4.2.1, 4.2.4, /tmp noexec and send_redirects. */

@@ -90,6 +90,10 @@ export type CisRule =
   | { op: 'all-equal'; value: string }
   /** A duration that is absent or not zero (`0`, `0s`, `0m0s`... are zero). */
   | { op: 'not-zero-duration' }
+  /** A number no smaller than `value`, or absent (the kubelet's default then applies). */
+  | { op: 'absent-or-at-least'; value: number }
+  /** A list (comma-separated) that is set and holds only these values. */
+  | { op: 'subset-of'; values: string[] }
   /**
    * A `file-permissions` value: bits no wider than `mode`, owned by root (uid 0), and its group
    * root (gid 0) or one of `groups` by name (the `shadow` group of Debian-family systems).
@@ -115,6 +119,18 @@ const KUBELET_SERVICE = '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf';
 const KUBELET_KUBECONFIG = '/etc/kubernetes/kubelet.conf';
 const CLIENT_CA = '/etc/kubernetes/pki/ca.crt';
 const KUBELET_CONFIG = '/var/lib/kubelet/config.yaml';
+
+/** The TLS cipher suites the benchmark calls strong (4.2.12), as the kubelet names them. */
+const STRONG_CIPHERS = [
+  'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
+  'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+  'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305',
+  'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+  'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305',
+  'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+  'TLS_RSA_WITH_AES_256_GCM_SHA384',
+  'TLS_RSA_WITH_AES_128_GCM_SHA256',
+];
 
 function filePair(
   ids: [string, string],
@@ -318,6 +334,15 @@ export const CIS_CHECKS: readonly CisCheck[] = [
     remediation:
       "Remove --hostname-override from the kubelet's command line (its service file or drop-in); restart the kubelet.",
   },
+  manual(
+    kubelet(
+      '4.2.8',
+      'Ensure that the eventRecordQPS argument is set to a level which ensures appropriate event capture',
+      { key: 'eventRecordQPS', flag: { flag: '--event-qps' } },
+      { op: 'absent-or-at-least', value: 0 },
+      'set eventRecordQPS to the events a second the kubelet may send (0 or more; 0 sends every event unthrottled)',
+    ),
+  ),
   manual({
     id: '4.2.9',
     benchmark: K8S,
@@ -351,6 +376,15 @@ export const CIS_CHECKS: readonly CisCheck[] = [
       },
       { op: 'not-equals', value: false },
       'remove RotateKubeletServerCertificate: false from featureGates (it defaults to true)',
+    ),
+  ),
+  manual(
+    kubelet(
+      '4.2.12',
+      'Ensure that the Kubelet only makes use of Strong Cryptographic Ciphers',
+      { key: 'tlsCipherSuites', flag: { flag: '--tls-cipher-suites' } },
+      { op: 'subset-of', values: STRONG_CIPHERS },
+      `set tlsCipherSuites to ${STRONG_CIPHERS.join(', ')} or a subset of them`,
     ),
   ),
   manual(

@@ -64,6 +64,10 @@ tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key
 podPidsLimit: 4096
 rotateCertificates: true
 serverTLSBootstrap: true
+eventRecordQPS: 5
+tlsCipherSuites:
+  - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+  - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 `;
 
 const MOUNTS = [
@@ -219,6 +223,16 @@ const FAILING: Record<
     found: 'tlsCertFile=/var/lib/kubelet/pki/kubelet.crt, tlsPrivateKeyFile absent',
   },
   '4.2.13': { breakIt: config('podPidsLimit: 4096\n', ''), found: 'absent' },
+  '4.2.8': { breakIt: config('eventRecordQPS: 5', 'eventRecordQPS: -1'), found: '-1' },
+  '4.2.12': {
+    // A weak suite among strong ones.
+    breakIt: config(
+      '  - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n',
+      '  - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n  - TLS_RSA_WITH_3DES_EDE_CBC_SHA\n',
+    ),
+    found:
+      'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_3DES_EDE_CBC_SHA',
+  },
   '4.2.10': {
     breakIt: config('rotateCertificates: true', 'rotateCertificates: false'),
     found: 'false',
@@ -385,6 +399,51 @@ describe('cis node checks: values written in other ways', () => {
   ])('streamingConnectionIdleTimeout: %s is %s', async (value, status) => {
     config('readOnlyPort: 0', `readOnlyPort: 0\nstreamingConnectionIdleTimeout: ${value}`)(root);
     expect(await statusOf('4.2.5')).toBe(status);
+  });
+
+  it('no cipher suites named: the Go defaults are not a list of strong ones (4.2.12 fails); no eventRecordQPS: the default passes (4.2.8)', async () => {
+    config('eventRecordQPS: 5\n', '')(root);
+    writeFileSync(
+      join(root, 'var/lib/kubelet/config.yaml'),
+      readFileSync(join(root, 'var/lib/kubelet/config.yaml'), 'utf8').replace(
+        /tlsCipherSuites:\n(  - .*\n)+/,
+        '',
+      ),
+    );
+    const results = await evaluateCis(root, CIS_CHECKS);
+    expect(results.find((r) => r.id === '4.2.12')).toEqual({
+      id: '4.2.12',
+      status: 'FAILED',
+      found: 'absent',
+    });
+    expect(results.find((r) => r.id === '4.2.8')?.status).toBe('PASSED');
+  });
+
+  it('services: a masked unit is not enabled; a host without systemd units does not apply', async () => {
+    enable('cups.service')(root);
+    symlinkSync('/dev/null', join(root, 'etc/systemd/system/cups.service'));
+    expect(await statusOf('2.2.4')).toBe('PASSED');
+    rmSync(join(root, 'etc/systemd'), { recursive: true });
+    const results = await evaluateCis(root, CIS_CHECKS);
+    expect(results.find((r) => r.id === '2.2.4')).toEqual({
+      id: '2.2.4',
+      status: 'NOT_APPLICABLE',
+      found: '/etc/systemd/system does not exist (no systemd)',
+    });
+  });
+
+  it('account files: group root passes where shadow is allowed; an unnamed group is shown by number', async () => {
+    chownSync(join(root, 'etc/shadow'), 0, 0);
+    expect(await statusOf('6.1.3')).toBe('PASSED');
+    chownSync(join(root, 'etc/shadow'), 0, 4242);
+    const results = await evaluateCis(root, CIS_CHECKS);
+    expect(results.find((r) => r.id === '6.1.3')).toEqual({
+      id: '6.1.3',
+      status: 'FAILED',
+      found: 'mode 0640, owner 0:4242',
+    });
+    rmSync(join(root, 'etc/gshadow-'));
+    expect(await statusOf('6.1.9')).toBe('NOT_APPLICABLE');
   });
 
   it('a node without IPv6 is judged on its IPv4 redirects alone', async () => {

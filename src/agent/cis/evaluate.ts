@@ -186,7 +186,9 @@ async function readConfigKey(ctx: Context, t: Target<'kubelet-config'>): Promise
   if (raw !== undefined && t.flag !== undefined)
     return { value: typed(raw), flag: t.flag.gate ?? t.flag.flag };
   const path = configPath(ctx, t.path);
-  const v = dig(await kubeletConfig(ctx, path), t.key);
+  let v = dig(await kubeletConfig(ctx, path), t.key);
+  // A list of strings (tlsCipherSuites) reads as the flag spells it: joined by commas.
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) v = v.join(',');
   if (v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
     return { error: `${t.key} is not a scalar in ${path ?? t.path}` };
   return { value: v };
@@ -329,6 +331,22 @@ function permitted(value: string, mode: number, groups: readonly string[]): bool
   );
 }
 
+type ListRule = Extract<CisRule, { op: 'includes' | 'all-set' | 'all-equal' | 'subset-of' }>;
+
+/** The rules on text that lists several things: options, pairs, values. */
+function followsList(rule: ListRule, v: string): boolean {
+  switch (rule.op) {
+    case 'includes':
+      return v.split(',').includes(rule.value);
+    case 'all-set':
+      return v.split(', ').every((pair) => !pair.endsWith(' absent'));
+    case 'all-equal':
+      return v.split(', ').every((pair) => pair.slice(pair.indexOf('=') + 1) === rule.value);
+    case 'subset-of':
+      return v !== '' && v.split(',').every((x) => rule.values.includes(x.trim()));
+  }
+}
+
 function follows(rule: CisRule, v: string | number | boolean | undefined): boolean {
   switch (rule.op) {
     case 'mode-at-most':
@@ -344,18 +362,16 @@ function follows(rule: CisRule, v: string | number | boolean | undefined): boole
     case 'equals-or-default':
       return (v ?? rule.default) === rule.value;
     case 'includes':
-      return typeof v === 'string' && v.split(',').includes(rule.value);
     case 'all-set':
-      return typeof v === 'string' && v.split(', ').every((pair) => !pair.endsWith(' absent'));
     case 'all-equal':
-      return (
-        typeof v === 'string' &&
-        v.split(', ').every((pair) => pair.slice(pair.indexOf('=') + 1) === rule.value)
-      );
+    case 'subset-of':
+      return typeof v === 'string' && followsList(rule, v);
     case 'not-zero-duration':
       return v === undefined || !isZeroDuration(v);
     case 'permissions':
       return typeof v === 'string' && permitted(v, rule.mode, rule.groups ?? []);
+    case 'absent-or-at-least':
+      return v === undefined || (typeof v === 'number' && v >= rule.value);
   }
 }
 

@@ -354,7 +354,7 @@ interface Fetched {
 }
 
 /** A GET through kube-apiserver, streamed: bytes are counted, kept only when asked. */
-function fetchApi(tls: Tls, path: string, keep = false): Promise<Fetched> {
+function fetchApi(tls: Tls, path: string, keep = false, accept?: string): Promise<Fetched> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
     const req = httpsRequest(
@@ -362,6 +362,7 @@ function fetchApi(tls: Tls, path: string, keep = false): Promise<Fetched> {
         host: tls.server.hostname,
         port: tls.server.port,
         path,
+        ...(accept !== undefined ? { headers: { Accept: accept } } : {}),
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
@@ -648,6 +649,42 @@ function cpuTable(): void {
   }
 }
 
+/** What kubectl get sends (k8s.io/kubectl's get command): Table, then JSON. */
+const TABLE_ACCEPT =
+  'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json';
+
+/**
+ * CPU milliseconds one request costs each process (the serving process, kube-apiserver, …):
+ * after three requests to warm up, `n` requests one after the other, the CPU of each process
+ * group read from /proc before and after (10 ms ticks, hence many requests), and the median
+ * wall time. Other work of those processes in that time counts too (kube-controller-manager's
+ * is its own controllers').
+ */
+async function cpuPerRequest(
+  tls: Tls,
+  path: string,
+  accept: string | undefined,
+  n = Number(process.env.BENCH_CPU_REQUESTS ?? 40),
+): Promise<{ cpu: Record<string, number>; wallMs: number; bytes: number }> {
+  for (let i = 0; i < 3; i++) await fetchApi(tls, path, false, accept);
+  const before = cpuByGroup();
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const got = await fetchApi(tls, path, false, accept);
+    if (got.status !== 200) throw new Error(`${path}: HTTP ${got.status}`);
+    times.push(got.ms);
+    bytes = got.bytes;
+  }
+  const after = cpuByGroup();
+  const cpu: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const ms = ((v - (before[k] ?? 0)) * 1000) / n;
+    if (ms >= 0.05 && k !== 'kubectl and ended processes') cpu[k] = Number(ms.toFixed(1));
+  }
+  return { cpu, wallMs: median(times), bytes };
+}
+
 /** The reads of the task, against one resource path (aggregated or CRD). */
 async function measureReads(
   plane: ControlPlane,
@@ -705,7 +742,31 @@ async function measureReads(
     `${label}: full list streamed (JSON, no limit)`,
     `${full.aborted ? 'cut by the connection after ' : ''}${seconds(full.ms)}, ${mb(full.bytes)} (first byte ${seconds(full.firstByteMs)}, HTTP ${full.status})`,
   );
+  // Last, when kube-controller-manager's garbage collector and quota monitor have listed the
+  // new resource (their first lists run on the server at the same time as the reads above).
   const key = label.replace(/\W+/g, '_');
+  const costs = {
+    page500Json: await cpuPerRequest(tls, `${path}/findings?limit=500`, undefined),
+    page500Table: await cpuPerRequest(tls, `${path}/findings?limit=500`, TABLE_ACCEPT),
+    criticalPage500Table: await cpuPerRequest(
+      tls,
+      `${path}/findings?labelSelector=${encodeURIComponent(CRITICAL)}&limit=500`,
+      TABLE_ACCEPT,
+    ),
+  };
+  for (const [what, c] of Object.entries(costs)) {
+    line(
+      `${label}: CPU ms a request, ${what}`,
+      `${Object.entries(c.cpu)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(
+          ', ',
+        )} (median wall ${seconds(c.wallMs)}, ${mb(c.bytes)}, load ${loadavg()[0]!.toFixed(1)})`,
+    );
+    for (const [k, v] of Object.entries(c.cpu))
+      results[`${key}_${what}_cpuMs_${k.replace(/\W+/g, '_')}`] = v;
+    results[`${key}_${what}_wallMs`] = c.wallMs;
+  }
   Object.assign(results, {
     [`${key}_criticalMs`]: critical.median,
     [`${key}_criticalRows`]: critical.lines - 1,

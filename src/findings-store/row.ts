@@ -63,6 +63,10 @@ export const ROW_COLUMNS = [
 
 export type RowValue = string | number | null;
 
+/** The two tables above as pairs, made once (rows are put back together by the hundred thousand). */
+const STATUS_COLUMN_PAIRS = Object.entries(STATUS_COLUMNS);
+const LABEL_COLUMN_PAIRS = Object.entries(LABEL_COLUMNS);
+
 export interface SplitFinding {
   /** Column name -> value, for every name in ROW_COLUMNS. */
   columns: Record<string, RowValue>;
@@ -223,13 +227,16 @@ export interface StoredRow {
   advisory: string | null;
   context: string | null;
   managed_times: string | null;
+  /** The shared parts' hashes in hex, when the backend gives them (a cheaper cache key). */
+  advisory_key?: string | null;
+  context_key?: string | null;
   [column: string]: unknown;
 }
 
 function joinMetadata(row: StoredRow, meta: Json, context: Context): StoredFinding['metadata'] {
   const { labels: extra, ...kept } = meta as { labels?: Record<string, string> } & Json;
   const labels: Record<string, string> = {};
-  for (const [key, column] of Object.entries(LABEL_COLUMNS)) {
+  for (const [key, column] of LABEL_COLUMN_PAIRS) {
     const v = row[column];
     if (typeof v === 'string') labels[key] = v;
   }
@@ -261,29 +268,38 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Parsed shared parts (advisory, context) by their JSON text. A page of findings repeats a few
- * advisories and resources many times; parsing each once per page was most of a page's CPU.
- * The parsed values are frozen: a served object shares them, and a caller that changes one
- * fails loudly instead of changing every other finding's copy. Bounded; the oldest entry goes.
+ * Parsed shared parts (advisory, context), by their hash in hex when the row gives it (SQLite),
+ * else by their JSON text. A page of findings repeats a few advisories and resources many times;
+ * parsing each once per page was most of a page's CPU, and finding a part by its 1–2 KB of text
+ * (hashing and comparing the text of every row) was a third of what was left. A hash is of the
+ * part's kind and content, so it names the same part in every file. The parsed values are
+ * frozen: a served object shares them, and a caller that changes one fails loudly instead of
+ * changing every other finding's copy. Bounded; the oldest entry goes.
  */
 const SHARED_PARTS_KEPT = 4096;
 const sharedParts = new Map<string, unknown>();
 
-function parseShared<T>(json: string): T {
-  let value = sharedParts.get(json);
+function parseShared<T>(json: string, key: string = json): T {
+  let value = sharedParts.get(key);
   if (value === undefined) {
     value = deepFreeze(JSON.parse(json) as unknown);
     if (sharedParts.size >= SHARED_PARTS_KEPT)
       sharedParts.delete(sharedParts.keys().next().value as string);
-    sharedParts.set(json, value);
+    sharedParts.set(key, value);
   }
   return value as T;
+}
+
+/** A row's shared part: found by its hash when the row has one, else by its text. */
+function rowPart<T>(json: string | null, hash: unknown): T | undefined {
+  if (json === null) return undefined;
+  return parseShared<T>(json, typeof hash === 'string' && hash !== '' ? hash : json);
 }
 
 /** Puts a row back together into the Finding it was split from. */
 export function joinRow(row: StoredRow): StoredFinding {
   const body = JSON.parse(row.body) as Json & { metadata: Json; status?: Json };
-  const context = row.context !== null ? parseShared<Context>(row.context) : {};
+  const context = rowPart<Context>(row.context, row.context_key) ?? {};
   const out: StoredFinding = {
     apiVersion: FINDINGS_API_VERSION,
     kind: 'Finding',
@@ -292,11 +308,12 @@ export function joinRow(row: StoredRow): StoredFinding {
   };
   if (body.status !== undefined) {
     const status: Json = {};
-    for (const [field, column] of Object.entries(STATUS_COLUMNS)) {
+    for (const [field, column] of STATUS_COLUMN_PAIRS) {
       const v = row[column];
       if (typeof v === 'string') status[field] = v;
     }
-    if (row.advisory !== null) Object.assign(status, parseShared<Json>(row.advisory));
+    const advisory = rowPart<Json>(row.advisory, row.advisory_key);
+    if (advisory !== undefined) Object.assign(status, advisory);
     Object.assign(status, body.status);
     if (context.resource !== undefined) status.resource = context.resource;
     out.status = status;

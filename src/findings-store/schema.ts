@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS findings_key ON findings (namespace, name);
 CREATE INDEX IF NOT EXISTS findings_namespace ON findings (namespace);
+-- The ids alone: counting the matches after an id (remainingItemCount of a list's page, up to
+-- 10,000) walks this small index instead of 10,000 whole rows.
+CREATE INDEX IF NOT EXISTS findings_ids ON findings (id);
 CREATE INDEX IF NOT EXISTS findings_vulnerability_id ON findings (vulnerability_id);
 CREATE INDEX IF NOT EXISTS findings_resource_id ON findings (resource_id);
 ${labelColumns.map((c) => `CREATE INDEX IF NOT EXISTS findings_${c} ON findings (${c});`).join('\n')}

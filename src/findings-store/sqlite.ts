@@ -88,6 +88,10 @@ export const JOIN_PARTS =
 export const SELECT_PAGE =
   'SELECT f.*, a.body AS advisory, c.body AS context, ev.at AS evaluated_at FROM';
 export const SELECT_ROWS = `${SELECT_PAGE} findings f ${JOIN_PARTS}`;
+/** SQLite's rows also carry the parts' hashes: joinRow finds a parsed part by them. */
+const SQLITE_SELECT_PAGE =
+  'SELECT f.*, a.body AS advisory, c.body AS context, hex(a.hash) AS advisory_key, hex(c.hash) AS context_key, ev.at AS evaluated_at FROM';
+const SQLITE_SELECT_ROWS = `${SQLITE_SELECT_PAGE} findings f ${JOIN_PARTS}`;
 export const SELECT_EVENTS =
   'SELECT e.*, a.body AS advisory FROM events e LEFT JOIN advisories a ON a.id = e.advisory_id';
 
@@ -355,7 +359,7 @@ class ReaderPool {
  */
 function pageRows(db: DatabaseSync, filter: SqlFilter, afterId: number, limit: number): Row[] {
   const ids = `SELECT f.id FROM findings f WHERE (${filter.where}) AND f.id > ? ORDER BY f.id LIMIT ?`;
-  const sql = `${SELECT_PAGE} (${ids}) AS p JOIN findings f ON f.id = p.id ${JOIN_PARTS}`;
+  const sql = `${SQLITE_SELECT_PAGE} (${ids}) AS p JOIN findings f ON f.id = p.id ${JOIN_PARTS}`;
   const rows = db.prepare(sql).all(...filter.params, afterId, limit) as unknown as Row[];
   // Sorted here rather than by SQLite, which would copy whole rows into a sorter.
   return rows.sort((x, y) => x.id - y.id);
@@ -433,8 +437,10 @@ export class SqliteFindingStore implements FindingStore {
   // -------------------------------------------------------------- reads
 
   private rowByKey(namespace: string, name: string): Row | undefined {
-    return this.sql(`${SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`).get(namespace, name) as
-      Row | undefined;
+    return this.sql(`${SQLITE_SELECT_ROWS} WHERE f.namespace = ? AND f.name = ?`).get(
+      namespace,
+      name,
+    ) as Row | undefined;
   }
 
   async get(namespace: string, name: string): Promise<StoredFinding | undefined> {

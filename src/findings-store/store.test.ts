@@ -878,6 +878,29 @@ describe.each(BACKENDS)('$name: watch', (backend) => {
 
 // ---------------------------------------------------------------- durability and size
 
+describe('SqliteFindingStore query plans', () => {
+  const plan = (store: SqliteFindingStore, sql: string, ...params: number[]) =>
+    (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+      .map((p) => p.detail)
+      .join('\n');
+
+  it('counts what remains after a page from the index of ids, not from whole rows', () => {
+    const { store } = open();
+    const sql =
+      'SELECT count(*) AS n FROM (SELECT 1 FROM findings f WHERE (1) AND f.id > ? LIMIT ?)';
+    expect(plan(store, sql, 500, 10_000)).toMatch(
+      /SEARCH f USING COVERING INDEX findings_ids \(id>\?\)/,
+    );
+  });
+
+  it('reads a page of a severity from where the continue token left off (a range of the index)', () => {
+    const { store } = open();
+    expect(plan(store, PAGE_BY_SEVERITY.replace('?', "'CRITICAL'"), 12_345)).toMatch(
+      /SEARCH f USING COVERING INDEX findings_l_severity \(l_severity=\? AND rowid>\?\)/,
+    );
+  });
+});
+
 describe('SqliteFindingStore on disk', () => {
   it('keeps the resourceVersion sequence and the event log across a restart', async () => {
     const path = tempPath();

@@ -8,8 +8,13 @@
  * `versions` list; then collapse advisories that name each other (ids and aliases) into one
  * finding per package carrying all ids.
  */
-import type { CompiledRange, IndexedEntry, VulnDatabase } from './database.ts';
-import { advisoryNames, packageKey, type InstalledPackage } from './ecosystem.ts';
+import {
+  prefetchKey,
+  type CompiledRange,
+  type IndexedEntry,
+  type VulnDatabase,
+} from './database.ts';
+import { advisoryNames, type InstalledPackage } from './ecosystem.ts';
 import type { Enrichment } from './enrichment.ts';
 import type { Advisory } from './osv.ts';
 import { appliesToPlatform } from './platform.ts';
@@ -237,7 +242,8 @@ function toFinding(
   };
 }
 
-type Lookup = (ecosystem: string, name: string) => readonly IndexedEntry[];
+/** The entries filed under (ecosystem, name), for a package whose version matching reads as `v`. */
+type Lookup = (ecosystem: string, name: string, v: string) => readonly IndexedEntry[];
 
 /** The entries of a package's advisories that affect its installed version (no advisory read). */
 function affectingEntries(
@@ -248,7 +254,7 @@ function affectingEntries(
   const seen = new Set<IndexedEntry>();
   const matches: { entry: IndexedEntry; fixes: string[] }[] = [];
   for (const name of advisoryNames(pkg)) {
-    for (const entry of lookup(pkg.ecosystem, name)) {
+    for (const entry of lookup(pkg.ecosystem, name, v)) {
       if (seen.has(entry)) continue;
       seen.add(entry);
       const m = matchEntry(entry, v);
@@ -319,9 +325,12 @@ export function matchPackages(
   for (let i = 0; i < list.length; i += PREFETCH_CHUNK) {
     const chunk = list.slice(i, i + PREFETCH_CHUNK);
     const found = db.prefetch?.(
-      chunk.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)),
+      chunk.flatMap((p) => {
+        const v = installedFor(baseEcosystem(p.ecosystem), p.version);
+        return advisoryNames(p).map((n) => [p.ecosystem, n, v] as const);
+      }),
     );
-    const lookup: Lookup = (e, n) => found?.get(packageKey(e, n)) ?? db.lookup(e, n);
+    const lookup: Lookup = (e, n, v) => found?.get(prefetchKey(e, n, v)) ?? db.lookup(e, n);
     const affecting = chunk.map((pkg) => affectingEntries(lookup, pkg));
     const advisories = db.prefetchAdvisories?.(affecting.flatMap((l) => l.map((m) => m.entry)));
     chunk.forEach((pkg, k) => {

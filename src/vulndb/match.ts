@@ -75,13 +75,19 @@ function installedFor(base: string, version: string): string {
   return base === 'Go' ? normalizeGoVersion(version) : version.trim();
 }
 
+/** What {@link evaluateRange} returns for a version outside the range (shared, never changed). */
+const notAffected: { affected: boolean; fixes: string[] } = Object.freeze({
+  affected: false,
+  fixes: Object.freeze([]) as unknown as string[],
+});
+
 /** Evaluates one compiled range: affected or not, and the fixes above `v` in that range. */
 export function evaluateRange(
   range: CompiledRange,
   v: string,
 ): { affected: boolean; fixes: string[] } {
   const { order } = range;
-  if (!order.valid(v)) return { affected: false, fixes: [] };
+  if (!order.valid(v)) return notAffected;
   let affected = false;
   for (const e of range.events) {
     if (e.kind === 'introduced') {
@@ -95,7 +101,7 @@ export function evaluateRange(
   if (affected && range.limits.length > 0 && !range.limits.some((l) => order.compare(v, l) < 0)) {
     affected = false;
   }
-  if (!affected) return { affected, fixes: [] };
+  if (!affected) return notAffected;
   const fixes = range.events
     .filter((e) => e.kind === 'fixed' && order.compare(e.version, v) > 0)
     .map((e) => e.version);
@@ -343,11 +349,31 @@ export function matchPackages(
       findings.push(...findingsOf(pkg, affecting[k]!, enrichment, advisories));
     });
   }
-  findings.sort(
-    (a, b) =>
-      severityRank(b.severity) - severityRank(a.severity) ||
-      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
-      (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : 0),
-  );
-  return { findings, packages: count, unsupportedEcosystem, unreadableVersions };
+  return {
+    findings: bySeverity(findings),
+    packages: count,
+    unsupportedEcosystem,
+    unreadableVersions,
+  };
+}
+
+/**
+ * Findings sorted by severity (highest first), then id and package name: one sort per
+ * severity, so the comparison of tens of thousands of findings does not rank severities.
+ */
+function bySeverity(findings: PackageFinding[]): PackageFinding[] {
+  const levels: PackageFinding[][] = [];
+  for (const f of findings) (levels[severityRank(f.severity) + 1] ??= []).push(f);
+  const sorted: PackageFinding[] = [];
+  for (let i = levels.length - 1; i >= 0; i--) {
+    const level = levels[i];
+    if (level === undefined) continue;
+    level.sort(
+      (a, b) =>
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+        (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : 0),
+    );
+    for (const f of level) sorted.push(f);
+  }
+  return sorted;
 }

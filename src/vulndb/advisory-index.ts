@@ -881,7 +881,7 @@ export class IndexReader implements VulnDatabase {
   }
 
   prefetch(
-    keys: Iterable<readonly [ecosystem: string, name: string, version?: string]>,
+    keys: Iterable<readonly [ecosystem: string, name: string, version?: string | undefined]>,
   ): ReadonlyMap<string, readonly IndexedEntry[]> {
     const found = new Map<string, readonly IndexedEntry[]>();
     const wanted: string[] = [];

@@ -153,7 +153,7 @@ export interface VulnDatabase {
    * lookups work without it.
    */
   prefetch?(
-    keys: Iterable<readonly [ecosystem: string, name: string, version?: string]>,
+    keys: Iterable<readonly [ecosystem: string, name: string, version?: string | undefined]>,
   ): ReadonlyMap<string, readonly IndexedEntry[]>;
   /**
    * The advisories of many entries at once (the entries that matched), so an on-disk database

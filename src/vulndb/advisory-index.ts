@@ -14,9 +14,12 @@
  *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
  *   in the advisory's `affected` list, the compact entry itself as plain JSON without its
  *   `versions` list, and that list apart (JSON, NULL when empty) with its lowest and highest
- *   version in the ecosystem's order (NULL when the order cannot read them all). A lookup
- *   reads only these rows; the list is parsed when the installed version lies within its
- *   bounds and no range matched; an advisory's head is read when one of its entries matches.
+ *   version in the ecosystem's order (NULL when the order cannot read them all), and the span of
+ *   versions the entry can affect as order keys (`span_low`, `span_high`; see
+ *   {@link versionSpan}), which a lookup given the installed version compares in SQLite, so
+ *   entries that cannot match are never returned. A lookup reads only these rows; the list is
+ *   parsed when the installed version lies within its bounds and no range matched; an
+ *   advisory's head is read when one of its entries matches.
  *
  * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
  * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.

@@ -5,14 +5,14 @@
 import { compareApk, isValidApkVersion } from './apk.ts';
 import { compareDpkg, dpkgKey, isValidDpkgVersion } from './dpkg.ts';
 import { compareMaven } from './maven.ts';
-import { comparePep440, isValidPep440Version } from './pep440.ts';
+import { comparePep440, isValidPep440Version, pep440Key } from './pep440.ts';
 import { compareRpm, isValidRpmVersion } from './rpm.ts';
 import { compareSemver, isValidSemver, semverKey } from './semver.ts';
 
 export { compareApk, isValidApkVersion } from './apk.ts';
 export { compareDpkg, dpkgKey, isValidDpkgVersion } from './dpkg.ts';
 export { compareMaven } from './maven.ts';
-export { comparePep440, isValidPep440Version } from './pep440.ts';
+export { comparePep440, isValidPep440Version, pep440Key } from './pep440.ts';
 export { compareRpm, isValidRpmVersion, rpmvercmp } from './rpm.ts';
 export { compareSemver, isValidSemver, normalizeGoVersion, semverKey } from './semver.ts';
 
@@ -43,6 +43,7 @@ const pep440: VersionOrder = {
   name: 'pep440',
   compare: comparePep440,
   valid: isValidPep440Version,
+  key: pep440Key,
 };
 const semver: VersionOrder = {
   name: 'semver',

@@ -63,7 +63,7 @@ describe('the span of versions an index entry can affect', () => {
     {
       name: 'an ecosystem whose order has no keys',
       affected: {
-        package: { ecosystem: 'PyPI', name: 'a' },
+        package: { ecosystem: 'Maven', name: 'g:a' },
         ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }],
       },
     },
@@ -119,11 +119,11 @@ describe('an index lookup with the installed version', () => {
         { package: { ecosystem: 'npm', name: 'left-pad' }, versions: ['3.0.0', '3.0.1'] },
       ]),
     );
-    // PyPI has no keys: its entries are returned whatever the version.
+    // Maven's order has no keys: its entries are returned whatever the version.
     source.addAdvisory(
-      advisory('P-1', [
+      advisory('M-1', [
         {
-          package: { ecosystem: 'PyPI', name: 'left-pad' },
+          package: { ecosystem: 'Maven', name: 'left-pad' },
           ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }],
         },
       ]),
@@ -145,7 +145,7 @@ describe('an index lookup with the installed version', () => {
       // A version the order cannot read, or none: every entry of the package.
       expect(ids('npm', 'not-semver')).toEqual(['A-1', 'A-2', 'A-3']);
       expect(ids('npm', undefined)).toEqual(['A-1', 'A-2', 'A-3']);
-      expect(ids('PyPI', '5.0')).toEqual(['P-1']);
+      expect(ids('Maven', '5.0')).toEqual(['M-1']);
     } finally {
       reader.close();
     }

@@ -6,8 +6,9 @@
  * Each measurement runs in a process of its own, so its RSS is its own:
  * - index: build the on-disk index from the zip (time, bytes on disk, peak RSS), then open it as
  *   a fresh process would and match 10,000 installed packages (time, RSS after);
- * - images: open the index again in a process with a bounded V8 heap (the flags of a controller
- *   whose memory is limited) and match the same packages as 20 images (RSS, CPU);
+ * - images: open the index again in a fresh process and match the same packages as 20 images
+ *   (RSS, CPU), once with each of three V8 settings (the controller's shipped flags, smaller
+ *   semi-spaces, a capped old generation);
  * - memory: today's in-memory database from the same zip (load time, heap, RSS, match time);
  * then raw version comparisons per order. Prints numbers; asserts nothing.
  *
@@ -292,14 +293,22 @@ async function phaseIndex(zip: string, dir: string, packages: number): Promise<v
   reader.close();
 }
 
-/** The V8 flags of the bounded process: old generation and semi-spaces capped. */
-const BOUNDED_V8 = ['--max-old-space-size=160', '--max-semi-space-size=4'];
+/**
+ * The V8 flags of the processes matching images: the controller's shipped `NODE_OPTIONS`
+ * (`--max-old-space-size=1536`), the same with semi-spaces of 4 MiB (V8's default grows them
+ * to 16 MiB), and a process whose old generation is capped too.
+ */
+const IMAGE_V8 = [
+  ['--max-old-space-size=1536'],
+  ['--max-old-space-size=1536', '--max-semi-space-size=4'],
+  ['--max-old-space-size=160', '--max-semi-space-size=4'],
+];
 
 async function phaseImages(zip: string, dir: string, packages: number): Promise<void> {
   const reader = new AdvisoryStore({ dir, sources: [zip] });
   await reader.open();
   const installed = installedPackages(packages);
-  const label = `images (${BOUNDED_V8.join(' ')})`;
+  const label = `images (${process.execArgv.filter((a) => a.startsWith('--max-')).join(' ')})`;
   matchPackages(reader.current!, installed.slice(0, 500));
   gc();
   line(`${label}: RSS, 500 packages matched`, mb(process.memoryUsage().rss));
@@ -311,6 +320,8 @@ async function phaseImages(zip: string, dir: string, packages: number): Promise<
     `${label}: ${Math.ceil(installed.length / 500)} images of 500`,
     `${cpuSeconds(cpu0)} s CPU, peak RSS ${mb(peakRss())}`,
   );
+  gc();
+  line(`${label}: RSS after, after GC`, mb(process.memoryUsage().rss));
   reader.close();
 }
 
@@ -429,10 +440,9 @@ if (mode === '--phase') {
       const zip = join(work, `osv-${records}.zip`);
       child(['--phase', 'make', zip, String(records)]);
       child(['--phase', 'index', zip, join(work, `index-${records}`), String(packages)]);
-      child(
-        ['--phase', 'images', zip, join(work, `index-${records}`), String(packages)],
-        BOUNDED_V8,
-      );
+      for (const v8 of IMAGE_V8) {
+        child(['--phase', 'images', zip, join(work, `index-${records}`), String(packages)], v8);
+      }
       child(['--phase', 'memory', zip, String(packages)]);
       rmSync(zip, { force: true });
       rmSync(join(work, `index-${records}`), { recursive: true, force: true });

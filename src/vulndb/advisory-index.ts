@@ -14,9 +14,12 @@
  *   (ecosystem NUL name, as `packageKey` builds it), the advisory's row, the index of the entry
  *   in the advisory's `affected` list, the compact entry itself as plain JSON without its
  *   `versions` list, and that list apart (JSON, NULL when empty) with its lowest and highest
- *   version in the ecosystem's order (NULL when the order cannot read them all). A lookup
- *   reads only these rows; the list is parsed when the installed version lies within its
- *   bounds and no range matched; an advisory's head is read when one of its entries matches.
+ *   version in the ecosystem's order (NULL when the order cannot read them all), and the span of
+ *   versions the entry can affect as order keys (`span_low`, `span_high`; see
+ *   {@link versionSpan}), which a lookup given the installed version compares in SQLite, so
+ *   entries that cannot match are never returned. A lookup reads only these rows; the list is
+ *   parsed when the installed version lies within its bounds and no range matched; an
+ *   advisory's head is read when one of its entries matches.
  *
  * A file is written once by an {@link IndexWriter} (a refresh writes a new file and renames it
  * over the old one) and then only read by {@link IndexReader}s, so readers never see a write.
@@ -31,6 +34,7 @@ import {
   type DatabaseStats,
   type IndexedEntry,
   type LoadIssue,
+  prefetchKey,
   type VulnDatabase,
 } from './database.ts';
 import { packageKey } from './ecosystem.ts';
@@ -39,7 +43,7 @@ import { versionOrderFor, type VersionOrder } from './version/index.ts';
 import { parseOsvRecord, type AffectedPackage, type Advisory } from './osv.ts';
 
 /** Bumped when the schema or the encoding of a record changes; other files are rebuilt. */
-export const INDEX_FORMAT = 5;
+export const INDEX_FORMAT = 6;
 
 /** Longest `details` text kept: reports use only its first line, when there is no summary. */
 const MAX_DETAILS = 1000;
@@ -83,6 +87,59 @@ export function versionBounds(affected: AffectedPackage): [low: string, high: st
     if (order.compare(v, high) > 0) high = v;
   }
   return [low, high];
+}
+
+/**
+ * The span of versions an affected entry can affect, as keys of its ecosystem's order
+ * (`VersionOrder.key`): the lowest `introduced` (the empty string for `0`) and the highest
+ * `fixed` or `last_affected` of its ranges (`null` when a range stays open), widened by the
+ * bounds of its `versions` list. An installed version whose key lies outside the span is
+ * affected by none of the entry's ranges and equals none of its list, so the index leaves the
+ * entry in SQLite. `undefined` (the entry is always read) when the order has no keys, a range
+ * is evaluated in another order (a SEMVER range of a distribution), or a version cannot be
+ * keyed. `limit` events only narrow a range and are left out.
+ */
+export function versionSpan(
+  affected: AffectedPackage,
+  bounds: readonly [low: string, high: string] | undefined,
+): [low: string, high: string | null] | undefined {
+  const order = versionOrderFor(affected.ecosystem);
+  if (order?.key === undefined) return undefined;
+  const key = (v: string): string | undefined => order.key?.(v);
+  let low: string | undefined;
+  let high: string | null | undefined;
+  const widen = (l: string, h: string | null): void => {
+    if (low === undefined || l < low) low = l;
+    if (h === null || high === null) high = null;
+    else if (high === undefined || h > high) high = h;
+  };
+  for (const range of compileRanges(affected)) {
+    if (range.order !== order) return undefined;
+    let from: string | undefined;
+    let to: string | undefined;
+    let open = false;
+    // Events sorted in the order: the state above the last one is the state of the last one.
+    for (const e of range.events) {
+      const k = e.kind === 'introduced' && e.version === '0' ? '' : key(e.version);
+      if (k === undefined) return undefined;
+      if (e.kind === 'introduced') {
+        if (from === undefined || k < from) from = k;
+        open = true;
+      } else {
+        if (to === undefined || k > to) to = k;
+        open = false;
+      }
+    }
+    if (from !== undefined) widen(from, open ? null : (to ?? null));
+  }
+  if (affected.versions.length > 0) {
+    if (bounds === undefined) return undefined;
+    const l = key(bounds[0]);
+    const h = key(bounds[1]);
+    if (l === undefined || h === undefined) return undefined;
+    widen(l, h);
+  }
+  return low === undefined || high === undefined ? undefined : [low, high];
 }
 
 /** What a source's loader knew about the data it loaded, to ask next time whether it changed. */
@@ -142,7 +199,9 @@ CREATE TABLE affected_load (
   match TEXT NOT NULL,
   versions TEXT,
   low TEXT,
-  high TEXT
+  high TEXT,
+  span_low TEXT,
+  span_high TEXT
 );
 CREATE INDEX affected_load_advisory ON affected_load (advisory);
 CREATE TABLE withdrawn (
@@ -188,10 +247,12 @@ CREATE TABLE affected (
   versions TEXT,
   low TEXT,
   high TEXT,
+  span_low TEXT,
+  span_high TEXT,
   PRIMARY KEY (key, advisory, idx)
 ) WITHOUT ROWID;
-INSERT INTO affected (key, advisory, idx, match, versions, low, high)
-  SELECT f.key, r.new, f.idx, f.match, f.versions, f.low, f.high
+INSERT INTO affected (key, advisory, idx, match, versions, low, high, span_low, span_high)
+  SELECT f.key, r.new, f.idx, f.match, f.versions, f.low, f.high, f.span_low, f.span_high
   FROM affected_load f JOIN temp.renumber r ON r.old = f.advisory
   ORDER BY f.key, r.new, f.idx;
 DROP TABLE affected_load;
@@ -335,8 +396,8 @@ export class IndexWriter {
     );
     this.update = this.db.prepare('UPDATE advisories SET modified = ?, body = ? WHERE rowid = ?');
     this.insertAffected = this.db.prepare(
-      'INSERT INTO affected_load (key, advisory, idx, match, versions, low, high) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO affected_load (key, advisory, idx, match, versions, low, high, ' +
+        'span_low, span_high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.deleteAffected = this.db.prepare('DELETE FROM affected_load WHERE advisory = ?');
     this.withdrawStmt = this.db.prepare(
@@ -393,8 +454,9 @@ export class IndexWriter {
         .run(source.id);
       this.db
         .prepare(
-          'INSERT INTO main.affected_load (key, advisory, idx, match, versions, low, high) ' +
-            'SELECT f.key, f.advisory, f.idx, f.match, f.versions, f.low, f.high ' +
+          'INSERT INTO main.affected_load (key, advisory, idx, match, versions, low, high, ' +
+            'span_low, span_high) SELECT f.key, f.advisory, f.idx, f.match, f.versions, ' +
+            'f.low, f.high, f.span_low, f.span_high ' +
             'FROM prev.affected f JOIN main.advisories a ON a.rowid = f.advisory WHERE a.source = ?',
         )
         .run(source.id);
@@ -444,7 +506,9 @@ export class IndexWriter {
     a.affected.forEach((affected, idx) => {
       const key = packageKey(affected.ecosystem, affected.name);
       const { versions } = affected;
-      const [low, high] = versionBounds(affected) ?? [null, null];
+      const bounds = versionBounds(affected);
+      const [low, high] = bounds ?? [null, null];
+      const [spanLow, spanHigh] = versionSpan(affected, bounds) ?? [null, null];
       this.insertAffected.run(
         key,
         rowid,
@@ -453,6 +517,8 @@ export class IndexWriter {
         versions.length === 0 ? null : JSON.stringify(versions),
         low,
         high,
+        spanLow,
+        spanHigh,
       );
     });
     return seen === undefined ? 'new' : 'replaced';
@@ -723,10 +789,17 @@ export class IndexReader implements VulnDatabase {
     // Rows as arrays: no object (and no property names) per row.
     this.byKey = this.db.prepare(`${select} WHERE key = ?`);
     this.byKey.setReturnArrays(true);
-    // The position of the key in the batch, not the key: one string less per row.
+    // The position of the key in the batch, not the key: one string less per row. A batch
+    // is a list of [package key, version key or null]; an entry whose span the version key
+    // lies outside of cannot match and stays in SQLite. The batch is unpacked once into a
+    // materialised table (a third less CPU than reading the JSON again for every row).
     this.byKeys = this.db.prepare(
-      'SELECT k.key, f.idx, f.advisory, f.match, f.versions, f.low, f.high ' +
-        'FROM json_each(?) k JOIN affected f ON f.key = k.value',
+      'WITH k AS MATERIALIZED (SELECT key AS pos, value ->> 0 AS pkey, value ->> 1 AS vkey ' +
+        'FROM json_each(?)) ' +
+        'SELECT k.pos, f.idx, f.advisory, f.match, f.versions, f.low, f.high ' +
+        'FROM k JOIN affected f ON f.key = k.pkey ' +
+        'WHERE f.span_low IS NULL OR k.vkey IS NULL OR ' +
+        '(k.vkey >= f.span_low AND (f.span_high IS NULL OR k.vkey <= f.span_high))',
     );
     this.byKeys.setReturnArrays(true);
     this.byRowid = this.db.prepare('SELECT body FROM advisories WHERE rowid = ?');
@@ -814,21 +887,28 @@ export class IndexReader implements VulnDatabase {
   }
 
   prefetch(
-    keys: Iterable<readonly [ecosystem: string, name: string]>,
+    keys: Iterable<readonly [ecosystem: string, name: string, version?: string | undefined]>,
   ): ReadonlyMap<string, readonly IndexedEntry[]> {
     const found = new Map<string, readonly IndexedEntry[]>();
     const wanted: string[] = [];
-    for (const [ecosystem, name] of keys) {
-      const key = packageKey(ecosystem, name);
+    const query: [string, string | null][] = [];
+    for (const [ecosystem, name, version] of keys) {
+      const key = prefetchKey(ecosystem, name, version);
       if (found.has(key)) continue;
       const cached = this.entries.get(key);
       found.set(key, cached ?? noEntries);
-      if (cached === undefined) wanted.push(key);
+      if (cached !== undefined) continue;
+      wanted.push(key);
+      const order = version === undefined ? undefined : versionOrderFor(ecosystem);
+      const versionKey =
+        order?.key !== undefined && order.valid(version!) ? order.key(version!) : undefined;
+      query.push([packageKey(ecosystem, name), versionKey ?? null]);
     }
     for (let i = 0; i < wanted.length; i += PREFETCH_BATCH) {
       const batch = wanted.slice(i, i + PREFETCH_BATCH);
       const grouped: Row[][] = batch.map(() => []);
-      for (const r of this.byKeys.all(JSON.stringify(batch)) as unknown as Row[]) {
+      const json = JSON.stringify(query.slice(i, i + PREFETCH_BATCH));
+      for (const r of this.byKeys.all(json) as unknown as Row[]) {
         grouped[r[0] as number]!.push(r);
       }
       batch.forEach((key, k) => {

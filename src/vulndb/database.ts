@@ -146,18 +146,26 @@ export interface VulnDatabase {
   /** One advisory by its id. */
   get(id: string): Advisory | undefined;
   /**
-   * The entries of many (ecosystem, name) pairs at once, keyed by their normalised package key
-   * (`packageKey`), so an on-disk database reads them in a few batched queries. Optional;
+   * The entries of many (ecosystem, name) pairs at once, keyed by {@link prefetchKey}, so an
+   * on-disk database reads them in a few batched queries. With the installed version (as
+   * matching reads it: trimmed, a Go version normalised), a database may leave out entries
+   * that cannot affect that version; every entry that can is among those returned. Optional;
    * lookups work without it.
    */
   prefetch?(
-    keys: Iterable<readonly [ecosystem: string, name: string]>,
+    keys: Iterable<readonly [ecosystem: string, name: string, version?: string | undefined]>,
   ): ReadonlyMap<string, readonly IndexedEntry[]>;
   /**
    * The advisories of many entries at once (the entries that matched), so an on-disk database
    * reads them in a few batched queries. Optional.
    */
   prefetchAdvisories?(entries: readonly IndexedEntry[]): ReadonlyMap<IndexedEntry, Advisory>;
+}
+
+/** The key of a prefetched (ecosystem, name[, installed version]) in what `prefetch` returns. */
+export function prefetchKey(ecosystem: string, name: string, version?: string): string {
+  const key = packageKey(ecosystem, name);
+  return version === undefined ? key : `${key}\u0000${version}`;
 }
 
 export const VulnDatabase = {

@@ -8,8 +8,13 @@
  * `versions` list; then collapse advisories that name each other (ids and aliases) into one
  * finding per package carrying all ids.
  */
-import type { CompiledRange, IndexedEntry, VulnDatabase } from './database.ts';
-import { advisoryNames, packageKey, type InstalledPackage } from './ecosystem.ts';
+import {
+  prefetchKey,
+  type CompiledRange,
+  type IndexedEntry,
+  type VulnDatabase,
+} from './database.ts';
+import { advisoryNames, type InstalledPackage } from './ecosystem.ts';
 import type { Enrichment } from './enrichment.ts';
 import type { Advisory } from './osv.ts';
 import { appliesToPlatform } from './platform.ts';
@@ -70,13 +75,19 @@ function installedFor(base: string, version: string): string {
   return base === 'Go' ? normalizeGoVersion(version) : version.trim();
 }
 
+/** What {@link evaluateRange} returns for a version outside the range (shared, never changed). */
+const notAffected: { affected: boolean; fixes: string[] } = Object.freeze({
+  affected: false,
+  fixes: Object.freeze([]) as unknown as string[],
+});
+
 /** Evaluates one compiled range: affected or not, and the fixes above `v` in that range. */
 export function evaluateRange(
   range: CompiledRange,
   v: string,
 ): { affected: boolean; fixes: string[] } {
   const { order } = range;
-  if (!order.valid(v)) return { affected: false, fixes: [] };
+  if (!order.valid(v)) return notAffected;
   let affected = false;
   for (const e of range.events) {
     if (e.kind === 'introduced') {
@@ -90,7 +101,7 @@ export function evaluateRange(
   if (affected && range.limits.length > 0 && !range.limits.some((l) => order.compare(v, l) < 0)) {
     affected = false;
   }
-  if (!affected) return { affected, fixes: [] };
+  if (!affected) return notAffected;
   const fixes = range.events
     .filter((e) => e.kind === 'fixed' && order.compare(e.version, v) > 0)
     .map((e) => e.version);
@@ -187,12 +198,50 @@ function assessed(m: EntryMatch): Assessment {
   return (m.entry.assessment ??= assess(m.advisory, m.entry.affected));
 }
 
+/** The finding of one matching entry (most findings): what {@link toFinding} builds for it. */
+function singleFinding(
+  pkg: InstalledPackage,
+  m: EntryMatch,
+  order: VersionOrder,
+  enrichment: Enrichment | undefined,
+): PackageFinding {
+  const a = m.advisory;
+  const names = new Set<string>([a.id]);
+  for (const alias of a.aliases) names.add(alias);
+  if (a.upstream.length === 1) names.add(a.upstream[0]!);
+  const allIds = [...names];
+  const records = [a.id];
+  const id = primaryId(records, allIds);
+  const assessment = assessed(m);
+  const scores = new Map<string, CvssScore>();
+  for (const s of assessment.scores) scores.set(s.vector, s);
+  const enriched = enrichment?.lookup(allIds);
+  return {
+    id,
+    aliases: allIds.filter((x) => x !== id).sort(),
+    records,
+    package: pkg,
+    installedVersion: pkg.version,
+    fixedVersion: smallest(order, m.fixes),
+    fixAvailable: m.fixes.length > 0 ? 'YES' : 'NO',
+    severity: assessment.severity,
+    cvss: assessment.cvss,
+    scores: [...scores.values()],
+    invalidVectors: assessment.invalidVectors.map((iv) => ({ id: a.id, ...iv })),
+    summary: a.summary !== '' ? a.summary : (a.details.split('\n')[0] ?? ''),
+    references: [...new Set(a.references)].slice(0, 20),
+    epss: enriched?.epss,
+    exploitAvailable: enriched?.knownExploited === true ? 'YES' : 'NO',
+  };
+}
+
 function toFinding(
   pkg: InstalledPackage,
   group: EntryMatch[],
   order: VersionOrder,
   enrichment: Enrichment | undefined,
 ): PackageFinding {
+  if (group.length === 1) return singleFinding(pkg, group[0]!, order, enrichment);
   const sorted = [...group].sort((a, b) => (a.advisory.id < b.advisory.id ? -1 : 1));
   const records = [...new Set(sorted.map((m) => m.advisory.id))];
   const allIds = [
@@ -237,7 +286,8 @@ function toFinding(
   };
 }
 
-type Lookup = (ecosystem: string, name: string) => readonly IndexedEntry[];
+/** The entries filed under (ecosystem, name), for a package whose version matching reads as `v`. */
+type Lookup = (ecosystem: string, name: string, v: string) => readonly IndexedEntry[];
 
 /** The entries of a package's advisories that affect its installed version (no advisory read). */
 function affectingEntries(
@@ -248,7 +298,7 @@ function affectingEntries(
   const seen = new Set<IndexedEntry>();
   const matches: { entry: IndexedEntry; fixes: string[] }[] = [];
   for (const name of advisoryNames(pkg)) {
-    for (const entry of lookup(pkg.ecosystem, name)) {
+    for (const entry of lookup(pkg.ecosystem, name, v)) {
       if (seen.has(entry)) continue;
       seen.add(entry);
       const m = matchEntry(entry, v);
@@ -319,9 +369,12 @@ export function matchPackages(
   for (let i = 0; i < list.length; i += PREFETCH_CHUNK) {
     const chunk = list.slice(i, i + PREFETCH_CHUNK);
     const found = db.prefetch?.(
-      chunk.flatMap((p) => advisoryNames(p).map((n) => [p.ecosystem, n] as const)),
+      chunk.flatMap((p) => {
+        const v = installedFor(baseEcosystem(p.ecosystem), p.version);
+        return advisoryNames(p).map((n) => [p.ecosystem, n, v] as const);
+      }),
     );
-    const lookup: Lookup = (e, n) => found?.get(packageKey(e, n)) ?? db.lookup(e, n);
+    const lookup: Lookup = (e, n, v) => found?.get(prefetchKey(e, n, v)) ?? db.lookup(e, n);
     const affecting = chunk.map((pkg) => affectingEntries(lookup, pkg));
     const advisories = db.prefetchAdvisories?.(affecting.flatMap((l) => l.map((m) => m.entry)));
     chunk.forEach((pkg, k) => {
@@ -334,11 +387,31 @@ export function matchPackages(
       findings.push(...findingsOf(pkg, affecting[k]!, enrichment, advisories));
     });
   }
-  findings.sort(
-    (a, b) =>
-      severityRank(b.severity) - severityRank(a.severity) ||
-      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
-      (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : 0),
-  );
-  return { findings, packages: count, unsupportedEcosystem, unreadableVersions };
+  return {
+    findings: bySeverity(findings),
+    packages: count,
+    unsupportedEcosystem,
+    unreadableVersions,
+  };
+}
+
+/**
+ * Findings sorted by severity (highest first), then id and package name: one sort per
+ * severity, so the comparison of tens of thousands of findings does not rank severities.
+ */
+function bySeverity(findings: PackageFinding[]): PackageFinding[] {
+  const levels: PackageFinding[][] = [];
+  for (const f of findings) (levels[severityRank(f.severity) + 1] ??= []).push(f);
+  const sorted: PackageFinding[] = [];
+  for (let i = levels.length - 1; i >= 0; i--) {
+    const level = levels[i];
+    if (level === undefined) continue;
+    level.sort(
+      (a, b) =>
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+        (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : 0),
+    );
+    for (const f of level) sorted.push(f);
+  }
+  return sorted;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mutate, generatePairs, type Random } from '../testing/random.ts';
-import { compareDpkg, isValidDpkgVersion, parseDpkgVersion } from './dpkg.ts';
+import { compareDpkg, dpkgKey, isValidDpkgVersion, parseDpkgVersion } from './dpkg.ts';
 
 const alphabet = [
   '0',
@@ -139,5 +139,32 @@ describe('dpkg version order', () => {
     expect(disagreements.slice(0, 10)).toEqual([]);
     // The generator must produce all three outcomes, or the comparison proves little.
     expect(new Set(expected)).toEqual(new Set([-1, 0, 1]));
+  });
+
+  it('orders its keys as dpkg --compare-versions orders the versions', { timeout: 120_000 }, () => {
+    const pairs = [
+      ...pairsOf(2500, 0x6b65),
+      ['1.0', '1.0-0'],
+      ['1.0~', '1.0'],
+      ['0', '0~'],
+      ['1.0', '1.'],
+      ['1a', '1a0'],
+      ['1:0', '0:99999999999999999999'],
+      ['1.2+dfsg-1', '1.2.0-1'],
+    ] as [string, string][];
+    const expected = dpkgOracle(pairs);
+    expect(expected).toHaveLength(pairs.length);
+    const sign = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+    const disagreements = pairs
+      .map(([a, b], i) => ({ a, b, dpkg: expected[i], key: sign(dpkgKey(a)!, dpkgKey(b)!) }))
+      .filter((r) => r.dpkg !== r.key);
+    expect(disagreements.slice(0, 10)).toEqual([]);
+    expect(new Set(expected)).toEqual(new Set([-1, 0, 1]));
+  });
+
+  it('has no key for a version dpkg rejects or a number of more than 60 digits', () => {
+    expect(dpkgKey('a1.0')).toBeUndefined();
+    expect(dpkgKey(`1.${'9'.repeat(61)}`)).toBeUndefined();
+    expect(dpkgKey(`1.${'9'.repeat(60)}`)).toBeDefined();
   });
 });

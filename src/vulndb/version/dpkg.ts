@@ -102,3 +102,51 @@ export function compareDpkg(a: string, b: string): number {
   if (u !== 0) return u;
   return verrevcmp(x.revision, y.revision);
 }
+
+/**
+ * Digits as a string that sorts like the number: the count of significant digits (as one
+ * character), then the digits; `undefined` beyond 60 digits.
+ */
+export function numberKey(digits: string): string | undefined {
+  let i = 0;
+  while (i < digits.length && digits.charCodeAt(i) === 48) i++;
+  const n = digits.length - i;
+  return n > 60 ? undefined : String.fromCharCode(0x30 + n) + digits.slice(i);
+}
+
+/** One part (upstream or revision) as a key: each run as `verrevcmp` weighs it. */
+function partKey(s: string): string | undefined {
+  let out = '';
+  let i = 0;
+  // The first run is a digit run (an empty non-digit run before it), as for every later one.
+  do {
+    while (i < s.length && !isDigit(s.charCodeAt(i))) {
+      const c = s.charCodeAt(i);
+      // '~' sorts before the end of a run, letters after it, everything else after letters.
+      out += c === 126 ? '\u0001' : isAlpha(c) ? s[i] : String.fromCharCode(c + 256);
+      i++;
+    }
+    out += '\u0002';
+    const start = i;
+    while (i < s.length && isDigit(s.charCodeAt(i))) i++;
+    const n = numberKey(s.slice(start, i));
+    if (n === undefined) return undefined;
+    out += n;
+  } while (i < s.length);
+  // The end of the part sorts as the end of a non-digit run: after '~', before any character.
+  return `${out}\u0002`;
+}
+
+/**
+ * A string whose code-point order (JavaScript's `<`, SQLite's byte order of UTF-8 text) is
+ * dpkg's order of the versions: equal keys for equal versions, and `key(a) < key(b)` exactly
+ * when `compareDpkg(a, b) < 0`. `undefined` for a version dpkg rejects or a number too long.
+ */
+export function dpkgKey(version: string): string | undefined {
+  if (!isValidDpkgVersion(version)) return undefined;
+  const { epoch, upstream, revision } = parseDpkgVersion(version);
+  const e = numberKey(epoch);
+  const u = partKey(upstream);
+  const r = partKey(revision);
+  return e === undefined || u === undefined || r === undefined ? undefined : e + u + r;
+}

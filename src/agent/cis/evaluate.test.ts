@@ -406,7 +406,7 @@ describe('cis node checks: values written in other ways', () => {
     writeFileSync(
       join(root, 'var/lib/kubelet/config.yaml'),
       readFileSync(join(root, 'var/lib/kubelet/config.yaml'), 'utf8').replace(
-        /tlsCipherSuites:\n(  - .*\n)+/,
+        /tlsCipherSuites:\n( {2}- .*\n)+/,
         '',
       ),
     );

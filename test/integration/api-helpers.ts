@@ -65,7 +65,7 @@ export async function createObject(
     : api.createClusterCustomObject(common))) as Body;
 }
 
-/** Replaces the status of an existing object through the status subresource. */
+/** Replaces the status of an existing object: through its status subresource where it has one. */
 export async function writeStatus(
   kc: KubeConfig,
   kind: string,
@@ -80,6 +80,11 @@ export async function writeStatus(
     ? api.getNamespacedCustomObject({ ...common, namespace })
     : api.getClusterCustomObject(common))) as Body;
   const body = { ...current, status };
+  // A kind without the status subresource (CoveredResource, ADR 505) takes status on the object.
+  if (kindInfo(kind).statusSubresource === false)
+    return (await (namespaced
+      ? api.replaceNamespacedCustomObject({ ...common, namespace, body, fieldValidation: 'Strict' })
+      : api.replaceClusterCustomObject({ ...common, body, fieldValidation: 'Strict' }))) as Body;
   return (await (namespaced
     ? api.replaceNamespacedCustomObjectStatus({
         ...common,

@@ -30,7 +30,7 @@ import {
 import { suppressingRule } from '../../findings/suppression.ts';
 import { labelsEqual } from '../../findings-store/selectors.ts';
 import type { BatchWrite, StoredFinding } from '../../findings-store/store.ts';
-import type { OwnerReference } from '../../kube/resources.ts';
+import { collectionPath, type OwnerReference } from '../../kube/resources.ts';
 import { apply } from '../../kube/apply.ts';
 import { isConflict } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
@@ -334,11 +334,40 @@ function templateOf(w: RunWork, run: Run) {
   };
 }
 
+/**
+ * Whether the target a run's template names exists in the API server although the cache does
+ * not hold it yet: a target, template and run applied together reach their caches in any
+ * order, and a run must not fail on a target its cache has not seen. Read by a list of that one
+ * name (the controller lists and watches targets; it has no `get`).
+ */
+async function targetOnlyLags(w: RunWork, run: Run): Promise<boolean> {
+  const ns = run.metadata.namespace ?? '';
+  const template = w.caches.templates.get(`${ns}/${run.spec.templateRef.name}`);
+  if (template === undefined) return false;
+  const name = template.spec.targetRef.name;
+  if (w.caches.targets.get(`${ns}/${name}`) !== undefined) return false;
+  const live = await w.deps.manager.client.get<{ items: unknown[] }>(
+    collectionPath(kinds.assessmentTargets, ns),
+    { query: { fieldSelector: `metadata.name=${name}` } },
+  );
+  return live.items.length > 0;
+}
+
 /** One step of the state machine, or undefined when there is none to take. */
 async function step(w: RunWork, run: Run): Promise<StepTaken | undefined> {
   const now = w.deps.clock.now();
   const status: AssessmentRunStatus = { ...(run.status ?? {}) };
   const { problem, settings } = templateOf(w, run);
+  if (status.state === 'CREATED' && problem !== undefined && (await targetOnlyLags(w, run)))
+    return {
+      next: status,
+      outcome: {
+        summary: 'reconciling',
+        reason: 'TargetNotFound',
+        message: 'waiting for the AssessmentTarget to reach the cache',
+      },
+      result: { requeueAfterMs: 1_000 },
+    };
   const next: Step = nextStep(status, {
     now,
     stop: run.spec.stop?.action,

@@ -702,6 +702,17 @@ async function measureReads(
     `${label}: kubectl get -A -l severity=CRITICAL`,
     `median ${seconds(critical.median)}, min ${seconds(critical.min)} (${critical.lines - 1} rows)`,
   );
+  // The same in one request: kubectl's pages of 500 wait on its client's own rate limit (5
+  // requests a second after a burst of 10), whatever the server.
+  const whole = await kubectlRepeated(
+    plane,
+    ['get', resource, '-A', '-l', CRITICAL, '--chunk-size=0'],
+    sizes.runs,
+  );
+  line(
+    `${label}: the same with --chunk-size=0 (one request)`,
+    `median ${seconds(whole.median)}, min ${seconds(whole.min)} (${whole.lines - 1} rows)`,
+  );
   const raw = await kubectlRepeated(
     plane,
     ['get', '--raw', `${path}/findings?limit=500`],

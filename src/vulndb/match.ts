@@ -198,50 +198,12 @@ function assessed(m: EntryMatch): Assessment {
   return (m.entry.assessment ??= assess(m.advisory, m.entry.affected));
 }
 
-/** The finding of one matching entry (most findings): what {@link toFinding} builds for it. */
-function singleFinding(
-  pkg: InstalledPackage,
-  m: EntryMatch,
-  order: VersionOrder,
-  enrichment: Enrichment | undefined,
-): PackageFinding {
-  const a = m.advisory;
-  const names = new Set<string>([a.id]);
-  for (const alias of a.aliases) names.add(alias);
-  if (a.upstream.length === 1) names.add(a.upstream[0]!);
-  const allIds = [...names];
-  const records = [a.id];
-  const id = primaryId(records, allIds);
-  const assessment = assessed(m);
-  const scores = new Map<string, CvssScore>();
-  for (const s of assessment.scores) scores.set(s.vector, s);
-  const enriched = enrichment?.lookup(allIds);
-  return {
-    id,
-    aliases: allIds.filter((x) => x !== id).sort(),
-    records,
-    package: pkg,
-    installedVersion: pkg.version,
-    fixedVersion: smallest(order, m.fixes),
-    fixAvailable: m.fixes.length > 0 ? 'YES' : 'NO',
-    severity: assessment.severity,
-    cvss: assessment.cvss,
-    scores: [...scores.values()],
-    invalidVectors: assessment.invalidVectors.map((iv) => ({ id: a.id, ...iv })),
-    summary: a.summary !== '' ? a.summary : (a.details.split('\n')[0] ?? ''),
-    references: [...new Set(a.references)].slice(0, 20),
-    epss: enriched?.epss,
-    exploitAvailable: enriched?.knownExploited === true ? 'YES' : 'NO',
-  };
-}
-
 function toFinding(
   pkg: InstalledPackage,
   group: EntryMatch[],
   order: VersionOrder,
   enrichment: Enrichment | undefined,
 ): PackageFinding {
-  if (group.length === 1) return singleFinding(pkg, group[0]!, order, enrichment);
   const sorted = [...group].sort((a, b) => (a.advisory.id < b.advisory.id ? -1 : 1));
   const records = [...new Set(sorted.map((m) => m.advisory.id))];
   const allIds = [
